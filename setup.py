@@ -1,0 +1,18 @@
+"""vpclab: AWS VPC endpoints made real with Linux namespaces. Dependencies: docs/dependencies.md."""
+from setuptools import find_packages, setup
+
+setup(
+    name="vpclab",
+    version="0.1.0",
+    description="A packet-level lab for AWS VPC endpoints, built from Linux network namespaces",
+    python_requires=">=3.11",
+    packages=find_packages(include=["lab", "lab.*"]),
+    package_data={"lab": ["data/*.yaml"]},
+    install_requires=[
+        "ruamel.yaml>=0.18",
+        "scapy>=2.6",
+        "pyroute2>=0.9",
+    ],
+    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.3"]},
+    entry_points={"console_scripts": ["vpclab = lab.cli.main:entry_point"]},
+)
