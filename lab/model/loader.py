@@ -1,0 +1,305 @@
+"""Topology file -> model. Structure and types are checked here (first problem stops the load);
+cross-references and AWS's rules are checked afterwards by `lab.model.validate`.
+
+The format is documented key by key in docs/topology-format.md.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from pathlib import Path
+
+from lab.model import regions
+from lab.model.source import MISSING, Section, fail, read_yaml
+from lab.model.topology import (
+    Bucket, Endpoint, Instance, NatGateway, NetworkAcl, NetworkAclEntry, Peering, Policy,
+    PrefixListRef, Route, RouteTable, SecurityGroup, SecurityGroupRule, Subnet, Table, Topology, Vpc,
+)
+
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1", "-1": "-1", "6": "tcp", "17": "udp", "1": "icmp"}
+VPC_KEYS = ("cidr", "enable_dns_support", "enable_dns_hostnames", "internet_gateway", "subnets",
+            "route_tables", "nat_gateways", "endpoints", "instances", "security_groups",
+            "network_acls", "peering", "description")
+
+
+def load_topology(path: Path | str, text: str | None = None) -> Topology:
+    """Read and validate a topology file; raises TopologyError listing every problem found."""
+    from lab.model.validate import validate  # validate imports the model, not the loader
+
+    topology = parse_topology(read_yaml(path, text))
+    validate(topology)
+    return topology
+
+
+def parse_topology(doc: Section) -> Topology:
+    doc.allow("region", "vpcs", "services", "description")
+    region = doc.text("region", "ap-northeast-2")
+    if region not in regions.REGIONS:
+        raise doc.error("region", f"region '{region}' is not one the lab emulates; "
+                        f"use one of: {', '.join(regions.REGIONS)}")
+    vpcs, instances = {}, {}
+    for name, sec in doc.entries("vpcs", "vpc"):
+        check_name(sec, name, "vpc")
+        vpcs[name] = parse_vpc(name, sec, region, instances)
+    if not vpcs:
+        raise doc.error(None, "the topology needs at least one vpc under 'vpcs'", MISSING)
+    buckets, tables = parse_services(doc, region)
+    return Topology(doc.file, region, vpcs, instances, buckets, tables)
+
+
+def check_name(sec: Section, name: str, kind: str) -> None:
+    if not NAME.match(name):
+        raise fail(sec.file, sec.line, f"{kind} name '{name}' must start with a letter and use only "
+                   "letters, digits, '-' and '_' (at most 32 characters)")
+
+
+def parse_vpc(name: str, sec: Section, region: str, instances: dict) -> Vpc:
+    sec.allow(*VPC_KEYS)
+    parts = {key: {} for key in ("subnets", "route_tables", "nat_gateways", "endpoints",
+                                 "security_groups", "network_acls", "peering")}
+    parsers = {"subnets": parse_subnet, "nat_gateways": parse_nat, "endpoints": parse_endpoint,
+               "security_groups": parse_security_group, "network_acls": parse_network_acl,
+               "peering": parse_peering}
+    for key, parse in parsers.items():
+        for child, csec in sec.entries(key, key.rstrip("s").replace("_", " ")):
+            check_name(csec, child, key.rstrip("s").replace("_", " "))
+            parts[key][child] = parse(child, csec, name, region)
+    block = sec.section("route_tables", f"'route_tables' of vpc {name}")
+    for table in (block.data if block else ()):
+        parts["route_tables"][table] = parse_route_table(table, block, region)
+    for child, csec in sec.entries("instances", "instance"):
+        check_name(csec, child, "instance")
+        if child in instances:
+            raise csec.error(None, f"instance name '{child}' is already used in vpc "
+                             f"{instances[child].vpc} (line {instances[child].line}); instance names "
+                             "are global because they name nodes at the lab prompt")
+        instances[child] = parse_instance(child, csec, name)
+    return Vpc(name=name, cidr=sec.network("cidr"),
+               enable_dns_support=sec.flag("enable_dns_support", True),
+               enable_dns_hostnames=sec.flag("enable_dns_hostnames", True),
+               internet_gateway=sec.flag("internet_gateway", False),
+               subnets=parts["subnets"], route_tables=parts["route_tables"],
+               nat_gateways=parts["nat_gateways"], endpoints=parts["endpoints"],
+               security_groups=parts["security_groups"], network_acls=parts["network_acls"],
+               peerings=parts["peering"], line=sec.line)
+
+
+def parse_subnet(name: str, sec: Section, vpc: str, region: str) -> Subnet:
+    sec.allow("cidr", "az", "route_table", "network_acl", "description")
+    az = str(sec.require("az"))
+    full = az if az.startswith(region) else region + az
+    if full[len(region):] not in regions.region(region).azs:
+        raise sec.error("az", f"Value ({az}) for parameter availabilityZone is invalid: {region} "
+                        f"offers zones {', '.join(region + z for z in regions.region(region).azs)}")
+    return Subnet(name, sec.network("cidr"), full, sec.text("route_table"), sec.text("network_acl"),
+                  line=sec.line)
+
+
+def parse_route_table(name: str, block: Section, region: str) -> RouteTable:
+    line = block.line_of(name)
+    if not isinstance(name, str) or not NAME.match(name):
+        raise fail(block.file, line, f"route table name '{name}' must start with a letter and use "
+                   "only letters, digits, '-' and '_'")
+    wrapper = Section(block.data, block.file, line, f"route table {name}")
+    routes = tuple(parse_route(r, region) for r in wrapper.items(name, f"a route of route table {name}"))
+    return RouteTable(name, routes, line=line)
+
+
+def parse_route(sec: Section, region: str) -> Route:
+    sec.allow("destination", "target")
+    target = sec.text("target", required=True)
+    return Route(parse_destination(sec, "destination", region), target, line=sec.line)
+
+
+def parse_destination(sec: Section, key: str, region: str) -> ipaddress.IPv4Network | PrefixListRef:
+    value = str(sec.require(key))
+    if value.startswith("pl:") or value.startswith("pl-"):
+        return parse_prefix_list(sec, key, value, region)
+    return sec.network(key)
+
+
+def parse_prefix_list(sec: Section, key: str, value: str, region: str) -> PrefixListRef:
+    """`pl:s3` means the region's list for S3; `pl-...` must be one of the lab's known ids."""
+    if value.startswith("pl:"):
+        service = value[3:]
+        svc = regions.region(region).services.get(service)
+        if svc is None:
+            raise sec.error(key, f"there is no AWS-managed prefix list '{value}' in {region}; "
+                            f"known: {', '.join('pl:' + s for s in regions.region(region).services)}",
+                            "InvalidPrefixListID.NotFound")
+    else:
+        svc = regions.service_for_prefix_list(value)
+        if svc is None:
+            raise sec.error(key, f"the prefix list ID '{value}' does not exist in the lab "
+                            "(write pl:s3 or pl:dynamodb for the region's AWS-managed lists)",
+                            "InvalidPrefixListID.NotFound")
+    return PrefixListRef(svc.region, svc.service, svc.prefix_list_id)
+
+
+def parse_nat(name: str, sec: Section, vpc: str, region: str) -> NatGateway:
+    sec.allow("subnet", "description")
+    return NatGateway(name, sec.text("subnet", required=True), line=sec.line)
+
+
+def parse_instance(name: str, sec: Section, vpc: str) -> Instance:
+    sec.allow("subnet", "private_ip", "public_ip", "security_groups", "description")
+    return Instance(name, vpc, sec.text("subnet", required=True), sec.address("private_ip"),
+                    sec.flag("public_ip", False), sec.names("security_groups"), line=sec.line)
+
+
+def parse_endpoint(name: str, sec: Section, vpc: str, region: str) -> Endpoint:
+    sec.allow("type", "service", "route_tables", "subnets", "policy", "private_dns",
+              "security_groups", "description")
+    kind = sec.text("type", "gateway")
+    if kind not in ("gateway", "interface"):
+        raise sec.error("type", f"endpoint {name}: type must be gateway or interface, not '{kind}'",
+                        "InvalidVpcEndpointType")
+    service = sec.text("service", required=True)
+    parsed = regions.parse_service_name(service, region)
+    if parsed is None:
+        raise sec.error("service", f"endpoint {name}: '{service}' is not a service name; write s3, "
+                        f"dynamodb or com.amazonaws.{region}.s3", "InvalidServiceName")
+    svc_region, svc = parsed
+    return Endpoint(name, kind, svc_region, svc, sec.names("route_tables"), sec.names("subnets"),
+                    parse_policy(sec, "policy"), sec.flag("private_dns", kind == "interface"),
+                    sec.names("security_groups"), line=sec.line)
+
+
+def parse_policy(sec: Section, key: str) -> Policy | None:
+    """Load a policy JSON file (path relative to the topology file) and check its outline."""
+    rel = sec.text(key)
+    if rel is None:
+        return None
+    path = Path(sec.file).parent / rel
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        raise sec.error(key, f"policy file '{rel}' cannot be read (looked for {path})",
+                        "MalformedPolicyDocument") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise fail(str(path), exc.lineno, f"policy is not valid JSON: {exc.msg}",
+                   "MalformedPolicyDocument") from None
+    check_policy_outline(document, str(path))
+    return Policy(str(path), document, line=sec.line_of(key))
+
+
+def check_policy_outline(document: object, file: str) -> None:
+    """The parts every IAM policy must have; the statement grammar is the evaluator's job."""
+    statements = document.get("Statement") if isinstance(document, dict) else None
+    if isinstance(statements, dict):
+        statements = [statements]
+    if not isinstance(statements, list) or not statements:
+        raise fail(file, 1, "a policy needs a 'Statement' (one statement or a list of them)",
+                   "MalformedPolicyDocument")
+    for stmt in statements:
+        if not isinstance(stmt, dict) or stmt.get("Effect") not in ("Allow", "Deny"):
+            raise fail(file, 1, "every statement needs \"Effect\": \"Allow\" or \"Deny\"",
+                       "MalformedPolicyDocument")
+
+
+def parse_rule_ports(sec: Section) -> tuple[str, int | None, int | None]:
+    """protocol plus `port: 443` or `ports: 1024-65535`; ICMP and 'all' take no ports."""
+    proto = str(sec.raw("protocol", "all")).lower()
+    if proto not in PROTOCOLS:
+        raise sec.error("protocol", f"{sec.what}: protocol must be tcp, udp, icmp or all, not '{proto}'")
+    proto = PROTOCOLS[proto]
+    if proto in ("-1", "icmp"):
+        if sec.has("port") or sec.has("ports"):
+            raise sec.error("port" if sec.has("port") else "ports",
+                            f"{sec.what}: protocol {proto} takes no ports")
+        return proto, None, None
+    if sec.has("port"):
+        low = high = sec.raw("port")
+    else:
+        span = str(sec.require("ports"))
+        low, _, high = span.partition("-")
+        high = high or low
+    try:
+        low, high = int(low), int(high)
+    except (TypeError, ValueError):
+        raise sec.error("ports" if sec.has("ports") else "port",
+                        f"{sec.what}: ports must be a number or a range like 1024-65535") from None
+    if not 0 <= low <= high <= 65535:
+        raise sec.error("ports" if sec.has("ports") else "port",
+                        f"{sec.what}: port range {low}-{high} is not within 0-65535")
+    return proto, low, high
+
+
+def parse_sg_rule(sec: Section, region: str) -> SecurityGroupRule:
+    sec.allow("protocol", "port", "ports", "cidr", "prefix_list", "security_group", "description")
+    proto, low, high = parse_rule_ports(sec)
+    peers = [k for k in ("cidr", "prefix_list", "security_group") if sec.has(k)]
+    if len(peers) != 1:
+        raise sec.error(None, f"{sec.what} needs exactly one of cidr, prefix_list, security_group",
+                        MISSING)
+    if peers[0] == "cidr":
+        peer = sec.network("cidr")
+    elif peers[0] == "prefix_list":
+        peer = parse_prefix_list(sec, "prefix_list", str(sec.raw("prefix_list")), region)
+    else:
+        peer = sec.text("security_group")
+    return SecurityGroupRule(proto, low, high, peer, line=sec.line)
+
+
+def parse_security_group(name: str, sec: Section, vpc: str, region: str) -> SecurityGroup:
+    sec.allow("description", "ingress", "egress")
+    ingress = tuple(parse_sg_rule(r, region) for r in sec.items("ingress", f"an ingress rule of {sec.what}"))
+    if sec.has("egress"):
+        egress = tuple(parse_sg_rule(r, region) for r in sec.items("egress", f"an egress rule of {sec.what}"))
+    else:  # AWS: a new security group allows all outbound traffic
+        egress = (SecurityGroupRule("-1", None, None, ipaddress.IPv4Network("0.0.0.0/0"), line=sec.line),)
+    return SecurityGroup(name, sec.text("description", name), ingress, egress, line=sec.line)
+
+
+def parse_nacl_entry(sec: Section) -> NetworkAclEntry:
+    sec.allow("rule", "protocol", "port", "ports", "cidr", "action", "description")
+    number = sec.require("rule")
+    if not isinstance(number, int) or not 1 <= number <= 32766:
+        raise sec.error("rule", f"{sec.what}: rule number must be 1 to 32766, not {number!r}")
+    proto, low, high = parse_rule_ports(sec)
+    action = sec.text("action", required=True)
+    if action not in ("allow", "deny"):
+        raise sec.error("action", f"{sec.what}: action must be allow or deny, not '{action}'")
+    return NetworkAclEntry(number, proto, low, high, sec.network("cidr"), action, line=sec.line)
+
+
+def parse_network_acl(name: str, sec: Section, vpc: str, region: str) -> NetworkAcl:
+    sec.allow("ingress", "egress", "description")
+    return NetworkAcl(name,
+                      tuple(parse_nacl_entry(e) for e in sec.items("ingress", f"an ingress entry of network acl {name}")),
+                      tuple(parse_nacl_entry(e) for e in sec.items("egress", f"an egress entry of network acl {name}")),
+                      line=sec.line)
+
+
+def parse_peering(name: str, sec: Section, vpc: str, region: str) -> Peering:
+    sec.allow("peer_vpc", "description")
+    return Peering(name, vpc, sec.text("peer_vpc", required=True), line=sec.line)
+
+
+def parse_services(doc: Section, region: str) -> tuple[dict[str, Bucket], dict[str, Table]]:
+    services = doc.section("services", "'services'")
+    if services is None:
+        return {}, {}
+    services.allow("s3", "dynamodb")
+    buckets, tables = {}, {}
+    s3 = services.section("s3", "'services: s3'")
+    if s3 is not None:
+        s3.allow("buckets")
+        for name, sec in s3.entries("buckets", "bucket"):
+            sec.allow("region", "policy", "objects")
+            objects = sec.section("objects", f"objects of bucket {name}")
+            content = {str(k): str(v) for k, v in (objects.data.items() if objects else ())}
+            buckets[name] = Bucket(name, sec.text("region", region), parse_policy(sec, "policy"),
+                                   content, line=sec.line)
+    ddb = services.section("dynamodb", "'services: dynamodb'")
+    if ddb is not None:
+        ddb.allow("tables")
+        for name, sec in ddb.entries("tables", "table"):
+            sec.allow("region", "partition_key")
+            tables[name] = Table(name, sec.text("region", region), sec.text("partition_key", "id"),
+                                 line=sec.line)
+    return buckets, tables

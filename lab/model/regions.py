@@ -1,0 +1,147 @@
+"""Everything region-specific that the lab uses, in one place, with where each fact comes from.
+
+Sources (see ../shared/reference/aws-behaviour.md for the full notes):
+- IPR: AWS ip-ranges.json, syncToken 1787433425 (2026-08-22), https://ip-ranges.amazonaws.com/ip-ranges.json
+  (S3, DYNAMODB and EC2 entries; EC2 ranges give the lab's public and Elastic IPs).
+- PL: prefix-list ids as seen in `aws ec2 describe-prefix-lists` output. us-east-1 S3 pl-63a5400a is
+  AWS's own CLI example; the others come from public deployments (not AWS-authored). AWS publishes
+  no id for ap-northeast-2 DynamoDB: vpclab uses a lab-made id, marked below.
+- Names: https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html (S3 endpoints,
+  including the legacy global s3.amazonaws.com that boto3 still uses in us-east-1) and
+  https://docs.aws.amazon.com/general/latest/gr/ddb.html (dynamodb.<region>.amazonaws.com).
+The prefix list's entries are taken to be the service's ip-ranges entries for the region; AWS's real
+lists may aggregate differently (aws-behaviour.md section 10), which does not change any lesson.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+Net = ipaddress.IPv4Network
+
+GATEWAY_SERVICES = ("s3", "dynamodb")  # the only services with gateway endpoints (PL gateway-endpoints)
+INTERFACE_SERVICES = ("s3", "dynamodb")  # the AWS services the lab can serve behind an interface endpoint
+
+
+@dataclass(frozen=True)
+class RegionalService:
+    """An AWS service as it appears in one region: its public ranges, prefix list and names."""
+
+    service: str
+    region: str
+    ranges: tuple[Net, ...]
+    prefix_list_id: str
+    hostnames: tuple[str, ...]  # names that resolve to the service's public addresses; '*.' = any label
+
+    @property
+    def prefix_list_name(self) -> str:
+        return f"com.amazonaws.{self.region}.{self.service}"
+
+    @property
+    def service_name(self) -> str:
+        """The endpoint service name, as in `aws ec2 create-vpc-endpoint --service-name`."""
+        return f"com.amazonaws.{self.region}.{self.service}"
+
+    @property
+    def addresses(self) -> tuple[ipaddress.IPv4Address, ...]:
+        """The public addresses the lab's service front answers on: one host in each of the first two ranges."""
+        return tuple(net.network_address + 10 for net in self.ranges[:2])
+
+    def covers(self, address: ipaddress.IPv4Address) -> bool:
+        return any(address in net for net in self.ranges)
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    azs: tuple[str, ...]  # zone letters offered; AZ names are the region name plus the letter
+    ec2_ranges: tuple[Net, ...]  # where the lab draws public IPs and Elastic IPs from (IPR, EC2)
+    services: dict[str, RegionalService]
+
+
+def _nets(*cidrs: str) -> tuple[Net, ...]:
+    return tuple(ipaddress.IPv4Network(c) for c in cidrs)
+
+
+def _s3_names(region: str, legacy_global: bool) -> tuple[str, ...]:
+    names = (f"s3.{region}.amazonaws.com", f"*.s3.{region}.amazonaws.com",
+             f"s3.dualstack.{region}.amazonaws.com", f"*.s3.dualstack.{region}.amazonaws.com")
+    return names + (("s3.amazonaws.com", "*.s3.amazonaws.com") if legacy_global else ())
+
+
+REGIONS: dict[str, Region] = {
+    "ap-northeast-2": Region(
+        name="ap-northeast-2",
+        azs=("a", "b", "c", "d"),
+        ec2_ranges=_nets("13.124.0.0/16", "13.125.0.0/16"),
+        services={
+            "s3": RegionalService(
+                "s3", "ap-northeast-2",
+                _nets("52.219.60.0/23", "3.5.140.0/22", "52.219.204.0/22", "52.219.148.0/23",
+                      "3.5.184.0/21", "52.219.202.0/23", "3.5.144.0/23", "52.219.56.0/22",
+                      "52.219.144.0/22", "1.178.91.0/24", "3.2.75.0/24", "3.36.167.64/28",
+                      "3.36.167.80/28"),
+                "pl-78a54011", _s3_names("ap-northeast-2", legacy_global=False)),
+            "dynamodb": RegionalService(
+                "dynamodb", "ap-northeast-2", _nets("52.94.6.0/24", "35.71.109.0/24"),
+                "pl-0d2e4a7b",  # lab-made: no published id for this region
+                ("dynamodb.ap-northeast-2.amazonaws.com",)),
+        },
+    ),
+    "us-east-1": Region(
+        name="us-east-1",
+        azs=("a", "b", "c", "d", "e", "f"),
+        ec2_ranges=_nets("23.20.0.0/14"),
+        services={
+            "s3": RegionalService(
+                "s3", "us-east-1",
+                _nets("52.216.0.0/15", "54.231.0.0/16", "3.5.0.0/19", "16.182.0.0/16",
+                      "18.34.0.0/19", "16.15.192.0/18"),
+                "pl-63a5400a", _s3_names("us-east-1", legacy_global=True)),
+            "dynamodb": RegionalService(
+                "dynamodb", "us-east-1",
+                _nets("52.94.0.0/22", "3.218.180.0/22", "52.119.224.0/21", "52.119.232.0/21"),
+                "pl-02cd2c6b", ("dynamodb.us-east-1.amazonaws.com",)),
+        },
+    ),
+}
+
+
+def region(name: str) -> Region:
+    return REGIONS[name]
+
+
+def all_services() -> list[RegionalService]:
+    return [svc for reg in REGIONS.values() for svc in reg.services.values()]
+
+
+def parse_service_name(name: str, default_region: str) -> tuple[str, str] | None:
+    """'s3' or 'com.amazonaws.<region>.s3' -> (region, service); None if it is neither form."""
+    parts = name.split(".")
+    if len(parts) == 1:
+        return default_region, name
+    if len(parts) == 4 and parts[:2] == ["com", "amazonaws"]:
+        return parts[2], parts[3]
+    return None
+
+
+def service_for_address(address: ipaddress.IPv4Address) -> RegionalService | None:
+    """The regional service whose published ranges hold `address`, if any."""
+    return next((svc for svc in all_services() if svc.covers(address)), None)
+
+
+def service_for_prefix_list(pl_id: str) -> RegionalService | None:
+    return next((svc for svc in all_services() if svc.prefix_list_id == pl_id), None)
+
+
+def hostname_matches(pattern: str, name: str) -> bool:
+    """DNS wildcard match: '*.' stands for exactly one or more leading labels, as in a zone's wildcard."""
+    name = name.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return name.endswith(pattern[1:]) and len(name) > len(pattern) - 1
+    return name == pattern
+
+
+def service_for_hostname(name: str) -> RegionalService | None:
+    return next((svc for svc in all_services()
+                 if any(hostname_matches(p, name) for p in svc.hostnames)), None)

@@ -1,0 +1,156 @@
+"""YAML with positions: every mapping remembers the file and line of each of its keys.
+
+Parsing is done by ruamel.yaml (round-trip mode keeps line numbers and rejects duplicate keys);
+this module only wraps its nodes so the loader can ask typed questions ("this key, as a CIDR")
+and get a TopologyError that names file:line when the answer is no.
+"""
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from pathlib import Path
+from typing import Any, Iterator
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from lab.errors import Problem, TopologyError
+
+BAD_VALUE = "InvalidParameterValue"
+UNKNOWN_KEY = "UnknownParameter"
+MISSING = "MissingParameter"
+
+
+def fail(file: str, line: int, message: str, code: str = BAD_VALUE) -> TopologyError:
+    """Build (not raise) the error for one problem, so callers read `raise fail(...)`."""
+    return TopologyError([Problem(file, line, message, code)])
+
+
+def read_yaml(path: Path | str, text: str | None = None) -> "Section":
+    """Parse one YAML document whose top level must be a mapping."""
+    file = str(path)
+    if text is None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise fail(file, 0, f"cannot read the file: {exc.strerror}", "FileNotFound") from None
+        except UnicodeDecodeError:
+            raise fail(file, 0, "the file is not UTF-8 text", "MalformedFile") from None
+    try:
+        data = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        raise fail(file, line, f"not valid YAML: {exc.problem}", "MalformedFile") from None
+    if not isinstance(data, CommentedMap):
+        raise fail(file, 1, "the top level must be a mapping of keys to values", "MalformedFile")
+    return Section(data, file, 1, "the file")
+
+
+class Section:
+    """A YAML mapping plus where it came from; `what` names it in messages ("vpc app")."""
+
+    def __init__(self, data: CommentedMap, file: str, line: int, what: str):
+        self.data, self.file, self.line, self.what = data, file, line, what
+
+    def line_of(self, key: str) -> int:
+        return self.data.lc.key(key)[0] + 1 if key in self.data else self.line
+
+    def error(self, key: str | None, message: str, code: str = BAD_VALUE) -> TopologyError:
+        return fail(self.file, self.line_of(key) if key else self.line, message, code)
+
+    def allow(self, *keys: str) -> None:
+        """Reject keys outside `keys`, suggesting the closest valid one."""
+        for key in self.data:
+            if key not in keys:
+                near = difflib.get_close_matches(str(key), keys, n=1)
+                hint = f"; did you mean '{near[0]}'?" if near else f"; valid keys: {', '.join(keys)}"
+                raise self.error(key, f"unknown key '{key}' in {self.what}{hint}", UNKNOWN_KEY)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def raw(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def require(self, key: str) -> Any:
+        if key not in self.data or self.data[key] is None:
+            raise self.error(None, f"{self.what} needs '{key}'", MISSING)
+        return self.data[key]
+
+    def text(self, key: str, default: str | None = None, required: bool = False) -> str | None:
+        value = self.require(key) if required else self.data.get(key, default)
+        if value is None or isinstance(value, str):
+            return value
+        raise self.error(key, f"{self.what}: '{key}' must be a string, not {value!r}")
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, default)
+        if isinstance(value, bool):
+            return value
+        raise self.error(key, f"{self.what}: '{key}' must be true or false, not {value!r}")
+
+    def network(self, key: str) -> ipaddress.IPv4Network:
+        """An IPv4 CIDR block, canonicalised as AWS does (10.0.1.7/24 is kept as 10.0.1.0/24)."""
+        value = self.require(key)
+        try:
+            return ipaddress.IPv4Network(str(value), strict=False)
+        except ValueError:
+            raise self.error(key, f"{self.what}: '{value}' is not a valid IPv4 CIDR block") from None
+
+    def address(self, key: str) -> ipaddress.IPv4Address | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        try:
+            return ipaddress.IPv4Address(str(value))
+        except ValueError:
+            raise self.error(key, f"{self.what}: '{value}' is not a valid IPv4 address") from None
+
+    def names(self, key: str) -> tuple[str, ...]:
+        """A list of names; a single string is accepted as a list of one."""
+        value = self.data.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, CommentedSeq) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise self.error(key, f"{self.what}: '{key}' must be a list of names")
+
+    def section(self, key: str, what: str, required: bool = False) -> "Section | None":
+        value = self.require(key) if required else self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, CommentedMap):
+            raise self.error(key, f"{what} must be a mapping")
+        return Section(value, self.file, self.line_of(key), what)
+
+    def entries(self, key: str, kind: str) -> Iterator[tuple[str, "Section"]]:
+        """Named children: `key: {name: {...}, ...}`, each as a Section called '<kind> <name>'."""
+        block = self.section(key, f"'{key}' of {self.what}")
+        if block is None:
+            return
+        for name, value in block.data.items():
+            line = block.line_of(name)
+            if not isinstance(name, str) or not name:
+                raise fail(self.file, line, f"{kind} names must be strings, not {name!r}")
+            if value is None:
+                value = CommentedMap()
+            if not isinstance(value, CommentedMap):
+                raise fail(self.file, line, f"{kind} {name} must be a mapping of settings")
+            yield name, Section(value, self.file, line, f"{kind} {name}")
+
+    def items(self, key: str, what: str) -> Iterator["Section"]:
+        """A list of mappings: `key: [{...}, {...}]`, each with its own line."""
+        value = self.data.get(key)
+        if value is None:
+            return
+        if not isinstance(value, CommentedSeq):
+            raise self.error(key, f"'{key}' of {self.what} must be a list")
+        for index, item in enumerate(value):
+            line = value.lc.item(index)[0] + 1
+            if not isinstance(item, CommentedMap):
+                raise fail(self.file, line, f"each entry of '{key}' in {self.what} must be a mapping")
+            yield Section(item, self.file, line, what)

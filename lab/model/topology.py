@@ -1,0 +1,200 @@
+"""The AWS-shaped model of a lab: plain frozen values over `ipaddress` types, no Linux in sight.
+
+Every object keeps the line of the topology file it came from (`line`, not part of equality), so
+that validation and later layers can point the user at the exact place. Names of subnets, route
+tables, gateways and endpoints are scoped to their VPC; instance names are global (they name nodes
+at the prompt). The AWS ids (vpc-..., subnet-...) are derived from names by `lab.model.ids`.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+Net = ipaddress.IPv4Network
+Addr = ipaddress.IPv4Address
+
+
+@dataclass(frozen=True)
+class PrefixListRef:
+    """A route or rule destination naming an AWS-managed prefix list: `pl:s3` or `pl-78a54011`."""
+
+    region: str
+    service: str
+    pl_id: str
+
+    def __str__(self) -> str:
+        return self.pl_id
+
+
+@dataclass(frozen=True)
+class Route:
+    destination: Net | PrefixListRef
+    target: str  # 'igw', a NAT gateway, a gateway endpoint or a peering connection, by name
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    name: str
+    routes: tuple[Route, ...]
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Subnet:
+    name: str
+    cidr: Net
+    az: str  # full AZ name, e.g. ap-northeast-2a
+    route_table: str | None  # None: the VPC's main route table (only the local route)
+    network_acl: str | None  # None: the VPC's default network ACL (allow all, both ways)
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class NatGateway:
+    name: str
+    subnet: str
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    vpc: str
+    subnet: str
+    private_ip: Addr | None  # None: the planner picks one
+    public_ip: bool  # an auto-assigned public IPv4 address, mapped 1:1 by the internet gateway
+    security_groups: tuple[str, ...]  # empty: the VPC's default security group
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class SecurityGroupRule:
+    """One allow rule; `peer` is a CIDR, a prefix list or another security group's name."""
+
+    protocol: str  # 'tcp', 'udp', 'icmp' or '-1' (all)
+    from_port: int | None
+    to_port: int | None
+    peer: Net | PrefixListRef | str
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class SecurityGroup:
+    name: str
+    description: str
+    ingress: tuple[SecurityGroupRule, ...]
+    egress: tuple[SecurityGroupRule, ...]
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class NetworkAclEntry:
+    rule_number: int
+    protocol: str
+    from_port: int | None
+    to_port: int | None
+    cidr: Net
+    action: str  # 'allow' or 'deny'
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class NetworkAcl:
+    name: str
+    ingress: tuple[NetworkAclEntry, ...]
+    egress: tuple[NetworkAclEntry, ...]
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """An IAM-style policy document loaded from a JSON file next to the topology."""
+
+    path: str
+    document: dict = field(compare=False, hash=False)
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A VPC endpoint: `gateway` (route tables) or `interface` (one ENI per listed subnet)."""
+
+    name: str
+    type: str
+    region: str
+    service: str  # 's3', 'dynamodb'
+    route_tables: tuple[str, ...]
+    subnets: tuple[str, ...]
+    policy: Policy | None  # None: AWS's default full-access policy
+    private_dns: bool
+    security_groups: tuple[str, ...]
+    line: int = field(default=0, compare=False)
+
+    @property
+    def service_name(self) -> str:
+        return f"com.amazonaws.{self.region}.{self.service}"
+
+
+@dataclass(frozen=True)
+class Peering:
+    """A VPC peering connection, declared in the requester VPC; both sides may route to it by name."""
+
+    name: str
+    requester: str
+    accepter: str
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Vpc:
+    name: str
+    cidr: Net
+    enable_dns_support: bool
+    enable_dns_hostnames: bool
+    internet_gateway: bool
+    subnets: dict[str, Subnet] = field(compare=False)
+    route_tables: dict[str, RouteTable] = field(compare=False)
+    nat_gateways: dict[str, NatGateway] = field(compare=False)
+    endpoints: dict[str, Endpoint] = field(compare=False)
+    security_groups: dict[str, SecurityGroup] = field(compare=False)
+    network_acls: dict[str, NetworkAcl] = field(compare=False)
+    peerings: dict[str, Peering] = field(compare=False)
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    region: str
+    policy: Policy | None
+    objects: dict[str, str] = field(compare=False)  # key -> text content, created at start
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    region: str
+    partition_key: str
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Topology:
+    file: str
+    region: str
+    vpcs: dict[str, Vpc] = field(compare=False)
+    instances: dict[str, Instance] = field(compare=False)
+    buckets: dict[str, Bucket] = field(compare=False)
+    tables: dict[str, Table] = field(compare=False)
+
+    def vpc_of(self, instance: str) -> Vpc:
+        return self.vpcs[self.instances[instance].vpc]
+
+    def peerings(self) -> list[Peering]:
+        return [p for vpc in self.vpcs.values() for p in vpc.peerings.values()]
+
+    def peerings_of(self, vpc: str) -> list[Peering]:
+        """Peering connections usable as route targets in `vpc` (it is either side of them)."""
+        return [p for p in self.peerings() if vpc in (p.requester, p.accepter)]
