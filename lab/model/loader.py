@@ -102,7 +102,7 @@ def parse_route_table(name: str, block: Section, region: str) -> RouteTable:
     if not isinstance(name, str) or not NAME.match(name):
         raise fail(block.file, line, f"route table name '{name}' must start with a letter and use "
                    "only letters, digits, '-' and '_'")
-    wrapper = Section(block.data, block.file, line, f"route table {name}")
+    wrapper = Section(block.data, block.file, line, block.what)
     routes = tuple(parse_route(r, region) for r in wrapper.items(name, f"a route of route table {name}"))
     return RouteTable(name, routes, line=line)
 
@@ -178,6 +178,8 @@ def parse_policy(sec: Section, key: str) -> Policy | None:
     except OSError:
         raise sec.error(key, f"policy file '{rel}' cannot be read (looked for {path})",
                         "MalformedPolicyDocument") from None
+    except UnicodeDecodeError:
+        raise sec.error(key, f"policy file '{rel}' is not UTF-8 text", "MalformedPolicyDocument") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:

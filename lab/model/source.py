@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 
 from lab.errors import Problem, TopologyError
 
@@ -43,6 +44,10 @@ def read_yaml(path: Path | str, text: str | None = None) -> "Section":
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         raise fail(file, line, f"not valid YAML: {exc.problem}", "MalformedFile") from None
+    except ReaderError as exc:  # a control character: no mark, only an offset into the text
+        line = text.count("\n", 0, exc.position) + 1
+        raise fail(file, line, f"not valid YAML: unacceptable character #x{exc.character:04x}: "
+                   f"{exc.reason}", "MalformedFile") from None
     if not isinstance(data, CommentedMap):
         raise fail(file, 1, "the top level must be a mapping of keys to values", "MalformedFile")
     return Section(data, file, 1, "the file")
@@ -55,7 +60,8 @@ class Section:
         self.data, self.file, self.line, self.what = data, file, line, what
 
     def line_of(self, key: str) -> int:
-        return self.data.lc.key(key)[0] + 1 if key in self.data else self.line
+        positions = self.data.lc.data or {}  # a key merged in with '<<' has no position of its own
+        return positions[key][0] + 1 if key in positions else self.line
 
     def error(self, key: str | None, message: str, code: str = BAD_VALUE) -> TopologyError:
         return fail(self.file, self.line_of(key) if key else self.line, message, code)

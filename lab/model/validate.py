@@ -7,6 +7,7 @@ where AWS accepts a setting that cannot work, vpclab warns with a code of its ow
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
 
 from lab.errors import Problem, TopologyError
@@ -100,7 +101,7 @@ def check_route_tables(t: Topology, vpc: Vpc) -> Iterator[Problem]:
                 yield error(t, route.line, f"route table {table.name} already has a route with "
                             f"destination-prefix-list-id {key.pl_id} (to {seen[key].target}, line "
                             f"{seen[key].line}); one route per prefix list", "InvalidParameter")
-            elif key in seen and seen[key].line != route.line and not isinstance(key, PrefixListRef):
+            elif key in seen:
                 yield error(t, route.line, f"route table {table.name}: the route identified by {key} "
                             f"already exists (line {seen[key].line})", "RouteAlreadyExists")
             seen.setdefault(key, route)
@@ -182,7 +183,8 @@ def check_endpoints(t: Topology, vpc: Vpc) -> Iterator[Problem]:
         yield from check_endpoint_service(t, vpc, ep)
         wrong = ("subnets", ep.subnets) if ep.type == "gateway" else ("route_tables", ep.route_tables)
         if wrong[1] or (ep.type == "gateway" and ep.security_groups):
-            yield error(t, ep.line, f"endpoint {ep.name}: a {ep.type} endpoint takes "
+            yield error(t, ep.line, f"endpoint {ep.name}: {'a' if ep.type == 'gateway' else 'an'} "
+                        f"{ep.type} endpoint takes "
                         f"{'route_tables' if ep.type == 'gateway' else 'subnets and security_groups'}, "
                         f"not {wrong[0] if wrong[1] else 'security_groups'}", "InvalidParameter")
         for rt in ep.route_tables:
@@ -208,15 +210,15 @@ def check_endpoints(t: Topology, vpc: Vpc) -> Iterator[Problem]:
 
 def check_endpoint_service(t: Topology, vpc: Vpc, ep: Endpoint) -> Iterator[Problem]:
     offered = regions.REGIONS.get(ep.region)
-    if ep.region != t.region or offered is None or ep.service not in offered.services:
+    if ep.type == "gateway" and ep.region == t.region and ep.service not in regions.GATEWAY_SERVICES:
+        yield error(t, ep.line, f"endpoint {ep.name}: {ep.service_name} has no gateway endpoint; only "
+                    "S3 and DynamoDB do", "InvalidServiceName")
+    elif ep.region != t.region or offered is None or ep.service not in offered.services:
         same = " VPC endpoints for AWS services are created in the VPC's own region" if ep.region != t.region else ""
         yield error(t, ep.line, f"endpoint {ep.name}: the Vpc Endpoint Service '{ep.service_name}' does "
                     f"not exist in {t.region};{same or ' the lab offers'}"
                     f"{'' if same else ' ' + ', '.join(regions.region(t.region).services)}",
                     "InvalidServiceName")
-    elif ep.type == "gateway" and ep.service not in regions.GATEWAY_SERVICES:
-        yield error(t, ep.line, f"endpoint {ep.name}: {ep.service_name} has no gateway endpoint; only "
-                    "S3 and DynamoDB do", "InvalidServiceName")
 
 
 def check_group_refs(t: Topology, vpc: Vpc, groups, owner: str, line: int) -> Iterator[Problem]:
@@ -292,8 +294,7 @@ def check_instances(t: Topology) -> Iterator[Problem]:
 def check_services(t: Topology) -> Iterator[Problem]:
     for bucket in t.buckets.values():
         name = bucket.name
-        if not (3 <= len(name) <= 63) or not all(c.islower() or c.isdigit() or c in ".-" for c in name) \
-                or not name[0].isalnum() or not name[-1].isalnum():
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name):
             yield error(t, bucket.line, f"bucket '{name}': names are 3-63 lowercase letters, digits, "
                         "dots and hyphens, starting and ending with a letter or digit", "InvalidBucketName")
         if bucket.region not in regions.REGIONS:

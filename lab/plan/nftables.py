@@ -1,0 +1,127 @@
+"""nftables rulesets for the nodes where AWS translates or filters, rendered as text for `nft -f`.
+
+Each drop has a counter and a comment naming the reason, so the realizer can read `nft -j list
+ruleset` after a run and say where a packet died and why (DESIGN section 4). The IGW and NAT
+gateway rules follow the variants measured in ../shared/reference/measurements.md section 4.
+"""
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from lab.plan.types import PublicIp
+
+
+def _set(items: Iterable[object]) -> str:
+    return "{ " + ", ".join(str(i) for i in items) + " }"
+
+
+def _table(name: str, body: list[str]) -> str:
+    return f"table ip {name} {{\n" + "\n".join(f"  {line}" for line in body) + "\n}\n"
+
+
+def internet_gateway(public_ips: list[PublicIp], inside: str, outside: str) -> str:
+    """1:1 NAT between private IPs and their public IPs; nothing else crosses.
+
+    https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Internet_Gateway.html: the IGW performs
+    one-to-one NAT for instances that have a public IPv4 address; others cannot use it.
+    """
+    body = []
+    if public_ips:
+        pairs = ", ".join(f"{p.address} : {p.private_ip}" for p in public_ips)
+        back = ", ".join(f"{p.private_ip} : {p.address}" for p in public_ips)
+        body += [f"map public_to_private {{ type ipv4_addr : ipv4_addr; elements = {{ {pairs} }} }}",
+                 f"map private_to_public {{ type ipv4_addr : ipv4_addr; elements = {{ {back} }} }}",
+                 "chain prerouting {",
+                 "  type nat hook prerouting priority dstnat; policy accept;",
+                 f'  iifname "{outside}" dnat ip to ip daddr map @public_to_private',
+                 "}",
+                 "chain postrouting {",
+                 "  type nat hook postrouting priority srcnat; policy accept;",
+                 f'  oifname "{outside}" snat ip to ip saddr map @private_to_public',
+                 "}"]
+    allowed = f" ip saddr {_set(p.private_ip for p in public_ips)}" if public_ips else ""
+    body += ["chain forward {",
+             "  type filter hook forward priority filter; policy drop;",
+             *([f'  iifname "{inside}" oifname "{outside}"{allowed} accept'] if public_ips else []),
+             f'  iifname "{inside}" oifname "{outside}" counter drop comment "NO_PUBLIC_IP"',
+             f'  iifname "{outside}" ct status {{ dnat, snat }} accept',
+             f'  iifname "{outside}" counter drop comment "NO_PUBLIC_IP_MAPPING"',
+             "}"]
+    return _table("internet_gateway", body)
+
+
+def nat_gateway(private_ip: ipaddress.IPv4Address, vpc_cidr: ipaddress.IPv4Network, eni: str) -> str:
+    """Source NAT to the NAT gateway's own private IP, ports 1024-65535; no inbound-initiated flows.
+
+    https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway.html (the IGW then maps the
+    private IP to the Elastic IP); port range from the NAT gateway's documented behaviour.
+    """
+    return _table("nat_gateway", [
+        "chain postrouting {",
+        "  type nat hook postrouting priority srcnat; policy accept;",
+        f'  oifname "{eni}" ip saddr {vpc_cidr} ip saddr != {private_ip} meta l4proto {{ tcp, udp }} '
+        f"snat ip to {private_ip}:1024-65535",
+        f'  oifname "{eni}" ip saddr {vpc_cidr} ip saddr != {private_ip} snat ip to {private_ip}',
+        "}",
+        "chain forward {",
+        "  type filter hook forward priority filter; policy drop;",
+        "  ct state established,related accept",
+        f'  iifname "{eni}" ip saddr {vpc_cidr} ct state new accept',
+        '  counter drop comment "NAT_GATEWAY_NO_INBOUND"',
+        "}",
+        "chain input {",
+        "  type filter hook input priority filter; policy accept;",
+        "  ct state established,related accept",
+        '  ct state new counter drop comment "NAT_GATEWAY_NO_INBOUND"',
+        "}",
+    ])
+
+
+def gateway_endpoint(subnets: list[ipaddress.IPv4Network], inside: str, service: str) -> str:
+    """Only traffic from the VPC's own subnets may use a gateway endpoint (not peering, VPN, TGW).
+
+    https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html ("Considerations").
+    """
+    return _table("gateway_endpoint", [
+        "chain forward {",
+        "  type filter hook forward priority filter; policy drop;",
+        f'  iifname "{inside}" ip saddr {_set(subnets)} accept',
+        f'  iifname "{service}" ct state established,related accept',
+        '  counter drop comment "NOT_FROM_VPC_SUBNET"',
+        "}",
+    ])
+
+
+def interface_endpoint(eni: str, targets: list[ipaddress.IPv4Address]) -> str:
+    """Forward TCP arriving at the ENI's private IP to the service, keeping the client's address."""
+    return _table("interface_endpoint", [
+        "chain prerouting {",
+        "  type nat hook prerouting priority dstnat; policy accept;",
+        f'  iifname "{eni}" meta l4proto tcp dnat ip to {targets[0]}',
+        "}",
+        "chain forward {",
+        "  type filter hook forward priority filter; policy drop;",
+        "  ct state established,related accept",
+        f'  iifname "{eni}" meta l4proto tcp ct status dnat accept',
+        '  counter drop comment "INTERFACE_ENDPOINT_TCP_ONLY"',
+        "}",
+    ])
+
+
+def service_front(marks: dict[str, int]) -> str:
+    """Mark each connection with its ingress, so replies leave the way the request came in.
+
+    Two VPCs may share a CIDR; only the ingress link tells their packets apart.
+    """
+    return _table("service_front", [
+        "chain prerouting {",
+        "  type filter hook prerouting priority mangle; policy accept;",
+        "  ct state new ct mark set iifname map "
+        + _set(f'"{name}" : {mark}' for name, mark in marks.items()),
+        "}",
+        "chain output {",
+        "  type route hook output priority mangle; policy accept;",
+        "  meta mark set ct mark",
+        "}",
+    ])

@@ -1,0 +1,77 @@
+"""The VPC router: one kernel table per VPC route table, chosen by the subnet a packet came from.
+
+AWS semantics (https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Route_Tables.html):
+- every table holds the implicit `local` route for the VPC CIDR: here one link route per subnet
+  bridge and a blackhole for the rest of the VPC (unassigned addresses are dropped);
+- longest prefix match; a prefix-list route stands for each of its CIDRs, and where a static
+  route has the very same prefix the static one wins (metric 100 beats 200);
+- traffic that enters the VPC from a gateway, an endpoint or a peering connection may only go to
+  the VPC's own subnets (the `edge` table): that is why peering is not transitive.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from lab.model import regions
+from lab.model.ids import aws_id
+from lab.model.topology import PrefixListRef, RouteTable as ModelRouteTable, Vpc
+from lab.model.validate import effective_routes
+from lab.plan.types import KernelRoute, RouteTable, RoutingRule
+
+MAIN_ROUTE_TABLE = 100  # the VPC's main route table: subnets without an explicit one
+FIRST_TABLE = 101
+EDGE_TABLE = 250
+STATIC_METRIC, PREFIX_LIST_METRIC = 100, 200
+
+
+@dataclass(frozen=True)
+class NextHop:
+    """Where the router sends traffic for one route target."""
+
+    dev: str
+    via: ipaddress.IPv4Address
+    origin: str  # the AWS id of the target
+
+
+def local_routes(vpc: Vpc, bridges: dict[str, str], table: int) -> list[KernelRoute]:
+    routes = [KernelRoute(s.cidr, bridges[s.name], table=table, origin="local")
+              for s in vpc.subnets.values()]
+    return routes + [KernelRoute(vpc.cidr, None, table=table, type="blackhole", origin="local")]
+
+
+def table_routes(vpc: Vpc, table: ModelRouteTable, number: int, bridges: dict[str, str],
+                 hops: dict[str, NextHop]) -> list[KernelRoute]:
+    routes = local_routes(vpc, bridges, number)
+    for route in effective_routes(vpc, table):
+        hop = hops[route.target]
+        if isinstance(route.destination, PrefixListRef):
+            pl = route.destination
+            cidrs = regions.region(pl.region).services[pl.service].ranges
+            origin = f"{pl.pl_id} ({regions.region(pl.region).services[pl.service].prefix_list_name}) -> {hop.origin}"
+            routes += [KernelRoute(c, hop.dev, hop.via, number, metric=PREFIX_LIST_METRIC, origin=origin)
+                       for c in cidrs]
+        else:
+            routes.append(KernelRoute(route.destination, hop.dev, hop.via, number,
+                                      metric=STATIC_METRIC, origin=hop.origin))
+    return routes
+
+
+def vpc_router_tables(vpc: Vpc, bridges: dict[str, str], hops: dict[str, NextHop],
+                      edges: list[str]) -> tuple[list[RouteTable], list[RoutingRule]]:
+    """Kernel tables and `ip rule`s for one VPC router.
+
+    bridges: subnet name -> bridge interface; hops: route target -> next hop;
+    edges: the router's interfaces toward gateways, endpoints and peers.
+    """
+    main = ModelRouteTable("(main)", ())
+    numbered = [(MAIN_ROUTE_TABLE, main)] + [(FIRST_TABLE + i, rt) for i, rt in enumerate(vpc.route_tables.values())]
+    tables = [RouteTable(n, aws_id("rtb", vpc.name, rt.name), rt.name,
+                         tuple(table_routes(vpc, rt, n, bridges, hops))) for n, rt in numbered]
+    tables.append(RouteTable(EDGE_TABLE, aws_id("rtb", vpc.name, "edge"), "edge (from gateways and peers)",
+                             tuple(local_routes(vpc, bridges, EDGE_TABLE))))
+    number_of = {rt.name: n for n, rt in numbered[1:]} | {None: MAIN_ROUTE_TABLE}
+    rules = [RoutingRule(1000 + i, number_of[s.route_table], iif=bridges[s.name])
+             for i, s in enumerate(vpc.subnets.values())]
+    rules += [RoutingRule(2000 + i, EDGE_TABLE, iif=dev) for i, dev in enumerate(edges)]
+    return tables, rules

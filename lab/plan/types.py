@@ -1,0 +1,156 @@
+"""What a lab is made of, as data: nodes, links, addresses, routes, rules, rulesets, DNS records.
+
+The planner decides every value here; the realizer only applies it (DESIGN section 3). Kernel
+names are the names inside each node's namespace (at most 15 characters); a node's namespace is
+its own, so two nodes may both have an `eth0`.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+Net = ipaddress.IPv4Network
+Addr = ipaddress.IPv4Address
+IfAddr = ipaddress.IPv4Interface
+
+# Hop kinds, shared with the static explanation and the observed paths.
+KINDS = ("instance", "vpc-router", "internet-gateway", "nat-gateway", "internet", "gateway-endpoint",
+         "interface-endpoint", "load-balancer", "service", "resolver", "peering")
+
+MAIN_TABLE = 254  # the kernel's main table: a node's own traffic and non-policy routes
+
+
+@dataclass(frozen=True)
+class KernelRoute:
+    """One route in one kernel table, with the AWS route it stands for (`origin`)."""
+
+    destination: Net
+    dev: str | None
+    via: Addr | None = None
+    table: int = MAIN_TABLE
+    type: str = "unicast"  # or 'blackhole': AWS drops it (unassigned VPC space)
+    metric: int = 0  # ties on one prefix: a static route (100) beats a prefix-list route (200)
+    origin: str = ""  # e.g. 'local', 'igw-0ab...', 'pl-78a54011 -> vpce-0c1...'
+
+
+@dataclass(frozen=True)
+class RoutingRule:
+    """`ip rule`: traffic entering on `iif` (or carrying `fwmark`) uses `table`."""
+
+    priority: int
+    table: int
+    iif: str | None = None
+    fwmark: int | None = None
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    """A VPC route table as a kernel table in the VPC router."""
+
+    number: int
+    aws_id: str
+    name: str
+    routes: tuple[KernelRoute, ...]
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    addresses: tuple[IfAddr, ...] = ()
+    bridge: str | None = None  # port of this bridge (in the same node) rather than an L3 interface
+    mac: str | None = None
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str  # the name at the lab prompt
+    kind: str  # one of KINDS, or 'client' for the internet's public host
+    aws_id: str | None
+    vpc: str | None
+    interfaces: tuple[Interface, ...]
+    bridges: tuple[Interface, ...] = ()  # bridges inside this node, with their addresses
+    loopback: tuple[IfAddr, ...] = ()  # extra addresses on lo (service IPs, the resolver)
+    routes: tuple[KernelRoute, ...] = ()
+    route_tables: tuple[RouteTable, ...] = ()
+    rules: tuple[RoutingRule, ...] = ()
+    nftables: str = ""  # a complete ruleset for `nft -f`, empty for none
+    forwarding: bool = False
+    description: str = ""
+
+    def interface(self, name: str) -> Interface:
+        return next(i for i in self.interfaces + self.bridges if i.name == name)
+
+    def addresses(self) -> list[Addr]:
+        ifs = self.interfaces + self.bridges
+        return [a.ip for i in ifs for a in i.addresses] + [a.ip for a in self.loopback]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A veth pair: `a` and `b` are (node, interface) ends; `role` says what AWS thing it is."""
+
+    a: tuple[str, str]
+    b: tuple[str, str]
+    role: str  # 'subnet' (ENI to its subnet), 'transit' (between gateways), 'service' (service ingress)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PublicIp:
+    """A public IPv4 address (auto-assigned or Elastic) mapped 1:1 by an internet gateway."""
+
+    address: Addr
+    private_ip: Addr
+    owner: str  # instance or NAT gateway name
+    vpc: str
+    elastic: bool
+    allocation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DnsRecord:
+    name: str  # may start with '*.'
+    addresses: tuple[Addr, ...]
+    origin: str = ""  # 'public', 'ec2-private', 'ec2-public', 'vpce', 'private-dns'
+
+
+@dataclass(frozen=True)
+class Resolver:
+    """The VPC's Route 53 Resolver (AmazonProvidedDNS), run in the VPC router's namespace."""
+
+    vpc: str
+    node: str
+    addresses: tuple[Addr, ...]  # VPC base+2 and 169.254.169.253
+    records: tuple[DnsRecord, ...]
+
+
+@dataclass(frozen=True)
+class ServiceFront:
+    """One AWS regional service in the lab: its node, public addresses and ingresses."""
+
+    service: str
+    region: str
+    node: str
+    addresses: tuple[Addr, ...]
+    ingresses: dict[str, str] = field(default_factory=dict)  # interface -> 'internet' or a vpce id
+
+
+@dataclass(frozen=True)
+class Plan:
+    source: str
+    region: str
+    nodes: dict[str, Node]
+    links: tuple[Link, ...]
+    public_ips: tuple[PublicIp, ...]
+    resolvers: dict[str, Resolver]
+    services: tuple[ServiceFront, ...]
+    prefix_lists: dict[str, tuple[Net, ...]]  # pl id -> CIDRs, as `describe-prefix-lists` shows
+
+    def node(self, name: str) -> Node:
+        return self.nodes[name]
+
+    def public_ip_of(self, private_ip: Addr, vpc: str) -> PublicIp | None:
+        return next((p for p in self.public_ips if p.private_ip == private_ip and p.vpc == vpc), None)
+
+    def service_front(self, service: str, region: str) -> ServiceFront | None:
+        return next((s for s in self.services if (s.service, s.region) == (service, region)), None)
