@@ -4,10 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lab.cli.output import print_json
+from lab.errors import TopologyError
 from lab.model.loader import load_topology
 from lab.model.validate import problems
 
 TOPOLOGY = "a topology file (YAML; see docs/topology-format.md)"
+EXIT_BAD_INPUT = 2
 
 
 def add_validate(verbs) -> None:
@@ -17,20 +20,64 @@ def add_validate(verbs) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from lab.errors import TopologyError
-
     status = 0
     for file in args.files:
         try:
             topology = load_topology(file)
         except TopologyError as exc:
             print(exc, file=sys.stderr)
-            status = 2
+            status = EXIT_BAD_INPUT
             continue
         for warning in problems(topology):
             print(warning, file=sys.stderr)
-        print(f"{file}: valid ({len(topology.vpcs)} VPC, {len(topology.instances)} instances)")
+        print(f"{file}: valid ({len(topology.vpcs)} VPCs, {len(topology.instances)} instances)")
     return status
 
 
-VERBS = [add_validate]
+def add_plan(verbs) -> None:
+    p = verbs.add_parser("plan", help="show the nodes, links, addresses and routes a lab would get (no root needed)")
+    p.add_argument("file", metavar="FILE", help=TOPOLOGY)
+    p.add_argument("--json", action="store_true", help="the whole plan as JSON")
+    p.set_defaults(run=run_plan)
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from lab.plan.compile import compile_plan
+    from lab.plan.serialize import plan_to_dict
+    from lab.report.text import plan_text
+
+    plan = compile_plan(load_topology(args.file))
+    if args.json:
+        print_json(plan_to_dict(plan))
+    else:
+        print(plan_text(plan))
+    return 0
+
+
+def add_explain(verbs) -> None:
+    p = verbs.add_parser("explain", help="predict the path from an instance to a target, like Reachability "
+                         "Analyzer (no packets, no root)")
+    p.add_argument("file", metavar="FILE", help=TOPOLOGY)
+    p.add_argument("--from", dest="source", required=True, metavar="INSTANCE", help="the source instance")
+    p.add_argument("--to", dest="target", required=True, metavar="TARGET",
+                   help="a node name, an IPv4 address, or a host name resolved by the source VPC's resolver")
+    p.add_argument("--port", type=int, default=443, help="destination TCP port (default 443)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=run_explain)
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from lab.analysis.explain import explain
+    from lab.plan.compile import compile_plan
+    from lab.report.text import explanation_text
+
+    topology = load_topology(args.file)
+    result = explain(topology, compile_plan(topology), args.source, args.target, args.port)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(explanation_text(result))
+    return 0
+
+
+VERBS = [add_validate, add_plan, add_explain]

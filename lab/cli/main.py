@@ -5,14 +5,14 @@ traceback only with --debug.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 
 from lab import __version__
+from lab.cli import commands
 from lab.errors import LabError, TopologyError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 70
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,8 +21,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vpclab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
-    from lab.cli import commands  # one function per verb, registered with its arguments
-
     for register in commands.VERBS:
         register(verbs)
     return parser
@@ -45,11 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
-
-
-def print_json(data: object) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=False)
-    sys.stdout.write("\n")
+    except Exception as exc:  # a bug in vpclab: say so in one line, keep the traceback for --debug
+        if args.debug:
+            raise
+        print(f"vpclab: internal error: {type(exc).__name__}: {exc} (run with --debug for the "
+              "traceback, and please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def entry_point() -> None:

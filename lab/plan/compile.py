@@ -238,7 +238,7 @@ class Planner:
         self.add(Node("internet", "internet", None, None, tuple(ifs), routes=tuple(routes), forwarding=True,
                       description="the public internet: routes to every public IP and AWS service range"))
         self.links.append(Link(("internet-client", "eth0"), ("internet", "client"), "transit", "a host on the internet"))
-        self.add(Node("internet-client", "client", None, None, (Interface("eth0", (CLIENT_HOST,)),),
+        self.add(Node("internet-client", "internet", None, None, (Interface("eth0", (CLIENT_HOST,)),),
                       routes=host_route(CLIENT_NET.ip), description="a host somewhere on the internet"))
         for service, region in self.fronts:
             self.add_front(service, region)

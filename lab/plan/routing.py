@@ -22,7 +22,8 @@ from lab.plan.types import KernelRoute, RouteTable, RoutingRule
 MAIN_ROUTE_TABLE = 100  # the VPC's main route table: subnets without an explicit one
 FIRST_TABLE = 101
 EDGE_TABLE = 250
-STATIC_METRIC, PREFIX_LIST_METRIC = 100, 200
+STATIC_METRIC, PREFIX_LIST_METRIC, NO_ROUTE_METRIC = 100, 200, 1000
+DEFAULT = ipaddress.IPv4Network("0.0.0.0/0")
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,13 @@ class NextHop:
 
 
 def local_routes(vpc: Vpc, bridges: dict[str, str], table: int) -> list[KernelRoute]:
+    """The `local` route, plus a last-resort blackhole: AWS drops what no route matches, silently,
+    where a Linux table without a match would fall through to the main table."""
     routes = [KernelRoute(s.cidr, bridges[s.name], table=table, origin="local")
               for s in vpc.subnets.values()]
-    return routes + [KernelRoute(vpc.cidr, None, table=table, type="blackhole", origin="local")]
+    return routes + [KernelRoute(vpc.cidr, None, table=table, type="blackhole", origin="local"),
+                     KernelRoute(DEFAULT, None, table=table, type="blackhole", metric=NO_ROUTE_METRIC,
+                                 origin="no route")]
 
 
 def table_routes(vpc: Vpc, table: ModelRouteTable, number: int, bridges: dict[str, str],

@@ -64,7 +64,7 @@ class Interface:
 @dataclass(frozen=True)
 class Node:
     name: str  # the name at the lab prompt
-    kind: str  # one of KINDS, or 'client' for the internet's public host
+    kind: str  # one of KINDS
     aws_id: str | None
     vpc: str | None
     interfaces: tuple[Interface, ...]

@@ -1,0 +1,262 @@
+"""Static path explanation, like VPC Reachability Analyzer: no packets, only the model and the plan.
+
+It walks AWS's semantics hop by hop: the source VPC's DNS answer, longest prefix match in the route
+table of the subnet the packet is in (a prefix-list route beats 0.0.0.0/0, a more specific CIDR beats
+the prefix list, a static route beats a prefix-list route of the same prefix), NAT gateway source
+translation, the internet gateway's 1:1 NAT (only for addresses that have a public IP), gateway
+endpoints and peering (only the peer's own subnets are reachable: not transitive). It stops at the
+first component that drops the packet and names it with an explanation code; the codes that a
+packet-level drop can also report are the comments of the nftables drop rules (lab.plan.nftables).
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import asdict, dataclass, field
+
+from lab.errors import UnknownName
+from lab.model import regions
+from lab.model.ids import aws_id
+from lab.model.topology import PrefixListRef, Route, Topology, Vpc
+from lab.model.validate import effective_routes
+from lab.plan.dns import resolve
+from lab.plan.types import Plan
+
+Addr = ipaddress.IPv4Address
+MAX_HOPS = 32
+
+
+@dataclass
+class Hop:
+    node: str
+    kind: str
+    aws_id: str | None
+    detail: str = ""  # the route, rule or translation that sent the packet on, in AWS terms
+    translations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Explanation:
+    source: str
+    target: str
+    destination: str | None
+    port: int
+    outcome: str  # ok | no-route | dropped | dns-failure
+    path: list[Hop]
+    explanation: dict | None  # {"code", "component", "message"} where the path stops
+    dns: dict | None = None  # {"name", "answer", "origin", "resolver"} when a name was looked up
+    service_saw: dict | None = None  # {"source_ip", "ingress", "vpce_id"} when a service was reached
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Stop(Exception):
+    """The packet goes no further; carries the outcome and the explanation."""
+
+    def __init__(self, outcome: str, code: str, component: str, message: str):
+        super().__init__(message)
+        self.outcome, self.info = outcome, {"code": code, "component": component, "message": message}
+
+
+def explain(topology: Topology, plan: Plan, source: str, target: str, port: int = 443) -> Explanation:
+    walker = Walker(topology, plan, source, port)
+    result = Explanation(source, target, None, port, "ok", walker.path, None)
+    try:
+        dst = walker.destination(target, result)
+        result.destination = str(dst)
+        walker.run(dst, result)
+    except Stop as stop:
+        result.outcome, result.explanation = stop.outcome, stop.info
+    return result
+
+
+class Walker:
+    def __init__(self, t: Topology, plan: Plan, source: str, port: int):
+        if source not in t.instances:
+            raise UnknownName(f"--from {source}: no such instance (instances: {', '.join(t.instances)})")
+        self.t, self.plan, self.port = t, plan, port
+        self.inst = t.instances[source]
+        self.vpc = t.vpcs[self.inst.vpc]
+        self.src_ip = plan.node(source).interfaces[0].addresses[0].ip
+        self.path: list[Hop] = [Hop(source, "instance", aws_id("i", source),
+                                    f"{self.src_ip} in subnet {self.inst.subnet}")]
+
+    # -- where to -----------------------------------------------------------------------------
+    def destination(self, target: str, result: Explanation) -> Addr:
+        try:
+            return Addr(target)
+        except ValueError:
+            pass
+        if target in self.plan.nodes:
+            return self.plan.node(target).addresses()[0] if self.plan.node(target).kind != "service" \
+                else self.plan.node(target).loopback[0].ip
+        if "." not in target:
+            raise UnknownName(f"--to {target}: not a node, an IPv4 address or a host name "
+                              f"(nodes: {', '.join(self.plan.nodes)})")
+        resolver = self.plan.resolvers.get(self.vpc.name)
+        if resolver is None:
+            raise Stop("dns-failure", "DNS_DISABLED", aws_id("vpc", self.vpc.name),
+                       f"vpc {self.vpc.name} has enable_dns_support: false; the Amazon DNS server does not answer")
+        record = resolve(resolver.records, target)
+        if record is None:
+            raise Stop("dns-failure", "DNS_NXDOMAIN", f"{self.vpc.name}-router",
+                       f"the VPC resolver ({resolver.addresses[0]}) has no answer for {target}")
+        result.dns = {"name": target, "answer": [str(a) for a in record.addresses], "origin": record.origin,
+                      "resolver": str(resolver.addresses[0])}
+        return record.addresses[0]
+
+    # -- the walk -----------------------------------------------------------------------------
+    def run(self, dst: Addr, result: Explanation) -> None:
+        vpc, src, subnet = self.vpc, self.src_ip, self.inst.subnet
+        node = self.inst.name
+        for _ in range(MAX_HOPS):
+            here = vpc.subnets[subnet].cidr
+            if dst in here:
+                return self.deliver_local(vpc, dst, src, result)
+            target = self.route(vpc, subnet, dst)
+            if target is None:  # the local route
+                return self.deliver_local(vpc, dst, src, result)
+            kind = self.target_kind(vpc, target)
+            if kind == "nat-gateway":
+                nat = vpc.nat_gateways[target]
+                nat_ip = self.plan.node(f"{vpc.name}-{nat.name}").interfaces[0].addresses[0].ip
+                self.path.append(Hop(f"{vpc.name}-{nat.name}", "nat-gateway", aws_id("nat", vpc.name, nat.name),
+                                     "source NAT to its private IP, ports 1024-65535",
+                                     [f"{src} -> {nat_ip}"]))
+                src, subnet = nat_ip, nat.subnet
+                continue
+            if kind == "internet-gateway":
+                return self.through_igw(vpc, src, dst, result)
+            if kind == "gateway-endpoint":
+                return self.through_gateway_endpoint(vpc, target, src, dst, result)
+            if kind == "peering":
+                return self.through_peering(vpc, target, src, dst, result)
+        raise Stop("no-route", "ROUTING_LOOP", node, "the path loops")  # pragma: no cover
+
+    def route(self, vpc: Vpc, subnet: str, dst: Addr) -> str | None:
+        """Longest prefix match in the subnet's route table; None as target means `local`."""
+        table_name = vpc.subnets[subnet].route_table
+        table = vpc.route_tables.get(table_name)
+        rtb = aws_id("rtb", vpc.name, table_name or "(main)")
+        label = f"{table_name or 'main'} ({rtb})"
+        best: tuple[tuple[int, int], Route | None, str] = ((vpc.cidr.prefixlen, 2), None, "local") \
+            if dst in vpc.cidr else ((-1, 0), None, "")
+        for route in (effective_routes(vpc, table) if table else []):
+            for prefix in self.prefixes(route):
+                if dst in prefix:
+                    rank = (prefix.prefixlen, 1 if isinstance(route.destination, PrefixListRef) else 2)
+                    if rank > best[0]:
+                        best = (rank, route, str(prefix))
+        rank, route, prefix = best
+        router = Hop(f"{vpc.name}-router", "vpc-router", aws_id("vpc", vpc.name), f"route table {label}")
+        self.path.append(router)
+        if rank[0] < 0:
+            raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", rtb,
+                       f"route table {label} of subnet {subnet} has no route to {dst}")
+        router.detail += f": {prefix if route is None else self.describe(route, prefix)}"
+        return None if route is None else route.target
+
+    @staticmethod
+    def prefixes(route: Route) -> tuple[ipaddress.IPv4Network, ...]:
+        dest = route.destination
+        if isinstance(dest, PrefixListRef):
+            return regions.region(dest.region).services[dest.service].ranges
+        return (dest,)
+
+    def describe(self, route: Route, prefix: str) -> str:
+        dest = route.destination
+        if isinstance(dest, PrefixListRef):
+            return f"{dest.pl_id} (com.amazonaws.{dest.region}.{dest.service}, {prefix}) -> {route.target}"
+        return f"{prefix} -> {route.target}"
+
+    def target_kind(self, vpc: Vpc, target: str) -> str:
+        if target == "igw":
+            return "internet-gateway"
+        if target in vpc.nat_gateways:
+            return "nat-gateway"
+        if target in vpc.endpoints:
+            return "gateway-endpoint"
+        return "peering"
+
+    # -- leaving the VPC ----------------------------------------------------------------------
+    def through_igw(self, vpc: Vpc, src: Addr, dst: Addr, result: Explanation) -> None:
+        igw = aws_id("igw", vpc.name)
+        public = self.plan.public_ip_of(src, vpc.name)
+        if public is None:
+            self.path.append(Hop(f"{vpc.name}-igw", "internet-gateway", igw))
+            raise Stop("dropped", "NO_PUBLIC_IP", igw, f"{src} has no public IPv4 address, so the internet "
+                       "gateway has nothing to translate it to and drops the packet")
+        self.path.append(Hop(f"{vpc.name}-igw", "internet-gateway", igw, "1:1 NAT",
+                             [f"{src} -> {public.address}"]))
+        self.path.append(Hop("internet", "internet", None))
+        self.on_internet(public.address, dst, result)
+
+    def on_internet(self, src: Addr, dst: Addr, result: Explanation) -> None:
+        svc = regions.service_for_address(dst)
+        front = svc and self.plan.service_front(svc.service, svc.region)
+        if front and dst in front.addresses:
+            return self.at_service(front, src, "internet", None, result)
+        target = next((p for p in self.plan.public_ips if p.address == dst), None)
+        if target is not None:
+            return self.into_vpc_from_internet(target, src, result)
+        client = self.plan.node("internet-client")
+        if dst in client.addresses():
+            self.path.append(Hop("internet-client", "internet", None))
+            return None
+        raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", "internet", f"nothing in the lab's internet answers at {dst}")
+
+    def into_vpc_from_internet(self, public, src: Addr, result: Explanation) -> None:
+        igw = aws_id("igw", public.vpc)
+        self.path.append(Hop(f"{public.vpc}-igw", "internet-gateway", igw, "1:1 NAT",
+                             [f"{public.address} -> {public.private_ip}"]))
+        if public.elastic:
+            self.path.append(Hop(f"{public.vpc}-router", "vpc-router", aws_id("vpc", public.vpc), "local"))
+            nat = f"{public.vpc}-{public.owner}"
+            self.path.append(Hop(nat, "nat-gateway", aws_id("nat", public.vpc, public.owner)))
+            raise Stop("dropped", "NAT_GATEWAY_NO_INBOUND", nat,
+                       "a NAT gateway does not accept connections initiated from outside")
+        self.path.append(Hop(f"{public.vpc}-router", "vpc-router", aws_id("vpc", public.vpc), "local"))
+        self.path.append(Hop(public.owner, "instance", aws_id("i", public.owner)))
+
+    def through_gateway_endpoint(self, vpc: Vpc, name: str, src: Addr, dst: Addr, result: Explanation) -> None:
+        ep = vpc.endpoints[name]
+        vpce = aws_id("vpce", vpc.name, name)
+        self.path.append(Hop(f"{vpc.name}-{name}", "gateway-endpoint", vpce, ep.service_name))
+        front = self.plan.service_front(ep.service, ep.region)
+        if dst not in front.addresses:
+            raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", vpce, f"{ep.service_name} does not answer at {dst}")
+        self.at_service(front, src, vpce, vpce, result)
+
+    def through_peering(self, vpc: Vpc, name: str, src: Addr, dst: Addr, result: Explanation) -> None:
+        pcx = next(p for p in self.t.peerings_of(vpc.name) if p.name == name)
+        peer = self.t.vpcs[pcx.accepter if pcx.requester == vpc.name else pcx.requester]
+        self.path.append(Hop(name, "peering", aws_id("pcx", name)))
+        self.path.append(Hop(f"{peer.name}-router", "vpc-router", aws_id("vpc", peer.name)))
+        if dst not in peer.cidr:
+            raise Stop("dropped", "PEERING_NOT_TRANSITIVE", aws_id("pcx", name),
+                       f"{dst} is outside vpc {peer.name} {peer.cidr}: a peering connection reaches only the "
+                       "peer's own addresses, never its internet gateway, NAT gateway or gateway endpoints")
+        self.deliver_local(peer, dst, src, result)
+
+    # -- arriving -------------------------------------------------------------------------------
+    def deliver_local(self, vpc: Vpc, dst: Addr, src: Addr, result: Explanation) -> None:
+        if dst == vpc.cidr.network_address + 2 or str(dst) == "169.254.169.253":
+            self.path.append(Hop(f"{vpc.name}-router", "resolver", aws_id("vpc", vpc.name), "AmazonProvidedDNS"))
+            return
+        node = next((n for n in self.plan.nodes.values() if n.vpc == vpc.name and dst in n.addresses()
+                     and n.kind != "vpc-router"), None)
+        if node is None:
+            raise Stop("no-route", "NO_SUCH_ADDRESS", aws_id("vpc", vpc.name),
+                       f"no network interface in vpc {vpc.name} has the address {dst}")
+        if node.kind == "interface-endpoint":
+            vpce = next(aws_id("vpce", vpc.name, e.name) for e in vpc.endpoints.values()
+                        if node.name.startswith(f"{vpc.name}-{e.name}-"))
+            self.path.append(Hop(node.name, "interface-endpoint", node.aws_id, f"ENI of {vpce}"))
+            front = next(f for f in self.plan.services if f.node in
+                         {l.b[0] for l in self.plan.links if l.a == (node.name, "svc")})
+            return self.at_service(front, src, vpce, vpce, result)
+        self.path.append(Hop(node.name, node.kind, node.aws_id))
+
+    def at_service(self, front, src: Addr, ingress: str, vpce: str | None, result: Explanation) -> None:
+        self.path.append(Hop(front.node, "service", f"com.amazonaws.{front.region}.{front.service}"))
+        result.service_saw = {"source_ip": str(src), "ingress": ingress, "vpce_id": vpce}
