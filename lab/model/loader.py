@@ -36,6 +36,8 @@ def load_topology(path: Path | str, text: str | None = None) -> Topology:
 def parse_topology(doc: Section) -> Topology:
     doc.allow("region", "vpcs", "services", "description")
     region = doc.text("region", "ap-northeast-2")
+    if region is None:
+        raise doc.error("region", "'region' is empty; write a region such as ap-northeast-2", MISSING)
     if region not in regions.REGIONS:
         raise doc.error("region", f"region '{region}' is not one the lab emulates; "
                         f"use one of: {', '.join(regions.REGIONS)}")
@@ -220,14 +222,18 @@ def parse_rule_ports(sec: Section) -> tuple[str, int | None, int | None]:
         span = str(sec.require("ports"))
         low, _, high = span.partition("-")
         high = high or low
+    key = "ports" if sec.has("ports") else "port"
     try:
-        low, high = int(low), int(high)
-    except (TypeError, ValueError):
-        raise sec.error("ports" if sec.has("ports") else "port",
-                        f"{sec.what}: ports must be a number or a range like 1024-65535") from None
-    if not 0 <= low <= high <= 65535:
-        raise sec.error("ports" if sec.has("ports") else "port",
-                        f"{sec.what}: port range {low}-{high} is not within 0-65535")
+        low, high = (int(v) if isinstance(v, str) and v.strip().isdigit() or type(v) is int else None
+                     for v in (low, high))
+        if low is None or high is None:
+            raise ValueError
+    except ValueError:
+        raise sec.error(key, f"{sec.what}: ports must be a whole number or a range like 1024-65535") from None
+    if low > high:
+        raise sec.error(key, f"{sec.what}: port range {low}-{high} is reversed; write {high}-{low}")
+    if high > 65535:
+        raise sec.error(key, f"{sec.what}: port range {low}-{high} is not within 0-65535")
     return proto, low, high
 
 
@@ -236,8 +242,8 @@ def parse_sg_rule(sec: Section, region: str) -> SecurityGroupRule:
     proto, low, high = parse_rule_ports(sec)
     peers = [k for k in ("cidr", "prefix_list", "security_group") if sec.has(k)]
     if len(peers) != 1:
-        raise sec.error(None, f"{sec.what} needs exactly one of cidr, prefix_list, security_group",
-                        MISSING)
+        raise sec.error(None, f"{sec.what} needs exactly one of cidr, prefix_list, security_group "
+                        "(write one rule per peer)", "InvalidParameterCombination")
     if peers[0] == "cidr":
         peer = sec.network("cidr")
     elif peers[0] == "prefix_list":
@@ -260,7 +266,7 @@ def parse_security_group(name: str, sec: Section, vpc: str, region: str) -> Secu
 def parse_nacl_entry(sec: Section) -> NetworkAclEntry:
     sec.allow("rule", "protocol", "port", "ports", "cidr", "action", "description")
     number = sec.require("rule")
-    if not isinstance(number, int) or not 1 <= number <= 32766:
+    if type(number) is not int or not 1 <= number <= 32766:
         raise sec.error("rule", f"{sec.what}: rule number must be 1 to 32766, not {number!r}")
     proto, low, high = parse_rule_ports(sec)
     action = sec.text("action", required=True)

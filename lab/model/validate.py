@@ -130,7 +130,9 @@ def check_route(t: Topology, vpc: Vpc, table: RouteTable, route: Route, targets:
             return
         if dest.subnet_of(vpc.cidr):
             yield error(t, route.line, f"{where}: the destination is inside the VPC's own CIDR "
-                        f"{vpc.cidr}, which the local route covers", "InvalidParameterValue")
+                        f"{vpc.cidr}; AWS allows that only for a whole subnet's CIDR toward a middlebox "
+                        "(NAT gateway, network interface, Gateway Load Balancer endpoint), which vpclab "
+                        "does not emulate yet", "InvalidParameterValue")
             return
     kind = targets.get(route.target)
     if kind is None:
@@ -151,8 +153,9 @@ def check_route(t: Topology, vpc: Vpc, table: RouteTable, route: Route, targets:
 
 def check_gateways(t: Topology, vpc: Vpc) -> Iterator[Problem]:
     names: dict[str, str] = {}
+    peerings = {p.name: p for p in t.peerings_of(vpc.name)}
     for kind, group in (("nat gateway", vpc.nat_gateways), ("endpoint", vpc.endpoints),
-                        ("peering connection", vpc.peerings)):
+                        ("peering connection", peerings)):
         for name, obj in group.items():
             if name == "igw" or name in names:
                 yield error(t, obj.line, f"{kind} name '{name}' is already used by "
@@ -211,10 +214,12 @@ def check_endpoints(t: Topology, vpc: Vpc) -> Iterator[Problem]:
 def check_endpoint_service(t: Topology, vpc: Vpc, ep: Endpoint) -> Iterator[Problem]:
     offered = regions.REGIONS.get(ep.region)
     if ep.type == "gateway" and ep.region == t.region and ep.service not in regions.GATEWAY_SERVICES:
-        yield error(t, ep.line, f"endpoint {ep.name}: {ep.service_name} has no gateway endpoint; only "
-                    "S3 and DynamoDB do", "InvalidServiceName")
+        yield error(t, ep.line, f"endpoint {ep.name}: endpoint type (Gateway) does not match the "
+                    f"service types of {ep.service_name}; only S3 and DynamoDB have gateway endpoints",
+                    "InvalidParameter")
     elif ep.region != t.region or offered is None or ep.service not in offered.services:
-        same = " VPC endpoints for AWS services are created in the VPC's own region" if ep.region != t.region else ""
+        same = (" vpclab emulates endpoints to services of the VPC's own region only (gateway endpoints "
+                "are same-Region in AWS too)") if ep.region != t.region else ""
         yield error(t, ep.line, f"endpoint {ep.name}: the Vpc Endpoint Service '{ep.service_name}' does "
                     f"not exist in {t.region};{same or ' the lab offers'}"
                     f"{'' if same else ' ' + ', '.join(regions.region(t.region).services)}",
