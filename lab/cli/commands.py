@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from lab.cli.output import print_json
 from lab.errors import TopologyError
@@ -30,7 +31,7 @@ def run_validate(args: argparse.Namespace) -> int:
             continue
         for warning in problems(topology):
             print(warning, file=sys.stderr)
-        print(f"{file}: valid ({len(topology.vpcs)} VPCs, {len(topology.instances)} instances)")
+        print(f"{file}: valid (VPCs: {len(topology.vpcs)}, instances: {len(topology.instances)})")
     return status
 
 
@@ -81,3 +82,34 @@ def run_explain(args: argparse.Namespace) -> int:
 
 
 VERBS = [add_validate, add_plan, add_explain]
+
+
+def add_demo(verbs) -> None:
+    p = verbs.add_parser("demo", help="the chapter's first figure: three instances, three ways (not) to reach S3")
+    p.set_defaults(run=run_demo)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from lab.analysis.explain import explain
+    from lab.plan.compile import compile_plan
+    from lab.report.text import explanation_text
+
+    topology = load_topology(DEMO_TOPOLOGY)
+    plan = compile_plan(topology)
+    print("vpclab demo: one VPC (10.0.0.0/16) in ap-northeast-2 with a public, a private and an isolated "
+          "subnet (topologies/public-private.yaml).\nEach instance asks for S3; here is the path AWS's "
+          "rules predict for each, hop by hop.\n")
+    for source, story in DEMO_STORIES:
+        print(f"== {story}")
+        print(explanation_text(explain(topology, plan, source, "lab-bucket.s3.ap-northeast-2.amazonaws.com")))
+        print()
+    return 0
+
+
+DEMO_TOPOLOGY = str(Path(__file__).resolve().parents[1] / "data" / "public-private.yaml")
+DEMO_STORIES = [
+    ("web1", "web1, public subnet, has a public IP: out through the internet gateway, S3 sees its public IP"),
+    ("app1", "app1, private subnet: out through the NAT gateway, S3 sees the NAT gateway's Elastic IP"),
+    ("db1", "db1, isolated subnet: its route table has no route out, the VPC router drops the packet"),
+]
+VERBS.append(add_demo)
