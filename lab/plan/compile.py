@@ -19,7 +19,7 @@ from lab.plan.addressing import RESOLVER_LINK_LOCAL, PublicIpPool, SubnetAllocat
 from lab.plan.dns import vpc_records
 from lab.plan.routing import NextHop, vpc_router_tables
 from lab.plan.types import (
-    Interface, KernelRoute, Link, Node, Plan, PublicIp, Resolver, RoutingRule, ServiceFront,
+    Ingress, Interface, KernelRoute, Link, Node, Plan, PublicIp, Resolver, RoutingRule, ServiceFront,
 )
 
 IfAddr = ipaddress.IPv4Interface
@@ -245,21 +245,28 @@ class Planner:
 
     def add_front(self, service: str, region: str) -> None:
         svc = regions.region(region).services[service]
-        ingress = self.front_ingress[service, region]
-        ifs = tuple(Interface(dev, (addr,)) for dev, addr, _ in ingress)
+        ingresses = self.ingresses(service, region)
+        ifs = tuple(Interface(dev, (addr,)) for dev, addr, _ in self.front_ingress[service, region])
         routes, rules = [], []
-        for mark, (dev, addr, _) in enumerate(ingress, start=1):
+        for ingress, (_, addr, _) in zip(ingresses, self.front_ingress[service, region]):
             peer = addr.network.network_address + (2 if addr.ip == addr.network.network_address + 1 else 1)
-            routes.append(KernelRoute(DEFAULT, dev, peer, table=100 + mark, origin="reply path"))
-            rules.append(RoutingRule(1000 + mark, 100 + mark, fwmark=mark))
+            routes.append(KernelRoute(DEFAULT, ingress.iface, peer, table=100 + ingress.mark, origin="reply path"))
+            rules.append(RoutingRule(1000 + ingress.mark, 100 + ingress.mark, fwmark=ingress.mark))
+            if ingress.label == "internet":  # replies are routed once unmarked, then re-routed by mark
+                routes.append(KernelRoute(DEFAULT, ingress.iface, peer, origin="internet"))
         self.add(Node(f"{service}-{region}", "service", svc.service_name, None, ifs,
                       loopback=tuple(IfAddr(f"{a}/32") for a in svc.addresses), routes=tuple(routes),
-                      rules=tuple(rules), nftables=nftables.service_front({d: m for m, (d, _, _) in enumerate(ingress, 1)}),
+                      rules=tuple(rules), nftables=nftables.service_front(ingresses),
                       description=f"{svc.service_name}: the regional front of {service} at {', '.join(map(str, svc.addresses))}"))
+
+    def ingresses(self, service: str, region: str) -> list[Ingress]:
+        """Ingress k gets local ports 8000+k (HTTP) and 8400+k (HTTPS) and conntrack mark k+1."""
+        return [Ingress(dev, label, 8000 + k, 8400 + k, k + 1)
+                for k, (dev, _, label) in enumerate(self.front_ingress[service, region])]
 
     def service_fronts(self) -> tuple[ServiceFront, ...]:
         return tuple(ServiceFront(s, r, f"{s}-{r}", regions.region(r).services[s].addresses,
-                                  {dev: label for dev, _, label in self.front_ingress[s, r]}) for s, r in self.fronts)
+                                  tuple(self.ingresses(s, r))) for s, r in self.fronts)
 
     def resolvers(self) -> dict[str, Resolver]:
         out = {}

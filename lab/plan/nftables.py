@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from lab.plan.types import PublicIp
+from lab.plan.types import Ingress, PublicIp
 
 
 def _set(items: Iterable[object]) -> str:
@@ -45,7 +45,8 @@ def internet_gateway(public_ips: list[PublicIp], inside: str, outside: str) -> s
              "  type filter hook forward priority filter; policy drop;",
              *([f'  iifname "{inside}" oifname "{outside}"{allowed} accept'] if public_ips else []),
              f'  iifname "{inside}" oifname "{outside}" counter drop comment "NO_PUBLIC_IP"',
-             f'  iifname "{outside}" ct status {{ dnat, snat }} accept',
+             f'  iifname "{outside}" ct status snat accept',  # replies to what went out
+             f'  iifname "{outside}" ct status dnat accept',  # to a public IP, mapped inward
              f'  iifname "{outside}" counter drop comment "NO_PUBLIC_IP_MAPPING"',
              "}"]
     return _table("internet_gateway", body)
@@ -109,16 +110,18 @@ def interface_endpoint(eni: str, targets: list[ipaddress.IPv4Address]) -> str:
     ])
 
 
-def service_front(marks: dict[str, int]) -> str:
-    """Mark each connection with its ingress, so replies leave the way the request came in.
-
-    Two VPCs may share a CIDR; only the ingress link tells their packets apart.
-    """
+def service_front(ingresses: list[Ingress]) -> str:
+    """Give each ingress its own local ports and mark its connections, so the service knows where
+    a request came in and the reply leaves the way the request came (two VPCs may share a CIDR)."""
     return _table("service_front", [
+        "chain prerouting_nat {",
+        "  type nat hook prerouting priority dstnat; policy accept;",
+        *(f'  iifname "{i.iface}" tcp dport {port} redirect to :{local}'
+          for i in ingresses for port, local in ((80, i.http_port), (443, i.https_port))),
+        "}",
         "chain prerouting {",
         "  type filter hook prerouting priority mangle; policy accept;",
-        "  ct state new ct mark set iifname map "
-        + _set(f'"{name}" : {mark}' for name, mark in marks.items()),
+        "  ct state new ct mark set iifname map " + _set(f'"{i.iface}" : {i.mark}' for i in ingresses),
         "}",
         "chain output {",
         "  type route hook output priority mangle; policy accept;",

@@ -125,6 +125,18 @@ class Resolver:
 
 
 @dataclass(frozen=True)
+class Ingress:
+    """One way into a service front. Connections to ports 80/443 arriving on `iface` are redirected
+    to this ingress's own local ports, so the service knows the ingress of every connection."""
+
+    iface: str
+    label: str  # 'internet' or a vpce id
+    http_port: int
+    https_port: int
+    mark: int  # conntrack mark; replies are routed back out of `iface` by it
+
+
+@dataclass(frozen=True)
 class ServiceFront:
     """One AWS regional service in the lab: its node, public addresses and ingresses."""
 
@@ -132,7 +144,7 @@ class ServiceFront:
     region: str
     node: str
     addresses: tuple[Addr, ...]
-    ingresses: dict[str, str] = field(default_factory=dict)  # interface -> 'internet' or a vpce id
+    ingresses: tuple[Ingress, ...]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,191 @@
+"""A running lab: a plan applied to Mininet nodes, with captures and services, and its teardown.
+
+    with Lab(plan, run_dir) as lab:      # builds everything, or removes what it built and raises
+        lab.node("app1").cmd("curl ...")
+    # gone: processes, namespaces, state file; the run directory (captures, logs) stays
+
+Division of labour: the plan decides (lab.plan), `kernel` applies one node's network settings,
+`capture` runs tcpdump, `services` runs the AWS service fronts and resolvers, `state` records what
+is owned so that `cleanup` can remove it even after this process was killed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mininet.log import setLogLevel
+from mininet.node import Node as MininetNode
+
+from lab.plan.serialize import plan_to_dict
+from lab.plan.types import Plan
+from lab.realize import kernel, processes
+from lab.realize.capture import Capture, write_interfaces
+from lab.realize.errors import RealizeError
+from lab.realize.guard import check_own_namespace, netns_inode, require_root
+from lab.realize.state import LabState, owned
+
+log = logging.getLogger(__name__)
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+class Lab:
+    def __init__(self, plan: Plan, run_dir: Path | str, tag: str | None = None):
+        self.plan, self.run_dir = plan, Path(run_dir)
+        self.tag = tag or f"vl{secrets.token_hex(3)}"
+        self.state = LabState(self.tag, str(self.run_dir))
+        self.nodes: dict[str, MininetNode] = {}
+        self.captures: list[Capture] = []
+        self.services = None  # lab.realize.services.Services, once started
+        self.capture_stats: dict[str, dict] = {}
+
+    # -- life cycle -------------------------------------------------------------------------------
+    def __enter__(self) -> "Lab":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        require_root()
+        setLogLevel("warning")
+        (self.run_dir / "captures").mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "plan.json").write_text(json.dumps(plan_to_dict(self.plan), indent=1))
+        self.state.save()
+        try:
+            started = time.monotonic()
+            self.create_nodes()
+            self.connect()
+            self.configure()
+            self.wait_carrier()
+            self.start_captures()
+            self.start_services()
+            log.info("lab %s up in %.2f s", self.tag, time.monotonic() - started)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Remove everything this lab created; safe to call twice and after a failed start."""
+        if self.captures:
+            time.sleep(0.2)  # let the last packets reach the capture files
+            self.capture_stats = {c.node.name: c.stop() for c in self.captures}
+            self.captures = []
+        if self.nodes:
+            self.save_drops()
+        if self.services is not None:
+            self.services.stop()
+            self.services = None
+        shells = list(self.state.nodes.values())
+        processes.stop(self.state.processes, timeout=2.0)
+        processes.kill_namespace_members(self.state.netns.values(), shells)
+        for node in self.nodes.values():
+            node.terminate()
+        for shell in shells:
+            processes.reap(shell.pid)
+        processes.stop(shells, timeout=1.0)
+        leftovers = processes.pids_in_namespaces(self.state.netns.values())
+        if leftovers:
+            log.warning("lab %s: processes %s still in its namespaces", self.tag, leftovers)
+        self.nodes = {}
+        self.state.remove()
+
+    # -- building ---------------------------------------------------------------------------------
+    def create_nodes(self) -> None:
+        """One Mininet node (a shell in new network and mount namespaces) per plan node."""
+        for name, spec in self.plan.nodes.items():
+            node = MininetNode(name, inNamespace=True)
+            self.nodes[name] = node
+            self.state.nodes[name] = owned(node.pid, f"shell of node {name}")
+            self.state.netns[name] = netns_inode(node.pid)
+            self.state.save()
+            check_own_namespace(name, node.pid)
+            settings = " ".join(f"{k}={v}" for k, v in kernel.sysctls(spec).items())
+            out = node.cmd(f"sysctl -qw {settings}; echo rc=$?")
+            if not out.strip().endswith("rc=0"):
+                raise RealizeError(f"sysctls of {name}", out.strip())
+            node.cmd(f"export PATH={VENV_BIN}:$PATH")
+
+    def connect(self) -> None:
+        """Every link as a veth pair created inside the first node's namespace."""
+        for link in self.plan.links:
+            (a, a_if), (b, b_if) = link.a, link.b
+            mac = self.plan.node(a).interface(a_if).mac
+            with kernel.netns(self.nodes[a].pid) as ns:
+                kernel.create_link(ns, a_if, self.nodes[b].pid, b_if, mac)
+
+    def configure(self) -> None:
+        indexes = {}
+        for name, spec in self.plan.nodes.items():
+            node = self.nodes[name]
+            with kernel.netns(node.pid) as ns:
+                kernel.configure(spec, ns)
+                indexes[name] = {link["index"]: link.get("ifname") for link in ns.get_links()}
+            if spec.nftables:
+                kernel.load_ruleset(node.popen, spec)
+        write_interfaces(self.run_dir / "captures", indexes)
+
+    def wait_carrier(self, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        for name, node in self.nodes.items():
+            with kernel.netns(node.pid) as ns:
+                while (missing := kernel.links_without_carrier(ns)):
+                    if time.monotonic() > deadline:
+                        raise RealizeError(f"links of {name}", f"no carrier on {', '.join(missing)}")
+                    time.sleep(0.01)
+
+    def start_captures(self) -> None:
+        for name, node in self.nodes.items():
+            capture = Capture(node, self.run_dir / "captures")
+            capture.start()
+            self.captures.append(capture)
+            self.own(capture.proc.pid, f"tcpdump in {name}")
+        for capture in self.captures:
+            capture.wait_ready()
+
+    def start_services(self) -> None:
+        from lab.realize.services import Services
+
+        self.services = Services(self)
+        self.services.start()
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def own(self, pid: int, what: str) -> None:
+        self.state.processes.append(owned(pid, what))
+        self.state.save()
+
+    def node(self, name: str) -> MininetNode:
+        return self.nodes[name]
+
+    def save_drops(self) -> None:
+        """nftables drop counters of every node that has a ruleset: where packets died, and why."""
+        drops = {}
+        for name, spec in self.plan.nodes.items():
+            if spec.nftables and name in self.nodes:
+                drops[name] = read_drops(self.nodes[name])
+        (self.run_dir / "drops.json").write_text(json.dumps(drops, indent=1))
+
+
+def read_drops(node: MininetNode) -> list[dict]:
+    proc = node.popen(["nft", "-j", "list", "ruleset"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    out, _ = proc.communicate(timeout=10)
+    counters = []
+    for item in json.loads(out or "{}").get("nftables", []):
+        rule = item.get("rule")
+        if not rule or "comment" not in rule:
+            continue
+        for expr in rule.get("expr", []):
+            if "counter" in expr:
+                counters.append({"comment": rule["comment"], "packets": expr["counter"]["packets"],
+                                 "bytes": expr["counter"]["bytes"]})
+    return counters
+
+
+def run_dir_for(tag: str) -> Path:
+    return Path(os.environ.get("VPCLAB_RUNS", "/tmp/vpclab")) / tag

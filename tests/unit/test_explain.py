@@ -1,0 +1,273 @@
+"""The static path explanation (like VPC Reachability Analyzer) on the chapter's topologies and on small
+topologies that each isolate one AWS rule: which hops a packet crosses, where it stops and why, and
+which source address the service sees.
+"""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lab.analysis.explain import explain
+from lab.errors import UnknownName
+from lab.model.ids import aws_id
+from lab.model.loader import load_topology
+from lab.plan.compile import compile_plan
+
+REPO = Path(__file__).resolve().parents[2]
+S3_NAME = "s3.ap-northeast-2.amazonaws.com"
+PUBLIC_PATH = ["instance", "vpc-router", "internet-gateway", "internet", "service"]
+NAT_PATH = ["instance", "vpc-router", "nat-gateway", "vpc-router", "internet-gateway", "internet", "service"]
+ENDPOINT_PATH = ["instance", "vpc-router", "gateway-endpoint", "service"]
+
+
+def run(topology, source: str, target: str):
+    return explain(topology, compile_plan(topology), source, target)
+
+
+def shipped(name: str, monkeypatch):
+    monkeypatch.chdir(REPO)
+    return load_topology(f"topologies/{name}")
+
+
+def load(text: str):
+    return load_topology("inline.yaml", textwrap.dedent(text).lstrip("\n"))
+
+
+def kinds(result) -> list[str]:
+    return [hop.kind for hop in result.path]
+
+
+def public_ip(topology, owner: str) -> str:
+    return str(next(p.address for p in compile_plan(topology).public_ips if p.owner == owner))
+
+
+def private_ip(topology, node: str) -> str:
+    return str(compile_plan(topology).node(node).interfaces[0].addresses[0].ip)
+
+
+# -- topologies/public-private.yaml: the chapter's first figure ------------------------------------
+
+def test_private_instance_reaches_s3_through_nat_and_internet_gateway(monkeypatch):
+    topology = shipped("public-private.yaml", monkeypatch)
+    result = run(topology, "app1", S3_NAME)
+    assert (result.outcome, result.explanation) == ("ok", None)
+    assert kinds(result) == NAT_PATH
+    assert result.dns["origin"] == "public" and result.destination == result.dns["answer"][0]
+    assert result.service_saw == {"source_ip": public_ip(topology, "nat-a"), "ingress": "internet", "vpce_id": None}
+    assert result.path[2].aws_id == aws_id("nat", "app", "nat-a")
+    assert result.path[4].aws_id == aws_id("igw", "app")
+
+
+def test_isolated_instance_has_no_route_out(monkeypatch):
+    result = run(shipped("public-private.yaml", monkeypatch), "db1", S3_NAME)
+    assert result.outcome == "no-route"
+    assert kinds(result) == ["instance", "vpc-router"]
+    assert result.explanation["code"] == "NO_ROUTE_TO_DESTINATION"
+    assert result.explanation["component"] == aws_id("rtb", "app", "isolated")
+    assert result.service_saw is None
+
+
+def test_public_instance_reaches_s3_with_its_own_public_ip(monkeypatch):
+    topology = shipped("public-private.yaml", monkeypatch)
+    result = run(topology, "web1", S3_NAME)
+    assert result.outcome == "ok"
+    assert kinds(result) == PUBLIC_PATH
+    assert result.service_saw == {"source_ip": public_ip(topology, "web1"), "ingress": "internet", "vpce_id": None}
+
+
+def test_instances_in_one_vpc_reach_each_other_over_the_local_route(monkeypatch):
+    result = run(shipped("public-private.yaml", monkeypatch), "db1", "web1")
+    assert (result.outcome, kinds(result)) == ("ok", ["instance", "vpc-router", "instance"])
+    assert result.path[-1].node == "web1"
+
+
+def test_ec2_private_hostname_leads_to_the_instance(monkeypatch):
+    result = run(shipped("public-private.yaml", monkeypatch), "web1", "ip-10-0-2-4.ap-northeast-2.compute.internal")
+    assert (result.outcome, result.path[-1].node) == ("ok", "app1")
+    assert result.dns["origin"] == "ec2-private"
+
+
+# -- topologies/gateway-endpoint.yaml: the same instance, privately -------------------------------
+
+@pytest.mark.parametrize("target", [S3_NAME, "lab-bucket.s3.ap-northeast-2.amazonaws.com"])
+def test_gateway_endpoint_keeps_s3_traffic_private(target, monkeypatch):
+    topology = shipped("gateway-endpoint.yaml", monkeypatch)
+    result = run(topology, "app1", target)
+    vpce = aws_id("vpce", "app", "s3-gw")
+    assert result.outcome == "ok"
+    assert kinds(result) == ENDPOINT_PATH
+    assert result.dns["origin"] == "public"  # the route table diverts S3's public addresses, DNS does not
+    assert "pl-78a54011" in result.path[1].detail
+    assert result.path[2].aws_id == vpce
+    assert result.service_saw == {"source_ip": private_ip(topology, "app1"), "ingress": vpce, "vpce_id": vpce}
+
+
+def test_isolated_instance_reaches_s3_through_the_endpoint_only(monkeypatch):
+    topology = shipped("gateway-endpoint.yaml", monkeypatch)
+    assert kinds(run(topology, "batch1", S3_NAME)) == ENDPOINT_PATH
+    result = run(topology, "batch1", "internet-client")
+    assert (result.outcome, result.explanation["code"]) == ("no-route", "NO_ROUTE_TO_DESTINATION")
+    assert kinds(result) == ["instance", "vpc-router"]
+
+
+def test_the_rest_of_the_internet_still_goes_through_the_nat_gateway(monkeypatch):
+    topology = shipped("gateway-endpoint.yaml", monkeypatch)
+    result = run(topology, "app1", "internet-client")
+    assert result.outcome == "ok"
+    assert kinds(result) == NAT_PATH[:-1] + ["internet"]
+    assert result.path[-1].node == "internet-client"
+    assert result.path[4].translations == [f"{private_ip(topology, 'app-nat-a')} -> {public_ip(topology, 'nat-a')}"]
+
+
+# -- one rule each --------------------------------------------------------------------------------
+
+def nat_vpc(private_routes: str, endpoints: str = "s3-gw: {type: gateway, service: s3, route_tables: [private]}",
+            app: str = "", vpcs: str = "", top: str = "") -> str:
+    """vpc app (public and private subnet, NAT gateway, an S3 gateway endpoint on the private table),
+    plus YAML for more keys of vpc app, more VPCs and more top-level keys, each written at column 0."""
+    return textwrap.dedent("""
+        vpcs:
+          app:
+            cidr: 10.0.0.0/16
+            internet_gateway: true
+            subnets:
+              public-a:  {cidr: 10.0.1.0/24, az: a, route_table: public}
+              private-a: {cidr: 10.0.2.0/24, az: a, route_table: private}
+            route_tables:
+              public:  [{destination: 0.0.0.0/0, target: igw}]
+              private: %s
+            nat_gateways: {nat-a: {subnet: public-a}}
+            endpoints: {%s}
+            instances: {app1: {subnet: private-a}}
+        """).lstrip("\n") % (private_routes, endpoints) \
+        + textwrap.indent(textwrap.dedent(app), "    ") + textwrap.indent(textwrap.dedent(vpcs), "  ") \
+        + textwrap.dedent(top)
+
+
+@pytest.mark.parametrize("route", ["52.219.60.0/24", "52.219.60.0/23"])
+def test_a_more_specific_or_equal_static_route_beats_the_prefix_list(route):
+    """VPC_Route_Tables.html, "Route priority and prefix lists": the longest prefix wins, and on the
+    very same prefix a static route beats a prefix-list route."""
+    topology = load(nat_vpc(f"[{{destination: 0.0.0.0/0, target: nat-a}}, {{destination: {route}, target: nat-a}}]"))
+    result = run(topology, "app1", S3_NAME)  # resolves to 52.219.60.10
+    assert kinds(result) == NAT_PATH
+    assert result.path[1].detail.endswith(f"{route} -> nat-a")
+    assert result.service_saw["source_ip"] == public_ip(topology, "nat-a")
+    other = run(topology, "app1", "3.5.140.10")  # S3's second address: still the endpoint
+    assert kinds(other) == ENDPOINT_PATH
+
+
+def test_a_bucket_in_another_region_is_not_in_the_local_prefix_list():
+    """Prefix lists are per Region: a us-east-1 bucket from ap-northeast-2 still takes NAT and IGW."""
+    topology = load(nat_vpc("[{destination: 0.0.0.0/0, target: nat-a}]",
+                            top="services: {s3: {buckets: {far-bucket: {region: us-east-1}}}}\n"))
+    result = run(topology, "app1", "far-bucket.s3.us-east-1.amazonaws.com")
+    assert result.outcome == "ok"
+    assert kinds(result) == NAT_PATH
+    assert result.path[-1].node == "s3-us-east-1"
+    assert result.path[-1].aws_id == "com.amazonaws.us-east-1.s3"
+    assert result.service_saw == {"source_ip": public_ip(topology, "nat-a"), "ingress": "internet", "vpce_id": None}
+
+
+def test_peering_is_not_transitive():
+    """A peering connection reaches the peer's own addresses only, never its NAT gateway, internet
+    gateway or gateway endpoints (gateway-endpoints.html; vpc-peering-basics.html)."""
+    topology = load(nat_vpc("[{destination: 0.0.0.0/0, target: nat-a}, {destination: 10.1.0.0/16, target: to-b}]",
+                            app="peering: {to-b: {peer_vpc: b}}\n", vpcs="""
+        b:
+          cidr: 10.1.0.0/16
+          subnets: {private-a: {cidr: 10.1.2.0/24, az: a, route_table: private}}
+          route_tables:
+            private: [{destination: 0.0.0.0/0, target: to-b}]
+          instances: {b1: {subnet: private-a}}
+        """))
+    pcx = aws_id("pcx", "to-b")
+    for target in (S3_NAME, "internet-client"):
+        result = run(topology, "b1", target)
+        assert (result.outcome, result.explanation["code"]) == ("dropped", "PEERING_NOT_TRANSITIVE"), target
+        assert result.explanation["component"] == pcx
+        assert kinds(result) == ["instance", "vpc-router", "peering", "vpc-router"]
+        assert result.service_saw is None
+    inside = run(topology, "b1", "app1")
+    assert (inside.outcome, kinds(inside)) == ("ok", ["instance", "vpc-router", "peering", "vpc-router", "instance"])
+
+
+def test_default_route_to_the_internet_gateway_without_a_public_ip_is_dropped():
+    """The internet gateway translates only addresses that have a public IPv4 address."""
+    topology = load("""
+        vpcs:
+          app:
+            cidr: 10.0.0.0/16
+            internet_gateway: true
+            subnets:
+              public-a: {cidr: 10.0.1.0/24, az: a, route_table: public}
+            route_tables:
+              public: [{destination: 0.0.0.0/0, target: igw}]
+            instances:
+              bare: {subnet: public-a}
+        """)
+    result = run(topology, "bare", S3_NAME)
+    assert (result.outcome, result.explanation["code"]) == ("dropped", "NO_PUBLIC_IP")
+    assert result.explanation["component"] == aws_id("igw", "app")
+    assert kinds(result) == ["instance", "vpc-router", "internet-gateway"]
+
+
+def test_the_internet_cannot_open_a_connection_to_a_nat_gateway():
+    """From a public instance in another VPC to the NAT gateway's Elastic IP: the IGW translates it,
+    the NAT gateway refuses connections initiated from outside (vpc-nat-gateway.html)."""
+    topology = load(nat_vpc("[{destination: 0.0.0.0/0, target: nat-a}]", endpoints="", vpcs="""
+        outside:
+          cidr: 10.9.0.0/16
+          internet_gateway: true
+          subnets: {public-a: {cidr: 10.9.1.0/24, az: a, route_table: public}}
+          route_tables: {public: [{destination: 0.0.0.0/0, target: igw}]}
+          instances: {visitor: {subnet: public-a, public_ip: true}}
+        """))
+    result = run(topology, "visitor", public_ip(topology, "nat-a"))
+    assert (result.outcome, result.explanation["code"]) == ("dropped", "NAT_GATEWAY_NO_INBOUND")
+    assert kinds(result) == ["instance", "vpc-router", "internet-gateway", "internet", "internet-gateway",
+                             "vpc-router", "nat-gateway"]
+    assert result.path[4].translations == [f"{public_ip(topology, 'nat-a')} -> {private_ip(topology, 'app-nat-a')}"]
+
+
+def test_without_dns_support_names_do_not_resolve_but_addresses_still_route():
+    topology = load("""
+        vpcs:
+          app:
+            cidr: 10.0.0.0/16
+            enable_dns_support: false
+            subnets: {private-a: {cidr: 10.0.2.0/24, az: a, route_table: private}}
+            route_tables: {private: []}
+            endpoints: {s3-gw: {type: gateway, service: s3, route_tables: [private]}}
+            instances: {app1: {subnet: private-a}}
+        """)
+    result = run(topology, "app1", S3_NAME)
+    assert (result.outcome, result.explanation["code"]) == ("dns-failure", "DNS_DISABLED")
+    assert kinds(result) == ["instance"] and result.dns is None
+    assert kinds(run(topology, "app1", "52.219.60.10")) == ENDPOINT_PATH
+
+
+def test_an_unknown_name_is_nxdomain(monkeypatch):
+    result = run(shipped("public-private.yaml", monkeypatch), "app1", "nothing.example.com")
+    assert (result.outcome, result.explanation["code"]) == ("dns-failure", "DNS_NXDOMAIN")
+    assert kinds(result) == ["instance"]
+
+
+def test_an_unknown_source_is_an_unknown_name(monkeypatch):
+    topology = shipped("public-private.yaml", monkeypatch)
+    with pytest.raises(UnknownName) as caught:
+        run(topology, "nobody", S3_NAME)
+    assert str(caught.value) == "--from nobody: no such instance (instances: web1, app1, db1)"
+
+
+def test_a_target_that_is_neither_node_address_nor_host_name_is_an_unknown_name(monkeypatch):
+    with pytest.raises(UnknownName, match="^--to nobody: not a node, an IPv4 address or a host name"):
+        run(shipped("public-private.yaml", monkeypatch), "app1", "nobody")
+
+
+def test_explanations_are_json_ready(monkeypatch):
+    data = run(shipped("gateway-endpoint.yaml", monkeypatch), "app1", S3_NAME).to_dict()
+    assert [hop["kind"] for hop in data["path"]] == ENDPOINT_PATH
+    assert data["outcome"] == "ok" and data["port"] == 443
