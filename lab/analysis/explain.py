@@ -18,6 +18,7 @@ from lab.model import regions
 from lab.model.ids import aws_id
 from lab.model.topology import PrefixListRef, Route, Topology, Vpc
 from lab.model.validate import effective_routes
+from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.dns import resolve
 from lab.plan.types import Plan
 
@@ -99,7 +100,7 @@ class Walker:
                        f"vpc {self.vpc.name} has enable_dns_support: false; the Amazon DNS server does not answer")
         record = resolve(resolver.records, target)
         if record is None:
-            raise Stop("dns-failure", "DNS_NXDOMAIN", f"{self.vpc.name}-router",
+            raise Stop("dns-failure", "DNS_NXDOMAIN", aws_id("vpc", self.vpc.name),
                        f"the VPC resolver ({resolver.addresses[0]}) has no answer for {target}")
         result.dns = {"name": target, "answer": [str(a) for a in record.addresses], "origin": record.origin,
                       "resolver": str(resolver.addresses[0])}
@@ -109,6 +110,10 @@ class Walker:
     def run(self, dst: Addr, result: Explanation) -> None:
         vpc, src, subnet = self.vpc, self.src_ip, self.inst.subnet
         node = self.inst.name
+        if dst == RESOLVER_LINK_LOCAL:  # answered inside the VPC whatever the route table says (vpc-dns.html)
+            self.path.append(Hop(f"{vpc.name}-router", "vpc-router", aws_id("vpc", vpc.name),
+                                 f"{dst}: the Amazon DNS server's link-local address, not routed"))
+            return self.deliver_local(vpc, dst, src, result)
         for _ in range(MAX_HOPS):
             here = vpc.subnets[subnet].cidr
             if dst in here:
@@ -240,7 +245,10 @@ class Walker:
 
     # -- arriving -------------------------------------------------------------------------------
     def deliver_local(self, vpc: Vpc, dst: Addr, src: Addr, result: Explanation) -> None:
-        if dst == vpc.cidr.network_address + 2 or str(dst) == "169.254.169.253":
+        if dst == vpc.cidr.network_address + 2 or dst == RESOLVER_LINK_LOCAL:
+            if vpc.name not in self.plan.resolvers:
+                raise Stop("no-route", "DNS_DISABLED", aws_id("vpc", vpc.name),
+                           f"vpc {vpc.name} has enable_dns_support: false; nothing answers at {dst}")
             self.path.append(Hop(f"{vpc.name}-router", "resolver", aws_id("vpc", vpc.name), "AmazonProvidedDNS"))
             return
         node = next((n for n in self.plan.nodes.values() if n.vpc == vpc.name and dst in n.addresses()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from lab.errors import Problem, TopologyError
+from lab.errors import PlanError, Problem, TopologyError
 from lab.model import regions
 from lab.model.ids import aws_id
 from lab.model.topology import Topology, Vpc
@@ -163,7 +163,8 @@ class Planner:
             vpce = self.vpce_ids[vpc.name, ep.name]
             svc = regions.region(ep.region).services[ep.service]
             if ep.type == "gateway":
-                name, dev = f"{vpc.name}-{ep.name}", f"vpce{len(router_ifs)}"
+                name = f"{vpc.name}-{ep.name}"
+                dev = f"ep{sum(1 for i in router_ifs if i.name.startswith('ep'))}"
                 r_side, e_side = next(self.transit)
                 router_ifs.append(Interface(dev, (r_side,)))
                 hops[ep.name] = NextHop(dev, e_side.ip, vpce)
@@ -282,15 +283,30 @@ class Planner:
 
     def add(self, node: Node) -> None:
         if node.name in self.nodes:
-            inst = self.t.instances.get(node.name)
-            line = inst.line if inst else 0
-            raise TopologyError([Problem(self.t.file, line, f"the name '{node.name}' is taken twice: by "
-                                         f"{self.nodes[node.name].description} and by {node.description}; "
-                                         "rename one of them", "InvalidParameterValue")])
+            raise TopologyError([Problem(self.t.file, self.line_of(node.name), f"the name '{node.name}' is taken "
+                                         f"twice: by {self.nodes[node.name].description} and by "
+                                         f"{node.description}; rename one of them", "InvalidParameterValue")])
         self.nodes[node.name] = node
+
+    def line_of(self, name: str) -> int:
+        """The line of the instance, NAT gateway or endpoint whose node is called `name` (see the
+        module docstring for how node names are made), so a clash points at something the user wrote."""
+        if name in self.t.instances:
+            return self.t.instances[name].line
+        for vpc in self.t.vpcs.values():
+            owned = [(f"{vpc.name}-{nat.name}", nat.line) for nat in vpc.nat_gateways.values()]
+            for ep in vpc.endpoints.values():
+                owned += [(f"{vpc.name}-{ep.name}", ep.line)]
+                owned += [(f"{vpc.name}-{ep.name}-{vpc.subnets[s].az[-1]}", ep.line) for s in ep.subnets]
+            for generated, line in owned:
+                if generated == name:
+                    return line
+        return 0
 
     def check_names(self) -> None:
         """Every kernel interface name fits in 15 characters (IFNAMSIZ - 1)."""
         for node in self.nodes.values():
             for iface in node.interfaces + node.bridges:
-                assert len(iface.name) <= 15, (node.name, iface.name)
+                if len(iface.name) > 15:
+                    raise PlanError(f"node {node.name}: interface name {iface.name} is longer than the "
+                                    "kernel's 15 characters")

@@ -19,9 +19,10 @@ from lab.model.topology import PrefixListRef, RouteTable as ModelRouteTable, Vpc
 from lab.model.validate import effective_routes
 from lab.plan.types import KernelRoute, RouteTable, RoutingRule
 
-MAIN_ROUTE_TABLE = 100  # the VPC's main route table: subnets without an explicit one
-FIRST_TABLE = 101
-EDGE_TABLE = 250
+# Kernel table numbers: clear of the kernel's own (253-255) and of AWS's quota of 200 route tables.
+EDGE_TABLE = 999  # traffic entering the VPC from gateways, endpoints and peers
+MAIN_ROUTE_TABLE = 1000  # the VPC's main route table: subnets without an explicit one
+FIRST_TABLE = 1001
 STATIC_METRIC, PREFIX_LIST_METRIC, NO_ROUTE_METRIC = 100, 200, 1000
 DEFAULT = ipaddress.IPv4Network("0.0.0.0/0")
 

@@ -28,9 +28,11 @@ def check_own_namespace(name: str, pid: int) -> None:
 
 
 def process_start_time(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (clock ticks since boot): with the pid, a process's identity."""
+    """Field 22 of /proc/PID/stat (clock ticks since boot): with the pid, a process's identity.
+    None when there is no such process, or only its zombie (it has exited)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[19])
+            fields = f.read().rsplit(")", 1)[1].split()
+        return None if fields[0] == "Z" else int(fields[19])
     except (OSError, IndexError, ValueError):
         return None

@@ -24,7 +24,7 @@ from mininet.node import Node as MininetNode
 
 from lab.plan.serialize import plan_to_dict
 from lab.plan.types import Plan
-from lab.realize import kernel, processes
+from lab.realize import cleanup, kernel
 from lab.realize.capture import Capture, write_interfaces
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_namespace, netns_inode, require_root
@@ -82,19 +82,12 @@ class Lab:
         if self.services is not None:
             self.services.stop()
             self.services = None
-        shells = list(self.state.nodes.values())
-        processes.stop(self.state.processes, timeout=2.0)
-        processes.kill_namespace_members(self.state.netns.values(), shells)
         for node in self.nodes.values():
-            node.terminate()
-        for shell in shells:
-            processes.reap(shell.pid)
-        processes.stop(shells, timeout=1.0)
-        leftovers = processes.pids_in_namespaces(self.state.netns.values())
-        if leftovers:
-            log.warning("lab %s: processes %s still in its namespaces", self.tag, leftovers)
+            node.terminate()  # Mininet's own end of the node shell
+            if node.shell:
+                node.shell.wait()
+        cleanup.remove(self.state)  # whatever is still alive in the lab's namespaces
         self.nodes = {}
-        self.state.remove()
 
     # -- building ---------------------------------------------------------------------------------
     def create_nodes(self) -> None:

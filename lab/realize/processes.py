@@ -62,11 +62,3 @@ def kill_namespace_members(inodes: Iterable[int], keep_alive: list[Owned]) -> No
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-
-
-def reap(pid: int) -> None:
-    """Collect a child's exit status if it is ours, so it does not linger as a zombie."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -30,7 +30,7 @@ class Owned:
 class LabState:
     tag: str
     run_dir: str
-    owner_pid: int = field(default_factory=os.getpid)
+    owner: Owned = field(default_factory=lambda: owned(os.getpid(), "vpclab"))
     nodes: dict[str, Owned] = field(default_factory=dict)  # node name -> its shell
     netns: dict[str, int] = field(default_factory=dict)  # node name -> network namespace inode
     processes: list[Owned] = field(default_factory=list)  # services, captures, probes
@@ -51,7 +51,7 @@ class LabState:
     @classmethod
     def load(cls, path: Path) -> "LabState":
         data = json.loads(path.read_text())
-        return cls(data["tag"], data["run_dir"], data["owner_pid"],
+        return cls(data["tag"], data["run_dir"], Owned(**data["owner"]),
                    {k: Owned(**v) for k, v in data["nodes"].items()}, data["netns"],
                    [Owned(**p) for p in data["processes"]])
 

@@ -247,6 +247,21 @@ def test_without_dns_support_names_do_not_resolve_but_addresses_still_route():
     assert (result.outcome, result.explanation["code"]) == ("dns-failure", "DNS_DISABLED")
     assert kinds(result) == ["instance"] and result.dns is None
     assert kinds(run(topology, "app1", "52.219.60.10")) == ENDPOINT_PATH
+    silent = run(topology, "app1", "10.0.0.2")
+    assert (silent.outcome, silent.explanation["code"]) == ("no-route", "DNS_DISABLED")
+
+
+@pytest.mark.parametrize("address", ["10.0.0.2", "169.254.169.253"])
+def test_the_amazon_dns_server_answers_every_subnet_whatever_its_route_table(address, monkeypatch):
+    """The resolver is at VPC base+2 and at 169.254.169.253 (vpc-dns.html); the link-local address needs
+    no route (db1's table has only the local route, app1's sends 0.0.0.0/0 to the NAT gateway). The
+    lab's router owns both addresses, so the kernel delivers them locally too."""
+    topology = shipped("public-private.yaml", monkeypatch)
+    for source in ("db1", "app1"):
+        result = run(topology, source, address)
+        assert (result.outcome, kinds(result)) == ("ok", ["instance", "vpc-router", "resolver"]), source
+        assert result.path[-1].node == "app-router"
+    assert {str(a) for a in compile_plan(topology).resolvers["app"].addresses} == {"10.0.0.2", "169.254.169.253"}
 
 
 def test_an_unknown_name_is_nxdomain(monkeypatch):

@@ -200,6 +200,38 @@ def test_instance_named_like_a_generated_node_is_rejected_at_its_line(instance):
     assert f"the name '{instance}' is taken twice" in str(caught.value)
 
 
+def test_a_gateway_named_like_a_generated_node_is_rejected_at_its_line():
+    """An endpoint called `router` would be node app-router, the VPC router's name; a NAT gateway called
+    `s3-a` would be node app-s3-a, the name of endpoint s3's ENI in zone a. Either clash is reported at
+    the line of the gateway the user named (not at line 0)."""
+    topology = load("""
+        vpcs:
+          app:
+            cidr: 10.0.0.0/16
+            subnets: {private-a: {cidr: 10.0.2.0/24, az: a, route_table: private}}
+            route_tables: {private: []}
+            endpoints:
+              router: {type: gateway, service: s3, route_tables: [private]}
+        """)
+    with pytest.raises(TopologyError) as caught:
+        compile_plan(topology)
+    assert [(p.line, p.code) for p in caught.value.problems] == [(7, "InvalidParameterValue")]
+    topology = load("""
+        vpcs:
+          app:
+            cidr: 10.0.0.0/16
+            internet_gateway: true
+            subnets: {public-a: {cidr: 10.0.1.0/24, az: a, route_table: public}}
+            route_tables: {public: [{destination: 0.0.0.0/0, target: igw}]}
+            nat_gateways: {s3-a: {subnet: public-a}}
+            endpoints: {s3: {type: interface, service: s3, subnets: [public-a]}}
+        """)
+    with pytest.raises(TopologyError) as caught:
+        compile_plan(topology)
+    assert [(p.line, p.code) for p in caught.value.problems] == [(7, "InvalidParameterValue")]
+    assert "the name 'app-s3-a' is taken twice" in str(caught.value)
+
+
 # -- the VPC router ------------------------------------------------------------------------------
 
 def test_router_has_a_table_per_route_table_plus_main_and_edge(monkeypatch):
@@ -209,8 +241,10 @@ def test_router_has_a_table_per_route_table_plus_main_and_edge(monkeypatch):
     numbers = [t.number for t in router.route_tables]
     assert len(set(numbers)) == len(numbers)
     assert {t.name: t.number for t in router.route_tables if t.number in (MAIN_ROUTE_TABLE, EDGE_TABLE)} == {
-        "(main)": 100, "edge (from gateways and peers)": 250}
-    assert sorted(t.name for t in router.route_tables if t.number not in (100, 250)) == sorted(vpc.route_tables)
+        "(main)": MAIN_ROUTE_TABLE, "edge (from gateways and peers)": EDGE_TABLE}
+    assert sorted(t.name for t in router.route_tables
+                  if t.number not in (MAIN_ROUTE_TABLE, EDGE_TABLE)) == sorted(vpc.route_tables)
+    assert all(t.number > 255 for t in router.route_tables)  # clear of the kernel's own tables
     assert {t.name: t.aws_id for t in router.route_tables if t.name in vpc.route_tables} == {
         name: aws_id("rtb", "app", name) for name in vpc.route_tables}
 
@@ -343,6 +377,18 @@ def test_internet_gateway_maps_exactly_the_public_ips_of_its_vpc():
         assert nft_map(ruleset, "public_to_private") == mine
         assert nft_map(ruleset, "private_to_public") == {v: k for k, v in mine.items()}
     assert {p.owner for p in plan.public_ips if p.vpc == "blue"} == {"blue1", "nat-a"}
+
+
+def test_internet_gateway_lets_in_replies_and_mapped_connections_by_single_status_bits():
+    """`ct status { dnat, snat }` compiles but compares the whole status word (never just dnat or
+    snat: CONFIRMED and SEEN_REPLY are set too), so it matched nothing on real packets; each bit must
+    be tested on its own."""
+    plan = compile_plan(load(TWO_PUBLIC_VPCS))
+    for node in plan.nodes.values():
+        assert "ct status {" not in node.nftables, node.name
+    ruleset = plan.node("blue-igw").nftables
+    assert 'iifname "inet" ct status snat accept' in ruleset
+    assert 'iifname "inet" ct status dnat accept' in ruleset
 
 
 def test_internet_routes_each_public_ip_to_its_own_internet_gateway():

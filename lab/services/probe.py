@@ -1,0 +1,85 @@
+"""A probe that runs inside a lab node and makes real traffic: resolve the target through the
+node's resolver, open a TCP connection, and (for HTTPS ports) send one real GET over TLS checked
+against the lab CA. It prints one JSON line; its local port names the flow in the captures.
+
+    python -m lab.services.probe --target lab-bucket.s3.ap-northeast-2.amazonaws.com --port 443
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import socket
+import ssl
+import time
+
+OUTCOME_BY_ERRNO = {errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "no-route",
+                    errno.ENETUNREACH: "no-route", errno.ETIMEDOUT: "timeout"}
+
+
+def resolve(target: str) -> list[str]:
+    try:
+        socket.inet_aton(target)
+        return [target]
+    except OSError:
+        infos = socket.getaddrinfo(target, None, socket.AF_INET, socket.SOCK_STREAM)
+        return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def http_get(sock: socket.socket, host: str, path: str, tls: bool, timeout: float) -> dict:
+    if tls:
+        sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+    sock.settimeout(timeout)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: vpclab-probe\r\n"
+                 "Connection: close\r\n\r\n".encode())
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    status_line = data.split(b"\r\n", 1)[0].decode(errors="replace")
+    parts = status_line.split()
+    return {"http_status": int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None,
+            "response_bytes": len(data)}
+
+
+def probe(target: str, port: int, timeout: float, path: str | None) -> dict:
+    result: dict = {"target": target, "port": port, "started": time.time()}
+    try:
+        addresses = resolve(target)
+    except socket.gaierror as exc:
+        return result | {"outcome": "dns-failure", "error": exc.strerror}
+    result["addresses"] = addresses
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.bind(("0.0.0.0", 0))
+    result["source"] = list(sock.getsockname())
+    try:
+        sock.connect((addresses[0], port))
+    except socket.timeout:
+        return result | {"outcome": "timeout"}
+    except OSError as exc:
+        return result | {"outcome": OUTCOME_BY_ERRNO.get(exc.errno, "error"), "error": exc.strerror}
+    result["source"] = list(sock.getsockname())
+    result["outcome"] = "ok"
+    if path is not None:
+        try:
+            result |= http_get(sock, target, path, tls=port == 443, timeout=timeout)
+        except (OSError, ssl.SSLError) as exc:
+            result |= {"outcome": "error", "error": f"{type(exc).__name__}: {exc}"}
+        if result.get("http_status") == 403:
+            result["outcome"] = "denied"
+    sock.close()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--port", type=int, default=443)
+    parser.add_argument("--timeout", type=float, default=3.0)
+    parser.add_argument("--path", help="send one HTTP GET for this path after connecting")
+    args = parser.parse_args()
+    print(json.dumps(probe(args.target, args.port, args.timeout, args.path)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
