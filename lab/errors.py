@@ -5,6 +5,7 @@
      |                          the AWS error code (also a ValueError)
      +-- PlanError              a valid model that cannot be laid out (e.g. no address left)
      +-- UnknownName            a name given on the command line is not part of the lab
+     +-- CaptureError           a capture could not be started, read or followed
 
 Later layers add RealizeError, ServiceError, CaptureError and ScenarioFailed here.
 """
@@ -46,3 +47,7 @@ class PlanError(LabError):
 
 class UnknownName(LabError):
     """A node, address or host name given by the user is not part of the lab."""
+
+
+class CaptureError(LabError):
+    """A capture could not be started, or read, or a flow could not be found in it."""

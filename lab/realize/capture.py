@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab.realize.errors import CaptureError
+from lab.errors import CaptureError
 
 SNAPLEN = 512  # headers plus the first bytes of payload: enough for fingerprints and HTTP lines
 

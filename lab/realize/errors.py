@@ -11,6 +11,3 @@ class RealizeError(LabError):
         self.step = step
         super().__init__(f"{step}: {detail}")
 
-
-class CaptureError(LabError):
-    """A capture could not be started or read."""

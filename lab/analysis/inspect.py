@@ -1,0 +1,50 @@
+"""`vpclab inspect RUN_DIR`: every connection of a run with its observed path, and any one packet
+in full, so a flow can be followed hop by hop across NAT and endpoints (DESIGN.md section 1, user 3).
+
+Listing uses the fast reader; only `packet_detail` dissects, with scapy, because it is one packet
+and scapy's `show()` is the layer-by-layer view people know from Wireshark.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from lab.analysis.paths import flows, path_of
+from lab.analysis.pcapread import CaptureError, records
+from lab.analysis.run import load_run
+
+
+def inspect_run(run_dir: str | Path) -> dict:
+    """{"run", "packets": {node: IPv4 packets captured}, "flows": [Flow.to_dict() + {"path": ObservedPath}]}
+
+    Each hop's `frames` are positions in captures/<node>.pcap, for `packet_detail` or Wireshark (+1).
+    """
+    run = load_run(run_dir)
+    packets = Counter(s.node for s in run.sightings)
+    return {"run": str(run_dir), "packets": dict(sorted(packets.items())),
+            "flows": [{**flow.to_dict(), "path": path_of(run, flow).to_dict()} for flow in flows(run)]}
+
+
+def packet_detail(run_dir: str | Path, node: str, index: int) -> str:
+    """scapy's `show()` of packet `index` (0-based, as in a hop's `frames`) of captures/<node>.pcap."""
+    path = Path(run_dir) / "captures" / f"{node}.pcap"
+    if not path.exists():
+        nodes = ", ".join(sorted(p.stem for p in path.parent.glob("*.pcap"))) or "none"
+        raise CaptureError(f"{path}: no capture for node {node} (captured nodes: {nodes})")
+    if index < 0:
+        raise CaptureError(f"packet index {index}: indexes start at 0 (Wireshark's frame 1)")
+    count = 0
+    for count, (_, buf) in enumerate(records(path), start=1):
+        if count - 1 == index:
+            return _show(buf)
+    raise CaptureError(f"{path} has {count} packets; there is no packet {index} (indexes start at 0)")
+
+
+def _show(buf: bytes) -> str:
+    # Imported here: scapy takes about a second to import, and listing flows never needs it.
+    # Importing inet and dns binds IPv4, TCP, UDP, ICMP and DNS beneath the SLL2 header.
+    import scapy.layers.dns  # noqa: F401
+    import scapy.layers.inet  # noqa: F401
+    from scapy.layers.l2 import CookedLinuxV2
+
+    return CookedLinuxV2(buf).show(dump=True)
