@@ -249,7 +249,10 @@ class Walker:
             if vpc.name not in self.plan.resolvers:
                 raise Stop("no-route", "DNS_DISABLED", aws_id("vpc", vpc.name),
                            f"vpc {vpc.name} has enable_dns_support: false; nothing answers at {dst}")
-            self.path.append(Hop(f"{vpc.name}-router", "resolver", aws_id("vpc", vpc.name), "AmazonProvidedDNS"))
+            router = f"{vpc.name}-router"
+            if self.path[-1].node == router:  # the router node is where the resolver answers
+                self.path.pop()
+            self.path.append(Hop(router, "resolver", aws_id("vpc", vpc.name), "AmazonProvidedDNS"))
             return
         node = next((n for n in self.plan.nodes.values() if n.vpc == vpc.name and dst in n.addresses()
                      and n.kind != "vpc-router"), None)

@@ -9,7 +9,7 @@ import logging
 import sys
 
 from lab import __version__
-from lab.cli import commands
+from lab.cli import commands, lab_commands
 from lab.errors import LabError, TopologyError
 
 EXIT_BAD_INPUT, EXIT_INTERNAL = 2, 70
@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vpclab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
-    for register in commands.VERBS:
+    for register in commands.VERBS + lab_commands.VERBS:
         register(verbs)
     return parser
 

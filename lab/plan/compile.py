@@ -17,7 +17,7 @@ from lab.model.topology import Topology, Vpc
 from lab.plan import nftables
 from lab.plan.addressing import RESOLVER_LINK_LOCAL, PublicIpPool, SubnetAllocator, mac_for, transit_links
 from lab.plan.dns import vpc_records
-from lab.plan.routing import NextHop, vpc_router_tables
+from lab.plan.routing import NO_ROUTE_DEV, NextHop, vpc_router_tables
 from lab.plan.types import (
     Ingress, Interface, KernelRoute, Link, Node, Plan, PublicIp, Resolver, RoutingRule, ServiceFront,
 )
@@ -132,8 +132,10 @@ class Planner:
         resolver = (IfAddr(f"{vpc.cidr.network_address + 2}/32"), IfAddr(f"{RESOLVER_LINK_LOCAL}/32")) \
             if vpc.enable_dns_support else ()
         self.add(Node(router, "vpc-router", aws_id("vpc", vpc.name), vpc.name,
-                      tuple(router_ifs) + tuple(p for s in vpc.subnets for p in ports[s]), bridge_ifs,
+                      tuple(router_ifs) + tuple(p for s in vpc.subnets for p in ports[s])
+                      + (Interface(NO_ROUTE_DEV, kind="stub"),), bridge_ifs,
                       loopback=resolver, route_tables=tuple(tables), rules=tuple(rules), forwarding=True,
+                      nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV),
                       description=f"the implicit router of vpc {vpc.name} {vpc.cidr}, and its DNS resolver"))
         return igw_link
 
@@ -267,7 +269,10 @@ class Planner:
 
     def service_fronts(self) -> tuple[ServiceFront, ...]:
         return tuple(ServiceFront(s, r, f"{s}-{r}", regions.region(r).services[s].addresses,
-                                  tuple(self.ingresses(s, r))) for s, r in self.fronts)
+                                  tuple(self.ingresses(s, r)),
+                                  tuple(b for b in self.t.buckets.values() if s == "s3" and b.region == r),
+                                  tuple(t for t in self.t.tables.values() if s == "dynamodb" and t.region == r))
+                     for s, r in self.fronts)
 
     def resolvers(self) -> dict[str, Resolver]:
         out = {}

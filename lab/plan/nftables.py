@@ -52,6 +52,17 @@ def internet_gateway(public_ips: list[PublicIp], inside: str, outside: str) -> s
     return _table("internet_gateway", body)
 
 
+def vpc_router(vpc_cidr: ipaddress.IPv4Network, no_route_dev: str) -> str:
+    """Count what the route tables drop: their last-resort routes lead to the `noroute` stub device."""
+    return _table("vpc_router", [
+        "chain forward {",
+        "  type filter hook forward priority filter; policy accept;",
+        f'  oifname "{no_route_dev}" ip daddr {vpc_cidr} counter drop comment "NO_SUCH_ADDRESS"',
+        f'  oifname "{no_route_dev}" counter drop comment "NO_ROUTE_TO_DESTINATION"',
+        "}",
+    ])
+
+
 def nat_gateway(private_ip: ipaddress.IPv4Address, vpc_cidr: ipaddress.IPv4Network, eni: str) -> str:
     """Source NAT to the NAT gateway's own private IP, ports 1024-65535; no inbound-initiated flows.
 

@@ -2,7 +2,7 @@
 
 AWS semantics (https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Route_Tables.html):
 - every table holds the implicit `local` route for the VPC CIDR: here one link route per subnet
-  bridge and a blackhole for the rest of the VPC (unassigned addresses are dropped);
+  bridge, and the rest of the VPC to a device where it is dropped (unassigned addresses);
 - longest prefix match; a prefix-list route stands for each of its CIDRs, and where a static
   route has the very same prefix the static one wins (metric 100 beats 200);
 - traffic that enters the VPC from a gateway, an endpoint or a peering connection may only go to
@@ -25,6 +25,7 @@ MAIN_ROUTE_TABLE = 1000  # the VPC's main route table: subnets without an explic
 FIRST_TABLE = 1001
 STATIC_METRIC, PREFIX_LIST_METRIC, NO_ROUTE_METRIC = 100, 200, 1000
 DEFAULT = ipaddress.IPv4Network("0.0.0.0/0")
+NO_ROUTE_DEV = "noroute"
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,14 @@ class NextHop:
 
 
 def local_routes(vpc: Vpc, bridges: dict[str, str], table: int) -> list[KernelRoute]:
-    """The `local` route, plus a last-resort blackhole: AWS drops what no route matches, silently,
-    where a Linux table without a match would fall through to the main table."""
+    """The `local` route, plus a last resort: what no route matches goes to the `noroute` stub
+    device, where the router's nftables counts and drops it (silently, as AWS does; a Linux table
+    without a match would instead fall through to the main table, and a blackhole route counts
+    nothing)."""
     routes = [KernelRoute(s.cidr, bridges[s.name], table=table, origin="local")
               for s in vpc.subnets.values()]
-    return routes + [KernelRoute(vpc.cidr, None, table=table, type="blackhole", origin="local"),
-                     KernelRoute(DEFAULT, None, table=table, type="blackhole", metric=NO_ROUTE_METRIC,
-                                 origin="no route")]
+    return routes + [KernelRoute(vpc.cidr, NO_ROUTE_DEV, table=table, origin="local"),
+                     KernelRoute(DEFAULT, NO_ROUTE_DEV, table=table, metric=NO_ROUTE_METRIC, origin="no route")]
 
 
 def table_routes(vpc: Vpc, table: ModelRouteTable, number: int, bridges: dict[str, str],

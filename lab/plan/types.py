@@ -9,6 +9,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from lab.model.topology import Bucket, Table
+
 Net = ipaddress.IPv4Network
 Addr = ipaddress.IPv4Address
 IfAddr = ipaddress.IPv4Interface
@@ -28,7 +30,6 @@ class KernelRoute:
     dev: str | None
     via: Addr | None = None
     table: int = MAIN_TABLE
-    type: str = "unicast"  # or 'blackhole': AWS drops it (unassigned VPC space)
     metric: int = 0  # ties on one prefix: a static route (100) beats a prefix-list route (200)
     origin: str = ""  # e.g. 'local', 'igw-0ab...', 'pl-78a54011 -> vpce-0c1...'
 
@@ -59,6 +60,7 @@ class Interface:
     addresses: tuple[IfAddr, ...] = ()
     bridge: str | None = None  # port of this bridge (in the same node) rather than an L3 interface
     mac: str | None = None
+    kind: str = "veth"  # or 'stub': a device of the node alone, going nowhere (the router's `noroute`)
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class ServiceFront:
     node: str
     addresses: tuple[Addr, ...]
     ingresses: tuple[Ingress, ...]
+    buckets: tuple[Bucket, ...] = ()  # S3: the buckets of this region, created at start
+    tables: tuple[Table, ...] = ()  # DynamoDB: the tables of this region
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,12 @@ def check_own_namespace(name: str, pid: int) -> None:
                            "configure it")
 
 
+def check_own_mount_namespace(name: str, pid: int) -> None:
+    """Bind mounts (resolv.conf, trust store) go into the node's private mount namespace only."""
+    if os.stat(f"/proc/{pid}/ns/mnt").st_ino == os.stat("/proc/self/ns/mnt").st_ino:
+        raise RealizeError(f"node {name}", "its shell shares the root mount namespace; refusing to mount")
+
+
 def process_start_time(pid: int) -> int | None:
     """Field 22 of /proc/PID/stat (clock ticks since boot): with the pid, a process's identity.
     None when there is no such process, or only its zombie (it has exited)."""

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import subprocess
 
-from pyroute2 import NetNS
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pyroute2 import IPRoute
+from pyroute2 import netns as pyroute2_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.plan.types import KernelRoute, Node, RoutingRule
@@ -25,9 +29,20 @@ BASE_SYSCTLS = {
 }
 
 
-def netns(pid: int) -> NetNS:
-    """A netlink socket in the node's namespace (flags=0: never create a namespace at that path)."""
-    return NetNS(f"/proc/{pid}/ns/net", flags=0)
+@contextmanager
+def netns(pid: int) -> Iterator[IPRoute]:
+    """A netlink socket bound in the node's namespace: created while this thread is inside it
+    (setns), used and closed from here. pyroute2's IPRoute helper forks for each socket and, on
+    this machine, closed descriptors it no longer owned (Mininet's pty masters: node shells died)."""
+    pyroute2_netns.pushns(f"/proc/{pid}/ns/net")
+    try:
+        ipr = IPRoute()
+    finally:
+        pyroute2_netns.popns()
+    try:
+        yield ipr
+    finally:
+        ipr.close()
 
 
 def sysctls(node: Node) -> dict[str, int]:
@@ -36,23 +51,27 @@ def sysctls(node: Node) -> dict[str, int]:
     return values
 
 
-def create_link(ns_a: NetNS, a_if: str, pid_b: int, b_if: str, mac_a: str | None) -> None:
+def create_link(ns_a: IPRoute, a_if: str, pid_b: int, b_if: str, mac_a: str | None) -> None:
     extra = {"address": mac_a} if mac_a else {}
     ns_a.link("add", ifname=a_if, kind="veth", peer={"ifname": b_if, "net_ns_pid": pid_b}, **extra)
 
 
-def index(ns: NetNS, ifname: str) -> int:
+def index(ns: IPRoute, ifname: str) -> int:
     found = ns.link_lookup(ifname=ifname)
     if not found:
         raise RealizeError("configure", f"interface {ifname} is missing")
     return found[0]
 
 
-def configure(node: Node, ns: NetNS) -> None:
+def configure(node: Node, ns: IPRoute) -> None:
     """Bridges, addresses, links up, routes and rules of one node (its veths already exist)."""
     ns.link("set", index=index(ns, "lo"), state="up")
     for bridge in node.bridges:
         ns.link("add", ifname=bridge.name, kind="bridge", br_stp_state=0, br_forward_delay=0)
+    for iface in node.interfaces:
+        if iface.kind == "stub":  # a veth with both ends here: the kernel has no dummy device
+            ns.link("add", ifname=iface.name, kind="veth", peer=f"{iface.name}-x")
+            ns.link("set", index=index(ns, f"{iface.name}-x"), state="up")
     for iface in node.interfaces:
         idx = index(ns, iface.name)
         if iface.mac:
@@ -73,30 +92,27 @@ def configure(node: Node, ns: NetNS) -> None:
         add_rule(ns, rule)
 
 
-def links_without_carrier(ns: NetNS) -> list[str]:
+def links_without_carrier(ns: IPRoute) -> list[str]:
     """veths whose carrier is not up yet: the kernel raises it asynchronously (linkwatch), and a
     packet sent before that is lost (measurements.md Trap 11)."""
     return [link.get("ifname") for link in ns.get_links()
             if link.get(("linkinfo", "kind")) == "veth" and link.get("operstate") != "UP"]
 
 
-def add_route(ns: NetNS, route: KernelRoute) -> None:
-    spec = {"dst": str(route.destination), "table": route.table, "priority": route.metric}
-    if route.type == "blackhole":
-        spec["type"] = "blackhole"
+def add_route(ns: IPRoute, route: KernelRoute) -> None:
+    spec = {"dst": str(route.destination), "table": route.table, "priority": route.metric,
+            "oif": index(ns, route.dev)}
+    if route.via is not None:
+        spec["gateway"] = str(route.via)
     else:
-        spec["oif"] = index(ns, route.dev)
-        if route.via is not None:
-            spec["gateway"] = str(route.via)
-        else:
-            spec["scope"] = "link"
+        spec["scope"] = "link"
     try:
         ns.route("add", **spec)
     except NetlinkError as exc:
         raise RealizeError("route", f"{route.destination} in table {route.table}: {exc}") from None
 
 
-def add_rule(ns: NetNS, rule: RoutingRule) -> None:
+def add_rule(ns: IPRoute, rule: RoutingRule) -> None:
     spec = {"table": rule.table, "priority": rule.priority}
     if rule.iif:
         spec["iifname"] = rule.iif

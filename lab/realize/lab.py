@@ -72,22 +72,28 @@ class Lab:
             raise
 
     def stop(self) -> None:
-        """Remove everything this lab created; safe to call twice and after a failed start."""
+        """Remove everything this lab created; safe to call twice and after a failed start.
+        Evidence (capture tails, drop counters) is saved first, but never at the cost of cleanup."""
+        try:
+            self.save_evidence()
+        except Exception:  # noqa: BLE001 - a lost counter must not leave a lab behind
+            log.exception("lab %s: could not save the drop counters", self.tag)
+        finally:
+            if self.services is not None:
+                self.services.stop()
+                self.services = None
+            for node in self.nodes.values():
+                node.terminate()  # Mininet's own end of the node shell
+            cleanup.remove(self.state)  # whatever is still alive in the lab's namespaces
+            self.nodes = {}
+
+    def save_evidence(self) -> None:
         if self.captures:
             time.sleep(0.2)  # let the last packets reach the capture files
             self.capture_stats = {c.node.name: c.stop() for c in self.captures}
             self.captures = []
-        if self.nodes:
+        if self.nodes and self.run_dir.is_dir():
             self.save_drops()
-        if self.services is not None:
-            self.services.stop()
-            self.services = None
-        for node in self.nodes.values():
-            node.terminate()  # Mininet's own end of the node shell
-            if node.shell:
-                node.shell.wait()
-        cleanup.remove(self.state)  # whatever is still alive in the lab's namespaces
-        self.nodes = {}
 
     # -- building ---------------------------------------------------------------------------------
     def create_nodes(self) -> None:
@@ -155,6 +161,10 @@ class Lab:
 
     def node(self, name: str) -> MininetNode:
         return self.nodes[name]
+
+    def node_env(self, name: str) -> dict[str, str]:
+        """Environment for a process started in node `name`: as its shell has it."""
+        return self.services.env() if self.services else {"PATH": os.environ.get("PATH", "")}
 
     def save_drops(self) -> None:
         """nftables drop counters of every node that has a ruleset: where packets died, and why."""

@@ -19,9 +19,9 @@ def plan_text(plan: Plan) -> str:
         for table in node.route_tables:
             lines.append(f"    route table {table.name} ({table.aws_id}), kernel table {table.number}:")
             for r in table.routes:
-                if r.type == "blackhole" and r.origin == "no route":
+                if r.origin == "no route":
                     continue
-                hop = "blackhole" if r.type == "blackhole" else (f"via {r.via}" if r.via else f"dev {r.dev}")
+                hop = "dropped" if r.dev == "noroute" else (f"via {r.via}" if r.via else f"dev {r.dev}")
                 lines.append(f"        {str(r.destination):<18} {hop:<22} {r.origin}")
     if plan.public_ips:
         lines += ["", "public IPv4 addresses (exist only inside the lab):"]
@@ -53,4 +53,58 @@ def explanation_text(e: Explanation) -> str:
         x = e.explanation
         lines.append(f"  stops at {x['component']}: {x['message']} ({x['code']})")
     lines.append(f"predicted outcome: {e.outcome}")
+    return "\n".join(lines)
+
+
+def observed_hops(path: list[dict]) -> list[str]:
+    lines = []
+    for i, hop in enumerate(path):
+        arrow = "  " if i == 0 else "  -> "
+        aws = f" ({hop['aws_id']})" if hop.get("aws_id") and hop["aws_id"] != hop["node"] else ""
+        ports = ", ".join(f"{k} {hop[k]}" for k in ("ingress", "egress") if hop.get(k))
+        trans = f" [{'; '.join(hop['translations'])}]" if hop.get("translations") else ""
+        lines.append(f"{arrow}{hop['node']} [{hop['kind']}]{aws}" + (f" ({ports})" if ports else "") + trans)
+    return lines
+
+
+def trace_text(t: dict) -> str:
+    """A trace: the path the packets took, what the service saw, and whether it was predicted."""
+    lines = [f"{t['source']} -> {t['target']}, port {t['port']}: {t['outcome']}"
+             + (f" (HTTP {t['http_status']})" if t.get("http_status") else "")]
+    if t.get("dns"):
+        lines.append(f"  DNS inside the lab: {t['target']} -> {', '.join(t['dns']['answer'])}")
+    lines.append("  observed in the captures:")
+    lines += ["  " + line for line in observed_hops(t["path"])]
+    if t.get("service_saw"):
+        saw = t["service_saw"]
+        if t["path"] and t["path"][-1]["kind"] == "service":
+            via = f"endpoint {saw['vpce_id']}" if saw.get("vpce_id") else "the internet"
+            lines.append(f"  the service saw source {saw['source_ip']}:{saw['source_port']} via {via}")
+        else:
+            lines.append(f"  {t['path'][-1]['node'] if t['path'] else 'the destination'} saw source "
+                         f"{saw['source_ip']}:{saw['source_port']}")
+    if t.get("explanation"):
+        x = t["explanation"]
+        lines.append(f"  stopped at {x.get('node') or x.get('component')}: {x['message']} ({x['code']})")
+    verdict = "agrees with the prediction" if t["agrees"] else \
+        "DISAGREES with the prediction (a vpclab bug): " + "; ".join(t["disagreements"])
+    lines.append(f"  {verdict}")
+    if t.get("captures"):
+        lines.append(f"  captures: {t['captures']}/captures (one pcap per node; vpclab inspect {t['captures']})")
+    return "\n".join(lines)
+
+
+def inspect_text(data: dict) -> str:
+    lines = [f"run {data['run']}: " + ", ".join(f"{n} {c}" for n, c in data["packets"].items()) + " packets"]
+    for flow in data["flows"]:
+        path = flow["path"]
+        lines.append("")
+        lines.append(f"{flow['proto']} {flow['source']} {flow['src']}:{flow['sport']} -> {flow['dst']}:{flow['dport']}"
+                     f" ({flow['packets']} packets): {path['outcome']}")
+        lines += ["  " + line for line in observed_hops(path["path"])]
+        if path.get("service_saw"):
+            lines.append(f"    the service saw {path['service_saw']['source_ip']}")
+        if path.get("explanation"):
+            x = path["explanation"]
+            lines.append(f"    stopped at {x.get('node')}: {x['message']} ({x['code']})")
     return "\n".join(lines)

@@ -87,7 +87,8 @@ RULESETS = rulesets()
 def test_every_kind_of_ruleset_is_checked():
     tables = {line.split()[2] for _, _, ruleset in RULESETS for line in ruleset.splitlines()
               if line.startswith("table ip ")}
-    assert tables == {"internet_gateway", "nat_gateway", "gateway_endpoint", "interface_endpoint", "service_front"}
+    assert tables == {"vpc_router", "internet_gateway", "nat_gateway", "gateway_endpoint", "interface_endpoint",
+                      "service_front"}
 
 
 @pytest.mark.parametrize("ruleset", [r for _, _, r in RULESETS],

@@ -19,7 +19,7 @@ from lab.model import regions
 from lab.model.ids import aws_id
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
-from lab.plan.routing import EDGE_TABLE, MAIN_ROUTE_TABLE, PREFIX_LIST_METRIC, STATIC_METRIC
+from lab.plan.routing import NO_ROUTE_DEV, EDGE_TABLE, MAIN_ROUTE_TABLE, PREFIX_LIST_METRIC, STATIC_METRIC
 from lab.plan.serialize import plan_to_dict
 
 REPO = Path(__file__).resolve().parents[2]
@@ -258,7 +258,7 @@ def test_ip_rules_pick_the_table_by_the_subnet_bridge_and_the_edge_table_for_eve
     assert len(rules) == len(router.rules) and all(r.fwmark is None for r in router.rules)
     for subnet in topology.vpcs["app"].subnets.values():
         assert rules.pop(bridge_of(plan, "app", subnet.cidr)) == number[subnet.route_table]
-    edges = [i.name for i in router.interfaces if i.bridge is None]
+    edges = [i.name for i in router.interfaces if i.bridge is None and i.kind == "veth"]
     assert sorted(edges) == sorted(rules) and set(rules.values()) == {EDGE_TABLE}
 
 
@@ -284,7 +284,7 @@ def test_prefix_list_routes_expand_to_every_cidr_of_the_list_behind_static_route
         routes = table(plan, "app", name).routes
         listed = [r for r in routes if r.metric == PREFIX_LIST_METRIC]
         assert sorted(r.destination for r in listed) == sorted(S3.ranges)
-        assert {(r.via, r.type, r.origin.split()[0]) for r in listed} == {(endpoint, "unicast", S3.prefix_list_id)}
+        assert {(r.via, r.origin.split()[0]) for r in listed} == {(endpoint, S3.prefix_list_id)}
     static = [r for r in table(plan, "app", "private").routes if r.metric == STATIC_METRIC]
     assert [(r.destination, r.via) for r in static] == [(DEFAULT, nat)]
     assert not any(r.metric == PREFIX_LIST_METRIC for r in table(plan, "app", "public").routes)
@@ -313,16 +313,21 @@ def test_a_static_route_for_a_prefix_list_cidr_outranks_the_endpoint_route():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_table_drops_what_no_route_matches(name, monkeypatch):
     """AWS drops traffic no route matches, silently; a Linux table without a match would fall through
-    to the next rule instead, so every table has a blackhole default below every other default, and a
-    blackhole for the unassigned rest of the VPC CIDR."""
+    to the next rule instead, so every table ends in a default to the `noroute` stub device (below
+    every other default), and the unassigned rest of the VPC CIDR goes there too; the router's
+    nftables counts and drops what arrives there, so a drop says where and why."""
     topology = shipped(name, monkeypatch)
+    plan = compile_plan(topology)
     for vpc in topology.vpcs.values():
-        for rtb in compile_plan(topology).node(f"{vpc.name}-router").route_tables:
+        router = plan.node(f"{vpc.name}-router")
+        assert router.interface(NO_ROUTE_DEV).kind == "stub"
+        assert '"NO_ROUTE_TO_DESTINATION"' in router.nftables and '"NO_SUCH_ADDRESS"' in router.nftables
+        for rtb in router.route_tables:
             defaults = [r for r in rtb.routes if r.destination == DEFAULT]
-            holes = [r for r in defaults if r.type == "blackhole"]
+            holes = [r for r in defaults if r.dev == NO_ROUTE_DEV]
             assert len(holes) == 1, rtb.name
             assert all(r.metric < holes[0].metric for r in defaults if r is not holes[0]), rtb.name
-            assert [r.type for r in rtb.routes if r.destination == vpc.cidr] == ["blackhole"]
+            assert [r.dev for r in rtb.routes if r.destination == vpc.cidr] == [NO_ROUTE_DEV]
             assert {r.table for r in rtb.routes} == {rtb.number}
 
 
@@ -331,7 +336,7 @@ def test_every_table_has_the_local_route_of_every_subnet(monkeypatch):
     plan = compile_plan(topology)
     subnets = {s.cidr: bridge_of(plan, "app", s.cidr) for s in topology.vpcs["app"].subnets.values()}
     for rtb in plan.node("app-router").route_tables:
-        local = {r.destination: r.dev for r in rtb.routes if r.origin == "local" and r.type == "unicast"}
+        local = {r.destination: r.dev for r in rtb.routes if r.origin == "local" and r.dev != NO_ROUTE_DEV}
         assert local == subnets, rtb.name
 
 

@@ -1,0 +1,134 @@
+"""The verbs that build real labs (root): up, trace, clean, inspect."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+from lab.cli.output import print_json
+from lab.model.loader import load_topology
+
+TOPOLOGY = "a topology file (YAML; see docs/topology-format.md)"
+
+
+@contextmanager
+def terminated_cleanly():
+    """SIGTERM and SIGHUP become exceptions, so the `finally` that tears the lab down runs."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+@contextmanager
+def running_lab(file: str, keep: str | None):
+    """Load, plan, build; always tear down; keep the run directory only when asked."""
+    from lab.plan.compile import compile_plan
+    from lab.realize.lab import Lab
+
+    topology = load_topology(file)
+    plan = compile_plan(topology)
+    run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="vpclab-"))
+    try:
+        with terminated_cleanly(), Lab(plan, run_dir) as lab:
+            yield topology, plan, lab
+    finally:
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def add_trace(verbs) -> None:
+    p = verbs.add_parser("trace", help="build the lab, send real traffic, show the path from captures (root)")
+    p.add_argument("file", metavar="FILE", help=TOPOLOGY)
+    p.add_argument("--from", dest="source", required=True, metavar="INSTANCE")
+    p.add_argument("--to", dest="target", required=True, metavar="TARGET",
+                   help="a node name, an IPv4 address or a host name (resolved inside the lab)")
+    p.add_argument("--port", type=int, default=443)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--keep", metavar="DIR", help="keep captures, logs and the plan in DIR")
+    p.set_defaults(run=run_trace)
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    from lab.analysis.explain import explain
+    from lab.report.text import trace_text
+    from lab.scenario.observe import trace
+
+    with running_lab(args.file, args.keep) as (topology, plan, lab):
+        predicted = explain(topology, plan, args.source, args.target, args.port)
+        result = trace(lab, predicted, args.source, args.target, args.port)
+    data = result.to_dict(args.keep)
+    if args.json:
+        print_json(data)
+    else:
+        print(trace_text(data))
+    return 0 if result.agrees else 1
+
+
+def add_up(verbs) -> None:
+    p = verbs.add_parser("up", help="build the lab and open a prompt inside it (root)")
+    p.add_argument("file", metavar="FILE", help=TOPOLOGY)
+    p.add_argument("--keep", metavar="DIR", help="keep captures, logs and the plan in DIR")
+    p.set_defaults(run=run_up)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    from lab.cli.prompt import LabPrompt
+
+    with running_lab(args.file, args.keep) as (topology, plan, lab):
+        LabPrompt(topology, plan, lab).cmdloop()
+    return 0
+
+
+def add_clean(verbs) -> None:
+    p = verbs.add_parser("clean", help="remove labs left behind by a vpclab that was killed (root)")
+    p.add_argument("--all", action="store_true", help="also stop labs whose vpclab is still running")
+    p.set_defaults(run=run_clean)
+
+
+def run_clean(args: argparse.Namespace) -> int:
+    from lab.realize.cleanup import clean
+    from lab.realize.guard import require_root
+
+    require_root()
+    removed = clean(include_running=args.all)
+    for state in removed:
+        print(f"removed lab {state.tag} ({len(state.nodes)} nodes; run directory {state.run_dir})")
+    if not removed:
+        print("no leftover lab")
+    return 0
+
+
+def add_inspect(verbs) -> None:
+    p = verbs.add_parser("inspect", help="paths of every flow in a kept run directory (no root)")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--packet", nargs=2, metavar=("NODE", "INDEX"), help="show one captured packet in detail")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run_inspect)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from lab.analysis.inspect import inspect_run, packet_detail
+    from lab.report.text import inspect_text
+
+    if args.packet:
+        print(packet_detail(args.run_dir, args.packet[0], int(args.packet[1])))
+        return 0
+    data = inspect_run(args.run_dir)
+    if args.json:
+        print_json(data)
+    else:
+        print(inspect_text(data))
+    return 0
+
+
+VERBS = [add_up, add_trace, add_clean, add_inspect]

@@ -1,0 +1,115 @@
+"""Drive real traffic in a running lab and say, from the captures, which way it went.
+
+`probe` runs lab.services.probe inside the source node (the traffic is the node's own);
+`observe` reads the captures written so far and follows that probe's connection; `compare` sets
+the observed path beside the static prediction: a disagreement is a bug in vpclab, and is reported.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from lab.analysis.explain import Explanation
+from lab.analysis.paths import ObservedPath, observed_path
+from lab.analysis.run import load_run
+from lab.errors import LabError
+
+PROBE_TIMEOUT = 3.0
+# The outcome a prediction implies once packets meet it: a route that does not exist, or a gateway
+# that drops, both look like silence to the client.
+OBSERVED_FOR = {"ok": {"ok", "denied"}, "no-route": {"timeout", "no-route"}, "dropped": {"timeout"},
+                "dns-failure": {"dns-failure"}}
+
+
+class ProbeFailed(LabError):
+    """The probe itself could not run (not: the network said no)."""
+
+
+@dataclass
+class Trace:
+    source: str
+    target: str
+    port: int
+    outcome: str
+    probe: dict
+    observed: ObservedPath | None
+    predicted: Explanation
+    disagreements: list[str] = field(default_factory=list)
+
+    @property
+    def agrees(self) -> bool:
+        return not self.disagreements
+
+    def to_dict(self, captures: str | None) -> dict:
+        observed = self.observed
+        return {
+            "source": self.source, "target": self.target, "port": self.port, "outcome": self.outcome,
+            "dns": ({"answer": self.probe["addresses"]}
+                    if self.probe.get("addresses", [self.target]) != [self.target] else None),
+            "path": [{"node": h.node, "kind": h.kind, "aws_id": h.aws_id, "ingress": h.ingress,
+                      "egress": h.egress, "translations": h.translations} for h in observed.path] if observed else [],
+            "dropped_at": observed.dropped_at if observed else None,
+            "explanation": observed.explanation if observed else None,
+            "service_saw": observed.service_saw if observed else None,
+            "predicted": self.predicted.to_dict(),
+            "agrees": self.agrees, "disagreements": self.disagreements,
+            "http_status": self.probe.get("http_status"),
+            "captures": captures,
+        }
+
+
+def probe(lab, source: str, target: str, port: int, http_path: str | None) -> dict:
+    args = [sys.executable, "-m", "lab.services.probe", "--target", target, "--port", str(port),
+            "--timeout", str(PROBE_TIMEOUT)] + (["--path", http_path] if http_path else [])
+    proc = lab.node(source).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=lab.node_env(source))
+    lab.own(proc.pid, f"probe in {source}")
+    out, err = proc.communicate(timeout=PROBE_TIMEOUT * 4)
+    try:
+        return json.loads(out.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        raise ProbeFailed(f"the probe in {source} failed: {err.strip() or out.strip()}") from None
+
+
+def observe(lab, source: str, result: dict) -> ObservedPath | None:
+    """Follow the probe's connection in the captures so far, with the drop counters as they are now."""
+    if "addresses" not in result:
+        return None
+    lab.save_drops()
+    run = load_run(lab.run_dir)
+    return observed_path(run, source, dst_ip=result["addresses"][0], dport=result["port"],
+                         sport=result["source"][1])
+
+
+def compare(predicted: Explanation, observed: ObservedPath | None, outcome: str) -> list[str]:
+    """What differs between prediction and packets, in words; empty when they agree."""
+    problems = []
+    # Reachable, but nothing listens on the port: the destination itself said no.
+    refused_by_destination = outcome == "refused" and observed is not None and bool(predicted.path) \
+        and observed.delivered_to == predicted.path[-1].node
+    if outcome not in OBSERVED_FOR.get(predicted.outcome, set()) and not refused_by_destination:
+        problems.append(f"predicted outcome {predicted.outcome}, observed {outcome}")
+    if observed is None:
+        return problems
+    want = [(h.node, h.kind) for h in predicted.path]
+    seen = [(h.node, h.kind) for h in observed.path]
+    if want != seen:
+        problems.append("predicted hops " + " -> ".join(n for n, _ in want)
+                        + "; observed " + " -> ".join(n for n, _ in seen))
+    saw, expected = observed.service_saw, predicted.service_saw
+    if expected and saw and saw.get("source_ip") != expected["source_ip"]:
+        problems.append(f"predicted the service sees {expected['source_ip']}, it saw {saw.get('source_ip')}")
+    return problems
+
+
+def trace(lab, predicted: Explanation, source: str, target: str, port: int) -> Trace:
+    """Probe from `source`, follow the packets, and compare with the prediction."""
+    http_path = "/" if port in (80, 443) and predicted.service_saw else None
+    address = predicted.destination if target in lab.plan.nodes else target  # node names are not in DNS
+    result = probe(lab, source, address or target, port, http_path)
+    observed = observe(lab, source, result)
+    outcome = result["outcome"]
+    return Trace(source, target, port, outcome, result, observed, predicted,
+                 compare(predicted, observed, outcome))

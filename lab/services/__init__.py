@@ -1,0 +1,19 @@
+"""The processes that run inside lab nodes, each in its node's network namespace.
+
+The realizer starts each one as `python -m lab.services.<name> --config FILE.json`, waits for the
+single line `READY` on its stdout, and stops it with SIGTERM. Nothing but `READY` ever reaches
+stdout (diagnostics go to stderr, records of what the service saw go to JSON-lines files), so the
+realizer can read that pipe without parsing and need not drain it afterwards. (`probe` is the
+exception: a one-shot client, not a service, whose result is the one JSON line it prints.)
+
+    ca        the lab's certificate authority (runs in the realizer, not in a node)
+    config    the JSON each process is started with, parsed strictly
+    errors    ServiceError: why a service could not start
+    process   what every service process shares: stdout discipline, logging, SIGTERM, JSONL logs
+    access    one HTTP request as the service saw it (ingress, client, bucket, key), and the request log
+    s3errors  S3's XML error bodies, where moto leaves them empty
+    seed      buckets and tables declared in the topology, created through the service's own API
+    front     an AWS regional service front (S3 or DynamoDB) on moto, one HTTP(S) port pair per ingress
+    resolver  a VPC's Route 53 Resolver (AmazonProvidedDNS) answering from planned records
+    probe     a client for scenario steps: resolve, connect, one GET; prints what happened
+"""

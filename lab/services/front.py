@@ -1,0 +1,123 @@
+"""An AWS regional service front (S3 or DynamoDB): moto's server app on one HTTP and one HTTPS
+port per ingress, all in one process so that every ingress sees the same buckets and tables.
+
+    python -m lab.services.front --config FRONT.json
+
+The realizer redirects ports 80 and 443 arriving on each ingress link to that ingress's own local
+ports (nftables `redirect`), so the port a connection lands on names its ingress, even when two
+VPCs behind different endpoints share a CIDR. Every request is logged (`lab.services.access`).
+
+FRONT.json (`buckets` only for s3, `tables` only for dynamodb; both optional):
+
+    {"service": "s3", "region": "ap-northeast-2",
+     "ingresses": [{"name": "internet", "http": 10080, "https": 10443},
+                   {"name": "vpce-0a1b2c3d4e5f60718", "http": 10081, "https": 10444}],
+     "cert": "/run/lab/ca/s3-ap-northeast-2-cert.pem", "key": "/run/lab/ca/s3-ap-northeast-2-key.pem",
+     "request_log": "/run/lab/s3-ap-northeast-2/requests.jsonl",
+     "buckets": [{"name": "lab-bucket", "region": "ap-northeast-2", "objects": {"hello.txt": "hello\\n"}}],
+     "tables": [{"name": "orders", "region": "ap-northeast-2", "partition_key": "id"}]}
+
+Each request-log line: time (epoch seconds), service, ingress, vpce_id (null for the internet),
+source_ip, source_port, scheme, method, host, path, bucket and key (S3; null where none), status.
+
+Servers bind 0.0.0.0. TCP_NODELAY is set on every connection: without it werkzeug's TLS writes meet
+Nagle and delayed ACKs and stall 17-48 ms per request (measurements.md section 9, Trap 15). The TLS
+handshake runs in the connection's own thread, not in the accepting one, so a client that connects
+and stays silent holds up only itself.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import ssl
+import sys
+import threading
+import time
+from pathlib import Path
+
+from moto.moto_server.werkzeug_app import MotoRequestHandler
+from moto.server import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
+
+from lab.errors import LabError
+from lab.services import process
+from lab.services.access import RequestLog
+from lab.services.config import FrontConfig, load_front_config
+from lab.services.errors import ServiceError
+from lab.services.process import JsonLines
+from lab.services.s3errors import AccessDeniedBodies
+from lab.services.seed import seed
+
+log = logging.getLogger(__name__)
+
+
+class FrontHandler(MotoRequestHandler):
+    disable_nagle_algorithm = True  # TCP_NODELAY on each accepted connection (socketserver)
+
+
+def service_app(service: str):
+    """moto's server-mode app, as `moto_server` runs it; S3 answers get S3's error bodies."""
+    app = DomainDispatcherApplication(create_backend_app)
+    return AccessDeniedBodies(app) if service == "s3" else app
+
+
+def tls_context(config: FrontConfig) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(config.cert, config.key)
+    except (OSError, ssl.SSLError) as e:
+        raise ServiceError(f"cannot load certificate {config.cert} with key {config.key}: {e}") from None
+    return context
+
+
+def serve(app, port: int, tls: ssl.SSLContext | None) -> None:
+    """A threaded werkzeug server on 0.0.0.0:`port`, serving in a daemon thread."""
+    try:
+        server = make_server("0.0.0.0", port, app, threaded=True, request_handler=FrontHandler)
+    except SystemExit:  # werkzeug has printed why (address in use, ...) to stderr
+        raise ServiceError(f"cannot listen on port {port}") from None
+    if tls is not None:  # what make_server(ssl_context=) does, minus the handshake inside accept()
+        server.socket = tls.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+        server.ssl_context = tls
+    threading.Thread(target=server.serve_forever, name=f"port-{port}", daemon=True).start()
+
+
+def start(config: FrontConfig) -> None:
+    app = service_app(config.service)
+    seed(app, config.service, config.region, config.buckets, config.tables)
+    tls = tls_context(config)
+    try:
+        requests = JsonLines(config.request_log)
+    except OSError as e:
+        raise ServiceError(f"cannot open the request log: {e}") from None
+    process.block_stop_signals()
+    for ingress in config.ingresses:
+        logged = RequestLog(app, config.service, ingress, requests)
+        serve(logged, ingress.http, None)
+        serve(logged, ingress.https, tls)
+        log.info("%s: http on %d, https on %d", ingress.name, ingress.http, ingress.https)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.services.front", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, required=True)
+    args = parser.parse_args(argv)
+    ready = process.claim_stdout()
+    process.configure_logging()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the request log says it better
+    began = time.monotonic()
+    try:
+        config = load_front_config(args.config)
+        start(config)
+    except LabError as e:
+        log.error("%s", e)
+        return 1
+    log.info("%s %s: seeded and listening %.2f s after imports", config.service, config.region,
+             time.monotonic() - began)
+    process.announce_ready(ready)
+    process.wait_for_stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

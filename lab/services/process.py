@@ -1,0 +1,68 @@
+"""What every service process shares: stdout discipline, stderr logging, SIGTERM, JSON-lines logs.
+
+The realizer reads a service's stdout only until `READY`; a library that prints later (moto prints
+unknown hosts to stdout) would fill a pipe nobody drains and block the service. So stdout is taken
+away from everyone at start: fd 1 and `sys.stdout` point at stderr, and only `announce_ready`
+writes to the saved pipe, once.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TextIO
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def claim_stdout() -> TextIO:
+    """The realizer's pipe, kept for `READY`; from now on fd 1 and `sys.stdout` are stderr."""
+    ready = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return ready
+
+
+def configure_logging() -> None:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def announce_ready(ready: TextIO) -> None:
+    ready.write("READY\n")
+    ready.close()
+
+
+def block_stop_signals() -> None:
+    """Hold SIGTERM/SIGINT for `wait_for_stop`; threads started after this inherit the mask.
+
+    Called once the service is built, so that a hung start-up still dies of SIGTERM's default action.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def wait_for_stop() -> None:
+    """Sleep until SIGTERM or SIGINT; server threads are daemons and end with the process."""
+    received = signal.sigwait(STOP_SIGNALS)
+    log.info("stopping on %s", signal.Signals(received).name)
+
+
+class JsonLines:
+    """An append-only JSON-lines file shared by server threads; each record is flushed at once,
+    so a reader sees it as soon as the client has its answer."""
+
+    def __init__(self, path: Path):
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - open for the process's life
+        self._lock = threading.Lock()
+
+    def write(self, record: dict) -> None:
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()

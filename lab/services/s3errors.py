@@ -1,0 +1,45 @@
+"""S3's XML error bodies, for the answers moto leaves empty.
+
+moto 5.2.5 answers an anonymous request for a private object, and a bucket-policy deny, with a bare
+403 (measurements.md section 10); real S3 sends its AccessDenied document, which is what curl users
+and the lab's exercises read. Format: https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html.
+"""
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Callable, Iterable
+from xml.sax.saxutils import escape
+
+
+def error_xml(code: str, message: str, **extra: str) -> bytes:
+    """An S3 error document with a fresh RequestId and HostId, as S3 sends for every error."""
+    fields = {"Code": code, "Message": message, **extra, "RequestId": secrets.token_hex(8).upper(),
+              "HostId": base64.b64encode(secrets.token_bytes(48)).decode()}
+    body = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in fields.items())
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{body}</Error>'.encode()
+
+
+class AccessDeniedBodies:
+    """WSGI middleware: give an empty 403 S3's AccessDenied body (HEAD answers never have one)."""
+
+    def __init__(self, app: Callable):
+        self.app = app
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        replaced: list[bytes] = []
+
+        def completing(line: str, headers: list, exc_info=None):
+            length = next((v for k, v in headers if k.lower() == "content-length"), None)
+            if line.startswith("403") and length == "0" and environ.get("REQUEST_METHOD") != "HEAD":
+                replaced.append(error_xml("AccessDenied", "Access Denied"))
+                headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type")]
+                headers += [("Content-Type", "application/xml"), ("Content-Length", str(len(replaced[0])))]
+            return start_response(line, headers, exc_info)
+
+        body = self.app(environ, completing)
+        if not replaced:
+            return body
+        if hasattr(body, "close"):
+            body.close()
+        return replaced
