@@ -108,3 +108,37 @@ def inspect_text(data: dict) -> str:
             x = path["explanation"]
             lines.append(f"    stopped at {x.get('node')}: {x['message']} ({x['code']})")
     return "\n".join(lines)
+
+
+def hop_line(path: list[dict]) -> str:
+    """app1 -> app-router -> app-nat-a [10.0.2.4 -> 10.0.1.254] -> ...: a path on one line."""
+    parts = []
+    for hop in path:
+        trans = [t.split(" at ")[0] for t in hop.get("translations", [])]
+        parts.append(hop["node"] + (f" [{'; '.join(trans)}]" if trans else ""))
+    return " -> ".join(parts)
+
+
+def demo_text(results: list[tuple[str, dict]], run_dir: str, owners: dict[str, str]) -> str:
+    """owners: public IP -> whose it is ("web1's public IP"), to say who S3 thinks called."""
+    lines = []
+    for story, t in results:
+        lines.append(f"== {story}")
+        lines.append(f"   path:    {hop_line(t['path'])}")
+        if t["outcome"] == "ok":
+            saw = (t["service_saw"] or {}).get("source_ip")
+            via = (t["service_saw"] or {}).get("vpce_id") or "the internet"
+            lines.append(f"   result:  HTTP {t.get('http_status')} from S3, which saw the request come from "
+                         f"{saw}{' (' + owners[saw] + ')' if saw in owners else ''} via {via}")
+        else:
+            x = t.get("explanation") or {}
+            lines.append(f"   result:  {t['outcome']}: {x.get('message', '')} ({x.get('code', '')})")
+            why = (t["predicted"].get("explanation") or {}).get("message")
+            if why:
+                lines.append(f"   why:     {why}")
+        verdict = "agrees" if t["agrees"] else "DISAGREES (a vpclab bug): " + "; ".join(t["disagreements"])
+        lines.append(f"   predicted by AWS's rules (vpclab explain): {verdict}")
+        lines.append("")
+    lines.append(f"captures: {run_dir}/captures (one pcap per node, Wireshark reads them);"
+                 f" every flow: vpclab inspect {run_dir}")
+    return "\n".join(lines)

@@ -1,0 +1,102 @@
+"""The `vpclab up` prompt: Mininet's habit (`app1 curl ...` runs in node app1) plus the lab's own
+commands: `path` (probe, then show the path from the captures) and `explain` (the prediction).
+
+Commands run in the node's own shell, so its resolv.conf, trust store and AWS settings apply:
+`app1 curl https://lab-bucket.s3.ap-northeast-2.amazonaws.com/hello.txt`, `app1 aws s3 ls`,
+`app1 dig s3.ap-northeast-2.amazonaws.com`.
+"""
+from __future__ import annotations
+
+import cmd
+import shlex
+import sys
+
+from lab.analysis.explain import explain
+from lab.errors import LabError
+from lab.report.text import explanation_text, trace_text
+from lab.scenario.observe import trace
+
+INTRO = """vpclab: lab {tag} is up ({nodes} nodes); captures in {run_dir}/captures.
+  NODE COMMAND        run a command in a node, e.g.  {example} curl -s https://{bucket}
+  path SRC TARGET [PORT]     send real traffic, show its path from the captures
+  explain SRC TARGET [PORT]  the path AWS's rules predict (no packets)
+  nodes                      what is in the lab;  exit (or Ctrl-D) tears it all down"""
+
+
+class LabPrompt(cmd.Cmd):
+    prompt = "vpclab> "
+
+    def __init__(self, topology, plan, lab):
+        super().__init__()
+        self.topology, self.plan, self.lab = topology, plan, lab
+        bucket = next(iter(topology.buckets), "lab-bucket")
+        self.intro = INTRO.format(tag=lab.tag, nodes=len(plan.nodes), run_dir=lab.run_dir,
+                                  example=next(iter(topology.instances)),
+                                  bucket=f"{bucket}.s3.{topology.region}.amazonaws.com/")
+
+    def emptyline(self) -> bool:
+        return False
+
+    def default(self, line: str) -> bool:
+        name, _, command = line.partition(" ")
+        if name not in self.lab.nodes:
+            print(f"no node or command '{name}' (nodes: {', '.join(self.lab.nodes)}; help for commands)")
+            return False
+        if not command.strip():
+            print(f"usage: {name} COMMAND")
+            return False
+        self.run_in(name, command)
+        return False
+
+    def run_in(self, name: str, command: str) -> None:
+        """Stream the command's output as it comes; Ctrl-C interrupts the command, not the lab."""
+        node = self.lab.node(name)
+        node.sendCmd(command)
+        try:
+            while node.waiting:
+                sys.stdout.write(node.monitor(timeoutms=200))
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            node.sendInt()
+            node.waitOutput()
+            print()
+
+    def parse(self, arg: str) -> tuple[str, str, int] | None:
+        words = shlex.split(arg)
+        if len(words) not in (2, 3) or (len(words) == 3 and not words[2].isdigit()):
+            print("usage: SRC TARGET [PORT]")
+            return None
+        return words[0], words[1], int(words[2]) if len(words) == 3 else 443
+
+    def do_explain(self, arg: str) -> bool:
+        """explain SRC TARGET [PORT]: the path AWS's rules predict, hop by hop."""
+        if parsed := self.parse(arg):
+            try:
+                print(explanation_text(explain(self.topology, self.plan, *parsed)))
+            except LabError as exc:
+                print(f"vpclab: {exc}")
+        return False
+
+    def do_path(self, arg: str) -> bool:
+        """path SRC TARGET [PORT]: send real traffic from SRC and show the hops the captures saw."""
+        if parsed := self.parse(arg):
+            try:
+                predicted = explain(self.topology, self.plan, *parsed)
+                print(trace_text(trace(self.lab, predicted, *parsed).to_dict(str(self.lab.run_dir))))
+            except LabError as exc:
+                print(f"vpclab: {exc}")
+        return False
+
+    def do_nodes(self, arg: str) -> bool:
+        """nodes: every node with its kind, AWS id and addresses."""
+        for node in self.plan.nodes.values():
+            addresses = ", ".join(str(a) for a in node.addresses())
+            print(f"{node.name:<22} {node.kind:<18} {node.aws_id or '':<24} {addresses}")
+        return False
+
+    def do_exit(self, arg: str) -> bool:
+        """exit: tear the lab down (also Ctrl-D)."""
+        return True
+
+    do_quit = do_exit
+    do_EOF = do_exit
