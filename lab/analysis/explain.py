@@ -24,6 +24,7 @@ from lab.plan.types import Plan
 
 Addr = ipaddress.IPv4Address
 MAX_HOPS = 32
+INTERNET_CLIENT = "internet-client"
 
 
 @dataclass
@@ -72,15 +73,23 @@ def explain(topology: Topology, plan: Plan, source: str, target: str, port: int 
 
 
 class Walker:
+    """Walks from an instance, or from the internet's host (`internet-client`), which has no VPC
+    resolver: its targets are addresses or node names."""
+
     def __init__(self, t: Topology, plan: Plan, source: str, port: int):
-        if source not in t.instances:
-            raise UnknownName(f"--from {source}: no such instance (instances: {', '.join(t.instances)})")
         self.t, self.plan, self.port = t, plan, port
+        if source == INTERNET_CLIENT:
+            self.inst = self.vpc = None
+            self.src_ip = plan.node(source).interfaces[0].addresses[0].ip
+            self.path: list[Hop] = [Hop(source, "internet", None, f"{self.src_ip} on the internet")]
+            return
+        if source not in t.instances:
+            raise UnknownName(f"--from {source}: no such instance (instances: {', '.join(t.instances)}, "
+                              f"or {INTERNET_CLIENT})")
         self.inst = t.instances[source]
         self.vpc = t.vpcs[self.inst.vpc]
         self.src_ip = plan.node(source).interfaces[0].addresses[0].ip
-        self.path: list[Hop] = [Hop(source, "instance", aws_id("i", source),
-                                    f"{self.src_ip} in subnet {self.inst.subnet}")]
+        self.path = [Hop(source, "instance", aws_id("i", source), f"{self.src_ip} in subnet {self.inst.subnet}")]
 
     # -- where to -----------------------------------------------------------------------------
     def destination(self, target: str, result: Explanation) -> Addr:
@@ -91,7 +100,7 @@ class Walker:
         if target in self.plan.nodes:
             return self.plan.node(target).addresses()[0] if self.plan.node(target).kind != "service" \
                 else self.plan.node(target).loopback[0].ip
-        if "." not in target:
+        if "." not in target or self.vpc is None:
             raise UnknownName(f"--to {target}: not a node, an IPv4 address or a host name "
                               f"(nodes: {', '.join(self.plan.nodes)})")
         resolver = self.plan.resolvers.get(self.vpc.name)
@@ -108,6 +117,9 @@ class Walker:
 
     # -- the walk -----------------------------------------------------------------------------
     def run(self, dst: Addr, result: Explanation) -> None:
+        if self.vpc is None:
+            self.path.append(Hop("internet", "internet", None))
+            return self.on_internet(self.src_ip, dst, result)
         vpc, src, subnet = self.vpc, self.src_ip, self.inst.subnet
         node = self.inst.name
         if dst == RESOLVER_LINK_LOCAL:  # answered inside the VPC whatever the route table says (vpc-dns.html)

@@ -132,3 +132,31 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 VERBS = [add_up, add_trace, add_clean, add_inspect]
+
+
+def add_run(verbs) -> None:
+    p = verbs.add_parser("run", help="run scenario files: a lab each, real traffic, expectations checked (root)")
+    p.add_argument("files", nargs="+", metavar="SCENARIO", help="a scenario file (see docs/scenario-format.md)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--keep", metavar="DIR", help="keep each run's captures in DIR/<scenario name>")
+    p.set_defaults(run=run_scenarios)
+
+
+def run_scenarios(args: argparse.Namespace) -> int:
+    from lab.report.text import scenario_text
+    from lab.scenario.runner import run_scenario
+
+    results = []
+    with terminated_cleanly():
+        for file in args.files:
+            keep = Path(args.keep) / Path(file).stem if args.keep else None
+            result = run_scenario(file, keep)
+            results.append(result)
+            if not args.json:
+                print(scenario_text(result.to_dict()))
+    if args.json:
+        print_json([r.to_dict() for r in results])
+    return 0 if all(r.passed for r in results) else 1
+
+
+VERBS.append(add_run)

@@ -142,3 +142,18 @@ def demo_text(results: list[tuple[str, dict]], run_dir: str, owners: dict[str, s
     lines.append(f"captures: {run_dir}/captures (one pcap per node, Wireshark reads them);"
                  f" every flow: vpclab inspect {run_dir}")
     return "\n".join(lines)
+
+
+def scenario_text(result: dict) -> str:
+    """One line per step (PASS/FAIL), the path the packets took, and every failed expectation."""
+    lines = [f"scenario {result['scenario']} ({result['file']}): {'passed' if result['passed'] else 'FAILED'}"]
+    for step in result["steps"]:
+        lines.append(f"  {'PASS' if step['passed'] else 'FAIL'}  {step['name']}  (from {step['from']}, line {step['line']})")
+        observed = step["observed"]
+        if observed.get("path"):
+            lines.append(f"        path: {hop_line(observed['path'])}  [{observed.get('outcome')}]")
+        for failure in step["failures"]:
+            lines.append(f"        - {failure}")
+    if result.get("run_dir"):
+        lines.append(f"  captures: {result['run_dir']}/captures")
+    return "\n".join(lines)

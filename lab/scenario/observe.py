@@ -104,9 +104,11 @@ def compare(predicted: Explanation, observed: ObservedPath | None, outcome: str)
     return problems
 
 
-def trace(lab, predicted: Explanation, source: str, target: str, port: int) -> Trace:
-    """Probe from `source`, follow the packets, and compare with the prediction."""
-    http_path = "/" if port in (80, 443) and predicted.service_saw else None
+def trace(lab, predicted: Explanation, source: str, target: str, port: int, http_path: str | None = None) -> Trace:
+    """Probe from `source`, follow the packets, and compare with the prediction. To a service on
+    80/443 the probe sends a real HTTP(S) GET (`http_path`, by default /)."""
+    if http_path is None and port in (80, 443) and predicted.service_saw:
+        http_path = "/"
     address = predicted.destination if target in lab.plan.nodes else target  # node names are not in DNS
     result = probe(lab, source, address or target, port, http_path)
     observed = observe(lab, source, result)
