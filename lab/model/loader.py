@@ -133,9 +133,10 @@ def parse_prefix_list(sec: Section, key: str, value: str, region: str) -> Prefix
                             "InvalidPrefixListID.NotFound")
     else:
         svc = regions.service_for_prefix_list(value)
-        if svc is None:
-            raise sec.error(key, f"the prefix list ID '{value}' does not exist in the lab "
-                            "(write pl:s3 or pl:dynamodb for the region's AWS-managed lists)",
+        if svc is None or svc.region != region:  # prefix-list ids are regional
+            elsewhere = f" ({svc.prefix_list_name} is in {svc.region})" if svc else ""
+            raise sec.error(key, f"the prefix list ID '{value}' does not exist in {region}{elsewhere}; "
+                            "write pl:s3 or pl:dynamodb for the region's AWS-managed lists",
                             "InvalidPrefixListID.NotFound")
     return PrefixListRef(svc.region, svc.service, svc.prefix_list_id)
 
@@ -216,25 +217,29 @@ def parse_rule_ports(sec: Section) -> tuple[str, int | None, int | None]:
             raise sec.error("port" if sec.has("port") else "ports",
                             f"{sec.what}: protocol {proto} takes no ports")
         return proto, None, None
-    if sec.has("port"):
-        low = high = sec.raw("port")
-    else:
-        span = str(sec.require("ports"))
-        low, _, high = span.partition("-")
-        high = high or low
+    if sec.has("port") and sec.has("ports"):
+        raise sec.error("ports", f"{sec.what}: give either port or ports, not both", "InvalidParameterCombination")
     key = "ports" if sec.has("ports") else "port"
-    try:
-        low, high = (int(v) if isinstance(v, str) and v.strip().isdigit() or type(v) is int else None
-                     for v in (low, high))
-        if low is None or high is None:
-            raise ValueError
-    except ValueError:
-        raise sec.error(key, f"{sec.what}: ports must be a whole number or a range like 1024-65535") from None
+    if key == "port":
+        low = high = sec.require("port")
+    else:
+        low, dash, high = str(sec.require("ports")).partition("-")
+        high = high if dash else low
+    low, high = whole_number(low), whole_number(high)
+    if low is None or high is None:
+        raise sec.error(key, f"{sec.what}: ports must be a whole number or a range like 1024-65535")
     if low > high:
         raise sec.error(key, f"{sec.what}: port range {low}-{high} is reversed; write {high}-{low}")
     if high > 65535:
         raise sec.error(key, f"{sec.what}: port range {low}-{high} is not within 0-65535")
     return proto, low, high
+
+
+def whole_number(value: object) -> int | None:
+    """A non-negative integer, from YAML (an int, not a bool or float) or from text ('443')."""
+    if type(value) is int:
+        return value if value >= 0 else None
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
 
 
 def parse_sg_rule(sec: Section, region: str) -> SecurityGroupRule:

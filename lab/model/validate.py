@@ -255,6 +255,10 @@ def check_network_acls(t: Topology, vpc: Vpc) -> Iterator[Problem]:
 
 def check_peerings(t: Topology, vpc: Vpc) -> Iterator[Problem]:
     for pcx in vpc.peerings.values():
+        first = next(p for p in t.peerings() if p.name == pcx.name)
+        if first is not pcx:  # one name, one pcx id: peering names are unique in a topology
+            yield error(t, pcx.line, f"peering connection name '{pcx.name}' is already used in vpc "
+                        f"{first.requester} (line {first.line})", "InvalidParameterValue")
         peer = t.vpcs.get(pcx.accepter)
         if peer is None:
             yield error(t, pcx.line, f"peering connection {pcx.name}: vpc '{pcx.accepter}' does not "
