@@ -96,7 +96,7 @@ def run_demo(args: argparse.Namespace) -> int:
     import shutil
 
     from lab.analysis.explain import explain
-    from lab.cli.lab_commands import running_lab
+    from lab.cli.lab_commands import planned, running_lab
     from lab.report.text import demo_text
     from lab.scenario.observe import trace
 
@@ -105,7 +105,8 @@ def run_demo(args: argparse.Namespace) -> int:
           "one VPC 10.0.0.0/16 in ap-northeast-2 with a public, a private and an isolated subnet.\n"
           "Each instance sends a real HTTPS request to S3; the path shown is the one the captured packets took.\n")
     results = []
-    with running_lab(DEMO_TOPOLOGY, args.keep) as (topology, plan, lab):
+    topology, plan = planned(DEMO_TOPOLOGY)
+    with running_lab(plan, args.keep) as lab:
         for source, story in DEMO_STORIES:
             predicted = explain(topology, plan, source, DEMO_TARGET)
             results.append((story, trace(lab, predicted, source, DEMO_TARGET, 443).to_dict(args.keep)))

@@ -29,18 +29,23 @@ def terminated_cleanly():
             signal.signal(s, handler)
 
 
-@contextmanager
-def running_lab(file: str, keep: str | None):
-    """Load, plan, build; always tear down; keep the run directory only when asked."""
+def planned(file: str):
+    """Load and plan first: a mistake is reported before anything is built."""
     from lab.plan.compile import compile_plan
-    from lab.realize.lab import Lab
 
     topology = load_topology(file)
-    plan = compile_plan(topology)
+    return topology, compile_plan(topology)
+
+
+@contextmanager
+def running_lab(plan, keep: str | None):
+    """Build; always tear down; keep the run directory only when asked."""
+    from lab.realize.lab import Lab
+
     run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="vpclab-"))
     try:
         with terminated_cleanly(), Lab(plan, run_dir) as lab:
-            yield topology, plan, lab
+            yield lab
     finally:
         if not keep:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -63,8 +68,9 @@ def run_trace(args: argparse.Namespace) -> int:
     from lab.report.text import trace_text
     from lab.scenario.observe import trace
 
-    with running_lab(args.file, args.keep) as (topology, plan, lab):
-        predicted = explain(topology, plan, args.source, args.target, args.port)
+    topology, plan = planned(args.file)
+    predicted = explain(topology, plan, args.source, args.target, args.port)
+    with running_lab(plan, args.keep) as lab:
         result = trace(lab, predicted, args.source, args.target, args.port)
     data = result.to_dict(args.keep)
     if args.json:
@@ -84,7 +90,8 @@ def add_up(verbs) -> None:
 def run_up(args: argparse.Namespace) -> int:
     from lab.cli.prompt import LabPrompt
 
-    with running_lab(args.file, args.keep) as (topology, plan, lab):
+    topology, plan = planned(args.file)
+    with running_lab(plan, args.keep) as lab:
         LabPrompt(topology, plan, lab).cmdloop()
     return 0
 

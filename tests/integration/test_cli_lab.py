@@ -1,0 +1,64 @@
+"""The lab verbs through `main(argv)`, as a user runs them: trace's JSON contract, the demo, and
+inspect on a kept run (DESIGN section 1: learner, teacher, capture inspector)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from lab.cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),
+              pytest.mark.timeout(120)]
+TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
+
+
+@pytest.fixture(autouse=True)
+def at_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+
+
+def test_trace_json_follows_the_contract(capsys, tmp_path):
+    code = main(["trace", "topologies/public-private.yaml", "--from", "app1", "--to", TARGET, "--json",
+                 "--keep", str(tmp_path / "run")])
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert data["outcome"] == "ok" and data["agrees"] is True and data["http_status"] == 200
+    assert [h["kind"] for h in data["path"]] == ["instance", "vpc-router", "nat-gateway", "vpc-router",
+                                                 "internet-gateway", "internet", "service"]
+    assert set(data["path"][0]) >= {"node", "kind", "aws_id", "ingress", "egress", "translations"}
+    assert data["service_saw"]["ingress"] == "internet" and data["service_saw"]["vpce_id"] is None
+    assert data["service_saw"]["source_ip"] == data["path"][4]["translations"][0].split(" -> ")[1].split(":")[0]
+    assert data["predicted"]["outcome"] == "ok"
+    assert data["captures"] == str(tmp_path / "run")
+    assert (tmp_path / "run" / "captures" / "app1.pcap").stat().st_size > 24
+
+
+def test_inspect_reads_a_kept_run(capsys, tmp_path):
+    main(["trace", "topologies/gateway-endpoint.yaml", "--from", "app1", "--to", TARGET,
+          "--keep", str(tmp_path / "run")])
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "run"), "--json"]) == 0
+    flows = json.loads(capsys.readouterr().out)["flows"]
+    https = [f for f in flows if f["source"] == "app1" and f["dport"] == 443]
+    assert [h["kind"] for h in https[0]["path"]["path"]] == ["instance", "vpc-router", "gateway-endpoint", "service"]
+    frame = https[0]["path"]["path"][0]["frames"][0]
+    assert main(["inspect", str(tmp_path / "run"), "--packet", "app1", str(frame)]) == 0
+    assert "TCP" in capsys.readouterr().out
+
+
+def test_demo_shows_three_paths_that_agree(capsys, tmp_path):
+    assert main(["demo", "--keep", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("agrees") == 3
+    assert "(web1's public IP) via the internet" in out and "(nat-a's Elastic IP) via the internet" in out
+    assert "NO_ROUTE_TO_DESTINATION" in out
+
+
+def test_trace_of_an_unknown_source_is_one_clear_line(capsys):
+    assert main(["trace", "topologies/public-private.yaml", "--from", "app9", "--to", TARGET]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vpclab: --from app9: no such instance") and "Traceback" not in err
