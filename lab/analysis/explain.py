@@ -247,8 +247,10 @@ class Walker:
     def through_peering(self, vpc: Vpc, name: str, src: Addr, dst: Addr, result: Explanation) -> None:
         pcx = next(p for p in self.t.peerings_of(vpc.name) if p.name == name)
         peer = self.t.vpcs[pcx.accepter if pcx.requester == vpc.name else pcx.requester]
-        self.path.append(Hop(name, "peering", aws_id("pcx", name)))
-        self.path.append(Hop(f"{peer.name}-router", "vpc-router", aws_id("vpc", peer.name)))
+        # A peering connection is a link between the two routers, not a hop of its own.
+        self.path.append(Hop(f"{peer.name}-router", "vpc-router", aws_id("vpc", peer.name),
+                             f"from peering connection {aws_id('pcx', name)}: only vpc {peer.name}'s own "
+                             "addresses are reachable"))
         if dst not in peer.cidr:
             raise Stop("dropped", "PEERING_NOT_TRANSITIVE", aws_id("pcx", name),
                        f"{dst} is outside vpc {peer.name} {peer.cidr}: a peering connection reaches only the "

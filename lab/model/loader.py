@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from lab.model import regions
-from lab.model.source import MISSING, Section, fail, read_yaml
+from lab.model.source import MISSING, Section, fail, is_int, read_yaml
 from lab.model.topology import (
     Bucket, Endpoint, Instance, NatGateway, NetworkAcl, NetworkAclEntry, Peering, Policy,
     PrefixListRef, Route, RouteTable, SecurityGroup, SecurityGroupRule, Subnet, Table, Topology, Vpc,
@@ -237,8 +237,8 @@ def parse_rule_ports(sec: Section) -> tuple[str, int | None, int | None]:
 
 def whole_number(value: object) -> int | None:
     """A non-negative integer, from YAML (an int, not a bool or float) or from text ('443')."""
-    if type(value) is int:
-        return value if value >= 0 else None
+    if is_int(value):
+        return int(value) if value >= 0 else None
     return int(value) if isinstance(value, str) and value.strip().isdigit() else None
 
 
@@ -271,7 +271,7 @@ def parse_security_group(name: str, sec: Section, vpc: str, region: str) -> Secu
 def parse_nacl_entry(sec: Section) -> NetworkAclEntry:
     sec.allow("rule", "protocol", "port", "ports", "cidr", "action", "description")
     number = sec.require("rule")
-    if type(number) is not int or not 1 <= number <= 32766:
+    if not is_int(number) or not 1 <= number <= 32766:
         raise sec.error("rule", f"{sec.what}: rule number must be 1 to 32766, not {number!r}")
     proto, low, high = parse_rule_ports(sec)
     action = sec.text("action", required=True)

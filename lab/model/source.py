@@ -23,6 +23,11 @@ UNKNOWN_KEY = "UnknownParameter"
 MISSING = "MissingParameter"
 
 
+def is_int(value: object) -> bool:
+    """A YAML integer: ruamel gives `0`, `00` and `1_000` as ScalarInt, an int subclass; a bool is not one."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def fail(file: str, line: int, message: str, code: str = BAD_VALUE) -> TopologyError:
     """Build (not raise) the error for one problem, so callers read `raise fail(...)`."""
     return TopologyError([Problem(file, line, message, code)])

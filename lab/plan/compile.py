@@ -135,7 +135,8 @@ class Planner:
                       tuple(router_ifs) + tuple(p for s in vpc.subnets for p in ports[s])
                       + (Interface(NO_ROUTE_DEV, kind="stub"),), bridge_ifs,
                       loopback=resolver, route_tables=tuple(tables), rules=tuple(rules), forwarding=True,
-                      nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV),
+                      nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV,
+                                                   [dev for dev, _, _ in peer_links.get(vpc.name, {}).values()]),
                       description=f"the implicit router of vpc {vpc.name} {vpc.cidr}, and its DNS resolver"))
         return igw_link
 

@@ -16,6 +16,10 @@ def _set(items: Iterable[object]) -> str:
     return "{ " + ", ".join(str(i) for i in items) + " }"
 
 
+def quoted(names: Iterable[str]) -> list[str]:
+    return [f'"{n}"' for n in names]
+
+
 def _table(name: str, body: list[str]) -> str:
     return f"table ip {name} {{\n" + "\n".join(f"  {line}" for line in body) + "\n}\n"
 
@@ -52,11 +56,15 @@ def internet_gateway(public_ips: list[PublicIp], inside: str, outside: str) -> s
     return _table("internet_gateway", body)
 
 
-def vpc_router(vpc_cidr: ipaddress.IPv4Network, no_route_dev: str) -> str:
-    """Count what the route tables drop: their last-resort routes lead to the `noroute` stub device."""
+def vpc_router(vpc_cidr: ipaddress.IPv4Network, no_route_dev: str, peerings: list[str]) -> str:
+    """Count what the route tables drop: their last-resort routes lead to the `noroute` stub device.
+    What a peer sends beyond this VPC's own addresses is the non-transitive case of peering."""
+    from_peers = [f'  iifname {_set(quoted(peerings))} oifname "{no_route_dev}" '
+                  'counter drop comment "PEERING_NOT_TRANSITIVE"'] if peerings else []
     return _table("vpc_router", [
         "chain forward {",
         "  type filter hook forward priority filter; policy accept;",
+        *from_peers,
         f'  oifname "{no_route_dev}" ip daddr {vpc_cidr} counter drop comment "NO_SUCH_ADDRESS"',
         f'  oifname "{no_route_dev}" counter drop comment "NO_ROUTE_TO_DESTINATION"',
         "}",

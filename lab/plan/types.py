@@ -17,7 +17,7 @@ IfAddr = ipaddress.IPv4Interface
 
 # Hop kinds, shared with the static explanation and the observed paths.
 KINDS = ("instance", "vpc-router", "internet-gateway", "nat-gateway", "internet", "gateway-endpoint",
-         "interface-endpoint", "load-balancer", "service", "resolver", "peering")
+         "interface-endpoint", "load-balancer", "service", "resolver")  # a peering connection is a link
 
 MAIN_TABLE = 254  # the kernel's main table: a node's own traffic and non-policy routes
 
