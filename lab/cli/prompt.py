@@ -14,12 +14,13 @@ import sys
 from lab.analysis.explain import explain
 from lab.errors import LabError
 from lab.report.text import explanation_text, trace_text
-from lab.scenario.observe import trace
+from lab.scenario.observe import change_lab, trace
 
 INTRO = """vpclab: lab {tag} is up ({nodes} nodes); captures in {run_dir}/captures.
   NODE COMMAND        run a command in a node, e.g.  {example} curl -s https://{bucket}
   path SRC TARGET [PORT]     send real traffic, show its path from the captures
   explain SRC TARGET [PORT]  the path AWS's rules predict (no packets)
+  associate | disassociate ENDPOINT ROUTE_TABLE   change the lab live, as in AWS
   nodes                      what is in the lab;  exit (or Ctrl-D) tears it all down"""
 
 
@@ -85,6 +86,29 @@ class LabPrompt(cmd.Cmd):
                 print(trace_text(trace(self.lab, predicted, *parsed).to_dict(str(self.lab.run_dir))))
             except LabError as exc:
                 print(f"vpclab: {exc}")
+        return False
+
+    def do_associate(self, arg: str) -> bool:
+        """associate ENDPOINT ROUTE_TABLE: the gateway endpoint's prefix-list route joins the table."""
+        return self.change(arg, on=True)
+
+    def do_disassociate(self, arg: str) -> bool:
+        """disassociate ENDPOINT ROUTE_TABLE: the table loses the endpoint's prefix-list route."""
+        return self.change(arg, on=False)
+
+    def change(self, arg: str, on: bool) -> bool:
+        words = shlex.split(arg)
+        if len(words) != 2:
+            print(f"usage: {'associate' if on else 'disassociate'} ENDPOINT ROUTE_TABLE")
+            return False
+        try:
+            self.topology, self.plan = change_lab(self.lab, self.topology, words[0], words[1], on)
+        except LabError as exc:
+            print(f"vpclab: {exc}")
+            return False
+        print(f"{'associated' if on else 'disassociated'}: route table {words[1]} "
+              f"{'now sends' if on else 'no longer sends'} the prefix list of {words[0]} to the endpoint; "
+              "connections already open on the old path are cut (their next packets take the new route)")
         return False
 
     def do_nodes(self, arg: str) -> bool:

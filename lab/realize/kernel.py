@@ -99,7 +99,7 @@ def links_without_carrier(ns: IPRoute) -> list[str]:
             if link.get(("linkinfo", "kind")) == "veth" and link.get("operstate") != "UP"]
 
 
-def add_route(ns: IPRoute, route: KernelRoute) -> None:
+def add_route(ns: IPRoute, route: KernelRoute, command: str = "add") -> None:
     spec = {"dst": str(route.destination), "table": route.table, "priority": route.metric,
             "oif": index(ns, route.dev)}
     if route.via is not None:
@@ -107,7 +107,7 @@ def add_route(ns: IPRoute, route: KernelRoute) -> None:
     else:
         spec["scope"] = "link"
     try:
-        ns.route("add", **spec)
+        ns.route(command, **spec)
     except NetlinkError as exc:
         raise RealizeError("route", f"{route.destination} in table {route.table}: {exc}") from None
 

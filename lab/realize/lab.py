@@ -82,9 +82,11 @@ class Lab:
             if self.services is not None:
                 self.services.stop()
                 self.services = None
+            # Before the shells go: while they live they prove the namespaces are still the lab's,
+            # so whatever else runs in them (a process started at the prompt) can be killed too.
+            cleanup.remove(self.state)
             for node in self.nodes.values():
-                node.terminate()  # Mininet's own end of the node shell
-            cleanup.remove(self.state)  # whatever is still alive in the lab's namespaces
+                node.terminate()  # Mininet's own end of the node shell (its pty)
             self.nodes = {}
 
     def save_evidence(self) -> None:
@@ -153,6 +155,24 @@ class Lab:
 
         self.services = Services(self)
         self.services.start()
+
+    # -- changing a running lab -----------------------------------------------------------------
+    def change_routes(self, new_plan: Plan) -> dict[str, tuple[list, list]]:
+        """Apply the route-table difference between the running plan and `new_plan`, then run on
+        `new_plan`. Connections already open keep their conntrack state; the packets that follow
+        take the new route (AWS: the switch disconnects open connections to those prefixes)."""
+        from lab.plan.changes import route_changes
+
+        changes = route_changes(self.plan, new_plan)
+        for name, (gone, added) in changes.items():
+            with kernel.netns(self.nodes[name].pid) as ns:
+                for route in gone:
+                    kernel.add_route(ns, route, "del")
+                for route in added:
+                    kernel.add_route(ns, route)
+        self.plan = new_plan
+        (self.run_dir / "plan.json").write_text(json.dumps(plan_to_dict(new_plan), indent=1))
+        return changes
 
     # -- helpers ----------------------------------------------------------------------------------
     def own(self, pid: int, what: str) -> None:

@@ -44,10 +44,12 @@ class Trace:
 
     def to_dict(self, captures: str | None) -> dict:
         observed = self.observed
+        # Only a name the probe looked up has a DNS answer: a node name was given to it as an address.
+        asked = self.probe.get("target", self.target)
         return {
             "source": self.source, "target": self.target, "port": self.port, "outcome": self.outcome,
             "dns": ({"answer": self.probe["addresses"]}
-                    if self.probe.get("addresses", [self.target]) != [self.target] else None),
+                    if self.probe.get("addresses", [asked]) != [asked] else None),
             "path": [{"node": h.node, "kind": h.kind, "aws_id": h.aws_id, "ingress": h.ingress,
                       "egress": h.egress, "translations": h.translations} for h in observed.path] if observed else [],
             "dropped_at": observed.dropped_at if observed else None,
@@ -115,3 +117,14 @@ def trace(lab, predicted: Explanation, source: str, target: str, port: int, http
     outcome = result["outcome"]
     return Trace(source, target, port, outcome, result, observed, predicted,
                  compare(predicted, observed, outcome))
+
+
+def change_lab(lab, topology, endpoint: str, route_table: str, on: bool):
+    """(Dis)associate a gateway endpoint and a route table in the running lab; the new model and plan."""
+    from lab.plan.changes import associate
+    from lab.plan.compile import compile_plan
+
+    changed = associate(topology, endpoint, route_table, on)
+    plan = compile_plan(changed)
+    lab.change_routes(plan)
+    return changed, plan

@@ -1,0 +1,60 @@
+"""Changing a running lab the way AWS lets you: associating a gateway endpoint with a route table
+adds its prefix-list route there, disassociating removes it (the route itself cannot be edited:
+https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html). A change is a new model,
+a new plan, and the difference between the two plans' route tables, which is all the kernel needs.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from lab.errors import UnknownName
+from lab.model.topology import Topology
+from lab.model.validate import validate
+from lab.plan.types import KernelRoute, Plan
+
+
+def find_endpoint(t: Topology, name: str) -> tuple[str, str]:
+    """(vpc, endpoint) for an endpoint name, or 'vpc/endpoint' when two VPCs use the name."""
+    vpc_name, _, ep_name = name.rpartition("/")
+    found = [(v.name, ep_name) for v in t.vpcs.values() if ep_name in v.endpoints and vpc_name in ("", v.name)]
+    if len(found) != 1:
+        known = ", ".join(f"{v.name}/{e}" for v in t.vpcs.values() for e in v.endpoints) or "none"
+        raise UnknownName(f"endpoint {name}: " + ("name it as VPC/ENDPOINT" if found else "no such endpoint")
+                          + f" (endpoints: {known})")
+    vpc, ep = found[0]
+    if t.vpcs[vpc].endpoints[ep].type != "gateway":
+        raise UnknownName(f"endpoint {name} is an interface endpoint: it has subnets, not route tables")
+    return vpc, ep
+
+
+def associate(t: Topology, endpoint: str, route_table: str, on: bool) -> Topology:
+    """The topology with `endpoint` associated with (on) or disassociated from `route_table`."""
+    vpc_name, ep_name = find_endpoint(t, endpoint)
+    vpc = t.vpcs[vpc_name]
+    if route_table not in vpc.route_tables:
+        raise UnknownName(f"route table {route_table}: not in vpc {vpc_name} ({', '.join(vpc.route_tables)})")
+    ep = vpc.endpoints[ep_name]
+    tables = tuple(r for r in ep.route_tables if r != route_table) + ((route_table,) if on else ())
+    if tables == ep.route_tables or set(tables) == set(ep.route_tables):
+        state = "already" if on else "not"
+        raise UnknownName(f"endpoint {ep_name} is {state} associated with route table {route_table}")
+    endpoints = dict(vpc.endpoints) | {ep_name: dataclasses.replace(ep, route_tables=tables)}
+    vpcs = dict(t.vpcs) | {vpc_name: dataclasses.replace(vpc, endpoints=endpoints)}
+    changed = dataclasses.replace(t, vpcs=vpcs)
+    validate(changed)
+    return changed
+
+
+def route_changes(old: Plan, new: Plan) -> dict[str, tuple[list[KernelRoute], list[KernelRoute]]]:
+    """node -> (routes to delete, routes to add), over every node's kernel tables."""
+    changes = {}
+    for name, node in new.nodes.items():
+        before = set(all_routes(old.nodes[name]))
+        after = set(all_routes(node))
+        if before != after:
+            changes[name] = (sorted(before - after, key=str), sorted(after - before, key=str))
+    return changes
+
+
+def all_routes(node) -> list[KernelRoute]:
+    return list(node.routes) + [r for t in node.route_tables for r in t.routes]

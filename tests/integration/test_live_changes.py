@@ -1,0 +1,83 @@
+"""Changing a running lab as AWS allows: (dis)associating a gateway endpoint with a route table
+flips the path at once, and a TCP connection opened on the old path is cut (AWS: "When you add or
+remove a route, all existing connections from the subnet ... to the endpoint are dropped";
+https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html) — proved with packets."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from lab.analysis.explain import explain
+from lab.model.loader import load_topology
+from lab.plan.compile import compile_plan
+from lab.realize.lab import Lab
+from lab.scenario.observe import change_lab, trace
+
+REPO = Path(__file__).resolve().parents[2]
+TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),
+              pytest.mark.timeout(120)]
+
+# Opens a TLS connection to S3, says so, waits for a line on stdin, then sends a request on the
+# same connection and reports what became of it.
+HELD_CONNECTION = textwrap.dedent("""
+    import socket, ssl, sys
+    raw = socket.create_connection((sys.argv[1], 443), timeout=5)
+    sock = ssl.create_default_context().wrap_socket(raw, server_hostname=sys.argv[1])
+    print("CONNECTED", sock.getsockname()[1], flush=True)
+    sys.stdin.readline()
+    try:
+        sock.sendall(b"GET /hello.txt HTTP/1.1\\r\\nHost: " + sys.argv[1].encode() + b"\\r\\n\\r\\n")
+        print("ANSWER", sock.recv(100)[:12], flush=True)
+    except (ConnectionResetError, ssl.SSLError, BrokenPipeError) as exc:
+        print("RESET", type(exc).__name__, flush=True)
+    except socket.timeout:
+        print("TIMEOUT", flush=True)
+""")
+
+
+def kinds(result) -> list[str]:
+    return [h["kind"] for h in result.to_dict(None)["path"]]
+
+
+def test_associating_the_endpoint_flips_the_path_and_cuts_open_connections(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    topology = load_topology("topologies/gateway-endpoint.yaml")
+    with Lab(compile_plan(topology), tmp_path / "run") as lab:
+        topology, plan = change_lab(lab, topology, "s3-gw", "private", on=False)
+        before = trace(lab, explain(topology, plan, "app1", TARGET), "app1", TARGET, 443)
+        assert before.agrees and "nat-gateway" in kinds(before) and "gateway-endpoint" not in kinds(before)
+
+        held = lab.node("app1").popen([sys.executable, "-c", HELD_CONNECTION, TARGET], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                      env=lab.node_env("app1"))
+        lab.own(held.pid, "held connection in app1")
+        first = held.stdout.readline()
+        assert first.startswith("CONNECTED"), first + held.stdout.read()
+
+        topology, plan = change_lab(lab, topology, "s3-gw", "private", on=True)
+        held.stdin.write("go\n")
+        held.stdin.flush()
+        out, _ = held.communicate(timeout=20)
+        assert out.startswith("RESET"), out  # the old connection did not survive the route change
+
+        after = trace(lab, explain(topology, plan, "app1", TARGET), "app1", TARGET, 443)
+        assert after.agrees and kinds(after) == ["instance", "vpc-router", "gateway-endpoint", "service"]
+        assert after.observed.service_saw["source_ip"] == str(plan.node("app1").addresses()[0])
+
+
+def test_a_change_that_aws_would_refuse_is_refused(tmp_path, monkeypatch):
+    from lab.errors import LabError
+
+    monkeypatch.chdir(REPO)
+    topology = load_topology("topologies/gateway-endpoint.yaml")
+    with Lab(compile_plan(topology), tmp_path / "run") as lab:
+        with pytest.raises(LabError, match="already associated"):
+            change_lab(lab, topology, "s3-gw", "private", on=True)
+        with pytest.raises(LabError, match="no such endpoint"):
+            change_lab(lab, topology, "nope", "private", on=True)
