@@ -1,0 +1,56 @@
+"""Live changes as data: (dis)associating a gateway endpoint changes exactly the prefix-list routes
+of that route table, and AWS's refusals are refused (no kernel needed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lab.errors import UnknownName
+from lab.model import regions
+from lab.model.loader import load_topology
+from lab.plan.changes import associate, find_endpoint, route_changes
+from lab.plan.compile import compile_plan
+
+REPO = Path(__file__).resolve().parents[2]
+S3 = regions.region("ap-northeast-2").services["s3"]
+
+
+@pytest.fixture
+def topology(monkeypatch):
+    monkeypatch.chdir(REPO)
+    return load_topology("topologies/gateway-endpoint.yaml")
+
+
+def test_disassociating_removes_exactly_the_tables_prefix_list_routes(topology):
+    before = compile_plan(topology)
+    after = compile_plan(associate(topology, "s3-gw", "private", on=False))
+    changes = route_changes(before, after)
+    assert list(changes) == ["app-router"]
+    gone, added = changes["app-router"]
+    assert added == []
+    assert sorted(r.destination for r in gone) == sorted(S3.ranges)
+    private = next(t.number for t in before.node("app-router").route_tables if t.name == "private")
+    assert {r.table for r in gone} == {private}
+    assert all(r.origin.startswith(S3.prefix_list_id) for r in gone)
+
+
+def test_associating_again_restores_the_original_plan(topology):
+    off = associate(topology, "s3-gw", "private", on=False)
+    on = associate(off, "s3-gw", "private", on=True)
+    assert route_changes(compile_plan(topology), compile_plan(on)) == {}
+
+
+@pytest.mark.parametrize("endpoint, table, on, message", [
+    ("s3-gw", "private", True, "already associated"),
+    ("s3-gw", "public", False, "not associated"),
+    ("s3-gw", "nowhere", True, "route table nowhere: not in vpc app"),
+    ("nope", "private", True, "endpoint nope: no such endpoint"),
+])
+def test_refusals(topology, endpoint, table, on, message):
+    with pytest.raises(UnknownName, match=message):
+        associate(topology, endpoint, table, on)
+
+
+def test_an_endpoint_can_be_named_with_its_vpc(topology):
+    assert find_endpoint(topology, "app/s3-gw") == ("app", "s3-gw")
