@@ -85,8 +85,8 @@ VERBS = [add_validate, add_plan, add_explain]
 
 
 def add_demo(verbs) -> None:
-    p = verbs.add_parser("demo", help="the chapter's first figure, in real packets: three instances, three "
-                         "ways (not) to reach S3 (root)")
+    p = verbs.add_parser("demo", help="the chapter's figures in real packets: public/private/isolated subnets, "
+                         "then S3 without and with a gateway endpoint (root)")
     p.add_argument("--keep", metavar="DIR", default=DEMO_RUN_DIR,
                    help=f"where the captures and logs stay (default {DEMO_RUN_DIR}, replaced each run)")
     p.set_defaults(run=run_demo)
@@ -95,32 +95,25 @@ def add_demo(verbs) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     import shutil
 
-    from lab.analysis.explain import explain
-    from lab.cli.lab_commands import planned, running_lab
+    from lab.cli.lab_commands import terminated_cleanly
+    from lab.realize.guard import require_root
     from lab.report.text import demo_text
-    from lab.scenario.observe import trace
+    from lab.scenario.demo import ACTS, run_act
 
+    require_root()
     shutil.rmtree(args.keep, ignore_errors=True)
-    print("vpclab demo: the chapter's first figure, built from Linux namespaces (topologies/public-private.yaml):\n"
-          "one VPC 10.0.0.0/16 in ap-northeast-2 with a public, a private and an isolated subnet.\n"
-          "Each instance sends a real HTTPS request to S3; the path shown is the one the captured packets took.\n")
-    results = []
-    topology, plan = planned(DEMO_TOPOLOGY)
-    with running_lab(plan, args.keep) as lab:
-        for source, story in DEMO_STORIES:
-            predicted = explain(topology, plan, source, DEMO_TARGET)
-            results.append((story, trace(lab, predicted, source, DEMO_TARGET, 443).to_dict(args.keep)))
-    owners = {str(p.address): f"{p.owner}'s {'Elastic IP' if p.elastic else 'public IP'}" for p in plan.public_ips}
-    print(demo_text(results, args.keep, owners))
-    return 0 if all(r["agrees"] for _, r in results) else 1
+    print("vpclab demo: the chapter's figures, built from Linux namespaces. Every request is a real HTTPS\n"
+          "request to S3; every path shown is the one the captured packets took, next to what AWS's rules predict.\n")
+    agree = True
+    with terminated_cleanly():
+        for number, act in enumerate(ACTS, start=1):
+            result = run_act(act, Path(args.keep) / f"act{number}")
+            print(demo_text(result))
+            agree &= all(t["agrees"] for _, t in result.results if t)
+    print(f"captures: {args.keep}/act*/captures (one pcap per node, Wireshark reads them); "
+          f"every flow: vpclab inspect {args.keep}/act1")
+    return 0 if agree else 1
 
 
-DEMO_TOPOLOGY = str(Path(__file__).resolve().parents[1] / "data" / "public-private.yaml")
 DEMO_RUN_DIR = "/tmp/vpclab-demo"
-DEMO_TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
-DEMO_STORIES = [
-    ("web1", "web1 - public subnet, has a public IP: out through the internet gateway"),
-    ("app1", "app1 - private subnet: out through the NAT gateway, then the internet gateway"),
-    ("db1", "db1 - isolated subnet: its route table has no route out"),
-]
 VERBS.append(add_demo)

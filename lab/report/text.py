@@ -119,30 +119,29 @@ def hop_line(path: list[dict]) -> str:
     return " -> ".join(parts)
 
 
-def demo_text(results: list[tuple[str, dict]], run_dir: str, owners: dict[str, str]) -> str:
-    """owners: public IP -> whose it is ("web1's public IP"), to say who S3 thinks called."""
-    lines = []
-    for story, t in results:
-        lines.append(f"== {story}")
-        lines.append(f"   path:    {hop_line(t['path'])}")
+def demo_text(act) -> str:
+    """One act of the demo: a title, then per step the path, what S3 saw, and the prediction."""
+    lines = [f"== {act.act.title}", ""]
+    for story, t in act.results:
+        if t is None:  # a change of the lab, not traffic
+            lines += [f"   >> {story}", ""]
+            continue
+        lines.append(f"   {story}")
+        lines.append(f"     path:    {hop_line(t['path'])}")
         if t["outcome"] == "ok":
             saw = (t["service_saw"] or {}).get("source_ip")
             via = (t["service_saw"] or {}).get("vpce_id") or "the internet"
-            lines.append(f"   result:  HTTP {t.get('http_status')} from S3, which saw the request come from "
-                         f"{saw}{' (' + owners[saw] + ')' if saw in owners else ''} via {via}")
+            lines.append(f"     result:  HTTP {t.get('http_status')} from S3, which saw the request come from "
+                         f"{saw}{' (' + act.owners[saw] + ')' if saw in act.owners else ''} via {via}")
         else:
             x = t.get("explanation") or {}
-            lines.append(f"   result:  {t['outcome']}: {x.get('message', '')} ({x.get('code', '')})")
+            lines.append(f"     result:  {t['outcome']}: {x.get('message', '')} ({x.get('code', '')})")
             why = (t["predicted"].get("explanation") or {}).get("message")
             if why:
-                lines.append(f"   why:     {why}")
+                lines.append(f"     why:     {why}")
         verdict = "agrees" if t["agrees"] else "DISAGREES (a vpclab bug): " + "; ".join(t["disagreements"])
-        lines.append(f"   predicted by AWS's rules (vpclab explain): {verdict}")
-        lines.append("")
-    lines.append(f"captures: {run_dir}/captures (one pcap per node, Wireshark reads them);"
-                 f" every flow: vpclab inspect {run_dir}")
+        lines += [f"     predicted by AWS's rules (vpclab explain): {verdict}", ""]
     return "\n".join(lines)
-
 
 def scenario_text(result: dict) -> str:
     """One line per step (PASS/FAIL), the path the packets took, and every failed expectation."""
