@@ -193,7 +193,8 @@ def parse_policy(sec: Section, key: str) -> Policy | None:
 
 
 def check_policy_outline(document: object, file: str) -> None:
-    """The parts every IAM policy must have; the statement grammar is the evaluator's job."""
+    """The parts every IAM policy must have; the statement grammar is the evaluator's job
+    (`lab.services.policy`, when the service front starts: the model does not import services)."""
     statements = document.get("Statement") if isinstance(document, dict) else None
     if isinstance(statements, dict):
         statements = [statements]

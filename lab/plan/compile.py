@@ -51,6 +51,9 @@ class Planner:
         self.fronts = self.needed_fronts()
         self.front_ingress: dict[tuple[str, str], list[tuple[str, IfAddr, str]]] = {k: [] for k in self.fronts}
         self.vpce_ids = {(v.name, e): aws_id("vpce", v.name, e) for v in t.vpcs.values() for e in v.endpoints}
+        # vpce id -> (its VPC's id, its policy): what the service front needs to evaluate requests
+        self.endpoint_policies = {aws_id("vpce", v.name, e): (aws_id("vpc", v.name), ep.policy)
+                                  for v in t.vpcs.values() for e, ep in v.endpoints.items()}
 
     def plan(self) -> Plan:
         self.allocate_private_ips()
@@ -265,7 +268,7 @@ class Planner:
 
     def ingresses(self, service: str, region: str) -> list[Ingress]:
         """Ingress k gets local ports 8000+k (HTTP) and 8400+k (HTTPS) and conntrack mark k+1."""
-        return [Ingress(dev, label, 8000 + k, 8400 + k, k + 1)
+        return [Ingress(dev, label, 8000 + k, 8400 + k, k + 1, *self.endpoint_policies.get(label, (None, None)))
                 for k, (dev, _, label) in enumerate(self.front_ingress[service, region])]
 
     def service_fronts(self) -> tuple[ServiceFront, ...]:

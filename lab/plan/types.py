@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from lab.model.topology import Bucket, Table
+from lab.model.topology import Bucket, Policy, Table
 
 Net = ipaddress.IPv4Network
 Addr = ipaddress.IPv4Address
@@ -136,6 +136,8 @@ class Ingress:
     http_port: int
     https_port: int
     mark: int  # conntrack mark; replies are routed back out of `iface` by it
+    vpc_id: str | None = None  # an endpoint's VPC, the aws:SourceVpc of its requests
+    policy: Policy | None = None  # an endpoint's policy; None: AWS's default (or the internet: none)
 
 
 @dataclass(frozen=True)

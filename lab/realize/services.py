@@ -58,12 +58,13 @@ class Services:
     def front_config(self, front) -> dict:
         cert, key = self.ca.issue_for(regions.region(front.region).services[front.service])
         config = {"service": front.service, "region": front.region,
-                  "ingresses": [{"name": i.label, "http": i.http_port, "https": i.https_port}
-                                for i in front.ingresses],
+                  "ingresses": [{"name": i.label, "http": i.http_port, "https": i.https_port, "vpc_id": i.vpc_id,
+                                 "policy": document(i.policy)} for i in front.ingresses],
                   "cert": str(cert), "key": str(key),
                   "request_log": str(self.dir / f"{front.node}-requests.jsonl")}
         if front.service == "s3":
-            config["buckets"] = [{"name": b.name, "region": b.region, "objects": b.objects} for b in front.buckets]
+            config["buckets"] = [{"name": b.name, "region": b.region, "objects": b.objects,
+                                  "policy": document(b.policy)} for b in front.buckets]
         else:
             config["tables"] = [{"name": t.name, "region": t.region, "partition_key": t.partition_key}
                                 for t in front.tables]
@@ -109,6 +110,11 @@ class Services:
                 proc.kill()
                 proc.wait()
         self.procs = []
+
+
+def document(policy) -> dict | None:
+    """A policy's JSON for a service config; None where there is none (an endpoint's means AWS's default)."""
+    return None if policy is None else policy.document
 
 
 def wait_ready(name: str, proc: subprocess.Popen) -> None:

@@ -11,7 +11,9 @@ exception: a one-shot client, not a service, whose result is the one JSON line i
     errors    ServiceError: why a service could not start
     process   what every service process shares: stdout discipline, logging, SIGTERM, JSONL logs
     access    one HTTP request as the service saw it (ingress, client, bucket, key), and the request log
-    s3errors  S3's XML error bodies, where moto leaves them empty
+    s3errors  S3's XML error bodies, where moto leaves them empty, and for policy denials
+    policy    the IAM policy language: parse a policy, evaluate it, combine endpoint and bucket policies
+    authorize S3 request -> action, resource and condition keys; the policy check before moto
     seed      buckets and tables declared in the topology, created through the service's own API
     front     an AWS regional service front (S3 or DynamoDB) on moto, one HTTP(S) port pair per ingress
     resolver  a VPC's Route 53 Resolver (AmazonProvidedDNS) answering from planned records

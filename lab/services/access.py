@@ -6,9 +6,9 @@ the bucket and key from the Host header and path: virtual-hosted style (`bucket.
 or path style (`s3.<region>.../bucket/key`), https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html.
 
 `RequestLog` wraps the service's WSGI app. It puts the `Access` into the environ under
-`ACCESS_KEY` before calling the app, so a policy check (endpoint and bucket policies, with
-aws:SourceVpce, aws:SourceIp, aws:VpcSourceIp) can be one more middleware between the log and the
-app, and its denials are logged like any other answer.
+`ACCESS_KEY` before calling the app, so the policy check (`lab.services.authorize`) can be one more
+middleware between the log and the app; it leaves its `Verdict` under `VERDICT_KEY`, and the log
+records it next to the status the client got.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from lab.services.config import Ingress
 from lab.services.process import JsonLines
 
 ACCESS_KEY = "vpclab.access"
+VERDICT_KEY = "vpclab.verdict"
 
 # The S3 service names a bucket can be the first label(s) of, longest first so the most specific
 # suffix wins; wildcards ('*.s3...') are the virtual-hosted forms of these.
@@ -43,6 +44,15 @@ class Access:
     path: str
     bucket: str | None = None  # S3 only
     key: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The policy decision on one request: the IAM action it was checked as, and who denied it."""
+
+    action: str | None = None  # None: no policy check ran (DynamoDB, an OPTIONS request)
+    decision: str | None = None  # 'allow' or 'deny'
+    denied_by: str | None = None  # e.g. "bucket policy of lab-bucket: explicit Deny in statement 'x'"
 
 
 def s3_target(host: str, path: str) -> tuple[str | None, str | None]:
@@ -86,4 +96,6 @@ class RequestLog:
         try:
             return self.app(environ, recording)
         finally:
-            self.log.write({**dataclasses.asdict(access), "status": status[0] if status else None})
+            verdict = environ.get(VERDICT_KEY, Verdict())
+            self.log.write({**dataclasses.asdict(access), "status": status[0] if status else None,
+                            **dataclasses.asdict(verdict)})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +17,22 @@ from lab.model import regions
 from lab.model.topology import Bucket, Table
 from lab.plan.types import DnsRecord, Resolver
 from lab.services.errors import ServiceError
+from lab.services.policy import DEFAULT_ENDPOINT_POLICY, PolicyDocument, parse_policy
 
 VPCE_ID = re.compile(r"vpce-[0-9a-f]{8,17}")
+VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
 
 
 @dataclass(frozen=True)
 class Ingress:
-    """One way into a service front: 'internet' or a VPC endpoint, each with its own local ports."""
+    """One way into a service front: 'internet' or a VPC endpoint, each with its own local ports.
+    An endpoint also brings its VPC (aws:SourceVpc) and its policy (AWS's default if none is attached)."""
 
     name: str
     http: int
     https: int
+    vpc_id: str | None = None
+    policy: PolicyDocument | None = None
 
     @property
     def vpce_id(self) -> str | None:
@@ -44,6 +49,9 @@ class FrontConfig:
     request_log: Path
     buckets: tuple[Bucket, ...] = ()
     tables: tuple[Table, ...] = ()
+    # Bucket policies live here, parsed, and are enforced by the front: moto never gets them, as it
+    # would apply their conditions wrongly (measurements.md section 10).
+    bucket_policies: dict[str, PolicyDocument] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ def _read(path: Path) -> Any:
 
 
 def _ingress(data: Any, where: str) -> Ingress:
-    d = _fields(data, where, ("name", "http", "https"))
+    d = _fields(data, where, ("name", "http", "https"), ("vpc_id", "policy"))
     name = _typed(d["name"], str, f"{where}.name")
     if name != "internet" and not VPCE_ID.fullmatch(name):
         raise ServiceError(f"{where}.name: {name!r} is neither 'internet' nor a vpce id (vpce-0123abcd...)")
@@ -97,7 +105,16 @@ def _ingress(data: Any, where: str) -> Ingress:
     for k, port in zip(("http", "https"), ports):
         if not 0 < port < 65536:
             raise ServiceError(f"{where}.{k}: port {port} is not in 1-65535")
-    return Ingress(name, *ports)
+    if name == "internet":
+        if d.get("vpc_id") is not None or d.get("policy") is not None:
+            raise ServiceError(f"{where}: the internet ingress has no vpc_id and no policy (endpoints have)")
+        return Ingress(name, *ports)
+    vpc_id = d.get("vpc_id")
+    if not isinstance(vpc_id, str) or not VPC_ID.fullmatch(vpc_id):
+        raise ServiceError(f"{where}.vpc_id: endpoint {name} needs its VPC's id (vpc-0123abcd...), "
+                           f"got {json.dumps(vpc_id)}")
+    document = DEFAULT_ENDPOINT_POLICY if d.get("policy") is None else d["policy"]  # null: AWS's default
+    return Ingress(name, *ports, vpc_id, parse_policy(document, f"{where}.policy"))
 
 
 def _check_unique_ingresses(ingresses: tuple[Ingress, ...], where: str) -> None:
@@ -112,13 +129,15 @@ def _check_unique_ingresses(ingresses: tuple[Ingress, ...], where: str) -> None:
                            "(each ingress needs ports of its own to be told apart)")
 
 
-def _bucket(data: Any, where: str) -> Bucket:
-    d = _fields(data, where, ("name", "region"), ("objects",))
+def _bucket(data: Any, where: str) -> tuple[Bucket, PolicyDocument | None]:
+    d = _fields(data, where, ("name", "region"), ("objects", "policy"))
     objects = _typed(d.get("objects", {}), dict, f"{where}.objects")
     for key, text in objects.items():
         _typed(text, str, f"{where}.objects[{key!r}]")
-    return Bucket(_typed(d["name"], str, f"{where}.name"), _region(d["region"], f"{where}.region"),
-                  policy=None, objects=dict(objects))
+    policy = d.get("policy")
+    return (Bucket(_typed(d["name"], str, f"{where}.name"), _region(d["region"], f"{where}.region"),
+                   policy=None, objects=dict(objects)),
+            None if policy is None else parse_policy(policy, f"{where}.policy"))
 
 
 def _table(data: Any, where: str) -> Table:
@@ -146,8 +165,10 @@ def load_front_config(path: Path) -> FrontConfig:
     ingresses = _items(d, "ingresses", at, _ingress)
     _check_unique_ingresses(ingresses, f"{at}ingresses")
     cert, key, request_log = (Path(_typed(d[k], str, at + k)) for k in ("cert", "key", "request_log"))
+    buckets = _items(d, "buckets", at, _bucket)
     return FrontConfig(service, _region(d["region"], f"{at}region"), ingresses, cert, key, request_log,
-                       buckets=_items(d, "buckets", at, _bucket), tables=_items(d, "tables", at, _table))
+                       buckets=tuple(b for b, _ in buckets), tables=_items(d, "tables", at, _table),
+                       bucket_policies={b.name: p for b, p in buckets if p is not None})
 
 
 def _address(value: Any, where: str) -> ipaddress.IPv4Address:

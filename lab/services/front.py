@@ -5,20 +5,25 @@ port per ingress, all in one process so that every ingress sees the same buckets
 
 The realizer redirects ports 80 and 443 arriving on each ingress link to that ingress's own local
 ports (nftables `redirect`), so the port a connection lands on names its ingress, even when two
-VPCs behind different endpoints share a CIDR. Every request is logged (`lab.services.access`).
+VPCs behind different endpoints share a CIDR. S3 requests pass the endpoint and bucket policies
+first (`lab.services.authorize`); every request is logged (`lab.services.access`).
 
-FRONT.json (`buckets` only for s3, `tables` only for dynamodb; both optional):
+FRONT.json (`buckets` only for s3, `tables` only for dynamodb; both optional). An endpoint ingress
+names its VPC and carries its policy (null: AWS's default, full access); a bucket may carry its policy:
 
     {"service": "s3", "region": "ap-northeast-2",
      "ingresses": [{"name": "internet", "http": 10080, "https": 10443},
-                   {"name": "vpce-0a1b2c3d4e5f60718", "http": 10081, "https": 10444}],
+                   {"name": "vpce-0a1b2c3d4e5f60718", "http": 10081, "https": 10444,
+                    "vpc_id": "vpc-0a1b2c3d4e5f60718", "policy": null}],
      "cert": "/run/lab/ca/s3-ap-northeast-2-cert.pem", "key": "/run/lab/ca/s3-ap-northeast-2-key.pem",
      "request_log": "/run/lab/s3-ap-northeast-2/requests.jsonl",
-     "buckets": [{"name": "lab-bucket", "region": "ap-northeast-2", "objects": {"hello.txt": "hello\\n"}}],
+     "buckets": [{"name": "lab-bucket", "region": "ap-northeast-2", "objects": {"hello.txt": "hello\\n"},
+                  "policy": {"Version": "2012-10-17", "Statement": [...]}}],
      "tables": [{"name": "orders", "region": "ap-northeast-2", "partition_key": "id"}]}
 
 Each request-log line: time (epoch seconds), service, ingress, vpce_id (null for the internet),
-source_ip, source_port, scheme, method, host, path, bucket and key (S3; null where none), status.
+source_ip, source_port, scheme, method, host, path, bucket and key (S3; null where none), status,
+and the policy check's action, decision ('allow' or 'deny') and denied_by (null where none ran).
 
 Servers bind 0.0.0.0. TCP_NODELAY is set on every connection: without it werkzeug's TLS writes meet
 Nagle and delayed ACKs and stall 17-48 ms per request (measurements.md section 9, Trap 15). The TLS
@@ -42,6 +47,7 @@ from werkzeug.serving import make_server
 from lab.errors import LabError
 from lab.services import process
 from lab.services.access import RequestLog
+from lab.services.authorize import Authorizer
 from lab.services.config import FrontConfig, load_front_config
 from lab.services.errors import ServiceError
 from lab.services.process import JsonLines
@@ -92,7 +98,8 @@ def start(config: FrontConfig) -> None:
         raise ServiceError(f"cannot open the request log: {e}") from None
     process.block_stop_signals()
     for ingress in config.ingresses:
-        logged = RequestLog(app, config.service, ingress, requests)
+        checked = Authorizer(app, ingress, config.bucket_policies) if config.service == "s3" else app
+        logged = RequestLog(checked, config.service, ingress, requests)
         serve(logged, ingress.http, None)
         serve(logged, ingress.https, tls)
         log.info("%s: http on %d, https on %d", ingress.name, ingress.http, ingress.https)

@@ -1,4 +1,4 @@
-"""S3's XML error bodies, for the answers moto leaves empty.
+"""S3's XML error bodies: for the answers moto leaves empty, and for the front's own policy denials.
 
 moto 5.2.5 answers an anonymous request for a private object, and a bucket-policy deny, with a bare
 403 (measurements.md section 10); real S3 sends its AccessDenied document, which is what curl users
@@ -18,6 +18,13 @@ def error_xml(code: str, message: str, **extra: str) -> bytes:
               "HostId": base64.b64encode(secrets.token_bytes(48)).decode()}
     body = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in fields.items())
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{body}</Error>'.encode()
+
+
+def access_denied(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    """S3's 403 AccessDenied answer, as a WSGI app; a HEAD answer carries no body, as S3's never does."""
+    body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else error_xml("AccessDenied", "Access Denied")
+    start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 class AccessDeniedBodies:

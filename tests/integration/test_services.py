@@ -37,7 +37,8 @@ S3_IP = str(regions.region(SEOUL).services["s3"].addresses[0])  # 52.219.60.10
 DDB_IP = str(regions.region(SEOUL).services["dynamodb"].addresses[0])
 CLIENT_IP = "10.0.2.15"
 VPCE = "vpce-0a1b2c3d4e5f60718"
-INGRESSES = [{"name": "internet", "http": 10080, "https": 10443}, {"name": VPCE, "http": 10081, "https": 10444}]
+INGRESSES = [{"name": "internet", "http": 10080, "https": 10443},
+             {"name": VPCE, "http": 10081, "https": 10444, "vpc_id": "vpc-0a1b2c3d4e5f60718", "policy": None}]
 OBJECTS = {"hello.txt": "hello\n", "dir/ü.txt": "umlaut\n"}
 
 
@@ -196,6 +197,37 @@ def test_s3_front_answers_on_every_ingress_and_logs_who_asked(tmp_path, lab_ca, 
         ("internet", None, "https", "lab-bucket", "nokey", 404),
         ("internet", None, "https", "lab-bucket", "hello.txt", 403)]
     assert (logged[1]["source_ip"], logged[1]["source_port"], logged[1]["method"]) == (CLIENT_IP, 41234, "GET")
+
+
+@pytest.mark.timeout(90)
+def test_s3_front_enforces_endpoint_and_bucket_policies_before_moto(tmp_path, lab_ca, root_untouched):
+    """The endpoint allows lab-bucket only; the bucket denies whatever did not come through it."""
+    only_lab_bucket = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*",
+                                      "Resource": ["arn:aws:s3:::lab-bucket", "arn:aws:s3:::lab-bucket/*"]}]}
+    only_via_vpce = {"Statement": [{"Sid": "OnlyViaVpce", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                                    "Resource": "arn:aws:s3:::lab-bucket/*",
+                                    "Condition": {"StringNotEquals": {"aws:sourceVpce": VPCE}}}]}
+    config = json.loads(s3_front_config(tmp_path, lab_ca).read_text())
+    config["ingresses"][1]["policy"] = only_lab_bucket
+    config["buckets"] = [{**config["buckets"][0], "policy": only_via_vpce}, {"name": "other-bucket", "region": SEOUL}]
+    signed = ["--aws-sigv4", f"aws:amz:{SEOUL}:s3", "--user", "AKIDEXAMPLE:lab"]
+    with service("front", write_json(tmp_path / "s3.json", config), setup=(f"ip addr add {S3_IP}/32 dev lo",)) as pid:
+        def get(port: int, bucket: str, path: str) -> tuple[int, str]:
+            host = f"{bucket}.s3.{SEOUL}.amazonaws.com"
+            return curl(pid, lab_ca, f"https://{host}:{port}{path}", "--resolve", f"{host}:{port}:{S3_IP}", *signed)
+        assert get(10444, "lab-bucket", "/hello.txt") == (200, "hello\n")
+        through_internet = get(10443, "lab-bucket", "/hello.txt")
+        other_through_vpce = get(10444, "other-bucket", "/?list-type=2")
+        other_through_internet = get(10443, "other-bucket", "/?list-type=2")
+    assert through_internet[0] == 403 and "<Code>AccessDenied</Code>" in through_internet[1]
+    assert "hello" not in through_internet[1]
+    assert other_through_vpce[0] == 403 and other_through_internet[0] == 200
+    assert [(r["ingress"], r["bucket"], r["decision"], r["denied_by"]) for r in requests_logged(tmp_path)] == [
+        (VPCE, "lab-bucket", "allow", None),
+        ("internet", "lab-bucket", "deny", "bucket policy of lab-bucket: explicit Deny in statement 'OnlyViaVpce'"),
+        (VPCE, "other-bucket", "deny",
+         f"endpoint policy of {VPCE}: no statement allows s3:ListBucket on arn:aws:s3:::other-bucket"),
+        ("internet", "other-bucket", "allow", None)]
 
 
 BOTO3_CLIENT = """

@@ -53,7 +53,8 @@ def test_request_log_records_ingress_client_and_outcome(tmp_path):
     assert line == {"service": "s3", "ingress": "vpce-0a1b2c3d4e5f60718", "vpce_id": "vpce-0a1b2c3d4e5f60718",
                     "source_ip": "10.0.2.15", "source_port": 41234, "scheme": "http", "method": "GET",
                     "host": "lab-bucket.s3.ap-northeast-2.amazonaws.com", "path": "/dir/ü.txt",
-                    "bucket": "lab-bucket", "key": "dir/ü.txt", "status": 200}
+                    "bucket": "lab-bucket", "key": "dir/ü.txt", "status": 200,
+                    "action": None, "decision": None, "denied_by": None}  # no policy check in this chain
 
 
 def test_dynamodb_requests_carry_no_bucket(tmp_path):
