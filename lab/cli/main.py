@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `vpclab inspect ... | head`: the reader has what it wanted
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # a bug in vpclab: say so in one line, keep the traceback for --debug
         if args.debug:
             raise

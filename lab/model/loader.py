@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 from lab.model import regions
+from lab.model.policy import MalformedPolicy
+from lab.model.policy import parse_policy as parse_policy_grammar
 from lab.model.source import MISSING, Section, fail, is_int, read_yaml
 from lab.model.topology import (
     Bucket, Endpoint, Instance, NatGateway, NetworkAcl, NetworkAclEntry, Peering, Policy,
@@ -171,7 +173,8 @@ def parse_endpoint(name: str, sec: Section, vpc: str, region: str) -> Endpoint:
 
 
 def parse_policy(sec: Section, key: str) -> Policy | None:
-    """Load a policy JSON file (path relative to the topology file) and check its outline."""
+    """Load a policy JSON file (path relative to the topology file) and check it as AWS checks a
+    policy when it is attached (lab.model.policy): a mistake is reported before any lab is built."""
     rel = sec.text(key)
     if rel is None:
         return None
@@ -188,23 +191,11 @@ def parse_policy(sec: Section, key: str) -> Policy | None:
     except json.JSONDecodeError as exc:
         raise fail(str(path), exc.lineno, f"policy is not valid JSON: {exc.msg}",
                    "MalformedPolicyDocument") from None
-    check_policy_outline(document, str(path))
+    try:
+        parse_policy_grammar(document, "policy")
+    except MalformedPolicy as exc:  # JSON has no line numbers: the message names statement and field
+        raise fail(str(path), 1, str(exc), "MalformedPolicyDocument") from None
     return Policy(str(path), document, line=sec.line_of(key))
-
-
-def check_policy_outline(document: object, file: str) -> None:
-    """The parts every IAM policy must have; the statement grammar is the evaluator's job
-    (`lab.services.policy`, when the service front starts: the model does not import services)."""
-    statements = document.get("Statement") if isinstance(document, dict) else None
-    if isinstance(statements, dict):
-        statements = [statements]
-    if not isinstance(statements, list) or not statements:
-        raise fail(file, 1, "a policy needs a 'Statement' (one statement or a list of them)",
-                   "MalformedPolicyDocument")
-    for stmt in statements:
-        if not isinstance(stmt, dict) or stmt.get("Effect") not in ("Allow", "Deny"):
-            raise fail(file, 1, "every statement needs \"Effect\": \"Allow\" or \"Deny\"",
-                       "MalformedPolicyDocument")
 
 
 def parse_rule_ports(sec: Section) -> tuple[str, int | None, int | None]:

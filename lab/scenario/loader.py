@@ -10,22 +10,38 @@ The format is documented in docs/scenario-format.md; errors name file:line like 
           outcome: ok
           path: [instance, vpc-router, nat-gateway, vpc-router, internet-gateway, internet, service]
           service_saw: {source: elastic-ip:nat-a, ingress: internet}
+
+Expectations are checked here as far as the file alone allows, because a mistake found only after
+the lab is built costs a run, and some would never be found: a `not_via` naming no hop of the lab,
+or set on a step that crosses no hop vpclab follows, passes whatever the packets do.
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from lab.model.loader import load_topology, parse_topology
-from lab.model.source import Section, read_yaml
+from lab.model.source import MISSING, Section, is_int, read_yaml
 from lab.model.topology import Topology
 from lab.model.validate import validate
+from lab.plan.compile import compile_plan
+from lab.plan.types import KINDS, Plan
+from lab.scenario.expect import resolve_address
 
 ACTIONS = ("trace", "http", "s3", "dns", "run")
 OUTCOMES = ("ok", "denied", "refused", "timeout", "no-route", "dns-failure", "error")
 S3_OPS = ("ls", "get", "put")
 EXPECT_KEYS = ("outcome", "path", "not_via", "service_saw", "dns_answer", "status", "output_contains",
                "exit", "dropped_by")
+# What each action observes, hence what its expectations can check: traffic vpclab follows in the
+# captures, or a command's exit status and output (dig's answer too).
+TRAFFIC = ("outcome", "path", "not_via", "service_saw", "dropped_by", "status")
+COMMAND = ("outcome", "exit", "output_contains")
+APPLIES = {"trace": TRAFFIC, "http": TRAFFIC, "s3": COMMAND, "run": COMMAND, "dns": COMMAND + ("dns_answer",)}
+SERVICE_SAW_KEYS = ("source", "source_in", "ingress")
+ADDRESS_KINDS = ("public-ip", "elastic-ip", "private-ip")
 
 
 @dataclass(frozen=True)
@@ -51,9 +67,10 @@ def load_scenario(path: Path | str) -> Scenario:
     doc = read_yaml(path)
     doc.allow("name", "description", "topology", "steps")
     topology = scenario_topology(doc)
-    steps = tuple(parse_step(sec, i) for i, sec in enumerate(doc.items("steps", "a step"), start=1))
+    plan = compile_plan(topology)
+    steps = tuple(parse_step(sec, i, plan) for i, sec in enumerate(doc.items("steps", "a step"), start=1))
     if not steps:
-        raise doc.error("steps", f"{doc.file} has no steps", "MissingParameter")
+        raise doc.error("steps", "the scenario has no steps (write them as a list under 'steps')", MISSING)
     names = set(topology.instances) | {"internet-client"}
     for step in steps:
         if step.source not in names:
@@ -67,30 +84,133 @@ def scenario_topology(doc: Section) -> Topology:
     """A path relative to the scenario file, or the topology itself, inline."""
     value = doc.require("topology")
     if isinstance(value, str):
-        return load_topology(Path(doc.file).parent / value)
+        path = Path(doc.file).parent / value
+        if not path.is_file():
+            raise doc.error("topology", f"topology '{value}': no such file {path} (a path is relative to "
+                            "the scenario file)", "FileNotFound")
+        return load_topology(path)
+    if not isinstance(value, dict):
+        raise doc.error("topology", f"'topology' must be a topology file's path or a topology (a mapping), "
+                        f"not {value!r}")
     inline = doc.section("topology", "the inline topology")
     topology = parse_topology(inline)
     validate(topology)
     return topology
 
 
-def parse_step(sec: Section, number: int) -> Step:
+def parse_step(sec: Section, number: int, plan: Plan) -> Step:
+    sec.what = f"step {number}"
     sec.allow("name", "from", "port", "expect", *ACTIONS)
     actions = [a for a in ACTIONS if sec.has(a)]
-    if len(actions) != 1:
-        raise sec.error(None, f"step {number} needs exactly one of: {', '.join(ACTIONS)}", "MissingParameter")
+    if not actions:
+        raise sec.error(None, f"step {number} needs one of: {', '.join(ACTIONS)}", MISSING)
+    if len(actions) > 1:
+        raise sec.error(actions[1], f"step {number} has both {actions[0]} and {actions[1]}; a step takes "
+                        f"exactly one of: {', '.join(ACTIONS)}", "InvalidParameterCombination")
     action = actions[0]
-    argument = sec.text(action, required=True)
-    if action == "s3" and argument.split()[0] not in S3_OPS:
+    argument = sec.text(action)
+    if argument is None or not argument.strip():
+        raise sec.error(action, f"step {number}: '{action}' is empty", MISSING)
+    if action == "s3" and (argument.split()[0] not in S3_OPS or len(argument.split()) != 2):
         raise sec.error(action, f"step {number}: s3 takes '{' | '.join(S3_OPS)} bucket[/key]', not '{argument}'")
+    if action == "http" and not is_url(argument):
+        raise sec.error(action, f"step {number}: http takes a URL such as https://HOST/PATH, not '{argument}'")
+    if action in ("trace", "http"):
+        check_target(sec, action, urlsplit(argument).hostname if action == "http" else argument, plan)
     port = sec.raw("port")
-    if port is not None and (type(port) is not int or not 0 < port < 65536):
-        raise sec.error("port", f"step {number}: port must be a number from 1 to 65535")
-    expect = sec.section("expect", f"expectations of step {number}")
-    checks = dict(expect.data) if expect else {}
-    if expect:
-        expect.allow(*EXPECT_KEYS)
-        if checks.get("outcome") not in (None, *OUTCOMES):
-            raise expect.error("outcome", f"step {number}: outcome must be one of {', '.join(OUTCOMES)}")
+    if port is not None and (not is_int(port) or not 0 < port < 65536):
+        raise sec.error("port", f"step {number}: port must be a number from 1 to 65535, not {port!r}")
+    if port is not None and action != "trace":
+        raise sec.error("port", f"step {number}: port applies to trace only (an http step's port is in its URL)")
+    checks = parse_expect(sec.section("expect", f"expectations of step {number}"), number, action, plan)
     return Step(sec.text("name") or f"step {number}", sec.text("from", required=True), action, argument,
                 port, checks, sec.line)
+
+
+def is_url(text: str) -> bool:
+    url = urlsplit(text)
+    try:
+        port = url.port
+    except ValueError:  # not a number, or above 65535
+        return False
+    return url.scheme in ("http", "https") and bool(url.hostname) and port != 0
+
+
+def check_target(sec: Section, action: str, target: str, plan: Plan) -> None:
+    """What the static explanation can follow: an address, a node, or a name the source's VPC resolves."""
+    try:
+        ipaddress.IPv4Address(target)
+        return
+    except ValueError:
+        pass
+    from_internet = sec.raw("from") == "internet-client"
+    if target in plan.nodes or ("." in target and not from_internet):
+        return
+    why = "internet-client has no VPC resolver: give a node or an address" if from_internet and "." in target \
+        else f"not a node of the lab ({', '.join(plan.nodes)}), an IPv4 address or a host name"
+    raise sec.error(action, f"{sec.what}: {action} target '{target}': {why}")
+
+
+def parse_expect(expect: Section | None, number: int, action: str, plan: Plan) -> dict:
+    """The expectations as plain values, each checked for its type and for what it names."""
+    if expect is None:
+        return {}
+    expect.allow(*EXPECT_KEYS)
+    checks = dict(expect.data)
+    for key, value in checks.items():
+        if key not in APPLIES[action]:
+            raise expect.error(key, f"step {number}: '{key}' does not apply to {action} steps "
+                               f"(they can check: {', '.join(APPLIES[action])})")
+        if value is None:
+            raise expect.error(key, f"step {number}: '{key}' is empty", MISSING)
+    if checks.get("outcome", "ok") not in OUTCOMES:
+        raise expect.error("outcome", f"step {number}: outcome must be one of {', '.join(OUTCOMES)}, "
+                           f"not {checks['outcome']!r}")
+    for key in ("status", "exit"):
+        if key in checks and not is_int(checks[key]):
+            raise expect.error(key, f"step {number}: '{key}' must be a number, not {checks[key]!r}")
+    for key in ("output_contains", "dropped_by"):
+        if key in checks:
+            expect.text(key)
+    hops = set(KINDS) | set(plan.nodes) | {n.aws_id for n in plan.nodes.values() if n.aws_id}
+    for key in ("path", "not_via", "dns_answer"):
+        if key in checks:
+            checks[key] = list(expect.names(key))
+    for item in checks.get("path", []) + checks.get("not_via", []):
+        if item not in hops:
+            raise expect.error("path" if item in checks.get("path", []) else "not_via",
+                               f"step {number}: '{item}' is not a hop kind, node or AWS id of this lab "
+                               f"(nodes: {', '.join(plan.nodes)})")
+    for item in checks.get("dns_answer", []):
+        address_spec(expect, "dns_answer", item, number, plan)
+    if "service_saw" in checks:
+        checks["service_saw"] = parse_service_saw(expect, number, plan)
+    return checks
+
+
+def parse_service_saw(expect: Section, number: int, plan: Plan) -> dict:
+    sec = expect.section("service_saw", f"service_saw of step {number}")
+    sec.allow(*SERVICE_SAW_KEYS)
+    want = {}
+    if sec.has("source"):
+        want["source"] = address_spec(sec, "source", sec.text("source", required=True), number, plan)
+    if sec.has("source_in"):
+        want["source_in"] = str(sec.network("source_in"))
+    if sec.has("ingress"):
+        want["ingress"] = sec.text("ingress", required=True)
+    return want
+
+
+def address_spec(sec: Section, key: str, spec: str, number: int, plan: Plan) -> str:
+    """public-ip:NAME, elastic-ip:NAME, private-ip:NAME that the lab has, or an IPv4 address."""
+    kind, colon, owner = spec.partition(":")
+    if colon and kind in ADDRESS_KINDS:
+        if resolve_address(spec, plan).startswith("<"):
+            raise sec.error(key, f"step {number}: {spec}: the lab has no {kind} of '{owner}'")
+        return spec
+    try:
+        ipaddress.IPv4Address(spec)
+    except ValueError:
+        raise sec.error(key, f"step {number}: '{spec}' is not an IPv4 address, nor "
+                        f"{', '.join(k + ':NAME' for k in ADDRESS_KINDS)}") from None
+    return spec

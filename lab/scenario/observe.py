@@ -75,12 +75,38 @@ def probe(lab, source: str, target: str, port: int, http_path: str | None) -> di
         raise ProbeFailed(f"the probe in {source} failed: {err.strip() or out.strip()}") from None
 
 
-def observe(lab, source: str, result: dict) -> ObservedPath | None:
-    """Follow the probe's connection in the captures so far, with the drop counters as they are now."""
+def drop_counters(lab) -> dict[str, list[dict]]:
+    """Every node's nftables drop counters now (also written to drops.json)."""
+    lab.save_drops()
+    return json.loads((lab.run_dir / "drops.json").read_text())
+
+
+def added_since(before: dict[str, list[dict]], now: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """What each counter counted since `before`: counters count the whole run, so without this an
+    earlier step's drops at the same node would be taken as the reason this probe's packet died."""
+    added = {}
+    for node, counters in now.items():
+        old = before.get(node, [])
+        added[node] = [c | counted_since(c, old[i] if i < len(old) else None) for i, c in enumerate(counters)]
+    return added
+
+
+def counted_since(counter: dict, old: dict | None) -> dict:
+    """A counter's packets and bytes since `old`, the same rule's counter earlier; all of them when the
+    rule is new or its ruleset was reloaded since (a live change), which restarts its counters."""
+    if old is None or old["comment"] != counter["comment"] or old["packets"] > counter["packets"]:
+        return {}
+    return {"packets": counter["packets"] - old["packets"], "bytes": counter["bytes"] - old["bytes"]}
+
+
+def observe(lab, source: str, result: dict, before: dict[str, list[dict]] | None = None) -> ObservedPath | None:
+    """Follow the probe's connection in the captures so far, with what the drop counters counted
+    since `before` (all they counted, without it)."""
     if "addresses" not in result:
         return None
-    lab.save_drops()
+    now = drop_counters(lab)
     run = load_run(lab.run_dir)
+    run.drops = added_since(before or {}, now)
     return observed_path(run, source, dst_ip=result["addresses"][0], dport=result["port"],
                          sport=result["source"][1])
 
@@ -112,8 +138,9 @@ def trace(lab, predicted: Explanation, source: str, target: str, port: int, http
     if http_path is None and port in (80, 443) and predicted.service_saw:
         http_path = "/"
     address = predicted.destination if target in lab.plan.nodes else target  # node names are not in DNS
+    before = drop_counters(lab)
     result = probe(lab, source, address or target, port, http_path)
-    observed = observe(lab, source, result)
+    observed = observe(lab, source, result, before)
     outcome = result["outcome"]
     return Trace(source, target, port, outcome, result, observed, predicted,
                  compare(predicted, observed, outcome))

@@ -78,7 +78,7 @@ def do_trace(scenario, plan, lab, step: Step, http_path: str | None = None) -> d
     if step.action == "http":
         url = urlsplit(step.argument)
         target, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
-        http_path = url.path or "/"
+        http_path = (url.path or "/") + (f"?{url.query}" if url.query else "")
     predicted = explain(scenario.topology, plan, step.source, target, port)
     return trace(lab, predicted, step.source, target, port, http_path).to_dict(None)
 

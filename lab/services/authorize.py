@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 from lab.model.ids import ACCOUNT_ID
 from lab.services.access import ACCESS_KEY, VERDICT_KEY, Access, Verdict
 from lab.services.config import Ingress
-from lab.services.policy import PolicyDocument, Request, Scope, decide
+from lab.model.policy import PolicyDocument, Request, Scope, decide
 from lab.services.s3errors import access_denied
 
 ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"

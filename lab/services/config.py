@@ -17,7 +17,7 @@ from lab.model import regions
 from lab.model.topology import Bucket, Table
 from lab.plan.types import DnsRecord, Resolver
 from lab.services.errors import ServiceError
-from lab.services.policy import DEFAULT_ENDPOINT_POLICY, PolicyDocument, parse_policy
+from lab.model.policy import DEFAULT_ENDPOINT_POLICY, MalformedPolicy, PolicyDocument, parse_policy
 
 VPCE_ID = re.compile(r"vpce-[0-9a-f]{8,17}")
 VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
@@ -114,7 +114,7 @@ def _ingress(data: Any, where: str) -> Ingress:
         raise ServiceError(f"{where}.vpc_id: endpoint {name} needs its VPC's id (vpc-0123abcd...), "
                            f"got {json.dumps(vpc_id)}")
     document = DEFAULT_ENDPOINT_POLICY if d.get("policy") is None else d["policy"]  # null: AWS's default
-    return Ingress(name, *ports, vpc_id, parse_policy(document, f"{where}.policy"))
+    return Ingress(name, *ports, vpc_id, policy_of(document, f"{where}.policy"))
 
 
 def _check_unique_ingresses(ingresses: tuple[Ingress, ...], where: str) -> None:
@@ -137,7 +137,7 @@ def _bucket(data: Any, where: str) -> tuple[Bucket, PolicyDocument | None]:
     policy = d.get("policy")
     return (Bucket(_typed(d["name"], str, f"{where}.name"), _region(d["region"], f"{where}.region"),
                    policy=None, objects=dict(objects)),
-            None if policy is None else parse_policy(policy, f"{where}.policy"))
+            None if policy is None else policy_of(policy, f"{where}.policy"))
 
 
 def _table(data: Any, where: str) -> Table:
@@ -194,3 +194,10 @@ def load_resolver_config(path: Path) -> ResolverConfig:
     resolver = Resolver(_typed(d["vpc"], str, f"{at}vpc"), _typed(d.get("node", ""), str, f"{at}node"),
                         addresses, _items(d, "records", at, _record))
     return ResolverConfig(resolver, Path(_typed(d["query_log"], str, f"{at}query_log")))
+
+
+def policy_of(document: Any, where: str) -> PolicyDocument:
+    try:
+        return parse_policy(document, where)
+    except MalformedPolicy as exc:
+        raise ServiceError(f"{exc} (MalformedPolicyDocument)") from None

@@ -11,8 +11,8 @@ import pytest
 from lab.services.access import Access
 from lab.services.authorize import ROOT, context
 from lab.services.config import Ingress
-from lab.services.errors import ServiceError
-from lab.services.policy import DEFAULT_ENDPOINT_POLICY, Request, Scope, decide, parse_policy
+from lab.model.policy import MalformedPolicy
+from lab.model.policy import DEFAULT_ENDPOINT_POLICY, Request, Scope, decide, parse_policy
 
 VPCE = "vpce-1a2b3c4d"
 VPC = "vpc-111bbb22"
@@ -276,6 +276,6 @@ def test_principals():
      "test.Statement[0].Condition.IpAddress.aws:SourceIp: '10.0.0.0/33' is not an IP address or CIDR block"),
 ])
 def test_malformed_policies_say_where(document, message):
-    with pytest.raises(ServiceError) as e:
+    with pytest.raises(MalformedPolicy) as e:
         parse_policy(document, "test")
-    assert str(e.value) == f"{message} (MalformedPolicyDocument)"
+    assert str(e.value) == message

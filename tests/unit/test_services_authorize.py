@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from lab.services.access import RequestLog
 from lab.services.authorize import Authorizer, s3_action
 from lab.services.config import Ingress
-from lab.services.policy import DEFAULT_ENDPOINT_POLICY, parse_policy
+from lab.model.policy import DEFAULT_ENDPOINT_POLICY, parse_policy
 from lab.services.process import JsonLines
 
 VPCE = "vpce-0a1b2c3d4e5f60718"

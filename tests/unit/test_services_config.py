@@ -12,7 +12,7 @@ from lab.plan.serialize import to_data
 from lab.model.loader import load_topology
 from lab.services.config import Ingress, load_front_config, load_resolver_config
 from lab.services.errors import ServiceError
-from lab.services.policy import DEFAULT_ENDPOINT_POLICY, parse_policy
+from lab.model.policy import DEFAULT_ENDPOINT_POLICY, parse_policy
 
 REPO = Path(__file__).resolve().parents[2]
 

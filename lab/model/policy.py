@@ -1,7 +1,9 @@
 """The IAM policy language, as S3 applies it to a request: parse a policy once, evaluate it often.
 
-Pure: no moto, no sockets. `parse_policy` turns a JSON document into frozen values (so a config
-error names the statement and the field); `decide` combines the policies that apply to one request.
+Pure: no moto, no sockets, so the model checks a topology's policies when it loads them (a mistake
+is a MalformedPolicyDocument with file:line) and the S3 front evaluates them for every request.
+`parse_policy` turns a JSON document into frozen values (an error names the statement and the
+field); `decide` combines the policies that apply to one request.
 
 Matching (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements.html):
 - `Action`/`NotAction`: wildcards `*` and `?`; "the prefix and the action name are case insensitive"
@@ -43,7 +45,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from lab.services.errors import ServiceError
+from lab.errors import LabError
 
 # AWS's default endpoint policy, as describe-vpc-endpoints shows it (aws-behaviour.md section 1).
 DEFAULT_ENDPOINT_POLICY = {"Version": "2008-10-17",
@@ -191,8 +193,12 @@ def _glob(pattern: str, ignore_case: bool = False) -> re.Pattern:
     return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
 
 
-def _error(where: str, message: str) -> ServiceError:
-    return ServiceError(f"{where}: {message} (MalformedPolicyDocument)")
+class MalformedPolicy(LabError, ValueError):
+    """A policy AWS would refuse to attach (MalformedPolicyDocument); says which statement and field."""
+
+
+def _error(where: str, message: str) -> MalformedPolicy:
+    return MalformedPolicy(f"{where}: {message}")
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
