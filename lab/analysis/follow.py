@@ -69,7 +69,8 @@ class Walk:
         while len(hops) <= MAX_HOPS:
             visit = self.visit(arrival)
             egress, arrival_next = self.egress(visit)
-            hops.append(self.hop(visit, egress))
+            if not self.bridged(arrival, egress):  # within one subnet: no router, no route table
+                hops.append(self.hop(visit, egress))
             if egress is None:
                 mine = arrival.dst in self.run.addresses.get(arrival.node, ())
                 return Trace(hops, "delivered" if mine else "dropped", arrival)
@@ -77,6 +78,13 @@ class Walk:
                 return Trace(hops, "lost", egress)
             arrival = arrival_next
         return Trace(hops, "loop", arrival)
+
+    def bridged(self, arrival: Sighting, egress: Sighting | None) -> bool:
+        """In and out through ports of one subnet bridge: switched, as AWS does within a subnet."""
+        bridge = self.run.bridge_of
+        return egress is not None and arrival.direction == "in" \
+            and bridge.get((arrival.node, arrival.iface)) is not None \
+            and bridge.get((arrival.node, arrival.iface)) == bridge.get((egress.node, egress.iface))
 
     def arrival(self, out: Sighting) -> Sighting | None:
         """The same packet, unchanged, coming in at the far end of the veth it left by."""

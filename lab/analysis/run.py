@@ -43,6 +43,12 @@ class Run:
                          for i in n["interfaces"] if i.get("bridge"))
 
     @cached_property
+    def bridge_of(self) -> dict[tuple[str, str], str]:
+        """(node, bridge port) -> the bridge (the subnet) it belongs to."""
+        return {(n["name"], i["name"]): i["bridge"] for n in self.plan["nodes"].values()
+                for i in n["interfaces"] if i.get("bridge")}
+
+    @cached_property
     def addresses(self) -> dict[str, frozenset[str]]:
         """node -> its own IPv4 addresses (interfaces, bridges and loopback), without prefix lengths."""
         def own(node: dict) -> frozenset[str]:

@@ -64,3 +64,15 @@ def test_trace_of_an_unknown_source_is_one_clear_line(capsys):
     assert main(["trace", "topologies/public-private.yaml", "--from", "app9", "--to", TARGET]) == 2
     err = capsys.readouterr().err
     assert err.startswith("vpclab: --from app9: no such instance") and "Traceback" not in err
+
+
+def test_within_a_subnet_there_is_no_router_hop(capsys, tmp_path):
+    """Two instances of one subnet talk through the subnet (a bridge in the router's namespace):
+    the route table is not consulted, so neither the prediction nor the observed path has a router."""
+    topology = tmp_path / "same-subnet.yaml"
+    topology.write_text("vpcs:\n  app:\n    cidr: 10.0.0.0/16\n    subnets:\n"
+                        "      private-a: {cidr: 10.0.2.0/24, az: a}\n"
+                        "    instances:\n      app1: {subnet: private-a}\n      app2: {subnet: private-a}\n")
+    assert main(["trace", str(topology), "--from", "app1", "--to", "app2", "--port", "22", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [h["node"] for h in data["path"]] == ["app1", "app2"] and data["outcome"] == "refused"
