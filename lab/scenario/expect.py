@@ -24,10 +24,12 @@ def resolve_address(spec: str, plan: Plan) -> str:
 
 
 def resolve_ingress(spec: str, topology: Topology) -> str:
-    """'internet', a vpce id, or an endpoint's name in the topology."""
+    """'internet', a vpce id, or an endpoint's name in the topology ('vpc/endpoint' when two VPCs
+    use the name; the loader refuses an ambiguous one)."""
+    vpc_name, _, name = spec.rpartition("/")
     for vpc in topology.vpcs.values():
-        if spec in vpc.endpoints:
-            return aws_id("vpce", vpc.name, spec)
+        if name in vpc.endpoints and vpc_name in ("", vpc.name):
+            return aws_id("vpce", vpc.name, name)
     return spec
 
 

@@ -68,7 +68,8 @@ def load_scenario(path: Path | str) -> Scenario:
     doc.allow("name", "description", "topology", "steps")
     topology = scenario_topology(doc)
     plan = compile_plan(topology)
-    steps = tuple(parse_step(sec, i, plan) for i, sec in enumerate(doc.items("steps", "a step"), start=1))
+    steps = tuple(parse_step(sec, i, plan, topology)
+                  for i, sec in enumerate(doc.items("steps", "a step"), start=1))
     if not steps:
         raise doc.error("steps", "the scenario has no steps (write them as a list under 'steps')", MISSING)
     names = set(topology.instances) | {"internet-client"}
@@ -98,7 +99,7 @@ def scenario_topology(doc: Section) -> Topology:
     return topology
 
 
-def parse_step(sec: Section, number: int, plan: Plan) -> Step:
+def parse_step(sec: Section, number: int, plan: Plan, topology: Topology) -> Step:
     sec.what = f"step {number}"
     sec.allow("name", "from", "port", "expect", *ACTIONS)
     actions = [a for a in ACTIONS if sec.has(a)]
@@ -122,7 +123,8 @@ def parse_step(sec: Section, number: int, plan: Plan) -> Step:
         raise sec.error("port", f"step {number}: port must be a number from 1 to 65535, not {port!r}")
     if port is not None and action != "trace":
         raise sec.error("port", f"step {number}: port applies to trace only (an http step's port is in its URL)")
-    checks = parse_expect(sec.section("expect", f"expectations of step {number}"), number, action, plan)
+    checks = parse_expect(sec.section("expect", f"expectations of step {number}"), number, action, plan,
+                          topology)
     return Step(sec.text("name") or f"step {number}", sec.text("from", required=True), action, argument,
                 port, checks, sec.line)
 
@@ -151,7 +153,8 @@ def check_target(sec: Section, action: str, target: str, plan: Plan) -> None:
     raise sec.error(action, f"{sec.what}: {action} target '{target}': {why}")
 
 
-def parse_expect(expect: Section | None, number: int, action: str, plan: Plan) -> dict:
+def parse_expect(expect: Section | None, number: int, action: str, plan: Plan,
+                 topology: Topology) -> dict:
     """The expectations as plain values, each checked for its type and for what it names."""
     if expect is None:
         return {}
@@ -184,11 +187,22 @@ def parse_expect(expect: Section | None, number: int, action: str, plan: Plan) -
     for item in checks.get("dns_answer", []):
         address_spec(expect, "dns_answer", item, number, plan)
     if "service_saw" in checks:
-        checks["service_saw"] = parse_service_saw(expect, number, plan)
+        checks["service_saw"] = parse_service_saw(expect, number, plan, topology)
     return checks
 
 
-def parse_service_saw(expect: Section, number: int, plan: Plan) -> dict:
+def ingress_spec(sec: Section, number: int, spec: str, topology: Topology) -> str:
+    """'internet', a vpce id, or one endpoint of the topology (VPC/ENDPOINT when the name repeats)."""
+    vpc_name, _, name = spec.rpartition("/")
+    found = [v.name for v in topology.vpcs.values() if name in v.endpoints and vpc_name in ("", v.name)]
+    if spec == "internet" or (spec.startswith("vpce-") and not found) or len(found) == 1:
+        return spec
+    known = ", ".join(f"{v.name}/{e}" for v in topology.vpcs.values() for e in v.endpoints) or "none"
+    problem = "names an endpoint in several VPCs: write VPC/ENDPOINT" if found else "is no endpoint of the lab"
+    raise sec.error("ingress", f"step {number}: ingress '{spec}' {problem} (internet, a vpce id, or: {known})")
+
+
+def parse_service_saw(expect: Section, number: int, plan: Plan, topology: Topology) -> dict:
     sec = expect.section("service_saw", f"service_saw of step {number}")
     sec.allow(*SERVICE_SAW_KEYS)
     want = {}
@@ -197,7 +211,7 @@ def parse_service_saw(expect: Section, number: int, plan: Plan) -> dict:
     if sec.has("source_in"):
         want["source_in"] = str(sec.network("source_in"))
     if sec.has("ingress"):
-        want["ingress"] = sec.text("ingress", required=True)
+        want["ingress"] = ingress_spec(sec, number, sec.text("ingress", required=True), topology)
     return want
 
 
