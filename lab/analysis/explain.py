@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import asdict, dataclass, field
 
+from lab.analysis.s3_policy import denial
 from lab.errors import UnknownName
 from lab.model import regions
 from lab.model.ids import aws_id
@@ -42,11 +43,12 @@ class Explanation:
     target: str
     destination: str | None
     port: int
-    outcome: str  # ok | no-route | dropped | dns-failure
+    outcome: str  # ok | no-route | dropped | dns-failure | denied
     path: list[Hop]
     explanation: dict | None  # {"code", "component", "message"} where the path stops
     dns: dict | None = None  # {"name", "answer", "origin", "resolver"} when a name was looked up
     service_saw: dict | None = None  # {"source_ip", "ingress", "vpce_id"} when a service was reached
+    request: dict | None = None  # to S3: {"method", "path", "action", "resource"} as S3 authorizes it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -60,8 +62,11 @@ class Stop(Exception):
         self.outcome, self.info = outcome, {"code": code, "component": component, "message": message}
 
 
-def explain(topology: Topology, plan: Plan, source: str, target: str, port: int = 443) -> Explanation:
-    walker = Walker(topology, plan, source, port)
+def explain(topology: Topology, plan: Plan, source: str, target: str, port: int = 443,
+            http_path: str = "/", signed: bool = True) -> Explanation:
+    """The predicted path; to S3 on 80/443 also S3's policy decision for a GET of `http_path`,
+    signed like an AWS client's (what `vpclab trace` sends) or not (curl's)."""
+    walker = Walker(topology, plan, source, port, http_path, signed)
     result = Explanation(source, target, None, port, "ok", walker.path, None)
     try:
         dst = walker.destination(target, result)
@@ -76,8 +81,9 @@ class Walker:
     """Walks from an instance, or from the internet's host (`internet-client`), which has no VPC
     resolver: its targets are addresses or node names."""
 
-    def __init__(self, t: Topology, plan: Plan, source: str, port: int):
-        self.t, self.plan, self.port = t, plan, port
+    def __init__(self, t: Topology, plan: Plan, source: str, port: int, http_path: str = "/",
+                 signed: bool = True):
+        self.t, self.plan, self.port, self.http_path, self.signed = t, plan, port, http_path, signed
         if source == INTERNET_CLIENT:
             self.inst = self.vpc = None
             self.src_ip = plan.node(source).interfaces[0].addresses[0].ip
@@ -285,3 +291,10 @@ class Walker:
     def at_service(self, front, src: Addr, ingress: str, vpce: str | None, result: Explanation) -> None:
         self.path.append(Hop(front.node, "service", f"com.amazonaws.{front.region}.{front.service}"))
         result.service_saw = {"source_ip": str(src), "ingress": ingress, "vpce_id": vpce}
+        if front.service == "s3" and self.port in (80, 443):
+            host = result.dns["name"] if result.dns else None
+            result.request, denied_by = denial(self.t, host, self.http_path, self.port == 443, str(src), vpce,
+                                               self.signed)
+            if denied_by:
+                raise Stop("denied", "ACCESS_DENIED", denied_by.split(":")[0],
+                           f"S3 answers AccessDenied: {denied_by}")

@@ -35,7 +35,11 @@ denied with the exception of the AWS account root user, which has full access"
 3. A bucket policy need not allow: within one account "If either the identity-based policy or the
    resource-based policy ... allows the request and the other doesn't, the request is still allowed"
    (reference_policies_evaluation-logic_policy-eval-basics.html), and the root user's side allows.
-Unsigned requests are left to S3's ACLs after step 1 and 2 (moto's, which keep objects private).
+4. An unsigned (anonymous) request needs an Allow in the bucket policy: S3 Object Ownership
+   "Bucket owner enforced", the default for new buckets since April 2023, disables ACLs, so "the
+   bucket uses policies exclusively to define access control"
+   (https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html). Block
+   Public Access, also on by default, is not modelled: a policy that allows `*` is taken as meant.
 """
 from __future__ import annotations
 
@@ -127,6 +131,9 @@ def decide(request: Request, endpoint: Scope | None, bucket: Scope | None) -> st
             return f"{scope.label}: explicit Deny in {denying.name}"
     if endpoint and not endpoint.policy.matching("Allow", request):
         return f"{endpoint.label}: no statement allows {request.action} on {request.resource}"
+    if request.principal is None and not (bucket and bucket.policy.matching("Allow", request)):
+        return (f"{bucket.label if bucket else 'the bucket'}: no statement allows anonymous {request.action} "
+                f"on {request.resource} (ACLs are disabled, so only a bucket policy can)")
     return None
 
 

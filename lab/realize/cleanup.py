@@ -12,10 +12,14 @@ log = logging.getLogger(__name__)
 
 
 def remove(state: LabState) -> None:
+    """Strays first (anything in the lab's namespaces that the state does not name), while the lab's
+    own processes still prove those namespaces are the lab's; then the owned processes, gently, by
+    pid; the node shells last."""
     shells = list(state.nodes.values())
+    anchors = shells + state.processes
+    processes.kill_namespace_members(processes.live_namespaces(anchors, state.netns.values()), anchors)
     processes.stop(state.processes, timeout=2.0)
-    processes.kill_namespace_members(state.netns.values(), shells)
-    processes.stop(shells, timeout=2.0)
+    processes.stop(shells, timeout=0.0)  # bash -i ignores SIGTERM; a shell has nothing to save
     state.remove()
 
 

@@ -50,14 +50,29 @@ def stop(processes: list[Owned], timeout: float = 3.0) -> None:
     wait_gone(processes, 1.0)
 
 
-def kill_namespace_members(inodes: Iterable[int], keep_alive: list[Owned]) -> None:
-    """SIGKILL every process inside the lab's namespaces, but only while the lab's own node shells
-    prove those inodes are still the lab's (an inode may be reused after a namespace is gone)."""
-    if not any(p.alive() for p in keep_alive):
-        return
-    me = os.getpid()
+def live_namespaces(anchors: Iterable[Owned], inodes: Iterable[int]) -> set[int]:
+    """Those of `inodes` that one of the lab's own processes (pid and start time checked after the
+    look) is in right now. Only these are surely still the lab's namespaces: an inode number
+    is reused once its namespace is gone. Any owned process will do, not only the node shells: they
+    exit when the pty of a killed vpclab hangs up, while its captures and services live on."""
+    wanted, found = set(inodes), set()
+    for proc in anchors:
+        try:
+            inode = os.stat(f"/proc/{proc.pid}/ns/net").st_ino
+        except OSError:
+            continue
+        if inode in wanted and proc.alive():
+            found.add(inode)
+    return found
+
+
+def kill_namespace_members(inodes: Iterable[int], spare: Iterable[Owned]) -> None:
+    """SIGKILL every process inside `inodes` (namespaces proven the lab's by `live_namespaces`)
+    except the owned processes in `spare`: they keep the namespaces, and so the proof, alive until
+    the strays are gone, and are stopped afterwards by pid."""
+    keep = {p.pid for p in spare if p.alive()} | {os.getpid()}
     for pid in pids_in_namespaces(inodes):
-        if pid != me:
+        if pid not in keep:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

@@ -19,8 +19,8 @@ from lab.errors import LabError
 PROBE_TIMEOUT = 3.0
 # The outcome a prediction implies once packets meet it: a route that does not exist, or a gateway
 # that drops, both look like silence to the client.
-OBSERVED_FOR = {"ok": {"ok", "denied"}, "no-route": {"timeout", "no-route"}, "dropped": {"timeout"},
-                "dns-failure": {"dns-failure"}}
+OBSERVED_FOR = {"ok": {"ok"}, "denied": {"denied"}, "no-route": {"timeout", "no-route"},
+                "dropped": {"timeout"}, "dns-failure": {"dns-failure"}}
 
 
 class ProbeFailed(LabError):
@@ -62,9 +62,10 @@ class Trace:
         }
 
 
-def probe(lab, source: str, target: str, port: int, http_path: str | None) -> dict:
+def probe(lab, source: str, target: str, port: int, http_path: str | None, sign: bool = False) -> dict:
     args = [sys.executable, "-m", "lab.services.probe", "--target", target, "--port", str(port),
-            "--timeout", str(PROBE_TIMEOUT)] + (["--path", http_path] if http_path else [])
+            "--timeout", str(PROBE_TIMEOUT)] + (["--path", http_path] if http_path else []) \
+        + (["--sign"] if sign else [])
     proc = lab.node(source).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   env=lab.node_env(source))
     lab.own(proc.pid, f"probe in {source}")
@@ -132,14 +133,16 @@ def compare(predicted: Explanation, observed: ObservedPath | None, outcome: str)
     return problems
 
 
-def trace(lab, predicted: Explanation, source: str, target: str, port: int, http_path: str | None = None) -> Trace:
+def trace(lab, predicted: Explanation, source: str, target: str, port: int, http_path: str | None = None,
+          sign: bool = True) -> Trace:
     """Probe from `source`, follow the packets, and compare with the prediction. To a service on
-    80/443 the probe sends a real HTTP(S) GET (`http_path`, by default /)."""
+    80/443 the probe sends a real HTTP(S) GET (`http_path`, by default /), signed like an AWS SDK's
+    unless `sign` is false (a curl-like request); the prediction must assume the same."""
     if http_path is None and port in (80, 443) and predicted.service_saw:
         http_path = "/"
     address = predicted.destination if target in lab.plan.nodes else target  # node names are not in DNS
     before = drop_counters(lab)
-    result = probe(lab, source, address or target, port, http_path)
+    result = probe(lab, source, address or target, port, http_path, sign and http_path is not None)
     observed = observe(lab, source, result, before)
     outcome = result["outcome"]
     return Trace(source, target, port, outcome, result, observed, predicted,

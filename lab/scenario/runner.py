@@ -72,15 +72,15 @@ def run_step(scenario: Scenario, plan, lab, step: Step) -> StepResult:
     return StepResult(step, observed, failures)
 
 
-def do_trace(scenario, plan, lab, step: Step, http_path: str | None = None) -> dict:
-    port = step.port or 443
-    target = step.argument
+def do_trace(scenario, plan, lab, step: Step) -> dict:
+    port, target, http_path = step.port or 443, step.argument, None
     if step.action == "http":
         url = urlsplit(step.argument)
         target, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
         http_path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    predicted = explain(scenario.topology, plan, step.source, target, port)
-    return trace(lab, predicted, step.source, target, port, http_path).to_dict(None)
+    signed = step.action == "trace"  # `http` is curl: unsigned, as S3 sees a browser or curl
+    predicted = explain(scenario.topology, plan, step.source, target, port, http_path or "/", signed)
+    return trace(lab, predicted, step.source, target, port, http_path, signed).to_dict(None)
 
 
 def run_in_node(lab, step: Step, argv: list[str]) -> dict:

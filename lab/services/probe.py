@@ -1,6 +1,6 @@
 """A probe that runs inside a lab node and makes real traffic: resolve the target through the
 node's resolver, open a TCP connection, and (for HTTPS ports) send one real GET over TLS checked
-against the lab CA. It prints one JSON line; its local port names the flow in the captures.
+against the lab CA, signed with SigV4 when asked (as the AWS CLI and boto3 sign theirs). It prints one JSON line; its local port names the flow in the captures.
 
     python -m lab.services.probe --target lab-bucket.s3.ap-northeast-2.amazonaws.com --port 443
 """
@@ -26,11 +26,26 @@ def resolve(target: str) -> list[str]:
         return list(dict.fromkeys(info[4][0] for info in infos))
 
 
-def http_get(sock: socket.socket, host: str, path: str, tls: bool, timeout: float) -> dict:
+def signature(host: str, path: str, tls: bool) -> dict[str, str]:
+    """SigV4 headers for GET https://host/path with the node's AWS credentials (the environment),
+    so S3 sees the request an AWS SDK would send; the region is the one in the host name."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.session import Session
+
+    labels = host.split(".")
+    region = next((label for label in labels if label.count("-") >= 2), "us-east-1")
+    request = AWSRequest("GET", f"{'https' if tls else 'http'}://{host}{path}", headers={"Host": host})
+    S3SigV4Auth(Session().get_credentials(), "s3", region).add_auth(request)
+    return {k: v for k, v in request.headers.items() if k.lower() != "host"}
+
+
+def http_get(sock: socket.socket, host: str, path: str, tls: bool, timeout: float, sign: bool) -> dict:
+    headers = "".join(f"{k}: {v}\r\n" for k, v in (signature(host, path, tls) if sign else {}).items())
     if tls:
         sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
     sock.settimeout(timeout)
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: vpclab-probe\r\n"
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: vpclab-probe\r\n{headers}"
                  "Connection: close\r\n\r\n".encode())
     data = b""
     while chunk := sock.recv(65536):
@@ -41,7 +56,7 @@ def http_get(sock: socket.socket, host: str, path: str, tls: bool, timeout: floa
             "response_bytes": len(data)}
 
 
-def probe(target: str, port: int, timeout: float, path: str | None) -> dict:
+def probe(target: str, port: int, timeout: float, path: str | None, sign: bool = False) -> dict:
     result: dict = {"target": target, "port": port, "started": time.time()}
     try:
         addresses = resolve(target)
@@ -62,7 +77,7 @@ def probe(target: str, port: int, timeout: float, path: str | None) -> dict:
     result["outcome"] = "ok"
     if path is not None:
         try:
-            result |= http_get(sock, target, path, tls=port == 443, timeout=timeout)
+            result |= http_get(sock, target, path, tls=port == 443, timeout=timeout, sign=sign)
         except (OSError, ssl.SSLError) as exc:
             result |= {"outcome": "error", "error": f"{type(exc).__name__}: {exc}"}
         if result.get("http_status") == 403:
@@ -77,8 +92,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=443)
     parser.add_argument("--timeout", type=float, default=3.0)
     parser.add_argument("--path", help="send one HTTP GET for this path after connecting")
+    parser.add_argument("--sign", action="store_true", help="sign the GET with SigV4, as an AWS SDK does")
     args = parser.parse_args()
-    print(json.dumps(probe(args.target, args.port, args.timeout, args.path)), flush=True)
+    print(json.dumps(probe(args.target, args.port, args.timeout, args.path, args.sign)), flush=True)
 
 
 if __name__ == "__main__":

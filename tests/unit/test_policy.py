@@ -35,8 +35,25 @@ def bucket_verdict(document: dict, req: Request) -> str | None:
     return decide(req, None, Scope("bucket policy of awsexamplebucket1", parse_policy(document, "test")))
 
 
+# A bucket policy that lets anyone in: an anonymous request needs one (ACLs are disabled), so the
+# endpoint policy's own verdict on anonymous requests is seen beside it.
+PUBLIC_BUCKET = Scope("bucket policy of public-bucket", parse_policy(
+    {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}, "test"))
+
+
 def endpoint_verdict(document: dict, req: Request) -> str | None:
-    return decide(req, Scope(f"endpoint policy of {VPCE}", parse_policy(document, "test")), None)
+    bucket = PUBLIC_BUCKET if req.principal is None else None
+    return decide(req, Scope(f"endpoint policy of {VPCE}", parse_policy(document, "test")), bucket)
+
+
+def test_an_anonymous_request_needs_a_bucket_policy_that_allows_it():
+    """S3 Object Ownership 'bucket owner enforced' (the default since April 2023) disables ACLs:
+    only a bucket policy can grant an unsigned request anything (about-object-ownership.html)."""
+    anonymous = request("s3:GetObject", "arn:aws:s3:::b/k", principal=None)
+    assert decide(anonymous, None, None) == ("the bucket: no statement allows anonymous s3:GetObject on "
+                                             "arn:aws:s3:::b/k (ACLs are disabled, so only a bucket policy can)")
+    assert decide(anonymous, None, PUBLIC_BUCKET) is None
+    assert decide(request("s3:GetObject", "arn:aws:s3:::b/k"), None, None) is None  # the account's own caller
 
 
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies-vpc-endpoint.html

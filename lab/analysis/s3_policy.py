@@ -1,0 +1,52 @@
+"""The policy decision S3 would make for the request a trace sends: a GET over HTTP(S), signed with
+the lab's credentials like any AWS client's (or unsigned, like curl's), checked against the
+endpoint's policy when it came through one and the bucket's policy, with the same rules the lab's
+S3 front enforces (lab.model.policy)."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+
+from lab.model import regions
+from lab.model.ids import aws_id
+from lab.model.policy import DEFAULT_ENDPOINT_POLICY, PolicyDocument, Request, Scope, decide, parse_policy
+from lab.model.s3_requests import ROOT, request_context, s3_action
+from lab.model.topology import Topology
+
+
+def bucket_and_key(host: str | None, path: str) -> tuple[str | None, str | None]:
+    """Virtual-hosted (bucket.s3.region.amazonaws.com/key) or path style (s3.region.../bucket/key)."""
+    for name in (n for svc in regions.all_services() if svc.service == "s3" for n in svc.hostnames):
+        if host and name.startswith("*.") and regions.hostname_matches(name, host):
+            return host[: -len(name) + 1], path.lstrip("/") or None
+    bucket, _, key = path.lstrip("/").partition("/")
+    return bucket or None, key or None
+
+
+@lru_cache(maxsize=64)
+def _parsed(document: str) -> PolicyDocument:
+    return parse_policy(json.loads(document), "policy")
+
+
+def parsed(document: dict) -> PolicyDocument:
+    return _parsed(json.dumps(document, sort_keys=True))
+
+
+def denial(t: Topology, host: str | None, path: str, https: bool, source_ip: str,
+           vpce: str | None, signed: bool) -> tuple[dict, str | None]:
+    """(the request as S3 authorizes it, why it is denied or None)."""
+    bucket, key = bucket_and_key(host, path)
+    action, resource = s3_action("GET", bucket, key, "")
+    endpoint_scope, vpc_id = None, None
+    for vpc in t.vpcs.values():
+        for ep in vpc.endpoints.values():
+            if aws_id("vpce", vpc.name, ep.name) == vpce:
+                vpc_id = aws_id("vpc", vpc.name)
+                document = ep.policy.document if ep.policy else DEFAULT_ENDPOINT_POLICY
+                endpoint_scope = Scope(f"endpoint policy of {vpce}", parsed(document))
+    policy = t.buckets.get(bucket).policy if bucket in t.buckets else None
+    bucket_scope = Scope(f"bucket policy of {bucket}", parsed(policy.document)) if policy else None
+    request = Request(ROOT if signed else None, action, resource,
+                      request_context(https, signed, source_ip, vpce, vpc_id))
+    return ({"method": "GET", "path": path, "signed": signed, "action": action, "resource": resource},
+            decide(request, endpoint_scope, bucket_scope))
