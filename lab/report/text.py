@@ -133,6 +133,9 @@ def demo_text(act) -> str:
             via = (t["service_saw"] or {}).get("vpce_id") or "the internet"
             lines.append(f"     result:  HTTP {t.get('http_status')} from S3, which saw the request come from "
                          f"{saw}{' (' + act.owners[saw] + ')' if saw in act.owners else ''} via {via}")
+        elif t["outcome"] == "denied":
+            why = (t["predicted"].get("explanation") or {}).get("message", "")
+            lines.append(f"     result:  HTTP {t.get('http_status')}: {why.removeprefix('S3 answers ')}")
         else:
             x = t.get("explanation") or {}
             lines.append(f"     result:  {t['outcome']}: {x.get('message', '')} ({x.get('code', '')})")

@@ -2,7 +2,7 @@
 
 Act 1 is the chapter's first figure (public, private and isolated subnets reaching S3); act 2 its
 central one: the same instance, the same request, without and then with a gateway endpoint, and
-what S3 saw each time. The topologies ship inside the package (lab/data), so the demo runs from any
+what S3 saw each time; act 3 an endpoint policy that lets one bucket through and denies another. The topologies ship inside the package (lab/data), so the demo runs from any
 directory; topologies/ links to them.
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
 class Act:
     title: str
     topology: str  # file name in lab/data
-    steps: tuple[tuple[str, ...], ...]  # ("trace", source, story) or ("associate"|"disassociate", endpoint, table, story)
+    # ("trace", source, story[, bucket]) or ("associate"|"disassociate", endpoint, table, story)
+    steps: tuple[tuple[str, ...], ...]
 
 
 @dataclass
@@ -47,6 +48,12 @@ ACTS = (
             ("associate", "s3-gw", "private", "with the endpoint: route table private gains pl-78a54011 -> vpce"),
             ("trace", "app1", "app1 - the same request, now private: the endpoint, and S3 sees the private IP"),
         )),
+    Act("Figure 3: endpoint policies control what the endpoint may be used for "
+        "(topologies/gateway-endpoint-policies.yaml)", "gateway-endpoint-policies.yaml", (
+            ("trace", "app1", "app1 - lab-bucket, which the endpoint policy allows", "lab-bucket"),
+            ("trace", "app1", "app1 - other-bucket: the same path, but the endpoint policy does not allow it",
+             "other-bucket"),
+        )),
 )
 
 
@@ -58,9 +65,10 @@ def run_act(act: Act, run_dir: Path) -> ActResult:
     with Lab(plan, run_dir) as lab:
         for kind, *args in act.steps:
             if kind == "trace":
-                source, story = args
-                predicted = explain(topology, plan, source, TARGET)
-                out.results.append((story, trace(lab, predicted, source, TARGET, 443).to_dict(str(run_dir))))
+                source, story, *bucket = args
+                target = f"{bucket[0]}.s3.ap-northeast-2.amazonaws.com" if bucket else TARGET
+                predicted = explain(topology, plan, source, target)
+                out.results.append((story, trace(lab, predicted, source, target, 443).to_dict(str(run_dir))))
             else:
                 endpoint, table, story = args
                 topology, plan = change_lab(lab, topology, endpoint, table, on=kind == "associate")

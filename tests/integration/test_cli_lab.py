@@ -53,7 +53,8 @@ def test_inspect_reads_a_kept_run(capsys, tmp_path):
 def test_demo_shows_the_chapters_figures_and_they_agree(capsys, tmp_path):
     assert main(["demo", "--keep", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
-    assert out.count("predicted by AWS's rules (vpclab explain): agrees") == 5
+    assert out.count("predicted by AWS's rules (vpclab explain): agrees") == 7
+    assert "HTTP 403: AccessDenied: endpoint policy of vpce-" in out
     assert "(web1's public IP) via the internet" in out and "(nat-a's Elastic IP) via the internet" in out
     assert "NO_ROUTE_TO_DESTINATION" in out
     assert "which saw the request come from 10.0.2.4 via vpce-" in out  # with the endpoint: the private IP
