@@ -24,6 +24,7 @@ class Capture:
     def __init__(self, node, directory: Path):
         self.node, self.path = node, directory / f"{node.name}.pcap"
         self.proc: subprocess.Popen | None = None
+        self.interrupted = False
 
     def start(self) -> None:
         self.proc = self.node.popen(
@@ -43,11 +44,17 @@ class Capture:
             if select.select([fd], [], [], 0.1)[0]:
                 seen += os.read(fd, 4096)
 
+    def interrupt(self) -> None:
+        """SIGINT, once: tcpdump writes what it has and prints its statistics."""
+        if self.proc is not None and not self.interrupted and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            self.interrupted = True
+
     def stop(self) -> dict:
-        """SIGINT, then tcpdump's own statistics: how many packets it kept and lost."""
-        if self.proc is None or self.proc.poll() is not None:
+        """Interrupt (unless done already), then tcpdump's own statistics: packets kept and lost."""
+        if self.proc is None or (not self.interrupted and self.proc.poll() is not None):
             return {}
-        self.proc.send_signal(signal.SIGINT)
+        self.interrupt()
         try:
             _, err = self.proc.communicate(timeout=5)
         except subprocess.TimeoutExpired:

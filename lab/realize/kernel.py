@@ -51,9 +51,16 @@ def sysctls(node: Node) -> dict[str, int]:
     return values
 
 
-def create_link(ns_a: IPRoute, a_if: str, pid_b: int, b_if: str, mac_a: str | None) -> None:
+FIRST_LINK_INDEX = 1000  # far above the indexes the kernel hands out in a node's namespace
+
+
+def create_link(ns_a: IPRoute, a_if: str, pid_b: int, b_if: str, mac_a: str | None, number: int) -> None:
+    """The `a` end gets an ifindex of its own (FIRST_LINK_INDEX + number): when both ends of a veth
+    had the same index, the kernel raised the carrier of one end up to a second late (linkwatch's
+    rate limit; measured in docs/benchmarks.md), and every lab start waited for it."""
     extra = {"address": mac_a} if mac_a else {}
-    ns_a.link("add", ifname=a_if, kind="veth", peer={"ifname": b_if, "net_ns_pid": pid_b}, **extra)
+    ns_a.link("add", ifname=a_if, kind="veth", index=FIRST_LINK_INDEX + number,
+              peer={"ifname": b_if, "net_ns_pid": pid_b}, **extra)
 
 
 def index(ns: IPRoute, ifname: str) -> int:

@@ -63,9 +63,10 @@ class Lab:
             self.create_nodes()
             self.connect()
             self.configure()
+            self.start_services()  # they take longest to start (moto): they start while links come up
             self.wait_carrier()
             self.start_captures()
-            self.start_services()
+            self.services.wait_ready()
             log.info("lab %s up in %.2f s", self.tag, time.monotonic() - started)
         except BaseException:
             self.stop()
@@ -92,6 +93,8 @@ class Lab:
     def save_evidence(self) -> None:
         if self.captures:
             time.sleep(0.2)  # let the last packets reach the capture files
+            for capture in self.captures:  # all stop at once; each then reports
+                capture.interrupt()
             self.capture_stats = {c.node.name: c.stop() for c in self.captures}
             self.captures = []
         if self.nodes and self.run_dir.is_dir():
@@ -115,11 +118,11 @@ class Lab:
 
     def connect(self) -> None:
         """Every link as a veth pair created inside the first node's namespace."""
-        for link in self.plan.links:
+        for number, link in enumerate(self.plan.links):
             (a, a_if), (b, b_if) = link.a, link.b
             mac = self.plan.node(a).interface(a_if).mac
             with kernel.netns(self.nodes[a].pid) as ns:
-                kernel.create_link(ns, a_if, self.nodes[b].pid, b_if, mac)
+                kernel.create_link(ns, a_if, self.nodes[b].pid, b_if, mac, number)
 
     def configure(self) -> None:
         indexes = {}

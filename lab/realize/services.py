@@ -43,6 +43,7 @@ class Services:
                 "CURL_CA_BUNDLE": bundle, "AWS_DEFAULT_REGION": self.plan.region, **AWS_ENV}
 
     def start(self) -> None:
+        """Spawn every service and prepare every node; `wait_ready` waits for the services."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ca = make_lab_ca(self.dir / "ca")
         for front in self.plan.services:
@@ -52,6 +53,8 @@ class Services:
             self.spawn(resolver.node, "resolver", config, name=f"{vpc}-resolver")
         for name in self.plan.nodes:
             self.prepare_node(name)
+
+    def wait_ready(self) -> None:
         for name, proc in self.procs:
             wait_ready(name, proc)
 
