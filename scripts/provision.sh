@@ -14,7 +14,7 @@ venv=${VPCLAB_VENV:-/opt/vpclab/venv}
 # (a Mininet recommendation) off the machine: vpclab uses Linux bridges only.
 # dnsmasq-base, not dnsmasq: the full package starts a resolver in the root namespace.
 apt_packages=(
-  mininet iproute2 iputils-ping traceroute nftables tcpdump iperf3 curl dnsutils dnsmasq-base
+  mininet iproute2 iputils-ping traceroute nftables tcpdump tshark iperf3 curl dnsutils dnsmasq-base
   ethtool procps
   ca-certificates python3 python3-venv python3-setuptools
 )

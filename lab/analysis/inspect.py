@@ -14,15 +14,19 @@ from lab.analysis.pcapread import CaptureError, records
 from lab.analysis.run import load_run
 
 
-def inspect_run(run_dir: str | Path) -> dict:
+def inspect_run(run_dir: str | Path, flow_filter: str | None = None) -> dict:
     """{"run", "packets": {node: IPv4 packets captured}, "flows": [Flow.to_dict() + {"path": ObservedPath}]}
 
-    Each hop's `frames` are positions in captures/<node>.pcap, for `packet_detail` or Wireshark (+1).
+    `flow_filter` keeps the flows whose source node, address or port, or destination address or
+    port, equals it (`app1`, `52.219.60.10`, `443`). Each hop's `frames` are positions in
+    captures/<node>.pcap, for `packet_detail` or Wireshark (+1).
     """
     run = load_run(run_dir)
     packets = Counter(s.node for s in run.sightings)
+    chosen = [f for f in flows(run) if flow_filter is None
+              or flow_filter in (f.node, f.src, f.dst, str(f.sport), str(f.dport))]
     return {"run": str(run_dir), "packets": dict(sorted(packets.items())),
-            "flows": [{**flow.to_dict(), "path": path_of(run, flow).to_dict()} for flow in flows(run)]}
+            "flows": [{**flow.to_dict(), "path": path_of(run, flow).to_dict()} for flow in chosen]}
 
 
 def packet_detail(run_dir: str | Path, node: str, index: int) -> str:

@@ -118,6 +118,7 @@ def run_clean(args: argparse.Namespace) -> int:
 def add_inspect(verbs) -> None:
     p = verbs.add_parser("inspect", help="paths of every flow in a kept run directory (no root)")
     p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--flow", metavar="WHAT", help="only flows from/to this node, address or port")
     p.add_argument("--packet", nargs=2, metavar=("NODE", "INDEX"), help="show one captured packet in detail")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_inspect)
@@ -130,7 +131,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     if args.packet:
         print(packet_detail(args.run_dir, args.packet[0], int(args.packet[1])))
         return 0
-    data = inspect_run(args.run_dir)
+    data = inspect_run(args.run_dir, args.flow)
     if args.json:
         print_json(data)
     else:

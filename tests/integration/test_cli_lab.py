@@ -45,6 +45,9 @@ def test_inspect_reads_a_kept_run(capsys, tmp_path):
     flows = json.loads(capsys.readouterr().out)["flows"]
     https = [f for f in flows if f["source"] == "app1" and f["dport"] == 443]
     assert [h["kind"] for h in https[0]["path"]["path"]] == ["instance", "vpc-router", "gateway-endpoint", "service"]
+    assert main(["inspect", str(tmp_path / "run"), "--flow", "443", "--json"]) == 0
+    only = json.loads(capsys.readouterr().out)["flows"]
+    assert only and all(443 in (f["sport"], f["dport"]) for f in only) and len(only) < len(flows)
     frame = https[0]["path"]["path"][0]["frames"][0]
     assert main(["inspect", str(tmp_path / "run"), "--packet", "app1", str(frame)]) == 0
     assert "TCP" in capsys.readouterr().out
