@@ -1,4 +1,5 @@
-"""Endpoint and bucket policies, enforced on every S3 request before moto sees it.
+"""Endpoint and bucket policies, enforced on every S3 request (and endpoint policies on every
+DynamoDB call that comes through an endpoint) before moto sees it.
 
 moto cannot do this: it has no request context (no aws:SourceVpce, aws:SourceIp, ...) and treats
 conditions as matched, and it checks bucket policies on object operations only (measurements.md
@@ -11,9 +12,12 @@ Which action, resource and condition keys S3 uses for a request: lab.model.s3_re
 """
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import parse_qs
 
+from lab.model.ids import ACCOUNT_ID
 from lab.model.policy import PolicyDocument, Request, Scope, decide
 from lab.model.s3_requests import ROOT, request_context, s3_action
 from lab.services.access import ACCESS_KEY, VERDICT_KEY, Access, Verdict
@@ -59,3 +63,44 @@ class Authorizer:
         if denied_by:
             return access_denied(environ, start_response)
         return self.app(environ, start_response)
+
+
+def dynamodb_request(environ: dict, access: Access, ingress: Ingress, region: str) -> Request | None:
+    """DynamoDB's JSON API names the operation in X-Amz-Target and the table in the body."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if not target.startswith("DynamoDB_") or not signed(environ):
+        return None  # not an API call (or unsigned, which DynamoDB itself refuses): moto answers
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)  # moto reads it again
+    try:
+        table = json.loads(body or b"{}").get("TableName")
+    except (ValueError, AttributeError):
+        table = None
+    resource = f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{table}" if table else "*"
+    return Request(ROOT, f"dynamodb:{target.split('.', 1)[1]}", resource, context(access, ingress, True))
+
+
+class DynamoDbAuthorizer:
+    """WSGI middleware for one endpoint ingress of DynamoDB: its endpoint policy must allow the call
+    (DynamoDB's resource-based policies are not modelled). A denial is DynamoDB's AccessDeniedException."""
+
+    def __init__(self, app: Callable, ingress: Ingress, region: str):
+        self.app, self.ingress, self.region = app, ingress, region
+        self.endpoint = Scope(f"endpoint policy of {ingress.vpce_id}", ingress.policy)
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        request = dynamodb_request(environ, environ[ACCESS_KEY], self.ingress, self.region)
+        if request is None:
+            return self.app(environ, start_response)
+        denied_by = decide(request, self.endpoint, None)
+        environ[VERDICT_KEY] = Verdict(request.action, "deny" if denied_by else "allow", denied_by)
+        if not denied_by:
+            return self.app(environ, start_response)
+        body = json.dumps({"__type": "com.amazon.coral.service#AccessDeniedException",
+                           "Message": f"User: {ROOT} is not authorized to perform: {request.action} on resource: "
+                                      f"{request.resource} because no VPC endpoint policy allows the "
+                                      f"{request.action} action"}).encode()
+        start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
+                                           ("Content-Length", str(len(body)))])
+        return [body]

@@ -47,7 +47,7 @@ from werkzeug.serving import make_server
 from lab.errors import LabError
 from lab.services import process
 from lab.services.access import RequestLog
-from lab.services.authorize import Authorizer
+from lab.services.authorize import Authorizer, DynamoDbAuthorizer
 from lab.services.config import FrontConfig, load_front_config
 from lab.services.errors import ServiceError
 from lab.services.process import JsonLines
@@ -98,7 +98,8 @@ def start(config: FrontConfig) -> None:
         raise ServiceError(f"cannot open the request log: {e}") from None
     process.block_stop_signals()
     for ingress in config.ingresses:
-        checked = Authorizer(app, ingress, config.bucket_policies) if config.service == "s3" else app
+        checked = Authorizer(app, ingress, config.bucket_policies) if config.service == "s3" \
+            else DynamoDbAuthorizer(app, ingress, config.region) if ingress.vpce_id else app
         logged = RequestLog(checked, config.service, ingress, requests)
         serve(logged, ingress.http, None)
         serve(logged, ingress.https, tls)
