@@ -122,7 +122,7 @@ def _check_unique_ingresses(ingresses: tuple[Ingress, ...], where: str) -> None:
     ports = [p for i in ingresses for p in (i.http, i.https)]
     if not ingresses:
         raise ServiceError(f"{where}: at least one ingress is needed")
-    if len(set(names)) != len(names):
+    if names.count("internet") > 1:  # a vpce id may repeat: an interface endpoint has one ENI (a link) per AZ
         raise ServiceError(f"{where}: ingress names repeat: {', '.join(names)}")
     if len(set(ports)) != len(ports):
         raise ServiceError(f"{where}: local ports repeat: {', '.join(map(str, ports))} "
