@@ -15,7 +15,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,9 @@ from mininet.link import Link  # noqa: E402
 from mininet.log import setLogLevel  # noqa: E402
 from mininet.node import Node  # noqa: E402
 
+# The CLI's terminated_cleanly (SIGTERM and SIGHUP raise SystemExit, so every `finally` that tears
+# something down runs), for the benchmarks to import from here.
+from lab.cli.lab_commands import terminated_cleanly  # noqa: E402,F401
 from lab.model.loader import load_topology  # noqa: E402
 from lab.plan.compile import compile_plan  # noqa: E402
 from lab.plan.types import Plan  # noqa: E402
@@ -65,20 +67,6 @@ def table(headers: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-@contextmanager
-def terminated_cleanly() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise SystemExit, so every `finally` that tears something down runs."""
-    def stop(signum, frame):
-        raise SystemExit(128 + signum)
-
-    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
 
 
 @contextmanager

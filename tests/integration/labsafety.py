@@ -52,11 +52,17 @@ STRAY = "nohup sleep 3600 >/dev/null 2>&1 & echo $!"
 
 def lab_prerequisite_missing() -> str | None:
     """Why real labs cannot be built here, or None."""
+    return prerequisite_missing("it builds real labs (network namespaces, veths, nftables)",
+                                (("mnexec", "mininet"), ("ip", "iproute2"), ("nft", "nftables"),
+                                 ("tcpdump", "tcpdump"), ("unshare", "util-linux")))
+
+
+def prerequisite_missing(needs_root_because: str, tools: tuple[tuple[str, str], ...]) -> str | None:
+    """Why tests that need root, the (command, Debian package) `tools` and network namespaces of their
+    own cannot run here, or None."""
     if os.geteuid() != 0:
-        return ("needs root: it builds real labs (network namespaces, veths, nftables) "
-                "(run sudo scripts/test.sh)")
-    for tool, package in (("mnexec", "mininet"), ("ip", "iproute2"), ("nft", "nftables"),
-                          ("tcpdump", "tcpdump"), ("unshare", "util-linux")):
+        return f"needs root: {needs_root_because} (run sudo scripts/test.sh)"
+    for tool, package in tools:
         if shutil.which(tool) is None:
             return f"needs `{tool}` (Debian package {package}; scripts/provision.sh installs it)"
     probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True, timeout=10)

@@ -7,7 +7,8 @@ only `lo`; the test puts the service's public address on `lo` before the service
 A client that needs the lab's DNS or a hosts file also gets a private mount namespace
 (`unshare -m`) for the bind mount, as lab nodes do (measurements.md section 9 and Trap 14).
 Each test stops exactly the processes it started, by pid; the namespace ends with its last process.
-The root namespace never gets an address, a route, a rule or a mount: `root_untouched` checks it.
+The root namespace never gets an address, a route, a rule or a mount: `root_untouched` checks it
+(labsafety's root snapshot).
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import ipaddress
 import json
 import os
 import selectors
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from labsafety import prerequisite_missing, root_snapshot
 from lab.model import regions
 from lab.plan.dns import public_records
 from lab.plan.serialize import to_data
@@ -42,38 +43,18 @@ INGRESSES = [{"name": "internet", "http": 10080, "https": 10443},
 OBJECTS = {"hello.txt": "hello\n", "dir/ü.txt": "umlaut\n"}
 
 
-def missing_prerequisite() -> str | None:
-    if os.geteuid() != 0:
-        return "needs root: each service runs in a network namespace of its own (run sudo scripts/test.sh)"
-    for tool, package in (("unshare", "util-linux"), ("nsenter", "util-linux"), ("ip", "iproute2"),
-                          ("nft", "nftables"), ("curl", "curl")):
-        if shutil.which(tool) is None:
-            return f"needs `{tool}` (Debian package {package}; scripts/provision.sh installs it)"
-    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True, timeout=10)
-    if probe.returncode != 0:
-        return f"cannot create a network namespace here (`unshare -n true`: {probe.stderr.strip()})"
-    return None
-
-
-MISSING = missing_prerequisite()
+MISSING = prerequisite_missing("each service runs in a network namespace of its own",
+                               (("unshare", "util-linux"), ("nsenter", "util-linux"), ("ip", "iproute2"),
+                                ("nft", "nftables"), ("curl", "curl")))
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
-
-
-def root_state() -> dict[str, object]:
-    def out(*argv: str) -> str:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
-    return {"addresses": out("ip", "-br", "addr"), "routes": out("ip", "route", "show", "table", "all"),
-            "routes6": out("ip", "-6", "route", "show", "table", "all"), "rules": out("ip", "rule"),
-            "nftables": out("nft", "list", "ruleset"),
-            "mounts": [line for line in Path("/proc/self/mountinfo").read_text().splitlines()
-                       if line.split()[4] in ("/etc/resolv.conf", "/etc/hosts")]}
 
 
 @pytest.fixture
 def root_untouched():
-    before = root_state()
+    before = root_snapshot()
     yield
-    assert root_state() == before
+    diff = before.differences(before.again())
+    assert not diff, diff
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from lab.errors import UnknownName
 from lab.model.ids import aws_id
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
+from topologies import nat_vpc, public_vpc, vpcs
 
 REPO = Path(__file__).resolve().parents[2]
 S3_NAME = "s3.ap-northeast-2.amazonaws.com"
@@ -123,29 +124,6 @@ def test_the_rest_of_the_internet_still_goes_through_the_nat_gateway(monkeypatch
 
 # -- one rule each --------------------------------------------------------------------------------
 
-def nat_vpc(private_routes: str, endpoints: str = "s3-gw: {type: gateway, service: s3, route_tables: [private]}",
-            app: str = "", vpcs: str = "", top: str = "") -> str:
-    """vpc app (public and private subnet, NAT gateway, an S3 gateway endpoint on the private table),
-    plus YAML for more keys of vpc app, more VPCs and more top-level keys, each written at column 0."""
-    return textwrap.dedent("""
-        vpcs:
-          app:
-            cidr: 10.0.0.0/16
-            internet_gateway: true
-            subnets:
-              public-a:  {cidr: 10.0.1.0/24, az: a, route_table: public}
-              private-a: {cidr: 10.0.2.0/24, az: a, route_table: private}
-            route_tables:
-              public:  [{destination: 0.0.0.0/0, target: igw}]
-              private: %s
-            nat_gateways: {nat-a: {subnet: public-a}}
-            endpoints: {%s}
-            instances: {app1: {subnet: private-a}}
-        """).lstrip("\n") % (private_routes, endpoints) \
-        + textwrap.indent(textwrap.dedent(app), "    ") + textwrap.indent(textwrap.dedent(vpcs), "  ") \
-        + textwrap.dedent(top)
-
-
 @pytest.mark.parametrize("route", ["52.219.60.0/24", "52.219.60.0/23"])
 def test_a_more_specific_or_equal_static_route_beats_the_prefix_list(route):
     """VPC_Route_Tables.html, "Route priority and prefix lists": the longest prefix wins, and on the
@@ -176,7 +154,7 @@ def test_peering_is_not_transitive():
     only, never its NAT gateway, internet gateway or gateway endpoints (gateway-endpoints.html;
     vpc-peering-basics.html)."""
     topology = load(nat_vpc("[{destination: 0.0.0.0/0, target: nat-a}, {destination: 10.1.0.0/16, target: to-b}]",
-                            app="peering: {to-b: {peer_vpc: b}}\n", vpcs="""
+                            app="peering: {to-b: {peer_vpc: b}}\n", other_vpcs="""
         b:
           cidr: 10.1.0.0/16
           subnets: {private-a: {cidr: 10.1.2.0/24, az: a, route_table: private}}
@@ -197,18 +175,7 @@ def test_peering_is_not_transitive():
 
 def test_default_route_to_the_internet_gateway_without_a_public_ip_is_dropped():
     """The internet gateway translates only addresses that have a public IPv4 address."""
-    topology = load("""
-        vpcs:
-          app:
-            cidr: 10.0.0.0/16
-            internet_gateway: true
-            subnets:
-              public-a: {cidr: 10.0.1.0/24, az: a, route_table: public}
-            route_tables:
-              public: [{destination: 0.0.0.0/0, target: igw}]
-            instances:
-              bare: {subnet: public-a}
-        """)
+    topology = load(vpcs(public_vpc(more="instances: {bare: {subnet: public-a}}")))
     result = run(topology, "bare", S3_NAME)
     assert (result.outcome, result.explanation["code"]) == ("dropped", "NO_PUBLIC_IP")
     assert result.explanation["component"] == aws_id("igw", "app")
@@ -218,14 +185,9 @@ def test_default_route_to_the_internet_gateway_without_a_public_ip_is_dropped():
 def test_the_internet_cannot_open_a_connection_to_a_nat_gateway():
     """From a public instance in another VPC to the NAT gateway's Elastic IP: the IGW translates it,
     the NAT gateway refuses connections initiated from outside (vpc-nat-gateway.html)."""
-    topology = load(nat_vpc("[{destination: 0.0.0.0/0, target: nat-a}]", endpoints="", vpcs="""
-        outside:
-          cidr: 10.9.0.0/16
-          internet_gateway: true
-          subnets: {public-a: {cidr: 10.9.1.0/24, az: a, route_table: public}}
-          route_tables: {public: [{destination: 0.0.0.0/0, target: igw}]}
-          instances: {visitor: {subnet: public-a, public_ip: true}}
-        """))
+    outside = public_vpc("outside", "10.9.0.0/16", "10.9.1.0/24",
+                         more="instances: {visitor: {subnet: public-a, public_ip: true}}")
+    topology = load(nat_vpc("[{destination: 0.0.0.0/0, target: nat-a}]", endpoints="", other_vpcs=outside))
     result = run(topology, "visitor", public_ip(topology, "nat-a"))
     assert (result.outcome, result.explanation["code"]) == ("dropped", "NAT_GATEWAY_NO_INBOUND")
     assert kinds(result) == ["instance", "vpc-router", "internet-gateway", "internet", "internet-gateway",

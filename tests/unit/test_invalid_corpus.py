@@ -38,19 +38,25 @@ def expected_lines(path: Path) -> list[str]:
             for kind, _, rest in (line.partition(": ") for line in header)]
 
 
+def rejected_as_announced(load, path: Path) -> TopologyError:
+    """The TopologyError that `load` raises for the corpus file `path`, after checking that its text is
+    exactly what the file's header announces."""
+    expected = expected_lines(path)
+    assert expected, f"{path.name} has no '# expect:' header"
+    with pytest.raises(TopologyError) as caught:
+        load(str(path))
+    assert str(caught.value) == "\n".join(expected)
+    return caught.value
+
+
 def test_corpus_is_large_enough():
     assert len(CASES) >= 30
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_invalid_topology_is_rejected_with_exact_problems(name):
-    path = CORPUS / name
-    expected = expected_lines(path)
-    assert expected, f"{name} has no '# expect:' header"
-    with pytest.raises(TopologyError) as caught:
-        load_topology(str(path))
-    assert str(caught.value) == "\n".join(expected)
-    assert all(p.severity == "error" for p in caught.value.problems)
+    error = rejected_as_announced(load_topology, CORPUS / name)
+    assert all(p.severity == "error" for p in error.problems)
 
 
 def test_missing_file_is_a_topology_error(tmp_path):

@@ -21,6 +21,7 @@ from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.plan.routing import NO_ROUTE_DEV, EDGE_TABLE, MAIN_ROUTE_TABLE, PREFIX_LIST_METRIC, STATIC_METRIC
 from lab.plan.serialize import plan_to_dict
+from topologies import nat_vpc, public_vpc, vpcs
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p.name for p in (REPO / "topologies").glob("*.yaml"))
@@ -57,27 +58,19 @@ def bridge_of(plan, vpc: str, subnet_cidr: Net) -> str:
 
 # -- addresses ------------------------------------------------------------------------------------
 
-ALLOCATION = """
-    vpcs:
-      app:
-        cidr: 10.0.0.0/16
-        internet_gateway: true
-        subnets:
-          public-a: {cidr: 10.0.1.0/24, az: a, route_table: public}
-        route_tables:
-          public: [{destination: 0.0.0.0/0, target: igw}]
-        nat_gateways:
-          nat-a: {subnet: public-a}
-          nat-b: {subnet: public-a}
-        endpoints:
-          s3-if: {type: interface, service: s3, subnets: [public-a]}
-        instances:
-          web1: {subnet: public-a, public_ip: true}
-          web2: {subnet: public-a}
-          pinned: {subnet: public-a, private_ip: 10.0.1.5}
-          top: {subnet: public-a, private_ip: 10.0.1.254}
-          web3: {subnet: public-a}
-    """
+ALLOCATION = vpcs(public_vpc(more="""
+    nat_gateways:
+      nat-a: {subnet: public-a}
+      nat-b: {subnet: public-a}
+    endpoints:
+      s3-if: {type: interface, service: s3, subnets: [public-a]}
+    instances:
+      web1: {subnet: public-a, public_ip: true}
+      web2: {subnet: public-a}
+      pinned: {subnet: public-a, private_ip: 10.0.1.5}
+      top: {subnet: public-a, private_ip: 10.0.1.254}
+      web3: {subnet: public-a}
+    """))
 
 
 def test_instances_from_base_plus_4_up_and_aws_managed_enis_from_the_top_down():
@@ -291,20 +284,7 @@ def test_prefix_list_routes_expand_to_every_cidr_of_the_list_behind_static_route
 
 
 def test_a_static_route_for_a_prefix_list_cidr_outranks_the_endpoint_route():
-    plan = compile_plan(load("""
-        vpcs:
-          app:
-            cidr: 10.0.0.0/16
-            internet_gateway: true
-            subnets:
-              public-a:  {cidr: 10.0.1.0/24, az: a, route_table: public}
-              private-a: {cidr: 10.0.2.0/24, az: a, route_table: private}
-            route_tables:
-              public:  [{destination: 0.0.0.0/0, target: igw}]
-              private: [{destination: 52.219.60.0/23, target: nat-a}]
-            nat_gateways: {nat-a: {subnet: public-a}}
-            endpoints: {s3-gw: {type: gateway, service: s3, route_tables: [private]}}
-        """))
+    plan = compile_plan(load(nat_vpc("[{destination: 52.219.60.0/23, target: nat-a}]", instances="")))
     same = sorted((r.metric, str(r.via)) for r in table(plan, "app", "private").routes
                   if r.destination == Net("52.219.60.0/23"))
     assert same == [(STATIC_METRIC, "10.0.1.254"), (PREFIX_LIST_METRIC, str(ip_of(plan, "app-s3-gw", "vpc")))]
@@ -347,29 +327,17 @@ def nft_map(ruleset: str, name: str) -> dict[str, str]:
     return dict(pair.split(" : ") for pair in found.group(1).split(", ")) if found else {}
 
 
-TWO_PUBLIC_VPCS = """
-    vpcs:
-      blue:
-        cidr: 10.0.0.0/16
-        internet_gateway: true
-        subnets:
-          public-a: {cidr: 10.0.1.0/24, az: a, route_table: public}
-        route_tables:
-          public: [{destination: 0.0.0.0/0, target: igw}]
+TWO_PUBLIC_VPCS = vpcs(
+    public_vpc("blue", more="""
         nat_gateways: {nat-a: {subnet: public-a}}
         instances:
           blue1: {subnet: public-a, public_ip: true}
           blue2: {subnet: public-a}
-      green:
-        cidr: 10.1.0.0/16
-        internet_gateway: true
-        subnets:
-          public-a: {cidr: 10.1.1.0/24, az: a, route_table: public}
-        route_tables:
-          public: [{destination: 0.0.0.0/0, target: igw}]
+        """),
+    public_vpc("green", "10.1.0.0/16", "10.1.1.0/24", more="""
         instances:
           green1: {subnet: public-a, public_ip: true}
-    """
+        """))
 
 
 def test_internet_gateway_maps_exactly_the_public_ips_of_its_vpc():

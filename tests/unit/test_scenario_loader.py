@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_invalid_corpus import expected_lines
+from test_invalid_corpus import rejected_as_announced
 
 from lab.errors import TopologyError
 from lab.scenario.loader import ACTIONS, load_scenario
@@ -73,12 +73,7 @@ def test_corpus_is_large_enough():
 
 @pytest.mark.parametrize("name", CASES)
 def test_invalid_scenario_is_rejected_with_exact_problem(name):
-    path = CORPUS / name
-    expected = expected_lines(path)
-    assert expected, f"{name} has no '# expect:' header"
-    with pytest.raises(TopologyError) as caught:
-        load_scenario(str(path))
-    assert str(caught.value) == "\n".join(expected)
+    rejected_as_announced(load_scenario, CORPUS / name)
 
 
 def test_missing_scenario_file_is_a_topology_error(tmp_path):
