@@ -88,20 +88,18 @@ def add_demo(verbs) -> None:
     p = verbs.add_parser("demo", help="the chapter's figures in real packets: public/private/isolated subnets, "
                          "then S3 without and with a gateway endpoint (root)")
     p.add_argument("--keep", metavar="DIR", default=DEMO_RUN_DIR,
-                   help=f"where the captures and logs stay (default {DEMO_RUN_DIR}, replaced each run)")
+                   help=f"where the captures and logs stay (default {DEMO_RUN_DIR}; a previous demo's "
+                   "runs there are replaced, nothing else is touched)")
     p.set_defaults(run=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    import shutil
-
     from lab.cli.lab_commands import terminated_cleanly
     from lab.realize.guard import require_root
     from lab.report.text import demo_text
     from lab.scenario.demo import ACTS, run_act
 
     require_root()
-    shutil.rmtree(args.keep, ignore_errors=True)
     print("vpclab demo: the chapter's figures, built from Linux namespaces. Every request is a real HTTPS\n"
           "request to S3; every path shown is the one the captured packets took, next to what AWS's rules predict.\n")
     agree = True

@@ -44,7 +44,7 @@ def running_lab(plan, keep: str | None):
 
     run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="vpclab-"))
     try:
-        with terminated_cleanly(), Lab(plan, run_dir) as lab:
+        with terminated_cleanly(), Lab(plan, run_dir, temporary=not keep) as lab:
             yield lab
     finally:
         if not keep:

@@ -4,6 +4,7 @@ Nothing is found by name, so nothing that is not a lab's can be touched."""
 from __future__ import annotations
 
 import logging
+import shutil
 
 from lab.realize import processes
 from lab.realize.state import LabState, all_states
@@ -20,6 +21,8 @@ def remove(state: LabState) -> None:
     processes.kill_namespace_members(processes.live_namespaces(anchors, state.netns.values()), anchors)
     processes.stop(state.processes, timeout=2.0)
     processes.stop(shells, timeout=0.0)  # bash -i ignores SIGTERM; a shell has nothing to save
+    if state.temporary:
+        shutil.rmtree(state.run_dir, ignore_errors=True)
     state.remove()
 
 

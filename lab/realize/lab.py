@@ -14,6 +14,8 @@ import json
 import logging
 import os
 import secrets
+import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -32,13 +34,16 @@ from lab.realize.state import LabState, owned
 
 log = logging.getLogger(__name__)
 VENV_BIN = str(Path(sys.executable).parent)
+RUN_MARKER = ".vpclab-run"
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 class Lab:
-    def __init__(self, plan: Plan, run_dir: Path | str, tag: str | None = None):
+    def __init__(self, plan: Plan, run_dir: Path | str, tag: str | None = None, temporary: bool = False):
+        """`temporary`: the run directory is vpclab's own, removed with the lab (also by `clean`)."""
         self.plan, self.run_dir = plan, Path(run_dir)
         self.tag = tag or f"vl{secrets.token_hex(3)}"
-        self.state = LabState(self.tag, str(self.run_dir))
+        self.state = LabState(self.tag, str(self.run_dir), temporary=temporary)
         self.nodes: dict[str, MininetNode] = {}
         self.captures: list[Capture] = []
         self.services = None  # lab.realize.services.Services, once started
@@ -55,7 +60,7 @@ class Lab:
     def start(self) -> None:
         require_root()
         setLogLevel("warning")
-        (self.run_dir / "captures").mkdir(parents=True, exist_ok=True)
+        prepare_run_dir(self.run_dir)
         (self.run_dir / "plan.json").write_text(json.dumps(plan_to_dict(self.plan), indent=1))
         self.state.save()
         try:
@@ -74,7 +79,15 @@ class Lab:
 
     def stop(self) -> None:
         """Remove everything this lab created; safe to call twice and after a failed start.
-        Evidence (capture tails, drop counters) is saved first, but never at the cost of cleanup."""
+        Evidence (capture tails, drop counters) is saved first, but never at the cost of cleanup,
+        and no signal interrupts it (they are held until the lab is gone, then delivered)."""
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            self.teardown()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+    def teardown(self) -> None:
         try:
             self.save_evidence()
         except Exception:  # noqa: BLE001 - a lost counter must not leave a lab behind
@@ -107,9 +120,10 @@ class Lab:
             node = MininetNode(name, inNamespace=True)
             self.nodes[name] = node
             self.state.nodes[name] = owned(node.pid, f"shell of node {name}")
+            self.state.save()
+            check_own_namespace(name, node.pid)  # before its namespace is recorded as the lab's
             self.state.netns[name] = netns_inode(node.pid)
             self.state.save()
-            check_own_namespace(name, node.pid)
             settings = " ".join(f"{k}={v}" for k, v in kernel.sysctls(spec).items())
             out = node.cmd(f"sysctl -qw {settings}; echo rc=$?")
             if not out.strip().endswith("rc=0"):
@@ -213,5 +227,16 @@ def read_drops(node: MininetNode) -> list[dict]:
     return counters
 
 
-def run_dir_for(tag: str) -> Path:
-    return Path(os.environ.get("VPCLAB_RUNS", "/tmp/vpclab")) / tag
+def prepare_run_dir(run_dir: Path) -> None:
+    """A run directory is new or a previous vpclab run's (its files are replaced); anything else is
+    refused, so that --keep never mixes in or deletes someone's files."""
+    marker = run_dir / RUN_MARKER
+    if run_dir.exists() and any(run_dir.iterdir()) and not marker.exists():
+        raise RealizeError("run directory", f"{run_dir} is not empty and is not a vpclab run directory; "
+                           "give --keep a new or empty directory")
+    for old in ("captures", "services"):
+        shutil.rmtree(run_dir / old, ignore_errors=True)
+    for old in ("plan.json", "drops.json"):
+        (run_dir / old).unlink(missing_ok=True)
+    (run_dir / "captures").mkdir(parents=True, exist_ok=True)
+    marker.write_text("a vpclab run directory: vpclab may replace what is in it\n")

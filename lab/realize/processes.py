@@ -55,7 +55,7 @@ def live_namespaces(anchors: Iterable[Owned], inodes: Iterable[int]) -> set[int]
     look) is in right now. Only these are surely still the lab's namespaces: an inode number
     is reused once its namespace is gone. Any owned process will do, not only the node shells: they
     exit when the pty of a killed vpclab hangs up, while its captures and services live on."""
-    wanted, found = set(inodes), set()
+    wanted, found = set(inodes) - {os.stat("/proc/self/ns/net").st_ino}, set()  # never our own
     for proc in anchors:
         try:
             inode = os.stat(f"/proc/{proc.pid}/ns/net").st_ino
@@ -71,6 +71,7 @@ def kill_namespace_members(inodes: Iterable[int], spare: Iterable[Owned]) -> Non
     except the owned processes in `spare`: they keep the namespaces, and so the proof, alive until
     the strays are gone, and are stopped afterwards by pid."""
     keep = {p.pid for p in spare if p.alive()} | {os.getpid()}
+    inodes = set(inodes) - {os.stat("/proc/self/ns/net").st_ino}  # whatever the caller says
     for pid in pids_in_namespaces(inodes):
         if pid not in keep:
             try:

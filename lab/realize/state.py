@@ -34,6 +34,7 @@ class LabState:
     nodes: dict[str, Owned] = field(default_factory=dict)  # node name -> its shell
     netns: dict[str, int] = field(default_factory=dict)  # node name -> network namespace inode
     processes: list[Owned] = field(default_factory=list)  # services, captures, probes
+    temporary: bool = False  # the run directory is vpclab's own temporary one: remove it too
 
     @property
     def path(self) -> Path:
@@ -53,7 +54,7 @@ class LabState:
         data = json.loads(path.read_text())
         return cls(data["tag"], data["run_dir"], Owned(**data["owner"]),
                    {k: Owned(**v) for k, v in data["nodes"].items()}, data["netns"],
-                   [Owned(**p) for p in data["processes"]])
+                   [Owned(**p) for p in data["processes"]], data.get("temporary", False))
 
 
 def owned(pid: int, what: str) -> Owned:

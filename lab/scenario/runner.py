@@ -56,7 +56,7 @@ def run_scenario(path: Path | str, keep: Path | None = None) -> ScenarioResult:
     plan = compile_plan(scenario.topology)
     run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="vpclab-scenario-"))
     try:
-        with Lab(plan, run_dir) as lab:
+        with Lab(plan, run_dir, temporary=not keep) as lab:
             results = [run_step(scenario, plan, lab, step) for step in scenario.steps]
     finally:
         if not keep:
