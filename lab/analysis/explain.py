@@ -90,8 +90,8 @@ class Walker:
             self.path: list[Hop] = [Hop(source, "internet", None, f"{self.src_ip} on the internet")]
             return
         if source not in t.instances:
-            raise UnknownName(f"--from {source}: no such instance (instances: {', '.join(t.instances)}, "
-                              f"or {INTERNET_CLIENT})")
+            raise UnknownName(f"source {source}: no such instance (instances: {', '.join(t.instances)}, "
+                              f"or {INTERNET_CLIENT}) (InvalidInstanceID.NotFound)")
         self.inst = t.instances[source]
         self.vpc = t.vpcs[self.inst.vpc]
         self.src_ip = plan.node(source).interfaces[0].addresses[0].ip
@@ -107,7 +107,7 @@ class Walker:
             return self.plan.node(target).addresses()[0] if self.plan.node(target).kind != "service" \
                 else self.plan.node(target).loopback[0].ip
         if "." not in target or self.vpc is None:
-            raise UnknownName(f"--to {target}: not a node, an IPv4 address or a host name "
+            raise UnknownName(f"target {target}: not a node, an IPv4 address or a host name "
                               f"(nodes: {', '.join(self.plan.nodes)})")
         resolver = self.plan.resolvers.get(self.vpc.name)
         if resolver is None:

@@ -9,7 +9,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from lab.cli.output import print_json
+from lab.cli.output import port, print_json
+from lab.errors import UnknownName
 from lab.model.loader import load_topology
 
 TOPOLOGY = "a topology file (YAML; see docs/topology-format.md)"
@@ -54,11 +55,12 @@ def running_lab(plan, keep: str | None):
 def add_trace(verbs) -> None:
     p = verbs.add_parser("trace", help="build the lab, send real traffic, show the path from captures (root)")
     p.add_argument("file", metavar="FILE", help=TOPOLOGY)
-    p.add_argument("--from", dest="source", required=True, metavar="INSTANCE")
+    p.add_argument("--from", dest="source", required=True, metavar="INSTANCE",
+                   help="the source: an instance, or internet-client")
     p.add_argument("--to", dest="target", required=True, metavar="TARGET",
                    help="a node name, an IPv4 address or a host name (resolved inside the lab)")
-    p.add_argument("--port", type=int, default=443)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--port", type=port, default=443, help="destination TCP port (default 443)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--keep", metavar="DIR", help="keep captures, logs and the plan in DIR")
     p.set_defaults(run=run_trace)
 
@@ -119,7 +121,8 @@ def add_inspect(verbs) -> None:
     p = verbs.add_parser("inspect", help="paths of every flow in a kept run directory (no root)")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--flow", metavar="WHAT", help="only flows from/to this node, address or port")
-    p.add_argument("--packet", nargs=2, metavar=("NODE", "INDEX"), help="show one captured packet in detail")
+    p.add_argument("--packet", nargs=2, metavar=("NODE", "INDEX"),
+                   help="show one captured packet in detail (INDEX counts from 0, as the hops' frames do)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_inspect)
 
@@ -129,7 +132,10 @@ def run_inspect(args: argparse.Namespace) -> int:
     from lab.report.text import inspect_text
 
     if args.packet:
-        print(packet_detail(args.run_dir, args.packet[0], int(args.packet[1])))
+        node, index = args.packet
+        if not index.isdigit():
+            raise UnknownName(f"--packet {node} {index}: INDEX is a packet's position in the node's capture (0, 1, ...)")
+        print(packet_detail(args.run_dir, node, int(index)))
         return 0
     data = inspect_run(args.run_dir, args.flow)
     if args.json:

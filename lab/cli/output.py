@@ -8,3 +8,12 @@ import sys
 def print_json(data: object) -> None:
     json.dump(data, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def port(text: str) -> int:
+    """A TCP port, 1-65535 (an argparse type, also used at the lab prompt)."""
+    import argparse
+
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
+    return int(text)

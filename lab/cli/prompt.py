@@ -10,8 +10,10 @@ from __future__ import annotations
 import cmd
 import shlex
 import sys
+from argparse import ArgumentTypeError
 
 from lab.analysis.explain import explain
+from lab.cli.output import port
 from lab.errors import LabError
 from lab.report.text import explanation_text, trace_text
 from lab.scenario.observe import change_lab, trace
@@ -63,11 +65,14 @@ class LabPrompt(cmd.Cmd):
             print()
 
     def parse(self, arg: str) -> tuple[str, str, int] | None:
-        words = shlex.split(arg)
-        if len(words) not in (2, 3) or (len(words) == 3 and not words[2].isdigit()):
-            print("usage: SRC TARGET [PORT]")
+        try:
+            words = shlex.split(arg)
+            if len(words) not in (2, 3):
+                raise ValueError("two or three words")
+            return words[0], words[1], port(words[2]) if len(words) == 3 else 443
+        except (ValueError, ArgumentTypeError) as exc:
+            print(f"usage: SRC TARGET [PORT] ({exc})")
             return None
-        return words[0], words[1], int(words[2]) if len(words) == 3 else 443
 
     def do_explain(self, arg: str) -> bool:
         """explain SRC TARGET [PORT]: the path AWS's rules predict, hop by hop."""
@@ -97,7 +102,7 @@ class LabPrompt(cmd.Cmd):
         return self.change(arg, on=False)
 
     def change(self, arg: str, on: bool) -> bool:
-        words = shlex.split(arg)
+        words = arg.split()
         if len(words) != 2:
             print(f"usage: {'associate' if on else 'disassociate'} ENDPOINT ROUTE_TABLE")
             return False
@@ -107,8 +112,9 @@ class LabPrompt(cmd.Cmd):
             print(f"vpclab: {exc}")
             return False
         print(f"{'associated' if on else 'disassociated'}: route table {words[1]} "
-              f"{'now sends' if on else 'no longer sends'} the prefix list of {words[0]} to the endpoint; "
-              "connections already open on the old path are cut (their next packets take the new route)")
+              f"{'now sends' if on else 'no longer sends'} the prefix list of {words[0]} to the endpoint. "
+              "Connections already open to those addresses break: their next packets take the new "
+              "route, where S3 does not know them")
         return False
 
     def do_nodes(self, arg: str) -> bool:

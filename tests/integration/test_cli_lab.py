@@ -67,7 +67,7 @@ def test_demo_shows_the_chapters_figures_and_they_agree(capsys, tmp_path):
 def test_trace_of_an_unknown_source_is_one_clear_line(capsys):
     assert main(["trace", "topologies/public-private.yaml", "--from", "app9", "--to", TARGET]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("vpclab: --from app9: no such instance") and "Traceback" not in err
+    assert err.startswith("vpclab: source app9: no such instance") and "Traceback" not in err
 
 
 def test_within_a_subnet_there_is_no_router_hop(capsys, tmp_path):

@@ -101,7 +101,8 @@ def test_explain_with_an_unknown_source_is_one_line(capsys):
     assert main(["explain", "topologies/public-private.yaml", "--from", "nobody", "--to", "s3.ap-northeast-2.amazonaws.com"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == "vpclab: --from nobody: no such instance (instances: web1, app1, db1, or internet-client)\n"
+    assert err == ("vpclab: source nobody: no such instance (instances: web1, app1, db1, or internet-client) "
+                   "(InvalidInstanceID.NotFound)\n")
     assert "Traceback" not in err
 
 

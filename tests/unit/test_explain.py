@@ -237,11 +237,12 @@ def test_an_unknown_source_is_an_unknown_name(monkeypatch):
     topology = shipped("public-private.yaml", monkeypatch)
     with pytest.raises(UnknownName) as caught:
         run(topology, "nobody", S3_NAME)
-    assert str(caught.value) == "--from nobody: no such instance (instances: web1, app1, db1, or internet-client)"
+    assert str(caught.value) == ("source nobody: no such instance (instances: web1, app1, db1, or internet-client) "
+                                 "(InvalidInstanceID.NotFound)")
 
 
 def test_a_target_that_is_neither_node_address_nor_host_name_is_an_unknown_name(monkeypatch):
-    with pytest.raises(UnknownName, match="^--to nobody: not a node, an IPv4 address or a host name"):
+    with pytest.raises(UnknownName, match="^target nobody: not a node, an IPv4 address or a host name"):
         run(shipped("public-private.yaml", monkeypatch), "app1", "nobody")
 
 
