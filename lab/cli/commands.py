@@ -14,6 +14,14 @@ TOPOLOGY = "a topology file (YAML; see docs/topology-format.md)"
 EXIT_BAD_INPUT = 2
 
 
+def load_warned(file: str):
+    """Load a topology and say on stderr what AWS would accept but cannot work, or is not emulated."""
+    topology = load_topology(file)
+    for warning in problems(topology):
+        print(warning, file=sys.stderr)
+    return topology
+
+
 def add_validate(verbs) -> None:
     p = verbs.add_parser("validate", help="check topology files against AWS's rules (no root needed)")
     p.add_argument("files", nargs="+", metavar="FILE", help=TOPOLOGY)
@@ -47,7 +55,7 @@ def run_plan(args: argparse.Namespace) -> int:
     from lab.plan.serialize import plan_to_dict
     from lab.report.text import plan_text
 
-    plan = compile_plan(load_topology(args.file))
+    plan = compile_plan(load_warned(args.file))
     if args.json:
         print_json(plan_to_dict(plan))
     else:
@@ -72,7 +80,7 @@ def run_explain(args: argparse.Namespace) -> int:
     from lab.plan.compile import compile_plan
     from lab.report.text import explanation_text
 
-    topology = load_topology(args.file)
+    topology = load_warned(args.file)
     result = explain(topology, compile_plan(topology), args.source, args.target, args.port)
     if args.json:
         print_json(result.to_dict())

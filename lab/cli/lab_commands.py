@@ -11,7 +11,6 @@ from pathlib import Path
 
 from lab.cli.output import port, print_json
 from lab.errors import UnknownName
-from lab.model.loader import load_topology
 
 TOPOLOGY = "a topology file (YAML; see docs/topology-format.md)"
 
@@ -34,7 +33,9 @@ def planned(file: str):
     """Load and plan first: a mistake is reported before anything is built."""
     from lab.plan.compile import compile_plan
 
-    topology = load_topology(file)
+    from lab.cli.commands import load_warned
+
+    topology = load_warned(file)
     return topology, compile_plan(topology)
 
 

@@ -189,9 +189,6 @@ class Topology:
     buckets: dict[str, Bucket] = field(compare=False)
     tables: dict[str, Table] = field(compare=False)
 
-    def vpc_of(self, instance: str) -> Vpc:
-        return self.vpcs[self.instances[instance].vpc]
-
     def peerings(self) -> list[Peering]:
         return [p for vpc in self.vpcs.values() for p in vpc.peerings.values()]
 

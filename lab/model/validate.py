@@ -234,6 +234,11 @@ def check_group_refs(t: Topology, vpc: Vpc, groups, owner: str, line: int) -> It
 
 
 def check_security_groups(t: Topology, vpc: Vpc) -> Iterator[Problem]:
+    for filters, kind in ((vpc.security_groups, "security group"), (vpc.network_acls, "network acl")):
+        for item in filters.values():  # say so, rather than let a learner believe they were applied
+            yield Problem(t.file, item.line, f"{kind} {item.name} is checked but not yet enforced on "
+                          "packets or in explain: traffic flows as if it allowed everything",
+                          "vpclab.NotEnforced", "warning")
     for sg in vpc.security_groups.values():
         for rule in sg.ingress + sg.egress:
             if isinstance(rule.peer, str) and rule.peer not in vpc.security_groups:

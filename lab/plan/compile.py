@@ -161,7 +161,8 @@ class Planner:
                       routes=(KernelRoute(vpc.cidr, "vpc", r_side.ip, origin="vpc"),
                               KernelRoute(DEFAULT, "inet", i_side.ip, origin="internet")),
                       nftables=nftables.internet_gateway(mine, "vpc", "inet"), forwarding=True,
-                      description=f"internet gateway of vpc {vpc.name}: 1:1 NAT for {len(mine)} public IPs"))
+                      description=f"internet gateway of vpc {vpc.name}: 1:1 NAT for "
+                      f"{len(mine)} public IP{'' if len(mine) == 1 else 's'}"))
         return g_out, i_side
 
     def add_endpoints(self, vpc: Vpc, router: str, router_ifs: list, hops: dict, attach) -> None:

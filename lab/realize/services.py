@@ -25,7 +25,9 @@ READY_TIMEOUT = 20.0
 # Dummy credentials: the lab's services accept any signature; AWS's documented example key pair.
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": ""}
+           "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": "",
+           # the host's ~/.aws settings (profiles, endpoints) must not leak into the lab
+           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
 
 
 class Services:
@@ -77,9 +79,10 @@ class Services:
         name = name or node
         path = self.dir / f"{name}.json"
         path.write_text(json.dumps(config, indent=1))
-        proc = self.lab.node(node).popen([sys.executable, "-m", f"lab.services.{kind}", "--config", str(path)],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=open(self.dir / f"{name}.log", "w"), env=self.env())
+        with open(self.dir / f"{name}.log", "w") as log_file:  # the child keeps its own descriptor
+            proc = self.lab.node(node).popen([sys.executable, "-m", f"lab.services.{kind}", "--config", str(path)],
+                                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file,
+                                             env=self.env())
         self.lab.own(proc.pid, f"{kind} {name}")
         self.procs.append((name, proc))
 
