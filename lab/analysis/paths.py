@@ -73,6 +73,8 @@ def flows(run: Run) -> list[Flow]:
     forwarded: dict[str, set[tuple]] = {}  # node -> fingerprints it received (forwarding nodes only)
     result: list[list[Sighting]] = []
     for s in run.sightings:
+        if int(s.dst.split(".", 1)[0]) >= 224:  # multicast and broadcast (IGMP, ...): no connection
+            continue
         key = (s.node, s.proto, s.src, s.sport, s.dst, s.dport)
         if s.direction == "in":
             back = (s.node, s.proto, s.dst, s.dport, s.src, s.sport)
