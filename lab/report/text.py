@@ -56,6 +56,12 @@ def explanation_text(e: Explanation) -> str:
     return "\n".join(lines)
 
 
+def because(x: dict) -> str:
+    """An explanation's message, with its code unless the message already names it."""
+    message, code = x.get("message", ""), x.get("code", "")
+    return message if code in message else f"{message} ({code})"
+
+
 def observed_hops(path: list[dict]) -> list[str]:
     lines = []
     for i, hop in enumerate(path):
@@ -85,7 +91,7 @@ def trace_text(t: dict) -> str:
                          f"{saw['source_ip']}:{saw['source_port']}")
     if t.get("explanation"):
         x = t["explanation"]
-        lines.append(f"  stopped at {x.get('node') or x.get('component')}: {x['message']} ({x['code']})")
+        lines.append(f"  stopped at {x.get('node') or x.get('component')}: {because(x)}")
     verdict = "agrees with the prediction" if t["agrees"] else \
         "DISAGREES with the prediction (a vpclab bug): " + "; ".join(t["disagreements"])
     lines.append(f"  {verdict}")
@@ -106,7 +112,7 @@ def inspect_text(data: dict) -> str:
             lines.append(f"    the service saw {path['service_saw']['source_ip']}")
         if path.get("explanation"):
             x = path["explanation"]
-            lines.append(f"    stopped at {x.get('node')}: {x['message']} ({x['code']})")
+            lines.append(f"    stopped at {x.get('node')}: {because(x)}")
     return "\n".join(lines)
 
 
@@ -138,7 +144,7 @@ def demo_text(act) -> str:
             lines.append(f"     result:  HTTP {t.get('http_status')}: {why.removeprefix('S3 answers ')}")
         else:
             x = t.get("explanation") or {}
-            lines.append(f"     result:  {t['outcome']}: {x.get('message', '')} ({x.get('code', '')})")
+            lines.append(f"     result:  {t['outcome']}: {because(x)}")
             why = (t["predicted"].get("explanation") or {}).get("message")
             if why:
                 lines.append(f"     why:     {why}")
