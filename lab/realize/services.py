@@ -70,6 +70,8 @@ class Services:
         if front.service == "s3":
             config["buckets"] = [{"name": b.name, "region": b.region, "objects": b.objects,
                                   "policy": document(b.policy)} for b in front.buckets]
+            config["elsewhere"] = {b.name: b.region for f in self.plan.services if f.service == "s3"
+                                   and f.region != front.region for b in f.buckets}
         else:
             config["tables"] = [{"name": t.name, "region": t.region, "partition_key": t.partition_key}
                                 for t in front.tables]

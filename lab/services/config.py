@@ -52,6 +52,8 @@ class FrontConfig:
     # Bucket policies live here, parsed, and are enforced by the front: moto never gets them, as it
     # would apply their conditions wrongly (measurements.md section 10).
     bucket_policies: dict[str, PolicyDocument] = field(default_factory=dict)
+    # S3 only: the buckets of other regions (name -> region), answered with S3's redirect.
+    elsewhere: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ def _items(d: dict, key: str, where: str, parse) -> tuple:
 def load_front_config(path: Path) -> FrontConfig:
     at = f"{path}: "
     d = _fields(_read(path), str(path), ("service", "region", "ingresses", "cert", "key", "request_log"),
-                ("buckets", "tables"))
+                ("buckets", "tables", "elsewhere"))
     service = _typed(d["service"], str, f"{at}service")
     if service not in regions.GATEWAY_SERVICES:
         raise ServiceError(f"{at}service: {service!r} is not one of {', '.join(regions.GATEWAY_SERVICES)}")
@@ -168,7 +170,9 @@ def load_front_config(path: Path) -> FrontConfig:
     buckets = _items(d, "buckets", at, _bucket)
     return FrontConfig(service, _region(d["region"], f"{at}region"), ingresses, cert, key, request_log,
                        buckets=tuple(b for b, _ in buckets), tables=_items(d, "tables", at, _table),
-                       bucket_policies={b.name: p for b, p in buckets if p is not None})
+                       bucket_policies={b.name: p for b, p in buckets if p is not None},
+                       elsewhere={str(k): _region(v, f"{at}elsewhere.{k}")
+                                  for k, v in _typed(d.get("elsewhere", {}), dict, f"{at}elsewhere").items()})
 
 
 def _address(value: Any, where: str) -> ipaddress.IPv4Address:

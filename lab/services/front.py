@@ -51,7 +51,7 @@ from lab.services.authorize import Authorizer, DynamoDbAuthorizer
 from lab.services.config import FrontConfig, load_front_config
 from lab.services.errors import ServiceError
 from lab.services.process import JsonLines
-from lab.services.s3errors import AccessDeniedBodies
+from lab.services.s3errors import AccessDeniedBodies, WrongRegion
 from lab.services.seed import seed
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,8 @@ def start(config: FrontConfig) -> None:
         raise ServiceError(f"cannot open the request log: {e}") from None
     process.block_stop_signals()
     for ingress in config.ingresses:
-        checked = Authorizer(app, ingress, config.bucket_policies) if config.service == "s3" \
-            else DynamoDbAuthorizer(app, ingress, config.region) if ingress.vpce_id else app
+        checked = WrongRegion(Authorizer(app, ingress, config.bucket_policies), config.elsewhere) \
+            if config.service == "s3" else DynamoDbAuthorizer(app, ingress, config.region) if ingress.vpce_id else app
         logged = RequestLog(checked, config.service, ingress, requests)
         serve(logged, ingress.http, None)
         serve(logged, ingress.https, tls)

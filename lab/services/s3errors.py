@@ -1,4 +1,5 @@
-"""S3's XML error bodies: for the answers moto leaves empty, and for the front's own policy denials.
+"""S3's XML error bodies: for the answers moto leaves empty, for the front's own policy denials, and
+for requests that reach the wrong region.
 
 moto 5.2.5 answers an anonymous request for a private object, and a bucket-policy deny, with a bare
 403 (measurements.md section 10); real S3 sends its AccessDenied document, which is what curl users
@@ -10,6 +11,8 @@ import base64
 import secrets
 from collections.abc import Callable, Iterable
 from xml.sax.saxutils import escape
+
+from lab.services.access import ACCESS_KEY
 
 
 def error_xml(code: str, message: str, **extra: str) -> bytes:
@@ -50,3 +53,25 @@ class AccessDeniedBodies:
         if hasattr(body, "close"):
             body.close()
         return replaced
+
+
+class WrongRegion:
+    """WSGI middleware: a request for a bucket of another region gets S3's 301 PermanentRedirect
+    with `x-amz-bucket-region`, which the AWS CLI and boto3 follow to the right region
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html, PermanentRedirect)."""
+
+    def __init__(self, app: Callable, elsewhere: dict[str, str]):
+        self.app, self.elsewhere = app, elsewhere
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        bucket = environ[ACCESS_KEY].bucket
+        region = self.elsewhere.get(bucket or "")
+        if region is None:
+            return self.app(environ, start_response)
+        endpoint = f"{bucket}.s3.{region}.amazonaws.com" if region != "us-east-1" else f"{bucket}.s3.amazonaws.com"
+        body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else error_xml(
+            "PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified "
+            "endpoint. Please send all future requests to this endpoint.", Endpoint=endpoint, Bucket=bucket)
+        start_response("301 Moved Permanently", [("Content-Type", "application/xml"), ("x-amz-bucket-region", region),
+                                                 ("Content-Length", str(len(body)))])
+        return [body]
