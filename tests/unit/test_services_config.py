@@ -96,7 +96,7 @@ def test_dynamodb_front_holds_tables(tmp_path):
     ({"buckets": [{"name": "b", "region": "ap-northeast-2", "objects": {"k": 1}}]},
      "buckets[0].objects['k']: expected str, got 1"),
     ({"bucket": []}, "unknown field bucket (expected service, region, ingresses, cert, key, request_log, "
-                     "buckets, tables)"),
+                     "buckets, tables, elsewhere)"),
 ])
 def test_front_config_mistakes_name_the_field(tmp_path, changes, message):
     assert front_error(tmp_path, **changes) == message
