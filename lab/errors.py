@@ -30,7 +30,8 @@ class Problem:
 
     def __str__(self) -> str:
         prefix = "warning: " if self.severity == "warning" else ""
-        return f"{self.file}:{self.line}: {prefix}{self.message} ({self.code})"
+        where = f"{self.file}:{self.line}" if self.line else self.file  # line 0: the file as a whole
+        return f"{where}: {prefix}{self.message} ({self.code})"
 
 
 class TopologyError(LabError, ValueError):

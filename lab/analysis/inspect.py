@@ -17,16 +17,17 @@ from lab.analysis.run import load_run
 def inspect_run(run_dir: str | Path, flow_filter: str | None = None) -> dict:
     """{"run", "packets": {node: IPv4 packets captured}, "flows": [Flow.to_dict() + {"path": ObservedPath}]}
 
-    `flow_filter` keeps the flows whose source node, address or port, or destination address or
-    port, equals it (`app1`, `52.219.60.10`, `443`). Each hop's `frames` are positions in
+    `flow_filter` keeps the flows whose source node, address or port, destination address or port,
+    or any node on their path, equals it (`app1`, `52.219.60.10`, `443`, `app-nat-a`). Each hop's `frames` are positions in
     captures/<node>.pcap, for `packet_detail` or Wireshark (+1).
     """
     run = load_run(run_dir)
     packets = Counter(s.node for s in run.sightings)
-    chosen = [f for f in flows(run) if flow_filter is None
-              or flow_filter in (f.node, f.src, f.dst, str(f.sport), str(f.dport))]
+    paths = [(flow, path_of(run, flow)) for flow in flows(run)]
+    chosen = [(f, p) for f, p in paths if flow_filter is None
+              or flow_filter in (f.node, f.src, f.dst, str(f.sport), str(f.dport), *(h.node for h in p.path))]
     return {"run": str(run_dir), "packets": dict(sorted(packets.items())),
-            "flows": [{**flow.to_dict(), "path": path_of(run, flow).to_dict()} for flow in chosen]}
+            "flows": [{**flow.to_dict(), "path": path.to_dict()} for flow, path in chosen]}
 
 
 def packet_detail(run_dir: str | Path, node: str, index: int) -> str:

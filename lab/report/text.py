@@ -102,6 +102,8 @@ def trace_text(t: dict) -> str:
 
 def inspect_text(data: dict) -> str:
     lines = [f"run {data['run']}: " + ", ".join(f"{n} {c}" for n, c in data["packets"].items()) + " packets"]
+    if not data["flows"]:
+        lines.append("no flow matched")
     for flow in data["flows"]:
         path = flow["path"]
         lines.append("")

@@ -58,7 +58,7 @@ def test_validate_reports_every_file_and_fails_if_any_is_wrong(capsys):
 def test_validate_of_a_missing_file_is_one_line(capsys):
     assert main(["validate", "topologies/absent.yaml"]) == 2
     err = capsys.readouterr().err
-    assert err == "topologies/absent.yaml:0: cannot read the file: No such file or directory (FileNotFound)\n"
+    assert err == "topologies/absent.yaml: cannot read the file: No such file or directory (FileNotFound)\n"
 
 
 def test_plan_json_is_the_whole_plan(capsys):

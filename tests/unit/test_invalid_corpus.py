@@ -63,4 +63,4 @@ def test_missing_file_is_a_topology_error(tmp_path):
     path = tmp_path / "absent.yaml"
     with pytest.raises(TopologyError) as caught:
         load_topology(path)
-    assert str(caught.value) == f"{path}:0: cannot read the file: No such file or directory (FileNotFound)"
+    assert str(caught.value) == f"{path}: cannot read the file: No such file or directory (FileNotFound)"

@@ -80,7 +80,7 @@ def test_missing_scenario_file_is_a_topology_error(tmp_path):
     path = tmp_path / "absent.yaml"
     with pytest.raises(TopologyError) as caught:
         load_scenario(path)
-    assert str(caught.value) == f"{path}:0: cannot read the file: No such file or directory (FileNotFound)"
+    assert str(caught.value) == f"{path}: cannot read the file: No such file or directory (FileNotFound)"
 
 
 # -- what a valid file becomes -----------------------------------------------------------------
