@@ -34,7 +34,8 @@ def expected_lines(path: Path) -> list[str]:
     # Decoded leniently: one case is deliberately not UTF-8, but every header is ASCII.
     text = path.read_bytes().decode("utf-8", errors="replace")
     header = itertools.takewhile(lambda line: line.startswith("# expect"), text.splitlines())
-    return [f"{path.parent.as_posix()}/{rest}" if kind == "# expect-file" else f"{path.as_posix()}:{rest}"
+    return [f"{path.parent.as_posix()}/{rest}" if kind == "# expect-file"
+            else f"{path.as_posix()}{rest[1:] if rest.startswith('0:') else ':' + rest}"  # line 0: no line
             for kind, _, rest in (line.partition(": ") for line in header)]
 
 
