@@ -71,13 +71,27 @@ def vpc_router(vpc_cidr: ipaddress.IPv4Network, no_route_dev: str, peerings: lis
     ])
 
 
-def nat_gateway(private_ip: ipaddress.IPv4Address, vpc_cidr: ipaddress.IPv4Network, eni: str) -> str:
-    """Source NAT to the NAT gateway's own private IP, ports 1024-65535; no inbound-initiated flows.
+# "If a connection that's using a NAT gateway is idle for 350 seconds or more, the connection times
+# out" and "any further traffic ... the NAT gateway returns an RST packet"
+# (https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-troubleshooting.html).
+NAT_GATEWAY_IDLE_TIMEOUT = 350
+
+
+def nat_gateway(private_ip: ipaddress.IPv4Address, vpc_cidr: ipaddress.IPv4Network, eni: str,
+                idle_timeout: int | None = None) -> str:
+    """Source NAT to the NAT gateway's own private IP, ports 1024-65535; no inbound-initiated flows;
+    a TCP connection idle for 350 s is forgotten, and what it sends afterwards is answered with RST.
 
     https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway.html (the IGW then maps the
     private IP to the Elastic IP); port range from the NAT gateway's documented behaviour.
     """
+    idle = idle_timeout or NAT_GATEWAY_IDLE_TIMEOUT
     return _table("nat_gateway", [
+        f"ct timeout idle {{ protocol tcp; l3proto ip; policy = {{ established: {idle} }}; }}",
+        "chain prerouting {",  # after conntrack made the entry, before it is confirmed
+        "  type filter hook prerouting priority filter; policy accept;",
+        f'  iifname "{eni}" ct state new ct timeout set "idle"',
+        "}",
         "chain postrouting {",
         "  type nat hook postrouting priority srcnat; policy accept;",
         f'  oifname "{eni}" ip saddr {vpc_cidr} ip saddr != {private_ip} meta l4proto {{ tcp, udp }} '
@@ -87,6 +101,9 @@ def nat_gateway(private_ip: ipaddress.IPv4Address, vpc_cidr: ipaddress.IPv4Netwo
         "chain forward {",
         "  type filter hook forward priority filter; policy drop;",
         "  ct state established,related accept",
+        # a TCP segment that opens nothing: its connection timed out (or never was) here
+        f'  iifname "{eni}" ip saddr {vpc_cidr} ct state new tcp flags & (syn | ack) != syn '
+        'counter reject with tcp reset comment "NAT_GATEWAY_IDLE_TIMEOUT"',
         f'  iifname "{eni}" ip saddr {vpc_cidr} ct state new accept',
         '  counter drop comment "NAT_GATEWAY_NO_INBOUND"',
         "}",
