@@ -142,8 +142,27 @@ def path_of(run: Run, flow: Flow) -> ObservedPath:
         origin = run.by_fingerprint[answer.fingerprint][0].node
         result.explanation = _because(run, "CONNECTION_REFUSED", origin, f"{origin} answered with a TCP reset")
     elif outcome == "timeout":
-        result.explanation = _timeout(run, trace, reply_trace)
+        unreachable = _unreachable(run, flow) if dropped else None
+        if unreachable is not None:  # the packet died, but the router that dropped it said so
+            result.outcome = "no-route"
+            result.explanation = _because(run, "DESTINATION_UNREACHABLE", dropped,
+                                          f"{dropped} had no route for it and answered 'destination "
+                                          f"unreachable' (ICMP type 3, code {unreachable.fingerprint[3]})")
+        else:
+            result.explanation = _timeout(run, trace, reply_trace)
     return result
+
+
+def _unreachable(run: Run, flow: Flow, window: float = 5.0) -> Sighting | None:
+    """An ICMP destination-unreachable that reached the source soon after its first packet."""
+    first = flow.sightings[0]
+    seen = run.by_node[flow.node]
+    for s in islice(seen, bisect_left(seen, first.time, key=attrgetter("time")), None):
+        if s.time > first.time + window:
+            return None
+        if s.direction == "in" and s.proto == ICMP and s.dst == first.src and s.fingerprint[2] == 3:
+            return s
+    return None
 
 
 def _answer(flow: Flow) -> Sighting | None:

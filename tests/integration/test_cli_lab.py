@@ -80,3 +80,13 @@ def test_within_a_subnet_there_is_no_router_hop(capsys, tmp_path):
     assert main(["trace", str(topology), "--from", "app1", "--to", "app2", "--port", "22", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [h["node"] for h in data["path"]] == ["app1", "app2"] and data["outcome"] == "refused"
+
+
+def test_an_icmp_unreachable_is_read_as_such(capsys):
+    """The internet has no route to a private address and says so (ICMP type 3): the observed path
+    ends there with that answer, not with a silent drop."""
+    assert main(["trace", "topologies/public-private.yaml", "--from", "internet-client", "--to", "app1",
+                 "--port", "22", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["outcome"] == "no-route" and data["dropped_at"] == "internet"
+    assert data["explanation"]["code"] == "DESTINATION_UNREACHABLE" and data["agrees"]
