@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TEST_COMMAND = "sudo scripts/test.sh"
+TEST_COMMAND = "bash scripts/test.sh"
 
 
 def code_lines(path: Path) -> list[str]:
