@@ -61,7 +61,7 @@ def prerequisite_missing(needs_root_because: str, tools: tuple[tuple[str, str], 
     """Why tests that need root, the (command, Debian package) `tools` and network namespaces of their
     own cannot run here, or None."""
     if os.geteuid() != 0:
-        return f"needs root: {needs_root_because} (run sudo scripts/test.sh)"
+        return f"needs root: {needs_root_because} (run scripts/test.sh as root)"
     for tool, package in tools:
         if shutil.which(tool) is None:
             return f"needs `{tool}` (Debian package {package}; scripts/provision.sh installs it)"
