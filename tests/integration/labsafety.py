@@ -23,6 +23,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,3 +214,39 @@ def namespace_of(pid: int) -> int | None:
         return os.stat(f"/proc/{pid}/ns/net").st_ino
     except OSError:
         return None
+
+
+# Opens a TLS connection to S3, says so, waits for a line on stdin, then sends a request on the
+# same connection and reports what became of it.
+HELD_CONNECTION = textwrap.dedent("""
+    import socket, ssl, sys
+    raw = socket.create_connection((sys.argv[1], 443), timeout=5)
+    sock = ssl.create_default_context().wrap_socket(raw, server_hostname=sys.argv[1])
+    print("CONNECTED", sock.getsockname()[1], flush=True)
+    sys.stdin.readline()
+    try:
+        sock.sendall(b"GET /hello.txt HTTP/1.1\\r\\nHost: " + sys.argv[1].encode() + b"\\r\\n\\r\\n")
+        print("ANSWER", sock.recv(100)[:12], flush=True)
+    except (ConnectionResetError, ssl.SSLError, BrokenPipeError) as exc:
+        print("RESET", type(exc).__name__, flush=True)
+    except socket.timeout:
+        print("TIMEOUT", flush=True)
+""")
+
+
+def hold_connection(lab, source: str, host: str) -> subprocess.Popen:
+    """A TLS connection from `source` to S3 at `host`, open and idle until `use_held`."""
+    held = lab.node(source).popen([sys.executable, "-c", HELD_CONNECTION, host], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  env=lab.node_env(source))
+    lab.own(held.pid, f"held connection in {source}")
+    first = held.stdout.readline()
+    assert first.startswith("CONNECTED"), first + held.stdout.read()
+    return held
+
+
+def use_held(held: subprocess.Popen) -> str:
+    """Send a request on the held connection; what became of it (ANSWER ..., RESET ..., TIMEOUT)."""
+    held.stdin.write("go\n")
+    held.stdin.flush()
+    return held.communicate(timeout=20)[0]

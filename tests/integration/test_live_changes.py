@@ -5,9 +5,6 @@ https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html) — p
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -17,28 +14,13 @@ from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.realize.lab import Lab
 from lab.scenario.observe import change_lab, trace
+from labsafety import hold_connection, use_held
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),
               pytest.mark.timeout(120)]
 
-# Opens a TLS connection to S3, says so, waits for a line on stdin, then sends a request on the
-# same connection and reports what became of it.
-HELD_CONNECTION = textwrap.dedent("""
-    import socket, ssl, sys
-    raw = socket.create_connection((sys.argv[1], 443), timeout=5)
-    sock = ssl.create_default_context().wrap_socket(raw, server_hostname=sys.argv[1])
-    print("CONNECTED", sock.getsockname()[1], flush=True)
-    sys.stdin.readline()
-    try:
-        sock.sendall(b"GET /hello.txt HTTP/1.1\\r\\nHost: " + sys.argv[1].encode() + b"\\r\\n\\r\\n")
-        print("ANSWER", sock.recv(100)[:12], flush=True)
-    except (ConnectionResetError, ssl.SSLError, BrokenPipeError) as exc:
-        print("RESET", type(exc).__name__, flush=True)
-    except socket.timeout:
-        print("TIMEOUT", flush=True)
-""")
 
 
 def kinds(result) -> list[str]:
@@ -53,17 +35,9 @@ def test_associating_the_endpoint_flips_the_path_and_cuts_open_connections(tmp_p
         before = trace(lab, explain(topology, plan, "app1", TARGET), "app1", TARGET, 443)
         assert before.agrees and "nat-gateway" in kinds(before) and "gateway-endpoint" not in kinds(before)
 
-        held = lab.node("app1").popen([sys.executable, "-c", HELD_CONNECTION, TARGET], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                      env=lab.node_env("app1"))
-        lab.own(held.pid, "held connection in app1")
-        first = held.stdout.readline()
-        assert first.startswith("CONNECTED"), first + held.stdout.read()
-
+        held = hold_connection(lab, "app1", TARGET)
         topology, plan = change_lab(lab, topology, "s3-gw", "private", on=True)
-        held.stdin.write("go\n")
-        held.stdin.flush()
-        out, _ = held.communicate(timeout=20)
+        out = use_held(held)
         # The old connection did not survive the route change: its request went the new way, where
         # S3 has no such connection, so no answer came (a reset, or an end of stream, or silence).
         assert out.split()[0] in ("RESET", "ANSWER", "TIMEOUT") and "HTTP/1.1" not in out, out

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +14,9 @@ from lab.model.loader import load_topology
 from lab.plan import nftables
 from lab.plan.compile import compile_plan
 from lab.realize.lab import Lab
-from test_live_changes import HELD_CONNECTION, TARGET
+from labsafety import hold_connection, use_held
+
+TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),
@@ -29,16 +29,9 @@ def test_an_idle_connection_through_the_nat_gateway_is_reset(tmp_path, monkeypat
     plan = compile_plan(load_topology("topologies/public-private.yaml"))
     assert "established: 2" in plan.node("app-nat-a").nftables
     with Lab(plan, tmp_path / "run") as lab:
-        held = lab.node("app1").popen([sys.executable, "-c", HELD_CONNECTION, TARGET], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                      env=lab.node_env("app1"))
-        lab.own(held.pid, "held connection in app1")
-        first = held.stdout.readline()
-        assert first.startswith("CONNECTED"), first + held.stdout.read()
+        held = hold_connection(lab, "app1", TARGET)
         time.sleep(4)  # idle for longer than the NAT gateway keeps it
-        held.stdin.write("go\n")
-        held.stdin.flush()
-        out, _ = held.communicate(timeout=20)
+        out = use_held(held)
         # The reset ends the TLS stream: Python reports it as a reset or as an (unexpected) end.
         assert out.startswith(("RESET", "ANSWER b''")) and "HTTP/1.1" not in out, out
         lab.save_drops()
