@@ -46,7 +46,8 @@ from lab.realize.lab import Lab  # noqa: E402
 CLONE_NEWNET = 0x40000000
 LIBC = ctypes.CDLL(None, use_errno=True)
 NETWORK_PHASES = ("create_nodes", "connect", "configure", "wait_carrier")
-LAB_PHASES = NETWORK_PHASES + ("start_captures", "start_services")
+LAB_PHASES = ("launch_services",) + NETWORK_PHASES + ("start_services", "start_captures", "wait_captures",
+                                                      "wait for services (READY)")
 
 
 # -- vpclab, phases timed from outside --------------------------------------------------------------
@@ -59,6 +60,8 @@ class TimedLab(Lab):
 
     def start_services(self) -> None:
         self.timed("start_services", super().start_services)
+        ready = self.services.wait_ready
+        self.services.wait_ready = lambda: self.timed("wait for services (READY)", ready)
         stop = self.services.stop
         self.services.stop = lambda: self.timed("stop services", stop)
 
@@ -79,7 +82,7 @@ def _timed_step(name: str):
     return step
 
 
-for _name in NETWORK_PHASES + ("start_captures", "save_drops"):
+for _name in NETWORK_PHASES + ("launch_services", "start_captures", "wait_captures", "save_drops"):
     setattr(TimedLab, _name, _timed_step(_name))
 
 

@@ -6,13 +6,14 @@ node's namespace), so no lab interface ever exists in the root namespace, not ev
 """
 from __future__ import annotations
 
+import ctypes
+import os
 import subprocess
-
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from pyroute2 import IPRoute
-from pyroute2 import netns as pyroute2_netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.plan.types import KernelRoute, Node, RoutingRule
@@ -29,16 +30,42 @@ BASE_SYSCTLS = {
 }
 
 
+CLONE_NEWNET = 0x40000000
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _LIBC.setns(fd, CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "setns(CLONE_NEWNET)")
+
+
+@contextmanager
+def inside(pid: int) -> Iterator[None]:
+    """This thread (only this one) inside the network namespace of process `pid`, then back home.
+    Per thread, unlike pyroute2's pushns (one stack for the whole process), so that several nodes
+    can be configured at once; a socket opened inside stays bound to that namespace."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+        try:
+            _setns(target)
+        finally:
+            os.close(target)
+        try:
+            yield
+        finally:
+            _setns(home)  # if this fails the lab stops: nothing else may run in a node's namespace
+    finally:
+        os.close(home)
+
+
 @contextmanager
 def netns(pid: int) -> Iterator[IPRoute]:
     """A netlink socket bound in the node's namespace: created while this thread is inside it
-    (setns), used and closed from here. pyroute2's IPRoute helper forks for each socket and, on
+    (setns), used and closed from here. pyroute2's NetNS helper forks for each socket and, on
     this machine, closed descriptors it no longer owned (Mininet's pty masters: node shells died)."""
-    pyroute2_netns.pushns(f"/proc/{pid}/ns/net")
-    try:
+    with inside(pid):
         ipr = IPRoute()
-    finally:
-        pyroute2_netns.popns()
     try:
         yield ipr
     finally:
@@ -63,40 +90,46 @@ def create_link(ns_a: IPRoute, a_if: str, pid_b: int, b_if: str, mac_a: str | No
               peer={"ifname": b_if, "net_ns_pid": pid_b}, **extra)
 
 
-def index(ns: IPRoute, ifname: str) -> int:
-    found = ns.link_lookup(ifname=ifname)
-    if not found:
+class Indexes(dict):
+    """Interface name -> ifindex of one namespace, from one link dump (pyroute2's link_lookup dumps
+    every link for each name it looks up: that was a third of a lab's configuration time)."""
+
+    def __init__(self, ns: IPRoute):
+        super().__init__((link.get("ifname"), link["index"]) for link in ns.get_links())
+
+    def __missing__(self, ifname: str) -> int:
         raise RealizeError("configure", f"interface {ifname} is missing")
-    return found[0]
 
 
-def configure(node: Node, ns: IPRoute) -> None:
-    """Bridges, addresses, links up, routes and rules of one node (its veths already exist)."""
-    ns.link("set", index=index(ns, "lo"), state="up")
+def configure(node: Node, ns: IPRoute) -> Indexes:
+    """Bridges, addresses, links up, routes and rules of one node (its veths already exist);
+    returns the node's interface indexes."""
     for bridge in node.bridges:
         ns.link("add", ifname=bridge.name, kind="bridge", br_stp_state=0, br_forward_delay=0)
     for iface in node.interfaces:
         if iface.kind == "stub":  # a veth with both ends here: the kernel has no dummy device
             ns.link("add", ifname=iface.name, kind="veth", peer=f"{iface.name}-x")
-            ns.link("set", index=index(ns, f"{iface.name}-x"), state="up")
+    index = Indexes(ns)
+    ns.link("set", index=index["lo"], state="up")
     for iface in node.interfaces:
-        idx = index(ns, iface.name)
+        if iface.kind == "stub":
+            ns.link("set", index=index[f"{iface.name}-x"], state="up")
+    for iface in node.interfaces:
         if iface.mac:
-            ns.link("set", index=idx, address=iface.mac)
+            ns.link("set", index=index[iface.name], address=iface.mac)
         if iface.bridge:
-            ns.link("set", index=idx, master=index(ns, iface.bridge))
+            ns.link("set", index=index[iface.name], master=index[iface.bridge])
     for iface in node.bridges + node.interfaces:
-        idx = index(ns, iface.name)
         for address in iface.addresses:
-            ns.addr("add", index=idx, address=str(address.ip), prefixlen=address.network.prefixlen)
-        ns.link("set", index=idx, state="up")
-    lo = index(ns, "lo")
+            ns.addr("add", index=index[iface.name], address=str(address.ip), prefixlen=address.network.prefixlen)
+        ns.link("set", index=index[iface.name], state="up")
     for address in node.loopback:
-        ns.addr("add", index=lo, address=str(address.ip), prefixlen=32)
+        ns.addr("add", index=index["lo"], address=str(address.ip), prefixlen=32)
     for route in node.routes + tuple(r for t in node.route_tables for r in t.routes):
-        add_route(ns, route)
+        add_route(ns, index, route)
     for rule in node.rules:
         add_rule(ns, rule)
+    return index
 
 
 def links_without_carrier(ns: IPRoute) -> list[str]:
@@ -106,9 +139,9 @@ def links_without_carrier(ns: IPRoute) -> list[str]:
             if link.get(("linkinfo", "kind")) == "veth" and link.get("operstate") != "UP"]
 
 
-def add_route(ns: IPRoute, route: KernelRoute, command: str = "add") -> None:
+def add_route(ns: IPRoute, index: Indexes, route: KernelRoute, command: str = "add") -> None:
     spec = {"dst": str(route.destination), "table": route.table, "priority": route.metric,
-            "oif": index(ns, route.dev)}
+            "oif": index[route.dev]}
     if route.via is not None:
         spec["gateway"] = str(route.via)
     else:
@@ -128,10 +161,21 @@ def add_rule(ns: IPRoute, rule: RoutingRule) -> None:
     ns.rule("add", **spec)
 
 
-def load_ruleset(popen, node: Node) -> None:
-    """`nft -f -` inside the node; `popen` is the Mininet node's popen (it enters the namespace)."""
-    proc = popen(["nft", "-f", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+def start_ruleset(popen, node: Node, path: Path) -> subprocess.Popen:
+    """`nft -f PATH` inside the node, with the node's ruleset written to `path` first (it stays in
+    the run directory). Not waited for (`finish_ruleset` does), so that the nodes' nft processes
+    run while the next node is configured; `popen` is the Mininet node's (it enters the namespace)."""
+    path.write_text(node.nftables)
+    return popen(["nft", "-f", str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                  stderr=subprocess.PIPE, text=True)
-    _, err = proc.communicate(node.nftables, timeout=20)
+
+
+def finish_ruleset(proc: subprocess.Popen, node: Node) -> None:
+    try:
+        err = proc.communicate(timeout=20)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise RealizeError(f"nftables of {node.name}", "nft -f did not finish in 20 s") from None
     if proc.returncode != 0:
         raise RealizeError(f"nftables of {node.name}", err.strip())

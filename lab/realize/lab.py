@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from mininet.log import setLogLevel
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 VENV_BIN = str(Path(sys.executable).parent)
 RUN_MARKER = ".vpclab-run"
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+SHELL_STARTS = 4  # node shells started at once: more only queue for the 2 CPUs of a small VM
 
 
 class Lab:
@@ -65,12 +67,14 @@ class Lab:
         self.state.save()
         try:
             started = time.monotonic()
+            self.launch_services()  # first: the launcher imports moto while the network is built
             self.create_nodes()
             self.connect()
             self.configure()
-            self.start_services()  # they take longest to start (moto): they start while links come up
+            self.start_services()
+            self.start_captures()  # tcpdump gets ready while the links come up
             self.wait_carrier()
-            self.start_captures()
+            self.wait_captures()
             self.services.wait_ready()
             log.info("lab %s up in %.2f s", self.tag, time.monotonic() - started)
         except BaseException:
@@ -115,20 +119,31 @@ class Lab:
 
     # -- building ---------------------------------------------------------------------------------
     def create_nodes(self) -> None:
-        """One Mininet node (a shell in new network and mount namespaces) per plan node."""
-        for name, spec in self.plan.nodes.items():
-            node = MininetNode(name, inNamespace=True)
-            self.nodes[name] = node
-            self.state.nodes[name] = owned(node.pid, f"shell of node {name}")
-            self.state.save()
+        """One Mininet node (a shell in new network and mount namespaces) per plan node, their
+        shells started a few at a time (each start mostly waits for bash)."""
+        with ThreadPoolExecutor(max_workers=SHELL_STARTS) as pool:
+            started = {name: pool.submit(MininetNode, name, inNamespace=True) for name in self.plan.nodes}
+        failed = None
+        for name, future in started.items():
+            if future.exception() is None:
+                self.nodes[name] = future.result()
+                self.state.nodes[name] = owned(self.nodes[name].pid, f"shell of node {name}")
+            else:
+                failed = failed or future.exception()
+        self.state.save()
+        if failed is not None:
+            raise RealizeError("node shells", str(failed))
+        for name, node in self.nodes.items():
             check_own_namespace(name, node.pid)  # before its namespace is recorded as the lab's
             self.state.netns[name] = netns_inode(node.pid)
-            self.state.save()
-            settings = " ".join(f"{k}={v}" for k, v in kernel.sysctls(spec).items())
-            out = node.cmd(f"sysctl -qw {settings}; echo rc=$?")
+        self.state.save()
+        for name, node in self.nodes.items():  # all shells at once, then each answer
+            settings = " ".join(f"{k}={v}" for k, v in kernel.sysctls(self.plan.node(name)).items())
+            node.sendCmd(f"sysctl -qw {settings}; echo rc=$?")
+        for name, node in self.nodes.items():
+            out = node.waitOutput()
             if not out.strip().endswith("rc=0"):
                 raise RealizeError(f"sysctls of {name}", out.strip())
-            node.cmd(f"export PATH={VENV_BIN}:$PATH")
 
     def connect(self) -> None:
         """Every link as a veth pair created inside the first node's namespace."""
@@ -139,14 +154,19 @@ class Lab:
                 kernel.create_link(ns, a_if, self.nodes[b].pid, b_if, mac, number)
 
     def configure(self) -> None:
-        indexes = {}
+        """Netlink per node; each node's nft runs while the next node is configured (threads here
+        were slower: pyroute2's parsing holds the GIL)."""
+        indexes, rulesets = {}, []
+        (self.run_dir / "nftables").mkdir(exist_ok=True)
         for name, spec in self.plan.nodes.items():
             node = self.nodes[name]
             with kernel.netns(node.pid) as ns:
-                kernel.configure(spec, ns)
-                indexes[name] = {link["index"]: link.get("ifname") for link in ns.get_links()}
+                indexes[name] = {number: ifname for ifname, number in kernel.configure(spec, ns).items()}
             if spec.nftables:
-                kernel.load_ruleset(node.popen, spec)
+                rulesets.append((kernel.start_ruleset(node.popen, spec, self.run_dir / "nftables" / f"{name}.nft"),
+                                 spec))
+        for proc, spec in rulesets:
+            kernel.finish_ruleset(proc, spec)
         write_interfaces(self.run_dir / "captures", indexes)
 
     def wait_carrier(self, timeout: float = 5.0) -> None:
@@ -163,14 +183,20 @@ class Lab:
             capture = Capture(node, self.run_dir / "captures")
             capture.start()
             self.captures.append(capture)
-            self.own(capture.proc.pid, f"tcpdump in {name}")
+            self.own(capture.proc.pid, f"tcpdump in {name}", save=False)
+        self.state.save()
+
+    def wait_captures(self) -> None:
         for capture in self.captures:
             capture.wait_ready()
 
-    def start_services(self) -> None:
+    def launch_services(self) -> None:
         from lab.realize.services import Services
 
         self.services = Services(self)
+        self.services.launch()
+
+    def start_services(self) -> None:
         self.services.start()
 
     # -- changing a running lab -----------------------------------------------------------------
@@ -183,18 +209,20 @@ class Lab:
         changes = route_changes(self.plan, new_plan)
         for name, (gone, added) in changes.items():
             with kernel.netns(self.nodes[name].pid) as ns:
+                index = kernel.Indexes(ns)
                 for route in gone:
-                    kernel.add_route(ns, route, "del")
+                    kernel.add_route(ns, index, route, "del")
                 for route in added:
-                    kernel.add_route(ns, route)
+                    kernel.add_route(ns, index, route)
         self.plan = new_plan
         (self.run_dir / "plan.json").write_text(json.dumps(plan_to_dict(new_plan), indent=1))
         return changes
 
     # -- helpers ----------------------------------------------------------------------------------
-    def own(self, pid: int, what: str) -> None:
+    def own(self, pid: int, what: str, save: bool = True) -> None:
         self.state.processes.append(owned(pid, what))
-        self.state.save()
+        if save:
+            self.state.save()
 
     def node(self, name: str) -> MininetNode:
         return self.nodes[name]
@@ -234,7 +262,7 @@ def prepare_run_dir(run_dir: Path) -> None:
     if run_dir.exists() and any(run_dir.iterdir()) and not marker.exists():
         raise RealizeError("run directory", f"{run_dir} is not empty and is not a vpclab run directory; "
                            "give --keep a new or empty directory")
-    for old in ("captures", "services"):
+    for old in ("captures", "services", "nftables"):
         shutil.rmtree(run_dir / old, ignore_errors=True)
     for old in ("plan.json", "drops.json"):
         (run_dir / old).unlink(missing_ok=True)

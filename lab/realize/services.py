@@ -2,6 +2,9 @@
 Route 53 Resolver per VPC in the VPC router's node, and what every node needs to use them (the
 VPC's resolver in /etc/resolv.conf, the lab CA in the trust store, AWS client settings).
 
+The services are forked by one launcher (`lab.services.launcher`), started first thing when a lab
+starts: it imports moto while the network is built, so no service waits for an import.
+
 Configs are written into the run directory (`services/`), logs next to them: the fronts' request
 logs say, for every request, the source address and the ingress (internet or vpce id) it came by.
 """
@@ -17,6 +20,7 @@ from pathlib import Path
 
 from lab.model import regions
 from lab.plan.serialize import to_data
+from lab.realize import processes
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_mount_namespace
 from lab.services.ca import make_lab_ca
@@ -34,8 +38,19 @@ class Services:
     def __init__(self, lab):
         self.lab, self.plan = lab, lab.plan
         self.dir = lab.run_dir / "services"
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.launcher: subprocess.Popen | None = None
+        self.requested: dict[str, str] = {}  # service name -> kind
+        self.children: dict[int, str] = {}  # pid -> service name, as the launcher reports them
         self.ca = None
+        self.lines = b""
+
+    def launch(self) -> None:
+        """Start the launcher: it imports the services' code while the lab's network is built."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / "launcher.log", "w") as log_file:
+            self.launcher = subprocess.Popen([sys.executable, "-m", "lab.services.launcher"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=log_file, env=dict(AWS_ENV))
+        self.lab.own(self.launcher.pid, "service launcher")
 
     def env(self) -> dict[str, str]:
         """The environment of every process in the lab: AWS clients find the lab CA and region."""
@@ -45,20 +60,54 @@ class Services:
                 "CURL_CA_BUNDLE": bundle, "AWS_DEFAULT_REGION": self.plan.region, **AWS_ENV}
 
     def start(self) -> None:
-        """Spawn every service and prepare every node; `wait_ready` waits for the services."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        """Ask for every service and prepare every node; `wait_ready` waits for the services."""
         self.ca = make_lab_ca(self.dir / "ca")
         for front in self.plan.services:
             self.spawn(front.node, "front", self.front_config(front))
         for vpc, resolver in self.plan.resolvers.items():
             config = {**to_data(resolver), "query_log": str(self.dir / f"{vpc}-dns.jsonl")}
             self.spawn(resolver.node, "resolver", config, name=f"{vpc}-resolver")
-        for name in self.plan.nodes:
-            self.prepare_node(name)
+        self.launcher.stdin.flush()
+        nodes = [self.lab.node(name) for name in self.plan.nodes]
+        for node in nodes:  # every node's shell at once, then each answer
+            node.sendCmd(self.node_setup(node.name))
+        for node in nodes:
+            out = node.waitOutput()
+            if not out.strip().endswith("rc=0"):
+                raise RealizeError(f"mounts of {node.name}", out.strip())
 
     def wait_ready(self) -> None:
-        for name, proc in self.procs:
-            wait_ready(name, proc)
+        """Until every service said READY; a service that exits first fails the start (its log says why)."""
+        ready: set[str] = set()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while len(ready) < len(self.requested):
+            if time.monotonic() > deadline:
+                waiting = sorted(set(self.requested) - ready)
+                raise RealizeError(f"service {waiting[0]}", f"not ready after {READY_TIMEOUT:.0f} s")
+            for words in self.events(deadline - time.monotonic()):
+                if words[0] == "STARTED":
+                    pid = int(words[2])
+                    self.children[pid] = words[1]
+                    self.lab.own(pid, f"{self.requested[words[1]]} {words[1]}")
+                elif words[0] == "READY":
+                    ready.add(self.children[int(words[1])])
+                elif words[0] == "EXITED" and words[1] not in ready:
+                    raise RealizeError(f"service {words[1]}", self.log_tail(words[1]))
+
+    def events(self, timeout: float) -> list[list[str]]:
+        """The launcher's next complete lines, split in words; whatever arrives within `timeout`."""
+        fd = self.launcher.stdout.fileno()
+        if not select.select([fd], [], [], max(timeout, 0.0))[0]:
+            return []
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            raise RealizeError("service launcher", last_line(self.dir / "launcher.log") or "exited")
+        self.lines += chunk
+        *complete, self.lines = self.lines.split(b"\n")
+        return [line.decode().split() for line in complete if line.strip()]
+
+    def log_tail(self, name: str) -> str:
+        return last_line(self.dir / f"{name}.log") or "exited before it was ready"
 
     def front_config(self, front) -> dict:
         cert, key = self.ca.issue_for(regions.region(front.region).services[front.service])
@@ -78,21 +127,20 @@ class Services:
         return config
 
     def spawn(self, node: str, kind: str, config: dict, name: str | None = None) -> None:
+        """Ask the launcher for service `kind` in node `node` (it enters the namespaces of the node's shell)."""
         name = name or node
         path = self.dir / f"{name}.json"
         path.write_text(json.dumps(config, indent=1))
-        with open(self.dir / f"{name}.log", "w") as log_file:  # the child keeps its own descriptor
-            proc = self.lab.node(node).popen([sys.executable, "-m", f"lab.services.{kind}", "--config", str(path)],
-                                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file,
-                                             env=self.env())
-        self.lab.own(proc.pid, f"{kind} {name}")
-        self.procs.append((name, proc))
+        request = {"name": name, "kind": kind, "config": str(path), "log": str(self.dir / f"{name}.log"),
+                   "pid": self.lab.node(node).pid, "env": self.env()}
+        self.launcher.stdin.write(json.dumps(request).encode() + b"\n")
+        self.requested[name] = kind
 
-    def prepare_node(self, name: str) -> None:
-        """The node's own view of /etc: its VPC's resolver and a trust store with the lab CA.
-        Bind mounts in the node's private mount namespace; the root's files are never touched."""
-        node = self.lab.node(name)
-        check_own_mount_namespace(name, node.pid)
+    def node_setup(self, name: str) -> str:
+        """The shell command that gives node `name` its own view of /etc (its VPC's resolver, a trust
+        store with the lab CA) and the lab's environment. Bind mounts in the node's private mount
+        namespace; the root's files are never touched."""
+        check_own_mount_namespace(name, self.lab.node(name).pid)
         mounts = [(self.ca.bundle_path, "/etc/ssl/certs/ca-certificates.crt")]
         vpc = self.plan.node(name).vpc
         if vpc in self.plan.resolvers:
@@ -100,24 +148,26 @@ class Services:
             conf.write_text(f"nameserver {self.plan.resolvers[vpc].addresses[0]}\n"
                             "options timeout:1 attempts:2\n")
             mounts.append((conf, "/etc/resolv.conf"))
-        for source, target in mounts:
-            out = node.cmd(f"mount --bind {source} {target}; echo rc=$?")
-            if not out.strip().endswith("rc=0"):
-                raise RealizeError(f"mounts of {name}", out.strip())
         exports = " ".join(f"{k}='{v}'" for k, v in self.env().items())
-        node.cmd(f"export {exports}")
+        binds = " && ".join(f"mount --bind {source} {target}" for source, target in mounts)
+        return f"export {exports}; {binds}; echo rc=$?"
 
     def stop(self) -> None:
-        for _, proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for _, proc in self.procs:
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        self.procs = []
+        """End of input tells the launcher to stop its children (SIGTERM, then SIGKILL) and exit."""
+        if self.launcher is None:
+            return
+        try:
+            self.launcher.stdin.close()
+        except OSError:
+            pass  # it is gone already
+        try:
+            self.launcher.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.launcher.kill()
+            self.launcher.wait()
+        self.launcher.stdout.close()
+        processes.stop([o for o in self.lab.state.processes if o.pid in self.children], timeout=1.0)
+        self.launcher = None
 
 
 def document(policy) -> dict | None:
@@ -125,17 +175,6 @@ def document(policy) -> dict | None:
     return None if policy is None else policy.document
 
 
-def wait_ready(name: str, proc: subprocess.Popen) -> None:
-    """A service prints READY once it listens; anything else is a failed start (its log says why)."""
-    fd, seen = proc.stdout.fileno(), b""
-    deadline = time.monotonic() + READY_TIMEOUT
-    while b"READY" not in seen:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            log = Path(proc.args[-1]).with_suffix(".log")
-            tail = log.read_text().strip().splitlines()[-1:] if log.exists() else []
-            raise RealizeError(f"service {name}", tail[0] if tail else "did not become ready")
-        if select.select([fd], [], [], 0.1)[0]:
-            chunk = os.read(fd, 4096)
-            seen += chunk
-            if not chunk:
-                time.sleep(0.05)
+def last_line(log: Path) -> str:
+    lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
+    return lines[-1] if lines else ""

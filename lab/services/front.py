@@ -106,16 +106,13 @@ def start(config: FrontConfig) -> None:
         log.info("%s: http on %d, https on %d", ingress.name, ingress.http, ingress.https)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.services.front", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, required=True)
-    args = parser.parse_args(argv)
-    ready = process.claim_stdout()
+def run(config_path: Path, ready) -> int:
+    """Serve until SIGTERM; `ready` (from `process.claim_stdout`) hears READY once it listens."""
     process.configure_logging()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the request log says it better
     began = time.monotonic()
     try:
-        config = load_front_config(args.config)
+        config = load_front_config(config_path)
         start(config)
     except LabError as e:
         log.error("%s", e)
@@ -125,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     process.announce_ready(ready)
     process.wait_for_stop()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.services.front", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, required=True)
+    args = parser.parse_args(argv)
+    return run(args.config, process.claim_stdout())
 
 
 if __name__ == "__main__":

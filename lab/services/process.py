@@ -35,7 +35,8 @@ def configure_logging() -> None:
 
 
 def announce_ready(ready: TextIO) -> None:
-    ready.write("READY\n")
+    """`READY <pid>`: the pid tells the lab's launcher's children apart on their shared pipe."""
+    ready.write(f"READY {os.getpid()}\n")
     ready.close()
 
 

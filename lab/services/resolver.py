@@ -96,14 +96,11 @@ def start(config: ResolverConfig) -> None:
         server.start_thread()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.services.resolver", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, required=True)
-    args = parser.parse_args(argv)
-    ready = process.claim_stdout()
+def run(config_path: Path, ready) -> int:
+    """Serve until SIGTERM; `ready` (from `process.claim_stdout`) hears READY once it listens."""
     process.configure_logging()
     try:
-        config = load_resolver_config(args.config)
+        config = load_resolver_config(config_path)
         start(config)
     except LabError as e:
         log.error("%s", e)
@@ -113,6 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     process.announce_ready(ready)
     process.wait_for_stop()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.services.resolver", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, required=True)
+    args = parser.parse_args(argv)
+    return run(args.config, process.claim_stdout())
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from labsafety import (REPO, LabRecord, lab_prerequisite_missing, plan_addresses
 from lab.errors import LabError
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
-from lab.realize import services
+from lab.realize import processes, services
 from lab.realize.cleanup import clean
 from lab.realize.errors import RealizeError
 from lab.realize.lab import Lab
@@ -165,12 +165,17 @@ def test_a_killed_vpclab_leaves_a_visible_lab_that_vpclab_clean_removes(lab_sand
     vpclab.signal(signal.SIGKILL)
     vpclab.wait()
 
-    # Left behind, and visible: the state file, and the lab's processes in its namespaces: captures,
-    # services, the stray. (Node shells exit by themselves once their pty hangs up.)
+    # Left behind, and visible: the state file, and the lab's captures and the stray in its
+    # namespaces. Node shells exit by themselves once their pty hangs up, the service launcher stops
+    # its services once its pipe from vpclab closes.
     state = LabState.load(record.state_path)
     assert not state.owner.alive()
-    assert state.processes and all(p.alive() for p in state.processes)
+    captures = [p for p in state.processes if p.what.startswith("tcpdump")]
+    assert captures and all(p.alive() for p in captures)
     assert vpclab.stray in {p.pid for p in record.alive_members()}
+    services = [p for p in state.processes if p not in captures]
+    assert {p.what for p in services} == {"service launcher", "front s3-ap-northeast-2", "resolver app-resolver"}
+    assert processes.wait_gone(services, timeout=10) == []
 
     done = subprocess.run([sys.executable, "-c", CLI, "clean"], capture_output=True, text=True,
                           env=lab_sandbox.env(), cwd=REPO, timeout=30)
@@ -216,17 +221,17 @@ def fail_in_start_services(monkeypatch, sandbox, records):
 
 def fail_in_a_service(monkeypatch, sandbox, records):
     """The S3 front is given a certificate that does not exist: it exits, the resolver runs."""
-    front_config, wait_ready = services.Services.front_config, services.wait_ready
+    front_config, log_tail = services.Services.front_config, services.Services.log_tail
 
     def broken_front_config(self, front):
         return {**front_config(self, front), "cert": str(sandbox.tmp / "no-such-cert.pem")}
 
-    def recording_wait_ready(name, proc):  # every service has been started by now
+    def recording_log_tail(self, name):  # the front has exited; every service had been started before
         if not records:
             records.append(sandbox.record(LabRecord.read(next(sandbox.state_dir.glob("*.json")))))
-        wait_ready(name, proc)
+        return log_tail(self, name)
     monkeypatch.setattr(services.Services, "front_config", broken_front_config)
-    monkeypatch.setattr(services, "wait_ready", recording_wait_ready)
+    monkeypatch.setattr(services.Services, "log_tail", recording_log_tail)
     return RealizeError
 
 

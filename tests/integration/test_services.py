@@ -71,7 +71,7 @@ def wait_ready(proc: subprocess.Popen, stderr: Path, timeout: float = 30) -> Non
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
         line = proc.stdout.readline() if sel.select(timeout) else ""
-    if line != "READY\n":
+    if not line.startswith("READY "):
         raise AssertionError(f"no READY (got {line!r}, exit {proc.poll()}):\n{stderr.read_text()}")
 
 
