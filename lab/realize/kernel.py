@@ -52,6 +52,8 @@ def inside(pid: int) -> Iterator[None]:
         finally:
             os.close(target)
         try:
+            if os.stat("/proc/thread-self/ns/net").st_ino == os.fstat(home).st_ino:
+                raise RealizeError("namespace", f"process {pid} is in vpclab's own network namespace; refusing")
             yield
         finally:
             _setns(home)  # if this fails the lab stops: nothing else may run in a node's namespace
@@ -76,6 +78,19 @@ def sysctls(node: Node) -> dict[str, int]:
     values = dict(BASE_SYSCTLS)
     values["net.ipv4.ip_forward"] = 1 if node.forwarding else 0
     return values
+
+
+def apply_sysctls(pid: int, values: dict[str, int]) -> None:
+    """Write /proc/sys/net/... from a thread inside the node's namespace: the kernel resolves those
+    files by the opening thread's namespace (checked: a thread inside reads the node's ip_forward,
+    the process outside its own), so no `sysctl` process is needed."""
+    with inside(pid):
+        for key, value in values.items():
+            try:
+                with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                    f.write(f"{value}\n")
+            except OSError as e:
+                raise RealizeError("sysctls", f"{key}={value} in process {pid}'s namespace: {e.strerror}") from None
 
 
 FIRST_LINK_INDEX = 1000  # far above the indexes the kernel hands out in a node's namespace

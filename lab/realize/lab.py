@@ -137,13 +137,8 @@ class Lab:
             check_own_namespace(name, node.pid)  # before its namespace is recorded as the lab's
             self.state.netns[name] = netns_inode(node.pid)
         self.state.save()
-        for name, node in self.nodes.items():  # all shells at once, then each answer
-            settings = " ".join(f"{k}={v}" for k, v in kernel.sysctls(self.plan.node(name)).items())
-            node.sendCmd(f"sysctl -qw {settings}; echo rc=$?")
         for name, node in self.nodes.items():
-            out = node.waitOutput()
-            if not out.strip().endswith("rc=0"):
-                raise RealizeError(f"sysctls of {name}", out.strip())
+            kernel.apply_sysctls(node.pid, kernel.sysctls(self.plan.node(name)))
 
     def connect(self) -> None:
         """Every link as a veth pair created inside the first node's namespace."""
