@@ -12,7 +12,10 @@ iperf3, one TCP stream, `--runs` tests of `--seconds` each per path, median Gbit
   internet gateway, internet;
 * (c) gateway-endpoint path, topologies/gateway-endpoint.yaml: app1 -> 52.219.60.10:5201, the S3
   front's address, so the route table's prefix-list route takes it through the endpoint node
-  (`iperf3 -s` in the S3 front node; its nftables redirect only ports 80 and 443).
+  (`iperf3 -s` in the S3 front node; its nftables redirect only ports 80 and 443);
+* per path, a kernel chain with the same forwarding steps and nothing of vpclab (`chain_baseline`):
+  what this kernel itself gives for that many hops, and so how much of the gap to one veth pair
+  is vpclab's (nftables, policy routing, conntrack) and how much is the path's length.
 
 Each lab path is measured first as a user runs it (a tcpdump -s 512 on every node), then with the
 lab's captures stopped (`Capture.stop()` on each; the lab stays up). "server saw" is the source
@@ -38,6 +41,11 @@ PATHS = {  # topology -> [(label, client node, server node, server address)]
     "gateway-endpoint.yaml": [("(c) gateway endpoint: app1 -> S3 52.219.60.10", "app1", "s3-ap-northeast-2",
                                "52.219.60.10")],
 }
+# The forwarding steps of each path, as `vpclab trace` shows them: B = a router entered through a
+# subnet bridge in its namespace, F = a router entered through a plain veth.
+HOPS = {"(a) IGW: web1 -> internet-client": "BFF",  # VPC router (subnet bridge), IGW, internet
+        "(b) NAT: app1 -> internet-client": "BBBFF",  # router, NAT GW, router again, IGW, internet
+        "(c) gateway endpoint: app1 -> S3 52.219.60.10": "BF"}  # router, gateway endpoint
 
 
 def veth_baseline(scratch: Path, runs: int, seconds: int, pids: list[int]) -> IperfResult:
@@ -50,6 +58,37 @@ def veth_baseline(scratch: Path, runs: int, seconds: int, pids: list[int]) -> Ip
             node.cmd("ifconfig lo up")
             node.intf("eth0").setIP(address, 24)
         return iperf3_runs(client, server, "10.99.0.2", scratch, runs=runs, seconds=seconds)
+    finally:
+        net.stop()
+
+
+def chain_baseline(hops: str, scratch: Path, runs: int, seconds: int, pids: list[int]) -> IperfResult:
+    """The same forwarding steps as a lab path with nothing of vpclab: a line of Mininet nodes with
+    `ip_forward`, plain routes, a Linux bridge where the lab's path crosses one, no nftables, no
+    policy routing, no conntrack. What this kernel gives for that many hops."""
+    net = MininetNet()
+    try:
+        names = ["bench-chain-c"] + [f"bench-chain-{i}" for i in range(len(hops))] + ["bench-chain-s"]
+        nodes = [net.add_node(name) for name in names]
+        pids += [node.pid for node in nodes]
+        for i in range(len(nodes) - 1):
+            net.add_link(names[i], "right", names[i + 1], "left")
+        for i, node in enumerate(nodes):
+            node.cmd("ip link set lo up; sysctl -qw net.ipv4.ip_forward=1")
+            left = "left"
+            if 0 < i <= len(hops) and hops[i - 1] == "B":
+                node.cmd("ip link add br0 type bridge; ip link set left master br0; ip link set br0 up")
+                left = "br0"
+            if i > 0:
+                node.cmd(f"ip link set left up; ip addr add 10.99.{i - 1}.2/24 dev {left}")
+            if i < len(nodes) - 1:
+                node.cmd(f"ip link set right up; ip addr add 10.99.{i}.1/24 dev right")
+            for segment in range(len(nodes) - 1):  # every other segment through the neighbour on its side
+                if segment < i - 1:
+                    node.cmd(f"ip route add 10.99.{segment}.0/24 via 10.99.{i - 1}.1")
+                elif segment > i:
+                    node.cmd(f"ip route add 10.99.{segment}.0/24 via 10.99.{i}.2")
+        return iperf3_runs(nodes[0], nodes[-1], f"10.99.{len(nodes) - 2}.2", scratch, runs=runs, seconds=seconds)
     finally:
         net.stop()
 
@@ -85,7 +124,7 @@ def bench_lab(topology: str, scratch: Path, runs: int, seconds: int, pids: list[
     return results
 
 
-def report(before: IperfResult, after: IperfResult, results: list) -> None:
+def report(before: IperfResult, after: IperfResult, results: list, chains: dict[str, IperfResult]) -> None:
     base = median(before.gbits + after.gbits)
     rows = [["raw veth pair (before the labs)", "-", f"{median(before.gbits):.2f}", fmt(before.gbits),
              f"{median(before.gbits) / base:.2f}x", sum(before.retransmits), ", ".join(before.seen_from)],
@@ -96,6 +135,14 @@ def report(before: IperfResult, after: IperfResult, results: list) -> None:
                      f"{median(result.gbits) / base:.2f}x", sum(result.retransmits), ", ".join(result.seen_from)])
     print(f"\nbaseline (median of all {len(before.gbits) + len(after.gbits)} veth runs): {base:.2f} Gbit/s\n")
     print(table(["path", "captures", "Gbit/s (median)", "runs", "vs veth", "retransmits", "server saw"], rows))
+    rows = []
+    for label, captures, result in sorted(results, key=lambda r: r[0]):
+        if captures == "off":
+            chain = median(chains[label].gbits)
+            rows.append([label, HOPS[label], f"{chain:.2f} ({fmt(chains[label].gbits)})", f"{chain / base:.2f}x",
+                         f"{median(result.gbits):.2f}", f"{median(result.gbits) / chain:.2f}x"])
+    print("\nThe same forwarding steps without vpclab (`chain_baseline`: plain forwarding, bridges, no nftables):\n")
+    print(table(["path", "steps", "kernel chain Gbit/s", "chain vs veth", "lab, captures off", "lab vs chain"], rows))
 
 
 def fmt(values: list[float]) -> str:
@@ -115,8 +162,11 @@ def main() -> int:
         print(f"raw veth: {fmt(before.gbits)} Gbit/s", flush=True)
         for topology in PATHS:
             results += bench_lab(topology, scratch, args.runs, args.seconds, pids, tags)
+        chains = {label: chain_baseline(hops, scratch, args.runs, args.seconds, pids) for label, hops in HOPS.items()}
+        for label, result in chains.items():
+            print(f"kernel chain {HOPS[label]}: {fmt(result.gbits)} Gbit/s", flush=True)
         after = veth_baseline(scratch, args.runs, args.seconds, pids)
-    report(before, after, results)
+    report(before, after, results, chains)
     left = leftovers(pids, tags)
     print("\nleftovers: " + (", ".join(left) if left else "none (node shells, iperf3, tcpdump, services, lab states gone)"))
     return 1 if left else 0
