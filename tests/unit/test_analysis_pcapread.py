@@ -3,6 +3,7 @@ exactly what forwarding and kernel NAT change (addresses, ports, TTL, checksums)
 from __future__ import annotations
 
 import logging
+import struct
 
 import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
@@ -98,6 +99,35 @@ def test_a_capture_cut_mid_record_keeps_what_is_whole(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         assert len(list(read_pcap(path, "n"))) == 1
     assert "cut short" in caplog.text
+
+
+def test_a_capture_cut_mid_payload_keeps_what_is_whole(tmp_path, caplog):
+    path = write(tmp_path / "n.pcap", [sll2(2, OUTGOING) + bytes(TCP_SYN)] * 2)
+    with open(path, "rb+") as file:
+        file.truncate(len(file.read()) - 3)
+    with caplog.at_level(logging.WARNING):
+        assert len(list(read_pcap(path, "n"))) == 1
+    assert "cut short" in caplog.text
+
+
+def test_a_capture_with_no_packet_yet_is_empty(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        assert list(read_pcap(write(tmp_path / "n.pcap", []), "n")) == []
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("nanoseconds", [False, True])
+def test_both_byte_orders_and_both_timestamp_resolutions(tmp_path, order, nanoseconds):
+    """tcpdump writes the machine's byte order with microseconds; other writers differ."""
+    frame = sll2(2, OUTGOING) + bytes(TCP_SYN)
+    magic, fraction = (0xA1B23C4D, 250_000_000) if nanoseconds else (0xA1B2C3D4, 250_000)
+    header = struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 65535, LINUX_SLL2)
+    record = struct.pack(order + "IIII", int(T0), fraction, len(frame), len(frame)) + frame
+    path = tmp_path / "n.pcap"
+    path.write_bytes(header + record + record)
+    times = [s.time for s in read_pcap(path, "n")]
+    assert times == [T0, T0]
 
 
 def test_wrong_link_type_says_how_to_capture(tmp_path):
