@@ -26,6 +26,7 @@ from lab.realize.guard import check_own_mount_namespace
 from lab.services.ca import make_lab_ca
 
 READY_TIMEOUT = 20.0
+LAUNCHER = ["-m", "lab.services.launcher"]  # run by this Python
 # Dummy credentials: the lab's services accept any signature; AWS's documented example key pair.
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
            "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
@@ -48,7 +49,7 @@ class Services:
         """Start the launcher: it imports the services' code while the lab's network is built."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / "launcher.log", "w") as log_file:
-            self.launcher = subprocess.Popen([sys.executable, "-m", "lab.services.launcher"], stdin=subprocess.PIPE,
+            self.launcher = subprocess.Popen([sys.executable, *LAUNCHER], stdin=subprocess.PIPE,
                                              stdout=subprocess.PIPE, stderr=log_file, env=dict(AWS_ENV))
         self.lab.own(self.launcher.pid, "service launcher")
 
@@ -62,12 +63,15 @@ class Services:
     def start(self) -> None:
         """Ask for every service and prepare every node; `wait_ready` waits for the services."""
         self.ca = make_lab_ca(self.dir / "ca")
-        for front in self.plan.services:
-            self.spawn(front.node, "front", self.front_config(front))
+        requests = [self.request(front.node, "front", self.front_config(front)) for front in self.plan.services]
         for vpc, resolver in self.plan.resolvers.items():
             config = {**to_data(resolver), "query_log": str(self.dir / f"{vpc}-dns.jsonl")}
-            self.spawn(resolver.node, "resolver", config, name=f"{vpc}-resolver")
-        self.launcher.stdin.flush()
+            requests.append(self.request(resolver.node, "resolver", config, name=f"{vpc}-resolver"))
+        try:
+            self.launcher.stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
+            self.launcher.stdin.flush()
+        except OSError:  # it died: its log says why
+            raise RealizeError("service launcher", last_line(self.dir / "launcher.log") or "exited") from None
         nodes = [self.lab.node(name) for name in self.plan.nodes]
         for node in nodes:  # every node's shell at once, then each answer
             node.sendCmd(self.node_setup(node.name))
@@ -126,15 +130,15 @@ class Services:
                                 for t in front.tables]
         return config
 
-    def spawn(self, node: str, kind: str, config: dict, name: str | None = None) -> None:
-        """Ask the launcher for service `kind` in node `node` (it enters the namespaces of the node's shell)."""
+    def request(self, node: str, kind: str, config: dict, name: str | None = None) -> dict:
+        """The launcher's request for service `kind` in node `node` (the child enters the namespaces
+        of the node's shell); its config is written next to its log."""
         name = name or node
         path = self.dir / f"{name}.json"
         path.write_text(json.dumps(config, indent=1))
-        request = {"name": name, "kind": kind, "config": str(path), "log": str(self.dir / f"{name}.log"),
-                   "pid": self.lab.node(node).pid, "env": self.env()}
-        self.launcher.stdin.write(json.dumps(request).encode() + b"\n")
         self.requested[name] = kind
+        return {"name": name, "kind": kind, "config": str(path), "log": str(self.dir / f"{name}.log"),
+                "pid": self.lab.node(node).pid, "env": self.env()}
 
     def node_setup(self, name: str) -> str:
         """The shell command that gives node `name` its own view of /etc (its VPC's resolver, a trust

@@ -216,7 +216,7 @@ def fail_in_start_services(monkeypatch, sandbox, records):
         records.append(sandbox.record(lab.state))
         raise Boom("injected: no services today")
     monkeypatch.setattr(Lab, "start_services", start_services)
-    return Boom
+    return Boom, None, "injected: no services today"
 
 
 def fail_in_a_service(monkeypatch, sandbox, records):
@@ -232,21 +232,35 @@ def fail_in_a_service(monkeypatch, sandbox, records):
         return log_tail(self, name)
     monkeypatch.setattr(services.Services, "front_config", broken_front_config)
     monkeypatch.setattr(services.Services, "log_tail", recording_log_tail)
-    return RealizeError
+    return RealizeError, "service s3-ap-northeast-2", "cannot load certificate"
+
+
+def fail_in_the_launcher(monkeypatch, sandbox, records):
+    """The service launcher dies before it forks any service, with a last word in its log."""
+    last_line = services.last_line
+
+    def recording_last_line(log):  # the launcher is gone; everything else was built
+        if not records:
+            records.append(sandbox.record(LabRecord.read(next(sandbox.state_dir.glob("*.json")))))
+        return last_line(log)
+    monkeypatch.setattr(services, "LAUNCHER", ["-c", "import sys; sys.exit('injected: no launcher today')"])
+    monkeypatch.setattr(services, "last_line", recording_last_line)
+    return RealizeError, "service launcher", "injected: no launcher today"
 
 
 @pytest.mark.timeout(60, method="signal")
-@pytest.mark.parametrize("inject", [fail_in_start_services, fail_in_a_service],
-                         ids=["start_services raises", "a service does not start"])
+@pytest.mark.parametrize("inject", [fail_in_start_services, fail_in_a_service, fail_in_the_launcher],
+                         ids=["start_services raises", "a service does not start", "the launcher dies"])
 def test_a_failed_start_leaves_nothing_and_raises(inject, lab_sandbox, monkeypatch):
     plan = plan_of(PUBLIC_PRIVATE)
     before = root_snapshot(plan_addresses(plan))
     records: list[LabRecord] = []
-    expected = inject(monkeypatch, lab_sandbox, records)
-    with pytest.raises(expected) as raised:
+    error, step, says = inject(monkeypatch, lab_sandbox, records)  # what the start must raise
+    with pytest.raises(error) as raised:
         Lab(plan, lab_sandbox.tmp / "run").start()
-    if expected is RealizeError:
-        assert isinstance(raised.value, LabError) and raised.value.step == "service s3-ap-northeast-2"
+    assert says in str(raised.value)
+    if step is not None:
+        assert isinstance(raised.value, LabError) and raised.value.step == step
     [record] = records
     assert len(record.netns) == len(plan.nodes) and record.members  # it did get that far
     assert residue(record, before) == []
