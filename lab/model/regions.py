@@ -21,6 +21,14 @@ Net = ipaddress.IPv4Network
 
 GATEWAY_SERVICES = ("s3", "dynamodb")  # the only services with gateway endpoints (PL gateway-endpoints)
 INTERFACE_SERVICES = ("s3", "dynamodb")  # the AWS services the lab can serve behind an interface endpoint
+# AWS services reached through interface endpoints only: a selection of "AWS services that integrate
+# with AWS PrivateLink" (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html).
+# A gateway endpoint to one of them is AWS's type mismatch (InvalidParameter); to a name AWS has no
+# endpoint service for at all, InvalidServiceName.
+INTERFACE_ONLY_AWS_SERVICES = frozenset({
+    "account", "apigateway", "athena", "cloudformation", "ec2", "ec2messages", "ecr.api", "ecr.dkr", "ecs",
+    "elasticloadbalancing", "events", "execute-api", "glue", "kinesis-firehose", "kinesis-streams", "kms", "lambda",
+    "logs", "monitoring", "rds", "secretsmanager", "sns", "sqs", "ssm", "ssmmessages", "sts"})
 
 
 @dataclass(frozen=True)

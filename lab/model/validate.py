@@ -213,10 +213,14 @@ def check_endpoints(t: Topology, vpc: Vpc) -> Iterator[Problem]:
 
 def check_endpoint_service(t: Topology, vpc: Vpc, ep: Endpoint) -> Iterator[Problem]:
     offered = regions.REGIONS.get(ep.region)
-    if ep.type == "gateway" and ep.region == t.region and ep.service not in regions.GATEWAY_SERVICES:
+    if ep.type == "gateway" and ep.region == t.region and ep.service in regions.INTERFACE_ONLY_AWS_SERVICES:
         yield error(t, ep.line, f"endpoint {ep.name}: endpoint type (Gateway) does not match the "
                     f"service types of {ep.service_name}; only S3 and DynamoDB have gateway endpoints",
                     "InvalidParameter")
+    elif ep.region == t.region and ep.service in regions.INTERFACE_ONLY_AWS_SERVICES:
+        yield error(t, ep.line, f"endpoint {ep.name}: {ep.service_name} is an AWS endpoint service that vpclab "
+                    f"does not emulate; the lab offers {', '.join(regions.region(t.region).services)}",
+                    "vpclab.ServiceNotEmulated")
     elif ep.region != t.region or offered is None or ep.service not in offered.services:
         same = (" vpclab emulates endpoints to services of the VPC's own region only (gateway endpoints "
                 "are same-Region in AWS too)") if ep.region != t.region else ""
