@@ -13,7 +13,7 @@ from pathlib import Path
 from lab.model import regions
 from lab.model.policy import MalformedPolicy
 from lab.model.policy import parse_policy as parse_policy_grammar
-from lab.model.source import MISSING, Section, fail, is_int, read_yaml
+from lab.model.source import MISSING, Section, fail, is_int, json_line, read_yaml
 from lab.model.topology import (
     Bucket, Endpoint, Instance, NatGateway, NetworkAcl, NetworkAclEntry, Peering, Policy,
     PrefixListRef, Route, RouteTable, SecurityGroup, SecurityGroupRule, Subnet, Table, Topology, Vpc,
@@ -193,8 +193,8 @@ def parse_policy(sec: Section, key: str) -> Policy | None:
                    "MalformedPolicyDocument") from None
     try:
         parse_policy_grammar(document, "policy")
-    except MalformedPolicy as exc:  # JSON has no line numbers: the message names statement and field
-        raise fail(str(path), 1, str(exc), "MalformedPolicyDocument") from None
+    except MalformedPolicy as exc:  # the message names statement and field, json_line finds them
+        raise fail(str(path), json_line(text, exc.path), str(exc), "MalformedPolicyDocument") from None
     return Policy(str(path), document, line=sec.line_of(key))
 
 

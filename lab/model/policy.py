@@ -201,11 +201,22 @@ def _glob(pattern: str, ignore_case: bool = False) -> re.Pattern:
 
 
 class MalformedPolicy(LabError, ValueError):
-    """A policy AWS would refuse to attach (MalformedPolicyDocument); says which statement and field."""
+    """A policy AWS would refuse to attach (MalformedPolicyDocument); says which statement and field.
+    `path` locates the field in the document: ("Statement", 0, "Effect")."""
+
+    def __init__(self, message: str, path: tuple[str | int, ...] = ()):
+        super().__init__(message)
+        self.path = path
+
+
+WHERE_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")  # .Key or [index]
 
 
 def _error(where: str, message: str) -> MalformedPolicy:
-    return MalformedPolicy(f"{where}: {message}")
+    """`where` as messages show it (policy.Statement[0].Effect), kept as a path for the line number."""
+    rest = where.partition(".")[2]
+    path = tuple(int(index) if index else key for key, index in WHERE_PART.findall("." + rest)) if rest else ()
+    return MalformedPolicy(f"{where}: {message}", path)
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:

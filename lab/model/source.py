@@ -58,6 +58,25 @@ def read_yaml(path: Path | str, text: str | None = None) -> "Section":
     return Section(data, file, 1, "the file")
 
 
+def json_line(text: str, path: tuple[str | int, ...]) -> int:
+    """The 1-based line of `path` (keys and list indexes, e.g. ("Statement", 0, "Effect")) in a JSON
+    document, or of the deepest part of it that exists: Python's json keeps no positions, ruamel's
+    round-trip loader (JSON is YAML) does. 1 when the text cannot be read that way."""
+    try:
+        node = YAML(typ="rt").load(text)
+    except Exception:  # noqa: BLE001 - json accepted it; a position is a nicety, never an error
+        return 1
+    line = 0
+    for part in path:
+        if isinstance(node, CommentedMap) and part in node:
+            line, node = node.lc.key(part)[0], node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line, node = node.lc.item(part)[0], node[part]
+        else:
+            break
+    return line + 1
+
+
 class Section:
     """A YAML mapping plus where it came from; `what` names it in messages ("vpc app")."""
 

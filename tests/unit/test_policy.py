@@ -6,6 +6,8 @@ only aws:SourceIp. Each AWS example names the page it comes from.
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lab.services.access import Access
@@ -13,6 +15,7 @@ from lab.services.authorize import ROOT, context
 from lab.services.config import Ingress
 from lab.model.policy import MalformedPolicy
 from lab.model.policy import DEFAULT_ENDPOINT_POLICY, Request, Scope, decide, parse_policy
+from lab.model.source import json_line
 
 VPCE = "vpce-1a2b3c4d"
 VPC = "vpc-111bbb22"
@@ -296,3 +299,17 @@ def test_malformed_policies_say_where(document, message):
     with pytest.raises(MalformedPolicy) as e:
         parse_policy(document, "test")
     assert str(e.value) == message
+
+
+def test_a_malformed_policy_is_located_in_its_json_text():
+    text = ('{\n "Version": "2012-10-17",\n "Statement": [\n'
+            '  {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"},\n'
+            '  {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",\n'
+            '   "Condition": {\n    "IpAddress": {"aws:SourceIp": "10.0.0.0/33"}}}\n ]\n}\n')
+    with pytest.raises(MalformedPolicy) as e:
+        parse_policy(json.loads(text), "policy")
+    assert e.value.path == ("Statement", 1, "Condition", "IpAddress", "aws:SourceIp")
+    assert json_line(text, e.value.path) == 7
+    assert json_line(text, ("Statement", 1, "Effect")) == 5
+    assert json_line(text, ("Statement", 9)) == 3  # no such statement: the deepest part that exists
+    assert json_line("[not, {json", ("Statement",)) == 1
