@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.cli.output import port, print_json
-from lab.errors import UnknownName
+from lab.errors import TopologyError, UnknownName
 
 TOPOLOGY = "a topology file (YAML; see docs/topology-format.md)"
 
@@ -161,17 +161,34 @@ def run_scenarios(args: argparse.Namespace) -> int:
     from lab.report.text import scenario_text
     from lab.scenario.runner import run_scenario
 
+    scenarios = load_scenarios(args.files)
     results = []
     with terminated_cleanly():
-        for file in args.files:
+        for file, scenario in zip(args.files, scenarios):
             keep = Path(args.keep) / Path(file).stem if args.keep else None
-            result = run_scenario(file, keep)
+            result = run_scenario(scenario, keep)
             results.append(result)
             if not args.json:
                 print(scenario_text(result.to_dict()))
     if args.json:
         print_json([r.to_dict() for r in results])
     return 0 if all(r.passed for r in results) else 1
+
+
+def load_scenarios(files: list[str]) -> list:
+    """Every file loaded and checked before any lab is built: one bad file stops the run with the
+    problems of all of them, rather than after the labs of the files before it."""
+    from lab.scenario.loader import load_scenario
+
+    scenarios, problems = [], []
+    for file in files:
+        try:
+            scenarios.append(load_scenario(file))
+        except TopologyError as exc:
+            problems += exc.problems
+    if problems:
+        raise TopologyError(problems)
+    return scenarios
 
 
 VERBS.append(add_run)

@@ -51,8 +51,10 @@ class ScenarioResult:
                 "run_dir": self.run_dir, "steps": [s.to_dict() for s in self.steps]}
 
 
-def run_scenario(path: Path | str, keep: Path | None = None) -> ScenarioResult:
-    scenario = load_scenario(path)
+def run_scenario(scenario: Scenario | Path | str, keep: Path | None = None) -> ScenarioResult:
+    """One lab for the scenario (a loaded one, or a file), every step run and checked, torn down."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
     plan = compile_plan(scenario.topology)
     run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="vpclab-scenario-"))
     try:

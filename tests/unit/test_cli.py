@@ -116,3 +116,14 @@ def test_a_missing_verb_is_a_usage_error(capsys):
         main([])
     assert caught.value.code == 2
     assert "usage: vpclab" in capsys.readouterr().err
+
+
+def test_run_checks_every_scenario_file_before_building_any_lab(capsys, monkeypatch):
+    """A bad file among several stops the run up front, with the problems of every bad file:
+    no lab is built (the Lab class is never used), so none of the files' labs ran."""
+    monkeypatch.setattr("lab.scenario.runner.Lab", None)  # building a lab would fail loudly
+    bad = ["tests/data/invalid-scenarios/bad-port.yaml", "tests/data/invalid-scenarios/bad-s3-op.yaml"]
+    assert main(["run", "scenarios/gateway-endpoint.yaml", *bad]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert [line.split(":")[0] for line in err.splitlines()] == bad
