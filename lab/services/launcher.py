@@ -127,6 +127,7 @@ def warm() -> None:
 
 def main() -> int:
     warm()
+    print(f"launcher: imports and warm-up done, {time.process_time():.2f} s of CPU", file=sys.stderr, flush=True)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `vpclab clean`: stop the children too
     children: dict[int, str] = {}
