@@ -19,7 +19,7 @@ from lab.report.text import explanation_text, trace_text
 from lab.scenario.observe import change_lab, trace
 
 INTRO = """vpclab: lab {tag} is up ({nodes} nodes); captures in {run_dir}/captures.
-  NODE COMMAND        run a command in a node, e.g.  {example} curl -s https://{bucket}
+  NODE COMMAND        run a command in a node, e.g.  {example} aws s3 ls s3://{bucket}
   path SRC TARGET [PORT]     send real traffic, show its path from the captures
   explain SRC TARGET [PORT]  the path AWS's rules predict (no packets)
   associate | disassociate ENDPOINT ROUTE_TABLE   change the lab live, as in AWS
@@ -35,7 +35,7 @@ class LabPrompt(cmd.Cmd):
         bucket = next(iter(topology.buckets), "lab-bucket")
         self.intro = INTRO.format(tag=lab.tag, nodes=len(plan.nodes), run_dir=lab.run_dir,
                                   example=next(iter(topology.instances)),
-                                  bucket=f"{bucket}.s3.{topology.region}.amazonaws.com/")
+                                  bucket=bucket)
 
     def emptyline(self) -> bool:
         return False
