@@ -27,7 +27,6 @@ Ratios are medians against plain Mininet's median in the same run; about ±20 % 
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import sys
 import time
@@ -40,11 +39,10 @@ from common import (TOPOLOGIES, leftovers, machine, median, mininet_like, plan_o
                     scratch_dir, table, terminated_cleanly, veth_count)
 from pyroute2 import IPRoute  # noqa: E402
 
+from lab.namespaces import CLONE_NEWNET, setns, unshare  # noqa: E402
 from lab.realize import kernel  # noqa: E402
 from lab.realize.lab import Lab  # noqa: E402
 
-CLONE_NEWNET = 0x40000000
-LIBC = ctypes.CDLL(None, use_errno=True)
 NETWORK_PHASES = ("create_nodes", "connect", "configure", "wait_carrier")
 LAB_PHASES = ("launch_services",) + NETWORK_PHASES + ("start_services", "start_captures", "wait_captures",
                                                       "wait for services (READY)")
@@ -150,24 +148,18 @@ def check_link(plan, net) -> None:
 
 
 # -- raw netlink: namespaces held by file descriptors -----------------------------------------------
-def setns(fd: int) -> None:
-    if LIBC.setns(fd, CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "setns(CLONE_NEWNET)")
-
-
 @contextmanager
 def inside(fd: int | None = None):
     """This thread in namespace `fd` (or in a new one when None), always back home afterwards."""
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
         if fd is None:
-            if LIBC.unshare(CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+            unshare(CLONE_NEWNET)
         else:
-            setns(fd)
+            setns(fd, CLONE_NEWNET)
         yield
     finally:
-        setns(home)  # if this raises, the benchmark stops: nothing may run in a lab namespace
+        setns(home, CLONE_NEWNET)  # if this raises, the benchmark stops: nothing may run in a lab namespace
         os.close(home)
 
 

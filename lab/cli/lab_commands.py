@@ -176,8 +176,9 @@ def run_scenarios(args: argparse.Namespace) -> int:
 
 
 def load_scenarios(files: list[str]) -> list:
-    """Every file loaded and checked before any lab is built: one bad file stops the run with the
-    problems of all of them, rather than after the labs of the files before it."""
+    """Every file loaded, checked and planned (load_scenario plans, to check step targets) before
+    any lab is built: one bad file stops the run with the problems of all of them, rather than
+    after the labs of the files before it."""
     from lab.scenario.loader import load_scenario
 
     scenarios, problems = [], []

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 Net = ipaddress.IPv4Network
 
 GATEWAY_SERVICES = ("s3", "dynamodb")  # the only services with gateway endpoints (PL gateway-endpoints)
-INTERFACE_SERVICES = ("s3", "dynamodb")  # the AWS services the lab can serve behind an interface endpoint
 # AWS services reached through interface endpoints only: a selection of "AWS services that integrate
 # with AWS PrivateLink" (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html).
 # A gateway endpoint to one of them is AWS's type mismatch (InvalidParameter); to a name AWS has no
@@ -124,12 +123,13 @@ def all_services() -> list[RegionalService]:
 
 
 def parse_service_name(name: str, default_region: str) -> tuple[str, str] | None:
-    """'s3' or 'com.amazonaws.<region>.s3' -> (region, service); None if it is neither form."""
+    """'s3' or 'com.amazonaws.<region>.s3' -> (region, service); None if it is neither form. A
+    service's own name may hold dots (ecr.api): short, it must then be one AWS knows."""
     parts = name.split(".")
-    if len(parts) == 1:
+    if len(parts) == 1 or name in INTERFACE_ONLY_AWS_SERVICES:
         return default_region, name
-    if len(parts) == 4 and parts[:2] == ["com", "amazonaws"]:
-        return parts[2], parts[3]
+    if len(parts) >= 4 and parts[:2] == ["com", "amazonaws"]:
+        return parts[2], ".".join(parts[3:])
     return None
 
 

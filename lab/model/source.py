@@ -68,6 +68,8 @@ def json_line(text: str, path: tuple[str | int, ...]) -> int:
         return 1
     line = 0
     for part in path:
+        if isinstance(node, CommentedMap) and part == 0:
+            continue  # a lone statement object: the messages call it Statement[0] all the same
         if isinstance(node, CommentedMap) and part in node:
             line, node = node.lc.key(part)[0], node[part]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):

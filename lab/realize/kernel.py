@@ -6,8 +6,8 @@ node's namespace), so no lab interface ever exists in the root namespace, not ev
 """
 from __future__ import annotations
 
-import ctypes
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +16,7 @@ from pathlib import Path
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from lab.namespaces import CLONE_NEWNET, setns
 from lab.plan.types import KernelRoute, Node, RoutingRule
 from lab.realize.errors import RealizeError
 
@@ -30,25 +31,21 @@ BASE_SYSCTLS = {
 }
 
 
-CLONE_NEWNET = 0x40000000
-_LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def _setns(fd: int) -> None:
-    if _LIBC.setns(fd, CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "setns(CLONE_NEWNET)")
+HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 @contextmanager
 def inside(pid: int) -> Iterator[None]:
-    """This thread (only this one) inside the network namespace of process `pid`, then back home.
-    Per thread, unlike pyroute2's pushns (one stack for the whole process), so that several nodes
-    can be configured at once; a socket opened inside stays bound to that namespace."""
+    """This thread (only this one: pyroute2's pushns keeps one stack for the whole process) inside
+    the network namespace of process `pid`, then back home; a socket opened inside stays bound to
+    that namespace. Stop signals wait until the thread is home again: an exception raised by one
+    in between would leave vpclab running, and tearing the lab down, inside a node."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
         target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
         try:
-            _setns(target)
+            setns(target, CLONE_NEWNET)
         finally:
             os.close(target)
         try:
@@ -56,9 +53,10 @@ def inside(pid: int) -> Iterator[None]:
                 raise RealizeError("namespace", f"process {pid} is in vpclab's own network namespace; refusing")
             yield
         finally:
-            _setns(home)  # if this fails the lab stops: nothing else may run in a node's namespace
+            setns(home, CLONE_NEWNET)  # if this fails the lab stops: nothing else may run in a node's namespace
     finally:
         os.close(home)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 @contextmanager

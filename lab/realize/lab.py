@@ -17,9 +17,8 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from mininet.log import setLogLevel
@@ -34,7 +33,6 @@ from lab.realize.guard import check_own_namespace, netns_inode, require_root
 from lab.realize.state import LabState, owned
 
 log = logging.getLogger(__name__)
-VENV_BIN = str(Path(sys.executable).parent)
 RUN_MARKER = ".vpclab-run"
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 SHELL_STARTS = 4  # node shells started at once: more only queue for the 2 CPUs of a small VM
@@ -43,7 +41,8 @@ SHELL_STARTS = 4  # node shells started at once: more only queue for the 2 CPUs 
 class Lab:
     def __init__(self, plan: Plan, run_dir: Path | str, tag: str | None = None, temporary: bool = False):
         """`temporary`: the run directory is vpclab's own, removed with the lab (also by `clean`)."""
-        self.plan, self.run_dir = plan, Path(run_dir)
+        # absolute: services open their files after entering a node's mount namespace (cwd is "/")
+        self.plan, self.run_dir = plan, Path(run_dir).resolve()
         self.tag = tag or f"vl{secrets.token_hex(3)}"
         self.state = LabState(self.tag, str(self.run_dir), temporary=temporary)
         self.nodes: dict[str, MininetNode] = {}
@@ -120,25 +119,32 @@ class Lab:
     # -- building ---------------------------------------------------------------------------------
     def create_nodes(self) -> None:
         """One Mininet node (a shell in new network and mount namespaces) per plan node, their
-        shells started a few at a time (each start mostly waits for bash)."""
-        with ThreadPoolExecutor(max_workers=SHELL_STARTS) as pool:
-            started = {name: pool.submit(MininetNode, name, inNamespace=True) for name in self.plan.nodes}
-        failed = None
-        for name, future in started.items():
-            if future.exception() is None:
-                self.nodes[name] = future.result()
-                self.state.nodes[name] = owned(self.nodes[name].pid, f"shell of node {name}")
-            else:
-                failed = failed or future.exception()
-        self.state.save()
-        if failed is not None:
-            raise RealizeError("node shells", str(failed))
+        shells started a few at a time (each start mostly waits for bash). Each shell is recorded
+        as soon as it runs; on any exit, even Ctrl-C, no worker goes on starting unrecorded shells."""
+        pool = ThreadPoolExecutor(max_workers=SHELL_STARTS)
+        starting = {pool.submit(MininetNode, name, inNamespace=True): name for name in self.plan.nodes}
+        try:
+            for future in as_completed(starting):
+                if future.exception() is not None:
+                    raise RealizeError(f"shell of node {starting[future]}", str(future.exception()))
+                self.record_shell(starting[future], future.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future, name in starting.items():  # those that finished while this one failed
+                if name not in self.nodes and future.done() and not future.cancelled() and not future.exception():
+                    self.record_shell(name, future.result())
+        self.nodes = {name: self.nodes[name] for name in self.plan.nodes}  # plan order
         for name, node in self.nodes.items():
             check_own_namespace(name, node.pid)  # before its namespace is recorded as the lab's
             self.state.netns[name] = netns_inode(node.pid)
         self.state.save()
         for name, node in self.nodes.items():
             kernel.apply_sysctls(node.pid, kernel.sysctls(self.plan.node(name)))
+
+    def record_shell(self, name: str, node: MininetNode) -> None:
+        self.nodes[name] = node
+        self.state.nodes[name] = owned(node.pid, f"shell of node {name}")
+        self.state.save()
 
     def connect(self) -> None:
         """Every link as a veth pair created inside the first node's namespace."""
@@ -153,15 +159,20 @@ class Lab:
         were slower: pyroute2's parsing holds the GIL)."""
         indexes, rulesets = {}, []
         (self.run_dir / "nftables").mkdir(exist_ok=True)
-        for name, spec in self.plan.nodes.items():
-            node = self.nodes[name]
-            with kernel.netns(node.pid) as ns:
-                indexes[name] = {number: ifname for ifname, number in kernel.configure(spec, ns).items()}
-            if spec.nftables:
-                rulesets.append((kernel.start_ruleset(node.popen, spec, self.run_dir / "nftables" / f"{name}.nft"),
-                                 spec))
-        for proc, spec in rulesets:
-            kernel.finish_ruleset(proc, spec)
+        try:
+            for name, spec in self.plan.nodes.items():
+                node = self.nodes[name]
+                with kernel.netns(node.pid) as ns:
+                    indexes[name] = {number: ifname for ifname, number in kernel.configure(spec, ns).items()}
+                if spec.nftables:
+                    path = self.run_dir / "nftables" / f"{name}.nft"
+                    rulesets.append((kernel.start_ruleset(node.popen, spec, path), spec))
+            while rulesets:
+                kernel.finish_ruleset(*rulesets.pop(0))
+        finally:  # a failure above leaves no nft process running or unwaited
+            for proc, _ in rulesets:
+                proc.kill()
+                proc.communicate()
         write_interfaces(self.run_dir / "captures", indexes)
 
     def wait_carrier(self, timeout: float = 5.0) -> None:
@@ -178,8 +189,7 @@ class Lab:
             capture = Capture(node, self.run_dir / "captures")
             capture.start()
             self.captures.append(capture)
-            self.own(capture.proc.pid, f"tcpdump in {name}", save=False)
-        self.state.save()
+            self.own(capture.proc.pid, f"tcpdump in {name}")
 
     def wait_captures(self) -> None:
         for capture in self.captures:
@@ -214,10 +224,9 @@ class Lab:
         return changes
 
     # -- helpers ----------------------------------------------------------------------------------
-    def own(self, pid: int, what: str, save: bool = True) -> None:
+    def own(self, pid: int, what: str) -> None:
         self.state.processes.append(owned(pid, what))
-        if save:
-            self.state.save()
+        self.state.save()
 
     def node(self, name: str) -> MininetNode:
         return self.nodes[name]

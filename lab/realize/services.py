@@ -50,7 +50,8 @@ class Services:
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / "launcher.log", "w") as log_file:
             self.launcher = subprocess.Popen([sys.executable, *LAUNCHER], stdin=subprocess.PIPE,
-                                             stdout=subprocess.PIPE, stderr=log_file, env=dict(AWS_ENV))
+                                             stdout=subprocess.PIPE, stderr=log_file, env=dict(AWS_ENV),
+                                             start_new_session=True)  # Ctrl-C at the prompt is not for it
         self.lab.own(self.launcher.pid, "service launcher")
 
     def env(self) -> dict[str, str]:
@@ -81,10 +82,12 @@ class Services:
                 raise RealizeError(f"mounts of {node.name}", out.strip())
 
     def wait_ready(self) -> None:
-        """Until every service said READY; a service that exits first fails the start (its log says why)."""
-        ready: set[str] = set()
+        """Until every service said READY; a service that exits first fails the start (its log says
+        why). Each child is recorded as the lab's when its STARTED line is read; until then the
+        launcher answers for it (it stops its children when the lab stops or vpclab dies)."""
+        ready_pids: set[int] = set()  # a child's READY may overtake the launcher's STARTED for it
         deadline = time.monotonic() + READY_TIMEOUT
-        while len(ready) < len(self.requested):
+        while len(ready := {self.children[p] for p in ready_pids if p in self.children}) < len(self.requested):
             if time.monotonic() > deadline:
                 waiting = sorted(set(self.requested) - ready)
                 raise RealizeError(f"service {waiting[0]}", f"not ready after {READY_TIMEOUT:.0f} s")
@@ -94,8 +97,8 @@ class Services:
                     self.children[pid] = words[1]
                     self.lab.own(pid, f"{self.requested[words[1]]} {words[1]}")
                 elif words[0] == "READY":
-                    ready.add(self.children[int(words[1])])
-                elif words[0] == "EXITED" and words[1] not in ready:
+                    ready_pids.add(int(words[1]))
+                elif words[0] == "EXITED" and int(words[2]) not in ready_pids:
                     raise RealizeError(f"service {words[1]}", self.log_tail(words[1]))
 
     def events(self, timeout: float) -> list[list[str]]:

@@ -1,10 +1,12 @@
-"""The processes that run inside lab nodes, each in its node's network namespace.
+"""The processes that run inside lab nodes, each in its node's network and mount namespaces.
 
-The realizer starts each one as `python -m lab.services.<name> --config FILE.json`, waits for the
-single line `READY` on its stdout, and stops it with SIGTERM. Nothing but `READY` ever reaches
-stdout (diagnostics go to stderr, records of what the service saw go to JSON-lines files), so the
-realizer can read that pipe without parsing and need not drain it afterwards. (`probe` is the
-exception: a one-shot client, not a service, whose result is the one JSON line it prints.)
+In a lab, the `launcher` forks each service from one process that has imported them all, and each
+child enters its node's namespaces, then runs the service's `run(config, ready)`; the same service
+also runs on its own as `python -m lab.services.<name> --config FILE.json` (tests, debugging). A
+service writes one line, `READY <pid>`, to stdout once it listens, and stops on SIGTERM. Nothing
+else ever reaches stdout (diagnostics go to stderr, records of what the service saw go to JSON-lines
+files), so the reader of that pipe needs no parsing and need not drain it afterwards. (`probe` is
+the exception: a one-shot client, not a service, whose result is the one JSON line it prints.)
 
     ca        the lab's certificate authority (runs in the realizer, not in a node)
     config    the JSON each process is started with, parsed strictly
@@ -15,6 +17,7 @@ exception: a one-shot client, not a service, whose result is the one JSON line i
     policy    the IAM policy language: parse a policy, evaluate it, combine endpoint and bucket policies
     authorize S3 request -> action, resource and condition keys; the policy check before moto
     seed      buckets and tables declared in the topology, created through the service's own API
+    launcher  the parent of a lab's services: imports once, forks each into its node
     front     an AWS regional service front (S3 or DynamoDB) on moto, one HTTP(S) port pair per ingress
     resolver  a VPC's Route 53 Resolver (AmazonProvidedDNS) answering from planned records
     probe     a client for scenario steps: resolve, connect, one GET; prints what happened

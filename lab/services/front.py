@@ -32,7 +32,6 @@ and stays silent holds up only itself.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import ssl
 import sys
@@ -44,7 +43,6 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
-from lab.errors import LabError
 from lab.services import process
 from lab.services.access import RequestLog
 from lab.services.authorize import Authorizer, DynamoDbAuthorizer
@@ -108,27 +106,18 @@ def start(config: FrontConfig) -> None:
 
 def run(config_path: Path, ready) -> int:
     """Serve until SIGTERM; `ready` (from `process.claim_stdout`) hears READY once it listens."""
-    process.configure_logging()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the request log says it better
-    began = time.monotonic()
-    try:
+
+    def begin() -> str:
+        began = time.monotonic()
         config = load_front_config(config_path)
         start(config)
-    except LabError as e:
-        log.error("%s", e)
-        return 1
-    log.info("%s %s: seeded and listening %.2f s after imports", config.service, config.region,
-             time.monotonic() - began)
-    process.announce_ready(ready)
-    process.wait_for_stop()
-    return 0
+        return f"{config.service} {config.region}: seeded and listening {time.monotonic() - began:.2f} s after imports"
+    return process.serve(ready, begin)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.services.front", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, required=True)
-    args = parser.parse_args(argv)
-    return run(args.config, process.claim_stdout())
+    return process.service_main(__spec__.name, __doc__.split("\n\n")[0], run, argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ a grace period), reaps them and exits. The launcher itself opens no socket and s
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import select
@@ -28,12 +27,12 @@ from pathlib import Path
 from moto.core.utils import get_service_model
 from moto.server import create_backend_app
 
+from lab.namespaces import CLONE_NEWNET, CLONE_NEWNS, setns
 from lab.services import front, process, resolver
 
 SERVICES = {"front": front.run, "resolver": resolver.run}
-NAMESPACES = {"mnt": 0x00020000, "net": 0x40000000}  # CLONE_NEWNS, CLONE_NEWNET; mnt first
+NAMESPACES = {"mnt": CLONE_NEWNS, "net": CLONE_NEWNET}  # mount first: entering it needs the original view
 GRACE = 3.0
-_LIBC = ctypes.CDLL(None, use_errno=True)
 
 
 def enter_node(pid: int) -> None:
@@ -43,8 +42,7 @@ def enter_node(pid: int) -> None:
     for kind, flag in NAMESPACES.items():
         fd = os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY)
         try:
-            if _LIBC.setns(fd, flag) != 0:
-                raise OSError(ctypes.get_errno(), f"setns({kind} of pid {pid})")
+            setns(fd, flag)
         finally:
             os.close(fd)
         if os.stat(f"/proc/self/ns/{kind}").st_ino == home[kind]:
@@ -61,8 +59,9 @@ def child(request: dict) -> int:
     os.dup2(null, 0)
     os.close(null)
     os.closerange(3, os.sysconf("SC_OPEN_MAX"))
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGPIPE, signal.SIGCHLD):
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a client gone mid-answer is an exception, as in any Python
     os.environ.clear()
     os.environ.update(request["env"])
     try:
@@ -129,6 +128,7 @@ def main() -> int:
     warm()
     print(f"launcher: imports and warm-up done, {time.process_time():.2f} s of CPU", file=sys.stderr, flush=True)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a session of its own already; Ctrl-C is the prompt's
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # `vpclab clean`: stop the children too
     children: dict[int, str] = {}
     pending = b""
@@ -148,6 +148,7 @@ def main() -> int:
                 children[pid] = request["name"]
                 say(f"STARTED {request['name']} {pid}")
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the stopping short
         stop_all(children)
 
 

@@ -7,14 +7,18 @@ writes to the saved pipe, once.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
+
+from lab.errors import LabError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,30 @@ def block_stop_signals() -> None:
     Called once the service is built, so that a hung start-up still dies of SIGTERM's default action.
     """
     signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def serve(ready: TextIO, begin: Callable[[], str]) -> int:
+    """A service's life: `begin` builds and starts it and says what it serves (logged), then READY,
+    then sleep until SIGTERM. A LabError from `begin` is the log's last line and exit status 1."""
+    configure_logging()
+    try:
+        summary = begin()
+    except LabError as e:
+        log.error("%s", e)
+        return 1
+    log.info("%s", summary)
+    announce_ready(ready)
+    wait_for_stop()
+    return 0
+
+
+def service_main(module: str, description: str, run: Callable[[Path, TextIO], int], argv: list[str] | None) -> int:
+    """`python -m lab.services.<name> --config FILE.json`, a service on its own (tests, debugging);
+    in a lab, the launcher forks the same `run`."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=description)
+    parser.add_argument("--config", type=Path, required=True)
+    args = parser.parse_args(argv)
+    return run(args.config, claim_stdout())
 
 
 def wait_for_stop() -> None:

@@ -21,7 +21,6 @@ trailing dot), type, rcode, answer (addresses), origin (of the record used; null
 """
 from __future__ import annotations
 
-import argparse
 import errno
 import logging
 import sys
@@ -31,7 +30,6 @@ from pathlib import Path
 from dnslib import QTYPE, RCODE, RR, A, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
-from lab.errors import LabError
 from lab.plan.dns import resolve
 from lab.plan.types import DnsRecord
 from lab.services import process
@@ -98,25 +96,16 @@ def start(config: ResolverConfig) -> None:
 
 def run(config_path: Path, ready) -> int:
     """Serve until SIGTERM; `ready` (from `process.claim_stdout`) hears READY once it listens."""
-    process.configure_logging()
-    try:
+    def begin() -> str:
         config = load_resolver_config(config_path)
         start(config)
-    except LabError as e:
-        log.error("%s", e)
-        return 1
-    log.info("resolver of %s on %s: %d records", config.resolver.vpc,
-             ", ".join(map(str, config.resolver.addresses)), len(config.resolver.records))
-    process.announce_ready(ready)
-    process.wait_for_stop()
-    return 0
+        return (f"resolver of {config.resolver.vpc} on {', '.join(map(str, config.resolver.addresses))}: "
+                f"{len(config.resolver.records)} records")
+    return process.serve(ready, begin)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.services.resolver", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, required=True)
-    args = parser.parse_args(argv)
-    return run(args.config, process.claim_stdout())
+    return process.service_main(__spec__.name, __doc__.split("\n\n")[0], run, argv)
 
 
 if __name__ == "__main__":

@@ -313,3 +313,10 @@ def test_a_malformed_policy_is_located_in_its_json_text():
     assert json_line(text, ("Statement", 1, "Effect")) == 5
     assert json_line(text, ("Statement", 9)) == 3  # no such statement: the deepest part that exists
     assert json_line("[not, {json", ("Statement",)) == 1
+
+
+def test_a_lone_statement_object_is_located_too():
+    text = '{\n "Version": "2012-10-17",\n "Statement": {\n  "Principal": "*",\n  "Effect": "allow"\n }\n}\n'
+    with pytest.raises(MalformedPolicy) as e:
+        parse_policy(json.loads(text), "policy")
+    assert json_line(text, e.value.path) == 5
