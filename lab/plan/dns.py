@@ -50,10 +50,17 @@ def endpoint_names(vpce_id: str, ep: Endpoint, azs: list[str]) -> list[tuple[str
     return names + [(n[2:], az) for n, az in names]  # the bare names answer too
 
 
-def public_records(public_ips: list[PublicIp], instances: dict[str, Addr], region: str) -> list[DnsRecord]:
-    """Names anyone can resolve: AWS services and the public hostnames of instances."""
-    records = [DnsRecord(name, svc.addresses, "public")
-               for svc in regions.all_services() for name in svc.hostnames]
+def public_records(public_ips: list[PublicIp], instances: dict[str, Addr], region: str,
+                   buckets: dict[str, str] | None = None) -> list[DnsRecord]:
+    """Names anyone can resolve: AWS services, the public hostnames of instances, and each bucket's
+    name under S3's legacy global endpoint (`<bucket>.s3.amazonaws.com`, what boto3's presigned
+    URLs use), which S3's DNS points at the bucket's own Region, not at us-east-1
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/UsingRouting.html, "DNS routing"; the
+    redirects while a new bucket's DNS entry propagates are not emulated). `buckets`: name -> Region."""
+    records = [DnsRecord(f"{name}.s3.amazonaws.com", regions.region(where).services["s3"].addresses, "public")
+               for name, where in sorted((buckets or {}).items()) if where != "us-east-1"]
+    records += [DnsRecord(name, svc.addresses, "public")
+                for svc in regions.all_services() for name in svc.hostnames]
     records += [DnsRecord(public_hostname(p.address, region), (p.address,), "ec2-public")
                 for p in public_ips if p.owner in instances]
     return records
@@ -89,7 +96,7 @@ def vpc_records(t: Topology, vpc: Vpc, ips: dict[str, Addr], public_ips: list[Pu
                 svc = regions.region(ep.region).services[ep.service]
                 for name in private_dns_names(svc):
                     records.append(DnsRecord(name, tuple(enis.values()), "private-dns"))
-    records += public_records(public_ips, ips, t.region)
+    records += public_records(public_ips, ips, t.region, {b.name: b.region for b in t.buckets.values()})
     return records
 
 

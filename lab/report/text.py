@@ -77,6 +77,8 @@ def trace_text(t: dict) -> str:
     """A trace: the path the packets took, what the service saw, and whether it was predicted."""
     lines = [f"{t['source']} -> {t['target']}, port {t['port']}: {t['outcome']}"
              + (f" (HTTP {t['http_status']})" if t.get("http_status") else "")]
+    if t.get("error"):
+        lines.append(f"  the client said: {t['error']}")
     if t.get("dns"):
         lines.append(f"  DNS inside the lab: {t['target']} -> {', '.join(t['dns']['answer'])}")
     lines.append("  observed in the captures:")

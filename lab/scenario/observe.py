@@ -58,6 +58,7 @@ class Trace:
             "predicted": self.predicted.to_dict(),
             "agrees": self.agrees, "disagreements": self.disagreements,
             "http_status": self.probe.get("http_status"),
+            "error": self.probe.get("error"),  # the client's own words: a TLS or socket error
             "captures": captures,
         }
 

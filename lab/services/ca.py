@@ -48,8 +48,12 @@ class LabCa:
     def issue_for(self, service: RegionalService) -> tuple[Path, Path]:
         """The certificate of a service front: every name the service answers to, wildcards included,
         so both `https://bucket.s3.<region>.amazonaws.com/` and `https://s3.<region>.amazonaws.com/bucket/`
-        verify (and, in us-east-1, the global s3.amazonaws.com that boto3 uses by default)."""
-        return self.issue(service.hostnames, f"{service.service}-{service.region}")
+        verify. Every S3 front also answers to the legacy global names: S3's DNS sends
+        `<bucket>.s3.amazonaws.com` to the bucket's Region (lab.plan.dns), and clients verify that name."""
+        names = list(service.hostnames)
+        if service.service == "s3":
+            names += [n for n in ("s3.amazonaws.com", "*.s3.amazonaws.com") if n not in names]
+        return self.issue(names, f"{service.service}-{service.region}")
 
 
 def make_lab_ca(directory: Path, system_bundle: Path = SYSTEM_BUNDLE) -> LabCa:

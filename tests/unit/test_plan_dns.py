@@ -52,6 +52,17 @@ def test_s3_names_resolve_to_s3_public_addresses(name, monkeypatch):
     assert all(any(ipaddress.IPv4Address(a) in net for net in S3.ranges) for a in S3_PUBLIC)
 
 
+def test_a_buckets_legacy_global_name_answers_with_its_own_regions_s3(monkeypatch):
+    """S3's DNS routes <bucket>.s3.amazonaws.com to the bucket's Region (UsingRouting.html); names
+    of buckets the lab does not have stay on the global endpoint, us-east-1's."""
+    plan = compile_plan(shipped("gateway-endpoint.yaml", monkeypatch))
+    us_east_1 = [str(a) for a in regions.region("us-east-1").services["s3"].addresses]
+    assert answer(plan, "app", "lab-bucket.s3.amazonaws.com") == ("public", S3_PUBLIC)
+    assert answer(plan, "app", "far-bucket.s3.amazonaws.com") == ("public", us_east_1)  # it is in us-east-1
+    assert answer(plan, "app", "no-such-bucket.s3.amazonaws.com") == ("public", us_east_1)
+    assert answer(plan, "app", "s3.amazonaws.com") == ("public", us_east_1)
+
+
 def test_resolver_answers_at_vpc_base_plus_2_and_the_link_local_address(monkeypatch):
     plan = compile_plan(shipped("public-private.yaml", monkeypatch))
     resolver = plan.resolvers["app"]
