@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import signal
-import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
