@@ -46,7 +46,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from lab.errors import LabError
@@ -110,6 +110,7 @@ class Statement:
 @dataclass(frozen=True)
 class PolicyDocument:
     statements: tuple[Statement, ...]
+    document: dict = field(default_factory=dict, compare=False)  # as written: what GetBucketPolicy returns
 
     def matching(self, effect: str, request: Request) -> Statement | None:
         """The first statement of `effect` that applies to `request`, if any."""
@@ -338,4 +339,4 @@ def parse_policy(document: Any, where: str) -> PolicyDocument:
     if not statements:
         raise _error(f"{where}.Statement", "a policy needs at least one statement")
     return PolicyDocument(tuple(_statement(s, f"Statement[{n}]", f"{where}.Statement[{n}]")
-                                for n, s in enumerate(statements)))
+                                for n, s in enumerate(statements)), document)

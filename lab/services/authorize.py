@@ -22,7 +22,7 @@ from lab.model.policy import PolicyDocument, Request, Scope, decide
 from lab.model.s3_requests import ROOT, request_context, s3_action
 from lab.services.access import ACCESS_KEY, VERDICT_KEY, Access, Verdict
 from lab.services.config import Ingress
-from lab.services.s3errors import access_denied
+from lab.services.s3errors import access_denied, error_xml
 
 
 def signed(environ: dict) -> bool:
@@ -62,7 +62,34 @@ class Authorizer:
         environ[VERDICT_KEY] = Verdict(request.action, "deny" if denied_by else "allow", denied_by)
         if denied_by:
             return access_denied(environ, start_response)
+        if request.action in BUCKET_POLICY_ACTIONS and access.bucket:
+            return bucket_policy(environ, start_response, request.action, access.bucket, policy)
         return self.app(environ, start_response)
+
+
+BUCKET_POLICY_ACTIONS = ("s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy")
+
+
+def bucket_policy(environ: dict, start_response: Callable, action: str, bucket: str,
+                  policy: PolicyDocument | None) -> Iterable[bytes]:
+    """The front answers for bucket policies itself: moto never holds them (it would enforce them
+    with its conditions taken as matched). GetBucketPolicy returns the topology's document, or S3's
+    NoSuchBucketPolicy. Put and Delete are refused: the lab's static explanation and every
+    prediction read the topology's policies, so a policy changed behind their back would make the
+    lab contradict itself. Set it in the topology (services.s3.buckets.<name>.policy) instead."""
+    if action == "s3:GetBucketPolicy" and policy is not None:
+        return answer(start_response, "200 OK", "application/json", json.dumps(policy.document).encode())
+    if action == "s3:GetBucketPolicy":
+        return answer(start_response, "404 Not Found", "application/xml", error_xml(
+            "NoSuchBucketPolicy", "The bucket policy does not exist", BucketName=bucket))
+    return answer(start_response, "501 Not Implemented", "application/xml", error_xml(
+        "NotImplemented", f"vpclab takes bucket policies from the topology only (services.s3.buckets.{bucket}.policy); "
+        "change it there and start the lab again"))
+
+
+def answer(start_response: Callable, status: str, content_type: str, body: bytes) -> Iterable[bytes]:
+    start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def dynamodb_request(environ: dict, access: Access, ingress: Ingress, region: str) -> Request | None:
@@ -101,6 +128,4 @@ class DynamoDbAuthorizer:
                            "Message": f"User: {ROOT} is not authorized to perform: {request.action} on resource: "
                                       f"{request.resource} because no VPC endpoint policy allows the "
                                       f"{request.action} action"}).encode()
-        start_response("400 Bad Request", [("Content-Type", "application/x-amz-json-1.0"),
-                                           ("Content-Length", str(len(body)))])
-        return [body]
+        return answer(start_response, "400 Bad Request", "application/x-amz-json-1.0", body)

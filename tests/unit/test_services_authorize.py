@@ -121,3 +121,28 @@ def test_condition_keys_follow_the_ingress(tmp_path):
         client = front(tmp_path, ingress, {"lab-bucket": by_address(key)})
         response = client.get("/k", headers=SIGNED, environ_base={"REMOTE_ADDR": "10.0.2.15"})
         assert response.status_code == status, (ingress.name, key)
+
+
+def test_the_front_answers_for_bucket_policies_and_moto_never_holds_one(tmp_path):
+    """GetBucketPolicy returns the topology's document (moto never receives it: it would enforce it
+    with every condition taken as matched); Put and Delete are refused with a reason."""
+    client = front(tmp_path, Ingress("internet", 1, 2), {"lab-bucket": ONLY_LAB_BUCKET})
+    got = client.get("/?policy", headers=SIGNED)
+    assert (got.status_code, got.content_type, json.loads(got.data)) == (200, "application/json", ONLY_LAB_BUCKET)
+    none = client.get("/?policy", headers={**SIGNED, "Host": "other-bucket.s3.ap-northeast-2.amazonaws.com"})
+    error = ET.fromstring(none.data)
+    assert (none.status_code, error.findtext("Code"), error.findtext("BucketName")) == (
+        404, "NoSuchBucketPolicy", "other-bucket")
+    for method in ("PUT", "DELETE"):
+        refused = client.open("/?policy", method=method, headers=SIGNED, data=json.dumps(ONLY_VIA_VPCE))
+        error = ET.fromstring(refused.data)
+        assert (refused.status_code, error.findtext("Code")) == (501, "NotImplemented")
+        assert "services.s3.buckets.lab-bucket.policy" in error.findtext("Message")
+    assert b"the object's data" not in got.data + none.data  # none of them reached moto
+    assert client.get("/hello.txt", headers=SIGNED).status_code == 200  # the topology's policy still rules
+
+
+def test_a_policy_change_denied_by_the_endpoint_policy_is_access_denied(tmp_path):
+    ingress = Ingress(VPCE, 1, 2, "vpc-0a1b2c3d4e5f60718", parse_policy(ONLY_LAB_BUCKET, "endpoint"))
+    refused = front(tmp_path, ingress).put("/?policy", headers=SIGNED, data="{}")
+    assert refused.status_code == 403
