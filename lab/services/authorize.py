@@ -57,7 +57,8 @@ class Authorizer:
         if request is None:
             return self.app(environ, start_response)
         policy = self.bucket_policies.get(access.bucket or "")
-        bucket = Scope(f"bucket policy of {access.bucket}", policy) if policy else None
+        owner_override = request.principal == ROOT and request.action in BUCKET_POLICY_ACTIONS
+        bucket = Scope(f"bucket policy of {access.bucket}", policy) if policy and not owner_override else None
         denied_by = decide(request, self.endpoint, bucket)
         environ[VERDICT_KEY] = Verdict(request.action, "deny" if denied_by else "allow", denied_by)
         if denied_by:
@@ -67,6 +68,9 @@ class Authorizer:
         return self.app(environ, start_response)
 
 
+# The bucket owner's root user may always get, put and delete the bucket policy, even when the
+# policy denies it; only an endpoint policy (or an SCP) can stop it, so owners cannot lock
+# themselves out (S3 API reference: GetBucketPolicy, PutBucketPolicy, DeleteBucketPolicy).
 BUCKET_POLICY_ACTIONS = ("s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy")
 
 

@@ -146,3 +146,15 @@ def test_a_policy_change_denied_by_the_endpoint_policy_is_access_denied(tmp_path
     ingress = Ingress(VPCE, 1, 2, "vpc-0a1b2c3d4e5f60718", parse_policy(ONLY_LAB_BUCKET, "endpoint"))
     refused = front(tmp_path, ingress).put("/?policy", headers=SIGNED, data="{}")
     assert refused.status_code == 403
+
+
+def test_the_bucket_owner_can_always_read_its_bucket_policy_unless_the_endpoint_policy_forbids(tmp_path):
+    """Even a bucket policy that denies everything but the endpoint does not lock the owner out of
+    the policy itself (S3 API reference, GetBucketPolicy); an endpoint policy still can."""
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    outside = front(tmp_path / "a", Ingress("internet", 1, 2), {"lab-bucket": ONLY_VIA_VPCE})
+    assert outside.get("/?policy", headers=SIGNED).status_code == 200
+    assert outside.get("/hello.txt", headers=SIGNED).status_code == 403  # the policy still denies the rest
+    assert outside.get("/?policy", headers={"Host": HOST}).status_code == 403  # anonymous: not the owner
+    endpoint = Ingress(VPCE, 1, 2, "vpc-0a1b2c3d4e5f60718", parse_policy(ONLY_LAB_BUCKET, "endpoint"))
+    assert front(tmp_path / "b", endpoint, {"lab-bucket": ONLY_VIA_VPCE}).get("/?policy", headers=SIGNED).status_code == 403
