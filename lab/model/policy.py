@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from lab.errors import LabError
+from lab.model.wildcard import Wildcard
 
 # AWS's default endpoint policy, as describe-vpc-endpoints shows it (aws-behaviour.md section 1).
 DEFAULT_ENDPOINT_POLICY = {"Version": "2008-10-17",
@@ -83,7 +84,7 @@ class Request:
 class Patterns:
     """Action, Resource or Principal values; `negated` for NotAction, NotResource, NotPrincipal."""
 
-    values: tuple  # compiled regexes (actions, resources) or principal strings ('*' or an AWS id)
+    values: tuple  # Wildcards (actions, resources) or principal strings ('*' or an AWS id)
     negated: bool = False
 
 
@@ -187,19 +188,13 @@ MATCH = {
     "exact": lambda want, value: value == want,
     "fold": lambda want, value: value.casefold() == want,
     "bool": lambda want, value: value.lower() == want,
-    "glob": lambda want, value: want.fullmatch(value) is not None,
+    "glob": lambda want, value: want.fullmatch(value),
     "arn": _arn_matches,
     "cidr": _in_network,
 }
 
 
 # -- parsing ---------------------------------------------------------------------------------
-
-def _glob(pattern: str, ignore_case: bool = False) -> re.Pattern:
-    """IAM wildcards: `*` any run of characters (slashes too), `?` any one character."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(body, re.DOTALL | (re.IGNORECASE if ignore_case else 0))
-
 
 class MalformedPolicy(LabError, ValueError):
     """A policy AWS would refuse to attach (MalformedPolicyDocument); says which statement and field.
@@ -242,7 +237,7 @@ def _actions(statement: dict, where: str) -> Patterns:
     for action in actions:
         if action != "*" and ":" not in action:
             raise _error(where, f"action {action!r} needs a service prefix, as in s3:GetObject")
-    return Patterns(tuple(_glob(a, ignore_case=True) for a in actions), negated)
+    return Patterns(tuple(Wildcard(a, ignore_case=True) for a in actions), negated)
 
 
 def _resources(statement: dict, where: str) -> Patterns:
@@ -251,7 +246,7 @@ def _resources(statement: dict, where: str) -> Patterns:
     for resource in resources:
         if resource != "*" and not resource.startswith("arn:"):
             raise _error(where, f"resource {resource!r} is neither '*' nor an ARN (arn:aws:s3:::bucket/key)")
-    return Patterns(tuple(_glob(r) for r in resources), negated)
+    return Patterns(tuple(Wildcard(r) for r in resources), negated)
 
 
 def _principals(statement: dict, where: str) -> Patterns:
@@ -288,8 +283,8 @@ def _compile(kind: str, value: str, where: str) -> Any:
         except ValueError:
             raise _error(where, f"{value!r} is not an IP address or CIDR block") from None
     if kind == "arn":
-        return tuple(_glob(part) for part in value.split(":", 5))
-    return {"exact": value, "fold": value.casefold(), "bool": value.lower(), "glob": _glob(value),
+        return tuple(Wildcard(part) for part in value.split(":", 5))
+    return {"exact": value, "fold": value.casefold(), "bool": value.lower(), "glob": Wildcard(value),
             "null": value.lower()}[kind]
 
 
