@@ -6,14 +6,14 @@ The format is documented key by key in docs/topology-format.md.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from pathlib import Path
 
 from lab.model import regions
 from lab.model.policy import MalformedPolicy
 from lab.model.policy import parse_policy as parse_policy_grammar
-from lab.model.source import MISSING, Section, fail, is_int, json_line, read_yaml
+from lab.model.policy_text import MALFORMED, PolicyTextError, read_policy
+from lab.model.source import MISSING, Section, Unreadable, fail, is_int, json_line, read_text, read_yaml
 from lab.model.topology import (
     Bucket, Endpoint, Instance, NatGateway, NetworkAcl, NetworkAclEntry, Peering, Policy,
     PrefixListRef, Route, RouteTable, SecurityGroup, SecurityGroupRule, Subnet, Table, Topology, Vpc,
@@ -21,6 +21,7 @@ from lab.model.topology import (
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1", "-1": "-1", "6": "tcp", "17": "udp", "1": "icmp"}
+MAX_POLICY_FILE_BYTES = 256 * 1024  # ample for AWS's 20 KB policies, however indented
 VPC_KEYS = ("cidr", "enable_dns_support", "enable_dns_hostnames", "internet_gateway", "subnets",
             "route_tables", "nat_gateways", "endpoints", "instances", "security_groups",
             "network_acls", "peering", "description")
@@ -168,33 +169,32 @@ def parse_endpoint(name: str, sec: Section, vpc: str, region: str) -> Endpoint:
                         f"dynamodb or com.amazonaws.{region}.s3", "InvalidServiceName")
     svc_region, svc = parsed
     return Endpoint(name, kind, svc_region, svc, sec.names("route_tables"), sec.names("subnets"),
-                    parse_policy(sec, "policy"), sec.flag("private_dns", kind == "interface"),
+                    parse_policy(sec, "policy", "endpoint"), sec.flag("private_dns", kind == "interface"),
                     sec.names("security_groups"), line=sec.line)
 
 
-def parse_policy(sec: Section, key: str) -> Policy | None:
-    """Load a policy JSON file (path relative to the topology file) and check it as AWS checks a
-    policy when it is attached (lab.model.policy): a mistake is reported before any lab is built."""
+def parse_policy(sec: Section, key: str, kind: str) -> Policy | None:
+    """Load an endpoint's or a bucket's policy JSON file (path relative to the topology file) and
+    check it as AWS checks a policy when it is attached (lab.model.policy_text, lab.model.policy):
+    a mistake is reported before any lab is built."""
     rel = sec.text(key)
     if rel is None:
         return None
     path = Path(sec.file).parent / rel
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        raise sec.error(key, f"policy file '{rel}' cannot be read (looked for {path})",
-                        "MalformedPolicyDocument") from None
+        text = read_text(path, MAX_POLICY_FILE_BYTES)
+    except Unreadable as exc:
+        raise sec.error(key, f"policy file '{rel}' cannot be read (looked for {path}): {exc}",
+                        MALFORMED) from None
     except UnicodeDecodeError:
-        raise sec.error(key, f"policy file '{rel}' is not UTF-8 text", "MalformedPolicyDocument") from None
+        raise sec.error(key, f"policy file '{rel}' is not UTF-8 text", MALFORMED) from None
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise fail(str(path), exc.lineno, f"policy is not valid JSON: {exc.msg}",
-                   "MalformedPolicyDocument") from None
-    try:
+        document = read_policy(text, kind)
         parse_policy_grammar(document, "policy")
+    except PolicyTextError as exc:
+        raise fail(str(path), exc.line, str(exc), exc.code) from None
     except MalformedPolicy as exc:  # the message names statement and field, json_line finds them
-        raise fail(str(path), json_line(text, exc.path), str(exc), "MalformedPolicyDocument") from None
+        raise fail(str(path), json_line(text, exc.path), str(exc), MALFORMED) from None
     return Policy(str(path), document, line=sec.line_of(key))
 
 
@@ -298,7 +298,7 @@ def parse_services(doc: Section, region: str) -> tuple[dict[str, Bucket], dict[s
             sec.allow("region", "policy", "objects")
             objects = sec.section("objects", f"objects of bucket {name}")
             content = {str(k): str(v) for k, v in (objects.data.items() if objects else ())}
-            buckets[name] = Bucket(name, sec.text("region", region), parse_policy(sec, "policy"),
+            buckets[name] = Bucket(name, sec.text("region", region), parse_policy(sec, "policy", "bucket"),
                                    content, line=sec.line)
     ddb = services.section("dynamodb", "'services: dynamodb'")
     if ddb is not None:

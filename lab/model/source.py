@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
+import stat
 from pathlib import Path
 from typing import Any, Iterator
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
 from ruamel.yaml.reader import ReaderError
 
 from lab.errors import Problem, TopologyError
@@ -21,6 +24,10 @@ from lab.errors import Problem, TopologyError
 BAD_VALUE = "InvalidParameterValue"
 UNKNOWN_KEY = "UnknownParameter"
 MISSING = "MissingParameter"
+MAX_YAML_BYTES = 4 * 1024 * 1024  # a 100-VPC topology is about 60 KB
+MAX_DEPTH = 32  # a topology nests 7 levels (vpcs, vpc, security_groups, group, ingress, rule); inline ones 9
+FILE_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
+              stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
 
 
 def is_int(value: object) -> bool:
@@ -33,17 +40,57 @@ def fail(file: str, line: int, message: str, code: str = BAD_VALUE) -> TopologyE
     return TopologyError([Problem(file, line, message, code)])
 
 
+class Unreadable(Exception):
+    """Why a file was not read, and the code to report it with."""
+
+    def __init__(self, reason: str, code: str = "MalformedFile"):
+        super().__init__(reason)
+        self.code = code
+
+
+def read_text(path: Path | str, limit: int) -> str:
+    """The UTF-8 text of a regular file of at most `limit` bytes. Opened without blocking and its
+    type checked before the first read: a FIFO would wait forever for a writer, /dev/zero never ends."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise Unreadable(exc.strerror, "FileNotFound") from None
+    with os.fdopen(fd, "rb") as handle:
+        kind = stat.S_IFMT(os.fstat(fd).st_mode)
+        if kind != stat.S_IFREG:
+            raise Unreadable(f"it is {FILE_KINDS.get(kind, 'a special file')}, not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise Unreadable(f"it is larger than {limit // 1024:,} KiB, more than any lab needs")
+    return data.decode("utf-8")
+
+
+def check_depth(file: str, events: Iterator) -> None:
+    """Refuse nesting deeper than MAX_DEPTH from the parser's events (a loop, no recursion), before
+    the composer, which recurses once per level, would run out of stack."""
+    depth = 0
+    for event in events:
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise fail(file, event.start_mark.line + 1, f"the YAML nests deeper than {MAX_DEPTH} "
+                           "levels; a topology or scenario needs fewer than 10", "MalformedFile")
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
 def read_yaml(path: Path | str, text: str | None = None) -> "Section":
     """Parse one YAML document whose top level must be a mapping."""
     file = str(path)
     if text is None:
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise fail(file, 0, f"cannot read the file: {exc.strerror}", "FileNotFound") from None
+            text = read_text(path, MAX_YAML_BYTES)
+        except Unreadable as exc:
+            raise fail(file, 0, f"cannot read the file: {exc}", exc.code) from None
         except UnicodeDecodeError:
             raise fail(file, 0, "the file is not UTF-8 text", "MalformedFile") from None
     try:
+        check_depth(file, YAML(typ="rt").parse(text))
         data = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
