@@ -81,7 +81,7 @@ def parse_vpc(name: str, sec: Section, region: str, instances: dict) -> Vpc:
                              f"{instances[child].vpc} (line {instances[child].line}); instance names "
                              "are global because they name nodes at the lab prompt")
         instances[child] = parse_instance(child, csec, name)
-    return Vpc(name=name, cidr=sec.network("cidr"),
+    return Vpc(name=name, cidr=sec.network("cidr", block=True),
                enable_dns_support=sec.flag("enable_dns_support", True),
                enable_dns_hostnames=sec.flag("enable_dns_hostnames", True),
                internet_gateway=sec.flag("internet_gateway", False),
@@ -98,7 +98,7 @@ def parse_subnet(name: str, sec: Section, vpc: str, region: str) -> Subnet:
     if full[len(region):] not in regions.region(region).azs:
         raise sec.error("az", f"Value ({az}) for parameter availabilityZone is invalid: {region} "
                         f"offers zones {', '.join(region + z for z in regions.region(region).azs)}")
-    return Subnet(name, sec.network("cidr"), full, sec.text("route_table"), sec.text("network_acl"),
+    return Subnet(name, sec.network("cidr", block=True), full, sec.text("route_table"), sec.text("network_acl"),
                   line=sec.line)
 
 

@@ -170,13 +170,23 @@ class Section:
             return value
         raise self.error(key, f"{self.what}: '{key}' must be true or false, not {value!r}")
 
-    def network(self, key: str) -> ipaddress.IPv4Network:
-        """An IPv4 CIDR block, canonicalised as AWS does (10.0.1.7/24 is kept as 10.0.1.0/24)."""
+    def network(self, key: str, block: bool = False) -> ipaddress.IPv4Network:
+        """An IPv4 CIDR block. A rule's or route's 10.0.1.7/24 is read as 10.0.1.0/24; a VPC's or
+        subnet's own block (`block`) must name its first address, as CreateVpc and CreateSubnet
+        demand: EC2 answers "Value (10.0.0.1/16) for parameter cidrBlock is invalid. This is not a
+        valid CIDR block." (InvalidParameterValue; the wording EC2 uses for cidrBlock, as in
+        https://www.terraformpilot.com/articles/fix-terraform-error-invalid-cidr-block/), and the VPC
+        console refuses 10.0.0.8/28 as "Must be valid Ipv4 CIDR"
+        (https://devpeace.com/amazon-vpc/54411123/getting-must-be-valid-ipv4-cidr-error-after-passing-subnets-cidr-block)."""
         value = self.require(key)
         try:
-            return ipaddress.IPv4Network(str(value), strict=False)
+            network = ipaddress.IPv4Network(str(value), strict=False)
         except ValueError:
             raise self.error(key, f"{self.what}: '{value}' is not a valid IPv4 CIDR block") from None
+        if block and str(network) != str(value):
+            raise self.error(key, f"{self.what}: Value ({value}) for parameter cidrBlock is invalid. This is "
+                             f"not a valid CIDR block; did you mean {network}?")
+        return network
 
     def address(self, key: str) -> ipaddress.IPv4Address | None:
         value = self.data.get(key)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.errors import TopologyError
 from lab.model import regions
 from lab.model.ids import aws_id
 from lab.model.loader import load_topology
@@ -56,17 +57,26 @@ def test_defaults_are_aws_defaults():
         SecurityGroupRule("-1", None, None, ipaddress.IPv4Network("0.0.0.0/0")),)
 
 
-def test_cidrs_are_canonicalised_as_aws_does():
-    topology = load("""
+def test_a_vpc_or_subnet_cidr_must_name_its_first_address_as_ec2_demands():
+    """CreateVpc/CreateSubnet refuse 10.0.3.9/16 (InvalidParameterValue) rather than keep 10.0.0.0/16;
+    the exact text is in tests/data/invalid/vpc-cidr-host-bits.yaml."""
+    for vpc, subnet in (("10.0.3.9/16", "10.0.1.0/24"), ("10.0.0.0/16", "10.0.1.7/24")):
+        with pytest.raises(TopologyError, match=r"This is not a valid CIDR block; did you mean 10\.0\.[01]\.0/"):
+            load(f"""
+                vpcs:
+                  app:
+                    cidr: {vpc}
+                    subnets:
+                      private-a: {{cidr: {subnet}, az: ap-northeast-2b}}
+                """)
+    app = load("""
         vpcs:
           app:
-            cidr: 10.0.3.9/16
+            cidr: 10.0.0.0/16
             subnets:
-              private-a: {cidr: 10.0.1.7/24, az: ap-northeast-2b}
-        """)
-    app = topology.vpcs["app"]
+              private-a: {cidr: 10.0.1.0/24, az: b}
+        """).vpcs["app"]
     assert app.cidr == ipaddress.IPv4Network("10.0.0.0/16")
-    assert app.subnets["private-a"].cidr == ipaddress.IPv4Network("10.0.1.0/24")
     assert app.subnets["private-a"].az == "ap-northeast-2b"
 
 
