@@ -10,6 +10,7 @@ pytest.ini puts tests/ on sys.path, so tests in both folders import this module 
 """
 from __future__ import annotations
 
+import ipaddress
 import textwrap
 
 S3_GATEWAY_ENDPOINT = "s3-gw: {type: gateway, service: s3, route_tables: [private]}"
@@ -62,3 +63,31 @@ def nat_vpc(private_routes: str = DEFAULT_TO_NAT, endpoints: str = S3_GATEWAY_EN
 def entries(key: str, yaml: str) -> str:
     """`key:` with the map entries in `yaml` (one a line, at any indent) beneath it; `key: {}` if none."""
     return f"{key}:\n{at(2, yaml)}" if yaml.strip() else f"{key}: {{}}\n"
+
+
+def many_vpcs(count: int) -> str:
+    """The scale topology of issue 8: `count` VPCs (1-4095) v1, v2, ..., VPC n with the /20 number n of
+    10.0.0.0/8 and in it a public, a private and an isolated /24 subnet, an internet gateway, a NAT
+    gateway, an S3 gateway endpoint on the private and isolated route tables, and one instance per
+    subnet (web<n> with a public IP, app<n>, db<n>); one S3 bucket, lab-bucket. Seven namespaces per VPC
+    plus the internet router, its client and the S3 front: 100 VPCs are 703 namespaces.
+    tests/unit, tests/integration and benchmarks/ build it alike."""
+    if not 1 <= count <= 4095:
+        raise ValueError(f"many_vpcs: {count} VPCs; 1-4095 fit in 10.0.0.0/8 as /20s")
+    return ("region: ap-northeast-2\n" + vpcs(*(one_of_many(n) for n in range(1, count + 1)))
+            + "services:\n  s3:\n    buckets:\n      lab-bucket: {objects: {hello.txt: \"hello\\n\"}}\n")
+
+
+def one_of_many(n: int) -> str:
+    """VPC v<n> of `many_vpcs`."""
+    cidr = ipaddress.IPv4Network(f"10.{n >> 4}.{(n & 15) << 4}.0/20")
+    public, private, isolated = list(cidr.subnets(new_prefix=24))[1:4]
+    return public_vpc(
+        f"v{n}", str(cidr), str(public),
+        subnets=f"private-a: {{cidr: {private}, az: a, route_table: private}}\n"
+                f"isolated-a: {{cidr: {isolated}, az: a, route_table: isolated}}",
+        route_tables=f"private: {DEFAULT_TO_NAT}\nisolated: []",
+        more="nat_gateways: {nat-a: {subnet: public-a}}\n"
+             + entries("endpoints", "s3-gw: {type: gateway, service: s3, route_tables: [private, isolated]}")
+             + entries("instances", f"web{n}: {{subnet: public-a, public_ip: true}}\n"
+                                    f"app{n}: {{subnet: private-a}}\ndb{n}: {{subnet: isolated-a}}"))

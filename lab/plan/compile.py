@@ -26,6 +26,8 @@ IfAddr = ipaddress.IPv4Interface
 DEFAULT = ipaddress.IPv4Network("0.0.0.0/0")
 CLIENT_NET = ipaddress.IPv4Interface("203.0.113.1/24")  # TEST-NET-3 (RFC 5737): "somewhere on the internet"
 CLIENT_HOST = ipaddress.IPv4Interface("203.0.113.10/24")
+FIRST_PORT = 8000  # a service front's local ports: two per ingress, from here up to the ephemeral ports
+MAX_INGRESSES = (32768 - FIRST_PORT) // 2
 
 
 def compile_plan(topology: Topology) -> Plan:
@@ -268,9 +270,17 @@ class Planner:
                       description=f"{svc.service_name}: the regional front of {service} at {', '.join(map(str, svc.addresses))}"))
 
     def ingresses(self, service: str, region: str) -> list[Ingress]:
-        """Ingress k gets local ports 8000+k (HTTP) and 8400+k (HTTPS) and conntrack mark k+1."""
-        return [Ingress(dev, label, 8000 + k, 8400 + k, k + 1, *self.endpoint_policies.get(label, (None, None)))
-                for k, (dev, _, label) in enumerate(self.front_ingress[service, region])]
+        """Ingress k gets local ports 8000+2k (HTTP) and 8001+2k (HTTPS) and conntrack mark k+1: no two
+        ingresses share a port however many there are (8000+k and 8400+k collided from the 401st:
+        a 500-VPC lab's endpoint would have answered as another), and all stay below the kernel's
+        ephemeral ports (net.ipv4.ip_local_port_range starts at 32768)."""
+        found = self.front_ingress[service, region]
+        if len(found) > MAX_INGRESSES:
+            raise PlanError(f"{service} {region}: {len(found)} ways in (the internet and one per "
+                            f"endpoint); a lab's front has room for {MAX_INGRESSES}")
+        return [Ingress(dev, label, FIRST_PORT + 2 * k, FIRST_PORT + 2 * k + 1, k + 1,
+                        *self.endpoint_policies.get(label, (None, None)))
+                for k, (dev, _, label) in enumerate(found)]
 
     def service_fronts(self) -> tuple[ServiceFront, ...]:
         return tuple(ServiceFront(s, r, f"{s}-{r}", regions.region(r).services[s].addresses,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 from lab.errors import CaptureError
+from lab.pipes import readable
 
 SNAPLEN = 512  # headers plus the first bytes of payload: enough for fingerprints and HTTP lines
 
@@ -34,14 +34,14 @@ class Capture:
 
     def wait_ready(self, timeout: float = 10.0) -> None:
         """tcpdump says 'listening on' once its socket is bound: only then can traffic start.
-        Read the raw pipe: a buffered reader could hold that line while select() sees nothing."""
+        Read the raw pipe: a buffered reader could hold that line while poll() sees nothing."""
         fd, seen = self.proc.stderr.fileno(), b""
         deadline = time.monotonic() + timeout
         while b"listening on" not in seen:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise CaptureError(f"tcpdump in {self.node.name} did not start: "
                                    f"{seen.decode(errors='replace').strip() or 'no output'}")
-            if select.select([fd], [], [], 0.1)[0]:
+            if readable(fd, 0.1):
                 seen += os.read(fd, 4096)
 
     def interrupt(self) -> None:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from lab.model import regions
+from lab.pipes import readable
 from lab.plan.serialize import to_data
 from lab.realize import processes
 from lab.realize.errors import RealizeError
@@ -104,7 +104,7 @@ class Services:
     def events(self, timeout: float) -> list[list[str]]:
         """The launcher's next complete lines, split in words; whatever arrives within `timeout`."""
         fd = self.launcher.stdout.fileno()
-        if not select.select([fd], [], [], max(timeout, 0.0))[0]:
+        if not readable(fd, timeout):
             return []
         chunk = os.read(fd, 65536)
         if not chunk:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import sys
 import time
@@ -28,6 +27,7 @@ from moto.core.utils import get_service_model
 from moto.server import create_backend_app
 
 from lab.namespaces import CLONE_NEWNET, CLONE_NEWNS, setns
+from lab.pipes import readable
 from lab.services import front, process, resolver
 
 SERVICES = {"front": front.run, "resolver": resolver.run}
@@ -135,7 +135,7 @@ def main() -> int:
     try:
         while True:
             reap(children)
-            if not select.select([0], [], [], 0.1)[0]:
+            if not readable(0, 0.1):
                 continue
             chunk = os.read(0, 65536)
             if not chunk:
