@@ -12,6 +12,7 @@ from pathlib import Path
 from lab.model import regions
 from lab.model.policy import MalformedPolicy
 from lab.model.policy import parse_policy as parse_policy_grammar
+from lab.model.s3_names import object_key_problem
 from lab.model.policy_text import MALFORMED, PolicyTextError, read_policy
 from lab.model.source import MISSING, Section, Unreadable, fail, is_int, json_line, read_text, read_yaml
 from lab.model.topology import (
@@ -285,6 +286,18 @@ def parse_peering(name: str, sec: Section, vpc: str, region: str) -> Peering:
     return Peering(name, vpc, sec.text("peer_vpc", required=True), line=sec.line)
 
 
+def parse_objects(sec: Section, bucket: str) -> dict[str, str]:
+    """`objects: {key: text}`, each key one S3 can store (lab.model.s3_names)."""
+    objects = sec.section("objects", f"objects of bucket {bucket}")
+    content = {}
+    for key, text in (objects.data.items() if objects else ()):
+        problem = object_key_problem(str(key))
+        if problem:
+            raise objects.error(key, f"bucket {bucket}: object key {str(key)[:40]!r}: {problem[0]}", problem[1])
+        content[str(key)] = str(text)
+    return content
+
+
 def parse_services(doc: Section, region: str) -> tuple[dict[str, Bucket], dict[str, Table]]:
     services = doc.section("services", "'services'")
     if services is None:
@@ -296,10 +309,8 @@ def parse_services(doc: Section, region: str) -> tuple[dict[str, Bucket], dict[s
         s3.allow("buckets")
         for name, sec in s3.entries("buckets", "bucket"):
             sec.allow("region", "policy", "objects")
-            objects = sec.section("objects", f"objects of bucket {name}")
-            content = {str(k): str(v) for k, v in (objects.data.items() if objects else ())}
             buckets[name] = Bucket(name, sec.text("region", region), parse_policy(sec, "policy", "bucket"),
-                                   content, line=sec.line)
+                                   parse_objects(sec, name), line=sec.line)
     ddb = services.section("dynamodb", "'services: dynamodb'")
     if ddb is not None:
         ddb.allow("tables")

@@ -137,7 +137,7 @@ class Section:
         return positions[key][0] + 1 if key in positions else self.line
 
     def error(self, key: str | None, message: str, code: str = BAD_VALUE) -> TopologyError:
-        return fail(self.file, self.line_of(key) if key else self.line, message, code)
+        return fail(self.file, self.line_of(key) if key is not None else self.line, message, code)
 
     def allow(self, *keys: str) -> None:
         """Reject keys outside `keys`, suggesting the closest valid one."""

@@ -7,11 +7,11 @@ where AWS accepts a setting that cannot work, vpclab warns with a code of its ow
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterator
 
 from lab.errors import Problem, TopologyError
 from lab.model import regions
+from lab.model.s3_names import BUCKET_NAME_CODE, bucket_name_problem
 from lab.model.topology import Endpoint, PrefixListRef, Route, RouteTable, Topology, Vpc
 
 RESTRICTED = [ipaddress.IPv4Network(n) for n in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3")]
@@ -312,9 +312,9 @@ def check_instances(t: Topology) -> Iterator[Problem]:
 def check_services(t: Topology) -> Iterator[Problem]:
     for bucket in t.buckets.values():
         name = bucket.name
-        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name):
-            yield error(t, bucket.line, f"bucket '{name}': names are 3-63 lowercase letters, digits, "
-                        "dots and hyphens, starting and ending with a letter or digit", "InvalidBucketName")
+        broken = bucket_name_problem(name)
+        if broken:
+            yield error(t, bucket.line, f"bucket '{name}': {broken}", BUCKET_NAME_CODE)
         if bucket.region not in regions.REGIONS:
             yield error(t, bucket.line, f"bucket '{name}': region '{bucket.region}' is not one the lab "
                         f"emulates ({', '.join(regions.REGIONS)})", "InvalidLocationConstraint")
