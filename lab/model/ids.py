@@ -7,6 +7,10 @@ from __future__ import annotations
 import hashlib
 
 ACCOUNT_ID = "111122223333"  # the lab's one AWS account (AWS documentation's example account)
+# The account root user's access key, AWS documentation's example pair: every lab node's AWS clients
+# sign with it, and the service fronts verify signatures against it (lab.services.sigv4).
+ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+SECRET_ACCESS_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 
 def aws_id(prefix: str, *path: str) -> str:

@@ -1,6 +1,13 @@
-"""How S3 authorizes a request, as data: the IAM action and resource a request is checked as, and
-the condition keys S3 fills. Pure, so the service front (lab.services.authorize) and the static
-explanation (lab.analysis.explain) decide with the same rules.
+"""How S3 reads and authorizes a request, as data: the bucket and key a Host and path name, the
+operation and IAM action they are checked as, and the condition keys S3 fills. Pure, so the service
+front (lab.services.s3front) and the static explanation (lab.analysis.explain) decide with the same
+rules, and the front hands its backend exactly what it authorized.
+
+Addressing (https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html): a Host that
+is an S3 endpoint is path style (`/bucket/key`); `<bucket>.<endpoint>` is virtual-hosted style; any
+other name is the bucket itself (a CNAME to S3: "the bucket name must be the same as the CNAME");
+an IP address is path style. The path is percent-decoded once and never normalized: `a//b` and
+`../x` are keys of their own.
 
 Which keys S3 sees (aws-behaviour.md section 1; https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html):
 through an endpoint aws:SourceVpce (the vpce id), aws:SourceVpc (its VPC) and aws:VpcSourceIp (the
@@ -9,61 +16,123 @@ saw). Always aws:SecureTransport, and for a signed request the caller, the accou
 """
 from __future__ import annotations
 
-from urllib.parse import parse_qs
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, unquote_to_bytes
 
+from lab.model import regions
 from lab.model.ids import ACCOUNT_ID
+from lab.model.s3_operations import Operation, identify
 
 ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
 
-# Operations -> actions: https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html
-# (HeadObject is authorized as s3:GetObject, HeadBucket and ListObjects(V2) as s3:ListBucket).
-OBJECT_ACTIONS = {"GET": "s3:GetObject", "HEAD": "s3:GetObject", "PUT": "s3:PutObject", "POST": "s3:PutObject",
-                  "DELETE": "s3:DeleteObject"}
-BUCKET_ACTIONS = {"GET": "s3:ListBucket", "HEAD": "s3:ListBucket", "PUT": "s3:CreateBucket",
-                  "POST": "s3:PutObject", "DELETE": "s3:DeleteBucket"}
-# (method, bucket or object, query parameter) -> action, for the subresources a lab user may touch;
-# any other subresource is authorized as the plain operation on its bucket or object.
-SUBRESOURCE_ACTIONS = {
-    ("GET", "bucket", "location"): "s3:GetBucketLocation",
-    ("GET", "bucket", "versions"): "s3:ListBucketVersions",
-    ("GET", "bucket", "uploads"): "s3:ListBucketMultipartUploads",
-    ("GET", "bucket", "policy"): "s3:GetBucketPolicy",
-    ("PUT", "bucket", "policy"): "s3:PutBucketPolicy",
-    ("DELETE", "bucket", "policy"): "s3:DeleteBucketPolicy",
-    ("GET", "bucket", "acl"): "s3:GetBucketAcl",
-    ("PUT", "bucket", "acl"): "s3:PutBucketAcl",
-    ("GET", "bucket", "tagging"): "s3:GetBucketTagging",
-    ("PUT", "bucket", "tagging"): "s3:PutBucketTagging",
-    ("GET", "bucket", "versioning"): "s3:GetBucketVersioning",
-    ("PUT", "bucket", "versioning"): "s3:PutBucketVersioning",
-    ("POST", "bucket", "delete"): "s3:DeleteObject",  # DeleteObjects
-    ("GET", "object", "acl"): "s3:GetObjectAcl",
-    ("PUT", "object", "acl"): "s3:PutObjectAcl",
-    ("GET", "object", "tagging"): "s3:GetObjectTagging",
-    ("PUT", "object", "tagging"): "s3:PutObjectTagging",
-    ("GET", "object", "versionId"): "s3:GetObjectVersion",
-    ("HEAD", "object", "versionId"): "s3:GetObjectVersion",
-    ("DELETE", "object", "versionId"): "s3:DeleteObjectVersion",
-    ("GET", "object", "uploadId"): "s3:ListMultipartUploadParts",
-    ("DELETE", "object", "uploadId"): "s3:AbortMultipartUpload",
-}
+# S3's endpoint names, longest first so that the most specific suffix wins ('*.' are their
+# virtual-hosted forms).
+S3_ENDPOINTS = tuple(sorted({n for svc in regions.all_services() if svc.service == "s3"
+                             for n in svc.hostnames if not n.startswith("*.")}, key=len, reverse=True))
+# What a request may name as a bucket: the naming rules' alphabet and length
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+MAX_KEY_BYTES = 1024  # "The name for a key is a sequence of Unicode characters whose UTF-8 encoding is at most 1,024 bytes long."
+
+
+@dataclass(frozen=True)
+class S3Refusal(Exception):
+    """An answer S3 gives before any bucket is touched: status, S3 error code, message, extra elements."""
+
+    status: int
+    code: str
+    message: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class S3Target:
+    bucket: str | None  # None: the request names the service (ListBuckets)
+    key: str | None  # None: the request names the bucket
+
+    @property
+    def level(self) -> str:
+        return "object" if self.key is not None else "bucket" if self.bucket is not None else "service"
+
+    @property
+    def arn(self) -> str:
+        if self.bucket is None:
+            return "*"  # ListBuckets acts on no resource: only "Resource": "*" covers it
+        return f"arn:aws:s3:::{self.bucket}" + (f"/{self.key}" if self.key is not None else "")
+
+
+def _host_name(host: str) -> str:
+    """The name a Host header carries: lower case, without the port (the lab is IPv4 only) and
+    without the root's trailing dot, which names the same DNS name."""
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return name.lower().removesuffix(".")
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+        return True
+    except ValueError:
+        return False
+
+
+def decode_path(raw_path: str) -> str:
+    """The path as S3 reads it: percent-decoded once as UTF-8; anything else is S3's InvalidURI."""
+    try:
+        return unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise S3Refusal(400, "InvalidURI", "Couldn't parse the specified URI.") from None
+
+
+def parse_target(host: str, raw_path: str) -> S3Target:
+    """The bucket and key a request names, from its Host header and its raw (undecoded) path."""
+    name, path = _host_name(host), decode_path(raw_path)
+    if not path.startswith("/"):
+        raise S3Refusal(400, "InvalidURI", "Couldn't parse the specified URI.")
+    endpoint = next((e for e in S3_ENDPOINTS if name == e or name.endswith("." + e)), None)
+    if endpoint == name or not name or _is_address(name):  # path style
+        bucket, slash, key = path[1:].partition("/")
+        target = S3Target(bucket or None, key if slash and key else None)
+    else:  # virtual-hosted, or a CNAME whose whole name is the bucket's
+        target = S3Target(name[: -len(endpoint) - 1] if endpoint else name, path[1:] or None)
+    return checked(target)
+
+
+def checked(target: S3Target) -> S3Target:
+    """`target`, if S3 takes its bucket name and key; else S3's error."""
+    if target.bucket is not None and not BUCKET_NAME.fullmatch(target.bucket):
+        raise S3Refusal(400, "InvalidBucketName", "The specified bucket is not valid.", {"BucketName": target.bucket})
+    if target.key is not None and len(target.key.encode()) > MAX_KEY_BYTES:
+        raise S3Refusal(400, "KeyTooLongError", "Your key is too long", {"MaxSizeAllowed": str(MAX_KEY_BYTES)})
+    return target
+
+
+def operation(method: str, target: S3Target, params: set[str], headers: set[str]) -> Operation:
+    """The operation S3 runs for this request; S3's own error where it has none or vpclab lacks it."""
+    if method not in ("GET", "HEAD", "PUT", "POST", "DELETE"):
+        raise S3Refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.",
+                        {"Method": method, "ResourceType": target.level.upper()})
+    op = identify(method, target.level, params, headers)
+    if op is None:
+        raise S3Refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.",
+                        {"Method": method, "ResourceType": target.level.upper()})
+    if op.action is None:
+        raise S3Refusal(501, "NotImplemented", f"vpclab does not emulate S3's {op.name}; the lab's S3 serves "
+                        "object, bucket and configuration operations (docs/architecture.md)")
+    return op
 
 
 def s3_action(method: str, bucket: str | None, key: str | None, query: str) -> tuple[str | None, str]:
-    """The IAM action and the resource ARN S3 authorizes a request as; no action for a method S3
-    does not authorize (an OPTIONS preflight, say).
-
-    ListBuckets acts on no resource, so only `"Resource": "*"` covers it. DeleteObjects is checked
-    per key by S3; the lab, which does not read the request body, checks it on `bucket/*`.
-    """
-    if bucket is None:
-        return ("s3:ListAllMyBuckets" if method == "GET" else None), "*"
-    level, arn = ("object", f"arn:aws:s3:::{bucket}/{key}") if key else ("bucket", f"arn:aws:s3:::{bucket}")
-    params = parse_qs(query, keep_blank_values=True)
-    for (m, lvl, param), action in SUBRESOURCE_ACTIONS.items():
-        if (m, lvl) == (method, level) and param in params:
-            return action, (f"{arn}/*" if action == "s3:DeleteObject" else arn)
-    return (OBJECT_ACTIONS if key else BUCKET_ACTIONS).get(method), arn
+    """The IAM action and resource ARN S3 authorizes a request as (None for a request S3 refuses
+    before authorizing it, such as an OPTIONS preflight)."""
+    target = S3Target(bucket, key)
+    params = set(parse_qs(query, keep_blank_values=True))
+    try:
+        return operation(method, target, params, set()).action_for(params), target.arn
+    except S3Refusal:
+        return None, target.arn
 
 
 def request_context(https: bool, is_signed: bool, source_ip: str, vpce_id: str | None,

@@ -4,9 +4,11 @@ port per ingress, all in one process so that every ingress sees the same buckets
     python -m lab.services.front --config FRONT.json
 
 The realizer redirects ports 80 and 443 arriving on each ingress link to that ingress's own local
-ports (nftables `redirect`), so the port a connection lands on names its ingress, even when two
-VPCs behind different endpoints share a CIDR. S3 requests pass the endpoint and bucket policies
-first (`lab.services.authorize`); every request is logged (`lab.services.access`).
+ports (nftables `redirect`) and accepts nothing else, so the port a connection lands on names its
+ingress, even when two VPCs behind different endpoints share a CIDR. Requests pass the front's checks
+first (`lab.services.s3front`, `lab.services.dynamodb_front`): each request is read once, its
+signature verified, every action authorized, and moto gets only the canonical form of what was
+allowed; only the service's own moto app is mounted. Every request is logged (`lab.services.access`).
 
 FRONT.json (`buckets` only for s3, `tables` only for dynamodb; both optional). An endpoint ingress
 names its VPC and carries its policy (null: AWS's default, full access); a bucket may carry its policy:
@@ -40,16 +42,16 @@ import time
 from pathlib import Path
 
 from moto.moto_server.werkzeug_app import MotoRequestHandler
-from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.server import create_backend_app
 from werkzeug.serving import make_server
 
 from lab.services import process
 from lab.services.access import RequestLog
-from lab.services.authorize import Authorizer, DynamoDbAuthorizer
-from lab.services.config import FrontConfig, load_front_config
+from lab.services.config import FrontConfig, Ingress, load_front_config
+from lab.services.dynamodb_front import DynamoDbFront
 from lab.services.errors import ServiceError
 from lab.services.process import JsonLines
-from lab.services.s3errors import AccessDeniedBodies, WrongRegion
+from lab.services.s3front import S3Front
 from lab.services.seed import seed
 
 log = logging.getLogger(__name__)
@@ -60,9 +62,15 @@ class FrontHandler(MotoRequestHandler):
 
 
 def service_app(service: str):
-    """moto's server-mode app, as `moto_server` runs it; S3 answers get S3's error bodies."""
-    app = DomainDispatcherApplication(create_backend_app)
-    return AccessDeniedBodies(app) if service == "s3" else app
+    """moto's app for this one service: no other service's API and no /moto-api is mounted."""
+    return create_backend_app(service)
+
+
+def checked_app(config: FrontConfig, ingress: Ingress, app):
+    """The front of one ingress: what AWS checks, then moto (lab.services.s3front, .dynamodb_front)."""
+    if config.service == "s3":
+        return S3Front(app, config.region, ingress, config.bucket_policies, config.elsewhere)
+    return DynamoDbFront(app, ingress, config.region)
 
 
 def tls_context(config: FrontConfig) -> ssl.SSLContext:
@@ -96,9 +104,7 @@ def start(config: FrontConfig) -> None:
         raise ServiceError(f"cannot open the request log: {e}") from None
     process.block_stop_signals()
     for ingress in config.ingresses:
-        checked = WrongRegion(Authorizer(app, ingress, config.bucket_policies), config.elsewhere) \
-            if config.service == "s3" else DynamoDbAuthorizer(app, ingress, config.region) if ingress.vpce_id else app
-        logged = RequestLog(checked, config.service, ingress, requests)
+        logged = RequestLog(checked_app(config, ingress, app), config.service, ingress, requests)
         serve(logged, ingress.http, None)
         serve(logged, ingress.https, tls)
         log.info("%s: http on %d, https on %d", ingress.name, ingress.http, ingress.https)

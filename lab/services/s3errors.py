@@ -1,18 +1,17 @@
-"""S3's XML error bodies: for the answers moto leaves empty, for the front's own policy denials, and
-for requests that reach the wrong region.
-
-moto 5.2.5 answers an anonymous request for a private object, and a bucket-policy deny, with a bare
-403 (measurements.md section 10); real S3 sends its AccessDenied document, which is what curl users
-and the lab's exercises read. Format: https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html.
+"""S3's XML error answers, for everything the front refuses itself (a request shape S3 refuses, a
+signature it does not accept, a policy denial, a bucket of another region), so that curl users and
+the lab's exercises read S3's own documents. Format: https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html.
 """
 from __future__ import annotations
 
 import base64
 import secrets
+from http import HTTPStatus
 from collections.abc import Callable, Iterable
 from xml.sax.saxutils import escape
 
-from lab.services.access import ACCESS_KEY
+from lab.model.s3_requests import S3Refusal
+from lab.services.sigv4 import SignatureProblem
 
 
 def error_xml(code: str, message: str, **extra: str) -> bytes:
@@ -23,55 +22,51 @@ def error_xml(code: str, message: str, **extra: str) -> bytes:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<Error>{body}</Error>'.encode()
 
 
-def access_denied(environ: dict, start_response: Callable) -> Iterable[bytes]:
-    """S3's 403 AccessDenied answer, as a WSGI app; a HEAD answer carries no body, as S3's never does."""
-    body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else error_xml("AccessDenied", "Access Denied")
-    start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+def s3_error(environ: dict, start_response: Callable, refusal: S3Refusal) -> Iterable[bytes]:
+    """S3's answer to a request it refuses, as a WSGI app; a HEAD answer carries no body, as S3's never does."""
+    body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else error_xml(refusal.code, refusal.message, **refusal.extra)
+    start_response(f"{refusal.status} {HTTPStatus(refusal.status).phrase}",
+                   [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
     return [body]
 
 
-class AccessDeniedBodies:
-    """WSGI middleware: give an empty 403 S3's AccessDenied body (HEAD answers never have one)."""
-
-    def __init__(self, app: Callable):
-        self.app = app
-
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        replaced: list[bytes] = []
-
-        def completing(line: str, headers: list, exc_info=None):
-            length = next((v for k, v in headers if k.lower() == "content-length"), None)
-            if line.startswith("403") and length == "0" and environ.get("REQUEST_METHOD") != "HEAD":
-                replaced.append(error_xml("AccessDenied", "Access Denied"))
-                headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type")]
-                headers += [("Content-Type", "application/xml"), ("Content-Length", str(len(replaced[0])))]
-            return start_response(line, headers, exc_info)
-
-        body = self.app(environ, completing)
-        if not replaced:
-            return body
-        if hasattr(body, "close"):
-            body.close()
-        return replaced
-
-
-class WrongRegion:
-    """WSGI middleware: a request for a bucket of another region gets S3's 301 PermanentRedirect
-    with `x-amz-bucket-region`, which the AWS CLI and boto3 follow to the right region
+def wrong_region(environ: dict, start_response: Callable, bucket: str, region: str) -> Iterable[bytes]:
+    """A bucket of another region: S3's 301 PermanentRedirect with `x-amz-bucket-region`, which the AWS
+    CLI and boto3 follow to the right region
     (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html, PermanentRedirect)."""
+    endpoint = f"{bucket}.s3.{region}.amazonaws.com" if region != "us-east-1" else f"{bucket}.s3.amazonaws.com"
+    body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else error_xml(
+        "PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified "
+        "endpoint. Please send all future requests to this endpoint.", Endpoint=endpoint, Bucket=bucket)
+    start_response("301 Moved Permanently", [("Content-Type", "application/xml"), ("x-amz-bucket-region", region),
+                                             ("Content-Length", str(len(body)))])
+    return [body]
 
-    def __init__(self, app: Callable, elsewhere: dict[str, str]):
-        self.app, self.elsewhere = app, elsewhere
 
-    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        bucket = environ[ACCESS_KEY].bucket
-        region = self.elsewhere.get(bucket or "")
-        if region is None:
-            return self.app(environ, start_response)
-        endpoint = f"{bucket}.s3.{region}.amazonaws.com" if region != "us-east-1" else f"{bucket}.s3.amazonaws.com"
-        body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else error_xml(
-            "PermanentRedirect", "The bucket you are attempting to access must be addressed using the specified "
-            "endpoint. Please send all future requests to this endpoint.", Endpoint=endpoint, Bucket=bucket)
-        start_response("301 Moved Permanently", [("Content-Type", "application/xml"), ("x-amz-bucket-region", region),
-                                                 ("Content-Length", str(len(body)))])
-        return [body]
+def signature_refusal(problem: SignatureProblem) -> S3Refusal:
+    """S3's error for a signature it does not accept
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList)."""
+    facts, presigned = problem.facts, problem.presigned
+    if problem.kind == "sigv2":
+        return S3Refusal(400, "InvalidRequest", "The authorization mechanism you have provided is not supported. "
+                                                "Please use AWS4-HMAC-SHA256.")
+    if problem.kind == "unknown-key":
+        return S3Refusal(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
+                         {"AWSAccessKeyId": problem.detail})
+    if problem.kind == "mismatch":
+        return S3Refusal(403, "SignatureDoesNotMatch", problem.detail,
+                         {"CanonicalRequest": facts.get("CanonicalRequest", "")})
+    if problem.kind == "skewed":
+        return S3Refusal(403, "RequestTimeTooSkewed", problem.detail,
+                         {**facts, "MaxAllowedSkewMilliseconds": "900000"})
+    if problem.kind in ("expired", "not-yet-valid"):
+        return S3Refusal(403, "AccessDenied", problem.detail, dict(facts))
+    code = "AuthorizationQueryParametersError" if presigned else "AuthorizationHeaderMalformed"
+    if problem.kind == "wrong-region":
+        where = "Error parsing the X-Amz-Credential parameter;" if presigned else "The authorization header is malformed;"
+        return S3Refusal(400, code, f"{where} the region '{problem.detail}' is wrong; expecting '{facts['Region']}'",
+                         {"Region": facts["Region"]})
+    if problem.kind == "wrong-service":
+        return S3Refusal(400, code, f"The authorization header is malformed; incorrect service '{problem.detail}'. "
+                                    "This endpoint belongs to 's3'.")
+    return S3Refusal(400, code, problem.detail or "The authorization header is malformed")

@@ -1,0 +1,97 @@
+"""DeleteObjects, authorized key by key as S3 does it: one request names up to 1,000 keys, each is
+checked as s3:DeleteObject (s3:DeleteObjectVersion with a version id) on its own object, moto deletes
+only the allowed ones, and each denied key gets an AccessDenied entry in the DeleteResult
+(https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+
+from lab.model.s3_requests import S3Refusal, S3Target
+from lab.services.access import VERDICT_KEY, Verdict
+from lab.services.body import buffered_body, replace_body
+
+XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
+MAX_KEYS = 1000
+MALFORMED = S3Refusal(400, "MalformedXML", "The XML you provided was not well-formed or did not validate "
+                                           "against our published schema")
+ET.register_namespace("", XMLNS)
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _child_text(element: ET.Element, name: str) -> str | None:
+    return next((c.text or "" for c in element if _local(c.tag) == name), None)
+
+
+def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
+    """(the (key, version id) pairs, quiet) of a Delete document; MalformedXML otherwise."""
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        raise MALFORMED from None
+    objects = [(_child_text(o, "Key"), _child_text(o, "VersionId")) for o in root if _local(o.tag) == "Object"]
+    if _local(root.tag) != "Delete" or not objects or len(objects) > MAX_KEYS or any(k is None for k, _ in objects):
+        raise MALFORMED
+    return [(k or "", v) for k, v in objects], (_child_text(root, "Quiet") or "").lower() == "true"
+
+
+def delete_document(objects: list[tuple[str, str | None]], quiet: bool) -> bytes:
+    root = ET.Element(f"{{{XMLNS}}}Delete")
+    ET.SubElement(root, f"{{{XMLNS}}}Quiet").text = "true" if quiet else "false"
+    for key, version in objects:
+        obj = ET.SubElement(root, f"{{{XMLNS}}}Object")
+        ET.SubElement(obj, f"{{{XMLNS}}}Key").text = key
+        if version is not None:
+            ET.SubElement(obj, f"{{{XMLNS}}}VersionId").text = version
+    return ET.tostring(root)
+
+
+def with_errors(result: bytes | None, denied: list[tuple[str, str | None]]) -> bytes:
+    root = ET.fromstring(result) if result else ET.Element(f"{{{XMLNS}}}DeleteResult")
+    for key, version in denied:
+        error = ET.SubElement(root, f"{{{XMLNS}}}Error")
+        ET.SubElement(error, f"{{{XMLNS}}}Key").text = key
+        if version is not None:
+            ET.SubElement(error, f"{{{XMLNS}}}VersionId").text = version
+        ET.SubElement(error, f"{{{XMLNS}}}Code").text = "AccessDenied"
+        ET.SubElement(error, f"{{{XMLNS}}}Message").text = "Access Denied"
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
+
+
+def delete_objects(environ: dict, start_response: Callable, call, policies, to_backend: Callable) -> Iterable[bytes]:
+    objects, quiet = parse_delete(buffered_body(environ))
+    allowed, denied, reasons = [], [], []
+    for key, version in objects:
+        action = "s3:DeleteObjectVersion" if version else "s3:DeleteObject"
+        why = policies.denial(environ, call.principal, action, call.target.bucket,
+                              S3Target(call.target.bucket, key).arn)
+        (denied if why else allowed).append((key, version))
+        reasons += [why] if why else []
+    environ[VERDICT_KEY] = Verdict("s3:DeleteObject", "deny" if not allowed else "allow",
+                                   f"{len(denied)} of {len(objects)} keys: {reasons[0]}" if denied else None)
+    result = _backend_result(environ, call, allowed, quiet, to_backend) if allowed else None
+    body = with_errors(result, denied)
+    start_response("200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _backend_result(environ: dict, call, allowed: list, quiet: bool, to_backend: Callable) -> bytes:
+    body = delete_document(allowed, quiet)
+    replace_body(environ, body)
+    for name in [k for k in environ if k.startswith(("HTTP_X_AMZ_CHECKSUM_", "HTTP_X_AMZ_SDK_CHECKSUM"))]:
+        del environ[name]
+    environ["HTTP_CONTENT_MD5"] = base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324 - S3's own
+    status: list[str] = []
+    chunks = to_backend(environ, lambda line, headers, exc_info=None: status.append(line) or (lambda _: None), call)
+    data = b"".join(chunks)
+    if hasattr(chunks, "close"):
+        chunks.close()
+    if not status or not status[0].startswith("200"):
+        raise S3Refusal(500, "InternalError", f"vpclab's S3 backend answered DeleteObjects with {status}: {data[:200]!r}")
+    return data

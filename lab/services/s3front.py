@@ -1,0 +1,167 @@
+"""The S3 front of one ingress: every request is read once, checked as S3 checks it, and handed to
+moto only in the canonical form of what was authorized (lab.services.s3_backend).
+
+The steps, in S3's order: read the bucket, key and operation off the Host, raw path, method and
+query (lab.model.s3_requests; S3's own error for a shape S3 refuses); send a bucket of another
+region to its region (301 PermanentRedirect); verify the signature (lab.services.sigv4; unsigned
+is anonymous); evaluate the endpoint and bucket policies for every action the request needs,
+including CopyObject's source and each key of a DeleteObjects (lab.services.authorize); refuse
+ACLs, which S3 disables on new buckets; then moto, which serves exactly that operation.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from lab.model.policy import PolicyDocument
+from lab.model.s3_operations import COPY, Operation
+from lab.model.s3_requests import ROOT, S3Refusal, S3Target, checked, decode_path, operation, parse_target
+from lab.services import s3_backend, sigv4
+from lab.services.access import TARGET_KEY, VERDICT_KEY, Verdict
+from lab.services.authorize import S3Policies, bucket_policy_answer, is_bucket_policy_action
+from lab.services.body import MAX_BODY, BodyTooLarge, buffered_body
+from lab.services.config import Ingress
+from lab.services.s3_delete import delete_objects
+from lab.services.s3errors import s3_error, signature_refusal, wrong_region
+
+ACL_HEADERS = ("HTTP_X_AMZ_GRANT_READ", "HTTP_X_AMZ_GRANT_WRITE", "HTTP_X_AMZ_GRANT_READ_ACP",
+               "HTTP_X_AMZ_GRANT_WRITE_ACP", "HTTP_X_AMZ_GRANT_FULL_CONTROL")
+OWNER_ONLY_ACLS = ("bucket-owner-full-control", "private")
+
+
+@dataclass(frozen=True)
+class S3Call:
+    """One request as S3 reads it."""
+
+    target: S3Target
+    op: Operation | None  # None: an OPTIONS preflight (CORS), which IAM does not authorize
+    pairs: list[tuple[str, str]]  # the query's parameters, decoded
+    signed: sigv4.Signed | None
+    copy_source: tuple[S3Target, str | None] | None = None  # CopyObject/UploadPartCopy: source and version
+
+    @property
+    def params(self) -> set[str]:
+        return {k for k, _ in self.pairs}
+
+    @property
+    def principal(self) -> str | None:
+        return ROOT if self.signed else None
+
+
+def raw_path(environ: dict) -> str:
+    """The path exactly as the client sent it (the request target may be absolute-form)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(environ.get("PATH_INFO", "/"))
+    return (urlsplit(raw).path or "/") if "://" in raw.split("?", 1)[0] else raw.split("?", 1)[0]
+
+
+def query_pairs(environ: dict) -> list[tuple[str, str]]:
+    return parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+
+
+def header_names(environ: dict) -> set[str]:
+    return {k[5:].lower().replace("_", "-") for k in environ if k.startswith("HTTP_")}
+
+
+def copy_source(environ: dict) -> tuple[S3Target, str | None]:
+    """x-amz-copy-source: `bucket/key` (optionally `/bucket/key`), URL-encoded, `?versionId=`."""
+    value = environ.get("HTTP_X_AMZ_COPY_SOURCE", "")
+    path, _, query = value.partition("?")
+    if value.startswith("arn:"):
+        raise S3Refusal(501, "NotImplemented", "vpclab does not emulate access points as copy sources")
+    bucket, _, key = decode_path(path).removeprefix("/").partition("/")
+    if not bucket or not key:
+        raise S3Refusal(400, "InvalidArgument", "Copy Source must mention the source bucket and key: "
+                        "sourcebucket/sourcekey", {"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
+    return checked(S3Target(bucket, key)), dict(parse_qsl(query)).get("versionId")
+
+
+def read_call(environ: dict, target: S3Target, region: str) -> S3Call:
+    """Everything S3 reads before it authorizes (S3Refusal or SignatureProblem where S3 refuses)."""
+    method, pairs = environ.get("REQUEST_METHOD", ""), query_pairs(environ)
+    if method == "OPTIONS":
+        return S3Call(target, None, pairs, None)
+    op = operation(method, target, {k for k, _ in pairs}, header_names(environ))
+    signed = sigv4.claimed(environ)
+    if signed is not None:
+        sigv4.verify(environ, signed, raw_path(environ), payload_hash(environ, signed), service="s3",
+                     region=region, s3=True)
+    return S3Call(target, op, pairs, signed, copy_source(environ) if COPY in op.needs else None)
+
+
+def payload_hash(environ: dict, signed: sigv4.Signed) -> str:
+    """What the signature covers as the payload: S3 takes the client's word (x-amz-content-sha256),
+    and checks a hex digest against the body it received."""
+    if signed.presigned:
+        return "UNSIGNED-PAYLOAD"
+    declared = environ.get("HTTP_X_AMZ_CONTENT_SHA256")
+    if declared is None:
+        raise S3Refusal(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
+    if len(declared) == 64 and all(c in "0123456789abcdef" for c in declared):
+        if hashlib.sha256(buffered_body(environ)).hexdigest() != declared:
+            raise S3Refusal(400, "XAmzContentSHA256Mismatch",
+                            "The provided 'x-amz-content-sha256' header does not match what was computed.")
+    return declared
+
+
+def acls_refused(environ: dict, call: S3Call) -> S3Refusal | None:
+    """Buckets S3 makes today have ACLs disabled (Object Ownership: bucket owner enforced): a PUT that
+    sets any ACL but the owner's own fails with AccessControlListNotSupported
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-ownership-error-responses.html)."""
+    if call.op is None or call.op.method != "PUT":
+        return None
+    canned = environ.get("HTTP_X_AMZ_ACL")
+    grants = any(h in environ for h in ACL_HEADERS)
+    sets_acl = call.op.name in ("PutObjectAcl", "PutBucketAcl") and canned is None and not grants
+    if grants or sets_acl or (canned is not None and canned not in OWNER_ONLY_ACLS):
+        return S3Refusal(400, "AccessControlListNotSupported", "The bucket does not allow ACLs")
+    return None
+
+
+class S3Front:
+    """WSGI app for one ingress of an S3 front: reads, verifies, authorizes, then calls moto."""
+
+    def __init__(self, backend: Callable, region: str, ingress: Ingress,
+                 bucket_policies: Mapping[str, PolicyDocument], elsewhere: Mapping[str, str]):
+        self.backend, self.region, self.elsewhere = backend, region, elsewhere
+        self.policies = S3Policies(ingress, bucket_policies)
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        try:
+            return self.serve(environ, start_response)
+        except S3Refusal as refusal:
+            return s3_error(environ, start_response, refusal)
+        except sigv4.SignatureProblem as problem:
+            return s3_error(environ, start_response, signature_refusal(problem))
+        except BodyTooLarge:
+            return s3_error(environ, start_response, S3Refusal(
+                400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
+                {"MaxSizeAllowed": str(MAX_BODY)}))
+
+    def serve(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        target = parse_target(environ.get("HTTP_HOST", ""), raw_path(environ))
+        environ[TARGET_KEY] = target
+        if target.bucket in self.elsewhere:
+            return wrong_region(environ, start_response, target.bucket, self.elsewhere[target.bucket])
+        call = read_call(environ, target, self.region)
+        if call.op is not None and call.op.name == "DeleteObjects":
+            return delete_objects(environ, start_response, call, self.policies, self.to_backend)
+        denial = self.policies.check(environ, call)
+        if denial is not None:
+            return s3_error(environ, start_response, denial)
+        refused = acls_refused(environ, call)
+        if refused is not None:
+            return s3_error(environ, start_response, refused)
+        if call.op is not None and is_bucket_policy_action(call.op.action):
+            return bucket_policy_answer(start_response, call.op.action, call.target.bucket,
+                                        self.policies.bucket_policy(call.target.bucket))
+        return self.to_backend(environ, start_response, call)
+
+    def to_backend(self, environ: dict, start_response: Callable, call: S3Call) -> Iterable[bytes]:
+        source = None
+        if call.copy_source is not None:
+            src, version = call.copy_source
+            source = quote(f"{src.bucket}/{src.key}", safe="/") + (f"?versionId={quote(version)}" if version else "")
+        s3_backend.rewrite(environ, call.op, call.target, call.pairs, self.region, source)
+        return self.backend(environ, start_response)
