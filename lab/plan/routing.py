@@ -2,7 +2,10 @@
 
 AWS semantics (https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Route_Tables.html):
 - every table holds the implicit `local` route for the VPC CIDR: here one link route per subnet
-  bridge, and the rest of the VPC to a device where it is dropped (unassigned addresses);
+  bridge, and the rest of the VPC to a device where it is dropped (unassigned addresses), unless
+  one subnet is the whole VPC ("The size of the subnet's IPv4 CIDR block can be the same as a
+  VPC's IPv4 CIDR block", https://docs.aws.amazon.com/cli/latest/reference/ec2/create-subnet.html):
+  then the kernel would refuse the second route to the same prefix (RTNETLINK: File exists);
 - longest prefix match; a prefix-list route stands for each of its CIDRs, and where a static
   route has the very same prefix the static one wins (metric 100 beats 200);
 - traffic that enters the VPC from a gateway, an endpoint or a peering connection may only go to
@@ -44,8 +47,9 @@ def local_routes(vpc: Vpc, bridges: dict[str, str], table: int) -> list[KernelRo
     nothing)."""
     routes = [KernelRoute(s.cidr, bridges[s.name], table=table, origin="local")
               for s in vpc.subnets.values()]
-    return routes + [KernelRoute(vpc.cidr, NO_ROUTE_DEV, table=table, origin="local"),
-                     KernelRoute(DEFAULT, NO_ROUTE_DEV, table=table, metric=NO_ROUTE_METRIC, origin="no route")]
+    if not any(s.cidr == vpc.cidr for s in vpc.subnets.values()):  # a subnet may be the whole VPC
+        routes.append(KernelRoute(vpc.cidr, NO_ROUTE_DEV, table=table, origin="local"))
+    return routes + [KernelRoute(DEFAULT, NO_ROUTE_DEV, table=table, metric=NO_ROUTE_METRIC, origin="no route")]
 
 
 def table_routes(vpc: Vpc, table: ModelRouteTable, number: int, bridges: dict[str, str],
