@@ -196,7 +196,7 @@ class Planner:
                               routes=host_route(cidr.network_address + 1)
                               + tuple(KernelRoute(IfAddr(f"{a}/32").network, "svc", svc_side, origin="service")
                                       for a in svc.addresses),
-                              nftables=nftables.interface_endpoint("eth0", list(svc.addresses)), forwarding=True,
+                              nftables=nftables.interface_endpoint("eth0", svc.addresses[0]), forwarding=True,
                               description=f"ENI of interface endpoint {ep.name} ({vpce}) in {az}"))
 
     def connect_front(self, node: str, svc: regions.RegionalService, vpce: str) -> tuple[Interface, ipaddress.IPv4Address]:

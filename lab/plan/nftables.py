@@ -130,12 +130,16 @@ def gateway_endpoint(subnets: list[ipaddress.IPv4Network], inside: str, service:
     ])
 
 
-def interface_endpoint(eni: str, targets: list[ipaddress.IPv4Address]) -> str:
-    """Forward TCP arriving at the ENI's private IP to the service, keeping the client's address."""
+SERVICE_PORTS = (80, 443)  # what an AWS service front answers on: HTTP and HTTPS
+
+
+def interface_endpoint(eni: str, target: ipaddress.IPv4Address) -> str:
+    """Forward the service's ports arriving at the ENI's private IP to the service, keeping the
+    client's address; any other TCP port leads nowhere (the ENI serves only the service)."""
     return _table("interface_endpoint", [
         "chain prerouting {",
         "  type nat hook prerouting priority dstnat; policy accept;",
-        f'  iifname "{eni}" meta l4proto tcp dnat ip to {targets[0]}',
+        f'  iifname "{eni}" tcp dport {_set(SERVICE_PORTS)} dnat ip to {target}',
         "}",
         "chain forward {",
         "  type filter hook forward priority filter; policy drop;",
@@ -143,17 +147,36 @@ def interface_endpoint(eni: str, targets: list[ipaddress.IPv4Address]) -> str:
         f'  iifname "{eni}" meta l4proto tcp ct status dnat accept',
         '  counter drop comment "INTERFACE_ENDPOINT_TCP_ONLY"',
         "}",
+        "chain input {",
+        "  type filter hook input priority filter; policy accept;",
+        f'  iifname "{eni}" meta l4proto tcp counter drop comment "INTERFACE_ENDPOINT_PORT_NOT_SERVED"',
+        "}",
     ])
 
 
 def service_front(ingresses: list[Ingress]) -> str:
     """Give each ingress its own local ports and mark its connections, so the service knows where
-    a request came in and the reply leaves the way the request came (two VPCs may share a CIDR)."""
+    a request came in and the reply leaves the way the request came (two VPCs may share a CIDR).
+
+    The network decides the ingress, never the client: a local port is reachable only as the
+    redirect of port 80 or 443 arriving on its own ingress link. A connection straight to a local
+    port, to any other port, or over another link is reset and counted (SERVICE_PORT_CLOSED).
+    """
+    pairs = [(i.iface, local) for i in ingresses for local in (i.http_port, i.https_port)]
     return _table("service_front", [
+        "set ingress_ports {",
+        "  type ifname . inet_service",
+        "  elements = " + _set(f'"{iface}" . {port}' for iface, port in pairs),
+        "}",
         "chain prerouting_nat {",
         "  type nat hook prerouting priority dstnat; policy accept;",
         *(f'  iifname "{i.iface}" tcp dport {port} redirect to :{local}'
-          for i in ingresses for port, local in ((80, i.http_port), (443, i.https_port))),
+          for i in ingresses for port, local in zip(SERVICE_PORTS, (i.http_port, i.https_port))),
+        "}",
+        "chain input {",
+        "  type filter hook input priority filter; policy accept;",
+        "  ct status dnat iifname . tcp dport @ingress_ports accept",
+        '  meta l4proto tcp counter reject with tcp reset comment "SERVICE_PORT_CLOSED"',
         "}",
         "chain prerouting {",
         "  type filter hook prerouting priority mangle; policy accept;",
