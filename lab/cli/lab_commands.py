@@ -8,7 +8,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from lab.cli.output import port, print_json
+from lab.cli.output import port, print_json, target
 from lab.errors import TopologyError, UnknownName
 
 TOPOLOGY = "a topology file (YAML; see docs/topology-format.md)"
@@ -57,7 +57,7 @@ def add_trace(verbs) -> None:
     p.add_argument("file", metavar="FILE", help=TOPOLOGY)
     p.add_argument("--from", dest="source", required=True, metavar="INSTANCE",
                    help="the source: an instance, or internet-client")
-    p.add_argument("--to", dest="target", required=True, metavar="TARGET",
+    p.add_argument("--to", dest="target", required=True, metavar="TARGET", type=target,
                    help="a node name, an IPv4 address or a host name (resolved inside the lab)")
     p.add_argument("--port", type=port, default=443, help="destination TCP port (default 443)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

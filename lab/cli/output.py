@@ -17,3 +17,16 @@ def port(text: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
     return int(text)
+
+
+def target(text: str) -> str:
+    """A traffic target: a node, an IPv4 address or a DNS host name (an argparse type, also used at
+    the lab prompt), checked before any probe starts."""
+    import argparse
+
+    from lab.model.dns_names import target_problem
+
+    problem = target_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text

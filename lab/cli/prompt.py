@@ -13,7 +13,7 @@ import sys
 from argparse import ArgumentTypeError
 
 from lab.analysis.explain import explain
-from lab.cli.output import port
+from lab.cli.output import port, target
 from lab.errors import LabError
 from lab.report.text import explanation_text, trace_text
 from lab.scenario.observe import change_lab, trace
@@ -69,7 +69,7 @@ class LabPrompt(cmd.Cmd):
             words = shlex.split(arg)
             if len(words) not in (2, 3):
                 raise ValueError("two or three words")
-            return words[0], words[1], port(words[2]) if len(words) == 3 else 443
+            return words[0], target(words[1]), port(words[2]) if len(words) == 3 else 443
         except (ValueError, ArgumentTypeError) as exc:
             print(f"usage: SRC TARGET [PORT] ({exc})")
             return None

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from lab.model.dns_names import dns_name_problem, shown, target_problem
 from lab.model.loader import load_topology, parse_topology
 from lab.model.source import MISSING, Section, is_int, read_yaml
 from lab.model.topology import Topology
@@ -118,6 +119,8 @@ def parse_step(sec: Section, number: int, plan: Plan, topology: Topology) -> Ste
         raise sec.error(action, f"step {number}: http takes a URL such as https://HOST/PATH, not '{argument}'")
     if action in ("trace", "http"):
         check_target(sec, action, urlsplit(argument).hostname if action == "http" else argument, plan)
+    if action == "dns" and dns_name_problem(argument):
+        raise sec.error(action, f"{sec.what}: dns name '{shown(argument)}': {dns_name_problem(argument)}")
     port = sec.raw("port")
     if port is not None and (not is_int(port) or not 0 < port < 65536):
         raise sec.error("port", f"step {number}: port must be a number from 1 to 65535, not {port!r}")
@@ -140,6 +143,9 @@ def is_url(text: str) -> bool:
 
 def check_target(sec: Section, action: str, target: str, plan: Plan) -> None:
     """What the static explanation can follow: an address, a node, or a name the source's VPC resolves."""
+    problem = target_problem(target)
+    if problem:
+        raise sec.error(action, f"{sec.what}: {action} target {problem}")
     try:
         ipaddress.IPv4Address(target)
         return

@@ -65,3 +65,41 @@ def test_policy_limits_are_exactly_awss():
         read_policy(at_limit[:-1] + ' }', "endpoint")
     indented = '{\n' + ' ' * 30_000 + '"Statement": [], "Id": "x"}'
     read_policy(indented, "bucket")  # white space does not count for S3
+
+
+LONG_LABEL = "a" * 64 + ".s3.ap-northeast-2.amazonaws.com"
+
+
+def test_trace_refuses_a_host_name_dns_cannot_carry_before_building_anything(capsys):
+    """Argument checking happens at parse time, without root and before any lab or probe."""
+    from lab.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["trace", "topologies/public-private.yaml", "--from", "app1", "--to", LONG_LABEL])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"vpclab trace: error: argument --to: '{'a' * 57}...' is "
+        "not a node, an IPv4 address or a host name: a DNS label is at most 63 characters "
+        "('aaaaaaaaaaaa...' has 64)")
+
+
+def test_the_prompts_path_command_checks_its_target_too(capsys):
+    from lab.cli.prompt import LabPrompt
+
+    assert LabPrompt.parse(None, f"app1 {LONG_LABEL}") is None
+    assert "a DNS label is at most 63 characters" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("lab-bucket.s3.ap-northeast-2.amazonaws.com.", None),
+    ("app1", None), ("10.0.1.5", None), ("my_node", None),
+    ("a..b", "empty label (two dots in a row)"),
+    ("-a.b", "label '-a' is not a host name label"),
+    ("a b.c", "label 'a b' is not a host name label"),
+    (".".join(["a" * 63] * 4), "a DNS name is at most 253 characters (this one has 255)"),
+])
+def test_dns_names(name, problem):
+    from lab.model.dns_names import target_problem
+
+    found = target_problem(name)
+    assert (found is None) if problem is None else (problem in found)
