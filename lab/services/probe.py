@@ -13,6 +13,8 @@ import socket
 import ssl
 import time
 
+from lab.model import regions
+
 OUTCOME_BY_ERRNO = {errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "no-route",
                     errno.ENETUNREACH: "no-route", errno.ETIMEDOUT: "timeout"}
 
@@ -33,8 +35,8 @@ def signature(host: str, path: str, tls: bool) -> dict[str, str]:
     from botocore.awsrequest import AWSRequest
     from botocore.session import Session
 
-    labels = host.split(".")
-    region = next((label for label in labels if label.count("-") >= 2), "us-east-1")
+    service = regions.service_for_hostname(host)
+    region = service.region if service else "us-east-1"
     request = AWSRequest("GET", f"{'https' if tls else 'http'}://{host}{path}", headers={"Host": host})
     S3SigV4Auth(Session().get_credentials(), "s3", region).add_auth(request)
     return {k: v for k, v in request.headers.items() if k.lower() != "host"}

@@ -12,6 +12,7 @@ The root namespace never gets an address, a route, a rule or a mount: `root_unto
 """
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -26,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from labsafety import prerequisite_missing, root_snapshot
-from lab.model import regions
+from lab.model import ids, regions
 from lab.plan.dns import public_records
 from lab.plan.serialize import to_data
 from lab.plan.types import DnsRecord
@@ -122,7 +123,7 @@ def aws_env(ca: Path) -> dict[str, str]:
     """What the realizer gives a lab node's processes: the lab CA (overriding any machine-wide
     AWS_CA_BUNDLE, Trap 15), dummy credentials, the lab's region, no instance metadata."""
     return {**os.environ, "AWS_CA_BUNDLE": str(ca), "SSL_CERT_FILE": str(ca), "REQUESTS_CA_BUNDLE": str(ca),
-            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "lab", "AWS_DEFAULT_REGION": SEOUL,
+            "AWS_ACCESS_KEY_ID": ids.ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": ids.SECRET_ACCESS_KEY, "AWS_DEFAULT_REGION": SEOUL,
             "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
 
@@ -139,6 +140,11 @@ def requests_logged(tmp_path: Path) -> list[dict]:
     return [json.loads(line) for line in (tmp_path / "requests.jsonl").read_text().splitlines()]
 
 
+# curl signs like an SDK with the lab's key; S3 also wants the payload's hash, which curl 7.88 does not send
+CURL_SIGNED = ["--aws-sigv4", f"aws:amz:{SEOUL}:s3", "--user", f"{ids.ACCESS_KEY_ID}:{ids.SECRET_ACCESS_KEY}",
+               "-H", f"x-amz-content-sha256: {hashlib.sha256(b'').hexdigest()}"]
+
+
 def curl(pid: int, lab_ca, url: str, *options: str) -> tuple[int, str]:
     run = run_in(pid, ["curl", "-sS", "--cacert", str(lab_ca.ca_path), "-o", "-", "-w", "\n%{http_code}",
                        *options, url])
@@ -150,7 +156,7 @@ def curl(pid: int, lab_ca, url: str, *options: str) -> tuple[int, str]:
 @pytest.mark.timeout(90)
 def test_s3_front_answers_on_every_ingress_and_logs_who_asked(tmp_path, lab_ca, root_untouched):
     config = s3_front_config(tmp_path, lab_ca)
-    signed = ["--aws-sigv4", f"aws:amz:{SEOUL}:s3", "--user", "AKIDEXAMPLE:lab"]
+    signed = CURL_SIGNED
     vhost = f"lab-bucket.s3.{SEOUL}.amazonaws.com"
     setup = (f"ip addr add {S3_IP}/32 dev lo", f"ip addr add {CLIENT_IP}/32 dev lo")
     with service("front", config, setup=setup) as pid:
@@ -191,7 +197,7 @@ def test_s3_front_enforces_endpoint_and_bucket_policies_before_moto(tmp_path, la
     config = json.loads(s3_front_config(tmp_path, lab_ca).read_text())
     config["ingresses"][1]["policy"] = only_lab_bucket
     config["buckets"] = [{**config["buckets"][0], "policy": only_via_vpce}, {"name": "other-bucket", "region": SEOUL}]
-    signed = ["--aws-sigv4", f"aws:amz:{SEOUL}:s3", "--user", "AKIDEXAMPLE:lab"]
+    signed = CURL_SIGNED
     with service("front", write_json(tmp_path / "s3.json", config), setup=(f"ip addr add {S3_IP}/32 dev lo",)) as pid:
         def get(port: int, bucket: str, path: str) -> tuple[int, str]:
             host = f"{bucket}.s3.{SEOUL}.amazonaws.com"
