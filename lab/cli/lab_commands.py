@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import signal
-import tempfile
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,16 +39,12 @@ def planned(file: str):
 
 @contextmanager
 def running_lab(plan, keep: str | None):
-    """Build; always tear down; keep the run directory only when asked."""
+    """Build; always tear down; keep the run directory only when asked (without --keep the lab
+    makes a temporary one, recorded before it exists, and removes it with itself)."""
     from lab.realize.lab import Lab
 
-    run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="vpclab-"))
-    try:
-        with terminated_cleanly(), Lab(plan, run_dir, temporary=not keep) as lab:
-            yield lab
-    finally:
-        if not keep:
-            shutil.rmtree(run_dir, ignore_errors=True)
+    with terminated_cleanly(), Lab(plan, keep) as lab:
+        yield lab
 
 
 def add_trace(verbs) -> None:
@@ -109,12 +104,15 @@ def run_clean(args: argparse.Namespace) -> int:
     from lab.realize.guard import require_root
 
     require_root()
-    removed = clean(include_running=args.all)
-    for state in removed:
+    cleaned = clean(include_running=args.all)
+    for state in cleaned.removed:
         print(f"removed lab {state.tag} ({len(state.nodes)} nodes; run directory {state.run_dir})")
-    if not removed:
+    for skipped in cleaned.skipped:
+        print(f"vpclab: skipped {skipped.path}: {skipped.reason}; the other labs were cleaned. Check that "
+              "nothing of that lab still runs, then delete the file", file=sys.stderr)
+    if not cleaned.removed and not cleaned.skipped:
         print("no leftover lab")
-    return 0
+    return 1 if cleaned.skipped else 0
 
 
 def add_inspect(verbs) -> None:

@@ -32,6 +32,7 @@ class LabPrompt(cmd.Cmd):
     def __init__(self, topology, plan, lab):
         super().__init__()
         self.topology, self.plan, self.lab = topology, plan, lab
+        self.reported: set[str] = set()  # services already reported dead
         bucket = next(iter(topology.buckets), "lab-bucket")
         self.intro = INTRO.format(tag=lab.tag, nodes=len(plan.nodes), run_dir=lab.run_dir,
                                   example=next(iter(topology.instances)),
@@ -39,6 +40,23 @@ class LabPrompt(cmd.Cmd):
 
     def emptyline(self) -> bool:
         return False
+
+    def precmd(self, line: str) -> str:
+        self.report_stopped()  # a service that died while the prompt waited: before the command's output
+        return line
+
+    def postcmd(self, stop: bool, line: str) -> bool:
+        if not stop:
+            self.report_stopped()  # one that died during the command: before the next prompt
+        return stop
+
+    def report_stopped(self) -> None:
+        """Once per dead service (front, resolver, their launcher), its name and its log's last
+        line: otherwise the learner sees only a client's "Could not connect" and blames the network."""
+        for line in self.lab.stopped_services():
+            if line not in self.reported:
+                self.reported.add(line)
+                print(f"vpclab: {line}; the lab is broken: exit and start it again")
 
     def default(self, line: str) -> bool:
         name, _, command = line.partition(" ")

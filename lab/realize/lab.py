@@ -2,11 +2,14 @@
 
     with Lab(plan, run_dir) as lab:      # builds everything, or removes what it built and raises
         lab.node("app1").cmd("curl ...")
-    # gone: processes, namespaces, state file; the run directory (captures, logs) stays
+    # gone: processes, namespaces, cgroup, state file; the run directory (captures, logs) stays
+    # (Lab(plan) alone: a temporary run directory, removed with the lab)
 
 Division of labour: the plan decides (lab.plan), `kernel` applies one node's network settings,
 `capture` runs tcpdump, `services` runs the AWS service fronts and resolvers, `state` records what
-is owned so that `cleanup` can remove it even after this process was killed.
+is owned so that `cleanup` can remove it even after this process was killed, `cgroup` holds every
+process the lab's nodes start. The state file is written before anything else of the lab exists,
+and names the run directory and cgroup before they are made.
 """
 from __future__ import annotations
 
@@ -14,9 +17,9 @@ import json
 import logging
 import os
 import secrets
-import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -26,25 +29,43 @@ from mininet.node import Node as MininetNode
 
 from lab.plan.serialize import plan_to_dict
 from lab.plan.types import Plan
-from lab.realize import cleanup, kernel
+from lab.realize import cgroup, cleanup, kernel, rundir
 from lab.realize.capture import Capture, write_interfaces
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_namespace, netns_inode, require_root
 from lab.realize.state import LabState, owned
 
 log = logging.getLogger(__name__)
-RUN_MARKER = ".vpclab-run"
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 SHELL_STARTS = 4  # node shells started at once: more only queue for the 2 CPUs of a small VM
 
 
+class LabNode(MininetNode):
+    """A Mininet node whose processes (`popen`) are born in the lab's cgroup; its shell is moved
+    there by the lab as soon as it is recorded (lab.realize.cgroup)."""
+
+    def __init__(self, name: str, cgroup_path: Path | None, **params):
+        self.cgroup_path = cgroup_path
+        super().__init__(name, **params)
+
+    def popen(self, *args, **kwargs):
+        kwargs.setdefault("mncmd", cgroup.joining(self.cgroup_path, ["mnexec", "-da", str(self.pid)]))
+        return super().popen(*args, **kwargs)
+
+
 class Lab:
-    def __init__(self, plan: Plan, run_dir: Path | str, tag: str | None = None, temporary: bool = False):
-        """`temporary`: the run directory is vpclab's own, removed with the lab (also by `clean`)."""
+    def __init__(self, plan: Plan, run_dir: Path | str | None = None, tag: str | None = None):
+        """`run_dir` None: a temporary one, vpclab-<tag> in the system's temporary directory, removed
+        with the lab (also by `vpclab clean`)."""
+        self.tag = tag or f"vl{secrets.token_hex(3)}"
+        temporary = run_dir is None
+        if temporary:
+            run_dir = Path(tempfile.gettempdir()) / f"vpclab-{self.tag}"
         # absolute: services open their files after entering a node's mount namespace (cwd is "/")
         self.plan, self.run_dir = plan, Path(run_dir).resolve()
-        self.tag = tag or f"vl{secrets.token_hex(3)}"
         self.state = LabState(self.tag, str(self.run_dir), temporary=temporary)
+        self.cgroup: Path | None = None  # once made
+        self.run_lock: int | None = None  # open descriptor holding the run directory's lock
         self.nodes: dict[str, MininetNode] = {}
         self.captures: list[Capture] = []
         self.services = None  # lab.realize.services.Services, once started
@@ -61,11 +82,12 @@ class Lab:
     def start(self) -> None:
         require_root()
         setLogLevel("warning")
-        prepare_run_dir(self.run_dir)
-        (self.run_dir / "plan.json").write_text(json.dumps(plan_to_dict(self.plan), indent=1))
-        self.state.save()
+        started = time.monotonic()
+        self.record()
         try:
-            started = time.monotonic()
+            self.make_cgroup()
+            self.run_lock = rundir.prepare(self.run_dir, self.tag, self.state.temporary)
+            (self.run_dir / "plan.json").write_text(json.dumps(plan_to_dict(self.plan), indent=1))
             self.launch_services()  # first: the launcher imports moto while the network is built
             self.create_nodes()
             self.connect()
@@ -105,6 +127,9 @@ class Lab:
             for node in self.nodes.values():
                 node.terminate()  # Mininet's own end of the node shell (its pty)
             self.nodes = {}
+            if self.run_lock is not None:
+                os.close(self.run_lock)  # the run directory is free for another lab
+                self.run_lock = None
 
     def save_evidence(self) -> None:
         if self.captures:
@@ -117,12 +142,28 @@ class Lab:
             self.save_drops()
 
     # -- building ---------------------------------------------------------------------------------
+    def record(self) -> None:
+        """The lab's state file, naming the run directory and the cgroup before either exists: from
+        here on a SIGKILL leaves nothing that `vpclab clean` cannot find."""
+        path = cgroup.path_for(self.tag)
+        self.state.cgroup = None if path is None else str(path)
+        self.state.save()
+
+    def make_cgroup(self) -> None:
+        if self.state.cgroup is None:
+            log.warning("lab %s: no writable cgroup2 hierarchy here; processes that leave the lab's "
+                        "namespaces are found by walking the process tree, which misses those "
+                        "re-parented to init (e.g. by setsid)", self.tag)
+            return
+        cgroup.create(Path(self.state.cgroup))
+        self.cgroup = Path(self.state.cgroup)
+
     def create_nodes(self) -> None:
         """One Mininet node (a shell in new network and mount namespaces) per plan node, their
         shells started a few at a time (each start mostly waits for bash). Each shell is recorded
         as soon as it runs; on any exit, even Ctrl-C, no worker goes on starting unrecorded shells."""
         pool = ThreadPoolExecutor(max_workers=SHELL_STARTS)
-        starting = {pool.submit(MininetNode, name, inNamespace=True): name for name in self.plan.nodes}
+        starting = {pool.submit(LabNode, name, self.cgroup, inNamespace=True): name for name in self.plan.nodes}
         try:
             for future in as_completed(starting):
                 if future.exception() is not None:
@@ -142,9 +183,12 @@ class Lab:
             kernel.apply_sysctls(node.pid, kernel.sysctls(self.plan.node(name)))
 
     def record_shell(self, name: str, node: MininetNode) -> None:
+        """Recorded, then moved into the lab's cgroup while it is idle at its first prompt."""
         self.nodes[name] = node
         self.state.nodes[name] = owned(node.pid, f"shell of node {name}")
         self.state.save()
+        if self.cgroup is not None:
+            cgroup.add(self.cgroup, node.pid)
 
     def connect(self) -> None:
         """Every link as a veth pair created inside the first node's namespace."""
@@ -231,6 +275,11 @@ class Lab:
     def node(self, name: str) -> MininetNode:
         return self.nodes[name]
 
+    def stopped_services(self) -> list[str]:
+        """One line for each of the lab's services (and their launcher) that has died since it
+        started: a dead front, not the network, is why a client then cannot connect."""
+        return self.services.stopped() if self.services is not None else []
+
     def node_env(self, name: str) -> dict[str, str]:
         """Environment for a process started in node `name`: as its shell has it."""
         return self.services.env() if self.services else {"PATH": os.environ.get("PATH", "")}
@@ -257,18 +306,3 @@ def read_drops(node: MininetNode) -> list[dict]:
                 counters.append({"comment": rule["comment"], "packets": expr["counter"]["packets"],
                                  "bytes": expr["counter"]["bytes"]})
     return counters
-
-
-def prepare_run_dir(run_dir: Path) -> None:
-    """A run directory is new or a previous vpclab run's (its files are replaced); anything else is
-    refused, so that --keep never mixes in or deletes someone's files."""
-    marker = run_dir / RUN_MARKER
-    if run_dir.exists() and any(run_dir.iterdir()) and not marker.exists():
-        raise RealizeError("run directory", f"{run_dir} is not empty and is not a vpclab run directory; "
-                           "give --keep a new or empty directory")
-    for old in ("captures", "services", "nftables"):
-        shutil.rmtree(run_dir / old, ignore_errors=True)
-    for old in ("plan.json", "drops.json"):
-        (run_dir / old).unlink(missing_ok=True)
-    (run_dir / "captures").mkdir(parents=True, exist_ok=True)
-    marker.write_text("a vpclab run directory: vpclab may replace what is in it\n")

@@ -1,5 +1,7 @@
-"""Finding and stopping exactly the processes a lab owns: by recorded pid and start time, and by
-membership of one of the lab's network namespaces. Never by name (no pkill, no killall)."""
+"""Finding and stopping exactly the processes a lab owns: by recorded pid and start time, by
+membership of one of the lab's network namespaces, and by descent from one of the lab's processes.
+Never by name (no pkill, no killall). The lab's cgroup (lab.realize.cgroup), where there is one,
+also catches what left both the namespaces and the process tree."""
 from __future__ import annotations
 
 import os
@@ -66,15 +68,50 @@ def live_namespaces(anchors: Iterable[Owned], inodes: Iterable[int]) -> set[int]
     return found
 
 
-def kill_namespace_members(inodes: Iterable[int], spare: Iterable[Owned]) -> None:
-    """SIGKILL every process inside `inodes` (namespaces proven the lab's by `live_namespaces`)
-    except the owned processes in `spare`: they keep the namespaces, and so the proof, alive until
-    the strays are gone, and are stopped afterwards by pid."""
-    keep = {p.pid for p in spare if p.alive()} | {os.getpid()}
-    inodes = set(inodes) - {os.stat("/proc/self/ns/net").st_ino}  # whatever the caller says
-    for pid in pids_in_namespaces(inodes):
-        if pid not in keep:
+def parents() -> dict[int, int]:
+    """pid -> parent pid of every process now (field 4 of /proc/PID/stat)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
             try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+                with open(f"/proc/{entry}/stat") as f:
+                    found[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def descendants(ancestors: Iterable[Owned]) -> set[int]:
+    """Every process below one of the live `ancestors` in the process tree: what a node's shell or a
+    service started, even after it left the node's namespaces (while it was not re-parented). The
+    tree is read first and each ancestor proven (pid and start time) after: a dead parent's
+    children are re-parented at its exit, before its pid can be reused."""
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents().items():
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    todo = [p.pid for p in ancestors if p.alive()]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def strays(anchors: list[Owned], inodes: Iterable[int]) -> set[int]:
+    """What a lab's processes started that the lab did not record: every process in the lab's live
+    namespaces (see `live_namespaces`) or below one of its processes (`anchors`)."""
+    return set(pids_in_namespaces(live_namespaces(anchors, inodes))) | descendants(anchors)
+
+
+def kill_strays(pids: Iterable[int], spare: Iterable[Owned]) -> None:
+    """SIGKILL `pids` (found by `strays`) except vpclab itself and the owned processes in `spare`:
+    they keep the namespaces, and so the proof, alive until the strays are gone, and are stopped
+    afterwards by pid."""
+    keep = {p.pid for p in spare if p.alive()} | {os.getpid()}
+    for pid in set(pids) - keep:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -20,7 +20,7 @@ from pathlib import Path
 from lab.model import regions
 from lab.pipes import readable
 from lab.plan.serialize import to_data
-from lab.realize import processes
+from lab.realize import cgroup, processes
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_mount_namespace
 from lab.services.ca import make_lab_ca
@@ -49,7 +49,8 @@ class Services:
         """Start the launcher: it imports the services' code while the lab's network is built."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / "launcher.log", "w") as log_file:
-            self.launcher = subprocess.Popen([sys.executable, *LAUNCHER], stdin=subprocess.PIPE,
+            self.launcher = subprocess.Popen(cgroup.joining(self.lab.cgroup, [sys.executable, *LAUNCHER]),
+                                             stdin=subprocess.PIPE,
                                              stdout=subprocess.PIPE, stderr=log_file, env=dict(AWS_ENV),
                                              start_new_session=True)  # Ctrl-C at the prompt is not for it
         self.lab.own(self.launcher.pid, "service launcher")
@@ -112,6 +113,21 @@ class Services:
         self.lines += chunk
         *complete, self.lines = self.lines.split(b"\n")
         return [line.decode().split() for line in complete if line.strip()]
+
+    def stopped(self) -> list[str]:
+        """One line for the launcher and for each service that is no longer running, with the last
+        line of its log: what the prompt and a scenario step say instead of a client's "Could not
+        connect". A child counts as gone once it has exited, even before the launcher reaps it."""
+        owned = {o.pid: o for o in self.lab.state.processes}
+        lines = [f"{self.requested[name]} {name} is not running (its log's last line: "
+                 f"{last_line(self.dir / f'{name}.log') or 'none'})"
+                 for pid, name in self.children.items() if pid in owned and not owned[pid].alive()]
+        if self.launcher is not None and self.launcher.poll() is not None:
+            status = self.launcher.returncode
+            ended = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+            lines.insert(0, f"the service launcher is not running ({ended}; its log's last line: "
+                            f"{last_line(self.dir / 'launcher.log') or 'none'})")
+        return lines
 
     def log_tail(self, name: str) -> str:
         return last_line(self.dir / f"{name}.log") or "exited before it was ready"

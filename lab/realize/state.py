@@ -1,19 +1,26 @@
 """What a running lab owns, recorded on disk so that `vpclab clean` can remove exactly that, even
 after the process that built the lab was killed with SIGKILL.
 
-One JSON file per lab in /run/vpclab/labs/<tag>.json: the node shells and processes (pid + start
-time, so a reused pid is never mistaken for ours) and each node's network-namespace inode.
+One JSON file per lab in /run/vpclab/labs/<tag>.json: its run directory and its cgroup (both
+recorded before either exists, so a SIGKILL at any moment leaves nothing the file does not name),
+the node shells and processes (pid + start time, so a reused pid is never mistaken for ours) and
+each node's network-namespace inode.
+
+A file that cannot be read as a lab's state (cut short, edited, not a regular file) is reported
+by `scan` and left alone: one bad file must not stop `vpclab clean` for every other lab.
 """
 from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lab.realize.guard import process_start_time
 
 STATE_DIR = Path(os.environ.get("VPCLAB_STATE_DIR", "/run/vpclab/labs"))
+MAX_STATE_BYTES = 16 << 20  # a 1,000-node lab's file is well under 1 MB
 
 
 @dataclass
@@ -35,6 +42,7 @@ class LabState:
     netns: dict[str, int] = field(default_factory=dict)  # node name -> network namespace inode
     processes: list[Owned] = field(default_factory=list)  # services, captures, probes
     temporary: bool = False  # the run directory is vpclab's own temporary one: remove it too
+    cgroup: str | None = None  # the lab's cgroup (lab.realize.cgroup); None: none could be made
 
     @property
     def path(self) -> Path:
@@ -51,15 +59,72 @@ class LabState:
 
     @classmethod
     def load(cls, path: Path) -> "LabState":
-        data = json.loads(path.read_text())
-        return cls(data["tag"], data["run_dir"], Owned(**data["owner"]),
-                   {k: Owned(**v) for k, v in data["nodes"].items()}, data["netns"],
-                   [Owned(**p) for p in data["processes"]], data.get("temporary", False))
+        """The state in `path`; UnreadableState when it is not one (with what is wrong with it)."""
+        data = json.loads(read_regular(path))
+        try:
+            return cls(text(data["tag"]), text(data["run_dir"]), owned_from(data["owner"]),
+                       {text(k): owned_from(v) for k, v in data["nodes"].items()},
+                       {text(k): number(v) for k, v in data["netns"].items()},
+                       [owned_from(p) for p in data["processes"]], data.get("temporary") is True,
+                       None if data.get("cgroup") is None else text(data["cgroup"]))
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise UnreadableState(f"not a vpclab lab state ({type(exc).__name__}: {exc})") from None
+
+
+class UnreadableState(ValueError):
+    """A state file that cannot be used: `vpclab clean` skips it and says why."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: Path
+    reason: str
+
+
+def read_regular(path: Path) -> str:
+    """The file's text, if it is a regular file of sane size: a FIFO would block, /dev/zero never end."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnreadableState("not a regular file")
+        data = f.read(MAX_STATE_BYTES + 1)
+    if len(data) > MAX_STATE_BYTES:
+        raise UnreadableState(f"larger than {MAX_STATE_BYTES >> 20} MB")
+    return data.decode()
+
+
+def text(value) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not a string")
+    return value
+
+
+def number(value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def owned_from(data: dict) -> Owned:
+    start = data["start"]
+    return Owned(number(data["pid"]), None if start is None else number(start), text(data["what"]))
 
 
 def owned(pid: int, what: str) -> Owned:
     return Owned(pid, process_start_time(pid), what)
 
 
+def scan() -> tuple[list[LabState], list[Skipped]]:
+    """Every lab recorded in the state directory, and every file there that could not be read as one."""
+    states, skipped = [], []
+    for path in sorted(STATE_DIR.glob("*.json")) if STATE_DIR.is_dir() else []:
+        try:
+            states.append(LabState.load(path))
+        except (OSError, ValueError, RecursionError) as exc:  # JSON, UTF-8, UnreadableState: ValueErrors
+            skipped.append(Skipped(path, getattr(exc, "strerror", None) or str(exc) or type(exc).__name__))
+    return states, skipped
+
+
 def all_states() -> list[LabState]:
-    return [LabState.load(p) for p in sorted(STATE_DIR.glob("*.json"))] if STATE_DIR.is_dir() else []
+    """Every lab that can be read from the state directory (`scan` also says which files could not)."""
+    return scan()[0]

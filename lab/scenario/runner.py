@@ -3,9 +3,7 @@ what the packets showed; the lab is always torn down. A step whose observed path
 static prediction fails too: that is a bug in vpclab, and it is reported as one."""
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -56,21 +54,21 @@ def run_scenario(scenario: Scenario | Path | str, keep: Path | None = None) -> S
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     plan = compile_plan(scenario.topology)
-    run_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="vpclab-scenario-"))
-    try:
-        with Lab(plan, run_dir, temporary=not keep) as lab:
-            results = [run_step(scenario, plan, lab, step) for step in scenario.steps]
-    finally:
-        if not keep:
-            shutil.rmtree(run_dir, ignore_errors=True)
+    with Lab(plan, keep) as lab:  # without keep, a temporary run directory that goes with the lab
+        results = [run_step(scenario, plan, lab, step) for step in scenario.steps]
     return ScenarioResult(scenario, results, str(keep) if keep else None)
 
 
 def run_step(scenario: Scenario, plan, lab, step: Step) -> StepResult:
+    """A failed step whose service has died says so first: the client's own words ("Could not
+    connect") would blame the network."""
     observed = ACTIONS[step.action](scenario, plan, lab, step)
     failures = check(step.expect, observed, plan, scenario.topology)
     if observed.get("disagreements"):
         failures += [f"vpclab bug: the packets disagree with the prediction: {d}" for d in observed["disagreements"]]
+    if failures and (stopped := lab.stopped_services()):
+        observed["stopped_services"] = stopped
+        failures = [f"the lab is broken: {line}" for line in stopped] + failures
     return StepResult(step, observed, failures)
 
 

@@ -54,11 +54,11 @@ RUN_LAB = textwrap.dedent('''
 class LabProcess:
     """A `vpclab up` in a process of its own (its own session: a signal to its group is Ctrl-C)."""
 
-    def __init__(self, sandbox: "LabSandbox", topology: str, stray_in: str | None):
+    def __init__(self, sandbox: "LabSandbox", topology: str, stray_in: str | None, stray: str = STRAY):
         self.sandbox, self.stderr_path = sandbox, sandbox.tmp / f"vpclab-{len(sandbox.processes)}.stderr"
         with open(self.stderr_path, "w") as err:
             self.popen = subprocess.Popen(
-                [sys.executable, "-c", RUN_LAB, str(REPO / topology), *([stray_in, STRAY] if stray_in else [])],
+                [sys.executable, "-c", RUN_LAB, str(REPO / topology), *([stray_in, stray] if stray_in else [])],
                 stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO, env=sandbox.env(),
                 start_new_session=True)
         self.tag = self.run_dir = self.record = self.stray = None
@@ -116,9 +116,10 @@ class LabSandbox:
         self.records.append(record)
         return record
 
-    def run_lab(self, topology: str, stray_in: str | None = None) -> LabProcess:
-        """`vpclab up topology` in a subprocess; `stray_in`: a node to start an unrecorded process in."""
-        proc = LabProcess(self, topology, stray_in)
+    def run_lab(self, topology: str, stray_in: str | None = None, stray: str = STRAY) -> LabProcess:
+        """`vpclab up topology` in a subprocess; `stray_in`: a node to start an unrecorded process in,
+        with the shell command `stray` (whose last word of output is the process's pid)."""
+        proc = LabProcess(self, topology, stray_in, stray)
         self.processes.append(proc)
         return proc
 

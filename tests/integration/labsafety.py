@@ -7,8 +7,8 @@ any integration test can run (the fixtures that use them are in conftest.py).
   moment, so "equal" is the whole claim (mininet `examples/test/test_natnet.py` checks the same
   kind of isolation).
 - `LabRecord`: what is needed to look for a lab's leftovers after its state file is gone, taken
-  while the lab runs, as late as possible before its teardown: its namespaces (inodes) and every
-  process then in them.
+  while the lab runs, as late as possible before its teardown: its namespaces (inodes), every
+  process then in them, its cgroup and its run directory.
 - `residue`: everything of a lab that is still there; empty after a correct teardown.
 
 Nothing here finds a process by name: processes are found by namespace inode, by pid with start
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.plan.types import Plan
+from lab.realize import cgroup
 from lab.realize.processes import pids_in_namespaces
 from lab.realize.state import LabState, Owned, owned
 
@@ -131,7 +132,9 @@ class LabRecord:
     state_path: Path
     run_dir: str
     netns: dict[str, int]  # node -> network namespace inode
-    members: tuple[Owned, ...]  # every process in those namespaces when the record was taken
+    members: tuple[Owned, ...]  # every process in those namespaces or its cgroup when the record was taken
+    cgroup: str | None = None
+    temporary: bool = False  # its run directory is vpclab's own: it must go too
 
     @classmethod
     def of(cls, state: LabState) -> "LabRecord":
@@ -139,11 +142,12 @@ class LabRecord:
         process then in the lab's namespaces, whoever started it."""
         node_of = {inode: node for node, inode in state.netns.items()}
         members = []
-        for pid in pids_in_namespaces(state.netns.values()):
+        for pid in dict.fromkeys(pids_in_namespaces(state.netns.values()) + cgroup_members(state.cgroup)):
             proc = owned(pid, f"{command_line(pid)!r} in node {node_of.get(namespace_of(pid), '?')}")
             if proc.start is not None:
                 members.append(proc)
-        return cls(state.tag, state.path, state.run_dir, dict(state.netns), tuple(members))
+        return cls(state.tag, state.path, state.run_dir, dict(state.netns), tuple(members), state.cgroup,
+                   state.temporary)
 
     @classmethod
     def read(cls, state_path: Path) -> "LabRecord":
@@ -158,6 +162,10 @@ def residue(record: LabRecord, root_before: RootSnapshot | None = None) -> list[
     """Everything of the lab that is still there, in words: its state file, any process it had or
     that is now in its namespaces or runs from its run directory, any change to the root namespace."""
     problems = [f"state file {record.state_path} is still there"] if record.state_path.exists() else []
+    if record.cgroup is not None and Path(record.cgroup).exists():
+        problems.append(f"cgroup {record.cgroup} is still there, with processes {cgroup_members(record.cgroup)}")
+    if record.temporary and Path(record.run_dir).exists():
+        problems.append(f"temporary run directory {record.run_dir} is still there")
     problems += [f"still running: pid {p.pid} {p.what}" for p in record.alive_members()]
     reported = {p.pid for p in record.alive_members()}
     # Anything else in one of the lab's namespaces, as long as one of its recorded processes still
@@ -178,18 +186,28 @@ def residue(record: LabRecord, root_before: RootSnapshot | None = None) -> list[
     return problems
 
 
+def cgroup_members(cgroup: str | None) -> list[int]:
+    try:
+        return [int(pid) for pid in (Path(cgroup) / "cgroup.procs").read_text().split()] if cgroup else []
+    except FileNotFoundError:
+        return []
+
+
 def start_stray(node) -> int:
     return int(node.cmd(STRAY).split()[-1])
 
 
 def kill_members(record: LabRecord) -> None:
-    """Last resort after a failed test: SIGKILL what was in the lab's namespaces while it ran and is
-    still alive (pid and start time checked), never a process found only by an inode number."""
+    """Last resort after a failed test: SIGKILL what was in the lab's namespaces or cgroup while it
+    ran and is still alive (pid and start time checked), never a process found only by an inode
+    number; then whatever is in its cgroup, and the cgroup."""
     for proc in record.alive_members():
         try:
             os.kill(proc.pid, 9)
         except ProcessLookupError:
             pass
+    if record.cgroup is not None:
+        cgroup.kill(Path(record.cgroup), record.tag)
 
 
 def processes_mentioning(text: str) -> list[tuple[int, str]]:

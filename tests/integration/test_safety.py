@@ -273,10 +273,10 @@ def test_clean_spares_a_lab_whose_vpclab_runs_unless_all(lab_sandbox):
     vpclab = lab_sandbox.run_lab(PUBLIC_PRIVATE)
     record = vpclab.wait_up()
 
-    assert clean() == []
+    assert clean().removed == []
     assert record.state_path.exists() and all(p.alive() for p in record.members)
 
-    assert [state.tag for state in clean(include_running=True)] == [record.tag]
+    assert [state.tag for state in clean(include_running=True).removed] == [record.tag]
     assert residue(record, before) == []
     # Its vpclab is not a lab process: still there, and it ends cleanly on what it finds left.
     assert vpclab.popen.poll() is None
