@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 from lab.model import regions
 from lab.pipes import readable
 from lab.plan.serialize import to_data
-from lab.realize import cgroup, processes
+from lab.realize import cgroup, processes, state
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_mount_namespace
 from lab.services.ca import make_lab_ca
@@ -161,8 +162,9 @@ class Services:
 
     def node_setup(self, name: str) -> str:
         """The shell command that gives node `name` its own view of /etc (its VPC's resolver, a trust
-        store with the lab CA) and the lab's environment. Bind mounts in the node's private mount
-        namespace; the root's files are never touched."""
+        store with the lab CA), the lab's environment, and vpclab's state directory read-only (a
+        command at the prompt cannot erase what `vpclab clean` relies on). Bind mounts in the node's
+        private mount namespace; the root's files are never touched."""
         check_own_mount_namespace(name, self.lab.node(name).pid)
         mounts = [(self.ca.bundle_path, "/etc/ssl/certs/ca-certificates.crt")]
         vpc = self.plan.node(name).vpc
@@ -173,6 +175,7 @@ class Services:
             mounts.append((conf, "/etc/resolv.conf"))
         exports = " ".join(f"{k}='{v}'" for k, v in self.env().items())
         binds = " && ".join(f"mount --bind {source} {target}" for source, target in mounts)
+        binds += f" && mount --bind -o ro {shlex.quote(str(state.STATE_DIR))} {shlex.quote(str(state.STATE_DIR))}"
         return f"export {exports}; {binds}; echo rc=$?"
 
     def stop(self) -> None:

@@ -6,7 +6,8 @@
 3. A `--keep DIR` that a live lab uses is refused, and the lab using it is left alone.
 4. What a node starts is the lab's even after it left the node's namespaces and session
    (`setsid unshare -n sleep 1000` at the prompt): the lab's cgroup ends it at teardown and at
-   `vpclab clean`; without a cgroup, the process-tree walk ends what is still below the lab.
+   `vpclab clean`; without a cgroup, the process-tree walk ends what is still below the lab. A
+   node sees the state directory read-only and not the cgroup hierarchy at all.
 5. A front, resolver or launcher that dies is reported at the prompt and in a failed scenario step.
 """
 from __future__ import annotations
@@ -209,6 +210,20 @@ def test_without_a_cgroup_the_process_tree_is_walked_and_the_log_says_so(lab_san
     assert not left.alive()
     assert residue(record) == []
     assert "no writable cgroup2 hierarchy here" in caplog.text
+
+
+def test_a_node_can_neither_write_the_state_directory_nor_reach_the_labs_cgroup(lab_sandbox):
+    with Lab(PLAN, lab_sandbox.tmp / "run") as lab:
+        record = lab_sandbox.record(lab.state)
+        hierarchy = lab.cgroup.parent
+        said = lab.node("app1").cmd(f"touch {lab_sandbox.state_dir}/x; test -e {hierarchy}/cgroup.procs; "
+                                    "echo reachable=$?")
+        assert "Read-only file system" in said and "reachable=1" in said, said
+        assert not (lab_sandbox.state_dir / "x").exists() and lab.state.path.exists()
+        lab.state.save()  # vpclab itself still writes it
+        mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+        assert str(lab_sandbox.state_dir) not in mounts  # the read-only view is the node's alone
+    assert residue(record) == []
 
 
 # -- 5. a service that dies -------------------------------------------------------------------------------
