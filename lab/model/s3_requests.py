@@ -94,7 +94,9 @@ def parse_target(host: str, raw_path: str) -> S3Target:
     endpoint = next((e for e in S3_ENDPOINTS if name == e or name.endswith("." + e)), None)
     if endpoint == name or not name or _is_address(name):  # path style
         bucket, slash, key = path[1:].partition("/")
-        target = S3Target(bucket or None, key if slash and key else None)
+        # only `/` names the service: `//bucket/key` names the empty bucket, which S3 refuses, never
+        # a key without a bucket (an object action on "*" that the backend would read as ListBuckets)
+        target = S3Target(bucket if bucket or slash else None, key if slash and key else None)
     else:  # virtual-hosted, or a CNAME whose whole name is the bucket's
         target = S3Target(name[: -len(endpoint) - 1] if endpoint else name, path[1:] or None)
     return checked(target)
