@@ -99,10 +99,10 @@ def members(path: Path) -> list[int]:
 def kill(path: Path, tag: str, timeout: float = 5.0) -> None:
     """Kill every process in lab `tag`'s cgroup `path`, wait until it is empty, remove it. Refuses a
     path that is not a lab's cgroup, and a cgroup that vpclab itself is in."""
+    if not path.is_dir():
+        return  # never made (killed first), or removed already (by `vpclab clean --all`)
     if not is_lab_cgroup(path, tag):
         raise RealizeError("cgroup", f"{path} is not lab {tag}'s cgroup; refusing to kill its members")
-    if not path.is_dir():
-        return  # removed already (`vpclab clean --all` while the lab's vpclab still ran)
     if os.getpid() in members(path):
         raise RealizeError("cgroup", f"vpclab itself is in the lab's cgroup {path}; refusing to kill it")
     deadline = time.monotonic() + timeout

@@ -150,13 +150,19 @@ class Lab:
         self.state.save()
 
     def make_cgroup(self) -> None:
-        if self.state.cgroup is None:
-            log.warning("lab %s: no writable cgroup2 hierarchy here; processes that leave the lab's "
-                        "namespaces are found by walking the process tree, which misses those "
-                        "re-parented to init (e.g. by setsid)", self.tag)
-            return
-        cgroup.create(Path(self.state.cgroup))
-        self.cgroup = Path(self.state.cgroup)
+        """The lab's cgroup; without one (none writable, or it cannot be made) the lab still runs,
+        and the log says what it loses."""
+        why = "no writable cgroup2 hierarchy here"
+        if self.state.cgroup is not None:
+            try:
+                cgroup.create(Path(self.state.cgroup))
+                self.cgroup = Path(self.state.cgroup)
+                return
+            except RealizeError as exc:
+                why, self.state.cgroup = str(exc), None
+                self.state.save()
+        log.warning("lab %s: %s; processes that leave the lab's namespaces are found by walking the "
+                    "process tree, which misses those re-parented to init (e.g. by setsid -f)", self.tag, why)
 
     def create_nodes(self) -> None:
         """One Mininet node (a shell in new network and mount namespaces) per plan node, their

@@ -194,8 +194,13 @@ def test_clean_ends_processes_that_left_a_killed_lab(lab_sandbox):
     assert residue(record) == []
 
 
-def test_without_a_cgroup_the_process_tree_is_walked_and_the_log_says_so(lab_sandbox, monkeypatch, caplog):
-    monkeypatch.setattr(cgroup, "path_for", lambda tag: None)
+@pytest.mark.parametrize("where, says", [
+    (None, "no writable cgroup2 hierarchy here"),
+    ("/proc/vpclab-test", "cgroup: cannot create /proc/vpclab-test"),
+], ids=["no writable hierarchy", "the cgroup cannot be made"])
+def test_without_a_cgroup_the_process_tree_is_walked_and_the_log_says_so(where, says, lab_sandbox, monkeypatch,
+                                                                         caplog):
+    monkeypatch.setattr(cgroup, "path_for", lambda tag: where and Path(where))
     with caplog.at_level(logging.WARNING, logger="lab.realize.lab"):
         with Lab(PLAN, lab_sandbox.tmp / "run") as lab:
             # left the node's network namespace, still the shell's child
@@ -209,7 +214,7 @@ def test_without_a_cgroup_the_process_tree_is_walked_and_the_log_says_so(lab_san
             assert lab.state.cgroup is None
     assert not left.alive()
     assert residue(record) == []
-    assert "no writable cgroup2 hierarchy here" in caplog.text
+    assert says in caplog.text and "walking the process tree" in caplog.text
 
 
 def test_a_node_can_neither_write_the_state_directory_nor_reach_the_labs_cgroup(lab_sandbox):

@@ -88,21 +88,28 @@ def test_a_command_joins_the_cgroup_before_it_runs():
 
 
 @pytest.mark.parametrize("path, ok", [
-    ("/sys/fs/cgroup/unified/vpclab-vl1", True),
-    ("/sys/fs/cgroup/unified", False),  # the hierarchy's root: every process on the machine
-    ("/sys/fs/cgroup/unified/user.slice", False),
-    ("/sys/fs/cgroup/unified/x/vpclab-vl1", False),
-    ("/sys/fs/cgroup/unified/vpclab-vl2", False),  # another lab's
-    ("/sys/fs/cgroup/memory/vpclab-vl1", False),  # not a cgroup2 hierarchy
-    ("sys/fs/cgroup/unified/vpclab-vl1", False),
+    ("unified/vpclab-vl1", True),
+    ("unified", False),  # the hierarchy's root: every process on the machine
+    ("unified/user.slice", False),
+    ("unified/x/vpclab-vl1", False),
+    ("unified/vpclab-vl2", False),  # another lab's
+    ("memory/vpclab-vl1", False),  # not a cgroup2 hierarchy
 ])
 def test_only_the_labs_own_cgroup_is_ever_killed(tmp_path, monkeypatch, path, ok):
-    (tmp_path / "mountinfo").write_text(HYBRID)
+    """A fake hierarchy: a cgroup2 mount at tmp/unified, a cgroup v1 one at tmp/memory."""
+    (tmp_path / "mountinfo").write_text(f"41 31 0:38 / {tmp_path}/unified rw - cgroup2 cgroup2 rw\n"
+                                        f"35 31 0:32 / {tmp_path}/memory rw - cgroup cgroup rw,memory\n")
     monkeypatch.setattr(cgroup, "MOUNTINFO", tmp_path / "mountinfo")
-    assert cgroup.is_lab_cgroup(Path(path), "vl1") is ok
+    (tmp_path / path).mkdir(parents=True)
+    assert cgroup.is_lab_cgroup(tmp_path / path, "vl1") is ok
+    assert cgroup.is_lab_cgroup(Path(path), "vl1") is False  # relative
     if not ok:
         with pytest.raises(RealizeError, match="is not lab vl1's cgroup; refusing"):
-            cgroup.kill(Path(path), "vl1")
+            cgroup.kill(tmp_path / path, "vl1")
+
+
+def test_a_cgroup_that_was_never_made_is_nothing_to_kill(tmp_path):
+    cgroup.kill(tmp_path / "vpclab-vl1", "vl1")  # recorded, then vpclab was killed before the mkdir
 
 
 # -- the run directory ------------------------------------------------------------------------------------
