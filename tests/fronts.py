@@ -45,10 +45,14 @@ def policy(name: str) -> PolicyDocument:
     return parse_policy(json.loads((POLICIES / f"{name}.json").read_text()), name)
 
 
-def reset_moto() -> None:
-    """Empty moto's S3 and DynamoDB state (process-wide: every test's fronts share it)."""
-    s3_backends.reset()
-    dynamodb_backends.reset()
+def reset_moto(*services: str) -> None:
+    """Empty moto's state of these services (default: S3 and DynamoDB); it is process-wide, shared
+    by every test's fronts. (BackendDict.reset would empty every service's.)"""
+    backends = {"s3": s3_backends, "dynamodb": dynamodb_backends}
+    for service in services or tuple(backends):
+        for account in backends[service].values():
+            for backend in account.values():
+                backend.reset()
 
 
 def stored_objects() -> dict[str, dict[str, bytes]]:
@@ -79,7 +83,7 @@ def s3_fronts(tmp_path: Path, objects: dict[str, dict[str, str]] = OBJECTS,
               bucket_policies: dict[str, PolicyDocument] | None = None,
               endpoint_policy: PolicyDocument | None = None, elsewhere: dict[str, str] | None = None) -> Fronts:
     """S3 fronts over a freshly seeded moto; by default the topology's policies."""
-    reset_moto()
+    reset_moto("s3")
     app = service_app("s3")
     seed(app, "s3", REGION, tuple(Bucket(name, REGION, None, keys) for name, keys in objects.items()), ())
     policies = {"vpce-only-bucket": policy("vpce-only-bucket")} if bucket_policies is None else bucket_policies
@@ -93,7 +97,7 @@ def s3_fronts(tmp_path: Path, objects: dict[str, dict[str, str]] = OBJECTS,
 
 def dynamodb_fronts(tmp_path: Path, endpoint_policy: PolicyDocument | None = None) -> Fronts:
     """DynamoDB fronts over a freshly seeded moto with table orders; ddb-gw read-only by default."""
-    reset_moto()
+    reset_moto("dynamodb")
     app = service_app("dynamodb")
     seed(app, "dynamodb", REGION, (), (Table("orders", REGION, "id"),))
     ingresses = (Ingress("internet", 10082, 10445),

@@ -1,54 +1,56 @@
 """DynamoDB calls through an endpoint are checked against its endpoint policy: the action comes from
-X-Amz-Target, the table from the JSON body, which moto must still be able to read afterwards."""
+X-Amz-Target, the table from the JSON body, which moto must still be able to read afterwards.
+Errors as DynamoDB answers them: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html
+"""
 from __future__ import annotations
 
-import io
 import json
 
-from lab.model.policy import parse_policy
-from lab.services.access import ACCESS_KEY, Access
-from lab.services.authorize import DynamoDbAuthorizer
-from lab.services.config import Ingress
+from fronts import DDB_HOST, dynamodb_fronts, stored_items
+from signing import call, environ, signed_environ
 
-READ_ONLY = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": ["dynamodb:GetItem"],
-                            "Resource": "arn:aws:dynamodb:ap-northeast-2:111122223333:table/orders"}]}
-VPCE = "vpce-0123456789abcdef0"
+INSIDE = ("10.0.2.4", 40000)
 
 
-def call(target: str, table: str, signed: bool = True):
-    body = json.dumps({"TableName": table}).encode()
-    environ = {"HTTP_X_AMZ_TARGET": f"DynamoDB_20120810.{target}", "CONTENT_LENGTH": str(len(body)),
-               "wsgi.input": io.BytesIO(body), "REQUEST_METHOD": "POST",
-               ACCESS_KEY: Access(0.0, "dynamodb", VPCE, VPCE, "10.0.2.4", 40000, "https", "POST",
-                                  "dynamodb.ap-northeast-2.amazonaws.com", "/")}
+def request(target: str, body: dict, signed: bool = True) -> dict:
+    url, data = f"https://{DDB_HOST}/", json.dumps(body).encode()
+    headers = {"X-Amz-Target": f"DynamoDB_20120810.{target}", "Content-Type": "application/x-amz-json-1.0"}
     if signed:
-        environ["HTTP_AUTHORIZATION"] = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/..."
-    seen, answer = {}, {}
-
-    def app(env, start_response):
-        seen["body"] = env["wsgi.input"].read()
-        start_response("200 OK", [])
-        return [b"{}"]
-
-    ingress = Ingress(VPCE, 8001, 8401, "vpc-0123456789abcdef0", parse_policy(READ_ONLY, "test"))
-    out = DynamoDbAuthorizer(app, ingress, "ap-northeast-2")(environ, lambda line, headers: answer.update(line=line))
-    return answer["line"], b"".join(out), seen.get("body")
+        return signed_environ("POST", url, data, headers, service="dynamodb", client=INSIDE)
+    return environ("POST", url, data, headers, client=INSIDE)
 
 
-def test_an_allowed_call_reaches_moto_with_its_body_intact():
-    line, _, body = call("GetItem", "orders")
-    assert line == "200 OK" and json.loads(body) == {"TableName": "orders"}
+def answer(app, env: dict) -> tuple[int, dict]:
+    response = call(app, env)
+    return response.status_code, json.loads(response.data)
 
 
-def test_a_call_the_endpoint_policy_does_not_allow_is_denied_as_dynamodb_denies_it():
-    line, out, body = call("PutItem", "orders")
-    assert line == "400 Bad Request" and body is None
-    error = json.loads(out)
-    assert error["__type"] == "com.amazon.coral.service#AccessDeniedException"
+ORDER = {"TableName": "orders", "Item": {"id": {"S": "o-1"}, "total": {"N": "42"}}}
+
+
+def test_an_allowed_call_reaches_moto_with_its_body_intact(tmp_path):
+    fronts = dynamodb_fronts(tmp_path)
+    assert answer(fronts.internet, request("PutItem", ORDER))[0] == 200
+    status, got = answer(fronts.endpoint, request("GetItem", {"TableName": "orders", "Key": {"id": {"S": "o-1"}}}))
+    assert (status, got) == (200, {"Item": ORDER["Item"]})  # moto read the key from the body the front had read
+    assert [(r["ingress"], r["action"], r["decision"]) for r in fronts.logged()][-1] == (
+        fronts.endpoint.ingress.name, "dynamodb:GetItem", "allow")
+
+
+def test_a_call_the_endpoint_policy_does_not_allow_is_denied_as_dynamodb_denies_it(tmp_path):
+    fronts = dynamodb_fronts(tmp_path)
+    status, error = answer(fronts.endpoint, request("PutItem", ORDER))
+    assert status == 400 and error["__type"] == "com.amazon.coral.service#AccessDeniedException"
     assert error["Message"].endswith("on resource: arn:aws:dynamodb:ap-northeast-2:111122223333:table/orders "
                                      "because no VPC endpoint policy allows the dynamodb:PutItem action")
+    assert stored_items("orders") == []  # moto never saw it
 
 
-def test_another_table_is_denied_and_unsigned_calls_are_left_to_dynamodb():
-    assert call("GetItem", "invoices")[0] == "400 Bad Request"
-    assert call("PutItem", "orders", signed=False)[0] == "200 OK"
+def test_another_table_is_denied_and_unsigned_calls_are_refused_as_dynamodb_refuses_them(tmp_path):
+    fronts = dynamodb_fronts(tmp_path)
+    status, error = answer(fronts.endpoint, request("GetItem", {"TableName": "invoices", "Key": {"id": {"S": "1"}}}))
+    assert (status, error["__type"]) == (400, "com.amazon.coral.service#AccessDeniedException")
+    for app in (fronts.internet, fronts.endpoint):
+        status, error = answer(app, request("PutItem", ORDER, signed=False))
+        assert (status, error["__type"]) == (400, "com.amazon.coral.service#MissingAuthenticationTokenException")
+    assert stored_items("orders") == []

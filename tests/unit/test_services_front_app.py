@@ -1,5 +1,6 @@
-"""The S3 and DynamoDB fronts' application, in process and without sockets: moto's server app with
-the declared buckets and tables created through its own API, S3's addressing styles and its errors.
+"""The S3 and DynamoDB fronts' application, in process and without sockets: moto's app for the one
+service, the declared buckets and tables created through its own API, S3's addressing styles and
+its errors through the S3 front.
 
 The same app runs behind real ports in tests/integration/test_services.py.
 """
@@ -11,71 +12,92 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from werkzeug.test import Client
 
+from fronts import reset_moto
 from lab.model.topology import Bucket, Table
+from lab.services.access import RequestLog
+from lab.services.config import Ingress
 from lab.services.front import service_app
+from lab.services.process import JsonLines
+from lab.services.s3front import S3Front
 from lab.services.seed import seed
+from signing import call, environ, signed_environ
 
 XMLNS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 SEOUL = "ap-northeast-2"
 
 
-def signed(region: str, service: str) -> dict[str, str]:
-    """What moto reads of a boto3 request's signature: the credential scope (it checks nothing else)."""
-    return {"Authorization": f"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250101/{region}/{service}/aws4_request, "
-                             "SignedHeaders=host, Signature=0"}
-
-
 @pytest.fixture(scope="module")
 def s3():
+    """moto's S3 app with a bucket in Seoul and one in us-east-1."""
+    reset_moto("s3")
     app = service_app("s3")
     seed(app, "s3", SEOUL, (Bucket("lab-bucket", SEOUL, None, {"hello.txt": "hello\n", "dir/ü.txt": "u"}),
                             Bucket("virginia-bucket", "us-east-1", None, {})), ())
-    return Client(app)
+    return app
+
+
+@pytest.fixture
+def front(s3, tmp_path):
+    """The S3 front of the internet ingress over that app, logging as in the lab."""
+    internet = Ingress("internet", 10080, 10443)
+    checked = S3Front(s3, SEOUL, internet, {}, {"virginia-bucket": "us-east-1"})
+    return RequestLog(checked, "s3", internet, JsonLines(tmp_path / "requests.jsonl"))
 
 
 def test_buckets_are_created_in_their_regions(s3):
     for bucket, region, host in (("lab-bucket", SEOUL, f"s3.{SEOUL}.amazonaws.com"),
                                  ("virginia-bucket", "us-east-1", "s3.amazonaws.com")):
-        response = s3.get(f"/{bucket}?location", headers={"Host": host, **signed(region, "s3")})
+        response = call(s3, signed_environ("GET", f"https://{host}/{bucket}?location", region=region))
         # GetBucketLocation answers an empty constraint for us-east-1, as S3 does
         assert ET.fromstring(response.data).text == (None if region == "us-east-1" else region)
 
 
-def test_virtual_hosted_and_path_style_reach_the_same_object(s3):
-    virtual = s3.get("/hello.txt", headers={"Host": f"lab-bucket.s3.{SEOUL}.amazonaws.com", **signed(SEOUL, "s3")})
-    path = s3.get("/lab-bucket/hello.txt", headers={"Host": f"s3.{SEOUL}.amazonaws.com", **signed(SEOUL, "s3")})
-    utf8 = s3.get("/lab-bucket/dir/%C3%BC.txt", headers={"Host": f"s3.{SEOUL}.amazonaws.com", **signed(SEOUL, "s3")})
+def test_only_the_services_own_api_is_mounted(s3):
+    """No /moto-api (reset, data.json, the recorder) and no other service: moto's whole-server app
+    is never what a front serves."""
+    assert not [r.rule for r in s3.url_map.iter_rules() if "moto-api" in r.rule]
+    data = call(s3, signed_environ("GET", f"https://s3.{SEOUL}.amazonaws.com/moto-api/data.json"))
+    error = ET.fromstring(data.data)
+    assert (data.status_code, error.findtext("Code"), error.findtext("BucketName")) == (404, "NoSuchBucket", "moto-api")
+
+
+def test_virtual_hosted_and_path_style_reach_the_same_object(front):
+    virtual = call(front, signed_environ("GET", f"https://lab-bucket.s3.{SEOUL}.amazonaws.com/hello.txt"))
+    path = call(front, signed_environ("GET", f"https://s3.{SEOUL}.amazonaws.com/lab-bucket/hello.txt"))
+    utf8 = call(front, signed_environ("GET", f"https://s3.{SEOUL}.amazonaws.com/lab-bucket/dir/%C3%BC.txt"))
     assert (virtual.status_code, virtual.data, path.data, utf8.data) == (200, b"hello\n", b"hello\n", b"u")
 
 
-def test_errors_are_s3s_xml(s3):
-    missing = s3.get("/lab-bucket/nokey", headers={"Host": f"s3.{SEOUL}.amazonaws.com", **signed(SEOUL, "s3")})
+def test_errors_are_s3s_xml(front):
+    missing = call(front, signed_environ("GET", f"https://s3.{SEOUL}.amazonaws.com/lab-bucket/nokey"))
     assert missing.status_code == 404 and ET.fromstring(missing.data).findtext("Code") == "NoSuchKey"
-    nobucket = s3.get("/k", headers={"Host": f"nobucket.s3.{SEOUL}.amazonaws.com", **signed(SEOUL, "s3")})
+    nobucket = call(front, signed_environ("GET", f"https://nobucket.s3.{SEOUL}.amazonaws.com/k"))
     assert nobucket.status_code == 404 and ET.fromstring(nobucket.data).findtext("Code") == "NoSuchBucket"
-    anonymous = s3.get("/hello.txt", headers={"Host": f"lab-bucket.s3.{SEOUL}.amazonaws.com"})
+    anonymous = call(front, environ("GET", f"https://lab-bucket.s3.{SEOUL}.amazonaws.com/hello.txt"))
     assert anonymous.status_code == 403 and ET.fromstring(anonymous.data).findtext("Code") == "AccessDenied"
+    assert b"hello" not in anonymous.data
 
 
-def test_list_buckets_shows_the_declared_buckets(s3):
-    response = s3.get("/", headers={"Host": f"s3.{SEOUL}.amazonaws.com", **signed(SEOUL, "s3")})
+def test_list_buckets_shows_the_declared_buckets(front):
+    response = call(front, signed_environ("GET", f"https://s3.{SEOUL}.amazonaws.com/"))
     names = [e.text for e in ET.fromstring(response.data).iter(f"{XMLNS}Name")]
-    assert {"lab-bucket", "virginia-bucket"} <= set(names)  # moto's state is per process, shared by tests
+    assert sorted(names) == ["lab-bucket", "virginia-bucket"]
 
 
 def test_dynamodb_tables_are_created_in_their_region():
+    reset_moto("dynamodb")
     app = service_app("dynamodb")
     seed(app, "dynamodb", SEOUL, (), (Table("orders", SEOUL, "id"),))
-    headers = {"Host": f"dynamodb.{SEOUL}.amazonaws.com", "X-Amz-Target": "DynamoDB_20120810.DescribeTable",
-               "Content-Type": "application/x-amz-json-1.0"}
-    here = Client(app).post("/", headers={**headers, **signed(SEOUL, "dynamodb")}, data='{"TableName": "orders"}')
-    table = json.loads(here.data)["Table"]
+
+    def describe(region: str) -> dict:
+        env = signed_environ("POST", f"https://dynamodb.{region}.amazonaws.com/", b'{"TableName": "orders"}',
+                             {"X-Amz-Target": "DynamoDB_20120810.DescribeTable",
+                              "Content-Type": "application/x-amz-json-1.0"}, service="dynamodb", region=region)
+        return json.loads(call(app, env).data)
+    table = describe(SEOUL)["Table"]
     assert (table["TableStatus"], table["KeySchema"]) == ("ACTIVE", [{"AttributeName": "id", "KeyType": "HASH"}])
-    elsewhere = Client(app).post("/", headers={**headers, "Host": "dynamodb.us-east-1.amazonaws.com",
-                                               **signed("us-east-1", "dynamodb")}, data='{"TableName": "orders"}')
-    assert json.loads(elsewhere.data)["__type"].endswith("ResourceNotFoundException")
+    assert describe("us-east-1")["__type"].endswith("ResourceNotFoundException")
 
 
 @pytest.mark.parametrize("module", ["front", "resolver"])
