@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
-from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 from ruamel.yaml.reader import ReaderError
 
 from lab.errors import Problem, TopologyError
@@ -25,6 +25,7 @@ BAD_VALUE = "InvalidParameterValue"
 UNKNOWN_KEY = "UnknownParameter"
 MISSING = "MissingParameter"
 MAX_YAML_BYTES = 4 * 1024 * 1024  # a 100-VPC topology is about 60 KB
+MAX_VALUES = 200_000  # a 100-VPC topology has about 10,000
 MAX_DEPTH = 32  # a topology nests 7 levels (vpcs, vpc, security_groups, group, ingress, rule); inline ones 9
 FILE_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
               stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
@@ -65,18 +66,45 @@ def read_text(path: Path | str, limit: int) -> str:
     return data.decode("utf-8")
 
 
-def check_depth(file: str, events: Iterator) -> None:
-    """Refuse nesting deeper than MAX_DEPTH from the parser's events (a loop, no recursion), before
-    the composer, which recurses once per level, would run out of stack."""
-    depth = 0
-    for event in events:
+class Shape:
+    """Nesting and size of a YAML document, followed through the parser's events (a loop, no
+    recursion): the composer recurses once per level and would run out of stack, and aliases
+    expand, so that a few lines of anchors can stand for billions of values (and every str() of
+    them in a message would build them all)."""
+
+    def __init__(self, file: str):
+        self.file, self.total = file, 0
+        self.open: list[list] = []  # [anchor, values so far] of each open collection
+        self.sizes: dict[str, int] = {}  # anchor -> how many values it stands for
+
+    def see(self, event) -> None:
         if isinstance(event, CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise fail(file, event.start_mark.line + 1, f"the YAML nests deeper than {MAX_DEPTH} "
-                           "levels; a topology or scenario needs fewer than 10", "MalformedFile")
+            self.open.append([event.anchor, 1])
+            self.grow(1, event, f"nests deeper than {MAX_DEPTH} levels; a topology or scenario needs "
+                      "fewer than 10", len(self.open) > MAX_DEPTH)
         elif isinstance(event, CollectionEndEvent):
-            depth -= 1
+            anchor, size = self.open.pop()
+            if anchor:
+                self.sizes[anchor] = size
+            if self.open:
+                self.open[-1][1] += size
+        elif isinstance(event, (ScalarEvent, AliasEvent)):
+            size = self.sizes.get(event.anchor, 1) if isinstance(event, AliasEvent) else 1
+            if self.open:
+                self.open[-1][1] += size
+            self.grow(size, event, f"stands for more than {MAX_VALUES:,} values once its aliases are "
+                      "expanded", False)
+
+    def grow(self, size: int, event, why: str, deep: bool) -> None:
+        self.total += size
+        if deep or self.total > MAX_VALUES:
+            raise fail(self.file, event.start_mark.line + 1, f"the YAML {why}", "MalformedFile")
+
+
+def check_shape(file: str, events: Iterator) -> None:
+    shape = Shape(file)
+    for event in events:
+        shape.see(event)
 
 
 def read_yaml(path: Path | str, text: str | None = None) -> "Section":
@@ -90,7 +118,7 @@ def read_yaml(path: Path | str, text: str | None = None) -> "Section":
         except UnicodeDecodeError:
             raise fail(file, 0, "the file is not UTF-8 text", "MalformedFile") from None
     try:
-        check_depth(file, YAML(typ="rt").parse(text))
+        check_shape(file, YAML(typ="rt").parse(text))
         data = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
