@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lab.cli.output import port, print_json
+from lab.cli.output import port, print_json, target
 from lab.errors import TopologyError
 from lab.model.loader import load_topology
 from lab.model.validate import problems
@@ -68,7 +68,7 @@ def add_explain(verbs) -> None:
                          "Analyzer (no packets, no root)")
     p.add_argument("file", metavar="FILE", help=TOPOLOGY)
     p.add_argument("--from", dest="source", required=True, metavar="INSTANCE", help="the source instance")
-    p.add_argument("--to", dest="target", required=True, metavar="TARGET",
+    p.add_argument("--to", dest="target", required=True, metavar="TARGET", type=target,
                    help="a node name, an IPv4 address, or a host name resolved by the source VPC's resolver")
     p.add_argument("--port", type=port, default=443, help="destination TCP port (default 443)")
     p.add_argument("--json", action="store_true", help="machine-readable output")

@@ -70,15 +70,16 @@ def test_policy_limits_are_exactly_awss():
 LONG_LABEL = "a" * 64 + ".s3.ap-northeast-2.amazonaws.com"
 
 
-def test_trace_refuses_a_host_name_dns_cannot_carry_before_building_anything(capsys):
+@pytest.mark.parametrize("verb", ["trace", "explain"])
+def test_trace_refuses_a_host_name_dns_cannot_carry_before_building_anything(verb, capsys):
     """Argument checking happens at parse time, without root and before any lab or probe."""
     from lab.cli.main import main
 
     with pytest.raises(SystemExit) as exited:
-        main(["trace", "topologies/public-private.yaml", "--from", "app1", "--to", LONG_LABEL])
+        main([verb, "topologies/public-private.yaml", "--from", "app1", "--to", LONG_LABEL])
     assert exited.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        f"vpclab trace: error: argument --to: '{'a' * 57}...' is "
+        f"vpclab {verb}: error: argument --to: '{'a' * 57}...' is "
         "not a node, an IPv4 address or a host name: a DNS label is at most 63 characters "
         "('aaaaaaaaaaaa...' has 64)")
 
