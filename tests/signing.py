@@ -18,7 +18,7 @@ from datetime import datetime
 from unittest import mock
 from urllib.parse import quote, unquote, urlsplit
 
-from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
+from botocore.auth import HmacV1Auth, HmacV1QueryAuth, S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from werkzeug.serving import DechunkedInput
@@ -37,15 +37,18 @@ def key_path(key: str) -> str:
 
 
 def _signer(how: str, service: str, region: str, credentials: Credentials, expires: int):
+    """header / query: SigV4; v2 / v2-query: S3's Signature Version 2, which SigV4-only regions refuse."""
     if how == "query":
         return S3SigV4QueryAuth(credentials, service, region, expires=expires)
+    if how in ("v2", "v2-query"):
+        return HmacV1Auth(credentials) if how == "v2" else HmacV1QueryAuth(credentials, expires)
     return (S3SigV4Auth if service == "s3" else SigV4Auth)(credentials, service, region)
 
 
 def sign(method: str, url: str, body: bytes = b"", headers: dict | None = None, *, how: str | None = "header",
          service: str = "s3", region: str = REGION, credentials: Credentials = LAB_CREDENTIALS,
          expires: int = 3600, at: datetime | None = None) -> tuple[str, dict[str, str]]:
-    """(the URL, the headers) botocore sends for this request; `how` None: unsigned; `at`: the
+    """(the URL, the headers) botocore sends for this request; `how` None: unsigned (see `_signer`); `at`: the
     signer's clock (naive UTC), for expired or skewed signatures. The path of `url` is sent as given:
     encode keys with `key_path`."""
     request = AWSRequest(method=method.upper(), url=url, data=body,

@@ -62,11 +62,10 @@ def signature_refusal(problem: SignatureProblem) -> S3Refusal:
     if problem.kind in ("expired", "not-yet-valid"):
         return S3Refusal(403, "AccessDenied", problem.detail, dict(facts))
     code = "AuthorizationQueryParametersError" if presigned else "AuthorizationHeaderMalformed"
+    where = "Error parsing the X-Amz-Credential parameter;" if presigned else "The authorization header is malformed;"
     if problem.kind == "wrong-region":
-        where = "Error parsing the X-Amz-Credential parameter;" if presigned else "The authorization header is malformed;"
         return S3Refusal(400, code, f"{where} the region '{problem.detail}' is wrong; expecting '{facts['Region']}'",
                          {"Region": facts["Region"]})
     if problem.kind == "wrong-service":
-        return S3Refusal(400, code, f"The authorization header is malformed; incorrect service '{problem.detail}'. "
-                                    "This endpoint belongs to 's3'.")
+        return S3Refusal(400, code, f"{where} incorrect service '{problem.detail}'. This endpoint belongs to 's3'.")
     return S3Refusal(400, code, problem.detail or "The authorization header is malformed")

@@ -159,7 +159,8 @@ def _when(amz_date: str) -> datetime:
 def check_time(signed: Signed, now: datetime) -> None:
     when = _when(signed.amz_date)
     if signed.amz_date[:8] != signed.date:
-        raise SignatureProblem("malformed", "Invalid credential date. Date is not the same as X-Amz-Date.")
+        raise SignatureProblem("malformed", "Invalid credential date. Date is not the same as X-Amz-Date.",
+                               signed.presigned)
     if signed.presigned and now > when + timedelta(seconds=signed.expires or 0):
         raise SignatureProblem("expired", "Request has expired", Expires=(when + timedelta(
             seconds=signed.expires or 0)).strftime("%Y-%m-%dT%H:%M:%SZ"), ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
@@ -176,11 +177,11 @@ def verify(environ: dict, signed: Signed, raw_path: str, payload_hash: str, *, s
     if signed.access_key not in KEYS:
         raise SignatureProblem("unknown-key", signed.access_key)
     if signed.service != service:
-        raise SignatureProblem("wrong-service", signed.service, Expected=service)
+        raise SignatureProblem("wrong-service", signed.service, signed.presigned, Expected=service)
     if signed.region != region:
         raise SignatureProblem("wrong-region", signed.region, signed.presigned, Region=region)
     if "host" not in signed.signed_headers:
-        raise SignatureProblem("malformed", "the host header must be signed")
+        raise SignatureProblem("malformed", "the host header must be signed", signed.presigned)
     check_time(signed, now or datetime.now(timezone.utc))
     key = signing_key(KEYS[signed.access_key], signed)
     canonicals = [canonical_request(environ, signed, uri, payload_hash) for uri in canonical_uris(raw_path, s3)]
