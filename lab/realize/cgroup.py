@@ -30,6 +30,7 @@ PREFIX = "vpclab-"
 # `sh` writes its own pid into cgroup.procs, then becomes the command (same pid): the process is a
 # member before the command runs, so is everything the command starts. $0 is the procs file.
 JOIN = 'echo $$ > "$0" && exec "$@"'
+KILL = "cgroup.kill"  # Linux 5.14 and later
 
 
 def cgroup2_mounts(mountinfo: str) -> list[tuple[Path, bool]]:
@@ -128,8 +129,8 @@ def populated(path: Path) -> bool:
 def kill_members(path: Path) -> None:
     """cgroup.kill (Linux 5.14) kills them all at once, including those being forked; before it,
     SIGKILL to each pid, repeated by the caller until none is left."""
-    if (path / "cgroup.kill").exists():
-        (path / "cgroup.kill").write_text("1")
+    if (path / KILL).exists():
+        (path / KILL).write_text("1")
         return
     for pid in members(path):
         try:

@@ -160,7 +160,9 @@ def test_a_kept_run_directory_in_use_by_a_live_lab_is_refused(lab_sandbox, capsy
 
 
 # -- 4. what left the lab's namespaces and session ----------------------------------------------------------
-def test_teardown_ends_processes_that_left_the_lab(lab_sandbox):
+@pytest.mark.parametrize("kill_file", ["cgroup.kill", "no such file"], ids=["cgroup.kill", "SIGKILL per pid (Linux < 5.14)"])
+def test_teardown_ends_processes_that_left_the_lab(kill_file, lab_sandbox, monkeypatch):
+    monkeypatch.setattr(cgroup, "KILL", kill_file)
     before = root_snapshot(plan_addresses(PLAN))
     from_shell, from_popen = lab_sandbox.tmp / "shell.pid", lab_sandbox.tmp / "popen.pid"
     with Lab(PLAN, lab_sandbox.tmp / "run") as lab:
