@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from lab.model import regions
+from lab.model import ids, regions
 from lab.pipes import readable
 from lab.plan.serialize import to_data
 from lab.realize import cgroup, processes, state
@@ -28,9 +28,8 @@ from lab.services.ca import make_lab_ca
 
 READY_TIMEOUT = 20.0
 LAUNCHER = ["-m", "lab.services.launcher"]  # run by this Python
-# Dummy credentials: the lab's services accept any signature; AWS's documented example key pair.
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
-           "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+# The lab account's credentials, which the service fronts verify signatures against.
+AWS_ENV = {"AWS_ACCESS_KEY_ID": ids.ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": ids.SECRET_ACCESS_KEY,
            "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": "",
            # the host's ~/.aws settings (profiles, endpoints) must not leak into the lab
            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
