@@ -7,20 +7,10 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-from lab.model import regions
 from lab.model.ids import aws_id
 from lab.model.policy import DEFAULT_ENDPOINT_POLICY, PolicyDocument, Request, Scope, decide, parse_policy
-from lab.model.s3_requests import ROOT, request_context, s3_action
+from lab.model.s3_requests import ROOT, S3Refusal, parse_target, request_context, s3_action
 from lab.model.topology import Topology
-
-
-def bucket_and_key(host: str | None, path: str) -> tuple[str | None, str | None]:
-    """Virtual-hosted (bucket.s3.region.amazonaws.com/key) or path style (s3.region.../bucket/key)."""
-    for name in (n for svc in regions.all_services() if svc.service == "s3" for n in svc.hostnames):
-        if host and name.startswith("*.") and regions.hostname_matches(name, host):
-            return host[: -len(name) + 1], path.lstrip("/") or None
-    bucket, _, key = path.lstrip("/").partition("/")
-    return bucket or None, key or None
 
 
 @lru_cache(maxsize=64)
@@ -35,7 +25,11 @@ def parsed(document: dict) -> PolicyDocument:
 def denial(t: Topology, host: str | None, path: str, https: bool, source_ip: str,
            vpce: str | None, signed: bool) -> tuple[dict, str | None]:
     """(the request as S3 authorizes it, why it is denied or None)."""
-    bucket, key = bucket_and_key(host, path)
+    try:
+        target = parse_target(host or "", path)
+    except S3Refusal:  # a name S3 refuses: the front answers before any policy, so none denies it
+        return {"method": "GET", "path": path, "signed": signed, "action": None, "resource": None}, None
+    bucket, key = target.bucket, target.key
     action, resource = s3_action("GET", bucket, key, "")
     endpoint_scope, vpc_id = None, None
     for vpc in t.vpcs.values():
