@@ -28,8 +28,11 @@ from lab.services.config import Ingress
 TARGET_PREFIX = "DynamoDB_20120810."
 TRANSACT_WRITE_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem",
                           "Delete": "dynamodb:DeleteItem", "ConditionCheck": "dynamodb:ConditionCheckItem"}
-PARTIQL = re.compile(r'\s*(SELECT|INSERT|UPDATE|DELETE)\b.*?(?:\bFROM|\bINTO|^\s*UPDATE)\s+'
-                     r'(?:"((?:[^"]|"")+)"|([A-Za-z0-9_.-]+))', re.IGNORECASE | re.DOTALL)
+# PartiQL's tokens: comments (skipped; an unclosed one runs to the end), a "quoted name" or a 'string'
+# whole (so a FROM inside one is never taken for the keyword), a word, any other character.
+PARTIQL_TOKEN = re.compile(r'--[^\n]*|/\*.*?(?:\*/|\Z)|"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|[A-Za-z0-9_.-]+|\S', re.DOTALL)
+MAX_STATEMENT = 8192  # PartiQLStatement's length limit in the DynamoDB API (and a bound on tokenizing)
+TABLE_NAME = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z0-9_.-]+)')
 
 
 class DynamoDbError(Exception):
@@ -59,12 +62,27 @@ def table_arn(region: str, table: str, index: str | None = None) -> str:
     return f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{table}" + (f"/index/{index}" if index else "")
 
 
+def _table_at(words: list[str]) -> int:
+    """Where a statement's table is: after UPDATE, INSERT INTO, DELETE FROM, or SELECT's FROM (0: nowhere)."""
+    verb = words[0] if words else ""
+    if verb == "UPDATE":
+        return 1
+    if verb in ("INSERT", "DELETE"):
+        return 2 if words[1:2] == [{"INSERT": "INTO", "DELETE": "FROM"}[verb]] else 0
+    return words.index("FROM") + 1 if verb == "SELECT" and "FROM" in words else 0
+
+
 def partiql(statement: object) -> tuple[str, str]:
-    """(the IAM action, the table) of one PartiQL statement."""
-    match = PARTIQL.match(statement) if isinstance(statement, str) else None
+    """(the IAM action, the table) of one PartiQL statement, read token by token, so that a FROM in
+    a string or a quoted name (`SET note='x FROM other'`) is never taken for the statement's own."""
+    if not isinstance(statement, str) or len(statement) > MAX_STATEMENT:
+        raise DynamoDbError("ValidationException", "Statement wasn't well formed, can't be processed")
+    tokens = [t for t in PARTIQL_TOKEN.findall(statement) if not t.startswith(("--", "/*"))]
+    at = _table_at([t.upper() for t in tokens])
+    match = TABLE_NAME.fullmatch(tokens[at]) if 0 < at < len(tokens) else None
     if not match:
         raise DynamoDbError("ValidationException", "Statement wasn't well formed, can't be processed")
-    return f"dynamodb:PartiQL{match[1].capitalize()}", (match[2] or "").replace('""', '"') or match[3]
+    return f"dynamodb:PartiQL{tokens[0].capitalize()}", match[1].replace('""', '"') if match[1] else match[2]
 
 
 def needs(op: str, call: dict, region: str) -> list[tuple[str, str]]:

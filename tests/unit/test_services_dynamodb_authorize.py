@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fronts import DDB_HOST, dynamodb_fronts, stored_items
+from lab.model.policy import parse_policy
+from lab.services.dynamodb_front import DynamoDbError, partiql
 from signing import call, environ, signed_environ
 
 INSIDE = ("10.0.2.4", 40000)
@@ -54,3 +58,40 @@ def test_another_table_is_denied_and_unsigned_calls_are_refused_as_dynamodb_refu
         status, error = answer(app, request("PutItem", ORDER, signed=False))
         assert (status, error["__type"]) == (400, "com.amazon.coral.service#MissingAuthenticationTokenException")
     assert stored_items("orders") == []
+
+
+@pytest.mark.parametrize("statement, expected", [
+    ("SELECT * FROM orders WHERE id = '1'", ("dynamodb:PartiQLSelect", "orders")),
+    ('select "x FROM other", note from "orders"', ("dynamodb:PartiQLSelect", "orders")),
+    ("UPDATE \"orders\" SET note = 'x FROM other' WHERE id = '1'", ("dynamodb:PartiQLUpdate", "orders")),
+    (" update orders set a = 1", ("dynamodb:PartiQLUpdate", "orders")),
+    ("INSERT INTO \"or\"\"ders\" VALUE {'id': 'INTO other'}", ("dynamodb:PartiQLInsert", 'or"ders')),
+    ("DELETE FROM orders WHERE id = 'FROM other'", ("dynamodb:PartiQLDelete", "orders")),
+    ("SELECT * -- FROM other\n FROM orders", ("dynamodb:PartiQLSelect", "orders")),
+    ('SELECT * /* FROM other */ FROM "orders"."by-date"', ("dynamodb:PartiQLSelect", "orders")),
+])
+def test_a_partiql_statement_names_the_table_after_its_own_keyword(statement, expected):
+    """Not a FROM inside a string, a quoted name or a comment: the table DynamoDB will act on."""
+    assert partiql(statement) == expected
+
+
+@pytest.mark.parametrize("statement", ["EXISTS(SELECT * FROM orders)", "SELECT *", "DELETE orders", "UPDATE",
+                                       "INSERT x INTO orders", "SELECT * FROM (orders)", "", 42,
+                                       "SELECT * FROM orders " + " " * 8192, "SELECT " + "/* " * 2700])
+def test_a_statement_without_a_table_is_a_validation_error(statement):
+    with pytest.raises(DynamoDbError) as refused:
+        partiql(statement)
+    assert refused.value.kind == "ValidationException"
+
+
+def test_a_partiql_update_of_a_table_the_endpoint_policy_denies_is_denied(tmp_path):
+    """The issue's shape: a string holding 'FROM other' once made the front check table other, and
+    moto updated orders."""
+    other_only = parse_policy({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "dynamodb:PartiQL*",
+                                              "Resource": "arn:aws:dynamodb:ap-northeast-2:111122223333:table/other"}]}, "t")
+    fronts = dynamodb_fronts(tmp_path, endpoint_policy=other_only)
+    answer(fronts.internet, request("PutItem", ORDER))
+    status, error = answer(fronts.endpoint, request("ExecuteStatement", {
+        "Statement": "UPDATE \"orders\" SET note = 'x FROM other' WHERE id = 'o-1'"}))
+    assert (status, error["__type"]) == (400, "com.amazon.coral.service#AccessDeniedException")
+    assert stored_items("orders") == [ORDER["Item"]]
