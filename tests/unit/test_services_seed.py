@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from moto.server import DomainDispatcherApplication, create_backend_app
 from werkzeug.test import Client
 
 from lab.model.topology import Bucket
+from lab.services.front import service_app
 from lab.services.seed import _scope, seed
 
 SEOUL = "ap-northeast-2"
@@ -17,7 +17,7 @@ KEYS = {"line\nbreak.txt": "one", "crlf\r\n": "two", "nul\x00.txt": "three", "${
 
 
 def test_every_key_s3_allows_is_created_as_written():
-    app = DomainDispatcherApplication(create_backend_app)
+    app = service_app("s3")  # the app the S3 front serves
     seed(app, "s3", SEOUL, (Bucket("seed-keys-bucket", SEOUL, None, KEYS),), ())
     headers = {"Host": f"s3.{SEOUL}.amazonaws.com", **_scope(SEOUL, "s3")}
     listing = Client(app).get("/seed-keys-bucket?list-type=2&encoding-type=url", headers=headers)
