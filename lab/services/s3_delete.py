@@ -42,6 +42,8 @@ def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
 
 
 def delete_document(objects: list[tuple[str, str | None]], quiet: bool) -> bytes:
+    """The Delete document of exactly these keys. A carriage return is written as a character
+    reference: XML parsers turn a raw one into a line feed, so moto would delete another key."""
     root = ET.Element(f"{{{XMLNS}}}Delete")
     ET.SubElement(root, f"{{{XMLNS}}}Quiet").text = "true" if quiet else "false"
     for key, version in objects:
@@ -49,11 +51,16 @@ def delete_document(objects: list[tuple[str, str | None]], quiet: bool) -> bytes
         ET.SubElement(obj, f"{{{XMLNS}}}Key").text = key
         if version is not None:
             ET.SubElement(obj, f"{{{XMLNS}}}VersionId").text = version
-    return ET.tostring(root)
+    return ET.tostring(root).replace(b"\r", b"&#13;")  # no markup ElementTree writes holds a raw CR
 
 
-def with_errors(result: bytes | None, denied: list[tuple[str, str | None]]) -> bytes:
+def with_errors(result: bytes | None, denied: list[tuple[str, str | None]], quiet: bool) -> bytes:
+    """moto's DeleteResult plus an AccessDenied error per denied key; in quiet mode only the errors
+    ("the response includes only keys where the delete action encountered an error"), which moto
+    does not honour."""
     root = ET.fromstring(result) if result else ET.Element(f"{{{XMLNS}}}DeleteResult")
+    for deleted in [child for child in root if quiet and _local(child.tag) == "Deleted"]:
+        root.remove(deleted)
     for key, version in denied:
         error = ET.SubElement(root, f"{{{XMLNS}}}Error")
         ET.SubElement(error, f"{{{XMLNS}}}Key").text = key
@@ -76,7 +83,7 @@ def delete_objects(environ: dict, start_response: Callable, call, policies, to_b
     environ[VERDICT_KEY] = Verdict("s3:DeleteObject", "deny" if not allowed else "allow",
                                    f"{len(denied)} of {len(objects)} keys: {reasons[0]}" if denied else None)
     result = _backend_result(environ, call, allowed, quiet, to_backend) if allowed else None
-    body = with_errors(result, denied)
+    body = with_errors(result, denied, quiet)
     start_response("200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
     return [body]
 

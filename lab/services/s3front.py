@@ -24,6 +24,7 @@ from lab.services.authorize import S3Policies, bucket_policy_answer, is_bucket_p
 from lab.services.body import MAX_BODY, BodyTooLarge, buffered_body
 from lab.services.config import Ingress
 from lab.services.s3_delete import delete_objects
+from lab.services.s3_uploads import check_upload
 from lab.services.s3errors import s3_error, signature_refusal, wrong_region
 
 ACL_HEADERS = ("HTTP_X_AMZ_GRANT_READ", "HTTP_X_AMZ_GRANT_WRITE", "HTTP_X_AMZ_GRANT_READ_ACP",
@@ -156,6 +157,8 @@ class S3Front:
         if call.op is not None and is_bucket_policy_action(call.op.action):
             return bucket_policy_answer(start_response, call.op.action, call.target.bucket,
                                         self.policies.bucket_policy(call.target.bucket))
+        if call.op is not None and "uploadId" in call.op.needs:
+            check_upload(self.backend, self.region, call.target, dict(call.pairs)["uploadId"])
         return self.to_backend(environ, start_response, call)
 
     def to_backend(self, environ: dict, start_response: Callable, call: S3Call) -> Iterable[bytes]:
