@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, unquote_to_bytes
 
 from lab.model import regions
 from lab.model.ids import ACCOUNT_ID
+from lab.model.s3_names import MAX_KEY_BYTES, bucket_name_problem
 from lab.model.s3_operations import Operation, identify
 
 ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
@@ -34,7 +35,6 @@ S3_ENDPOINTS = tuple(sorted({n for svc in regions.all_services() if svc.service 
 # What a request may name as a bucket: the naming rules' alphabet and length
 # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-MAX_KEY_BYTES = 1024  # "The name for a key is a sequence of Unicode characters whose UTF-8 encoding is at most 1,024 bytes long."
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,8 @@ def operation(method: str, target: S3Target, params: set[str], headers: set[str]
     if op is None:
         raise S3Refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.",
                         {"Method": method, "ResourceType": target.level.upper()})
+    if op.name == "CreateBucket" and bucket_name_problem(target.bucket or ""):
+        raise S3Refusal(400, "InvalidBucketName", "The specified bucket is not valid.", {"BucketName": target.bucket})
     if op.action is None:
         raise S3Refusal(501, "NotImplemented", f"vpclab does not emulate S3's {op.name}; the lab's S3 serves "
                         "object, bucket and configuration operations (docs/architecture.md)")

@@ -27,7 +27,8 @@ INSIDE = ("10.0.2.15", 41234)
     ("GET", None, None, "", ("s3:ListAllMyBuckets", "*")),
     ("GET", "b", None, "list-type=2&prefix=&delimiter=%2F", ("s3:ListBucket", "arn:aws:s3:::b")),
     ("HEAD", "b", None, "", ("s3:ListBucket", "arn:aws:s3:::b")),  # HeadBucket
-    ("PUT", "b", None, "", ("s3:CreateBucket", "arn:aws:s3:::b")),
+    ("PUT", "new-bucket", None, "", ("s3:CreateBucket", "arn:aws:s3:::new-bucket")),
+    ("PUT", "192.168.1.1", None, "", (None, "arn:aws:s3:::192.168.1.1")),  # InvalidBucketName, before IAM
     ("DELETE", "b", None, "", ("s3:DeleteBucket", "arn:aws:s3:::b")),
     ("GET", "b", None, "location", ("s3:GetBucketLocation", "arn:aws:s3:::b")),
     ("PUT", "b", None, "policy", ("s3:PutBucketPolicy", "arn:aws:s3:::b")),
