@@ -107,7 +107,7 @@ def wait_carrier(net, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     for name, node in net.nodes.items():
         with kernel.netns(node.pid) as ns:
-            while kernel.links_without_carrier(ns):
+            while kernel.links_without_carrier(ns, {}):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"plain Mininet: no carrier in {name} after {timeout} s")
                 time.sleep(0.01)

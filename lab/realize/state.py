@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.realize.guard import process_start_time
@@ -51,7 +51,9 @@ class LabState:
     def save(self) -> None:
         STATE_DIR.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
+        # vars, not asdict: asdict deep-copies every record, and a 700-node lab saves its state
+        # hundreds of times while it starts
+        tmp.write_text(json.dumps(self, default=vars))
         tmp.replace(self.path)
 
     def remove(self) -> None:
