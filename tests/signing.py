@@ -51,14 +51,15 @@ def sign(method: str, url: str, body: bytes = b"", headers: dict | None = None, 
     """(the URL, the headers) botocore sends for this request; `how` None: unsigned (see `_signer`); `at`: the
     signer's clock (naive UTC), for expired or skewed signatures. The path of `url` is sent as given:
     encode keys with `key_path`."""
-    request = AWSRequest(method=method.upper(), url=url, data=body,
+    request = AWSRequest(method=method.upper(), url=url, data=b"" if how == "query" else body,  # a URL signs no body
                          headers={"Host": urlsplit(url).netloc, **(headers or {})})
     if how is not None:
         clock = mock.patch("botocore.auth.get_current_datetime", return_value=at) if at else nullcontext()
         with clock:
             _signer(how, service, region, credentials, expires).add_auth(request)
     prepared = request.prepare()
-    return prepared.url, dict(prepared.headers)
+    return prepared.url, {k: v for k, v in prepared.headers.items()
+                          if not (how == "query" and k.lower() == "content-length")}  # the body's own, when sent
 
 
 def _chunked(body: bytes) -> bytes:
@@ -80,12 +81,14 @@ def _header_items(headers: dict[str, str]) -> dict[str, str]:
 def environ(method: str, url: str, body: bytes = b"", headers: dict | None = None, *, chunked: bool = False,
             client: tuple[str, int] = CLIENT) -> dict:
     """The WSGI environ werkzeug's server builds for this request (`method` sent in its case; Host
-    from the URL unless `headers` has one)."""
+    from the URL and Content-Length from the body unless `headers` has them)."""
     parts = urlsplit(url)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     headers = {k: v for k, v in (headers or {}).items() if not (chunked and k.lower() == "content-length")}
     if not any(k.lower() == "host" for k in headers):
         headers["Host"] = parts.netloc  # every HTTP/1.1 client sends it
+    if body and not chunked and not any(k.lower() == "content-length" for k in headers):
+        headers["Content-Length"] = str(len(body))  # ... and a body's length, unless it is chunked
     stream: io.BytesIO | DechunkedInput = io.BytesIO(_chunked(body) if chunked else body)
     env = {"REQUEST_METHOD": method, "SCRIPT_NAME": "", "QUERY_STRING": parts.query,
            "PATH_INFO": unquote(parts.path).encode().decode("latin-1"), "RAW_URI": target, "REQUEST_URI": target,

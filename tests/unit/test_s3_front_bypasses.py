@@ -283,3 +283,149 @@ def test_a_put_with_dots_or_slashes_writes_that_very_key_in_lab_bucket(lab, key)
     after = stored_objects()
     assert after["lab-bucket"][unquote(key)] == b"dots"
     assert after["vpce-only-bucket"] == {"secret.txt": SECRET} and after["other-bucket"] == {"report.txt": REPORT}
+
+
+def test_head_says_nothing_of_a_denied_object(lab):
+    for url in (f"https://{VPCE_ONLY}/secret.txt", f"https://{VPCE_ONLY}/", f"https://{VPCE_ONLY}/nokey"):
+        response = s3(lab.internet, "HEAD", url)
+        assert (response.status_code, response.data, response.headers.get("ETag")) == (403, b"", None)
+        assert response.headers["Content-Length"] == "0"
+    allowed = s3(lab.endpoint, "HEAD", f"https://{LAB}/hello.txt")
+    assert (allowed.status_code, allowed.data, allowed.headers["Content-Length"]) == (200, b"", str(len(HELLO)))
+
+
+@pytest.mark.parametrize("method, url, action", [
+    ("GET", f"https://{LAB}/hello.txt?versionId=null", "s3:GetObjectVersion"),
+    ("HEAD", f"https://{LAB}/hello.txt?versionId=null", "s3:GetObjectVersion"),
+    ("DELETE", f"https://{LAB}/hello.txt?versionId=null", "s3:DeleteObjectVersion"),
+    ("GET", f"https://{LAB}/hello.txt?versionId=null&acl", "s3:GetObjectVersionAcl"),
+    ("GET", f"https://{LAB}/?versions", "s3:ListBucketVersions"),
+])
+def test_a_version_id_is_its_own_action(lab, method, url, action):
+    """s3-gw allows GetObject, not GetObjectVersion: naming a version does not slip past it."""
+    response = s3(lab.endpoint, method, url)
+    assert response.status_code == 403 and not leaks(response) and HELLO not in response.data
+    assert (lab.logged()[-1]["action"], lab.logged()[-1]["decision"]) == (action, "deny")
+    assert stored_objects()["lab-bucket"] == {"hello.txt": HELLO}
+    denied = s3(lab.internet, method, url.replace(LAB, VPCE_ONLY).replace("hello.txt", "secret.txt"))
+    assert denied.status_code == 403 and SECRET not in denied.data
+
+
+def test_presigned_urls_are_checked_like_any_request(lab):
+    assert code(s3(lab.internet, "GET", f"https://{VPCE_ONLY}/secret.txt", how="query")) == (403, "AccessDenied")
+    assert s3(lab.endpoint, "GET", f"https://{LAB}/hello.txt", how="query").data == HELLO
+    put = s3(lab.endpoint, "PUT", f"https://{OTHER}/p.txt", b"p", how="query")
+    assert code(put) == (403, "AccessDenied") and "p.txt" not in stored_objects()["other-bucket"]
+    assert s3(lab.endpoint, "PUT", f"https://{LAB}/p.txt", b"p", how="query").status_code == 200
+    assert stored_objects()["lab-bucket"]["p.txt"] == b"p"
+    url, _ = sign("GET", f"https://{LAB}/hello.txt", how="query")
+    moved = call(lab.internet, environ("GET", url.replace("/hello.txt?", "/p.txt?")))
+    assert code(moved) == (403, "SignatureDoesNotMatch")
+
+
+@pytest.mark.parametrize("host, status", [(OTHER, 403), (VPCE_ONLY, 403), (LAB, 200)])
+def test_a_chunked_body_is_checked_like_any_other(lab, host, status):
+    response = call(lab.endpoint, signed_environ("PUT", f"https://{host}/chunked.txt", b"chunk one, chunk two",
+                                                 chunked=True, client=INSIDE))
+    assert response.status_code == status
+    stored = {b: keys.get("chunked.txt") for b, keys in stored_objects().items()}
+    assert stored == {b: (b"chunk one, chunk two" if status == 200 and f"{b}." in host else None) for b in stored}
+
+
+def test_a_chunked_body_that_is_not_the_signed_one_is_refused(lab):
+    url, headers = sign("PUT", f"https://{LAB}/chunked.txt", b"signed body")
+    response = call(lab.endpoint, environ("PUT", url, b"other body!", headers, chunked=True, client=INSIDE))
+    assert code(response) == (400, "XAmzContentSHA256Mismatch") and "chunked.txt" not in stored_objects()["lab-bucket"]
+
+
+def test_two_subresources_are_one_operation_and_moto_sees_only_that_one(lab):
+    tagging = b'<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>'
+    assert code(s3(lab.endpoint, "GET", f"https://{LAB}/hello.txt?acl&tagging")) == (403, "AccessDenied")
+    both = s3(lab.internet, "PUT", f"https://{LAB}/hello.txt?tagging&acl", tagging)
+    assert code(both) == (400, "AccessControlListNotSupported")  # PutObjectAcl, refused; never PutObjectTagging
+    tags = s3(lab.internet, "GET", f"https://{LAB}/hello.txt?tagging")
+    assert tags.status_code == 200 and b"<Tag>" not in tags.data
+    policy_first = s3(lab.internet, "GET", f"https://{LAB}/?tagging&policy")
+    assert code(policy_first) == (404, "NoSuchBucketPolicy") and lab.logged()[-1]["action"] == "s3:GetBucketPolicy"
+
+
+@pytest.mark.parametrize("method, url, expected", [
+    ("GET", f"https://{OTHER}/report.txt?x-id=GetObject&foo", (403, "AccessDenied")),
+    ("GET", f"https://{OTHER}/?website&list-type=2", (403, "AccessDenied")),
+    ("DELETE", f"https://{LAB}/hello.txt?x-id=PutObject", (403, "AccessDenied")),
+    ("DELETE", f"https://{LAB}/hello.txt?tagging", (403, "AccessDenied")),
+    ("PUT", f"https://{LAB}/hello.txt?retention", (403, "AccessDenied")),
+    ("GET", f"https://{LAB}/hello.txt?uploadId=1", (403, "AccessDenied")),  # ListParts
+    ("POST", f"https://{LAB}/hello.txt?restore", (403, "AccessDenied")),
+    ("GET", f"https://{LAB}/?session", (501, "NotImplemented")),  # CreateSession: directory buckets
+    ("PUT", f"https://{LAB}/hello.txt?renameObject", (501, "NotImplemented")),
+])
+def test_subresource_markers_decide_the_action_and_unknown_ones_are_ignored(lab, method, url, expected):
+    response = s3(lab.endpoint, method, url)
+    assert code(response) == expected and not leaks(response)
+    assert stored_objects()["lab-bucket"] == {"hello.txt": HELLO}
+
+
+def test_an_unknown_marker_on_an_allowed_read_reads_just_the_object(lab):
+    response = s3(lab.endpoint, "GET", f"https://{LAB}/hello.txt?website&delete&x-id=DeleteObject&bogus=1")
+    assert (response.status_code, response.data) == (200, HELLO)
+    assert stored_objects()["lab-bucket"] == {"hello.txt": HELLO}
+
+
+@pytest.mark.parametrize("headers, expected", [
+    ({"x-amz-acl": "public-read"}, (400, "AccessControlListNotSupported")),
+    ({"x-amz-acl": "authenticated-read"}, (400, "AccessControlListNotSupported")),
+    ({"x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'}, (400, "AccessControlListNotSupported")),
+    ({"x-amz-acl": "bucket-owner-full-control"}, (200, None)),
+    ({"x-amz-acl": "private"}, (200, None)),
+])
+def test_acls_are_disabled_as_on_every_new_bucket(lab, headers, expected):
+    response = s3(lab.internet, "PUT", f"https://{LAB}/acl.txt", b"x", headers)
+    assert code(response) == expected
+    assert ("acl.txt" in stored_objects()["lab-bucket"]) == (expected[0] == 200)
+    assert code(s3(lab.internet, "PUT", f"https://{LAB}/hello.txt?acl", b"<AccessControlPolicy/>")) == (
+        400, "AccessControlListNotSupported")
+
+
+def public_lab(tmp_path, key: str, cidr: str):
+    readable = policy([{"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::public-bucket/*", "Condition": {"IpAddress": {key: cidr}}}])
+    return s3_fronts(tmp_path, {**OBJECTS, "public-bucket": {"index.html": "<h1>public</h1>"}},
+                     bucket_policies={"public-bucket": readable},
+                     endpoint_policy=parse_policy(DEFAULT_ENDPOINT_POLICY, "default"))
+
+
+def test_an_anonymous_read_a_bucket_policy_allows_is_served(tmp_path):
+    lab = public_lab(tmp_path, "aws:SourceIp", "203.0.113.0/24")
+    url = "https://public-bucket.s3.ap-northeast-2.amazonaws.com/index.html"
+    served = call(lab.internet, environ("GET", url, client=("203.0.113.9", 1)))
+    assert (served.status_code, served.data) == (200, b"<h1>public</h1>")
+    assert code(call(lab.internet, environ("GET", url, client=("198.51.100.7", 1)))) == (403, "AccessDenied")
+    assert code(call(lab.endpoint, environ("GET", url, client=INSIDE))) == (403, "AccessDenied")  # no aws:SourceIp there
+    for method, where in (("PUT", url), ("GET", url.replace("index.html", "")), ("DELETE", url)):
+        refused = call(lab.internet, environ(method, where, b"x" * (method == "PUT"), client=("203.0.113.9", 1)))
+        assert code(refused) == (403, "AccessDenied") and b"index.html" not in refused.data
+    assert stored_objects()["public-bucket"] == {"index.html": b"<h1>public</h1>"}
+
+
+def test_an_anonymous_read_through_the_endpoint_is_served_on_aws_vpc_source_ip(tmp_path):
+    lab = public_lab(tmp_path, "aws:VpcSourceIp", "10.0.2.0/24")
+    url = "https://public-bucket.s3.ap-northeast-2.amazonaws.com/index.html"
+    assert call(lab.endpoint, environ("GET", url, client=INSIDE)).data == b"<h1>public</h1>"
+    assert code(call(lab.internet, environ("GET", url, client=INSIDE))) == (403, "AccessDenied")
+
+
+def test_a_browser_form_upload_is_not_implemented_and_stores_nothing(lab):
+    form = (b'--x\r\nContent-Disposition: form-data; name="key"\r\n\r\nform.txt\r\n--x\r\n'
+            b'Content-Disposition: form-data; name="file"; filename="f"\r\n\r\nposted\r\n--x--\r\n')
+    headers = {"Content-Type": "multipart/form-data; boundary=x"}
+    for app, host in ((lab.endpoint, OTHER), (lab.internet, VPCE_ONLY), (lab.endpoint, LAB)):
+        response = call(app, environ("POST", f"https://{host}/", form, headers, client=INSIDE))
+        assert code(response) == (501, "NotImplemented")
+    assert all("form.txt" not in keys for keys in stored_objects().values())
+
+
+def test_a_cors_preflight_returns_no_data(lab):
+    preflight = call(lab.internet, environ("OPTIONS", f"https://{VPCE_ONLY}/secret.txt",
+                                           headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"}))
+    assert SECRET not in preflight.data and not leaks(preflight)
