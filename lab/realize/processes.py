@@ -9,7 +9,6 @@ import signal
 import time
 from collections.abc import Iterable
 
-from lab.realize.guard import process_start_time
 from lab.realize.state import Owned
 
 
