@@ -17,6 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = [  # (script, needs root, time limit in s)
     ("bench_bringup.py", True, 300),
+    ("bench_scale.py", True, 900),
     ("bench_throughput.py", True, 300),
     ("bench_analysis.py", False, 120),
 ]
