@@ -155,6 +155,28 @@ OPERATIONS: tuple[Operation, ...] = tuple([
 ])
 
 MARKERS = frozenset(op.marker for op in OPERATIONS if op.marker)
+
+# Headers that make an operation do more, and the action each extra needs on the same resource: an
+# object written with tags needs s3:PutObjectTagging, with a retention s3:PutObjectRetention, with a
+# legal hold s3:PutObjectLegalHold (API reference: PutObject, CopyObject, CreateMultipartUpload);
+# a bucket created with Object Lock needs s3:PutBucketObjectLockConfiguration and
+# s3:PutBucketVersioning, with an ownership setting s3:PutBucketOwnershipControls (CreateBucket).
+WRITES_OBJECT = ("PutObject", "CopyObject", "CreateMultipartUpload")
+HEADER_ACTIONS = {
+    "x-amz-tagging": (WRITES_OBJECT, ("s3:PutObjectTagging",)),
+    "x-amz-object-lock-mode": (WRITES_OBJECT, ("s3:PutObjectRetention",)),
+    "x-amz-object-lock-retain-until-date": (WRITES_OBJECT, ("s3:PutObjectRetention",)),
+    "x-amz-object-lock-legal-hold": (WRITES_OBJECT, ("s3:PutObjectLegalHold",)),
+    "x-amz-bucket-object-lock-enabled": (("CreateBucket",), ("s3:PutBucketObjectLockConfiguration",
+                                                              "s3:PutBucketVersioning")),
+    "x-amz-object-ownership": (("CreateBucket",), ("s3:PutBucketOwnershipControls",)),
+}
+
+
+def extra_actions(op: Operation, headers: Collection[str]) -> list[str]:
+    """The actions beyond `op.action` that the request's headers make it need (HEADER_ACTIONS)."""
+    return [action for header in sorted(set(headers) & HEADER_ACTIONS.keys())
+            if op.name in HEADER_ACTIONS[header][0] for action in HEADER_ACTIONS[header][1]]
 METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")  # and OPTIONS, a CORS preflight, which IAM does not authorize
 
 

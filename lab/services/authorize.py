@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 
 from lab.model.policy import PolicyDocument, Request, Scope, decide
+from lab.model.s3_operations import extra_actions
 from lab.model.s3_requests import ROOT, S3Refusal, request_context
 from lab.services.access import ACCESS_KEY, VERDICT_KEY, Access, Verdict
 from lab.services.config import Ingress
@@ -61,7 +62,8 @@ class S3Policies:
         request log; S3's AccessDenied if any is denied. A CORS preflight is not authorized by IAM."""
         if call.op is None:
             return None
-        needs = [(call.op.action_for(call.params), call.target.bucket, call.target.arn)]
+        needs = [(action, call.target.bucket, call.target.arn)
+                 for action in [call.op.action_for(call.params), *extra_actions(call.op, call.headers)]]
         if call.copy_source is not None:
             source, version = call.copy_source
             needs.append(("s3:GetObjectVersion" if version else "s3:GetObject", source.bucket, source.arn))

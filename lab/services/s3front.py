@@ -41,6 +41,7 @@ class S3Call:
     pairs: list[tuple[str, str]]  # the query's parameters, decoded
     signed: sigv4.Signed | None
     copy_source: tuple[S3Target, str | None] | None = None  # CopyObject/UploadPartCopy: source and version
+    headers: frozenset[str] = frozenset()  # the request's header names, lower case
 
     @property
     def params(self) -> set[str]:
@@ -83,12 +84,13 @@ def read_call(environ: dict, target: S3Target, region: str) -> S3Call:
     method, pairs = environ.get("REQUEST_METHOD", ""), query_pairs(environ)
     if method == "OPTIONS":
         return S3Call(target, None, pairs, None)
-    op = operation(method, target, {k for k, _ in pairs}, header_names(environ))
+    headers = frozenset(header_names(environ))
+    op = operation(method, target, {k for k, _ in pairs}, headers)
     signed = sigv4.claimed(environ)
     if signed is not None:
         sigv4.verify(environ, signed, raw_path(environ), payload_hash(environ, signed), service="s3",
                      region=region, s3=True)
-    return S3Call(target, op, pairs, signed, copy_source(environ) if COPY in op.needs else None)
+    return S3Call(target, op, pairs, signed, copy_source(environ) if COPY in op.needs else None, headers)
 
 
 def payload_hash(environ: dict, signed: sigv4.Signed) -> str:
