@@ -265,10 +265,12 @@ def test_a_dead_front_is_reported_at_the_prompt_and_fails_a_step_by_name(lab_san
         said = prompt_says(lab, "app1 true\napp1 true\nexit\n")
         assert said.count("vpclab: front s3-ap-northeast-2 is not running (its log's last line: ") == 1, said
 
-        step = Step("list the bucket", "app1", "run", f"curl -sS -o /dev/null {BUCKET}", None, {"outcome": "ok"}, 7)
-        result = run_step(Scenario("inline.yaml", "dead front", TOPOLOGY, (step,)), PLAN, lab, step)
-        assert not result.passed
-        assert result.failures[0].startswith("the lab is broken: front s3-ap-northeast-2 is not running"), result.failures
+        for step in (Step("list the bucket", "app1", "run", f"curl -sS -o /dev/null {BUCKET}", None, {"outcome": "ok"}, 7),
+                     Step("trace to S3", "app1", "trace", HOST, 443, {"outcome": "ok"}, 9)):
+            result = run_step(Scenario("inline.yaml", "dead front", TOPOLOGY, (step,)), PLAN, lab, step)
+            assert not result.passed
+            assert result.failures[0].startswith("the lab is broken: front s3-ap-northeast-2 is not running"), \
+                result.failures
         dns = Step("resolve", "app1", "dns", "s3.ap-northeast-2.amazonaws.com", None, {"outcome": "ok"}, 8)
         assert run_step(Scenario("inline.yaml", "dead front", TOPOLOGY, (dns,)), PLAN, lab, dns).passed  # needs no front
     assert residue(record) == []
