@@ -125,3 +125,25 @@ def test_an_expired_presigned_url_is_refused(lab):
     assert "<Code>AccessDenied</Code><Message>Request has expired</Message>" in out, out
     fresh = sh(lab, "web1", f"curl -sS \"$(aws s3 presign s3://other-bucket/report.txt)\"")
     assert "anyone in the account" in fresh, fresh
+
+
+def test_what_aws_allows_is_served(lab, tmp_path):
+    """The other half: the AWS CLI's everyday calls all work through the checks, a multipart upload
+    (over the CLI's 8 MiB threshold), sync and recursive delete, tagging, a bucket made and removed."""
+    data = tmp_path / "big.bin"
+    data.write_bytes(os.urandom(9 * 1024 * 1024))
+    (tmp_path / "sync").mkdir()
+    for name in "ab":
+        (tmp_path / "sync" / name).write_text(name)
+    out = sh(lab, "web1", f"""set -e
+        aws s3 cp {data} s3://other-bucket/big.bin --only-show-errors
+        aws s3 cp s3://other-bucket/big.bin - | cmp - {data} && echo SAME
+        aws s3api put-object --bucket other-bucket --key tagged.txt --tagging a=b --body {data} >/dev/null
+        aws s3api get-object-tagging --bucket other-bucket --key tagged.txt --query 'TagSet[0].Value'
+        aws s3 sync {tmp_path / 'sync'} s3://other-bucket/sync/ --only-show-errors
+        aws s3 rm --recursive s3://other-bucket/sync/ --only-show-errors
+        aws s3 mb s3://brand-new-bucket && aws s3 rb s3://brand-new-bucket
+        aws s3 rm s3://other-bucket/big.bin --only-show-errors; aws s3 rm s3://other-bucket/tagged.txt --only-show-errors
+        aws s3 ls s3://other-bucket/""")
+    assert "SAME" in out and '"b"' in out and "make_bucket: brand-new-bucket" in out, out
+    assert "remove_bucket: brand-new-bucket" in out and out.strip().endswith("report.txt"), out
