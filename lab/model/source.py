@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
+from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.reader import ReaderError
 
 from lab.errors import Problem, TopologyError
@@ -67,8 +68,8 @@ def read_text(path: Path | str, limit: int) -> str:
 
 
 class Shape:
-    """Nesting and size of a YAML document, followed through the parser's events (a loop, no
-    recursion): the composer recurses once per level and would run out of stack, and aliases
+    """Nesting and size of a YAML document, followed through the parser's events as the composer
+    takes them: the composer recurses once per level and would run out of stack, and aliases
     expand, so that a few lines of anchors can stand for billions of values (and every str() of
     them in a message would build them all)."""
 
@@ -101,10 +102,20 @@ class Shape:
             raise fail(self.file, event.start_mark.line + 1, f"the YAML {why}", "MalformedFile")
 
 
-def check_shape(file: str, events: Iterator) -> None:
-    shape = Shape(file)
-    for event in events:
-        shape.see(event)
+class ShapedParser(RoundTripParser):
+    """ruamel's round-trip parser, showing each event to the document's Shape as the composer takes
+    it: one parse, and the composer stopped before the level that would be too deep."""
+
+    def get_event(self):
+        event = super().get_event()
+        self.loader.shape.see(event)
+        return event
+
+
+def load_shaped(file: str, text: str) -> object:
+    yaml = YAML(typ="rt")
+    yaml.Parser, yaml.shape = ShapedParser, Shape(file)
+    return yaml.load(text)
 
 
 def read_yaml(path: Path | str, text: str | None = None) -> "Section":
@@ -118,8 +129,7 @@ def read_yaml(path: Path | str, text: str | None = None) -> "Section":
         except UnicodeDecodeError:
             raise fail(file, 0, "the file is not UTF-8 text", "MalformedFile") from None
     try:
-        check_shape(file, YAML(typ="rt").parse(text))
-        data = YAML(typ="rt").load(text)
+        data = load_shaped(file, text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
