@@ -133,7 +133,8 @@ def read_yaml(path: Path | str, text: str | None = None) -> "Section":
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
-        raise fail(file, line, f"not valid YAML: {exc.problem}", "MalformedFile") from None
+        problem = exc.problem if len(exc.problem) <= 300 else exc.problem[:297] + "..."  # a duplicate key quotes both values
+        raise fail(file, line, f"not valid YAML: {problem}", "MalformedFile") from None
     except ReaderError as exc:  # a control character: no mark, only an offset into the text
         line = text.count("\n", 0, exc.position) + 1
         raise fail(file, line, f"not valid YAML: unacceptable character #x{exc.character:04x}: "

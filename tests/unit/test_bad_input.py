@@ -104,3 +104,13 @@ def test_dns_names(name, problem):
 
     found = target_problem(name)
     assert (found is None) if problem is None else (problem in found)
+
+
+def test_a_duplicate_key_with_a_large_value_is_still_one_short_line(tmp_path):
+    """ruamel quotes both values of a duplicate key; a whole VPC twice would make a line of kilobytes."""
+    vpc = "  app:\n    cidr: 10.0.0.0/16\n    subnets:\n" + "".join(
+        f"      s{i}: {{cidr: 10.0.{i}.0/24, az: a}}\n" for i in range(50))
+    (tmp_path / "lab.yaml").write_text("vpcs:\n" + vpc + vpc)
+    with pytest.raises(TopologyError) as caught:
+        load_topology(tmp_path / "lab.yaml")
+    assert "found duplicate key" in str(caught.value) and len(str(caught.value)) < 400
