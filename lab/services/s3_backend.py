@@ -52,13 +52,20 @@ def scope_header(region: str) -> str:
             "SignedHeaders=host, Signature=0")
 
 
+def routing_path(path: str) -> str:
+    """PATH_INFO for Flask, which only picks moto's handler by it (moto reads the bucket and key from
+    RAW_URI): its routes' `.+` stops at a line break, which an S3 key may hold, so line breaks are
+    stood in for here; as WSGI wants it, UTF-8 bytes carried as latin-1."""
+    return path.replace("\n", "_").replace("\r", "_").encode().decode("latin-1")
+
+
 def rewrite(environ: dict, op: Operation | None, target: S3Target, pairs: list[tuple[str, str]], region: str,
             copy_source: str | None) -> None:
     """Make `environ` the canonical request (see the module docstring); `op` None: a CORS preflight."""
-    path = object_path(target)
+    path = object_path(target).replace("%", "")
     query = backend_query(op, pairs) if op else ""
     raw = quote(path, safe="/") + (f"?{query}" if query else "")  # every byte but '/' and the unreserved ones
-    environ.update({"HTTP_HOST": f"s3.{region}.amazonaws.com", "PATH_INFO": path.encode().decode("latin-1"),
+    environ.update({"HTTP_HOST": f"s3.{region}.amazonaws.com", "PATH_INFO": routing_path(path),
                     "RAW_URI": raw, "QUERY_STRING": query,
                     "HTTP_AUTHORIZATION": scope_header(region)})
     environ["REQUEST_URI"] = environ["RAW_URI"]
