@@ -70,7 +70,7 @@ def take(marker: Path, tag: str) -> int:
 
 def clear(run_dir: Path) -> None:
     """A previous run's files go; the marker stays (it holds the lock)."""
-    for old in ("captures", "services", "nftables"):
+    for old in ("captures", "services", "config"):
         shutil.rmtree(run_dir / old, ignore_errors=True)
     for old in ("plan.json", "drops.json"):
         (run_dir / old).unlink(missing_ok=True)
