@@ -62,7 +62,7 @@ def routing_path(path: str) -> str:
 def rewrite(environ: dict, op: Operation | None, target: S3Target, pairs: list[tuple[str, str]], region: str,
             copy_source: str | None) -> None:
     """Make `environ` the canonical request (see the module docstring); `op` None: a CORS preflight."""
-    path = object_path(target).replace("%", "")
+    path = object_path(target)
     query = backend_query(op, pairs) if op else ""
     raw = quote(path, safe="/") + (f"?{query}" if query else "")  # every byte but '/' and the unreserved ones
     environ.update({"HTTP_HOST": f"s3.{region}.amazonaws.com", "PATH_INFO": routing_path(path),
