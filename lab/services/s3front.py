@@ -11,6 +11,7 @@ ACLs, which S3 disables on new buckets; then moto, which serves exactly that ope
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -26,6 +27,8 @@ from lab.services.config import Ingress
 from lab.services.s3_delete import delete_objects
 from lab.services.s3_uploads import check_upload
 from lab.services.s3errors import s3_error, signature_refusal, wrong_region
+
+log = logging.getLogger(__name__)
 
 ACL_HEADERS = ("HTTP_X_AMZ_GRANT_READ", "HTTP_X_AMZ_GRANT_WRITE", "HTTP_X_AMZ_GRANT_READ_ACP",
                "HTTP_X_AMZ_GRANT_WRITE_ACP", "HTTP_X_AMZ_GRANT_FULL_CONTROL")
@@ -169,4 +172,8 @@ class S3Front:
             src, version = call.copy_source
             source = quote(f"{src.bucket}/{src.key}", safe="/") + (f"?versionId={quote(version)}" if version else "")
         s3_backend.rewrite(environ, call.op, call.target, call.pairs, self.region, source)
-        return self.backend(environ, start_response)
+        try:
+            return self.backend(environ, start_response)
+        except Exception:  # noqa: BLE001 - moto (debug app) raises where S3 answers an error, e.g. a body it cannot parse
+            log.exception("moto raised on %s %s", call.op.name if call.op else "OPTIONS", s3_backend.object_path(call.target))
+            raise S3Refusal(500, "InternalError", "We encountered an internal error. Please try again.") from None

@@ -429,3 +429,11 @@ def test_a_cors_preflight_returns_no_data(lab):
     preflight = call(lab.internet, environ("OPTIONS", f"https://{VPCE_ONLY}/secret.txt",
                                            headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"}))
     assert SECRET not in preflight.data and not leaks(preflight)
+
+
+def test_a_body_moto_cannot_parse_is_s3s_internal_error_not_a_traceback(lab):
+    """moto's app runs in debug mode and raises on a CreateBucketConfiguration that is no XML; the
+    client gets S3's error document, and nothing is created."""
+    response = s3(lab.internet, "PUT", f"https://{S3_HOST}/new-bucket", b"not xml")
+    assert code(response) == (500, "InternalError") and b"Traceback" not in response.data
+    assert "new-bucket" not in stored_objects()
