@@ -241,7 +241,7 @@ def report(path: Path, plan, results: dict, phases: list[dict[str, float]]) -> N
         drops = p.pop("save_drops", 0.0)
         p["  of which captures (0.2 s settle, then SIGINT each)"] = (
             p.get("save evidence (captures, drop counters)", 0.0) - drops)
-        p["  of which save_drops (`nft -j list ruleset` per nft node)"] = drops
+        p["  of which save_drops (`nft -j list ruleset` in every nft node)"] = drops
     names = list(LAB_PHASES) + [n for n in phases[0] if n not in LAB_PHASES]
     downs = [r[1] for r in results["vpclab Lab"]]
     rest = [d - p.get("save evidence (captures, drop counters)", 0) - p.get("stop services", 0)

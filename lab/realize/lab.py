@@ -19,7 +19,6 @@ import os
 import resource
 import secrets
 import signal
-import subprocess
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -314,11 +313,17 @@ class Lab:
         return self.services.env() if self.services else {"PATH": os.environ.get("PATH", "")}
 
     def save_drops(self) -> None:
-        """nftables drop counters of every node that has a ruleset: where packets died, and why."""
-        drops = {}
-        for name, spec in self.plan.nodes.items():
-            if spec.nftables and name in self.nodes:
-                drops[name] = read_drops(self.nodes[name])
+        """nftables drop counters of every node that has a ruleset: where packets died, and why.
+        Every such node's shell lists its ruleset at once (`config/<node>.ruleset.json`): one `nft`
+        process started from here after the other took 1.6 s per look in a 100-VPC lab, and a
+        trace looks twice."""
+        names = [name for name, spec in self.plan.nodes.items() if spec.nftables and name in self.nodes]
+        directory = self.run_dir / "config"
+        for name in names:
+            self.nodes[name].sendCmd(f"nft -j list ruleset > {directory / name}.ruleset.json 2>/dev/null")
+        for name in names:
+            self.nodes[name].waitOutput()
+        drops = {name: read_drops(directory / f"{name}.ruleset.json") for name in names}
         (self.run_dir / "drops.json").write_text(json.dumps(drops, indent=1))
 
 
@@ -326,9 +331,12 @@ def lines_of(lines: list[str]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def read_drops(node: MininetNode) -> list[dict]:
-    proc = node.popen(["nft", "-j", "list", "ruleset"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    out, _ = proc.communicate(timeout=10)
+def read_drops(ruleset: Path) -> list[dict]:
+    """The counted rules (those with a comment) of a ruleset listed by `nft -j`; none if it could not be."""
+    try:
+        out = ruleset.read_text()
+    except OSError:
+        out = ""
     counters = []
     for item in json.loads(out or "{}").get("nftables", []):
         rule = item.get("rule")
