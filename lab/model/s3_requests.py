@@ -139,6 +139,37 @@ def s3_action(method: str, bucket: str | None, key: str | None, query: str) -> t
         return None, target.arn
 
 
+# S3's own condition keys that a request carries (a Deny conditioned on a key the front left out
+# would never apply): https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html#amazons3-policy-keys,
+# the signature's https://docs.aws.amazon.com/AmazonS3/latest/API/bucket-policy-s3-sigv4-conditions.html,
+# the tags' https://docs.aws.amazon.com/AmazonS3/latest/userguide/tagging-and-policies.html.
+HEADER_KEYS = ("x-amz-acl", "x-amz-content-sha256", "x-amz-copy-source", "x-amz-grant-full-control", "x-amz-grant-read",
+               "x-amz-grant-read-acp", "x-amz-grant-write", "x-amz-grant-write-acp", "x-amz-metadata-directive",
+               "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
+               "x-amz-server-side-encryption-customer-algorithm", "x-amz-storage-class",
+               "x-amz-website-redirect-location", "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
+               "x-amz-object-lock-legal-hold", "x-amz-object-ownership")
+LIST_KEYS = {"s3:ListBucket": ("prefix", "delimiter", "max-keys"), "s3:ListBucketVersions": ("prefix", "delimiter", "max-keys")}
+
+
+def request_keys(action: str, params: dict[str, str], headers: dict[str, str], auth: str | None,
+                 tags: list[tuple[str, str]]) -> dict[str, str]:
+    """S3's condition keys of one request, lower-cased: from its headers (lower-case names), query
+    parameters, the way it was signed (`auth`: REST-HEADER, REST-QUERY-STRING or None) and the tags
+    it sets. A presigned URL's payload is always UNSIGNED-PAYLOAD."""
+    keys = {f"s3:{h}": headers[h] for h in HEADER_KEYS if h in headers}
+    keys |= {f"s3:{p}": params[p] for p in LIST_KEYS.get(action, ()) if p in params}
+    keys |= {f"s3:RequestObjectTag/{k}": v for k, v in tags}
+    if "versionId" in params:
+        keys["s3:VersionId"] = params["versionId"]
+    if auth is not None:
+        keys |= {"s3:authType": auth, "s3:signatureversion": "AWS4-HMAC-SHA256"}
+    if auth == "REST-QUERY-STRING":
+        keys["s3:x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+    keys |= {name: headers[h] for h, name in (("user-agent", "aws:UserAgent"), ("referer", "aws:Referer")) if h in headers}
+    return {k.lower(): v for k, v in keys.items()}
+
+
 def request_context(https: bool, is_signed: bool, source_ip: str, vpce_id: str | None,
                     vpc_id: str | None) -> dict[str, str]:
     """The condition keys of one request, lower-cased (IAM ignores their case)."""

@@ -4,18 +4,22 @@ moto sees it; the front answers a denial itself with S3's AccessDenied, so no da
 moto cannot do this: it has no request context (no aws:SourceVpce, aws:SourceIp, ...) and treats
 conditions as matched, and it checks bucket policies on object operations only (measurements.md
 section 10). The front knows what S3 knows: the ingress a request came by (internet or a vpce id),
-the client's address, the scheme, whether it was signed (and verified). Evaluation:
+the client's address, the scheme, whether and how it was signed (and verified), and S3's own
+condition keys the request carries (s3:prefix, s3:x-amz-acl, s3:authType, ...). Evaluation:
 lab.model.policy; actions, resources and condition keys: lab.model.s3_requests.
 """
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
+from urllib.parse import parse_qsl
 
 from lab.model.policy import PolicyDocument, Request, Scope, decide
 from lab.model.s3_operations import extra_actions
-from lab.model.s3_requests import ROOT, S3Refusal, request_context
+from lab.model.s3_requests import ROOT, S3Refusal, request_context, request_keys
 from lab.services.access import ACCESS_KEY, VERDICT_KEY, Access, Verdict
+from lab.services.body import buffered_body
 from lab.services.config import Ingress
 from lab.services.s3errors import error_xml
 
@@ -38,6 +42,29 @@ def context(access: Access, ingress: Ingress, is_signed: bool) -> dict[str, str]
                            ingress.vpc_id)
 
 
+def tags_in(document: bytes) -> list[tuple[str, str]]:
+    """The (key, value) pairs of a Tagging document (PutObjectTagging's body); none if it is not one."""
+    try:
+        root = ET.fromstring(document)
+    except ET.ParseError:
+        return []
+
+    def text(element: ET.Element, name: str) -> str:
+        return next((c.text or "" for c in element if c.tag.rpartition("}")[2] == name), "")
+    return [(text(tag, "Key"), text(tag, "Value")) for tag in root.iter() if tag.tag.rpartition("}")[2] == "Tag"]
+
+
+def s3_context(environ: dict, action: str, is_signed: bool) -> dict[str, str]:
+    """S3's own condition keys of the request in `environ` (lab.model.s3_requests.request_keys)."""
+    params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    headers = {k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
+    auth = ("REST-HEADER" if "HTTP_AUTHORIZATION" in environ else "REST-QUERY-STRING") if is_signed else None
+    tags = parse_qsl(headers.get("x-amz-tagging", ""), keep_blank_values=True)
+    if action in ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"):
+        tags = tags_in(buffered_body(environ))
+    return request_keys(action, params, headers, auth, tags)
+
+
 class S3Policies:
     """The policies that apply at one ingress: its endpoint's (if any) and every bucket's."""
 
@@ -54,7 +81,9 @@ class S3Policies:
         policy = self.bucket_policy(bucket)
         owner_override = principal == ROOT and action in BUCKET_POLICY_ACTIONS
         scope = Scope(f"bucket policy of {bucket}", policy) if policy and not owner_override else None
-        request = Request(principal, action, resource, context(environ[ACCESS_KEY], self.ingress, principal is not None))
+        signed = principal is not None
+        request = Request(principal, action, resource,
+                          context(environ[ACCESS_KEY], self.ingress, signed) | s3_context(environ, action, signed))
         return decide(request, self.endpoint, scope)
 
     def check(self, environ: dict, call) -> S3Refusal | None:

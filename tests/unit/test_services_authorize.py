@@ -158,3 +158,39 @@ def test_the_bucket_owner_can_always_read_its_bucket_policy_unless_the_endpoint_
     assert call(fronts.internet, signed_environ("GET", f"https://{HOST}/hello.txt")).status_code == 403
     assert call(fronts.internet, environ("GET", f"https://{HOST}/?policy")).status_code == 403  # anonymous: not the owner
     assert call(fronts.endpoint, signed_environ("GET", f"https://{HOST}/?policy", client=INSIDE)).status_code == 403
+
+
+def deny_when(action: str, resource: str, operator: str, key: str, value: str) -> dict:
+    return {"Statement": [{"Sid": "Guard", "Effect": "Deny", "Principal": "*", "Action": action, "Resource": resource,
+                           "Condition": {operator: {key: value}}}]}
+
+
+@pytest.mark.parametrize("guard, denied, allowed", [
+    # S3's own condition keys are filled from the request: a Deny on one of them applies
+    (deny_when("s3:ListBucket", "arn:aws:s3:::lab-bucket", "StringLike", "s3:prefix", "private/*"),
+     ("GET", "/?list-type=2&prefix=private%2F", b"", {}), ("GET", "/?list-type=2&prefix=public%2F", b"", {})),
+    (deny_when("s3:*", "arn:aws:s3:::lab-bucket/*", "StringEquals", "s3:authType", "REST-QUERY-STRING"),
+     ("GET", "/hello.txt", b"", {"how": "query"}), ("GET", "/hello.txt", b"", {})),
+    (deny_when("s3:PutObject", "arn:aws:s3:::lab-bucket/*", "StringNotEquals", "s3:x-amz-acl", "bucket-owner-full-control"),
+     ("PUT", "/k", b"x", {}), ("PUT", "/k", b"x", {"headers": {"x-amz-acl": "bucket-owner-full-control"}})),
+    (deny_when("s3:PutObject", "arn:aws:s3:::lab-bucket/*", "StringEquals", "s3:x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+     ("PUT", "/k", b"x", {"how": "query"}), ("PUT", "/k", b"x", {})),  # a presigned URL's payload is unsigned
+    (deny_when("s3:PutObject*", "arn:aws:s3:::lab-bucket/*", "StringEquals", "s3:RequestObjectTag/class", "secret"),
+     ("PUT", "/k", b"x", {"headers": {"x-amz-tagging": "class=secret"}}),
+     ("PUT", "/k", b"x", {"headers": {"x-amz-tagging": "class=public"}})),
+    (deny_when("s3:PutObjectTagging", "arn:aws:s3:::lab-bucket/*", "StringEquals", "s3:RequestObjectTag/class", "secret"),
+     ("PUT", "/hello.txt?tagging", b"<Tagging><TagSet><Tag><Key>class</Key><Value>secret</Value></Tag></TagSet></Tagging>", {}),
+     ("PUT", "/hello.txt?tagging", b"<Tagging><TagSet><Tag><Key>class</Key><Value>open</Value></Tag></TagSet></Tagging>", {})),
+    (deny_when("s3:GetObject*", "arn:aws:s3:::lab-bucket/*", "StringLike", "aws:UserAgent", "*curl*"),
+     ("GET", "/hello.txt", b"", {"headers": {"User-Agent": "curl/7.88.1"}}),
+     ("GET", "/hello.txt", b"", {"headers": {"User-Agent": "aws-cli/2.15"}})),
+    (deny_when("s3:GetObjectVersion", "arn:aws:s3:::lab-bucket/*", "StringEquals", "s3:VersionId", "null"),
+     ("GET", "/hello.txt?versionId=null", b"", {}), ("GET", "/hello.txt", b"", {})),
+])
+def test_s3_condition_keys_come_from_the_request(tmp_path, guard, denied, allowed):
+    """A Deny conditioned on a key the front left out would never apply (the policy silently fails open)."""
+    fronts = s3_fronts(tmp_path, bucket_policies={"lab-bucket": policy(guard)})
+    for (method, path, body, signing), status in ((denied, 403), (allowed, 200)):
+        response = call(fronts.internet, signed_environ(method, f"https://{HOST}{path}", body, **signing))
+        assert response.status_code == status, (path, signing, response.data)
+    assert fronts.logged()[0]["denied_by"] == "bucket policy of lab-bucket: explicit Deny in statement 'Guard'"
