@@ -153,11 +153,14 @@ LIST_KEYS = {"s3:ListBucket": ("prefix", "delimiter", "max-keys"), "s3:ListBucke
 
 
 def request_keys(action: str, params: dict[str, str], headers: dict[str, str], auth: str | None,
-                 tags: list[tuple[str, str]]) -> dict[str, str]:
+                 tags: list[tuple[str, str]], on_bucket: bool = True) -> dict[str, str]:
     """S3's condition keys of one request, lower-cased: from its headers (lower-case names), query
     parameters, the way it was signed (`auth`: REST-HEADER, REST-QUERY-STRING or None) and the tags
-    it sets. A presigned URL's payload is always UNSIGNED-PAYLOAD."""
+    it sets. A presigned URL's payload is always UNSIGNED-PAYLOAD. Every bucket is the lab account's
+    (`on_bucket`: the request names one; ListAllMyBuckets names none)."""
     keys = {f"s3:{h}": headers[h] for h in HEADER_KEYS if h in headers}
+    if on_bucket:
+        keys |= {"s3:ResourceAccount": ACCOUNT_ID, "aws:ResourceAccount": ACCOUNT_ID}
     keys |= {f"s3:{p}": params[p] for p in LIST_KEYS.get(action, ()) if p in params}
     keys |= {f"s3:RequestObjectTag/{k}": v for k, v in tags}
     if "versionId" in params:

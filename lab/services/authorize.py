@@ -54,7 +54,7 @@ def tags_in(document: bytes) -> list[tuple[str, str]]:
     return [(text(tag, "Key"), text(tag, "Value")) for tag in root.iter() if tag.tag.rpartition("}")[2] == "Tag"]
 
 
-def s3_context(environ: dict, action: str, is_signed: bool) -> dict[str, str]:
+def s3_context(environ: dict, action: str, is_signed: bool, resource: str) -> dict[str, str]:
     """S3's own condition keys of the request in `environ` (lab.model.s3_requests.request_keys)."""
     params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
     headers = {k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
@@ -62,7 +62,7 @@ def s3_context(environ: dict, action: str, is_signed: bool) -> dict[str, str]:
     tags = parse_qsl(headers.get("x-amz-tagging", ""), keep_blank_values=True)
     if action in ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"):
         tags = tags_in(buffered_body(environ))
-    return request_keys(action, params, headers, auth, tags)
+    return request_keys(action, params, headers, auth, tags, on_bucket=resource != "*")
 
 
 class S3Policies:
@@ -83,7 +83,7 @@ class S3Policies:
         scope = Scope(f"bucket policy of {bucket}", policy) if policy and not owner_override else None
         signed = principal is not None
         request = Request(principal, action, resource,
-                          context(environ[ACCESS_KEY], self.ingress, signed) | s3_context(environ, action, signed))
+                          context(environ[ACCESS_KEY], self.ingress, signed) | s3_context(environ, action, signed, resource))
         return decide(request, self.endpoint, scope)
 
     def check(self, environ: dict, call) -> S3Refusal | None:

@@ -184,6 +184,8 @@ def deny_when(action: str, resource: str, operator: str, key: str, value: str) -
     (deny_when("s3:GetObject*", "arn:aws:s3:::lab-bucket/*", "StringLike", "aws:UserAgent", "*curl*"),
      ("GET", "/hello.txt", b"", {"headers": {"User-Agent": "curl/7.88.1"}}),
      ("GET", "/hello.txt", b"", {"headers": {"User-Agent": "aws-cli/2.15"}})),
+    (deny_when("s3:GetObject", "arn:aws:s3:::lab-bucket/*", "StringEquals", "s3:ResourceAccount", "111122223333"),
+     ("GET", "/hello.txt", b"", {}), ("GET", "/?list-type=2", b"", {})),  # the lab's buckets are its account's
     (deny_when("s3:GetObjectVersion", "arn:aws:s3:::lab-bucket/*", "StringEquals", "s3:VersionId", "null"),
      ("GET", "/hello.txt?versionId=null", b"", {}), ("GET", "/hello.txt", b"", {})),
 ])
@@ -194,3 +196,15 @@ def test_s3_condition_keys_come_from_the_request(tmp_path, guard, denied, allowe
         response = call(fronts.internet, signed_environ(method, f"https://{HOST}{path}", body, **signing))
         assert response.status_code == status, (path, signing, response.data)
     assert fronts.logged()[0]["denied_by"] == "bucket policy of lab-bucket: explicit Deny in statement 'Guard'"
+
+
+def test_an_endpoint_policy_that_allows_the_accounts_own_buckets_allows_them(tmp_path):
+    """AWS's example endpoint policy: only buckets of this account (s3:ResourceAccount)
+    (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html#edit-vpc-endpoint-policy-s3)."""
+    own = {"Statement": [{"Sid": "AccessToSpecificAccountOnly", "Effect": "Allow", "Principal": "*", "Action": "s3:*",
+                          "Resource": "*", "Condition": {"StringEquals": {"s3:ResourceAccount": "111122223333"}}}]}
+    fronts = s3_fronts(tmp_path, endpoint_policy=policy(own))
+    got = call(fronts.endpoint, signed_environ("GET", f"https://{HOST}/hello.txt", client=INSIDE))
+    assert (got.status_code, got.data) == (200, HELLO)
+    other = call(fronts.endpoint, signed_environ("GET", f"https://{OTHER}/report.txt", client=INSIDE))
+    assert other.status_code == 200  # every bucket of the lab is its account's
