@@ -11,7 +11,6 @@ lab.model.policy; actions, resources and condition keys: lab.model.s3_requests.
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import parse_qsl
 
@@ -20,6 +19,7 @@ from lab.model.s3_operations import extra_actions
 from lab.model.s3_requests import ROOT, S3Refusal, request_context, request_keys
 from lab.services.access import ACCESS_KEY, VERDICT_KEY, Access, Verdict
 from lab.services.body import buffered_body
+from lab.services.s3_lookups import tags_in
 from lab.services.config import Ingress
 from lab.services.s3errors import error_xml
 
@@ -42,18 +42,6 @@ def context(access: Access, ingress: Ingress, is_signed: bool) -> dict[str, str]
                            ingress.vpc_id)
 
 
-def tags_in(document: bytes) -> list[tuple[str, str]]:
-    """The (key, value) pairs of a Tagging document (PutObjectTagging's body); none if it is not one."""
-    try:
-        root = ET.fromstring(document)
-    except ET.ParseError:
-        return []
-
-    def text(element: ET.Element, name: str) -> str:
-        return next((c.text or "" for c in element if c.tag.rpartition("}")[2] == name), "")
-    return [(text(tag, "Key"), text(tag, "Value")) for tag in root.iter() if tag.tag.rpartition("}")[2] == "Tag"]
-
-
 def s3_context(environ: dict, action: str, is_signed: bool, resource: str) -> dict[str, str]:
     """S3's own condition keys of the request in `environ` (lab.model.s3_requests.request_keys)."""
     params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
@@ -65,11 +53,27 @@ def s3_context(environ: dict, action: str, is_signed: bool, resource: str) -> di
     return request_keys(action, params, headers, auth, tags, on_bucket=resource != "*")
 
 
-class S3Policies:
-    """The policies that apply at one ingress: its endpoint's (if any) and every bucket's."""
+# The actions S3 fills s3:ExistingObjectTag/<key> for: an existing object's reads and its tag and
+# ACL changes, "not supported" for PutObject and DeleteObject (tagging-and-policies.html).
+EXISTING_TAG = "s3:existingobjecttag/"
+EXISTING_TAG_ACTIONS = frozenset({
+    "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAcl", "s3:GetObjectVersionAcl", "s3:PutObjectAcl",
+    "s3:PutObjectVersionAcl", "s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"})
 
-    def __init__(self, ingress: Ingress, bucket_policies: Mapping[str, PolicyDocument]):
-        self.ingress, self.bucket_policies = ingress, bucket_policies
+
+def tests_existing_tags(*scopes: Scope | None) -> bool:
+    return any(c.key.startswith(EXISTING_TAG) for scope in scopes if scope
+               for statement in scope.policy.statements for c in statement.conditions)
+
+
+class S3Policies:
+    """The policies that apply at one ingress: its endpoint's (if any) and every bucket's.
+    `object_tags(bucket, key, version)` reads an object's tags, for policies that test them."""
+
+    def __init__(self, ingress: Ingress, bucket_policies: Mapping[str, PolicyDocument],
+                 object_tags: Callable[[str, str, str | None], list[tuple[str, str]]] = lambda b, k, v: []):
+        self.ingress, self.bucket_policies, self.object_tags = ingress, bucket_policies, object_tags
         self.endpoint = Scope(f"endpoint policy of {ingress.vpce_id}", ingress.policy) if ingress.vpce_id else None
 
     def bucket_policy(self, bucket: str | None) -> PolicyDocument | None:
@@ -82,9 +86,12 @@ class S3Policies:
         owner_override = principal == ROOT and action in BUCKET_POLICY_ACTIONS
         scope = Scope(f"bucket policy of {bucket}", policy) if policy and not owner_override else None
         signed = principal is not None
-        request = Request(principal, action, resource,
-                          context(environ[ACCESS_KEY], self.ingress, signed) | s3_context(environ, action, signed, resource))
-        return decide(request, self.endpoint, scope)
+        keys = context(environ[ACCESS_KEY], self.ingress, signed) | s3_context(environ, action, signed, resource)
+        if action in EXISTING_TAG_ACTIONS and "/" in resource and tests_existing_tags(self.endpoint, scope):
+            key = resource.split("/", 1)[1]
+            version = dict(parse_qsl(environ.get("QUERY_STRING", ""))).get("versionId")
+            keys |= {f"{EXISTING_TAG}{k}".lower(): v for k, v in self.object_tags(bucket, key, version)}
+        return decide(Request(principal, action, resource, keys), self.endpoint, scope)
 
     def check(self, environ: dict, call) -> S3Refusal | None:
         """Every action `call` needs (CopyObject also reads its source), recorded in the environ for the

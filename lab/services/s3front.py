@@ -25,7 +25,7 @@ from lab.services.authorize import S3Policies, bucket_policy_answer, is_bucket_p
 from lab.services.body import MAX_BODY, BodyTooLarge, buffered_body
 from lab.services.config import Ingress
 from lab.services.s3_delete import delete_objects
-from lab.services.s3_uploads import check_upload
+from lab.services.s3_lookups import check_upload, object_tags
 from lab.services.s3errors import s3_error, signature_refusal, wrong_region
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,8 @@ class S3Front:
     def __init__(self, backend: Callable, region: str, ingress: Ingress,
                  bucket_policies: Mapping[str, PolicyDocument], elsewhere: Mapping[str, str]):
         self.backend, self.region, self.elsewhere = backend, region, elsewhere
-        self.policies = S3Policies(ingress, bucket_policies)
+        self.policies = S3Policies(ingress, bucket_policies,
+                                   lambda bucket, key, version: object_tags(backend, region, bucket, key, version))
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         try:

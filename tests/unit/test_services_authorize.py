@@ -208,3 +208,20 @@ def test_an_endpoint_policy_that_allows_the_accounts_own_buckets_allows_them(tmp
     assert (got.status_code, got.data) == (200, HELLO)
     other = call(fronts.endpoint, signed_environ("GET", f"https://{OTHER}/report.txt", client=INSIDE))
     assert other.status_code == 200  # every bucket of the lab is its account's
+
+
+def test_a_policy_on_an_objects_existing_tags_reads_them_from_moto(tmp_path):
+    """s3:ExistingObjectTag/<key> (tagging-and-policies.html): a Deny on classification=secret stops
+    reading a tagged object, copying it out, and changing its tags; untagged objects are served."""
+    guard = deny_when("s3:*", "arn:aws:s3:::lab-bucket/*", "StringEquals", "s3:ExistingObjectTag/classification", "secret")
+    fronts = s3_fronts(tmp_path, bucket_policies={"lab-bucket": policy(guard)})
+    put = call(fronts.internet, signed_environ("PUT", f"https://{HOST}/tagged.txt", b"classified",
+                                               headers={"x-amz-tagging": "classification=secret"}))
+    assert put.status_code == 200  # PutObject does not see existing tags
+    for method, path, headers in (("GET", "/tagged.txt", {}), ("HEAD", "/tagged.txt", {}),
+                                  ("GET", "/tagged.txt?tagging", {}), ("DELETE", "/tagged.txt?tagging", {}),
+                                  ("PUT", "/copy.txt", {"x-amz-copy-source": "lab-bucket/tagged.txt"})):
+        response = call(fronts.internet, signed_environ(method, f"https://{HOST}{path}", headers=headers))
+        assert response.status_code == 403 and b"classified" not in response.data, (method, path)
+    assert call(fronts.internet, signed_environ("GET", f"https://{HOST}/hello.txt")).data == HELLO
+    assert set(stored_objects()["lab-bucket"]) == {"hello.txt", "tagged.txt"}
