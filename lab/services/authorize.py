@@ -19,6 +19,7 @@ from lab.model.s3_operations import extra_actions
 from lab.model.s3_requests import ROOT, S3Refusal, request_context, request_keys
 from lab.services.access import ACCESS_KEY, VERDICT_KEY, Access, Verdict
 from lab.services.body import buffered_body
+from lab.services.s3_backend import first_values
 from lab.services.s3_lookups import tags_in
 from lab.services.config import Ingress
 from lab.services.s3errors import error_xml
@@ -44,7 +45,7 @@ def context(access: Access, ingress: Ingress, is_signed: bool) -> dict[str, str]
 
 def s3_context(environ: dict, action: str, is_signed: bool, resource: str) -> dict[str, str]:
     """S3's own condition keys of the request in `environ` (lab.model.s3_requests.request_keys)."""
-    params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    params = first_values(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
     headers = {k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
     auth = ("REST-HEADER" if "HTTP_AUTHORIZATION" in environ else "REST-QUERY-STRING") if is_signed else None
     tags = parse_qsl(headers.get("x-amz-tagging", ""), keep_blank_values=True)
@@ -89,7 +90,7 @@ class S3Policies:
         keys = context(environ[ACCESS_KEY], self.ingress, signed) | s3_context(environ, action, signed, resource)
         if action in EXISTING_TAG_ACTIONS and "/" in resource and tests_existing_tags(self.endpoint, scope):
             key = resource.split("/", 1)[1]
-            version = dict(parse_qsl(environ.get("QUERY_STRING", ""))).get("versionId")
+            version = first_values(parse_qsl(environ.get("QUERY_STRING", ""))).get("versionId")
             keys |= {f"{EXISTING_TAG}{k}".lower(): v for k, v in self.object_tags(bucket, key, version)}
         return decide(Request(principal, action, resource, keys), self.endpoint, scope)
 

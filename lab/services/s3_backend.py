@@ -35,9 +35,19 @@ def operation_params(name: str) -> tuple[tuple[tuple[str, str], ...], frozenset[
 
 
 def backend_query(op: Operation, pairs: list[tuple[str, str]]) -> str:
+    """The operation's query for moto: its fixed subresource, then the first value of each of its
+    parameters, the one the front's policy check read (a second `prefix=` is never moto's)."""
     fixed, members = operation_params(op.name)
-    kept = list(fixed) + [(k, v) for k, v in pairs if k in members]
+    kept = list(fixed) + list(first_values([(k, v) for k, v in pairs if k in members]).items())
     return "&".join(quote(k, safe=S3_QUERY_SAFE) + (f"={quote(v, safe=S3_QUERY_SAFE)}" if v else "") for k, v in kept)
+
+
+def first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Each parameter's first value, in order: what moto reads (parse_qs()[name][0]) and what the front checks."""
+    values: dict[str, str] = {}
+    for name, value in pairs:
+        values.setdefault(name, value)
+    return values
 
 
 def object_path(target: S3Target) -> str:

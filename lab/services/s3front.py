@@ -79,7 +79,7 @@ def copy_source(environ: dict) -> tuple[S3Target, str | None]:
     if not bucket or not key:
         raise S3Refusal(400, "InvalidArgument", "Copy Source must mention the source bucket and key: "
                         "sourcebucket/sourcekey", {"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
-    return checked(S3Target(bucket, key)), dict(parse_qsl(query)).get("versionId")
+    return checked(S3Target(bucket, key)), s3_backend.first_values(parse_qsl(query)).get("versionId")
 
 
 def read_call(environ: dict, target: S3Target, region: str) -> S3Call:
@@ -164,7 +164,7 @@ class S3Front:
             return bucket_policy_answer(start_response, call.op.action, call.target.bucket,
                                         self.policies.bucket_policy(call.target.bucket))
         if call.op is not None and "uploadId" in call.op.needs:
-            check_upload(self.backend, self.region, call.target, dict(call.pairs)["uploadId"])
+            check_upload(self.backend, self.region, call.target, s3_backend.first_values(call.pairs)["uploadId"])
         return self.to_backend(environ, start_response, call)
 
     def to_backend(self, environ: dict, start_response: Callable, call: S3Call) -> Iterable[bytes]:

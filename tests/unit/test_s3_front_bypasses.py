@@ -437,3 +437,26 @@ def test_a_body_moto_cannot_parse_is_s3s_internal_error_not_a_traceback(lab):
     response = s3(lab.internet, "PUT", f"https://{S3_HOST}/new-bucket", b"not xml")
     assert code(response) == (500, "InternalError") and b"Traceback" not in response.data
     assert "new-bucket" not in stored_objects()
+
+
+def test_a_parameter_given_twice_is_checked_as_moto_reads_it(tmp_path):
+    """moto reads a parameter's first value; the policy check reads the same one, and moto gets no other."""
+    private = policy([{"Effect": "Deny", "Principal": "*", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::lab-bucket",
+                       "Condition": {"StringLike": {"s3:prefix": "private/*"}}}])
+    lab = s3_fronts(tmp_path, {"lab-bucket": {"private/a.txt": "p", "public/b.txt": "b"}},
+                    bucket_policies={"lab-bucket": private})
+    first_private = s3(lab.internet, "GET", f"https://{LAB}/?list-type=2&prefix=private%2F&prefix=public%2F")
+    assert code(first_private) == (403, "AccessDenied") and b"private/a.txt" not in first_private.data
+    first_public = s3(lab.internet, "GET", f"https://{LAB}/?list-type=2&prefix=public%2F&prefix=private%2F")
+    assert first_public.status_code == 200 and b"private/a.txt" not in first_public.data
+
+
+def test_an_upload_id_given_twice_is_checked_as_moto_reads_it(tmp_path):
+    lab = s3_fronts(tmp_path, endpoint_policy=policy([{"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
+                                                       "Resource": "arn:aws:s3:::lab-bucket/public/*"}]))
+    theirs = start_upload(lab.internet, f"https://{LAB}/private.txt")
+    mine = start_upload(lab.endpoint, f"https://{LAB}/public/x")
+    part = s3(lab.endpoint, "PUT", f"https://{LAB}/public/x?partNumber=1&uploadId={theirs}&uploadId={mine}", b"hijacked")
+    assert code(part) == (404, "NoSuchUpload")
+    listed = s3(lab.internet, "GET", f"https://{LAB}/private.txt?uploadId={theirs}")
+    assert b"<Part>" not in listed.data
