@@ -57,7 +57,7 @@ def requests(draw, methods: list[str]):
     bucket = draw(st.sampled_from(BUCKETS))
     host = draw(st.sampled_from(HOST_FORMS)).format(b=bucket, B=bucket.upper())
     path = "".join(draw(st.lists(segment_chars(), min_size=draw(st.sampled_from([0, 1, 1, 1])), max_size=12)))
-    names = draw(st.lists(st.sampled_from(MARKERS) | st.text("abc-", min_size=1, max_size=4), max_size=3, unique=True))
+    names = draw(st.lists(st.sampled_from(MARKERS) | st.text("abc-", min_size=1, max_size=4), max_size=3))  # repeats too
     query = "&".join(quote(n, safe="-_.~") + (f"={quote(v, safe='-_.~')}" if v else "")
                      for n, v in ((n, draw(st.sampled_from(["", "1", "null", "a b"]))) for n in names))
     url = f"https://{host}/{path}" + (f"?{query}" if query else "")
@@ -65,7 +65,7 @@ def requests(draw, methods: list[str]):
 
 
 def send(lab, ingress: str, method: str, url: str, body: bytes):
-    response = call(getattr(lab, ingress), signed_environ(method, url, body if method.upper() == "PUT" else b"",
+    response = call(getattr(lab, ingress), signed_environ(method, url, body if method.upper() in ("PUT", "POST") else b"",
                                                          client=("10.0.2.4", 40000)))
     line = json.loads(lab.log.read_text().splitlines()[-1])
     return response, line
@@ -108,3 +108,28 @@ def test_a_read_answers_the_logged_objects_data_and_nothing_else(lab, request, r
                 data if reader[0] == "GET" else str(len(data))), (read_url, line)
         elif response.status_code != 200:
             assert not any(d and d in response.data for keys in objects.values() for d in keys.values())
+
+
+def xml_text(text: str) -> str:
+    """`text` as XML character data that any parser reads back as itself (CR and LF as references)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;").replace("\n", "&#10;")
+
+
+KEY_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from("\r\n\t &<>/ "), min_size=1, max_size=8)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(keys=st.lists(KEY_TEXT, min_size=1, max_size=5, unique=True), named=st.data())
+def test_delete_objects_removes_exactly_the_keys_it_names(lab, keys, named):
+    """Keys of any characters XML can carry: moto deletes the ones named and no other."""
+    prefix = f"del-{next(counter)}/"
+    for key in keys:
+        assert send(lab, "internet", "PUT", f"https://s3.ap-northeast-2.amazonaws.com/lab-bucket/{quote(prefix + key, safe='/')}",
+                    b"x")[0].status_code == 200
+    chosen = named.draw(st.lists(st.sampled_from(keys), unique=True))
+    document = "<Delete>" + "".join(f"<Object><Key>{xml_text(prefix + k)}</Key></Object>" for k in chosen) + "</Delete>"
+    response, _ = send(lab, "internet", "POST", "https://lab-bucket.s3.ap-northeast-2.amazonaws.com/?delete",
+                       document.encode())
+    assert response.status_code == (200 if chosen else 400)
+    left = {k[len(prefix):] for k in stored_objects()["lab-bucket"] if k.startswith(prefix)}
+    assert left == set(keys) - set(chosen)
