@@ -4,18 +4,22 @@ LINUX_SLL2 frames carry the interface index and whether the node received or sen
 one capture per node shows each hop's ingress and egress (lab.analysis reads them). tcpdump, not
 scapy: it lost nothing at the rates measured here, scapy lost most packets above ~6 kpps
 (measurements.md section 5). --immediate-mode and -U avoid losing the last packets at stop (Trap 9).
+
+Each tcpdump is started by its node's shell, all at once, its stderr ('listening on', and its
+statistics at the end) in `captures/<node>.log`: started from vpclab, each cost a fork of vpclab
+and a pipe held open for the lab's life (in a 703-node lab, over a second and 703 descriptors).
 """
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 from lab.errors import CaptureError
-from lab.pipes import readable
+from lab.realize.state import Owned, owned
 
 SNAPLEN = 512  # headers plus the first bytes of payload: enough for fingerprints and HTTP lines
 
@@ -23,49 +27,78 @@ SNAPLEN = 512  # headers plus the first bytes of payload: enough for fingerprint
 class Capture:
     def __init__(self, node, directory: Path):
         self.node, self.path = node, directory / f"{node.name}.pcap"
-        self.proc: subprocess.Popen | None = None
+        self.log = directory / f"{node.name}.log"
+        self.proc: Owned | None = None
         self.interrupted = False
 
-    def start(self) -> None:
-        self.proc = self.node.popen(
-            ["tcpdump", "-i", "any", "-y", "LINUX_SLL2", "-n", "-U", "--immediate-mode",
-             "-s", str(SNAPLEN), "-w", str(self.path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    def command(self) -> str:
+        """For the node's shell: tcpdump in the background, then its pid (for `started`). It ignores
+        SIGHUP (tcpdump keeps an ignored SIGHUP ignored), so that it outlives a shell that exits
+        because a killed vpclab hung up its pty: the lab's captures then still prove its namespaces
+        to `vpclab clean`, as when vpclab started them itself."""
+        argv = ["tcpdump", "-i", "any", "-y", "LINUX_SLL2", "-n", "-U", "--immediate-mode",
+                "-s", str(SNAPLEN), "-w", str(self.path)]
+        return (f"(trap '' HUP; exec {shlex.join(argv)}) </dev/null >/dev/null 2>{shlex.quote(str(self.log))} "
+                "& echo pid=$!")
 
-    def wait_ready(self, timeout: float = 10.0) -> None:
-        """tcpdump says 'listening on' once its socket is bound: only then can traffic start.
-        Read the raw pipe: a buffered reader could hold that line while poll() sees nothing."""
-        fd, seen = self.proc.stderr.fileno(), b""
-        deadline = time.monotonic() + timeout
-        while b"listening on" not in seen:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise CaptureError(f"tcpdump in {self.node.name} did not start: "
-                                   f"{seen.decode(errors='replace').strip() or 'no output'}")
-            if readable(fd, 0.1):
-                seen += os.read(fd, 4096)
+    def started(self, shell_output: str) -> Owned:
+        """What the shell said after `command`: the capture's process, as the lab records it."""
+        words = [w for w in shell_output.split() if w.startswith("pid=")]
+        if not words:
+            raise CaptureError(f"tcpdump in {self.node.name} did not start: {shell_output.strip() or 'no output'}")
+        self.proc = owned(int(words[-1][4:]), f"tcpdump in {self.node.name}")
+        return self.proc
+
+    def ready(self) -> bool:
+        """tcpdump says 'listening on' once its socket is bound: only then can traffic start."""
+        said = self.said()
+        if "listening on" in said:
+            return True
+        if not self.proc.alive():
+            raise CaptureError(f"tcpdump in {self.node.name} did not start: {said.strip() or 'no output'}")
+        return False
+
+    def said(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def interrupt(self) -> None:
         """SIGINT, once: tcpdump writes what it has and prints its statistics."""
-        if self.proc is not None and not self.interrupted and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+        if self.proc is not None and not self.interrupted and self.proc.alive():
+            os.kill(self.proc.pid, signal.SIGINT)
             self.interrupted = True
 
-    def stop(self) -> dict:
-        """Interrupt (unless done already), then tcpdump's own statistics: packets kept and lost."""
-        if self.proc is None or (not self.interrupted and self.proc.poll() is not None):
+    def stop(self, timeout: float = 5.0) -> dict:
+        """Interrupt (unless done already), wait until it is gone (SIGKILL after `timeout`), then
+        tcpdump's own statistics: packets kept and lost."""
+        if self.proc is None or (not self.interrupted and not self.proc.alive()):
             return {}
         self.interrupt()
-        try:
-            _, err = self.proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate()
+        deadline = time.monotonic() + timeout
+        while self.proc.alive():
+            if time.monotonic() > deadline:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                deadline = float("inf")
+            time.sleep(0.01)
         stats = {}
-        for line in err.decode(errors="replace").splitlines():
+        for line in self.said().splitlines():
             words = line.split()
             if len(words) >= 3 and words[1] == "packets" and words[0].isdigit():
                 stats[" ".join(words[2:])] = int(words[0])
         return stats
+
+
+def wait_ready(captures: list[Capture], timeout: float = 10.0) -> None:
+    """Until every capture listens; one that died, or is not listening after `timeout`, fails."""
+    deadline = time.monotonic() + timeout
+    waiting = list(captures)
+    while waiting := [c for c in waiting if not c.ready()]:
+        if time.monotonic() > deadline:
+            raise CaptureError(f"tcpdump in {waiting[0].node.name} did not start in {timeout:.0f} s: "
+                               f"{waiting[0].said().strip() or 'no output'}")
+        time.sleep(0.01)
 
 
 def write_interfaces(directory: Path, indexes: dict[str, dict[int, str]]) -> None:

@@ -30,7 +30,7 @@ from mininet.node import Node as MininetNode
 from lab.plan.serialize import plan_to_dict
 from lab.plan.types import Plan
 from lab.realize import cgroup, cleanup, kernel, rundir
-from lab.realize.capture import Capture, write_interfaces
+from lab.realize.capture import Capture, wait_ready, write_interfaces
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_namespace, netns_inode, require_root
 from lab.realize.state import LabState, owned
@@ -38,8 +38,7 @@ from lab.realize.state import LabState, owned
 log = logging.getLogger(__name__)
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 SHELL_STARTS = 4  # node shells started at once: more only queue for the 2 CPUs of a small VM
-RECORD_EVERY = 32  # captures started between two saves of the state
-FILES_PER_NODE, FILES_SPARE = 3, 256  # a shell pty and a capture pipe per node, nft pipes meanwhile
+FILES_PER_NODE, FILES_SPARE = 3, 256  # a shell's pty, both ends (Mininet keeps them), one to spare
 
 
 class LabNode(MininetNode):
@@ -252,20 +251,21 @@ class Lab:
         write_interfaces(self.run_dir / "captures", indexes)
 
     def start_captures(self) -> None:
-        """One tcpdump per node, recorded RECORD_EVERY at a time (one save each, not one per node:
-        each process is in the lab's cgroup from its first instruction anyway, where there is one)."""
-        for name, node in self.nodes.items():
-            capture = Capture(node, self.run_dir / "captures")
-            capture.start()
-            self.captures.append(capture)
-            self.state.processes.append(owned(capture.proc.pid, f"tcpdump in {name}"))
-            if len(self.captures) % RECORD_EVERY == 0:
-                self.state.save()
-        self.state.save()
+        """One tcpdump per node, started by every node's shell at once and recorded in one save (each
+        is a child of its recorded shell meanwhile, and in the lab's cgroup where there is one)."""
+        captures = [Capture(node, self.run_dir / "captures") for node in self.nodes.values()]
+        for capture in captures:
+            capture.node.sendCmd(capture.command())
+        answers = [capture.node.waitOutput() for capture in captures]
+        try:
+            for capture, out in zip(captures, answers):
+                self.state.processes.append(capture.started(out))
+                self.captures.append(capture)
+        finally:
+            self.state.save()
 
     def wait_captures(self) -> None:
-        for capture in self.captures:
-            capture.wait_ready()
+        wait_ready(self.captures)
 
     def launch_services(self) -> None:
         from lab.realize.services import Services
@@ -351,8 +351,8 @@ def read_drops(ruleset: Path) -> list[dict]:
 
 def make_room_for(nodes: int) -> None:
     """Raise this process's soft limit on open files (up to the hard limit) to what a lab of
-    `nodes` holds: a pty per node shell and a pipe per capture. Debian's default soft limit of
-    1024 ended a 703-node start with EMFILE (Too many open files) at the 508th shell."""
+    `nodes` holds: both ends of each node shell's pty. Debian's default soft limit of 1024 ended a
+    703-node start with EMFILE (Too many open files) at the 508th shell."""
     need = FILES_PER_NODE * nodes + FILES_SPARE
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < need:
