@@ -38,9 +38,10 @@ def is_bucket_policy_action(action: str | None) -> bool:
     return action in BUCKET_POLICY_ACTIONS
 
 
-def context(access: Access, ingress: Ingress, is_signed: bool) -> dict[str, str]:
+def context(access: Access, ingress: Ingress, is_signed: bool, region: str) -> dict[str, str]:
+    """The global condition keys, and aws:RequestedRegion: the region of the front that was called."""
     return request_context(access.scheme == "https", is_signed, access.source_ip, ingress.vpce_id,
-                           ingress.vpc_id)
+                           ingress.vpc_id) | {"aws:requestedregion": region}
 
 
 def s3_context(environ: dict, action: str, is_signed: bool, resource: str) -> dict[str, str]:
@@ -72,9 +73,9 @@ class S3Policies:
     """The policies that apply at one ingress: its endpoint's (if any) and every bucket's.
     `object_tags(bucket, key, version)` reads an object's tags, for policies that test them."""
 
-    def __init__(self, ingress: Ingress, bucket_policies: Mapping[str, PolicyDocument],
+    def __init__(self, ingress: Ingress, region: str, bucket_policies: Mapping[str, PolicyDocument],
                  object_tags: Callable[[str, str, str | None], list[tuple[str, str]]] = lambda b, k, v: []):
-        self.ingress, self.bucket_policies, self.object_tags = ingress, bucket_policies, object_tags
+        self.ingress, self.region, self.bucket_policies, self.object_tags = ingress, region, bucket_policies, object_tags
         self.endpoint = Scope(f"endpoint policy of {ingress.vpce_id}", ingress.policy) if ingress.vpce_id else None
 
     def bucket_policy(self, bucket: str | None) -> PolicyDocument | None:
@@ -87,7 +88,7 @@ class S3Policies:
         owner_override = principal == ROOT and action in BUCKET_POLICY_ACTIONS
         scope = Scope(f"bucket policy of {bucket}", policy) if policy and not owner_override else None
         signed = principal is not None
-        keys = context(environ[ACCESS_KEY], self.ingress, signed) | s3_context(environ, action, signed, resource)
+        keys = context(environ[ACCESS_KEY], self.ingress, signed, self.region) | s3_context(environ, action, signed, resource)
         if action in EXISTING_TAG_ACTIONS and "/" in resource and tests_existing_tags(self.endpoint, scope):
             key = resource.split("/", 1)[1]
             version = first_values(parse_qsl(environ.get("QUERY_STRING", ""))).get("versionId")

@@ -174,7 +174,7 @@ class DynamoDbFront:
             raise DynamoDbError("ValidationException", f"1 validation error detected: the {op} request "
                                 "names its tables in a shape DynamoDB does not accept") from None
         for action, resource in wanted:
-            request = Request(ROOT, action, resource, context(environ[ACCESS_KEY], self.ingress, True))
+            request = Request(ROOT, action, resource, context(environ[ACCESS_KEY], self.ingress, True, self.region))
             denied_by = decide(request, self.endpoint, None)
             environ[VERDICT_KEY] = Verdict(action, "deny" if denied_by else "allow", denied_by)
             if denied_by:

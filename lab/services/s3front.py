@@ -131,7 +131,7 @@ class S3Front:
     def __init__(self, backend: Callable, region: str, ingress: Ingress,
                  bucket_policies: Mapping[str, PolicyDocument], elsewhere: Mapping[str, str]):
         self.backend, self.region, self.elsewhere = backend, region, elsewhere
-        self.policies = S3Policies(ingress, bucket_policies,
+        self.policies = S3Policies(ingress, region, bucket_policies,
                                    lambda bucket, key, version: object_tags(backend, region, bucket, key, version))
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:

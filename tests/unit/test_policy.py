@@ -27,7 +27,7 @@ def request(action: str = "s3:GetObject", resource: str = "arn:aws:s3:::awsexamp
     """A request through endpoint `vpce` (None: from the internet), as the front describes it."""
     ingress = Ingress(vpce or "internet", 1, 2, VPC if vpce else None)
     access = Access(0.0, "s3", ingress.name, ingress.vpce_id, source_ip, 40000, scheme, "GET", "host", "/")
-    return Request(principal, action, resource, context(access, ingress, principal is not None))
+    return Request(principal, action, resource, context(access, ingress, principal is not None, "ap-northeast-2"))
 
 
 def internet(**kw) -> Request:

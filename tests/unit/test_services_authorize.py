@@ -225,3 +225,14 @@ def test_a_policy_on_an_objects_existing_tags_reads_them_from_moto(tmp_path):
         assert response.status_code == 403 and b"classified" not in response.data, (method, path)
     assert call(fronts.internet, signed_environ("GET", f"https://{HOST}/hello.txt")).data == HELLO
     assert set(stored_objects()["lab-bucket"]) == {"hello.txt", "tagged.txt"}
+
+
+def test_aws_requested_region_is_the_fronts(tmp_path):
+    """aws:RequestedRegion is the region of the endpoint called: the front's."""
+    elsewhere = deny_when("s3:*", "*", "StringNotEquals", "aws:RequestedRegion", "ap-northeast-2")
+    fronts = s3_fronts(tmp_path, bucket_policies={"lab-bucket": policy(elsewhere)})
+    assert call(fronts.internet, signed_environ("GET", f"https://{HOST}/hello.txt")).data == HELLO
+    (tmp_path / "b").mkdir()
+    not_here = deny_when("s3:*", "*", "StringEquals", "aws:RequestedRegion", "ap-northeast-2")
+    fronts = s3_fronts(tmp_path / "b", bucket_policies={"lab-bucket": policy(not_here)})
+    assert call(fronts.internet, signed_environ("GET", f"https://{HOST}/hello.txt")).status_code == 403

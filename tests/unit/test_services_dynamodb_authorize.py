@@ -95,3 +95,12 @@ def test_a_partiql_update_of_a_table_the_endpoint_policy_denies_is_denied(tmp_pa
         "Statement": "UPDATE \"orders\" SET note = 'x FROM other' WHERE id = 'o-1'"}))
     assert (status, error["__type"]) == (400, "com.amazon.coral.service#AccessDeniedException")
     assert stored_items("orders") == [ORDER["Item"]]
+
+
+def test_aws_requested_region_is_the_fronts(tmp_path):
+    """An endpoint policy kept to its own region (aws:RequestedRegion) allows calls to it."""
+    here = parse_policy({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "dynamodb:*", "Resource": "*",
+                                        "Condition": {"StringEquals": {"aws:RequestedRegion": "ap-northeast-2"}}}]}, "t")
+    fronts = dynamodb_fronts(tmp_path, endpoint_policy=here)
+    assert answer(fronts.endpoint, request("PutItem", ORDER))[0] == 200
+    assert stored_items("orders") == [ORDER["Item"]]
