@@ -35,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (TOPOLOGIES, leftovers, machine, median, mininet_like, plan_of, require_root,  # noqa: E402
-                    scratch_dir, table, terminated_cleanly, veth_count)
+from common import (TOPOLOGIES, Owned, leftovers, machine, median, mininet_like, owned, plan_of,  # noqa: E402
+                    require_root, scratch_dir, table, terminated_cleanly, veth_count)
 from pyroute2 import IPRoute  # noqa: E402
 
 from lab.namespaces import CLONE_NEWNET, setns, unshare  # noqa: E402
@@ -84,7 +84,7 @@ for _name in NETWORK_PHASES + ("launch_services", "start_captures", "wait_captur
     setattr(TimedLab, _name, _timed_step(_name))
 
 
-def run_lab(plan, pids: list[int], tags: list[str]) -> tuple[float, float, dict[str, float]]:
+def run_lab(plan, pids: list[Owned], tags: list[str]) -> tuple[float, float, dict[str, float]]:
     with scratch_dir("vpclab-bench-") as run_dir:
         lab = TimedLab(plan, run_dir)
         tags.append(lab.tag)
@@ -92,7 +92,7 @@ def run_lab(plan, pids: list[int], tags: list[str]) -> tuple[float, float, dict[
         try:
             lab.start()
             up = time.perf_counter() - started
-            pids += [o.pid for o in lab.state.nodes.values()] + [o.pid for o in lab.state.processes]
+            pids += list(lab.state.nodes.values()) + lab.state.processes
         finally:
             stopping = time.perf_counter()
             lab.stop()
@@ -113,7 +113,7 @@ def wait_carrier(net, timeout: float = 5.0) -> None:
                 time.sleep(0.01)
 
 
-def run_mininet(plan, pids: list[int], check: bool = False, carrier: bool = False) -> tuple[float, float]:
+def run_mininet(plan, pids: list[Owned], check: bool = False, carrier: bool = False) -> tuple[float, float]:
     started = time.perf_counter()
     net = mininet_like(plan)
     try:
@@ -123,7 +123,7 @@ def run_mininet(plan, pids: list[int], check: bool = False, carrier: bool = Fals
         net.stop()
         raise
     up = time.perf_counter() - started
-    pids += [node.pid for node in net.nodes.values()]
+    pids += [owned(node.pid, f"shell of {name}") for name, node in net.nodes.items()]
     try:
         if check:  # untimed: the baseline's links carry packets
             check_link(plan, net)
@@ -251,7 +251,7 @@ def report(path: Path, plan, results: dict, phases: list[dict[str, float]]) -> N
     print(table(["phase", "s"], rows))
 
 
-def bench_topology(path: Path, runs: int, pids: list[int], tags: list[str]) -> None:
+def bench_topology(path: Path, runs: int, pids: list[Owned], tags: list[str]) -> None:
     plan = plan_of(path)
     results = {"plain Mininet": [], "plain Mininet + carrier wait": [], "raw netlink (no processes)": [],
                "vpclab Lab": []}

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from bench_bringup import NETWORK_PHASES, RawNet, TimedLab, wait_carrier  # noqa: E402
-from common import (leftovers, machine, median, mininet_like, require_root, scratch_dir, table,  # noqa: E402
-                    terminated_cleanly, veth_count)
+from common import (Owned, leftovers, machine, median, mininet_like, owned, require_root, scratch_dir,  # noqa: E402
+                    table, terminated_cleanly, veth_count)
 from topologies import many_vpcs  # noqa: E402
 
 from lab.model.loader import load_topology  # noqa: E402
@@ -73,13 +73,13 @@ def namespace_inodes(pids) -> list[int]:
 
 
 # -- the variants: (up s, down s, memory dict, extra phases) ------------------------------------------
-def run_mininet(plan, pids: list[int]) -> dict:
+def run_mininet(plan, pids: list[Owned]) -> dict:
     kernel = kernel_memory()
     started = time.perf_counter()
     net = mininet_like(plan)
     try:
         up = time.perf_counter() - started
-        pids += [node.pid for node in net.nodes.values()]
+        pids += [owned(node.pid, f"shell of {name}") for name, node in net.nodes.items()]
         memory = {"kernel": kernel_memory() - kernel, "pss": pss(pids_in_namespaces(
             namespace_inodes(node.pid for node in net.nodes.values())))}
         waiting = time.perf_counter()
@@ -107,7 +107,7 @@ def run_raw(plan) -> dict:
     return {"up": up, "down": down, "memory": memory}
 
 
-def run_lab(plan, pids: list[int], tags: list[str]) -> dict:
+def run_lab(plan, pids: list[Owned], tags: list[str]) -> dict:
     with scratch_dir("vpclab-bench-") as run_dir:
         kernel = kernel_memory()
         lab = TimedLab(plan, run_dir)
@@ -116,7 +116,7 @@ def run_lab(plan, pids: list[int], tags: list[str]) -> dict:
         try:
             lab.start()
             up = time.perf_counter() - started
-            pids += [o.pid for o in lab.state.nodes.values()] + [o.pid for o in lab.state.processes]
+            pids += list(lab.state.nodes.values()) + lab.state.processes
             members = set(pids_in_namespaces(lab.state.netns.values())) | {o.pid for o in lab.state.processes}
             memory = {"kernel": kernel_memory() - kernel, "pss": pss(members)}
         finally:
@@ -127,7 +127,7 @@ def run_lab(plan, pids: list[int], tags: list[str]) -> dict:
 
 
 # -- one size ---------------------------------------------------------------------------------------
-def bench_size(vpcs: int, runs: int, pids: list[int], tags: list[str]) -> dict:
+def bench_size(vpcs: int, runs: int, pids: list[Owned], tags: list[str]) -> dict:
     plan = compile_plan(load_topology("many-vpcs.yaml", many_vpcs(vpcs)))
     variants = [("plain Mininet", lambda: run_mininet(plan, pids)), ("raw netlink", lambda: run_raw(plan)),
                 ("vpclab Lab", lambda: run_lab(plan, pids, tags))]
@@ -153,6 +153,12 @@ def spread(runs: list[dict], key: str) -> str:
     return f"{median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
+def against(by_size: dict[int, float], vpcs: int) -> str:
+    """` (0.93x)`: the per-namespace cost at `vpcs` against the smallest size from 10 VPCs up."""
+    base = min((k for k in by_size if k >= 10), default=None)
+    return "" if base is None or vpcs < 10 else f" ({by_size[vpcs] / by_size[base]:.2f}x)"
+
+
 def network(run: dict) -> float:
     return sum(run["phases"].get(p, 0.0) for p in NETWORK_PHASES)
 
@@ -171,8 +177,8 @@ def report(sizes: list[dict]) -> None:
     print(table(["VPCs (namespaces / veth pairs)", "Mininet up", "Mininet carrier wait", "raw netlink up",
                  "vpclab Lab up", "Lab vs Mininet", "Lab network phases (vs Mininet)", "Mininet down",
                  "raw down", "Lab down", "Lab down vs Mininet"], rows))
-    print("\n**Per namespace**, ms (median up or down time / namespaces); the spread is the largest "
-          "per-namespace cost from 10 VPCs up against the smallest:\n")
+    print("\n**Per namespace**, ms (median up or down time / namespaces; in brackets, bring-up per "
+          "namespace against the smallest size of 10 VPCs or more):\n")
     rows, per = [], {}
     for s in sizes:
         n = s["namespaces"]
@@ -180,14 +186,10 @@ def report(sizes: list[dict]) -> None:
         for variant in ("plain Mininet", "raw netlink", "vpclab Lab"):
             runs = s["results"][variant]
             per.setdefault(variant, {})[s["vpcs"]] = med(runs, "up") / n
-            cells += [f"{1000 * med(runs, 'up') / n:.1f}", f"{1000 * med(runs, 'down') / n:.1f}"]
+            cells += [f"{1000 * med(runs, 'up') / n:.1f}{against(per[variant], s['vpcs'])}",
+                      f"{1000 * med(runs, 'down') / n:.1f}"]
         rows.append([f"{s['vpcs']} ({n})", *cells])
     print(table(["VPCs (namespaces)", "Mininet up", "Mininet down", "raw up", "raw down", "Lab up", "Lab down"], rows))
-    for variant, by_size in per.items():
-        big = [v for k, v in by_size.items() if k >= 10]
-        if len(big) > 1:
-            print(f"\n{variant}: bring-up per namespace from 10 VPCs up varies by "
-                  f"{100 * (max(big) / min(big) - 1):.0f} % (max/min)")
     print("\n**Memory while up**, per namespace, KiB (kernel growth / PSS of the processes in the namespaces):\n")
     rows = []
     for s in sizes:

@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (REPO, IperfResult, MininetNet, iperf3_runs, leftovers, machine, median, plan_of,  # noqa: E402
-                    require_root, scratch_dir, table, terminated_cleanly)
+from common import (REPO, IperfResult, MininetNet, Owned, iperf3_runs, leftovers, machine, median, owned,  # noqa: E402
+                    plan_of, require_root, scratch_dir, table, terminated_cleanly)
 
 from lab.realize.lab import Lab  # noqa: E402
 
@@ -48,11 +48,11 @@ HOPS = {"(a) IGW: web1 -> internet-client": "BFF",  # VPC router (subnet bridge)
         "(c) gateway endpoint: app1 -> S3 52.219.60.10": "BF"}  # router, gateway endpoint
 
 
-def veth_baseline(scratch: Path, runs: int, seconds: int, pids: list[int]) -> IperfResult:
+def veth_baseline(scratch: Path, runs: int, seconds: int, pids: list[Owned]) -> IperfResult:
     net = MininetNet()
     try:
         client, server = net.add_node("bench-veth-a"), net.add_node("bench-veth-b")
-        pids += [client.pid, server.pid]
+        pids += [owned(client.pid, "veth client"), owned(server.pid, "veth server")]
         net.add_link("bench-veth-a", "eth0", "bench-veth-b", "eth0")
         for node, address in ((client, "10.99.0.1"), (server, "10.99.0.2")):
             node.cmd("ifconfig lo up")
@@ -62,7 +62,7 @@ def veth_baseline(scratch: Path, runs: int, seconds: int, pids: list[int]) -> Ip
         net.stop()
 
 
-def chain_baseline(hops: str, scratch: Path, runs: int, seconds: int, pids: list[int]) -> IperfResult:
+def chain_baseline(hops: str, scratch: Path, runs: int, seconds: int, pids: list[Owned]) -> IperfResult:
     """The same forwarding steps as a lab path with nothing of vpclab: a line of Mininet nodes with
     `ip_forward`, plain routes, a Linux bridge where the lab's path crosses one, no nftables, no
     policy routing, no conntrack. What this kernel gives for that many hops."""
@@ -70,7 +70,7 @@ def chain_baseline(hops: str, scratch: Path, runs: int, seconds: int, pids: list
     try:
         names = ["bench-chain-c"] + [f"bench-chain-{i}" for i in range(len(hops))] + ["bench-chain-s"]
         nodes = [net.add_node(name) for name in names]
-        pids += [node.pid for node in nodes]
+        pids += [owned(node.pid, node.name) for node in nodes]
         for i in range(len(nodes) - 1):
             net.add_link(names[i], "right", names[i + 1], "left")
         for i, node in enumerate(nodes):
@@ -99,14 +99,14 @@ def capture_totals(stats: dict[str, dict]) -> tuple[int, int]:
     return captured, dropped
 
 
-def bench_lab(topology: str, scratch: Path, runs: int, seconds: int, pids: list[int], tags: list[str]) -> list:
+def bench_lab(topology: str, scratch: Path, runs: int, seconds: int, pids: list[Owned], tags: list[str]) -> list:
     """One lab, every path of it with captures on, then the same paths with captures off."""
     plan = plan_of(REPO / "topologies" / topology)
     run_dir = scratch / topology.removesuffix(".yaml")
     results = []
     with Lab(plan, run_dir) as lab:
         tags.append(lab.tag)
-        pids += [o.pid for o in lab.state.nodes.values()] + [o.pid for o in lab.state.processes]
+        pids += list(lab.state.nodes.values()) + lab.state.processes
         for label, client, server, address in PATHS[topology]:
             result = iperf3_runs(lab.node(client), lab.node(server), address, scratch, runs=runs,
                                  seconds=seconds, own=lab.own)
@@ -120,7 +120,7 @@ def bench_lab(topology: str, scratch: Path, runs: int, seconds: int, pids: list[
             result = iperf3_runs(lab.node(client), lab.node(server), address, scratch, runs=runs,
                                  seconds=seconds, own=lab.own)
             results.append((label, "off", result))
-        pids += [o.pid for o in lab.state.processes]
+        pids += lab.state.processes
     return results
 
 

@@ -38,6 +38,7 @@ from lab.cli.lab_commands import terminated_cleanly  # noqa: E402,F401
 from lab.model.loader import load_topology  # noqa: E402
 from lab.plan.compile import compile_plan  # noqa: E402
 from lab.plan.types import Plan  # noqa: E402
+from lab.realize.state import Owned, owned  # noqa: E402,F401
 
 TOPOLOGIES = sorted((REPO / "topologies").glob("*.yaml"))
 
@@ -212,17 +213,11 @@ def iperf3_runs(client, server, address: str, scratch: Path, *, runs: int = 3, s
     return result
 
 
-def leftovers(pids: list[int], tags: list[str]) -> list[str]:
-    """What would prove a benchmark left something behind: one of its pids alive, a state file of
-    one of its labs (other labs on the machine are none of its business)."""
-    found = [f"pid {pid} alive" for pid in pids if not is_gone(pid)]
+def leftovers(procs: list[Owned], tags: list[str]) -> list[str]:
+    """What would prove a benchmark left something behind: one of its processes alive (pid and start
+    time: on a busy machine a pid is soon someone else's), a state file of one of its labs (other
+    labs on the machine are none of its business)."""
+    found = [f"pid {p.pid} ({p.what}) alive" for p in procs if p.alive()]
     state_dir = Path(os.environ.get("VPCLAB_STATE_DIR", "/run/vpclab/labs"))
     found += [f"lab state {tag}" for tag in tags if (state_dir / f"{tag}.json").exists()]
     return found
-
-
-def is_gone(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
