@@ -160,7 +160,8 @@ MARKERS = frozenset(op.marker for op in OPERATIONS if op.marker)
 # object written with tags needs s3:PutObjectTagging, with a retention s3:PutObjectRetention, with a
 # legal hold s3:PutObjectLegalHold (API reference: PutObject, CopyObject, CreateMultipartUpload);
 # a bucket created with Object Lock needs s3:PutBucketObjectLockConfiguration and
-# s3:PutBucketVersioning, with an ownership setting s3:PutBucketOwnershipControls (CreateBucket).
+# s3:PutBucketVersioning, with an ownership setting s3:PutBucketOwnershipControls (CreateBucket);
+# a delete or retention change that bypasses governance-mode retention s3:BypassGovernanceRetention.
 WRITES_OBJECT = ("PutObject", "CopyObject", "CreateMultipartUpload")
 HEADER_ACTIONS = {
     "x-amz-tagging": (WRITES_OBJECT, ("s3:PutObjectTagging",)),
@@ -170,6 +171,10 @@ HEADER_ACTIONS = {
     "x-amz-bucket-object-lock-enabled": (("CreateBucket",), ("s3:PutBucketObjectLockConfiguration",
                                                               "s3:PutBucketVersioning")),
     "x-amz-object-ownership": (("CreateBucket",), ("s3:PutBucketOwnershipControls",)),
+    # "To use this header, you must have the s3:BypassGovernanceRetention permission" (DeleteObject,
+    # DeleteObjects, PutObjectRetention); DeleteObjects checks it per key (lab.services.s3_delete)
+    "x-amz-bypass-governance-retention": (("DeleteObject", "DeleteObjects", "PutObjectRetention"),
+                                          ("s3:BypassGovernanceRetention",)),
 }
 
 

@@ -10,6 +10,7 @@ import hashlib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 
+from lab.model.s3_operations import extra_actions
 from lab.model.s3_requests import S3Refusal, S3Target
 from lab.services.access import VERDICT_KEY, Verdict
 from lab.services.body import buffered_body, replace_body
@@ -74,10 +75,11 @@ def with_errors(result: bytes | None, denied: list[tuple[str, str | None]], quie
 def delete_objects(environ: dict, start_response: Callable, call, policies, to_backend: Callable) -> Iterable[bytes]:
     objects, quiet = parse_delete(buffered_body(environ))
     allowed, denied, reasons = [], [], []
+    extra = extra_actions(call.op, call.headers)  # s3:BypassGovernanceRetention with its header
     for key, version in objects:
-        action = "s3:DeleteObjectVersion" if version else "s3:DeleteObject"
-        why = policies.denial(environ, call.principal, action, call.target.bucket,
-                              S3Target(call.target.bucket, key).arn)
+        actions = ["s3:DeleteObjectVersion" if version else "s3:DeleteObject", *extra]
+        why = next(filter(None, (policies.denial(environ, call.principal, action, call.target.bucket,
+                                                 S3Target(call.target.bucket, key).arn) for action in actions)), None)
         (denied if why else allowed).append((key, version))
         reasons += [why] if why else []
     environ[VERDICT_KEY] = Verdict("s3:DeleteObject", "deny" if not allowed else "allow",

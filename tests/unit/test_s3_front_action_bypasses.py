@@ -246,3 +246,17 @@ def test_an_upload_id_given_twice_is_checked_as_moto_reads_it(tmp_path):
     assert code(part) == (404, "NoSuchUpload")
     listed = s3(lab.internet, "GET", f"https://{LAB}/private.txt?uploadId={theirs}")
     assert b"<Part>" not in listed.data
+
+
+def test_bypassing_governance_retention_needs_its_own_permission(lab):
+    """x-amz-bypass-governance-retention needs s3:BypassGovernanceRetention (DeleteObject,
+    DeleteObjects, PutObjectRetention), which s3-gw's policy does not grant."""
+    lab = s3_fronts(lab.log.parent, endpoint_policy=policy([{"Effect": "Allow", "Principal": "*", "Action": "s3:*Object",
+                                                             "Resource": "arn:aws:s3:::lab-bucket/*"}]))
+    bypass = {"x-amz-bypass-governance-retention": "true"}
+    assert code(s3(lab.endpoint, "DELETE", f"https://{LAB}/hello.txt", headers=bypass)) == (403, "AccessDenied")
+    batch = s3(lab.endpoint, "POST", f"https://{LAB}/?delete",
+               b"<Delete><Object><Key>hello.txt</Key></Object></Delete>", bypass)
+    assert b"<Code>AccessDenied</Code>" in batch.data
+    assert stored_objects()["lab-bucket"] == {"hello.txt": HELLO}
+    assert s3(lab.endpoint, "DELETE", f"https://{LAB}/hello.txt").status_code == 204  # without it, allowed
