@@ -154,16 +154,18 @@ OPERATIONS: tuple[Operation, ...] = tuple([
         ("UpdateObjectEncryption", "PUT", "object", "encryption"))),
 ])
 
-MARKERS = frozenset(op.marker for op in OPERATIONS if op.marker)
-
 # Headers that make an operation do more, and the action each extra needs on the same resource: an
-# object written with tags needs s3:PutObjectTagging, with a retention s3:PutObjectRetention, with a
+# object written with an ACL needs s3:PutObjectAcl (a bucket made with one s3:PutBucketAcl; only the
+# owner's own ACL gets that far, lab.services.s3front refuses the rest), with tags s3:PutObjectTagging, with a retention s3:PutObjectRetention, with a
 # legal hold s3:PutObjectLegalHold (API reference: PutObject, CopyObject, CreateMultipartUpload);
 # a bucket created with Object Lock needs s3:PutBucketObjectLockConfiguration and
 # s3:PutBucketVersioning, with an ownership setting s3:PutBucketOwnershipControls (CreateBucket);
 # a delete or retention change that bypasses governance-mode retention s3:BypassGovernanceRetention.
 WRITES_OBJECT = ("PutObject", "CopyObject", "CreateMultipartUpload")
+ACL_HEADERS = ("x-amz-acl", "x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp",
+               "x-amz-grant-write-acp", "x-amz-grant-full-control")
 HEADER_ACTIONS = {
+    **{h: (WRITES_OBJECT, ("s3:PutObjectAcl",)) for h in ACL_HEADERS},
     "x-amz-tagging": (WRITES_OBJECT, ("s3:PutObjectTagging",)),
     "x-amz-object-lock-mode": (WRITES_OBJECT, ("s3:PutObjectRetention",)),
     "x-amz-object-lock-retain-until-date": (WRITES_OBJECT, ("s3:PutObjectRetention",)),
@@ -178,22 +180,31 @@ HEADER_ACTIONS = {
 }
 
 
+BUCKET_ACL = ("CreateBucket",), ("s3:PutBucketAcl",)
+
+
 def extra_actions(op: Operation, headers: Collection[str]) -> list[str]:
-    """The actions beyond `op.action` that the request's headers make it need (HEADER_ACTIONS)."""
-    return [action for header in sorted(set(headers) & HEADER_ACTIONS.keys())
-            if op.name in HEADER_ACTIONS[header][0] for action in HEADER_ACTIONS[header][1]]
-METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")  # and OPTIONS, a CORS preflight, which IAM does not authorize
+    """The actions beyond `op.action` that the request's headers make it need (HEADER_ACTIONS),
+    each once."""
+    wanted = [action for header in sorted(set(headers) & HEADER_ACTIONS.keys())
+              for ops, actions in (HEADER_ACTIONS[header], *((BUCKET_ACL,) if header in ACL_HEADERS else ()))
+              if op.name in ops for action in actions]
+    return list(dict.fromkeys(wanted))
 
 
 def identify(method: str, level: str, params: Collection[str], headers: Collection[str]) -> Operation | None:
     """The operation a request is, or None when S3 has none of that method for what the path names.
 
     Among the operations whose marker and requirements the request carries, the most specific wins
-    (PutObject < CopyObject < UploadPartCopy); `params` are the query parameter names, `headers`
-    the lower-case header names. Two subresources at once resolve to the first in the table: the
-    front hands moto only that operation's parameters, so it cannot act on the other.
+    (PutObject < CopyObject < UploadPartCopy). Markers and required parameters are read from the
+    query only (`params`, its parameter names), required `x-amz-...` headers from the headers only
+    (`headers`, lower-case names): a header named `policy` selects nothing. Two subresources at once
+    resolve to the first in the table: the front hands moto only that operation's parameters, so it
+    cannot act on the other.
     """
-    present = set(params) | set(headers)
+    def carries(need: str) -> bool:
+        return need in (headers if need.startswith("x-amz-") else params)
+
     candidates = [op for op in OPERATIONS if op.method == method and op.level == level
-                  and (op.marker is None or op.marker in present) and all(n in present for n in op.needs)]
+                  and (op.marker is None or op.marker in params) and all(map(carries, op.needs))]
     return max(candidates, key=lambda op: (op.marker is not None, len(op.needs)), default=None)

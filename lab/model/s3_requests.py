@@ -112,10 +112,8 @@ def checked(target: S3Target) -> S3Target:
 
 
 def operation(method: str, target: S3Target, params: set[str], headers: set[str]) -> Operation:
-    """The operation S3 runs for this request; S3's own error where it has none or vpclab lacks it."""
-    if method not in ("GET", "HEAD", "PUT", "POST", "DELETE"):
-        raise S3Refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.",
-                        {"Method": method, "ResourceType": target.level.upper()})
+    """The operation S3 runs for this request; S3's own error where it has none (any method S3 does not
+    know, a lower-case one included) or vpclab lacks it."""
     op = identify(method, target.level, params, headers)
     if op is None:
         raise S3Refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.",

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from lab.model.policy import PolicyDocument
-from lab.model.s3_operations import COPY, Operation
+from lab.model.s3_operations import ACL_HEADERS, COPY, WRITES_OBJECT, Operation
 from lab.model.s3_requests import ROOT, S3Refusal, S3Target, checked, decode_path, operation, parse_target
 from lab.services import s3_backend, sigv4
 from lab.services.access import TARGET_KEY, VERDICT_KEY, Verdict
@@ -30,9 +30,8 @@ from lab.services.s3errors import s3_error, signature_refusal, wrong_region
 
 log = logging.getLogger(__name__)
 
-ACL_HEADERS = ("HTTP_X_AMZ_GRANT_READ", "HTTP_X_AMZ_GRANT_WRITE", "HTTP_X_AMZ_GRANT_READ_ACP",
-               "HTTP_X_AMZ_GRANT_WRITE_ACP", "HTTP_X_AMZ_GRANT_FULL_CONTROL")
-OWNER_ONLY_ACLS = ("bucket-owner-full-control", "private")
+OWNER_ONLY_ACLS = ("bucket-owner-full-control", "private")  # the owner's full control, nobody else's
+SETS_ACL = (*WRITES_OBJECT, "CreateBucket", "PutObjectAcl", "PutBucketAcl")
 
 
 @dataclass(frozen=True)
@@ -112,17 +111,21 @@ def payload_hash(environ: dict, signed: sigv4.Signed) -> str:
 
 
 def acls_refused(environ: dict, call: S3Call) -> S3Refusal | None:
-    """Buckets S3 makes today have ACLs disabled (Object Ownership: bucket owner enforced): a PUT that
-    sets any ACL but the owner's own fails with AccessControlListNotSupported
+    """Buckets S3 makes today have ACLs disabled (Object Ownership: bucket owner enforced): a request
+    that sets any ACL but the owner's own fails with AccessControlListNotSupported, a CreateBucket
+    with InvalidBucketAclWithObjectOwnership
     (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-ownership-error-responses.html)."""
-    if call.op is None or call.op.method != "PUT":
+    if call.op is None or call.op.name not in SETS_ACL:
         return None
     canned = environ.get("HTTP_X_AMZ_ACL")
-    grants = any(h in environ for h in ACL_HEADERS)
-    sets_acl = call.op.name in ("PutObjectAcl", "PutBucketAcl") and canned is None and not grants
-    if grants or sets_acl or (canned is not None and canned not in OWNER_ONLY_ACLS):
-        return S3Refusal(400, "AccessControlListNotSupported", "The bucket does not allow ACLs")
-    return None
+    grants = any(h in call.headers for h in ACL_HEADERS if h != "x-amz-acl")
+    in_body = call.op.name in ("PutObjectAcl", "PutBucketAcl") and canned is None and not grants
+    if not (grants or in_body or (canned is not None and canned not in OWNER_ONLY_ACLS)):
+        return None
+    if call.op.name == "CreateBucket":
+        return S3Refusal(400, "InvalidBucketAclWithObjectOwnership",
+                         "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")
+    return S3Refusal(400, "AccessControlListNotSupported", "The bucket does not allow ACLs")
 
 
 class S3Front:

@@ -55,3 +55,17 @@ def test_headers_that_make_a_write_need_more():
     assert extra_actions(create, {"x-amz-bucket-object-lock-enabled"}) == [
         "s3:PutBucketObjectLockConfiguration", "s3:PutBucketVersioning"]
     assert extra_actions(identify("GET", "object", (), ()), {"x-amz-tagging"}) == []
+
+
+def test_markers_come_from_the_query_and_copy_sources_from_the_headers():
+    """A header named like a subresource selects nothing; a query parameter named like a header
+    makes no copy (S3 reads each from its own place)."""
+    assert identify("GET", "bucket", (), ("policy", "location")).name == "ListObjects"
+    assert identify("PUT", "object", ("x-amz-copy-source",), ()).name == "PutObject"
+
+
+def test_an_acl_on_a_write_needs_the_acl_action():
+    put = identify("PUT", "object", (), ("x-amz-acl",))
+    assert extra_actions(put, {"x-amz-acl"}) == ["s3:PutObjectAcl"]
+    assert extra_actions(identify("PUT", "bucket", (), ()), {"x-amz-acl", "x-amz-grant-read"}) == ["s3:PutBucketAcl"]
+    assert extra_actions(identify("POST", "object", ("uploads",), ()), {"x-amz-grant-read"}) == ["s3:PutObjectAcl"]
