@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 from lab.model import ids, regions
 from lab.pipes import readable
 from lab.plan.serialize import to_data
-from lab.realize import cgroup, processes, state
+from lab.realize import cgroup, mounts, processes, state
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_mount_namespace
 from lab.services.ca import make_lab_ca
@@ -75,12 +74,12 @@ class Services:
         except OSError:  # it died: its log says why
             raise RealizeError("service launcher", last_line(self.dir / "launcher.log") or "exited") from None
         nodes = [self.lab.node(name) for name in self.plan.nodes]
+        mounts.bind_all({node.name: (node.pid, self.binds(node.name)) for node in nodes})
+        exports = "export " + " ".join(f"{k}='{v}'" for k, v in self.env().items())
         for node in nodes:  # every node's shell at once, then each answer
-            node.sendCmd(self.node_setup(node.name))
+            node.sendCmd(exports)
         for node in nodes:
-            out = node.waitOutput()
-            if not out.strip().endswith("rc=0"):
-                raise RealizeError(f"mounts of {node.name}", out.strip())
+            node.waitOutput()
 
     def wait_ready(self) -> None:
         """Until every service said READY; a service that exits first fails the start (its log says
@@ -159,23 +158,20 @@ class Services:
         return {"name": name, "kind": kind, "config": str(path), "log": str(self.dir / f"{name}.log"),
                 "pid": self.lab.node(node).pid, "env": self.env()}
 
-    def node_setup(self, name: str) -> str:
-        """The shell command that gives node `name` its own view of /etc (its VPC's resolver, a trust
-        store with the lab CA), the lab's environment, and vpclab's state directory read-only (a
-        command at the prompt cannot erase what `vpclab clean` relies on). Bind mounts in the node's
-        private mount namespace; the root's files are never touched."""
+    def binds(self, name: str) -> list[mounts.Bind]:
+        """What gives node `name` its own view of /etc (its VPC's resolver, a trust store with the
+        lab CA) and vpclab's state directory read-only (a command at the prompt cannot erase what
+        `vpclab clean` relies on): bind mounts in the node's private mount namespace, made by
+        `mounts.bind_all`; the root's files are never touched."""
         check_own_mount_namespace(name, self.lab.node(name).pid)
-        mounts = [(self.ca.bundle_path, "/etc/ssl/certs/ca-certificates.crt")]
+        binds = [mounts.Bind(str(self.ca.bundle_path), "/etc/ssl/certs/ca-certificates.crt")]
         vpc = self.plan.node(name).vpc
         if vpc in self.plan.resolvers:
             conf = self.dir / f"{vpc}-resolv.conf"
             conf.write_text(f"nameserver {self.plan.resolvers[vpc].addresses[0]}\n"
                             "options timeout:1 attempts:2\n")
-            mounts.append((conf, "/etc/resolv.conf"))
-        exports = " ".join(f"{k}='{v}'" for k, v in self.env().items())
-        binds = " && ".join(f"mount --bind {source} {target}" for source, target in mounts)
-        binds += f" && mount --bind -o ro {shlex.quote(str(state.STATE_DIR))} {shlex.quote(str(state.STATE_DIR))}"
-        return f"export {exports}; {binds}; echo rc=$?"
+            binds.append(mounts.Bind(str(conf), "/etc/resolv.conf"))
+        return binds + [mounts.Bind(str(state.STATE_DIR), str(state.STATE_DIR), read_only=True)]
 
     def stop(self) -> None:
         """End of input tells the launcher to stop its children (SIGTERM, then SIGKILL) and exit."""

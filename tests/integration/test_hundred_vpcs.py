@@ -15,6 +15,7 @@ import resource
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 from topologies import many_vpcs
@@ -25,7 +26,7 @@ from lab.model.loader import load_topology
 from lab.model.ids import aws_id
 from lab.plan.compile import compile_plan
 from lab.errors import CaptureError
-from lab.realize import kernel
+from lab.realize import kernel, mounts
 from lab.realize.capture import Capture
 from lab.realize.errors import RealizeError
 from lab.realize.lab import Lab
@@ -61,6 +62,20 @@ def test_the_launchers_events_are_read_from_a_descriptor_above_1024(high_pipe, t
     services.launcher = types.SimpleNamespace(stdout=reader)
     os.write(w, b"STARTED s3-ap-northeast-2 4242\nREADY 4242\n")
     assert services.events(1.0) == [["STARTED", "s3-ap-northeast-2", "4242"], ["READY", "4242"]]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts need root")
+def test_bind_mounts_refuse_vpclabs_own_mount_namespace(tmp_path):
+    """Nodes' bind mounts are made from a thread of vpclab that enters each node's mount namespace
+    (no `mount` process per mount): a process in vpclab's own namespace must get none. Harmless if
+    it did: a file of this test's over another."""
+    source, target = tmp_path / "source", tmp_path / "target"
+    source.write_text("lab\n")
+    target.write_text("host\n")
+    with pytest.raises(RealizeError, match=r"^mounts of app1: process \d+: it shares vpclab's mount namespace"):
+        mounts.bind_all({"app1": (os.getpid(), [mounts.Bind(str(source), str(target))])})
+    assert target.read_text() == "host\n"
+    assert str(target) not in Path("/proc/self/mountinfo").read_text()
 
 
 def test_a_lab_raises_its_own_limit_on_open_files_or_says_which_to_raise():
