@@ -38,6 +38,7 @@ from lab.realize.state import LabState, owned
 log = logging.getLogger(__name__)
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 SHELL_STARTS = 4  # node shells started at once: more only queue for the 2 CPUs of a small VM
+SAVE_EVERY = 32  # node shells recorded between two saves of the state
 FILES_PER_NODE, FILES_SPARE = 3, 256  # a shell's pty, both ends (Mininet keeps them), one to spare
 
 
@@ -169,9 +170,10 @@ class Lab:
     def create_nodes(self) -> None:
         """One Mininet node (a shell in new network and mount namespaces) per plan node, their
         shells started a few at a time (each start mostly waits for bash). Shells are recorded as
-        soon as they run, those that finished meanwhile in the same save (a save rewrites the whole
-        state: one per shell made a 703-node start quadratic); on any exit, even Ctrl-C, no worker
-        goes on starting unrecorded shells."""
+        soon as they run and saved SAVE_EVERY at a time (a save rewrites the whole state: one per
+        shell made a 703-node start quadratic; meanwhile each is in the lab's cgroup, and a shell
+        dies by itself when vpclab does); on any exit, even Ctrl-C, no worker goes on starting
+        unrecorded shells."""
         pool = ThreadPoolExecutor(max_workers=SHELL_STARTS)
         starting = {pool.submit(LabNode, name, self.cgroup, inNamespace=True): name for name in self.plan.nodes}
         pending = set(starting)
@@ -182,7 +184,8 @@ class Lab:
                     if future.exception() is not None:
                         raise RealizeError(f"shell of node {starting[future]}", str(future.exception()))
                     self.record_shell(starting[future], future.result())
-                self.state.save()
+                if len(self.nodes) % SAVE_EVERY < len(done):  # crossed a multiple: save
+                    self.state.save()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             for future, name in starting.items():  # those that finished while this one failed
