@@ -53,6 +53,9 @@ def signature_refusal(problem: SignatureProblem) -> S3Refusal:
     if problem.kind == "unknown-key":
         return S3Refusal(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.",
                          {"AWSAccessKeyId": problem.detail})
+    if problem.kind == "headers-not-signed":
+        return S3Refusal(403, "AccessDenied", "There were headers present in the request which were not signed",
+                         {"HeadersNotSigned": problem.detail})
     if problem.kind == "mismatch":
         return S3Refusal(403, "SignatureDoesNotMatch", problem.detail,
                          {"CanonicalRequest": facts.get("CanonicalRequest", "")})

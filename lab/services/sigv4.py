@@ -32,7 +32,7 @@ HEADER = re.compile(r"AWS4-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=(
 
 class SignatureProblem(Exception):
     """Why a signature is not accepted. kind: malformed, sigv2, unknown-key, wrong-region,
-    wrong-service, mismatch, skewed, expired, not-yet-valid."""
+    wrong-service, headers-not-signed, mismatch, skewed, expired, not-yet-valid."""
 
     def __init__(self, kind: str, detail: str = "", presigned: bool = False, **facts: str):
         super().__init__(f"{kind}: {detail}" if detail else kind)
@@ -149,6 +149,19 @@ def string_to_sign(signed: Signed, canonical: str) -> str:
     return "\n".join((ALGORITHM, signed.amz_date, signed.scope, hashlib.sha256(canonical.encode()).hexdigest()))
 
 
+def chunk_signature(signed: Signed, previous: str, part: bytes, *, trailer: bool = False) -> str:
+    """The signature of one chunk of an aws-chunked body (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), or of
+    its trailing headers (`trailer`: `part` is their canonical `name:value\\n` lines). Each signs the
+    one before it: the first chunk the request's own (seed) signature, the trailer the final, empty,
+    chunk's (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html, sigv4-streaming-trailers.html).
+    `signed` must be a verified header signature of a known key."""
+    digest = hashlib.sha256(part).hexdigest()
+    lines = ((ALGORITHM + "-TRAILER", signed.amz_date, signed.scope, previous, digest) if trailer else
+             (ALGORITHM + "-PAYLOAD", signed.amz_date, signed.scope, previous, hashlib.sha256(b"").hexdigest(), digest))
+    key = signing_key(KEYS[signed.access_key], signed)
+    return hmac.new(key, "\n".join(lines).encode(), hashlib.sha256).hexdigest()
+
+
 def _when(amz_date: str) -> datetime:
     try:
         return datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
@@ -171,6 +184,15 @@ def check_time(signed: Signed, now: datetime) -> None:
                                RequestTime=signed.amz_date, ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
+def unsigned_amz_headers(environ: dict, signed: Signed) -> list[str]:
+    """The x-amz-* headers sent but not signed: S3 refuses them, as otherwise anyone holding a
+    presigned URL could add, say, an x-amz-copy-source and make it another request
+    (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-query-string-auth.html: "you must sign all
+    x-amz-* headers you send")."""
+    sent = (k[5:].lower().replace("_", "-") for k in environ if k.startswith("HTTP_X_AMZ_"))
+    return sorted(h for h in sent if h not in signed.signed_headers)
+
+
 def verify(environ: dict, signed: Signed, raw_path: str, payload_hash: str, *, service: str, region: str,
            s3: bool, now: datetime | None = None) -> None:
     """Accept the signature or raise the SignatureProblem AWS would answer with."""
@@ -183,6 +205,9 @@ def verify(environ: dict, signed: Signed, raw_path: str, payload_hash: str, *, s
     if "host" not in signed.signed_headers:
         raise SignatureProblem("malformed", "the host header must be signed", signed.presigned)
     check_time(signed, now or datetime.now(timezone.utc))
+    unsigned = unsigned_amz_headers(environ, signed) if s3 else []
+    if unsigned:
+        raise SignatureProblem("headers-not-signed", ",".join(unsigned), signed.presigned)
     key = signing_key(KEYS[signed.access_key], signed)
     canonicals = [canonical_request(environ, signed, uri, payload_hash) for uri in canonical_uris(raw_path, s3)]
     if not any(hmac.compare_digest(hmac.new(key, string_to_sign(signed, c).encode(), hashlib.sha256).hexdigest(),

@@ -127,7 +127,7 @@ def test_a_wrong_signature_says_so_and_shows_the_canonical_request(s3):
 def fake_authorization(signature: str, key: str = ids.ACCESS_KEY_ID) -> dict:
     stamp = now().strftime("%Y%m%dT%H%M%SZ")
     return {"Authorization": f"AWS4-HMAC-SHA256 Credential={key}/{stamp[:8]}/ap-northeast-2/s3/aws4_request, "
-                             f"SignedHeaders=host;x-amz-date, Signature={signature}",
+                             f"SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}",
             "X-Amz-Date": stamp, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}
 
 
@@ -247,3 +247,11 @@ def test_dynamodb_verifies_the_body_it_signed(tmp_path):
     response = call(front, environ("POST", url, other, {**headers, "Content-Length": str(len(other))}))
     assert json.loads(response.data)["__type"] == "com.amazon.coral.service#InvalidSignatureException"
     assert stored_items("orders") == []
+
+
+def test_an_unsigned_amz_header_cannot_turn_a_presigned_url_into_another_request(s3):
+    """A presigned PUT plus an x-amz-copy-source of someone else's object would be a CopyObject."""
+    url, headers = sign("PUT", f"https://{HOST}/upload.txt", how="query")
+    got = refused(s3, environ("PUT", url, b"", {**headers, "x-amz-copy-source": "other-bucket/report.txt"}))
+    assert (got["Status"], got["Code"], got["HeadersNotSigned"]) == (403, "AccessDenied", "x-amz-copy-source")
+    assert got["Message"] == "There were headers present in the request which were not signed"
