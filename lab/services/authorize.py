@@ -20,7 +20,7 @@ from lab.model.s3_requests import ROOT, S3Refusal, request_context, request_keys
 from lab.services.access import ACCESS_KEY, VERDICT_KEY, Access, Verdict
 from lab.services.body import buffered_body
 from lab.services.s3_backend import first_values
-from lab.services.s3_lookups import tags_in
+from lab.services.s3_xml import document_tags, header_tags
 from lab.services.config import Ingress
 from lab.services.s3errors import error_xml
 
@@ -49,9 +49,9 @@ def s3_context(environ: dict, action: str, is_signed: bool, resource: str) -> di
     params = first_values(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
     headers = {k[5:].lower().replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
     auth = ("REST-HEADER" if "HTTP_AUTHORIZATION" in environ else "REST-QUERY-STRING") if is_signed else None
-    tags = parse_qsl(headers.get("x-amz-tagging", ""), keep_blank_values=True)
-    if action in ("s3:PutObjectTagging", "s3:PutObjectVersionTagging"):
-        tags = tags_in(buffered_body(environ))
+    tags = header_tags(headers.get("x-amz-tagging", ""))
+    if action in ("s3:PutObjectTagging", "s3:PutObjectVersionTagging") and "tagging" in params:
+        tags = document_tags(buffered_body(environ))  # PutObjectTagging's body, not a tagged upload's data
     return request_keys(action, params, headers, auth, tags, on_bucket=resource != "*")
 
 

@@ -14,32 +14,21 @@ from lab.model.s3_operations import extra_actions
 from lab.model.s3_requests import S3Refusal, S3Target
 from lab.services.access import VERDICT_KEY, Verdict
 from lab.services.body import buffered_body, replace_body
+from lab.services.s3_xml import MALFORMED, XMLNS, fields, local, parsed
 
-XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_KEYS = 1000
-MALFORMED = S3Refusal(400, "MalformedXML", "The XML you provided was not well-formed or did not validate "
-                                           "against our published schema")
+OBJECT_FIELDS = ("Key", "VersionId", "ETag", "LastModifiedTime", "Size")  # the last three: conditional deletes
 ET.register_namespace("", XMLNS)
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def _child_text(element: ET.Element, name: str) -> str | None:
-    return next((c.text or "" for c in element if _local(c.tag) == name), None)
 
 
 def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
     """(the (key, version id) pairs, quiet) of a Delete document; MalformedXML otherwise."""
-    try:
-        root = ET.fromstring(body)
-    except ET.ParseError:
-        raise MALFORMED from None
-    objects = [(_child_text(o, "Key"), _child_text(o, "VersionId")) for o in root if _local(o.tag) == "Object"]
-    if _local(root.tag) != "Delete" or not objects or len(objects) > MAX_KEYS or any(k is None for k, _ in objects):
+    root = parsed(body, "Delete")
+    objects = [fields(o, OBJECT_FIELDS, ("Key",)) for o in root if local(o.tag) == "Object"]
+    quiet = [c.text or "" for c in root if local(c.tag) == "Quiet"]
+    if not objects or len(objects) > MAX_KEYS or len(quiet) > 1 or len(objects) + len(quiet) != len(root):
         raise MALFORMED
-    return [(k or "", v) for k, v in objects], (_child_text(root, "Quiet") or "").lower() == "true"
+    return [(o["Key"], o.get("VersionId")) for o in objects], [q.lower() for q in quiet] == ["true"]
 
 
 def delete_document(objects: list[tuple[str, str | None]], quiet: bool) -> bytes:
@@ -60,7 +49,7 @@ def with_errors(result: bytes | None, denied: list[tuple[str, str | None]], quie
     ("the response includes only keys where the delete action encountered an error"), which moto
     does not honour."""
     root = ET.fromstring(result) if result else ET.Element(f"{{{XMLNS}}}DeleteResult")
-    for deleted in [child for child in root if quiet and _local(child.tag) == "Deleted"]:
+    for deleted in [child for child in root if quiet and local(child.tag) == "Deleted"]:
         root.remove(deleted)
     for key, version in denied:
         error = ET.SubElement(root, f"{{{XMLNS}}}Error")

@@ -21,8 +21,9 @@ from werkzeug.test import Client
 
 from lab.model.s3_requests import S3Refusal, S3Target
 from lab.services.s3_backend import scope_header
+from lab.services.s3_xml import XMLNS, document_tags
 
-XMLNS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+NS = f"{{{XMLNS}}}"  # ElementTree's form of S3's namespace
 
 
 def backend_get(backend: Callable, region: str, path: str, query: str) -> tuple[int, bytes]:
@@ -40,8 +41,8 @@ def no_such_upload(upload_id: str) -> S3Refusal:
 def upload_keys(backend: Callable, region: str, target: S3Target, upload_id: str) -> list[str]:
     """The keys moto holds an upload `upload_id` for, among the uploads of keys starting with target's."""
     status, body = backend_get(backend, region, f"/{target.bucket}", f"uploads&prefix={quote(target.key or '', safe='')}")
-    uploads = ET.fromstring(body).iter(f"{XMLNS}Upload") if status == 200 else ()
-    return [u.findtext(f"{XMLNS}Key") or "" for u in uploads if u.findtext(f"{XMLNS}UploadId") == upload_id]
+    uploads = ET.fromstring(body).iter(f"{NS}Upload") if status == 200 else ()
+    return [u.findtext(f"{NS}Key") or "" for u in uploads if u.findtext(f"{NS}UploadId") == upload_id]
 
 
 def check_upload(backend: Callable, region: str, target: S3Target, upload_id: str) -> None:
@@ -50,20 +51,8 @@ def check_upload(backend: Callable, region: str, target: S3Target, upload_id: st
         raise no_such_upload(upload_id)
 
 
-def tags_in(document: bytes) -> list[tuple[str, str]]:
-    """The (key, value) pairs of a Tagging document (PutObjectTagging's body, GetObjectTagging's answer)."""
-    try:
-        root = ET.fromstring(document)
-    except ET.ParseError:
-        return []
-
-    def text(element: ET.Element, name: str) -> str:
-        return next((c.text or "" for c in element if c.tag.rpartition("}")[2] == name), "")
-    return [(text(tag, "Key"), text(tag, "Value")) for tag in root.iter() if tag.tag.rpartition("}")[2] == "Tag"]
-
-
 def object_tags(backend: Callable, region: str, bucket: str, key: str, version: str | None) -> list[tuple[str, str]]:
     """The tags moto holds for an object (none if it does not exist)."""
     query = "tagging" + (f"&versionId={quote(version, safe='')}" if version else "")
     status, body = backend_get(backend, region, f"/{bucket}/{key}", query)
-    return tags_in(body) if status == 200 else []
+    return document_tags(body) if status == 200 else []
