@@ -17,7 +17,7 @@ from pathlib import Path
 from moto.dynamodb.models import dynamodb_backends
 from moto.s3.models import s3_backends
 
-from lab.model.ids import aws_id
+from lab.model.ids import ACCOUNT_ID, aws_id
 from lab.model.policy import PolicyDocument, parse_policy
 from lab.model.topology import Bucket, Table
 from lab.services.access import RequestLog
@@ -63,8 +63,8 @@ def stored_objects() -> dict[str, dict[str, bytes]]:
 
 
 def stored_items(table: str, region: str = REGION) -> list[dict]:
-    return [item.to_json()["Attributes"] for account in dynamodb_backends.values()
-            for item in account[region].tables[table].all_items()]
+    """A table's items in the lab's account, the one moto serves (lab.services.front.service_app)."""
+    return [item.to_json()["Attributes"] for item in dynamodb_backends[ACCOUNT_ID][region].tables[table].all_items()]
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ and stays silent holds up only itself.
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import sys
 import threading
@@ -45,6 +46,7 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.server import create_backend_app
 from werkzeug.serving import make_server
 
+from lab.model.ids import ACCOUNT_ID
 from lab.services import process
 from lab.services.access import RequestLog
 from lab.services.config import FrontConfig, Ingress, load_front_config
@@ -62,7 +64,11 @@ class FrontHandler(MotoRequestHandler):
 
 
 def service_app(service: str):
-    """moto's app for this one service: no other service's API and no /moto-api is mounted."""
+    """moto's app for this one service: no other service's API and no /moto-api is mounted. It
+    serves the lab's account: moto reads MOTO_ACCOUNT_ID on every request (before a client's
+    x-moto-account-id header or its access key) and otherwise keeps everything in 123456789012,
+    so a table's ARN, which moto also matches a TableName against, named another account."""
+    os.environ["MOTO_ACCOUNT_ID"] = ACCOUNT_ID
     return create_backend_app(service)
 
 
