@@ -14,11 +14,11 @@ import json
 
 import pytest
 
+from dynamodb_calls import INSIDE, kind, send
 from fronts import DDB_HOST, dynamodb_fronts, stored_items
 from lab.model.policy import parse_policy
-from signing import call, environ, signed_environ
+from signing import call, signed_environ
 
-INSIDE = ("10.0.2.4", 40000)
 ITEM = {"id": {"S": "o-1"}, "total": {"N": "42"}}
 NEW = {"id": {"S": "o-2"}}
 
@@ -28,22 +28,6 @@ def ddb(tmp_path):
     fronts = dynamodb_fronts(tmp_path)
     assert send(fronts.internet, "PutItem", {"TableName": "orders", "Item": ITEM})[0] == 200
     return fronts
-
-
-def send(app, target: str, body: dict | bytes, headers: dict | None = None, signed: bool = True,
-         prefix: str = "DynamoDB_20120810.") -> tuple[int, dict]:
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {"X-Amz-Target": prefix + target, "Content-Type": "application/x-amz-json-1.0", **(headers or {})}
-    url = f"https://{DDB_HOST}/"
-    env = (signed_environ("POST", url, data, headers, service="dynamodb", client=INSIDE) if signed
-           else environ("POST", url, data, headers, client=INSIDE))
-    response = call(app, env)
-    return response.status_code, json.loads(response.data)
-
-
-def kind(answer: tuple[int, dict]) -> tuple[int, str]:
-    status, document = answer
-    return status, document.get("__type", "").rpartition("#")[2]
 
 
 @pytest.mark.parametrize("prefix, operation", [
