@@ -52,6 +52,8 @@ CHECKSUMS: dict[str, Callable[[bytes], bytes]] = {
     "x-amz-checksum-sha256": lambda data: hashlib.sha256(data).digest(),
 }
 INCOMPLETE = S3Refusal(400, "IncompleteBody", "The request body terminated unexpectedly")
+MALFORMED_TRAILER = S3Refusal(400, "MalformedTrailerError", "The request contained trailing data that was not "
+                                                            "well-formed or did not conform to our published schema.")
 
 
 def declared(environ: dict, signed: sigv4.Signed | None) -> str:
@@ -98,6 +100,8 @@ def decoded(environ: dict, value: str, signed: sigv4.Signed | None) -> bytes:
         raise INCOMPLETE
     if value != SIGNED_CHUNKS:
         trailing = trailers(stream, signed, chain)
+        if set(trailing) != {n.strip().lower() for n in environ.get("HTTP_X_AMZ_TRAILER", "").split(",") if n.strip()}:
+            raise MALFORMED_TRAILER  # x-amz-trailer names what follows the body
         check_sums(body, trailing)
         environ.update({"HTTP_" + name.upper().replace("-", "_"): v for name, v in trailing.items()})
     elif stream.read(2) != b"\r\n":
@@ -162,16 +166,16 @@ def trailers(stream: BinaryIO, signed: sigv4.Signed | None, chain: str | None) -
             break
         name, colon, value = text.partition(":")
         if not colon:
-            raise INCOMPLETE
+            raise MALFORMED_TRAILER
         found[name.strip().lower()] = value.strip()
     else:
-        raise INCOMPLETE
+        raise MALFORMED_TRAILER
     signature = found.pop("x-amz-trailer-signature", None)
     if chain is not None and signed is not None:
         canonical = "".join(f"{name}:{value}\n" for name, value in found.items()).encode()
         checked_signature(sigv4.chunk_signature(signed, chain, canonical, trailer=True), signature)
     if any(not name.startswith("x-amz-checksum-") for name in found):
-        raise S3Refusal(400, "InvalidRequest", "The only trailing headers S3 takes are x-amz-checksum-*")
+        raise MALFORMED_TRAILER  # the only trailing headers S3 takes are checksums
     return found
 
 

@@ -21,9 +21,10 @@ import zlib
 from unittest import mock
 from urllib.parse import urlencode, urlsplit
 
+import boto3
 import pytest
 from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
+from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.httpchecksum import AwsChunkedWrapper, Crc32Checksum
 from moto.s3.models import s3_backends
 
@@ -189,15 +190,15 @@ def signed_chunks(env: dict, parts: list[bytes], trailer: dict[str, str] | None 
 
 
 def streaming_put(value: str, parts: list[bytes], *, trailer: dict[str, str] | None = None,
-                  tamper: bytes | None = None, length: str | None = "") -> dict:
+                  tamper: bytes | None = None, length: str | None = "", trailer_header: str | None = None) -> dict:
     """A signed PUT of `parts` in aws-chunked coding; `length`: x-amz-decoded-content-length ('': the
-    right one, None: none)."""
+    right one, None: none); `trailer_header`: x-amz-trailer (default: the trailer's names)."""
     data = b"".join(parts)
     headers = {"Content-Encoding": "aws-chunked"}
     if length is not None:
         headers["x-amz-decoded-content-length"] = length or str(len(data))
-    if trailer:
-        headers["x-amz-trailer"] = ",".join(trailer)
+    if trailer or trailer_header:
+        headers["x-amz-trailer"] = trailer_header or ",".join(trailer or ())
     env = declared_environ("PUT", f"{LAB}/streamed.bin", b"", value, headers)
     body = signed_chunks(env, parts, trailer) if value != s3_chunked.UNSIGNED_TRAILER else unsigned_chunks(parts, trailer)
     body = body.replace(parts[0], tamper) if tamper else body
@@ -252,6 +253,24 @@ def test_a_signed_trailer_that_was_changed_is_refused(tmp_path):
     assert "streamed.bin" not in stored_objects()["lab-bucket"]
 
 
+def sha256_b64(data: bytes) -> str:
+    return base64.b64encode(s3_chunked.hashlib.sha256(data).digest()).decode()
+
+
+@pytest.mark.parametrize("declared, trailer, expected", [
+    ("x-amz-checksum-sha256", {"x-amz-checksum-sha256": sha256_b64(b"".join(PARTS))}, (200, None)),
+    ("x-amz-checksum-sha256", {"x-amz-checksum-sha256": sha256_b64(b"other")}, (400, "BadDigest")),
+    ("x-amz-checksum-crc32", {"x-amz-checksum-sha256": sha256_b64(b"".join(PARTS))}, (400, "MalformedTrailerError")),
+    ("x-amz-checksum-crc32", {}, (400, "MalformedTrailerError")),
+    ("x-amz-meta-owner", {"x-amz-meta-owner": "mallory"}, (400, "MalformedTrailerError")),
+])
+def test_the_trailer_is_the_declared_checksum_of_the_body(tmp_path, declared, trailer, expected):
+    fronts = s3_fronts(tmp_path)
+    env = streaming_put(s3_chunked.UNSIGNED_TRAILER, PARTS, trailer=trailer, trailer_header=declared)
+    assert code(call(fronts.internet, env)) == expected
+    assert ("streamed.bin" in stored_objects()["lab-bucket"]) == (expected[0] == 200)
+
+
 def test_botocores_own_unsigned_trailer_encoding_is_read(tmp_path):
     """The body exactly as botocore's AwsChunkedWrapper writes it for the AWS CLI (CRC32 trailer)."""
     fronts = s3_fronts(tmp_path)
@@ -293,3 +312,34 @@ def test_chunk_signatures_are_the_ones_aws_documents():
             previous = sigv4.chunk_signature(signed, previous, part)
             got.append(previous)
     assert got == expected
+
+
+class Empty:
+    def stream(self, **_):
+        yield b""
+
+
+def as_boto3_sends(method: str, operation: str, **params) -> dict:
+    """The environ of the request boto3 (this botocore) sends for an S3 call over HTTPS, as werkzeug's
+    server would deliver it: PutObject goes aws-chunked with a CRC32 trailer, as the AWS CLI's uploads do."""
+    client = boto3.client("s3", region_name=REGION, endpoint_url=f"https://s3.{REGION}.amazonaws.com",
+                          aws_access_key_id=LAB_CREDENTIALS.access_key, aws_secret_access_key=LAB_CREDENTIALS.secret_key)
+    sent = []
+    client.meta.events.register(f"before-send.s3.{operation}",
+                                lambda request, **_: sent.append(request) or AWSResponse(request.url, 200, {}, Empty()))
+    getattr(client, method)(**params)
+    (request,) = sent
+    body = request.body.read() if hasattr(request.body, "read") else request.body or b""
+    headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
+    chunked = headers.pop("Transfer-Encoding", None) == "chunked"
+    return environ(request.method, request.url, body, headers, chunked=chunked)
+
+
+def test_what_boto3_uploads_is_stored(tmp_path):
+    fronts = s3_fronts(tmp_path)
+    data = bytes(range(256)) * 300
+    env = as_boto3_sends("put_object", "PutObject", Bucket="lab-bucket", Key="boto3.bin", Body=data)
+    assert env["HTTP_X_AMZ_CONTENT_SHA256"] == s3_chunked.UNSIGNED_TRAILER and env["HTTP_CONTENT_ENCODING"] == "aws-chunked"
+    put = call(fronts.internet, env)
+    assert put.status_code == 200, put.data
+    assert stored_objects()["lab-bucket"]["boto3.bin"] == data
