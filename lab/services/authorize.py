@@ -97,9 +97,7 @@ class S3Policies:
 
     def check(self, environ: dict, call) -> S3Refusal | None:
         """Every action `call` needs (CopyObject also reads its source), recorded in the environ for the
-        request log; S3's AccessDenied if any is denied. A CORS preflight is not authorized by IAM."""
-        if call.op is None:
-            return None
+        request log; S3's AccessDenied if any is denied."""
         needs = [(action, call.target.bucket, call.target.arn)
                  for action in [call.op.action_for(call.params), *extra_actions(call.op, call.headers)]]
         if call.copy_source is not None:

@@ -42,6 +42,7 @@ import threading
 import time
 from pathlib import Path
 
+from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from moto.server import create_backend_app
 from werkzeug.serving import make_server
@@ -67,8 +68,13 @@ def service_app(service: str):
     """moto's app for this one service: no other service's API and no /moto-api is mounted. It
     serves the lab's account: moto reads MOTO_ACCOUNT_ID on every request (before a client's
     x-moto-account-id header or its access key) and otherwise keeps everything in 123456789012,
-    so a table's ARN, which moto also matches a TableName against, named another account."""
+    so a table's ARN, which moto also matches a TableName against, named another account. Nor does
+    it add CORS headers of its own to every answer (moto's default, any origin allowed): S3 sends
+    them only for a preflight its bucket's rules allow, which the front answers (lab.services.s3_cors).
+    moto reads MOTO_DISABLE_GLOBAL_CORS once, when it is imported (here, by the launcher, long before),
+    so its module setting is set instead."""
     os.environ["MOTO_ACCOUNT_ID"] = ACCOUNT_ID
+    werkzeug_app.DISABLE_GLOBAL_CORS = True
     return create_backend_app(service)
 
 

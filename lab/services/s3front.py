@@ -6,7 +6,8 @@ query (lab.model.s3_requests; S3's own error for a shape S3 refuses); send a buc
 region to its region (301 PermanentRedirect); verify the signature (lab.services.sigv4; unsigned
 is anonymous); evaluate the endpoint and bucket policies for every action the request needs,
 including CopyObject's source and each key of a DeleteObjects (lab.services.authorize); refuse
-ACLs, which S3 disables on new buckets; then moto, which serves exactly that operation.
+ACLs, which S3 disables on new buckets; then moto, which serves exactly that operation. A CORS
+preflight is answered by the front from the bucket's CORS rules (lab.services.s3_cors).
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from lab.services.access import TARGET_KEY, VERDICT_KEY, Verdict
 from lab.services.authorize import S3Policies, bucket_policy_answer, is_bucket_policy_action
 from lab.services.body import MAX_BODY, BodyTooLarge
 from lab.services.config import Ingress
+from lab.services.s3_cors import preflight
 from lab.services.s3_delete import delete_objects
 from lab.services.s3_lookups import check_upload, object_tags
 from lab.services.s3errors import s3_error, signature_refusal, wrong_region
@@ -38,7 +40,7 @@ class S3Call:
     """One request as S3 reads it."""
 
     target: S3Target
-    op: Operation | None  # None: an OPTIONS preflight (CORS), which IAM does not authorize
+    op: Operation
     pairs: list[tuple[str, str]]  # the query's parameters, decoded
     signed: sigv4.Signed | None
     copy_source: tuple[S3Target, str | None] | None = None  # CopyObject/UploadPartCopy: source and version
@@ -56,7 +58,7 @@ class S3Call:
 def raw_path(environ: dict) -> str:
     """The path exactly as the client sent it (the request target may be absolute-form)."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or quote(environ.get("PATH_INFO", "/"))
-    return (urlsplit(raw).path or "/") if "://" in raw.split("?", 1)[0] else raw.split("?", 1)[0]
+    return (urlsplit(raw).path or "/") if raw.startswith(("http://", "https://")) else raw.split("?", 1)[0]
 
 
 def query_pairs(environ: dict) -> list[tuple[str, str]]:
@@ -83,8 +85,6 @@ def copy_source(environ: dict) -> tuple[S3Target, str | None]:
 def read_call(environ: dict, target: S3Target, region: str) -> S3Call:
     """Everything S3 reads before it authorizes (S3Refusal or SignatureProblem where S3 refuses)."""
     method, pairs = environ.get("REQUEST_METHOD", ""), query_pairs(environ)
-    if method == "OPTIONS":
-        return S3Call(target, None, pairs, None)
     headers = frozenset(header_names(environ))
     op = operation(method, target, {k for k, _ in pairs}, headers)
     signed = sigv4.claimed(environ)
@@ -101,7 +101,7 @@ def acls_refused(environ: dict, call: S3Call) -> S3Refusal | None:
     that sets any ACL but the owner's own fails with AccessControlListNotSupported, a CreateBucket
     with InvalidBucketAclWithObjectOwnership
     (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-ownership-error-responses.html)."""
-    if call.op is None or call.op.name not in SETS_ACL:
+    if call.op.name not in SETS_ACL:
         return None
     canned = environ.get("HTTP_X_AMZ_ACL")
     grants = any(h in call.headers for h in ACL_HEADERS if h != "x-amz-acl")
@@ -141,8 +141,10 @@ class S3Front:
         environ[TARGET_KEY] = target
         if target.bucket in self.elsewhere:
             return wrong_region(environ, start_response, target.bucket, self.elsewhere[target.bucket])
+        if environ.get("REQUEST_METHOD") == "OPTIONS":  # a CORS preflight: no IAM action, no data, not for moto
+            return preflight(environ, start_response, target, self.backend, self.region)
         call = read_call(environ, target, self.region)
-        if call.op is not None and call.op.name == "DeleteObjects":
+        if call.op.name == "DeleteObjects":
             return delete_objects(environ, start_response, call, self.policies, self.to_backend)
         denial = self.policies.check(environ, call)
         if denial is not None:
@@ -150,10 +152,10 @@ class S3Front:
         refused = acls_refused(environ, call)
         if refused is not None:
             return s3_error(environ, start_response, refused)
-        if call.op is not None and is_bucket_policy_action(call.op.action):
+        if is_bucket_policy_action(call.op.action):
             return bucket_policy_answer(start_response, call.op.action, call.target.bucket,
                                         self.policies.bucket_policy(call.target.bucket))
-        if call.op is not None and "uploadId" in call.op.needs:
+        if "uploadId" in call.op.needs:
             check_upload(self.backend, self.region, call.target, s3_backend.first_values(call.pairs)["uploadId"])
         return self.to_backend(environ, start_response, call)
 
@@ -166,5 +168,5 @@ class S3Front:
         try:
             return self.backend(environ, start_response)
         except Exception:  # noqa: BLE001 - moto (debug app) raises where S3 answers an error, e.g. a body it cannot parse
-            log.exception("moto raised on %s %s", call.op.name if call.op else "OPTIONS", s3_backend.object_path(call.target))
+            log.exception("moto raised on %s %s", call.op.name, s3_backend.object_path(call.target))
             raise S3Refusal(500, "InternalError", "We encountered an internal error. Please try again.") from None
