@@ -71,24 +71,49 @@ def declared(environ: dict, signed: sigv4.Signed | None) -> str:
     return UNSIGNED if value is None else value
 
 
-def read_payload(environ: dict, value: str, signed: sigv4.Signed | None) -> bytes:
-    """The body as S3 reads it, kept in `environ` (body.replace_body); `value` from `declared`, the
-    signature already verified."""
+def read_payload(environ: dict, value: str, signed: sigv4.Signed | None, operation: str) -> bytes:
+    """The body of `operation` as S3 reads it, kept in `environ` (body.replace_body); `value` from
+    `declared`, the signature already verified. Its Content-MD5 and checksum headers must match it."""
     if value in ECDSA:
         raise S3Refusal(501, "NotImplemented", "vpclab does not emulate SigV4a (ECDSA) signed payloads")
     if value in STREAMING:
         body = decoded(environ, value, signed)
         replace_body(environ, body)
-        return body
-    body = buffered_body(environ)
-    if value != UNSIGNED and hashlib.sha256(body).hexdigest() != value.lower():
+    else:
+        body = buffered_body(environ)
+    if value not in (UNSIGNED, *STREAMING) and hashlib.sha256(body).hexdigest() != value.lower():
         raise S3Refusal(400, "XAmzContentSHA256Mismatch",
                         "The provided 'x-amz-content-sha256' header does not match what was computed.")
+    check_md5(environ.get("HTTP_CONTENT_MD5"), body)
+    if operation != "CompleteMultipartUpload":  # whose checksum headers are the whole object's
+        check_sums(body, header_checksums(environ))
     return body
 
 
+def header_checksums(environ: dict) -> dict[str, str]:
+    """The request's x-amz-checksum-* headers that the front can compute."""
+    keys = {name: "HTTP_" + name.upper().replace("-", "_") for name in CHECKSUMS}
+    return {name: environ[key] for name, key in keys.items() if key in environ}
+
+
+def check_md5(value: str | None, body: bytes) -> None:
+    """Content-MD5: the body's MD5, base64 (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html:
+    InvalidDigest, BadDigest)."""
+    if value is None:
+        return
+    try:
+        digest = base64.b64decode(value, validate=True)
+    except ValueError:
+        digest = b""
+    if len(digest) != 16:
+        raise S3Refusal(400, "InvalidDigest", "The Content-MD5 you specified is not valid.")
+    if digest != hashlib.md5(body).digest():  # noqa: S324 - S3's own digest
+        raise S3Refusal(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
+
+
 def decoded(environ: dict, value: str, signed: sigv4.Signed | None) -> bytes:
-    """An aws-chunked body, decoded and verified; its trailing checksum set as the ordinary header."""
+    """An aws-chunked body, decoded, its signatures verified; its trailing checksum set as the ordinary
+    header (which read_payload checks)."""
     if value != UNSIGNED_TRAILER and (signed is None or signed.presigned):
         raise S3Refusal(400, "InvalidRequest", f"{value} needs a request signed in its Authorization header: "
                                                "its chunks are signed from that signature")
@@ -102,7 +127,6 @@ def decoded(environ: dict, value: str, signed: sigv4.Signed | None) -> bytes:
         trailing = trailers(stream, signed, chain)
         if set(trailing) != {n.strip().lower() for n in environ.get("HTTP_X_AMZ_TRAILER", "").split(",") if n.strip()}:
             raise MALFORMED_TRAILER  # x-amz-trailer names what follows the body
-        check_sums(body, trailing)
         environ.update({"HTTP_" + name.upper().replace("-", "_"): v for name, v in trailing.items()})
     elif stream.read(2) != b"\r\n":
         raise INCOMPLETE

@@ -92,7 +92,7 @@ def read_call(environ: dict, target: S3Target, region: str) -> S3Call:
     if signed is not None:
         sigv4.verify(environ, signed, raw_path(environ), payload, service="s3", region=region, s3=True)
     if s3_backend.operation_shape(op.name).body:  # S3 ignores the body of any other operation
-        s3_chunked.read_payload(environ, payload, signed)
+        s3_chunked.read_payload(environ, payload, signed, op.name)
     return S3Call(target, op, pairs, signed, copy_source(environ) if COPY in op.needs else None, headers)
 
 

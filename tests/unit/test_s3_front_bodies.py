@@ -271,6 +271,20 @@ def test_the_trailer_is_the_declared_checksum_of_the_body(tmp_path, declared, tr
     assert ("streamed.bin" in stored_objects()["lab-bucket"]) == (expected[0] == 200)
 
 
+@pytest.mark.parametrize("headers, expected", [
+    ({"Content-MD5": base64.b64encode(s3_chunked.hashlib.md5(b"data").digest()).decode()}, (200, None)),
+    ({"Content-MD5": base64.b64encode(s3_chunked.hashlib.md5(b"other").digest()).decode()}, (400, "BadDigest")),
+    ({"Content-MD5": "not base64!"}, (400, "InvalidDigest")),
+    ({"x-amz-checksum-crc32": crc32(b"data")}, (200, None)),
+    ({"x-amz-checksum-crc32": crc32(b"other")}, (400, "BadDigest")),
+])
+def test_a_plain_bodys_digests_are_checked(tmp_path, headers, expected):
+    """moto stores whatever checksum it is given; S3 compares it with the body."""
+    fronts = s3_fronts(tmp_path)
+    assert code(call(fronts.internet, signed_environ("PUT", f"{LAB}/digested.txt", b"data", headers))) == expected
+    assert ("digested.txt" in stored_objects()["lab-bucket"]) == (expected[0] == 200)
+
+
 def test_botocores_own_unsigned_trailer_encoding_is_read(tmp_path):
     """The body exactly as botocore's AwsChunkedWrapper writes it for the AWS CLI (CRC32 trailer)."""
     fronts = s3_fronts(tmp_path)
