@@ -125,10 +125,14 @@ class DynamoDbFront:
                         "HTTP_HOST": f"dynamodb.{self.region}.amazonaws.com"})
         try:
             return self.backend(environ, start_response)
+        except NotImplementedError:
+            log.warning("moto does not implement %s", op)
+            raise DynamoDbError("InternalServerError", f"The lab's DynamoDB (moto) does not implement {op}",
+                                status=500) from None
         except Exception:  # noqa: BLE001 - moto (debug app) raises where DynamoDB answers an error
             log.exception("moto raised on %s", op)
             raise DynamoDbError("InternalServerError", f"The lab's DynamoDB (moto) failed on this {op} call; "
-                                "its log has the traceback", status=500) from None
+                                "the front's log has its traceback", status=500) from None
 
     @staticmethod
     def error(start_response: Callable, error: DynamoDbError) -> Iterable[bytes]:

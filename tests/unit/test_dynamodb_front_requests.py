@@ -205,8 +205,12 @@ def test_what_moto_still_raises_on_is_an_internal_server_error(read_only):
     """CreateGlobalTable (2017 version) is DynamoDB's, not moto's: moto raises NotImplementedError."""
     status, document = send(read_only.internet, "CreateGlobalTable", {"GlobalTableName": "orders",
                                                                      "ReplicationGroup": [{"RegionName": REGION}]})
-    assert (status, document["__type"]) == (500, "com.amazonaws.dynamodb.v20120810#InternalServerError")
+    assert (status, document) == (500, {"__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                                        "message": "The lab's DynamoDB (moto) does not implement CreateGlobalTable"})
     assert read_only.logged()[-1]["status"] == 500
+    status, document = send(read_only.internet, "CreateTable", {"TableName": "keyless"})  # moto reads KeySchema
+    assert (status, document["__type"].rpartition("#")[2]) == (500, "InternalServerError")
+    assert "keyless" not in tables()
 
 
 def test_a_client_cannot_choose_motos_account(read_only):
