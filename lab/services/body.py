@@ -2,7 +2,9 @@
 DeleteObjects key list, a DynamoDB call's tables) and its backend still reads it whole after.
 
 werkzeug hands a chunked body (Transfer-Encoding: chunked) already de-chunked with no
-Content-Length; either way the kept body replaces `wsgi.input` with its length set.
+Content-Length; either way the kept body replaces `wsgi.input` with its length set. S3's own
+aws-chunked content coding (signed chunks, trailers) is decoded by lab.services.s3_chunked, which
+keeps the decoded body here.
 """
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ by construction, all from botocore's S3 model of the operation:
   query-string members; the copy source is re-encoded from the one the front authorized;
 - the headers are the operation's header members (`x-amz-meta-*` where it has metadata), plus
   Origin (CORS answers) and a Content-Length; nothing else (no x-amz-decoded-content-length, which
-  moto allocates, no aws-chunked coding, no header moto would read as a parameter);
+  moto allocates, no aws-chunked coding; moto takes the headers for the query when it is empty,
+  and none of these names is a parameter's);
 - the body is the one the front read and checked (lab.services.s3_chunked: plain, decoded,
   verified), and is empty for an operation whose input has no body members, as S3 ignores one;
   x-amz-content-sha256 is UNSIGNED-PAYLOAD (moto checks no signature, and decodes no chunks);
