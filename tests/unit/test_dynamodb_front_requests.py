@@ -17,7 +17,9 @@ from dynamodb_calls import kind, send
 from fronts import REGION, dynamodb_fronts, stored_items
 from lab.model.ids import ACCOUNT_ID
 from lab.model.policy import parse_policy
+from lab.services.dynamodb_call import service_model
 from lab.services.dynamodb_partiql import moto_tables
+from lab.services.dynamodb_tables import NO_RESOURCE, STATEMENTS, TABLE_SHAPES, named, resource_shapes
 
 ITEM = {"id": {"S": "o-1"}, "total": {"N": "42"}}
 SECRET = {"id": {"S": "s-1"}, "v": {"S": "TOP SECRET"}}
@@ -218,3 +220,24 @@ def test_a_client_cannot_choose_motos_account(read_only):
     answer = send(read_only.endpoint, "GetItem", {"TableName": "orders", "Key": {"id": {"S": "o-1"}}},
                   {"x-moto-account-id": "999999999999"})
     assert answer == (200, {"Item": ITEM})
+
+
+OPERATIONS = sorted(service_model().operation_names)
+
+
+@pytest.mark.parametrize("op", OPERATIONS)
+def test_every_operation_is_authorized_on_what_it_names_or_names_nothing(op):
+    """botocore's model marks the member that names an operation's resource (contextParams, or
+    operationContextParams for batches and transactions): the walk finds it, and only the calls IAM
+    authorizes on no resource, and the PartiQL ones (their tables are in the statement), name none."""
+    model = service_model().operation_model(op)
+    if op in STATEMENTS:
+        assert model.input_shape.name not in resource_shapes()
+        return
+    if op not in NO_RESOURCE:
+        assert model.input_shape.name in resource_shapes()
+    for param in model.context_parameters:
+        member = model.input_shape.members[param.member_name]
+        value = SECRET_ARN if member.name.endswith("Arn") and member.name not in TABLE_SHAPES else "secret"
+        found = list(named(model.input_shape, {param.member_name: value}))
+        assert [(path, v) for path, _, v in found] == [((param.member_name,), value)]
