@@ -35,9 +35,8 @@ from lab.services.body import buffered_body, replace_body
 
 S3_QUERY_SAFE = "-_.~"
 # Headers moto gets besides the operation's own: set here (host, authorization, x-amz-content-sha256,
-# content-length) or read by moto for S3's CORS answers (origin; a preflight's own two).
+# content-length) or read by moto to add a bucket's CORS headers to its answer (origin).
 MOTO_HEADERS = frozenset({"host", "authorization", "x-amz-content-sha256", "content-length", "origin"})
-PREFLIGHT_HEADERS = frozenset({"origin", "access-control-request-method", "access-control-request-headers"})
 
 
 @dataclass(frozen=True)
@@ -108,17 +107,10 @@ def header_name(key: str) -> str | None:
     return key[5:].lower().replace("_", "-") if key.startswith("HTTP_") else None
 
 
-def allowed_headers(op: Operation | None) -> tuple[frozenset[str], tuple[str, ...]]:
-    """(the header names, the name prefixes) moto may get for `op` (None: a CORS preflight)."""
-    if op is None:
-        return MOTO_HEADERS | PREFLIGHT_HEADERS, ()
-    shape = operation_shape(op.name)
-    return MOTO_HEADERS | shape.headers, shape.prefixes
-
-
-def keep_headers(environ: dict, op: Operation | None) -> None:
+def keep_headers(environ: dict, op: Operation) -> None:
     """Drop every header moto is not to get; Content-Encoding without S3's transfer coding aws-chunked."""
-    names, prefixes = allowed_headers(op)
+    shape = operation_shape(op.name)
+    names, prefixes = MOTO_HEADERS | shape.headers, shape.prefixes
     for key in list(environ):
         name = header_name(key)
         if name is not None and name not in names and not name.startswith(prefixes):
@@ -128,15 +120,15 @@ def keep_headers(environ: dict, op: Operation | None) -> None:
         environ["HTTP_CONTENT_ENCODING"] = ",".join(c for c in codings if c and c.lower() != "aws-chunked")
 
 
-def rewrite(environ: dict, op: Operation | None, target: S3Target, pairs: list[tuple[str, str]], region: str,
+def rewrite(environ: dict, op: Operation, target: S3Target, pairs: list[tuple[str, str]], region: str,
             copy_source: str | None) -> None:
-    """Make `environ` the canonical request (see the module docstring); `op` None: a CORS preflight.
-    The body is the one the front kept (body.buffered_body), or none for an operation without one."""
+    """Make `environ` the canonical request (see the module docstring). The body is the one the
+    front kept (body.buffered_body), or none for an operation without one."""
     path = object_path(target)
-    query = backend_query(op, pairs) if op else ""
+    query = backend_query(op, pairs)
     raw = quote(path, safe="/") + (f"?{query}" if query else "")  # every byte but '/' and the unreserved ones
     keep_headers(environ, op)
-    replace_body(environ, buffered_body(environ) if op is not None and operation_shape(op.name).body else b"")
+    replace_body(environ, buffered_body(environ) if operation_shape(op.name).body else b"")
     environ.update({"HTTP_HOST": f"s3.{region}.amazonaws.com", "PATH_INFO": routing_path(path),
                     "RAW_URI": raw, "REQUEST_URI": raw, "QUERY_STRING": query,
                     "HTTP_AUTHORIZATION": scope_header(region), "HTTP_X_AMZ_CONTENT_SHA256": "UNSIGNED-PAYLOAD"})

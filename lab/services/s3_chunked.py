@@ -29,6 +29,7 @@ import zlib
 from collections.abc import Callable
 from typing import BinaryIO
 
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wsgi import get_input_stream
 
 from lab.model.s3_requests import S3Refusal
@@ -118,19 +119,28 @@ def decoded(environ: dict, value: str, signed: sigv4.Signed | None) -> bytes:
         raise S3Refusal(400, "InvalidRequest", f"{value} needs a request signed in its Authorization header: "
                                                "its chunks are signed from that signature")
     length = decoded_length(environ)
-    chain = signed.signature if value != UNSIGNED_TRAILER and signed else None
-    stream = get_input_stream(environ, safe_fallback=True)
-    body, chain = chunks(stream, signed, chain, MAX_BODY if length is None else length)
+    try:  # the stream never reads past Content-Length
+        body, trailing = read_chunked(get_input_stream(environ, safe_fallback=True), value, signed,
+                                      MAX_BODY if length is None else length)
+    except (ClientDisconnected, OSError):  # the body ended early, or its HTTP chunking was broken
+        raise INCOMPLETE from None
     if length is not None and len(body) != length:
         raise INCOMPLETE
-    if value != SIGNED_CHUNKS:
-        trailing = trailers(stream, signed, chain)
-        if set(trailing) != {n.strip().lower() for n in environ.get("HTTP_X_AMZ_TRAILER", "").split(",") if n.strip()}:
-            raise MALFORMED_TRAILER  # x-amz-trailer names what follows the body
-        environ.update({"HTTP_" + name.upper().replace("-", "_"): v for name, v in trailing.items()})
-    elif stream.read(2) != b"\r\n":
-        raise INCOMPLETE
+    if set(trailing) != {n.strip().lower() for n in environ.get("HTTP_X_AMZ_TRAILER", "").split(",") if n.strip()}:
+        raise MALFORMED_TRAILER  # x-amz-trailer names what follows the body
+    environ.update({"HTTP_" + name.upper().replace("-", "_"): v for name, v in trailing.items()})
     return body
+
+
+def read_chunked(stream: BinaryIO, value: str, signed: sigv4.Signed | None, limit: int) -> tuple[bytes, dict[str, str]]:
+    """(the data, the trailing headers) of an aws-chunked body, at most `limit` bytes of data."""
+    chain = signed.signature if value != UNSIGNED_TRAILER and signed else None
+    body, chain = chunks(stream, signed, chain, limit)
+    if value != SIGNED_CHUNKS:
+        return body, trailers(stream, signed, chain)
+    if stream.read(2) != b"\r\n":
+        raise INCOMPLETE
+    return body, {}
 
 
 def decoded_length(environ: dict) -> int | None:

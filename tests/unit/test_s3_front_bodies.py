@@ -161,18 +161,21 @@ def test_moto_gets_only_the_operations_headers_and_body():
     assert "HTTP_RANGE" not in put and put["wsgi.input"].read() == b"data"
 
 
-def test_a_streaming_declaration_on_a_read_allocates_nothing(tmp_path):
-    """moto allocated x-amz-decoded-content-length bytes for any request that declared a stream."""
+@pytest.mark.parametrize("method, signed", [("GET", True), ("OPTIONS", False)])
+def test_a_streaming_declaration_without_a_body_allocates_nothing(tmp_path, method, signed):
+    """moto allocated x-amz-decoded-content-length bytes for any request that declared a stream,
+    an anonymous preflight included."""
     fronts = s3_fronts(tmp_path)
-    env = declared_environ("GET", f"{LAB}/hello.txt", b"", s3_chunked.SIGNED_CHUNKS,
-                           {"x-amz-decoded-content-length": str(300 * 1024 * 1024)})
+    headers = {"x-amz-decoded-content-length": str(300 * 1024 * 1024)}
+    env = (declared_environ(method, f"{LAB}/hello.txt", b"", s3_chunked.SIGNED_CHUNKS, headers) if signed else
+           environ(method, f"{LAB}/hello.txt", b"", {**headers, "x-amz-content-sha256": s3_chunked.SIGNED_CHUNKS}))
     tracemalloc.start()
     try:
         response = call(fronts.internet, env)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert response.status_code == 200 and peak < 20 * 1024 * 1024
+    assert response.status_code < 500 and peak < 20 * 1024 * 1024
 
 
 def signed_chunks(env: dict, parts: list[bytes], trailer: dict[str, str] | None = None) -> bytes:
@@ -283,6 +286,15 @@ def test_a_plain_bodys_digests_are_checked(tmp_path, headers, expected):
     fronts = s3_fronts(tmp_path)
     assert code(call(fronts.internet, signed_environ("PUT", f"{LAB}/digested.txt", b"data", headers))) == expected
     assert ("digested.txt" in stored_objects()["lab-bucket"]) == (expected[0] == 200)
+
+
+def test_a_body_that_ends_before_its_length_is_incomplete(tmp_path):
+    fronts = s3_fronts(tmp_path)
+    env = streaming_put(s3_chunked.UNSIGNED_TRAILER, PARTS, trailer={"x-amz-checksum-crc32": crc32(b"".join(PARTS))})
+    env["CONTENT_LENGTH"] = str(len(env["wsgi.input"].getvalue()) + 100)
+    env["wsgi.input"] = io.BytesIO(env["wsgi.input"].getvalue()[:5000])
+    assert code(call(fronts.internet, env)) == (400, "IncompleteBody")
+    assert "streamed.bin" not in stored_objects()["lab-bucket"]
 
 
 def test_botocores_own_unsigned_trailer_encoding_is_read(tmp_path):
