@@ -102,11 +102,11 @@ def test_a_read_answers_the_logged_objects_data_and_nothing_else(lab, request, r
     for read_url in (url, reader[1]):
         response, line = send(lab, ingress, reader[0], read_url, b"")
         objects = stored_objects()
-        if response.status_code == 200 and line["action"] == "s3:GetObject":
+        if response.status_code in (200, 206) and line["action"] == "s3:GetObject":  # 206: a partNumber's part
             data = objects[line["bucket"]][line["key"]]
             assert (response.data if reader[0] == "GET" else response.headers["Content-Length"]) == (
                 data if reader[0] == "GET" else str(len(data))), (read_url, line)
-        elif response.status_code != 200:
+        elif response.status_code not in (200, 206):
             assert not any(d and d in response.data for keys in objects.values() for d in keys.values())
 
 
