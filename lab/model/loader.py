@@ -195,7 +195,7 @@ def parse_policy(sec: Section, key: str, kind: str) -> Policy | None:
     except PolicyTextError as exc:
         raise fail(str(path), exc.line, str(exc), exc.code) from None
     except MalformedPolicy as exc:  # the message names statement and field, json_line finds them
-        raise fail(str(path), json_line(text, exc.path), str(exc), MALFORMED) from None
+        raise fail(str(path), json_line(text, exc.path), str(exc), exc.code) from None
     return Policy(str(path), document, line=sec.line_of(key))
 
 

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from lab.errors import LabError
+from lab.model.condition_keys import key_problem
 from lab.model.wildcard import Wildcard
 
 # AWS's default endpoint policy, as describe-vpc-endpoints shows it (aws-behaviour.md section 1).
@@ -200,19 +201,19 @@ class MalformedPolicy(LabError, ValueError):
     """A policy AWS would refuse to attach (MalformedPolicyDocument); says which statement and field.
     `path` locates the field in the document: ("Statement", 0, "Effect")."""
 
-    def __init__(self, message: str, path: tuple[str | int, ...] = ()):
+    def __init__(self, message: str, path: tuple[str | int, ...] = (), code: str = "MalformedPolicyDocument"):
         super().__init__(message)
-        self.path = path
+        self.path, self.code = path, code
 
 
 WHERE_PART = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")  # .Key or [index]
 
 
-def _error(where: str, message: str) -> MalformedPolicy:
+def _error(where: str, message: str, code: str = "MalformedPolicyDocument") -> MalformedPolicy:
     """`where` as messages show it (policy.Statement[0].Effect), kept as a path for the line number."""
     rest = where.partition(".")[2]
     path = tuple(int(index) if index else key for key, index in WHERE_PART.findall("." + rest)) if rest else ()
-    return MalformedPolicy(f"{where}: {message}", path)
+    return MalformedPolicy(f"{where}: {message}", path, code)
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
@@ -299,6 +300,9 @@ def _conditions(statement: dict, where: str) -> tuple[Condition, ...]:
         if not isinstance(keys, dict) or not keys:
             raise _error(at, f"expected an object of condition keys, got {json.dumps(keys)}")
         for key, values in keys.items():
+            problem = key_problem(key)
+            if problem:
+                raise _error(f"{at}.{key}", problem, "vpclab.ConditionKeyNotEmulated")
             compiled = tuple(_compile(kind, v, f"{at}.{key}") for v in _strings(values, f"{at}.{key}"))
             out.append(Condition(kind, negated, if_exists, qualifier, key.lower(), compiled))
     return tuple(out)

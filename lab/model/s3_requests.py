@@ -17,6 +17,7 @@ saw). Always aws:SecureTransport, and for a signed request the caller, the accou
 from __future__ import annotations
 
 import ipaddress
+from datetime import datetime, timezone
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote_to_bytes
@@ -172,11 +173,18 @@ def request_keys(action: str, params: dict[str, str], headers: dict[str, str], a
 
 
 def request_context(https: bool, is_signed: bool, source_ip: str, vpce_id: str | None,
-                    vpc_id: str | None) -> dict[str, str]:
-    """The condition keys of one request, lower-cased (IAM ignores their case)."""
-    keys = {"aws:SecureTransport": "true" if https else "false"}
+                    vpc_id: str | None, now: datetime | None = None) -> dict[str, str]:
+    """The global condition keys of one request, lower-cased (IAM ignores their case): the caller
+    (the account's root user, or anonymous), how it came (TLS, its address or endpoint) and when."""
+    when = now or datetime.now(timezone.utc)
+    keys = {"aws:SecureTransport": "true" if https else "false", "aws:ViaAWSService": "false",
+            "aws:PrincipalIsAWSService": "false", "aws:CurrentTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "aws:EpochTime": str(int(when.timestamp()))}
     if is_signed:
-        keys |= {"aws:PrincipalArn": ROOT, "aws:PrincipalAccount": ACCOUNT_ID}
+        keys |= {"aws:PrincipalArn": ROOT, "aws:PrincipalAccount": ACCOUNT_ID, "aws:PrincipalType": "Account",
+                 "aws:userid": ACCOUNT_ID}
+    else:
+        keys |= {"aws:PrincipalType": "Anonymous", "aws:userid": "anonymous"}
     if vpce_id:
         keys |= {"aws:SourceVpce": vpce_id, "aws:SourceVpc": vpc_id, "aws:VpcSourceIp": source_ip}
     else:

@@ -320,3 +320,31 @@ def test_a_lone_statement_object_is_located_too():
     with pytest.raises(MalformedPolicy) as e:
         parse_policy(json.loads(text), "policy")
     assert json_line(text, e.value.path) == 5
+
+
+def test_a_condition_key_the_fronts_do_not_fill_is_refused_and_absent_ones_are_not():
+    """A Deny on a key the fronts never fill would never apply where AWS applies it."""
+    from lab.model.policy import MalformedPolicy, parse_policy
+
+    def with_key(key: str) -> dict:
+        return {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*",
+                               "Condition": {"StringEquals": {key: "x"}}}]}
+    with pytest.raises(MalformedPolicy) as refused:
+        parse_policy(with_key("dynamodb:LeadingKeys"), "policy")
+    assert refused.value.code == "vpclab.ConditionKeyNotEmulated" and "dynamodb:LeadingKeys" in str(refused.value)
+    for key in ("aws:SourceVpce", "s3:prefix", "s3:RequestObjectTag/env", "aws:PrincipalOrgID", "aws:PrincipalTag/team",
+                "AWS:CurrentTime"):
+        parse_policy(with_key(key), "policy")
+
+
+def test_the_always_present_global_keys_are_filled():
+    from datetime import datetime, timezone
+
+    from lab.model.s3_requests import request_context
+    when = datetime(2026, 12, 6, 15, 0, tzinfo=timezone.utc)
+    keys = request_context(True, True, "10.0.2.4", "vpce-0a1b2c3d4e5f60718", "vpc-0a1b2c3d4e5f60718", when)
+    assert (keys["aws:currenttime"], keys["aws:epochtime"], keys["aws:principaltype"], keys["aws:userid"]) == (
+        "2026-12-06T15:00:00Z", str(int(when.timestamp())), "Account", "111122223333")
+    anonymous = request_context(False, False, "203.0.113.9", None, None, when)
+    assert (anonymous["aws:principaltype"], anonymous["aws:userid"], "aws:principalarn" in anonymous) == (
+        "Anonymous", "anonymous", False)
