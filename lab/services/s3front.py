@@ -5,10 +5,11 @@ The steps, in S3's order: read the bucket, key and operation off the Host, raw p
 query (lab.model.s3_requests; S3's own error for a shape S3 refuses); send a bucket of another
 region to its region (301 PermanentRedirect); check the declared payload, then verify the
 signature over it (lab.services.sigv4; unsigned is anonymous), and only then read the body, for an
-operation that has one (lab.services.s3_chunked: digests checked, aws-chunked decoded); evaluate the endpoint and bucket policies for every action the request needs,
-including CopyObject's source and each key of a DeleteObjects (lab.services.authorize); refuse
-ACLs, which S3 disables on new buckets; then moto, which serves exactly that operation. A CORS
-preflight is answered by the front from the bucket's CORS rules (lab.services.s3_cors).
+operation that has one (lab.services.s3_chunked: digests checked, aws-chunked decoded); evaluate
+the endpoint and bucket policies for every action the request needs, including CopyObject's source
+and each key of a DeleteObjects (lab.services.authorize); refuse ACLs, which S3 disables on new
+buckets; then moto, which serves exactly that operation. A CORS preflight is answered by the front
+from the bucket's CORS rules (lab.services.s3_cors).
 """
 from __future__ import annotations
 
