@@ -66,8 +66,8 @@ def declared(environ: dict, signed: sigv4.Signed | None) -> str:
     if value is None and signed is not None:
         raise S3Refusal(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
     if value is not None and value not in VALUES and not HEX_DIGEST.fullmatch(value):
-        raise S3Refusal(400, "InvalidArgument", "x-amz-content-sha256 must be " + ", ".join(VALUES[:-1])
-                        + f" or {VALUES[-1]} or a valid sha256 value.",
+        raise S3Refusal(400, "InvalidArgument", "x-amz-content-sha256 must be " + ", ".join(VALUES)
+                        + " or a valid sha256 value.",
                         {"ArgumentName": "x-amz-content-sha256", "ArgumentValue": value})
     return UNSIGNED if value is None else value
 

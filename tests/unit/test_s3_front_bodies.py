@@ -17,6 +17,7 @@ import base64
 import io
 import json
 import tracemalloc
+import xml.etree.ElementTree as ET
 import zlib
 from unittest import mock
 from urllib.parse import urlencode, urlsplit
@@ -93,6 +94,10 @@ def test_any_other_payload_value_is_invalid_argument(tmp_path):
     fronts = s3_fronts(tmp_path)
     response = call(fronts.internet, declared_environ("PUT", f"{LAB}/g.txt", b"REAL", "anything"))
     assert code(response) == (400, "InvalidArgument")
+    assert ET.fromstring(response.data).findtext("Message") == (
+        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, "
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.")
     assert b"<ArgumentName>x-amz-content-sha256</ArgumentName><ArgumentValue>anything</ArgumentValue>" in response.data
     assert "g.txt" not in stored_objects()["lab-bucket"]
 
