@@ -4,13 +4,20 @@ endpoint's policy when it came through one and the bucket's policy, with the sam
 S3 front enforces (lab.model.policy)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
+from urllib.parse import parse_qsl
 
+from lab.model import regions
 from lab.model.ids import aws_id
 from lab.model.policy import DEFAULT_ENDPOINT_POLICY, PolicyDocument, Request, Scope, decide, parse_policy
-from lab.model.s3_requests import ROOT, S3Refusal, parse_target, request_context, s3_action
+from lab.model.s3_requests import ROOT, S3Refusal, parse_target, request_context, request_keys, s3_action
 from lab.model.topology import Topology
+from lab.services.probe import USER_AGENT
+
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()  # a signed GET's x-amz-content-sha256
 
 
 @lru_cache(maxsize=64)
@@ -22,15 +29,30 @@ def parsed(document: dict) -> PolicyDocument:
     return _parsed(json.dumps(document, sort_keys=True))
 
 
+def probe_keys(t: Topology, host: str | None, bucket: str | None, action: str, query: str,
+               signed: bool) -> dict[str, str]:
+    """The keys the front fills from what the probe sends (lab.services.probe): its User-Agent, the
+    payload hash and SigV4 of a signed GET, the query's parameters, the region of the front it reaches."""
+    service = regions.service_for_hostname(host or "")
+    region = t.buckets[bucket].region if bucket in t.buckets else service.region if service else t.region
+    headers = {"user-agent": USER_AGENT} | ({"x-amz-content-sha256": EMPTY_SHA256} if signed else {})
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    keys = request_keys(action, params, headers, "REST-HEADER" if signed else None, [], on_bucket=bucket is not None)
+    return keys | {"aws:requestedregion": region}
+
+
 def denial(t: Topology, host: str | None, path: str, https: bool, source_ip: str,
            vpce: str | None, signed: bool) -> tuple[dict, str | None]:
     """(the request as S3 authorizes it, why it is denied or None)."""
+    raw_path, _, query = path.partition("?")
     try:
-        target = parse_target(host or "", path)
+        target = parse_target(host or "", raw_path)
     except S3Refusal:  # a name S3 refuses: the front answers before any policy, so none denies it
         return {"method": "GET", "path": path, "signed": signed, "action": None, "resource": None}, None
     bucket, key = target.bucket, target.key
-    action, resource = s3_action("GET", bucket, key, "")
+    action, resource = s3_action("GET", bucket, key, query)
+    if action is None:  # S3 refuses the request before any policy
+        return {"method": "GET", "path": path, "signed": signed, "action": None, "resource": resource}, None
     endpoint_scope, vpc_id = None, None
     for vpc in t.vpcs.values():
         for ep in vpc.endpoints.values():
@@ -41,6 +63,7 @@ def denial(t: Topology, host: str | None, path: str, https: bool, source_ip: str
     policy = t.buckets.get(bucket).policy if bucket in t.buckets else None
     bucket_scope = Scope(f"bucket policy of {bucket}", parsed(policy.document)) if policy else None
     request = Request(ROOT if signed else None, action, resource,
-                      request_context(https, signed, source_ip, vpce, vpc_id))
+                      request_context(https, signed, source_ip, vpce, vpc_id)
+                      | probe_keys(t, host, bucket, action, query, signed))
     return ({"method": "GET", "path": path, "signed": signed, "action": action, "resource": resource},
             decide(request, endpoint_scope, bucket_scope))

@@ -15,6 +15,7 @@ import time
 
 from lab.model import regions
 
+USER_AGENT = "vpclab-probe"  # what S3 sees as aws:UserAgent (lab.analysis.s3_policy predicts with it)
 OUTCOME_BY_ERRNO = {errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "no-route",
                     errno.ENETUNREACH: "no-route", errno.ETIMEDOUT: "timeout"}
 
@@ -47,7 +48,7 @@ def http_get(sock: socket.socket, host: str, path: str, tls: bool, timeout: floa
     if tls:
         sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
     sock.settimeout(timeout)
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: vpclab-probe\r\n{headers}"
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n{headers}"
                  "Connection: close\r\n\r\n".encode())
     data = b""
     while chunk := sock.recv(65536):
