@@ -66,6 +66,7 @@ def verify(environ: dict, region: str) -> None:
         signed = sigv4.claimed(environ)
         if signed is None:
             raise DynamoDbError("MissingAuthenticationTokenException", "Request is missing Authentication Token")
+        sigv4.check_claims(environ, signed, service="dynamodb", region=region, s3=False)  # before any body is read
         payload = hashlib.sha256(buffered_body(environ)).hexdigest()
         sigv4.verify(environ, signed, "/", payload, service="dynamodb", region=region, s3=False)
     except sigv4.SignatureProblem as problem:

@@ -193,9 +193,10 @@ def unsigned_amz_headers(environ: dict, signed: Signed) -> list[str]:
     return sorted(h for h in sent if h not in signed.signed_headers)
 
 
-def verify(environ: dict, signed: Signed, raw_path: str, payload_hash: str, *, service: str, region: str,
-           s3: bool, now: datetime | None = None) -> None:
-    """Accept the signature or raise the SignatureProblem AWS would answer with."""
+def check_claims(environ: dict, signed: Signed, *, service: str, region: str, s3: bool,
+                 now: datetime | None = None) -> None:
+    """Everything about a signature that can be checked before the body is read: the key, its scope,
+    the time and, for S3, that every x-amz-* header is signed."""
     if signed.access_key not in KEYS:
         raise SignatureProblem("unknown-key", signed.access_key)
     if signed.service != service:
@@ -208,6 +209,12 @@ def verify(environ: dict, signed: Signed, raw_path: str, payload_hash: str, *, s
     unsigned = unsigned_amz_headers(environ, signed) if s3 else []
     if unsigned:
         raise SignatureProblem("headers-not-signed", ",".join(unsigned), signed.presigned)
+
+
+def verify(environ: dict, signed: Signed, raw_path: str, payload_hash: str, *, service: str, region: str,
+           s3: bool, now: datetime | None = None) -> None:
+    """Accept the signature or raise the SignatureProblem AWS would answer with."""
+    check_claims(environ, signed, service=service, region=region, s3=s3, now=now)
     key = signing_key(KEYS[signed.access_key], signed)
     canonicals = [canonical_request(environ, signed, uri, payload_hash) for uri in canonical_uris(raw_path, s3)]
     if not any(hmac.compare_digest(hmac.new(key, string_to_sign(signed, c).encode(), hashlib.sha256).hexdigest(),

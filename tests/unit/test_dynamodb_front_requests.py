@@ -241,3 +241,25 @@ def test_every_operation_is_authorized_on_what_it_names_or_names_nothing(op):
         value = SECRET_ARN if member.name.endswith("Arn") and member.name not in TABLE_SHAPES else "secret"
         found = list(named(model.input_shape, {param.member_name: value}))
         assert [(path, v) for path, _, v in found] == [((param.member_name,), value)]
+
+
+def test_an_unknown_key_is_refused_before_the_body_is_read(tmp_path):
+    """DynamoDB's signature covers the body, but the key, scope and time do not need it: an unknown
+    key with a large body is refused without reading a byte of it."""
+    from botocore.credentials import Credentials
+
+    from signing import call, signed_environ
+
+    class Unreadable:
+        def read(self, *_):
+            raise AssertionError("the body was read")
+
+    fronts = dynamodb_fronts(tmp_path)
+    env = signed_environ("POST", f"https://dynamodb.{REGION}.amazonaws.com/", b"{}",
+                         {"X-Amz-Target": "DynamoDB_20120810.ListTables",
+                          "Content-Type": "application/x-amz-json-1.0"},
+                         service="dynamodb", credentials=Credentials("AKIANOTTHELABSKEY", "x"))
+    env.update({"wsgi.input": Unreadable(), "CONTENT_LENGTH": str(200 * 1024 * 1024)})
+    response = call(fronts.internet, env)
+    assert (response.status_code, json.loads(response.data)["__type"].rpartition("#")[2]) == (
+        400, "UnrecognizedClientException")
