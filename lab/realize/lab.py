@@ -320,7 +320,8 @@ class Lab:
         Every such node's shell lists its ruleset at once (`config/<node>.ruleset.json`): one `nft`
         process started from here after the other took 1.6 s per look in a 100-VPC lab, and a
         trace looks twice."""
-        names = [name for name, spec in self.plan.nodes.items() if spec.nftables and name in self.nodes]
+        names = [name for name, spec in self.plan.nodes.items()  # a shell still busy: a start cut short
+                 if spec.nftables and name in self.nodes and not self.nodes[name].waiting]
         directory = self.run_dir / "config"
         for name in names:
             self.nodes[name].sendCmd(f"nft -j list ruleset > {directory / name}.ruleset.json 2>/dev/null")

@@ -120,6 +120,30 @@ def test_a_configuration_line_the_kernel_refuses_fails_the_start_by_name(lab_san
 
 @pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
 @pytest.mark.timeout(60, method="signal")
+def test_a_start_cut_short_while_shells_work_tears_down_without_a_traceback(lab_sandbox, monkeypatch, caplog):
+    """Cut short (Ctrl-C) while every shell configures its node: teardown does not ask the shells
+    still busy for their drop counters (Mininet refuses a command to a busy shell)."""
+    plan = compile_plan(load_topology(str(REPO / "topologies/public-private.yaml")))
+    before = root_snapshot(plan_addresses(plan))
+    lab, records, real = Lab(plan, lab_sandbox.tmp / "run"), [], Lab.in_every_shell
+
+    def cut_short(self, step, files):
+        if step != "configuration of":
+            return real(self, step, files)
+        records.append(lab_sandbox.record(self.state))
+        for name, kinds in files.items():
+            self.nodes[name].sendCmd(kernel.apply_command(name, kinds, self.run_dir / "config"))
+        raise KeyboardInterrupt
+    monkeypatch.setattr(Lab, "in_every_shell", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        lab.start()
+    assert "could not save" not in caplog.text
+    [record] = records
+    assert residue(record, before) == []
+
+
+@pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
+@pytest.mark.timeout(60, method="signal")
 def test_a_capture_that_does_not_start_fails_the_start_with_its_words(lab_sandbox, monkeypatch):
     """tcpdump runs in the background of its node's shell: one that dies at once is still noticed."""
     plan = compile_plan(load_topology(str(REPO / "topologies/public-private.yaml")))
