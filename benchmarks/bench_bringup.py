@@ -84,7 +84,8 @@ for _name in NETWORK_PHASES + ("launch_services", "start_captures", "wait_captur
     setattr(TimedLab, _name, _timed_step(_name))
 
 
-def run_lab(plan, pids: list[Owned], tags: list[str]) -> tuple[float, float, dict[str, float]]:
+def run_lab(plan, pids: list[Owned], tags: list[str], while_up=None) -> tuple[float, float, dict[str, float], object]:
+    """(up, down, the lab's phase times, what `while_up(lab)` measured once the lab was up)."""
     with scratch_dir("vpclab-bench-") as run_dir:
         lab = TimedLab(plan, run_dir)
         tags.append(lab.tag)
@@ -93,11 +94,12 @@ def run_lab(plan, pids: list[Owned], tags: list[str]) -> tuple[float, float, dic
             lab.start()
             up = time.perf_counter() - started
             pids += list(lab.state.nodes.values()) + lab.state.processes
+            measured = while_up(lab) if while_up else None
         finally:
             stopping = time.perf_counter()
             lab.stop()
             down = time.perf_counter() - stopping
-    return up, down, lab.seconds
+    return up, down, lab.seconds, measured
 
 
 # -- plain Mininet ----------------------------------------------------------------------------------
@@ -259,7 +261,7 @@ def bench_topology(path: Path, runs: int, pids: list[Owned], tags: list[str]) ->
     variants = [("plain Mininet", lambda check: run_mininet(plan, pids, check)),
                 ("plain Mininet + carrier wait", lambda check: run_mininet(plan, pids, check, carrier=True)),
                 ("raw netlink (no processes)", lambda check: run_raw(plan, check)),
-                ("vpclab Lab", lambda check: run_lab(plan, pids, tags))]
+                ("vpclab Lab", lambda check: run_lab(plan, pids, tags)[:3])]
     for rep in range(runs + 1):  # rep 0: warm-up (imports, caches, first-time checks), not counted
         order = variants[rep % len(variants):] + variants[:rep % len(variants)]
         for name, run in order:

@@ -32,9 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from bench_bringup import NETWORK_PHASES, RawNet, TimedLab, wait_carrier  # noqa: E402
-from common import (Owned, leftovers, machine, median, mininet_like, owned, require_root, scratch_dir,  # noqa: E402
-                    table, terminated_cleanly, veth_count)
+import bench_bringup  # noqa: E402
+from bench_bringup import NETWORK_PHASES, RawNet, wait_carrier  # noqa: E402
+from common import (Owned, leftovers, machine, median, mininet_like, owned, require_root, table, terminated_cleanly, veth_count)
 from topologies import many_vpcs  # noqa: E402
 
 from lab.model.loader import load_topology  # noqa: E402
@@ -108,22 +108,13 @@ def run_raw(plan) -> dict:
 
 
 def run_lab(plan, pids: list[Owned], tags: list[str]) -> dict:
-    with scratch_dir("vpclab-bench-") as run_dir:
-        kernel = kernel_memory()
-        lab = TimedLab(plan, run_dir)
-        tags.append(lab.tag)
-        started = time.perf_counter()
-        try:
-            lab.start()
-            up = time.perf_counter() - started
-            pids += list(lab.state.nodes.values()) + lab.state.processes
-            members = set(pids_in_namespaces(lab.state.netns.values())) | {o.pid for o in lab.state.processes}
-            memory = {"kernel": kernel_memory() - kernel, "pss": pss(members)}
-        finally:
-            stopping = time.perf_counter()
-            lab.stop()
-            down = time.perf_counter() - stopping
-    return {"up": up, "down": down, "memory": memory, "phases": lab.seconds}
+    kernel = kernel_memory()
+
+    def memory(lab) -> dict:
+        members = set(pids_in_namespaces(lab.state.netns.values())) | {o.pid for o in lab.state.processes}
+        return {"kernel": kernel_memory() - kernel, "pss": pss(members)}
+    up, down, phases, measured = bench_bringup.run_lab(plan, pids, tags, memory)
+    return {"up": up, "down": down, "memory": measured, "phases": phases}
 
 
 # -- one size ---------------------------------------------------------------------------------------

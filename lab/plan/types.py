@@ -7,7 +7,7 @@ its own, so two nodes may both have an `eth0`.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lab.model.topology import Bucket, Policy, Table
 

@@ -22,7 +22,7 @@ from lab.model.policy import PolicyDocument
 from lab.model.s3_operations import ACL_HEADERS, COPY, WRITES_OBJECT, Operation
 from lab.model.s3_requests import ROOT, S3Refusal, S3Target, checked, decode_path, operation, parse_target
 from lab.services import s3_backend, s3_chunked, sigv4
-from lab.services.access import TARGET_KEY, VERDICT_KEY, Verdict
+from lab.services.access import TARGET_KEY
 from lab.services.authorize import S3Policies, bucket_policy_answer, is_bucket_policy_action
 from lab.services.body import MAX_BODY, BodyTooLarge
 from lab.services.config import Ingress
