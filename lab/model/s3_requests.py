@@ -17,9 +17,10 @@ saw). Always aws:SecureTransport, and for a signed request the caller, the accou
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timezone
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from urllib.parse import parse_qs, unquote_to_bytes
 
 from lab.model import regions
@@ -112,7 +113,7 @@ def checked(target: S3Target) -> S3Target:
     return target
 
 
-def operation(method: str, target: S3Target, params: set[str], headers: set[str]) -> Operation:
+def operation(method: str, target: S3Target, params: AbstractSet[str], headers: AbstractSet[str]) -> Operation:
     """The operation S3 runs for this request; S3's own error where it has none (any method S3 does not
     know, a lower-case one included) or vpclab lacks it."""
     op = identify(method, target.level, params, headers)
@@ -120,7 +121,8 @@ def operation(method: str, target: S3Target, params: set[str], headers: set[str]
         raise S3Refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.",
                         {"Method": method, "ResourceType": target.level.upper()})
     if op.name == "CreateBucket" and bucket_name_problem(target.bucket or ""):
-        raise S3Refusal(400, "InvalidBucketName", "The specified bucket is not valid.", {"BucketName": target.bucket})
+        raise S3Refusal(400, "InvalidBucketName", "The specified bucket is not valid.",
+                        {"BucketName": target.bucket or ""})
     if op.action is None:
         raise S3Refusal(501, "NotImplemented", f"vpclab does not emulate S3's {op.name}; the lab's S3 serves "
                         "object, bucket and configuration operations (docs/architecture.md)")
@@ -186,7 +188,7 @@ def request_context(https: bool, is_signed: bool, source_ip: str, vpce_id: str |
     else:
         keys |= {"aws:PrincipalType": "Anonymous", "aws:userid": "anonymous"}
     if vpce_id:
-        keys |= {"aws:SourceVpce": vpce_id, "aws:SourceVpc": vpc_id, "aws:VpcSourceIp": source_ip}
+        keys |= {"aws:SourceVpce": vpce_id, "aws:SourceVpc": vpc_id or "", "aws:VpcSourceIp": source_ip}
     else:
         keys["aws:SourceIp"] = source_ip
     return {k.lower(): v for k, v in keys.items()}

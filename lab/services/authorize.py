@@ -19,9 +19,9 @@ from lab.model.s3_operations import extra_actions
 from lab.model.s3_requests import ROOT, S3Refusal, request_context, request_keys
 from lab.services.access import ACCESS_KEY, VERDICT_KEY, Access, Verdict
 from lab.services.body import buffered_body
+from lab.services.config import Ingress
 from lab.services.s3_backend import first_values
 from lab.services.s3_xml import document_tags, header_tags
-from lab.services.config import Ingress
 from lab.services.s3errors import error_xml
 
 __all__ = ["ROOT", "S3Policies", "context", "bucket_policy_answer", "is_bucket_policy_action", "answer"]
@@ -76,7 +76,7 @@ class S3Policies:
     def __init__(self, ingress: Ingress, region: str, bucket_policies: Mapping[str, PolicyDocument],
                  object_tags: Callable[[str, str, str | None], list[tuple[str, str]]] = lambda b, k, v: []):
         self.ingress, self.region, self.bucket_policies, self.object_tags = ingress, region, bucket_policies, object_tags
-        self.endpoint = Scope(f"endpoint policy of {ingress.vpce_id}", ingress.policy) if ingress.vpce_id else None
+        self.endpoint = ingress.endpoint_scope
 
     def bucket_policy(self, bucket: str | None) -> PolicyDocument | None:
         return self.bucket_policies.get(bucket or "")
@@ -89,7 +89,7 @@ class S3Policies:
         scope = Scope(f"bucket policy of {bucket}", policy) if policy and not owner_override else None
         signed = principal is not None
         keys = context(environ[ACCESS_KEY], self.ingress, signed, self.region) | s3_context(environ, action, signed, resource)
-        if action in EXISTING_TAG_ACTIONS and "/" in resource and tests_existing_tags(self.endpoint, scope):
+        if bucket and action in EXISTING_TAG_ACTIONS and "/" in resource and tests_existing_tags(self.endpoint, scope):
             key = resource.split("/", 1)[1]
             version = first_values(parse_qsl(environ.get("QUERY_STRING", ""))).get("versionId")
             keys |= {f"{EXISTING_TAG}{k}".lower(): v for k, v in self.object_tags(bucket, key, version)}

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from lab.model import regions
+from lab.model.policy import DEFAULT_ENDPOINT_POLICY, MalformedPolicy, PolicyDocument, Scope, parse_policy
 from lab.model.topology import Bucket, Table
 from lab.plan.types import DnsRecord, Resolver
 from lab.services.errors import ServiceError
-from lab.model.policy import DEFAULT_ENDPOINT_POLICY, MalformedPolicy, PolicyDocument, parse_policy
 
 VPCE_ID = re.compile(r"vpce-[0-9a-f]{8,17}")
 VPC_ID = re.compile(r"vpc-[0-9a-f]{8,17}")
@@ -37,6 +37,13 @@ class Ingress:
     @property
     def vpce_id(self) -> str | None:
         return None if self.name == "internet" else self.name
+
+    @property
+    def endpoint_scope(self) -> Scope | None:
+        """The endpoint policy every request through this ingress meets; None for the internet."""
+        if self.vpce_id is None or self.policy is None:
+            return None
+        return Scope(f"endpoint policy of {self.vpce_id}", self.policy)
 
 
 @dataclass(frozen=True)
@@ -110,13 +117,13 @@ def _ingress(data: Any, where: str) -> Ingress:
     if name == "internet":
         if d.get("vpc_id") is not None or d.get("policy") is not None:
             raise ServiceError(f"{where}: the internet ingress has no vpc_id and no policy (endpoints have)")
-        return Ingress(name, *ports)
+        return Ingress(name, ports[0], ports[1])
     vpc_id = d.get("vpc_id")
     if not isinstance(vpc_id, str) or not VPC_ID.fullmatch(vpc_id):
         raise ServiceError(f"{where}.vpc_id: endpoint {name} needs its VPC's id (vpc-0123abcd...), "
                            f"got {json.dumps(vpc_id)}")
     document = DEFAULT_ENDPOINT_POLICY if d.get("policy") is None else d["policy"]  # null: AWS's default
-    return Ingress(name, *ports, vpc_id, policy_of(document, f"{where}.policy"))
+    return Ingress(name, ports[0], ports[1], vpc_id, policy_of(document, f"{where}.policy"))
 
 
 def _check_unique_ingresses(ingresses: tuple[Ingress, ...], where: str) -> None:

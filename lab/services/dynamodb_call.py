@@ -14,14 +14,15 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from typing import Any
 
 from lab.services.body import BodyTooLarge, buffered_body
 
 MAX_DEPTH = 80  # shape levels: 32 nested attributes are 64 (a map, then its AttributeValue), plus the call's own
 CONTAINERS = ("structure", "map", "list")
-JSON_TYPES = {"structure": dict, "map": dict, "list": list, "string": str, "blob": str, "boolean": bool,
-              "integer": int, "long": int, "float": (int, float), "double": (int, float),
-              "timestamp": (int, float, str)}
+JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "structure": dict, "map": dict, "list": list, "string": str, "blob": str, "boolean": bool,
+    "integer": int, "long": int, "float": (int, float), "double": (int, float), "timestamp": (int, float, str)}
 TYPE_WORDS = {"string": "String", "blob": "Blob", "boolean": "Boolean", "integer": "Integer", "long": "Long",
               "float": "Float", "double": "Double", "timestamp": "Date"}
 
@@ -94,17 +95,21 @@ def _member_path(path: str, name: str) -> str:
     return f"{path}.{name[:1].lower()}{name[1:]}" if path else f"{name[:1].lower()}{name[1:]}"
 
 
+def is_json_type(value: object, type_name: str) -> bool:
+    """Whether a JSON value has the type a shape of `type_name` wants (a bool is no number)."""
+    return isinstance(value, JSON_TYPES.get(type_name, object)) and (type_name == "boolean" or not isinstance(value, bool))
+
+
 class _Checker:
     """One walk of a body along its shape; constraint problems are collected, type errors raised."""
 
     def __init__(self) -> None:
         self.problems: list[str] = []
 
-    def value(self, shape, value: object, path: str, depth: int) -> object:
+    def value(self, shape, value: Any, path: str, depth: int) -> Any:
         if depth > MAX_DEPTH:
             raise DynamoDbError("ValidationException", "Nesting Levels have exceeded supported limits")
-        expected = JSON_TYPES.get(shape.type_name, object)
-        if not isinstance(value, expected) or (isinstance(value, bool) and shape.type_name != "boolean"):
+        if not is_json_type(value, shape.type_name):
             raise _mismatch(shape, value)
         self.constraints(shape, value, path)
         if shape.type_name == "structure":

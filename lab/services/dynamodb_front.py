@@ -18,7 +18,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 
-from lab.model.policy import Request, Scope, decide
+from lab.model.policy import Request, decide
 from lab.services import sigv4
 from lab.services.access import ACCESS_KEY, VERDICT_KEY, Verdict
 from lab.services.authorize import ROOT, answer, context
@@ -82,7 +82,7 @@ class DynamoDbFront:
 
     def __init__(self, backend: Callable, ingress: Ingress, region: str):
         self.backend, self.ingress, self.region = backend, ingress, region
-        self.endpoint = Scope(f"endpoint policy of {ingress.vpce_id}", ingress.policy) if ingress.vpce_id else None
+        self.endpoint = ingress.endpoint_scope
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO", "/") == "/":

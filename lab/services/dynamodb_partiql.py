@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+from typing import Any
 
 from lab.services.dynamodb_call import DynamoDbError
 
@@ -73,7 +74,7 @@ def moto_tables(statement: str, parameters: list) -> set[str]:
     return tables.asked | set(updates)
 
 
-def statement_needs(statement: object, parameters: object) -> tuple[str, str, bool]:
+def statement_needs(statement: Any, parameters: object) -> tuple[str, str, bool]:
     """(the IAM action, the table as the front reads it, whether moto's engine reads the same): the
     front authorizes its own reading, as DynamoDB would, and refuses a statement moto reads otherwise.
     moto's key for an index, "<table>.<index>", is the front's unquoted `table.index` too."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any
 
 from lab.model.ids import ACCOUNT_ID
 from lab.services.dynamodb_call import DynamoDbError, service_model
@@ -88,7 +89,7 @@ def _holds(shape_name: str) -> bool:
     return shape_name in resource_shapes()
 
 
-def named(shape, value: object, path: tuple = ()):
+def named(shape, value: Any, path: tuple = ()):
     """(path, shape name, value) of every resource-naming string in a checked call, map keys included."""
     if shape.name in TABLE_SHAPES or shape.name in ARN_KINDS:
         yield path, shape.name, value

@@ -75,7 +75,7 @@ def service_app(service: str):
     so its module setting is set instead."""
     os.environ["MOTO_ACCOUNT_ID"] = ACCOUNT_ID
     werkzeug_app.DISABLE_GLOBAL_CORS = True
-    return create_backend_app(service)
+    return create_backend_app(service)  # type: ignore[arg-type]  # moto types it as a Literal of its services
 
 
 def checked_app(config: FrontConfig, ingress: Ingress, app):

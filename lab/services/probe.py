@@ -26,7 +26,7 @@ def resolve(target: str) -> list[str]:
         return [target]
     except OSError:
         infos = socket.getaddrinfo(target, None, socket.AF_INET, socket.SOCK_STREAM)
-        return list(dict.fromkeys(info[4][0] for info in infos))
+        return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def signature(host: str, path: str, tls: bool) -> dict[str, str]:
@@ -75,7 +75,7 @@ def probe(target: str, port: int, timeout: float, path: str | None, sign: bool =
     except socket.timeout:
         return result | {"outcome": "timeout"}
     except OSError as exc:
-        return result | {"outcome": OUTCOME_BY_ERRNO.get(exc.errno, "error"), "error": exc.strerror}
+        return result | {"outcome": OUTCOME_BY_ERRNO.get(exc.errno or 0, "error"), "error": exc.strerror}
     result["source"] = list(sock.getsockname())
     result["outcome"] = "ok"
     if path is not None:

@@ -27,7 +27,7 @@ import hmac
 import re
 import zlib
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import IO
 
 from werkzeug.exceptions import ClientDisconnected
 from werkzeug.wsgi import get_input_stream
@@ -132,7 +132,7 @@ def decoded(environ: dict, value: str, signed: sigv4.Signed | None) -> bytes:
     return body
 
 
-def read_chunked(stream: BinaryIO, value: str, signed: sigv4.Signed | None, limit: int) -> tuple[bytes, dict[str, str]]:
+def read_chunked(stream: IO[bytes], value: str, signed: sigv4.Signed | None, limit: int) -> tuple[bytes, dict[str, str]]:
     """(the data, the trailing headers) of an aws-chunked body, at most `limit` bytes of data."""
     chain = signed.signature if value != UNSIGNED_TRAILER and signed else None
     body, chain = chunks(stream, signed, chain, limit)
@@ -156,10 +156,11 @@ def decoded_length(environ: dict) -> int | None:
     return int(value)
 
 
-def chunks(stream: BinaryIO, signed: sigv4.Signed | None, chain: str | None, limit: int) -> tuple[bytes, str | None]:
+def chunks(stream: IO[bytes], signed: sigv4.Signed | None, chain: str | None, limit: int) -> tuple[bytes, str | None]:
     """The chunks' data up to the empty final chunk, each signature checked when `chain` (the
     previous signature) is given; with the final chunk's signature, which a trailer continues."""
-    parts, total = [], 0
+    parts: list[bytes] = []
+    total = 0
     while True:
         size, signature = chunk_header(line(stream), chain is not None)
         if total + size > limit:
@@ -190,7 +191,7 @@ def checked_signature(expected: str, given: str | None) -> str:
     return expected
 
 
-def trailers(stream: BinaryIO, signed: sigv4.Signed | None, chain: str | None) -> dict[str, str]:
+def trailers(stream: IO[bytes], signed: sigv4.Signed | None, chain: str | None) -> dict[str, str]:
     """The trailing headers after the final chunk (lower-case names), up to the empty line; a signed
     trailer ends with x-amz-trailer-signature over the others' `name:value\\n` lines."""
     found: dict[str, str] = {}
@@ -221,7 +222,7 @@ def check_sums(body: bytes, trailing: dict[str, str]) -> None:
             raise S3Refusal(400, "BadDigest", f"The {algorithm} you specified did not match the calculated checksum.")
 
 
-def line(stream: BinaryIO, end: bytes = b"\r\n") -> bytes:
+def line(stream: IO[bytes], end: bytes = b"\r\n") -> bytes:
     """One line without its ending, at most MAX_LINE bytes."""
     text = stream.readline(MAX_LINE + 2)
     if not text.endswith(end):
@@ -229,7 +230,7 @@ def line(stream: BinaryIO, end: bytes = b"\r\n") -> bytes:
     return text[: -len(end)]
 
 
-def exactly(stream: BinaryIO, size: int) -> bytes:
+def exactly(stream: IO[bytes], size: int) -> bytes:
     """`size` bytes (a stream may return fewer per read), or IncompleteBody."""
     parts, left = [], size
     while left:

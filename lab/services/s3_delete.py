@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from lab.model.s3_operations import extra_actions
 from lab.model.s3_requests import S3Refusal, S3Target
 from lab.services.access import VERDICT_KEY, Verdict
 from lab.services.body import buffered_body, replace_body
 from lab.services.s3_xml import MALFORMED, XMLNS, fields, local, parsed
+
+if TYPE_CHECKING:  # the front imports this module
+    from lab.services.authorize import S3Policies
+    from lab.services.s3front import S3Call
 
 MAX_KEYS = 1000
 OBJECT_FIELDS = ("Key", "VersionId", "ETag", "LastModifiedTime", "Size")  # the last three: conditional deletes
@@ -59,9 +64,12 @@ def with_errors(result: bytes | None, denied: list[tuple[str, str | None]], quie
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
 
 
-def delete_objects(environ: dict, start_response: Callable, call, policies, to_backend: Callable) -> Iterable[bytes]:
+def delete_objects(environ: dict, start_response: Callable, call: S3Call, policies: S3Policies,
+                   to_backend: Callable) -> Iterable[bytes]:
     objects, quiet = parse_delete(buffered_body(environ))
-    allowed, denied, reasons = [], [], []
+    allowed: list[tuple[str, str | None]] = []
+    denied: list[tuple[str, str | None]] = []
+    reasons: list[str] = []
     extra = extra_actions(call.op, call.headers)  # s3:BypassGovernanceRetention with its header
     for key, version in objects:
         actions = ["s3:DeleteObjectVersion" if version else "s3:DeleteObject", *extra]
@@ -77,13 +85,17 @@ def delete_objects(environ: dict, start_response: Callable, call, policies, to_b
     return [body]
 
 
-def _backend_result(environ: dict, call, allowed: list, quiet: bool, to_backend: Callable) -> bytes:
+def _backend_result(environ: dict, call: S3Call, allowed: list, quiet: bool, to_backend: Callable) -> bytes:
     body = delete_document(allowed, quiet)
     replace_body(environ, body)
     for name in [k for k in environ if k.startswith(("HTTP_X_AMZ_CHECKSUM_", "HTTP_X_AMZ_SDK_CHECKSUM"))]:
         del environ[name]  # the client's checksums are of its document, not of this one
     status: list[str] = []
-    chunks = to_backend(environ, lambda line, headers, exc_info=None: status.append(line) or (lambda _: None), call)
+
+    def record(line: str, headers: list, exc_info=None) -> Callable[[bytes], None]:
+        status.append(line)
+        return lambda _: None
+    chunks = to_backend(environ, record, call)
     data = b"".join(chunks)
     if hasattr(chunks, "close"):
         chunks.close()

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import base64
 import secrets
-from http import HTTPStatus
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from xml.sax.saxutils import escape
 
 from lab.model.s3_requests import S3Refusal

@@ -141,7 +141,7 @@ class S3Front:
     def serve(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         target = parse_target(environ.get("HTTP_HOST", ""), raw_path(environ))
         environ[TARGET_KEY] = target
-        if target.bucket in self.elsewhere:
+        if target.bucket is not None and target.bucket in self.elsewhere:
             return wrong_region(environ, start_response, target.bucket, self.elsewhere[target.bucket])
         if environ.get("REQUEST_METHOD") == "OPTIONS":  # a CORS preflight: no IAM action, no data, not for moto
             return preflight(environ, start_response, target, self.backend, self.region)
@@ -154,7 +154,7 @@ class S3Front:
         refused = acls_refused(environ, call)
         if refused is not None:
             return s3_error(environ, start_response, refused)
-        if is_bucket_policy_action(call.op.action):
+        if call.op.action is not None and call.target.bucket is not None and is_bucket_policy_action(call.op.action):
             return bucket_policy_answer(start_response, call.op.action, call.target.bucket,
                                         self.policies.bucket_policy(call.target.bucket))
         if "uploadId" in call.op.needs:
