@@ -17,9 +17,10 @@ from pathlib import Path
 from moto.dynamodb.models import dynamodb_backends
 from moto.s3.models import s3_backends
 
-from lab.model.ids import ACCOUNT_ID, aws_id
+from lab.model.ids import ACCOUNT_ID
 from lab.model.policy import PolicyDocument, parse_policy
 from lab.model.topology import Bucket, Table
+from lab.plan.names import aws_id
 from lab.services.access import RequestLog
 from lab.services.config import Ingress
 from lab.services.dynamodb_front import DynamoDbFront

@@ -16,16 +16,15 @@ from dataclasses import asdict, dataclass, field
 from lab.analysis.s3_policy import denial
 from lab.errors import UnknownName
 from lab.model import regions
-from lab.model.ids import aws_id
 from lab.model.topology import PrefixListRef, Route, Topology, Vpc
 from lab.model.validate import effective_routes
 from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.dns import resolve
-from lab.plan.types import Plan
+from lab.plan.names import INTERNET, INTERNET_CLIENT
+from lab.plan.types import Ingress, Plan, ServiceFront
 
 Addr = ipaddress.IPv4Address
 MAX_HOPS = 32
-INTERNET_CLIENT = "internet-client"
 
 
 @dataclass
@@ -86,7 +85,7 @@ class Walker:
         self.t, self.plan, self.port, self.http_path, self.signed = t, plan, port, http_path, signed
         if source == INTERNET_CLIENT:
             self.inst = self.vpc = None
-            self.src_ip = plan.node(source).interfaces[0].addresses[0].ip
+            self.src_ip = plan.eni_address(source)
             self.path: list[Hop] = [Hop(source, "internet", None, f"{self.src_ip} on the internet")]
             return
         if source not in t.instances:
@@ -94,8 +93,20 @@ class Walker:
                               f"or {INTERNET_CLIENT}) (InvalidInstanceID.NotFound)")
         self.inst = t.instances[source]
         self.vpc = t.vpcs[self.inst.vpc]
-        self.src_ip = plan.node(source).interfaces[0].addresses[0].ip
-        self.path = [Hop(source, "instance", aws_id("i", source), f"{self.src_ip} in subnet {self.inst.subnet}")]
+        self.src_ip = plan.eni_address(source)
+        self.path = [Hop(source, "instance", plan.node(source).aws_id, f"{self.src_ip} in subnet {self.inst.subnet}")]
+
+    def vpc_id(self, vpc: str) -> str:
+        return self.plan.router(vpc).aws_id
+
+    def router_hop(self, vpc: str, detail: str, kind: str = "vpc-router") -> Hop:
+        """The VPC's router (kind 'resolver' where its DNS server answers)."""
+        router = self.plan.router(vpc)
+        return Hop(router.name, kind, router.aws_id, detail)
+
+    def node_hop(self, name: str, detail: str = "", translations: list[str] | None = None) -> Hop:
+        node = self.plan.node(name)
+        return Hop(node.name, node.kind, node.aws_id, detail, translations or [])
 
     # -- where to -----------------------------------------------------------------------------
     def destination(self, target: str, result: Explanation) -> Addr:
@@ -111,11 +122,11 @@ class Walker:
                               f"(nodes: {', '.join(self.plan.nodes)})")
         resolver = self.plan.resolvers.get(self.vpc.name)
         if resolver is None:
-            raise Stop("dns-failure", "DNS_DISABLED", aws_id("vpc", self.vpc.name),
+            raise Stop("dns-failure", "DNS_DISABLED", self.vpc_id(self.vpc.name),
                        f"vpc {self.vpc.name} has enable_dns_support: false; the Amazon DNS server does not answer")
         record = resolve(resolver.records, target)
         if record is None:
-            raise Stop("dns-failure", "DNS_NXDOMAIN", aws_id("vpc", self.vpc.name),
+            raise Stop("dns-failure", "DNS_NXDOMAIN", self.vpc_id(self.vpc.name),
                        f"the VPC resolver ({resolver.addresses[0]}) has no answer for {target}")
         result.dns = {"name": target, "answer": [str(a) for a in record.addresses], "origin": record.origin,
                       "resolver": str(resolver.addresses[0])}
@@ -124,13 +135,12 @@ class Walker:
     # -- the walk -----------------------------------------------------------------------------
     def run(self, dst: Addr, result: Explanation) -> None:
         if self.vpc is None:
-            self.path.append(Hop("internet", "internet", None))
+            self.path.append(self.node_hop(INTERNET))
             return self.on_internet(self.src_ip, dst, result)
         vpc, src, subnet = self.vpc, self.src_ip, self.inst.subnet
         node = self.inst.name
         if dst == RESOLVER_LINK_LOCAL:  # answered inside the VPC whatever the route table says (vpc-dns.html)
-            self.path.append(Hop(f"{vpc.name}-router", "vpc-router", aws_id("vpc", vpc.name),
-                                 f"{dst}: the Amazon DNS server's link-local address, not routed"))
+            self.path.append(self.router_hop(vpc.name, f"{dst}: the Amazon DNS server's link-local address, not routed"))
             return self.deliver_local(vpc, dst, src, result)
         for _ in range(MAX_HOPS):
             here = vpc.subnets[subnet].cidr
@@ -141,12 +151,11 @@ class Walker:
                 return self.deliver_local(vpc, dst, src, result)
             kind = self.target_kind(vpc, target)
             if kind == "nat-gateway":
-                nat = vpc.nat_gateways[target]
-                nat_ip = self.plan.node(f"{vpc.name}-{nat.name}").interfaces[0].addresses[0].ip
-                self.path.append(Hop(f"{vpc.name}-{nat.name}", "nat-gateway", aws_id("nat", vpc.name, nat.name),
-                                     "source NAT to its private IP, ports 1024-65535",
-                                     [f"{src} -> {nat_ip}"]))
-                src, subnet = nat_ip, nat.subnet
+                nat = self.plan.nat_gateway(vpc.name, target)
+                nat_ip = self.plan.eni_address(nat.name)
+                self.path.append(self.node_hop(nat.name, "source NAT to its private IP, ports 1024-65535",
+                                               [f"{src} -> {nat_ip}"]))
+                src, subnet = nat_ip, vpc.nat_gateways[target].subnet
                 continue
             if kind == "internet-gateway":
                 return self.through_igw(vpc, src, dst, result)
@@ -160,7 +169,7 @@ class Walker:
         """Longest prefix match in the subnet's route table; None as target means `local`."""
         table_name = vpc.subnets[subnet].route_table
         table = vpc.route_tables.get(table_name)
-        rtb = aws_id("rtb", vpc.name, table_name or "(main)")
+        rtb = self.plan.route_table(vpc.name, table_name).aws_id
         label = f"{table_name or 'main'} ({rtb})"
         best: tuple[tuple[int, int], Route | None, str] = ((vpc.cidr.prefixlen, 2), None, "local") \
             if dst in vpc.cidr else ((-1, 0), None, "")
@@ -171,7 +180,7 @@ class Walker:
                     if rank > best[0]:
                         best = (rank, route, str(prefix))
         rank, route, prefix = best
-        router = Hop(f"{vpc.name}-router", "vpc-router", aws_id("vpc", vpc.name), f"route table {label}")
+        router = self.router_hop(vpc.name, f"route table {label}")
         self.path.append(router)
         if rank[0] < 0:
             raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", rtb,
@@ -189,7 +198,8 @@ class Walker:
     def describe(self, route: Route, prefix: str) -> str:
         dest = route.destination
         if isinstance(dest, PrefixListRef):
-            return f"{dest.pl_id} (com.amazonaws.{dest.region}.{dest.service}, {prefix}) -> {route.target}"
+            pl_name = regions.region(dest.region).services[dest.service].prefix_list_name
+            return f"{dest.pl_id} ({pl_name}, {prefix}) -> {route.target}"
         return f"{prefix} -> {route.target}"
 
     def target_kind(self, vpc: Vpc, target: str) -> str:
@@ -203,62 +213,59 @@ class Walker:
 
     # -- leaving the VPC ----------------------------------------------------------------------
     def through_igw(self, vpc: Vpc, src: Addr, dst: Addr, result: Explanation) -> None:
-        igw = aws_id("igw", vpc.name)
+        igw = self.plan.internet_gateway(vpc.name)
         public = self.plan.public_ip_of(src, vpc.name)
         if public is None:
-            self.path.append(Hop(f"{vpc.name}-igw", "internet-gateway", igw))
-            raise Stop("dropped", "NO_PUBLIC_IP", igw, f"{src} has no public IPv4 address, so the internet "
-                       "gateway has nothing to translate it to and drops the packet")
-        self.path.append(Hop(f"{vpc.name}-igw", "internet-gateway", igw, "1:1 NAT",
-                             [f"{src} -> {public.address}"]))
-        self.path.append(Hop("internet", "internet", None))
+            self.path.append(self.node_hop(igw.name))
+            raise Stop("dropped", "NO_PUBLIC_IP", igw.aws_id, f"{src} has no public IPv4 address, so the "
+                       "internet gateway has nothing to translate it to and drops the packet")
+        self.path.append(self.node_hop(igw.name, "1:1 NAT", [f"{src} -> {public.address}"]))
+        self.path.append(self.node_hop(INTERNET))
         self.on_internet(public.address, dst, result)
 
     def on_internet(self, src: Addr, dst: Addr, result: Explanation) -> None:
         svc = regions.service_for_address(dst)
         front = svc and self.plan.service_front(svc.service, svc.region)
         if front and dst in front.addresses:
-            return self.at_service(front, src, "internet", None, result)
+            return self.at_service(front, src, None, result)
         target = next((p for p in self.plan.public_ips if p.address == dst), None)
         if target is not None:
             return self.into_vpc_from_internet(target, src, result)
-        client = self.plan.node("internet-client")
-        if dst in client.addresses():
-            self.path.append(Hop("internet-client", "internet", None))
+        if dst in self.plan.node(INTERNET_CLIENT).addresses():
+            self.path.append(self.node_hop(INTERNET_CLIENT))
             return None
-        raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", "internet", f"nothing in the lab's internet answers at {dst}")
+        raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", INTERNET, f"nothing in the lab's internet answers at {dst}")
 
     def into_vpc_from_internet(self, public, src: Addr, result: Explanation) -> None:
-        igw = aws_id("igw", public.vpc)
-        self.path.append(Hop(f"{public.vpc}-igw", "internet-gateway", igw, "1:1 NAT",
-                             [f"{public.address} -> {public.private_ip}"]))
+        igw = self.plan.internet_gateway(public.vpc)
+        self.path.append(self.node_hop(igw.name, "1:1 NAT", [f"{public.address} -> {public.private_ip}"]))
+        self.path.append(self.router_hop(public.vpc, "local"))
         if public.elastic:
-            self.path.append(Hop(f"{public.vpc}-router", "vpc-router", aws_id("vpc", public.vpc), "local"))
-            nat = f"{public.vpc}-{public.owner}"
-            self.path.append(Hop(nat, "nat-gateway", aws_id("nat", public.vpc, public.owner)))
-            raise Stop("dropped", "NAT_GATEWAY_NO_INBOUND", nat,
+            nat = self.plan.nat_gateway(public.vpc, public.owner)
+            self.path.append(self.node_hop(nat.name))
+            raise Stop("dropped", "NAT_GATEWAY_NO_INBOUND", nat.name,
                        "a NAT gateway does not accept connections initiated from outside")
-        self.path.append(Hop(f"{public.vpc}-router", "vpc-router", aws_id("vpc", public.vpc), "local"))
-        self.path.append(Hop(public.owner, "instance", aws_id("i", public.owner)))
+        self.path.append(self.node_hop(public.owner))
 
     def through_gateway_endpoint(self, vpc: Vpc, name: str, src: Addr, dst: Addr, result: Explanation) -> None:
         ep = vpc.endpoints[name]
-        vpce = aws_id("vpce", vpc.name, name)
-        self.path.append(Hop(f"{vpc.name}-{name}", "gateway-endpoint", vpce, ep.service_name))
+        node = self.plan.gateway_endpoint(vpc.name, name)
+        vpce = self.plan.vpce_id(vpc.name, name)
+        self.path.append(self.node_hop(node.name, ep.service_name))
         front = self.plan.service_front(ep.service, ep.region)
         if dst not in front.addresses:
             raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", vpce, f"{ep.service_name} does not answer at {dst}")
-        self.at_service(front, src, vpce, vpce, result)
+        self.at_service(front, src, self.plan.endpoint_ingress(vpce)[1], result)
 
     def through_peering(self, vpc: Vpc, name: str, src: Addr, dst: Addr, result: Explanation) -> None:
         pcx = next(p for p in self.t.peerings_of(vpc.name) if p.name == name)
         peer = self.t.vpcs[pcx.accepter if pcx.requester == vpc.name else pcx.requester]
         # A peering connection is a link between the two routers, not a hop of its own.
-        self.path.append(Hop(f"{peer.name}-router", "vpc-router", aws_id("vpc", peer.name),
-                             f"from peering connection {aws_id('pcx', name)}: only vpc {peer.name}'s own "
-                             "addresses are reachable"))
+        pcx_id = self.plan.peering_id(name)
+        self.path.append(self.router_hop(peer.name, f"from peering connection {pcx_id}: only vpc {peer.name}'s "
+                                         "own addresses are reachable"))
         if dst not in peer.cidr:
-            raise Stop("dropped", "PEERING_NOT_TRANSITIVE", aws_id("pcx", name),
+            raise Stop("dropped", "PEERING_NOT_TRANSITIVE", pcx_id,
                        f"{dst} is outside vpc {peer.name} {peer.cidr}: a peering connection reaches only the "
                        "peer's own addresses, never its internet gateway, NAT gateway or gateway endpoints")
         self.deliver_local(peer, dst, src, result)
@@ -267,33 +274,32 @@ class Walker:
     def deliver_local(self, vpc: Vpc, dst: Addr, src: Addr, result: Explanation) -> None:
         if dst == vpc.cidr.network_address + 2 or dst == RESOLVER_LINK_LOCAL:
             if vpc.name not in self.plan.resolvers:
-                raise Stop("no-route", "DNS_DISABLED", aws_id("vpc", vpc.name),
+                raise Stop("no-route", "DNS_DISABLED", self.vpc_id(vpc.name),
                            f"vpc {vpc.name} has enable_dns_support: false; nothing answers at {dst}")
-            router = f"{vpc.name}-router"
-            if self.path[-1].node == router:  # the router node is where the resolver answers
+            hop = self.router_hop(vpc.name, "AmazonProvidedDNS", kind="resolver")
+            if self.path[-1].node == hop.node:  # the router node is where the resolver answers
                 self.path.pop()
-            self.path.append(Hop(router, "resolver", aws_id("vpc", vpc.name), "AmazonProvidedDNS"))
+            self.path.append(hop)
             return
         node = next((n for n in self.plan.nodes.values() if n.vpc == vpc.name and dst in n.addresses()
                      and n.kind != "vpc-router"), None)
         if node is None:
-            raise Stop("no-route", "NO_SUCH_ADDRESS", aws_id("vpc", vpc.name),
+            raise Stop("no-route", "NO_SUCH_ADDRESS", self.vpc_id(vpc.name),
                        f"no network interface in vpc {vpc.name} has the address {dst}")
         if node.kind == "interface-endpoint":
-            vpce = next(aws_id("vpce", vpc.name, e.name) for e in vpc.endpoints.values()
-                        if node.name.startswith(f"{vpc.name}-{e.name}-"))
-            self.path.append(Hop(node.name, "interface-endpoint", node.aws_id, f"ENI of {vpce}"))
-            front = next(f for f in self.plan.services if f.node in
-                         {l.b[0] for l in self.plan.links if l.a == (node.name, "svc")})
-            return self.at_service(front, src, vpce, vpce, result)
+            front, ingress = self.plan.front_of(node.name)
+            self.path.append(self.node_hop(node.name, f"ENI of {ingress.label}"))
+            return self.at_service(front, src, ingress, result)
         self.path.append(Hop(node.name, node.kind, node.aws_id))
 
-    def at_service(self, front, src: Addr, ingress: str, vpce: str | None, result: Explanation) -> None:
-        self.path.append(Hop(front.node, "service", f"com.amazonaws.{front.region}.{front.service}"))
-        result.service_saw = {"source_ip": str(src), "ingress": ingress, "vpce_id": vpce}
+    def at_service(self, front: ServiceFront, src: Addr, ingress: Ingress | None, result: Explanation) -> None:
+        """`ingress`: the endpoint's way into the front; None: from the internet."""
+        self.path.append(self.node_hop(front.node))
+        vpce = ingress.label if ingress else None
+        result.service_saw = {"source_ip": str(src), "ingress": vpce or "internet", "vpce_id": vpce}
         if front.service == "s3" and self.port in (80, 443):
             host = result.dns["name"] if result.dns else None
-            result.request, denied_by = denial(self.t, host, self.http_path, self.port == 443, str(src), vpce,
+            result.request, denied_by = denial(self.t, host, self.http_path, self.port == 443, str(src), ingress,
                                                self.signed)
             if denied_by:
                 raise Stop("denied", "ACCESS_DENIED", denied_by.split(":")[0],

@@ -10,10 +10,10 @@ from functools import lru_cache
 from urllib.parse import parse_qsl
 
 from lab.model import regions
-from lab.model.ids import aws_id
 from lab.model.policy import DEFAULT_ENDPOINT_POLICY, PolicyDocument, Request, Scope, decide, parse_policy
 from lab.model.s3_requests import ROOT, S3Refusal, parse_target, request_context, request_keys, s3_action
 from lab.model.topology import Topology
+from lab.plan.types import Ingress
 from lab.services.probe import USER_AGENT
 
 
@@ -42,8 +42,9 @@ def probe_keys(t: Topology, host: str | None, bucket: str | None, action: str, q
 
 
 def denial(t: Topology, host: str | None, path: str, https: bool, source_ip: str,
-           vpce: str | None, signed: bool) -> tuple[dict, str | None]:
-    """(the request as S3 authorizes it, why it is denied or None)."""
+           ingress: Ingress | None, signed: bool) -> tuple[dict, str | None]:
+    """(the request as S3 authorizes it, why it is denied or None). `ingress`: the plan's way into
+    the front the request came through when it came through an endpoint; None from the internet."""
     raw_path, _, query = path.partition("?")
     try:
         target = parse_target(host or "", raw_path)
@@ -53,13 +54,8 @@ def denial(t: Topology, host: str | None, path: str, https: bool, source_ip: str
     action, resource = s3_action("GET", bucket, key, query)
     if action is None:  # S3 refuses the request before any policy
         return {"method": "GET", "path": path, "signed": signed, "action": None, "resource": resource}, None
-    endpoint_scope, vpc_id = None, None
-    for vpc in t.vpcs.values():
-        for ep in vpc.endpoints.values():
-            if aws_id("vpce", vpc.name, ep.name) == vpce:
-                vpc_id = aws_id("vpc", vpc.name)
-                document = ep.policy.document if ep.policy else DEFAULT_ENDPOINT_POLICY
-                endpoint_scope = Scope(f"endpoint policy of {vpce}", parsed(document))
+    vpce, vpc_id = (ingress.label, ingress.vpc_id) if ingress else (None, None)
+    endpoint_scope = endpoint_policy(ingress) if ingress else None
     policy = t.buckets.get(bucket).policy if bucket in t.buckets else None
     bucket_scope = Scope(f"bucket policy of {bucket}", parsed(policy.document)) if policy else None
     request = Request(ROOT if signed else None, action, resource,
@@ -67,3 +63,9 @@ def denial(t: Topology, host: str | None, path: str, https: bool, source_ip: str
                       | probe_keys(t, host, bucket, action, query, signed))
     return ({"method": "GET", "path": path, "signed": signed, "action": action, "resource": resource},
             decide(request, endpoint_scope, bucket_scope))
+
+
+def endpoint_policy(ingress: Ingress) -> Scope:
+    """The endpoint's policy, or AWS's default full-access one when it has none."""
+    document = ingress.policy.document if ingress.policy else DEFAULT_ENDPOINT_POLICY
+    return Scope(f"endpoint policy of {ingress.label}", parsed(document))

@@ -42,12 +42,11 @@ class RegionalService:
 
     @property
     def prefix_list_name(self) -> str:
-        return f"com.amazonaws.{self.region}.{self.service}"
+        return service_name(self.region, self.service)
 
     @property
     def service_name(self) -> str:
-        """The endpoint service name, as in `aws ec2 create-vpc-endpoint --service-name`."""
-        return f"com.amazonaws.{self.region}.{self.service}"
+        return service_name(self.region, self.service)
 
     @property
     def addresses(self) -> tuple[ipaddress.IPv4Address, ...]:
@@ -64,6 +63,12 @@ class Region:
     azs: tuple[str, ...]  # zone letters offered; AZ names are the region name plus the letter
     ec2_ranges: tuple[Net, ...]  # where the lab draws public IPs and Elastic IPs from (IPR, EC2)
     services: dict[str, RegionalService]
+
+
+def service_name(region: str, service: str) -> str:
+    """The endpoint service name, as in `aws ec2 create-vpc-endpoint --service-name`, and the
+    name of the service's prefix list: the one place the lab spells it (lab.plan.names exports it)."""
+    return f"com.amazonaws.{region}.{service}"
 
 
 def _nets(*cidrs: str) -> tuple[Net, ...]:

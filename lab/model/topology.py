@@ -3,12 +3,14 @@
 Every object keeps the line of the topology file it came from (`line`, not part of equality), so
 that validation and later layers can point the user at the exact place. Names of subnets, route
 tables, gateways and endpoints are scoped to their VPC; instance names are global (they name nodes
-at the prompt). The AWS ids (vpc-..., subnet-...) are derived from names by `lab.model.ids`.
+at the prompt). The AWS ids (vpc-..., subnet-...) are derived from names by `lab.plan.names`.
 """
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+
+from lab.model import regions
 
 Net = ipaddress.IPv4Network
 Addr = ipaddress.IPv4Address
@@ -133,7 +135,7 @@ class Endpoint:
 
     @property
     def service_name(self) -> str:
-        return f"com.amazonaws.{self.region}.{self.service}"
+        return regions.service_name(self.region, self.service)
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections.abc import Mapping, Sequence
 
 from lab.model import regions
 from lab.model.topology import Endpoint, Topology, Vpc
-from lab.plan.types import DnsRecord, PublicIp
+from lab.plan import names
+from lab.plan.addressing import RESOLVER_LINK_LOCAL
+from lab.plan.allocation import Allocation
+from lab.plan.types import DnsRecord, EndpointKey, PublicIp, Resolver
 
 Addr = ipaddress.IPv4Address
 
@@ -50,7 +54,7 @@ def endpoint_names(vpce_id: str, ep: Endpoint, azs: list[str]) -> list[tuple[str
     return names + [(n[2:], az) for n, az in names]  # the bare names answer too
 
 
-def public_records(public_ips: list[PublicIp], instances: dict[str, Addr], region: str,
+def public_records(public_ips: Sequence[PublicIp], instances: Mapping[str, Addr], region: str,
                    buckets: dict[str, str] | None = None) -> list[DnsRecord]:
     """Names anyone can resolve: AWS services, the public hostnames of instances, and each bucket's
     name under S3's legacy global endpoint (`<bucket>.s3.amazonaws.com`, what boto3's presigned
@@ -66,12 +70,17 @@ def public_records(public_ips: list[PublicIp], instances: dict[str, Addr], regio
     return records
 
 
-def vpc_records(t: Topology, vpc: Vpc, ips: dict[str, Addr], public_ips: list[PublicIp],
-                endpoint_enis: dict[str, dict[str, Addr]], vpce_ids: dict[tuple[str, str], str]) -> list[DnsRecord]:
-    """The answers of `vpc`'s resolver, most specific and most private first.
+def resolvers(t: Topology, allocation: Allocation) -> dict[str, Resolver]:
+    """One resolver per VPC with DNS support, in the VPC's router."""
+    return {vpc.name: Resolver(vpc.name, names.router_node(vpc.name),
+                               (vpc.cidr.network_address + 2, RESOLVER_LINK_LOCAL),
+                               tuple(vpc_records(t, vpc, allocation)))
+            for vpc in t.vpcs.values() if vpc.enable_dns_support}
 
-    ips: instance name -> private IP; endpoint_enis: 'vpc/endpoint' -> {az: ENI IP}.
-    """
+
+def vpc_records(t: Topology, vpc: Vpc, allocation: Allocation) -> list[DnsRecord]:
+    """The answers of `vpc`'s resolver, most specific and most private first."""
+    ips, public_ips = allocation.instance_ips, allocation.public_ips
     records: list[DnsRecord] = []
     if vpc.enable_dns_hostnames:
         for inst in t.instances.values():
@@ -86,8 +95,8 @@ def vpc_records(t: Topology, vpc: Vpc, ips: dict[str, Addr], public_ips: list[Pu
         for ep in other.endpoints.values():
             if ep.type != "interface":
                 continue
-            enis = endpoint_enis[f"{other.name}/{ep.name}"]
-            vpce = vpce_ids[other.name, ep.name]
+            key = EndpointKey(other.name, ep.name)
+            enis, vpce = allocation.endpoint_ips[key], allocation.vpce_ids[key]
             for name, az in endpoint_names(vpce, ep, sorted(enis)):
                 records.append(DnsRecord(name, tuple(enis.values()) if az is None else (enis[az],), "vpce"))
             private = ep.private_dns and other.name == vpc.name and vpc.enable_dns_support \

@@ -17,9 +17,9 @@ import ipaddress
 from dataclasses import dataclass
 
 from lab.model import regions
-from lab.model.ids import aws_id
 from lab.model.topology import PrefixListRef, RouteTable as ModelRouteTable, Vpc
 from lab.model.validate import effective_routes
+from lab.plan import names
 from lab.plan.types import KernelRoute, RouteTable, RoutingRule
 
 # Kernel table numbers: clear of the kernel's own (253-255) and of AWS's quota of 200 route tables.
@@ -76,11 +76,11 @@ def vpc_router_tables(vpc: Vpc, bridges: dict[str, str], hops: dict[str, NextHop
     bridges: subnet name -> bridge interface; hops: route target -> next hop;
     edges: the router's interfaces toward gateways, endpoints and peers.
     """
-    main = ModelRouteTable("(main)", ())
+    main = ModelRouteTable(names.MAIN_TABLE_NAME, ())
     numbered = [(MAIN_ROUTE_TABLE, main)] + [(FIRST_TABLE + i, rt) for i, rt in enumerate(vpc.route_tables.values())]
-    tables = [RouteTable(n, aws_id("rtb", vpc.name, rt.name), rt.name,
+    tables = [RouteTable(n, names.route_table_id(vpc.name, rt.name), rt.name,
                          tuple(table_routes(vpc, rt, n, bridges, hops))) for n, rt in numbered]
-    tables.append(RouteTable(EDGE_TABLE, aws_id("rtb", vpc.name, "edge"), "edge (from gateways and peers)",
+    tables.append(RouteTable(EDGE_TABLE, names.route_table_id(vpc.name, names.EDGE_TABLE_NAME), "edge (from gateways and peers)",
                              tuple(local_routes(vpc, bridges, EDGE_TABLE))))
     number_of = {rt.name: n for n, rt in numbered[1:]} | {None: MAIN_ROUTE_TABLE}
     rules = [RoutingRule(1000 + i, number_of[s.route_table], iif=bridges[s.name])

@@ -7,9 +7,14 @@ its own, so two nodes may both have an `eth0`.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lab.model.topology import Bucket, Policy, Table
+from lab.plan import names
+
+if TYPE_CHECKING:
+    from lab.plan.allocation import Allocation
 
 Net = ipaddress.IPv4Network
 Addr = ipaddress.IPv4Address
@@ -20,6 +25,22 @@ KINDS = ("instance", "vpc-router", "internet-gateway", "nat-gateway", "internet"
          "interface-endpoint", "load-balancer", "service", "resolver")  # a peering connection is a link
 
 MAIN_TABLE = 254  # the kernel's main table: a node's own traffic and non-policy routes
+
+
+@dataclass(frozen=True, order=True)
+class NatKey:
+    """A NAT gateway: its name is scoped to its VPC."""
+
+    vpc: str
+    name: str
+
+
+@dataclass(frozen=True, order=True)
+class EndpointKey:
+    """A VPC endpoint: its name is scoped to its VPC."""
+
+    vpc: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,7 @@ class Interface:
     bridge: str | None = None  # port of this bridge (in the same node) rather than an L3 interface
     mac: str | None = None
     kind: str = "veth"  # or 'stub': a device of the node alone, going nowhere (the router's `noroute`)
+    eni: str | None = None  # the AWS network interface (eni-...) this interface stands for
 
 
 @dataclass(frozen=True)
@@ -163,9 +185,55 @@ class Plan:
     resolvers: dict[str, Resolver]
     services: tuple[ServiceFront, ...]
     prefix_lists: dict[str, tuple[Net, ...]]  # pl id -> CIDRs, as `describe-prefix-lists` shows
+    # What the plan was built from (not part of its JSON: every value is shown where it is used).
+    allocation: Allocation = field(metadata={"internal": True})
 
     def node(self, name: str) -> Node:
         return self.nodes[name]
+
+    # -- look-ups for the layers above: they never rebuild a name or an id ----------------------
+    def router(self, vpc: str) -> Node:
+        """The VPC's router; its aws_id is the VPC's id, and its resolver answers in it."""
+        return self.nodes[names.router_node(vpc)]
+
+    def internet_gateway(self, vpc: str) -> Node:
+        return self.nodes[names.igw_node(vpc)]
+
+    def nat_gateway(self, vpc: str, nat: str) -> Node:
+        return self.nodes[names.nat_node(vpc, nat)]
+
+    def gateway_endpoint(self, vpc: str, endpoint: str) -> Node:
+        return self.nodes[names.gateway_endpoint_node(vpc, endpoint)]
+
+    def eni_address(self, node: str) -> Addr:
+        """The private IP of an instance's, NAT gateway's or endpoint's network interface."""
+        return self.nodes[node].interface(names.ENI).addresses[0].ip
+
+    def eni_id(self, node: str) -> str | None:
+        """The eni- id of an instance's, NAT gateway's or endpoint's network interface."""
+        return self.nodes[node].interface(names.ENI).eni
+
+    def vpce_id(self, vpc: str, endpoint: str) -> str:
+        return self.allocation.vpce_ids[EndpointKey(vpc, endpoint)]
+
+    def route_table(self, vpc: str, name: str | None) -> RouteTable:
+        """A VPC route table by its topology name; None: the main route table."""
+        wanted = name or names.MAIN_TABLE_NAME
+        return next(t for t in self.router(vpc).route_tables if t.name == wanted)
+
+    def peering_id(self, peering: str) -> str:
+        return self.allocation.pcx_ids[peering]
+
+    def front_of(self, node: str) -> tuple[ServiceFront, Ingress] | None:
+        """The service front an endpoint node's private link reaches, and the ingress it arrives on."""
+        link = next((k for k in self.links if k.a == (node, names.TO_SERVICE)), None)
+        front = link and next(s for s in self.services if s.node == link.b[0])
+        return front and (front, next(i for i in front.ingresses if i.iface == link.b[1]))
+
+    def endpoint_ingress(self, vpce: str) -> tuple[ServiceFront, Ingress] | None:
+        """The front and ingress of an endpoint, by its vpce id (an interface endpoint has one
+        ingress per ENI; the first is returned: they carry the same policy and VPC)."""
+        return next(((s, i) for s in self.services for i in s.ingresses if i.label == vpce), None)
 
     def public_ip_of(self, private_ip: Addr, vpc: str) -> PublicIp | None:
         return next((p for p in self.public_ips if p.private_ip == private_ip and p.vpc == vpc), None)

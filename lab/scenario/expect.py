@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 
-from lab.model.ids import aws_id
-from lab.model.topology import Topology
 from lab.plan.types import Plan
 
 
@@ -23,21 +21,19 @@ def resolve_address(spec: str, plan: Plan) -> str:
     return spec
 
 
-def resolve_ingress(spec: str, topology: Topology) -> str:
+def resolve_ingress(spec: str, plan: Plan) -> str:
     """'internet', a vpce id, or an endpoint's name in the topology ('vpc/endpoint' when two VPCs
     use the name; the loader refuses an ambiguous one)."""
     vpc_name, _, name = spec.rpartition("/")
-    for vpc in topology.vpcs.values():
-        if name in vpc.endpoints and vpc_name in ("", vpc.name):
-            return aws_id("vpce", vpc.name, name)
-    return spec
+    return next((vpce for key, vpce in plan.allocation.vpce_ids.items()
+                 if key.name == name and vpc_name in ("", key.vpc)), spec)
 
 
 def hop_matches(item: str, hop: dict) -> bool:
     return item in (hop.get("kind"), hop.get("node"), hop.get("aws_id"))
 
 
-def check(expect: dict, observed: dict, plan: Plan, topology: Topology) -> list[str]:
+def check(expect: dict, observed: dict, plan: Plan) -> list[str]:
     failures = []
     path = observed.get("path", [])
     shown = " -> ".join(f"{h['node']} [{h['kind']}]" for h in path) or "no hop"
@@ -53,7 +49,7 @@ def check(expect: dict, observed: dict, plan: Plan, topology: Topology) -> list[
         if any(hop_matches(item, h) for h in path):
             failures.append(f"expected no hop {item}; the packets went {shown}")
     if "service_saw" in expect:
-        failures += check_service_saw(expect["service_saw"], observed.get("service_saw"), plan, topology)
+        failures += check_service_saw(expect["service_saw"], observed.get("service_saw"), plan)
     if "dropped_by" in expect:
         code = (observed.get("explanation") or {}).get("code")
         if code != expect["dropped_by"]:
@@ -72,7 +68,7 @@ def check(expect: dict, observed: dict, plan: Plan, topology: Topology) -> list[
     return failures
 
 
-def check_service_saw(want: dict, saw: dict | None, plan: Plan, topology: Topology) -> list[str]:
+def check_service_saw(want: dict, saw: dict | None, plan: Plan) -> list[str]:
     if saw is None:
         return ["expected the service to see the request; it saw nothing"]
     failures = []
@@ -82,7 +78,7 @@ def check_service_saw(want: dict, saw: dict | None, plan: Plan, topology: Topolo
     if "source_in" in want and ipaddress.IPv4Address(saw["source_ip"]) not in ipaddress.IPv4Network(want["source_in"]):
         failures.append(f"expected a source in {want['source_in']}; the service saw {saw['source_ip']}")
     if "ingress" in want:
-        ingress = resolve_ingress(want["ingress"], topology)
+        ingress = resolve_ingress(want["ingress"], plan)
         got = saw.get("vpce_id") or saw.get("ingress")
         if got != ingress:
             failures.append(f"expected the request to arrive via {want['ingress']} ({ingress}); it came via {got}")

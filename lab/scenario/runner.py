@@ -63,7 +63,7 @@ def run_step(scenario: Scenario, plan, lab, step: Step) -> StepResult:
     """A failed step whose service has died says so first: the client's own words ("Could not
     connect") would blame the network."""
     observed = ACTIONS[step.action](scenario, plan, lab, step)
-    failures = check(step.expect, observed, plan, scenario.topology)
+    failures = check(step.expect, observed, plan)
     if observed.get("disagreements"):
         failures += [f"vpclab bug: the packets disagree with the prediction: {d}" for d in observed["disagreements"]]
     if failures and (stopped := lab.stopped_services()):

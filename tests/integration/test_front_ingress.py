@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.model.ids import aws_id
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
+from lab.plan.names import aws_id
 from lab.realize.lab import Lab
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),

@@ -22,10 +22,10 @@ from topologies import many_vpcs
 
 from labsafety import REPO, lab_prerequisite_missing, plan_addresses, residue, root_snapshot
 from lab.analysis.explain import explain
-from lab.model.loader import load_topology
-from lab.model.ids import aws_id
-from lab.plan.compile import compile_plan
 from lab.errors import CaptureError
+from lab.model.loader import load_topology
+from lab.plan.compile import compile_plan
+from lab.plan.names import aws_id
 from lab.realize import kernel, mounts
 from lab.realize.capture import Capture
 from lab.realize.errors import RealizeError

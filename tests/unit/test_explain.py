@@ -11,9 +11,9 @@ import pytest
 
 from lab.analysis.explain import explain
 from lab.errors import UnknownName
-from lab.model.ids import aws_id
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
+from lab.plan.names import aws_id
 from topologies import nat_vpc, public_vpc, vpcs
 
 REPO = Path(__file__).resolve().parents[2]

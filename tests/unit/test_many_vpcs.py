@@ -13,7 +13,7 @@ from topologies import many_vpcs, public_vpc, vpcs
 from lab.errors import PlanError
 from lab.model.loader import load_topology
 from lab.pipes import readable
-from lab.plan import compile as compile_module
+from lab.plan import fronts as fronts_module
 from lab.plan.compile import compile_plan
 
 
@@ -43,7 +43,7 @@ def test_every_ingress_of_a_front_has_ports_of_its_own():
 
 
 def test_a_front_with_more_ingresses_than_ports_is_a_plan_error(monkeypatch):
-    monkeypatch.setattr(compile_module, "MAX_INGRESSES", 3)
+    monkeypatch.setattr(fronts_module, "MAX_INGRESSES", 3)
     with pytest.raises(PlanError, match=r"s3 ap-northeast-2: 4 ways in .* room for 3"):
         compile_plan(load_topology("inline.yaml", endpoints(3)))
 

@@ -11,10 +11,10 @@ import pytest
 
 from lab.errors import TopologyError
 from lab.model import regions
-from lab.model.ids import aws_id
 from lab.model.loader import load_topology
 from lab.model.topology import SecurityGroupRule
 from lab.model.validate import validate
+from lab.plan.names import aws_id
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -16,9 +16,9 @@ import pytest
 
 from lab.errors import TopologyError
 from lab.model import regions
-from lab.model.ids import aws_id
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
+from lab.plan.names import aws_id
 from lab.plan.routing import NO_ROUTE_DEV, EDGE_TABLE, MAIN_ROUTE_TABLE, PREFIX_LIST_METRIC, STATIC_METRIC
 from lab.plan.serialize import plan_to_dict
 from topologies import nat_vpc, public_vpc, vpcs

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from lab.model import regions
-from lab.model.ids import aws_id
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.plan.dns import resolve
+from lab.plan.names import aws_id
 
 REPO = Path(__file__).resolve().parents[2]
 S3 = regions.region("ap-northeast-2").services["s3"]

@@ -51,8 +51,8 @@ DIG = {"outcome": "ok", "exit": 0, "output": "52.219.60.10\n3.5.140.10\n", "dns_
 
 
 def failures(expect: dict, observed: dict, lab) -> list[str]:
-    topology, plan = lab
-    return check(expect, observed, plan, topology)
+    _, plan = lab
+    return check(expect, observed, plan)
 
 
 # -- resolve_address and resolve_ingress on a real plan ----------------------------------------
@@ -81,10 +81,12 @@ def test_resolve_address_names_what_is_missing(spec, shown, lab):
 
 
 def test_resolve_ingress():
-    topology = load_topology(REPO / "topologies" / "gateway-endpoint.yaml")
-    assert resolve_ingress("s3-gw", topology) == S3_VPCE
-    assert resolve_ingress(S3_VPCE, topology) == S3_VPCE
-    assert resolve_ingress("internet", topology) == "internet"
+    plan = compile_plan(load_topology(REPO / "topologies" / "gateway-endpoint.yaml"))
+    assert resolve_ingress("s3-gw", plan) == S3_VPCE
+    assert resolve_ingress("app/s3-gw", plan) == S3_VPCE
+    assert resolve_ingress("other/s3-gw", plan) == "other/s3-gw"  # no such VPC: taken as written
+    assert resolve_ingress(S3_VPCE, plan) == S3_VPCE
+    assert resolve_ingress("internet", plan) == "internet"
 
 
 # -- each kind of expectation: pass, then the exact failure ------------------------------------
@@ -153,12 +155,12 @@ def test_service_saw_ingress(lab):
     plan = compile_plan(topology)
     via_endpoint = {"service_saw": {"node": "s3-ap-northeast-2", "source_ip": APP1, "source_port": 40000,
                                     "ingress": S3_VPCE, "vpce_id": S3_VPCE}}
-    assert check({"service_saw": {"ingress": "s3-gw"}}, via_endpoint, plan, topology) == []
-    assert check({"service_saw": {"ingress": S3_VPCE}}, via_endpoint, plan, topology) == []
-    assert check({"service_saw": {"ingress": "internet"}}, VIA_NAT, plan, topology) == []
-    assert check({"service_saw": {"ingress": "s3-gw"}}, VIA_NAT, plan, topology) == [
+    assert check({"service_saw": {"ingress": "s3-gw"}}, via_endpoint, plan) == []
+    assert check({"service_saw": {"ingress": S3_VPCE}}, via_endpoint, plan) == []
+    assert check({"service_saw": {"ingress": "internet"}}, VIA_NAT, plan) == []
+    assert check({"service_saw": {"ingress": "s3-gw"}}, VIA_NAT, plan) == [
         f"expected the request to arrive via s3-gw ({S3_VPCE}); it came via internet"]
-    assert check({"service_saw": {"ingress": "internet"}}, via_endpoint, plan, topology) == [
+    assert check({"service_saw": {"ingress": "internet"}}, via_endpoint, plan) == [
         f"expected the request to arrive via internet (internet); it came via {S3_VPCE}"]
 
 

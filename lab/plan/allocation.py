@@ -1,0 +1,79 @@
+"""The addresses and ids of a lab, allocated once per plan before any node is built.
+
+Every builder (lab.plan.compile and the component modules beside it) reads from this one frozen
+value, and the plan carries it, so the layers above look up "the address of this NAT gateway" or
+"the vpce id of this endpoint" instead of rebuilding them. Components are keyed by typed keys:
+a NAT gateway's or endpoint's name is scoped to its VPC (lab.model.topology).
+"""
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from lab.model import regions
+from lab.model.topology import Topology, Vpc
+from lab.plan import names
+from lab.plan.addressing import PublicIpPool, SubnetAllocator
+from lab.plan.types import EndpointKey, NatKey, PublicIp
+
+Addr = ipaddress.IPv4Address
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """instance name -> private IP; NAT gateway -> private IP; interface endpoint -> {AZ: ENI IP};
+    the public IPs the internet gateways map; each endpoint's vpce id and each peering's pcx id."""
+
+    instance_ips: Mapping[str, Addr]
+    nat_ips: Mapping[NatKey, Addr]
+    endpoint_ips: Mapping[EndpointKey, Mapping[str, Addr]]
+    public_ips: tuple[PublicIp, ...]
+    vpce_ids: Mapping[EndpointKey, str]
+    pcx_ids: Mapping[str, str]
+
+    def endpoint_of(self, vpce: str) -> EndpointKey | None:
+        return next((k for k, v in self.vpce_ids.items() if v == vpce), None)
+
+
+def allocate(t: Topology) -> Allocation:
+    instance_ips: dict[str, Addr] = {}
+    nat_ips: dict[NatKey, Addr] = {}
+    endpoint_ips: dict[EndpointKey, Mapping[str, Addr]] = {}
+    for vpc in t.vpcs.values():
+        pools = {s.name: SubnetAllocator(s, t.file) for s in vpc.subnets.values()}
+        instance_ips |= instance_addresses(t, vpc, pools)
+        for nat in vpc.nat_gateways.values():
+            nat_ips[NatKey(vpc.name, nat.name)] = pools[nat.subnet].take(f"nat gateway {nat.name}", nat.line, True)
+        for ep in vpc.endpoints.values():
+            if ep.type == "interface":
+                endpoint_ips[EndpointKey(vpc.name, ep.name)] = MappingProxyType({
+                    vpc.subnets[s].az: pools[s].take(f"endpoint {ep.name}", ep.line, True) for s in ep.subnets})
+    vpce_ids = {EndpointKey(v.name, e): names.vpce_id(v.name, e) for v in t.vpcs.values() for e in v.endpoints}
+    pcx_ids = {p.name: names.pcx_id(p.name) for p in t.peerings()}
+    return Allocation(MappingProxyType(instance_ips), MappingProxyType(nat_ips), MappingProxyType(endpoint_ips),
+                      public_addresses(t, instance_ips, nat_ips), MappingProxyType(vpce_ids),
+                      MappingProxyType(pcx_ids))
+
+
+def instance_addresses(t: Topology, vpc: Vpc, pools: dict[str, SubnetAllocator]) -> dict[str, Addr]:
+    """Fixed addresses are claimed first, so an automatic one never takes an address asked for."""
+    insts = [i for i in t.instances.values() if i.vpc == vpc.name]
+    out = {i.name: pools[i.subnet].claim(i.private_ip) for i in insts if i.private_ip}
+    for inst in insts:
+        if not inst.private_ip:
+            out[inst.name] = pools[inst.subnet].take(f"instance {inst.name}", inst.line)
+    return out
+
+
+def public_addresses(t: Topology, instance_ips: Mapping[str, Addr],
+                     nat_ips: Mapping[NatKey, Addr]) -> tuple[PublicIp, ...]:
+    """Auto-assigned public IPs of instances, then one Elastic IP per NAT gateway."""
+    pool = PublicIpPool(regions.region(t.region).ec2_ranges)
+    out = [PublicIp(pool.take(i.vpc, i.name), instance_ips[i.name], i.name, i.vpc, elastic=False)
+           for i in t.instances.values() if i.public_ip]
+    out += [PublicIp(pool.take(key.vpc, key.name), ip, key.name, key.vpc, elastic=True,
+                     allocation_id=names.eip_allocation_id(key.vpc, key.name))
+            for key, ip in nat_ips.items()]
+    return tuple(out)

@@ -1,0 +1,113 @@
+"""The ENIs of a VPC (instances and NAT gateways), its internet gateway, peering connections, and
+the internet: a router with public addressing and one public host (`internet-client`).
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from lab.model import regions
+from lab.model.topology import Vpc
+from lab.plan import names, nftables
+from lab.plan.addressing import mac_for
+from lab.plan.context import Build
+from lab.plan.fronts import Fronts
+from lab.plan.routing import NextHop
+from lab.plan.types import Interface, KernelRoute, NatKey, Node
+from lab.plan.vpc_router import VpcWiring
+
+IfAddr = ipaddress.IPv4Interface
+DEFAULT = ipaddress.IPv4Network("0.0.0.0/0")
+CLIENT_NET = ipaddress.IPv4Interface("203.0.113.1/24")  # TEST-NET-3 (RFC 5737): "somewhere on the internet"
+CLIENT_HOST = ipaddress.IPv4Interface("203.0.113.10/24")
+
+
+def host_route(gateway: ipaddress.IPv4Address, dev: str = names.ENI) -> tuple[KernelRoute, ...]:
+    return (KernelRoute(DEFAULT, dev, gateway, origin="subnet router"),)
+
+
+def eni(vpc: Vpc, subnet: str, node: str, ip: ipaddress.IPv4Address, eni_id: str) -> Interface:
+    """A network interface in `subnet`, as the node's `eth0`."""
+    prefix = vpc.subnets[subnet].cidr.prefixlen
+    return Interface(names.ENI, (IfAddr(f"{ip}/{prefix}"),), mac=mac_for(vpc.name, node), eni=eni_id)
+
+
+def build_instances(build: Build, wiring: VpcWiring) -> None:
+    vpc = wiring.vpc
+    for inst in (i for i in build.t.instances.values() if i.vpc == vpc.name):
+        wiring.attach(build, inst.name, inst.subnet)
+        iface = eni(vpc, inst.subnet, inst.name, build.allocation.instance_ips[inst.name],
+                    names.instance_eni_id(inst.name))
+        build.add(Node(inst.name, "instance", names.instance_id(inst.name), vpc.name, (iface,),
+                       routes=host_route(wiring.subnet_gateway(inst.subnet)),
+                       description=f"EC2 instance in subnet {inst.subnet}"))
+
+
+def build_nat_gateways(build: Build, wiring: VpcWiring) -> None:
+    vpc = wiring.vpc
+    for nat in vpc.nat_gateways.values():
+        node, ip, nat_id = names.nat_node(vpc.name, nat.name), build.allocation.nat_ips[NatKey(vpc.name, nat.name)], \
+            names.nat_id(vpc.name, nat.name)
+        wiring.attach(build, node, nat.subnet)
+        build.add(Node(node, "nat-gateway", nat_id, vpc.name,
+                       (eni(vpc, nat.subnet, node, ip, names.nat_eni_id(vpc.name, nat.name)),),
+                       routes=host_route(wiring.subnet_gateway(nat.subnet)),
+                       nftables=nftables.nat_gateway(ip, vpc.cidr, names.ENI), forwarding=True,
+                       description=f"NAT gateway in subnet {nat.subnet}"))
+        wiring.hops[nat.name] = NextHop(wiring.bridges[nat.subnet], ip, nat_id)
+
+
+def build_internet_gateway(build: Build, wiring: VpcWiring) -> tuple[IfAddr, IfAddr] | None:
+    """The gateway between the VPC's router and the internet; returns its internet side (its own
+    address and the internet's) for the internet's routes."""
+    vpc = wiring.vpc
+    if not vpc.internet_gateway:
+        return None
+    node, igw = names.igw_node(vpc.name), names.igw_id(vpc.name)
+    (r_side, g_side), (g_out, i_side) = build.transit_pair(), build.transit_pair()
+    wiring.add_edge(Interface(names.ROUTER_TO_IGW, (r_side,)), "igw", NextHop(names.ROUTER_TO_IGW, g_side.ip, igw))
+    mine = [p for p in build.allocation.public_ips if p.vpc == vpc.name]
+    build.link((wiring.router, names.ROUTER_TO_IGW), (node, names.TO_VPC), "transit",
+               f"vpc {vpc.name} router to its internet gateway")
+    build.add(Node(node, "internet-gateway", igw, vpc.name,
+                   (Interface(names.TO_VPC, (g_side,)), Interface(names.TO_INTERNET, (g_out,))),
+                   routes=(KernelRoute(vpc.cidr, names.TO_VPC, r_side.ip, origin="vpc"),
+                           KernelRoute(DEFAULT, names.TO_INTERNET, i_side.ip, origin="internet")),
+                   nftables=nftables.internet_gateway(mine, names.TO_VPC, names.TO_INTERNET), forwarding=True,
+                   description=f"internet gateway of vpc {vpc.name}: 1:1 NAT for "
+                   f"{len(mine)} public IP{'' if len(mine) == 1 else 's'}"))
+    return g_out, i_side
+
+
+def build_peerings(build: Build, wirings: dict[str, VpcWiring]) -> None:
+    """One link between the two routers per peering connection; each side routes to the other."""
+    for pcx in build.t.peerings():
+        a, b = build.transit_pair()
+        pcx_id = build.allocation.pcx_ids[pcx.name]
+        ends = [(wirings[side].router, wirings[side].add_peer(pcx.name, mine, theirs.ip, pcx_id))
+                for side, mine, theirs in ((pcx.requester, a, b), (pcx.accepter, b, a))]
+        build.link(ends[0], ends[1], "transit", f"peering connection {pcx_id}")
+
+
+def build_internet(build: Build, igw_sides: dict[str, tuple[IfAddr, IfAddr]], fronts: Fronts) -> None:
+    ifs, routes = [Interface(names.INTERNET_TO_CLIENT, (CLIENT_NET,))], []
+    for i, (vpc, (g_out, i_side)) in enumerate(igw_sides.items()):
+        dev, igw = names.internet_to_igw(i), names.igw_id(vpc)
+        ifs.append(Interface(dev, (i_side,)))
+        build.link((names.igw_node(vpc), names.TO_INTERNET), (names.INTERNET, dev), "transit",
+                   f"internet gateway {igw} to the internet")
+        routes += [KernelRoute(IfAddr(f"{p.address}/32").network, dev, g_out.ip, origin=igw)
+                   for p in build.allocation.public_ips if p.vpc == vpc]
+    for i, (service, region) in enumerate(fronts.ways):
+        (i_side, s_side), dev = build.transit_pair(), names.internet_to_front(i)
+        ifs.append(Interface(dev, (i_side,)))
+        fronts.from_internet(service, region, s_side)
+        build.link((names.INTERNET, dev), (names.front_node(service, region), names.FRONT_FROM_INTERNET),
+                   "service", f"the internet to {service} {region}")
+        svc = regions.region(region).services[service]
+        routes += [KernelRoute(c, dev, s_side.ip, origin=svc.service_name) for c in svc.ranges]
+    build.add(Node(names.INTERNET, "internet", None, None, tuple(ifs), routes=tuple(routes), forwarding=True,
+                   description="the public internet: routes to every public IP and AWS service range"))
+    build.link((names.INTERNET_CLIENT, names.ENI), (names.INTERNET, names.INTERNET_TO_CLIENT), "transit",
+               "a host on the internet")
+    build.add(Node(names.INTERNET_CLIENT, "internet", None, None, (Interface(names.ENI, (CLIENT_HOST,)),),
+                   routes=host_route(CLIENT_NET.ip), description="a host somewhere on the internet"))

@@ -1,0 +1,141 @@
+"""Every name the lab makes, in one place: node names (the names at the prompt), kernel interface
+names (at most 15 characters, checked by the planner) and AWS ids. Nothing else in the code
+assembles one; the layers above look them up in the plan (lab.plan.types.Plan).
+
+AWS ids are deterministic: the same topology always gives the same vpc-/subnet-/vpce- ids, so runs,
+golden plans and reports are reproducible. Real ids are 17 hex digits after the prefix (8 for prefix
+lists and older resources); these are derived from the resource's path in the model.
+
+Node names: instances keep theirs; the VPC router is `<vpc>-router`, the internet gateway
+`<vpc>-igw`, NAT gateways and gateway endpoints `<vpc>-<name>`, an interface endpoint one node per
+AZ, `<vpc>-<name>-<zone letter>`; the internet `internet` with its public host `internet-client`,
+and each AWS service front `<service>-<region>`.
+"""
+from __future__ import annotations
+
+import hashlib
+
+from lab.model.regions import service_name  # the model validates service names, so the rule lives there
+
+__all__ = ["service_name"]  # and is one of the names the plan makes
+
+INTERNET = "internet"
+INTERNET_CLIENT = "internet-client"
+MAIN_TABLE_NAME = "(main)"  # the VPC's main route table, which the topology does not name
+EDGE_TABLE_NAME = "edge"  # the router's table for traffic entering from gateways and peers
+
+# Kernel interface names that are the same in every node of a kind (each node has its own namespace).
+ENI = "eth0"  # an instance's, NAT gateway's or endpoint's network interface
+TO_VPC, TO_INTERNET, TO_SERVICE = "vpc", "inet", "svc"  # a gateway's or endpoint's sides
+ROUTER_TO_IGW = "igw"
+INTERNET_TO_CLIENT = "client"
+FRONT_FROM_INTERNET = "inet"
+
+
+def aws_id(prefix: str, *path: str) -> str:
+    """e.g. aws_id('subnet', 'app', 'private-a') -> 'subnet-0a1b2c...' (17 hex digits)."""
+    digest = hashlib.sha256("/".join((prefix,) + path).encode()).hexdigest()
+    return f"{prefix}-0{digest[:16]}"
+
+
+# -- AWS ids --------------------------------------------------------------------------------------
+def vpc_id(vpc: str) -> str:
+    return aws_id("vpc", vpc)
+
+
+def subnet_id(vpc: str, subnet: str) -> str:
+    return aws_id("subnet", vpc, subnet)
+
+
+def route_table_id(vpc: str, table: str) -> str:
+    return aws_id("rtb", vpc, table)
+
+
+def igw_id(vpc: str) -> str:
+    return aws_id("igw", vpc)
+
+
+def nat_id(vpc: str, nat: str) -> str:
+    return aws_id("nat", vpc, nat)
+
+
+def eip_allocation_id(vpc: str, owner: str) -> str:
+    return aws_id("eipalloc", vpc, owner)
+
+
+def vpce_id(vpc: str, endpoint: str) -> str:
+    return aws_id("vpce", vpc, endpoint)
+
+
+def pcx_id(peering: str) -> str:
+    return aws_id("pcx", peering)
+
+
+def instance_id(instance: str) -> str:
+    return aws_id("i", instance)
+
+
+def instance_eni_id(instance: str) -> str:
+    """An instance's primary network interface: its own id, as flow logs and security groups name it."""
+    return aws_id("eni", instance)
+
+
+def nat_eni_id(vpc: str, nat: str) -> str:
+    """The network interface AWS creates for a NAT gateway (`NetworkInterfaceId` of describe-nat-gateways)."""
+    return aws_id("eni", vpc, nat)
+
+
+def endpoint_eni_id(vpc: str, endpoint: str, az: str) -> str:
+    return aws_id("eni", vpc, endpoint, az)
+
+
+# -- node names -----------------------------------------------------------------------------------
+def router_node(vpc: str) -> str:
+    return f"{vpc}-router"
+
+
+def igw_node(vpc: str) -> str:
+    return f"{vpc}-igw"
+
+
+def nat_node(vpc: str, nat: str) -> str:
+    return f"{vpc}-{nat}"
+
+
+def gateway_endpoint_node(vpc: str, endpoint: str) -> str:
+    return f"{vpc}-{endpoint}"
+
+
+def endpoint_eni_node(vpc: str, endpoint: str, az: str) -> str:
+    return f"{vpc}-{endpoint}-{az[-1]}"
+
+
+def front_node(service: str, region: str) -> str:
+    return f"{service}-{region}"
+
+
+# -- kernel interface names ----------------------------------------------------------------------
+def subnet_bridge(index: int) -> str:
+    return f"br{index}"
+
+
+def bridge_port(bridge: str, index: int) -> str:
+    return f"{bridge}p{index}"
+
+
+def router_edge(kind: str, index: int) -> str:
+    """The router's interface toward its `index`th gateway endpoint ('ep') or peering ('pcx')."""
+    return f"{kind}{index}"
+
+
+def front_ingress(index: int) -> str:
+    """A service front's interface from its `index`th endpoint ENI."""
+    return f"vpce{index}"
+
+
+def internet_to_igw(index: int) -> str:
+    return f"igw{index}"
+
+
+def internet_to_front(index: int) -> str:
+    return f"svc{index}"

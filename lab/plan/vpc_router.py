@@ -1,0 +1,88 @@
+"""The VPC's implicit router, and what the other components of a VPC plug into it.
+
+Every subnet is a bridge inside the router (the router owns base+1 on it); an ENI (an instance,
+a NAT gateway, an interface endpoint) is a port of its subnet's bridge. Gateways, gateway endpoints
+and peering connections are the router's edges: an interface of the router plus the next hop that
+the route tables use for their route target (lab.plan.routing).
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from lab.model.topology import Vpc
+from lab.plan import names, nftables
+from lab.plan.addressing import RESOLVER_LINK_LOCAL
+from lab.plan.context import Build
+from lab.plan.routing import NO_ROUTE_DEV, NextHop, vpc_router_tables
+from lab.plan.types import Interface, Node
+
+IfAddr = ipaddress.IPv4Interface
+
+
+@dataclass
+class VpcWiring:
+    """The router's side of one VPC, filled by the builders of its components, then built once."""
+
+    vpc: Vpc
+    bridges: dict[str, str]  # subnet -> bridge
+    ports: dict[str, list[Interface]]  # subnet -> bridge ports, in the order ENIs attach
+    edges: list[Interface] = field(default_factory=list)  # toward gateways, endpoints and peers
+    hops: dict[str, NextHop] = field(default_factory=dict)  # route target -> where it leads
+    peers: list[tuple[Interface, str, NextHop]] = field(default_factory=list)  # edges after all others
+
+    @classmethod
+    def of(cls, vpc: Vpc) -> VpcWiring:
+        bridges = {s.name: names.subnet_bridge(i) for i, s in enumerate(vpc.subnets.values())}
+        return cls(vpc, bridges, {s: [] for s in vpc.subnets})
+
+    @property
+    def router(self) -> str:
+        return names.router_node(self.vpc.name)
+
+    def attach(self, build: Build, node: str, subnet: str) -> None:
+        """Plugs the ENI of `node` (its `eth0`) into the bridge of `subnet`."""
+        bridge = self.bridges[subnet]
+        port = names.bridge_port(bridge, len(self.ports[subnet]))
+        self.ports[subnet].append(Interface(port, bridge=bridge))
+        build.link((node, names.ENI), (self.router, port), "subnet",
+                   f"{node} ENI in subnet {subnet} ({names.subnet_id(self.vpc.name, subnet)})")
+
+    def subnet_gateway(self, subnet: str) -> ipaddress.IPv4Address:
+        return self.vpc.subnets[subnet].cidr.network_address + 1
+
+    def add_edge(self, iface: Interface, target: str, hop: NextHop) -> None:
+        """An interface of the router toward a route target (`igw`, an endpoint, a peering)."""
+        self.edges.append(iface)
+        self.hops[target] = hop
+
+    def add_peer(self, pcx: str, address: IfAddr, hop_via: ipaddress.IPv4Address, pcx_id: str) -> str:
+        """The router's end of a peering connection; returns its interface name."""
+        dev = names.router_edge("pcx", len(self.peers))
+        self.peers.append((Interface(dev, (address,)), pcx, NextHop(dev, hop_via, pcx_id)))
+        return dev
+
+    def count_edges(self, kind: str) -> int:
+        return sum(1 for i in self.edges if i.name.startswith(kind))
+
+
+def build_router(build: Build, wiring: VpcWiring) -> None:
+    vpc = wiring.vpc
+    for iface, pcx, hop in wiring.peers:
+        wiring.add_edge(iface, pcx, hop)
+    tables, rules = vpc_router_tables(vpc, wiring.bridges, wiring.hops, [i.name for i in wiring.edges])
+    bridge_ifs = tuple(Interface(wiring.bridges[s.name], (IfAddr(f"{s.cidr.network_address + 1}/{s.cidr.prefixlen}"),))
+                       for s in vpc.subnets.values())
+    ports = tuple(p for s in vpc.subnets for p in wiring.ports[s])
+    build.add(Node(wiring.router, "vpc-router", names.vpc_id(vpc.name), vpc.name,
+                   tuple(wiring.edges) + ports + (Interface(NO_ROUTE_DEV, kind="stub"),), bridge_ifs,
+                   loopback=resolver_addresses(vpc), route_tables=tuple(tables), rules=tuple(rules),
+                   forwarding=True, nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV, [i.name for i, _, _ in wiring.peers]),
+                   description=f"the implicit router of vpc {vpc.name} {vpc.cidr}, and its DNS resolver"))
+
+
+def resolver_addresses(vpc: Vpc) -> tuple[IfAddr, ...]:
+    """AmazonProvidedDNS at the VPC base+2 and 169.254.169.253, unless DNS support is off."""
+    if not vpc.enable_dns_support:
+        return ()
+    return IfAddr(f"{vpc.cidr.network_address + 2}/32"), IfAddr(f"{RESOLVER_LINK_LOCAL}/32")
