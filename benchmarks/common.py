@@ -32,9 +32,9 @@ from mininet.link import Link  # noqa: E402
 from mininet.log import setLogLevel  # noqa: E402
 from mininet.node import Node  # noqa: E402
 
-# The CLI's terminated_cleanly (SIGTERM and SIGHUP raise SystemExit, so every `finally` that tears
+# terminated_cleanly (SIGTERM and SIGHUP raise SystemExit, so every `finally` that tears
 # something down runs), for the benchmarks to import from here.
-from lab.cli.lab_commands import terminated_cleanly  # noqa: E402,F401
+from lab.signals import terminated_cleanly  # noqa: E402,F401
 from lab.model.loader import load_topology  # noqa: E402
 from lab.plan.compile import compile_plan  # noqa: E402
 from lab.plan.types import Plan  # noqa: E402

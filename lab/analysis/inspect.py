@@ -10,7 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 from lab.analysis.paths import flows, path_of
-from lab.analysis.pcapread import CaptureError, records
+from lab.analysis.pcapread import records
+from lab.errors import BadArgument, UnknownName
 from lab.analysis.run import load_run
 
 
@@ -35,14 +36,14 @@ def packet_detail(run_dir: str | Path, node: str, index: int) -> str:
     path = Path(run_dir) / "captures" / f"{node}.pcap"
     if not path.exists():
         nodes = ", ".join(sorted(p.stem for p in path.parent.glob("*.pcap"))) or "none"
-        raise CaptureError(f"{path}: no capture for node {node} (captured nodes: {nodes})")
+        raise UnknownName(f"{path}: no capture for node {node} (captured nodes: {nodes})")
     if index < 0:
-        raise CaptureError(f"packet index {index}: indexes start at 0 (Wireshark's frame 1)")
+        raise BadArgument(f"packet index {index}: indexes start at 0 (Wireshark's frame 1)")
     count = 0
     for count, (_, buf) in enumerate(records(path), start=1):
         if count - 1 == index:
             return _show(buf)
-    raise CaptureError(f"{path} has {count} packets; there is no packet {index} (indexes start at 0)")
+    raise BadArgument(f"{path} has {count} packets; there is no packet {index} (indexes start at 0)")
 
 
 def _show(buf: bytes) -> str:

@@ -15,8 +15,9 @@ from itertools import islice
 from operator import attrgetter
 
 from lab.analysis.follow import ObservedHop, Trace, follow
-from lab.analysis.pcapread import ICMP, TCP, UDP, CaptureError, Sighting
+from lab.analysis.pcapread import ICMP, TCP, UDP, Sighting
 from lab.analysis.run import Run
+from lab.errors import BadArgument, CaptureError
 
 PROTOCOLS = {"tcp": TCP, "udp": UDP, "icmp": ICMP}
 PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
@@ -108,7 +109,7 @@ def observed_path(run: Run, source_node: str, dst_ip: str | IPv4Address | None =
     source port it used (a probe knows it, and so names its connection exactly)."""
     number = PROTOCOLS.get(proto)
     if number is None:
-        raise CaptureError(f"protocol {proto!r}: expected one of {', '.join(PROTOCOLS)}")
+        raise BadArgument(f"protocol {proto!r}: expected one of {', '.join(PROTOCOLS)}")
     dst = None if dst_ip is None else str(dst_ip)
     mine = [f for f in flows(run) if f.node == source_node]
     wanted = [f for f in mine if f.proto == number and dst in (None, f.dst) and dport in (None, f.dport)

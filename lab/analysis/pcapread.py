@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 import dpkt
 
-from lab.errors import CaptureError
+from lab.errors import UnreadableRun
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +139,9 @@ def _reader(file, path) -> dpkt.pcap.Reader:
     try:
         reader = dpkt.pcap.Reader(file)
     except (ValueError, dpkt.UnpackError) as exc:
-        raise CaptureError(f"{path}: not a pcap file ({exc}); vpclab reads what `tcpdump -w` writes") from None
+        raise UnreadableRun(f"{path}: not a pcap file ({exc}); vpclab reads what `tcpdump -w` writes") from None
     if reader.datalink() != LINKTYPE_LINUX_SLL2:
-        raise CaptureError(f"{path}: link type {reader.datalink()} is not LINUX_SLL2 ({LINKTYPE_LINUX_SLL2}); "
+        raise UnreadableRun(f"{path}: link type {reader.datalink()} is not LINUX_SLL2 ({LINKTYPE_LINUX_SLL2}); "
                            "capture with `tcpdump -i any -y LINUX_SLL2` so each packet names its interface")
     return reader
 
@@ -155,7 +155,7 @@ def records(path: str | Path) -> Iterator[tuple[float, bytes]]:
         file.seek(0)
         magic = file.read(4)
         if magic not in MAGICS:
-            raise CaptureError(f"{path}: pcap magic {magic.hex()} is not tcpdump's; vpclab reads what `tcpdump -w` writes")
+            raise UnreadableRun(f"{path}: pcap magic {magic.hex()} is not tcpdump's; vpclab reads what `tcpdump -w` writes")
         order, divisor = MAGICS[magic]
         size = os.fstat(file.fileno()).st_size
         if size <= PCAP_HEADER_LEN:
@@ -192,7 +192,7 @@ def read_captures(run_dir: str | Path) -> list[Sighting]:
     captures = Path(run_dir) / "captures"
     pcaps = sorted(captures.glob("*.pcap"))
     if not pcaps:
-        raise CaptureError(f"{captures}: no captures (expected one <node>.pcap per lab node)")
+        raise UnreadableRun(f"{captures}: no captures (expected one <node>.pcap per lab node)")
     interfaces = read_interfaces(run_dir)
     sightings: list[Sighting] = []
     for pcap in pcaps:

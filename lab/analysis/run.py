@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from lab.analysis.pcapread import CaptureError, Sighting, read_captures
+from lab.analysis.pcapread import Sighting, read_captures
+from lab.errors import UnreadableRun
 
 
 @dataclass
@@ -107,7 +108,7 @@ def load_run(run_dir: str | Path) -> Run:
     directory = Path(run_dir)
     plan_file = directory / "plan.json"
     if not plan_file.exists():
-        raise CaptureError(f"{directory}: no plan.json, so this is not a vpclab run directory")
+        raise UnreadableRun(f"{directory}: no plan.json, so this is not a vpclab run directory")
     drops_file = directory / "drops.json"
     drops = json.loads(drops_file.read_text()) if drops_file.exists() else {}
     return Run(json.loads(plan_file.read_text()), read_captures(directory), drops, directory)

@@ -5,21 +5,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from lab.cli.common import TOPOLOGY, load_warned, planned
 from lab.cli.output import port, print_json, target
-from lab.errors import TopologyError
-from lab.model.loader import load_topology
-from lab.model.validate import problems
-
-TOPOLOGY = "a topology file (YAML; see docs/topology-format.md)"
-EXIT_BAD_INPUT = 2
-
-
-def load_warned(file: str):
-    """Load a topology and say on stderr what AWS would accept but cannot work, or is not emulated."""
-    topology = load_topology(file)
-    for warning in problems(topology):
-        print(warning, file=sys.stderr)
-    return topology
+from lab.errors import ExpectationFailed, TopologyError
+from lab.signals import terminated_cleanly
 
 
 def add_validate(verbs) -> None:
@@ -32,13 +21,11 @@ def run_validate(args: argparse.Namespace) -> int:
     status = 0
     for file in args.files:
         try:
-            topology = load_topology(file)
+            topology = load_warned(file)
         except TopologyError as exc:
             print(exc, file=sys.stderr)
-            status = EXIT_BAD_INPUT
+            status = exc.exit_code
             continue
-        for warning in problems(topology):
-            print(warning, file=sys.stderr)
         print(f"{file}: valid (VPCs: {len(topology.vpcs)}, instances: {len(topology.instances)})")
     return status
 
@@ -51,11 +38,10 @@ def add_plan(verbs) -> None:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    from lab.plan.compile import compile_plan
     from lab.plan.serialize import plan_to_dict
     from lab.report.text import plan_text
 
-    plan = compile_plan(load_warned(args.file))
+    _, plan = planned(args.file)
     if args.json:
         print_json(plan_to_dict(plan))
     else:
@@ -77,11 +63,10 @@ def add_explain(verbs) -> None:
 
 def run_explain(args: argparse.Namespace) -> int:
     from lab.analysis.explain import explain
-    from lab.plan.compile import compile_plan
     from lab.report.text import explanation_text
 
-    topology = load_warned(args.file)
-    result = explain(topology, compile_plan(topology), args.source, args.target, args.port)
+    topology, plan = planned(args.file)
+    result = explain(topology, plan, args.source, args.target, args.port)
     if args.json:
         print_json(result.to_dict())
     else:
@@ -102,7 +87,6 @@ def add_demo(verbs) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from lab.cli.lab_commands import terminated_cleanly
     from lab.realize.guard import require_root
     from lab.report.text import demo_text
     from lab.scenario.demo import ACTS, run_act
@@ -118,7 +102,9 @@ def run_demo(args: argparse.Namespace) -> int:
             agree &= all(t["agrees"] for _, t in result.results if t)
     print(f"captures: {args.keep}/act*/captures (one pcap per node, Wireshark reads them); "
           f"every flow: vpclab inspect {args.keep}/act1")
-    return 0 if agree else 1
+    if not agree:
+        raise ExpectationFailed("the demo's captured paths disagree with AWS's rules (shown above)")
+    return 0
 
 
 DEMO_RUN_DIR = "/tmp/vpclab-demo"

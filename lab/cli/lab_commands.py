@@ -2,39 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+from lab.cli.common import TOPOLOGY, planned
 from lab.cli.output import port, print_json, target
-from lab.errors import TopologyError, UnknownName
-
-TOPOLOGY = "a topology file (YAML; see docs/topology-format.md)"
-
-
-@contextmanager
-def terminated_cleanly():
-    """SIGTERM and SIGHUP become exceptions, so the `finally` that tears the lab down runs."""
-    def stop(signum, frame):
-        raise SystemExit(128 + signum)
-
-    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, handler in old.items():
-            signal.signal(s, handler)
-
-
-def planned(file: str):
-    """Load and plan first: a mistake is reported before anything is built."""
-    from lab.plan.compile import compile_plan
-
-    from lab.cli.commands import load_warned
-
-    topology = load_warned(file)
-    return topology, compile_plan(topology)
+from lab.errors import BadArgument, ExpectationFailed, TopologyError
+from lab.signals import terminated_cleanly
 
 
 @contextmanager
@@ -74,7 +49,9 @@ def run_trace(args: argparse.Namespace) -> int:
         print_json(data)
     else:
         print(trace_text(data))
-    return 0 if result.agrees else 1
+    if not result.agrees:
+        raise ExpectationFailed(f"the observed path disagrees with the prediction: {'; '.join(result.disagreements)}")
+    return 0
 
 
 def add_up(verbs) -> None:
@@ -85,11 +62,15 @@ def add_up(verbs) -> None:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from lab.cli.prompt import LabPrompt
+    """`args.prompt` (main's `prompt`) is what runs while the lab is up: LabPrompt unless a caller,
+    such as a test, passes another class taking (topology, plan, lab) and having cmdloop()."""
+    prompt = args.prompt
+    if prompt is None:
+        from lab.cli.prompt import LabPrompt as prompt
 
     topology, plan = planned(args.file)
     with running_lab(plan, args.keep) as lab:
-        LabPrompt(topology, plan, lab).cmdloop()
+        prompt(topology, plan, lab).cmdloop()
     return 0
 
 
@@ -132,7 +113,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     if args.packet:
         node, index = args.packet
         if not index.isdigit():
-            raise UnknownName(f"--packet {node} {index}: INDEX is a packet's position in the node's capture (0, 1, ...)")
+            raise BadArgument(f"--packet {node} {index}: INDEX is a packet's position in the node's capture (0, 1, ...)")
         print(packet_detail(args.run_dir, node, int(index)))
         return 0
     data = inspect_run(args.run_dir, args.flow)
@@ -169,7 +150,10 @@ def run_scenarios(args: argparse.Namespace) -> int:
                 print(scenario_text(result.to_dict()))
     if args.json:
         print_json([r.to_dict() for r in results])
-    return 0 if all(r.passed for r in results) else 1
+    failed = [file for file, r in zip(args.files, results) if not r.passed]
+    if failed:
+        raise ExpectationFailed(f"{len(failed)} of {len(results)} scenarios failed: {', '.join(failed)}")
+    return 0
 
 
 def load_scenarios(files: list[str]) -> list:

@@ -49,7 +49,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from lab.errors import LabError
+from lab.errors import BadInput
 from lab.model.condition_keys import key_problem
 from lab.model.wildcard import Wildcard
 
@@ -197,7 +197,7 @@ MATCH = {
 
 # -- parsing ---------------------------------------------------------------------------------
 
-class MalformedPolicy(LabError, ValueError):
+class MalformedPolicy(BadInput, ValueError):
     """A policy AWS would refuse to attach (MalformedPolicyDocument); says which statement and field.
     `path` locates the field in the document: ("Statement", 0, "Effect")."""
 

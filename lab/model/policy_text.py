@@ -22,7 +22,7 @@ import json
 import re
 from typing import Any
 
-from lab.errors import LabError
+from lab.errors import BadInput
 
 MAX_DEPTH = 16  # a policy needs 6: policy, Statement list, statement, Condition, operator, values
 ENDPOINT_POLICY_CHARACTERS = 20_480
@@ -33,7 +33,7 @@ MALFORMED = "MalformedPolicyDocument"
 TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"?|-?\d[\d.eE+-]*|[][{}:]|[A-Za-z_]\w*')
 
 
-class PolicyTextError(LabError):
+class PolicyTextError(BadInput):
     """A policy's text AWS would refuse; `line` 0 means the document as a whole."""
 
     def __init__(self, line: int, message: str, code: str = MALFORMED):

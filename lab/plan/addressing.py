@@ -15,7 +15,7 @@ import hashlib
 import ipaddress
 from collections.abc import Iterator
 
-from lab.errors import Problem, TopologyError
+from lab.errors import PlanError, Problem, TopologyError
 from lab.model.topology import Subnet
 
 Addr = ipaddress.IPv4Address
@@ -64,8 +64,9 @@ class PublicIpPool:
             if address not in self.taken and address.packed[-1] not in (0, 255):
                 self.taken.add(address)
                 return address
-        raise TopologyError([Problem("", 0, "the region's public address ranges are used up",
-                                     "AddressLimitExceeded")])
+        # No line to point at: the file as a whole asks for more than the region has.
+        raise PlanError(f"{'/'.join(owner)}: no public IPv4 address left in the region's EC2 ranges "
+                        "(AddressLimitExceeded)")
 
     def _nth(self, index: int) -> Addr:
         for net in self.ranges:

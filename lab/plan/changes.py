@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from lab.errors import UnknownName
+from lab.errors import BadArgument, StateConflict, UnknownName
 from lab.model.topology import Topology
 from lab.model.validate import validate
 from lab.plan.types import KernelRoute, Plan
@@ -23,7 +23,7 @@ def find_endpoint(t: Topology, name: str) -> tuple[str, str]:
                           + f" (endpoints: {known})")
     vpc, ep = found[0]
     if t.vpcs[vpc].endpoints[ep].type != "gateway":
-        raise UnknownName(f"endpoint {name} is an interface endpoint: it has subnets, not route tables")
+        raise BadArgument(f"endpoint {name} is an interface endpoint: it has subnets, not route tables")
     return vpc, ep
 
 
@@ -37,7 +37,7 @@ def associate(t: Topology, endpoint: str, route_table: str, on: bool) -> Topolog
     tables = tuple(r for r in ep.route_tables if r != route_table) + ((route_table,) if on else ())
     if tables == ep.route_tables or set(tables) == set(ep.route_tables):
         state = "already" if on else "not"
-        raise UnknownName(f"endpoint {ep_name} is {state} associated with route table {route_table}")
+        raise StateConflict(f"endpoint {ep_name} is {state} associated with route table {route_table}")
     endpoints = dict(vpc.endpoints) | {ep_name: dataclasses.replace(ep, route_tables=tables)}
     vpcs = dict(t.vpcs) | {vpc_name: dataclasses.replace(vpc, endpoints=endpoints)}
     changed = dataclasses.replace(t, vpcs=vpcs)

@@ -47,11 +47,7 @@ def inside(pid: int) -> Iterator[None]:
     held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
-        target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-        try:
-            setns(target, CLONE_NEWNET)
-        finally:
-            os.close(target)
+        enter(pid)
         try:
             if os.stat("/proc/thread-self/ns/net").st_ino == os.fstat(home).st_ino:
                 raise RealizeError("namespace", f"process {pid} is in vpclab's own network namespace; refusing")
@@ -63,15 +59,35 @@ def inside(pid: int) -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
+def enter(pid: int) -> None:
+    """This thread into process `pid`'s network namespace; a process gone (or not ours to enter)
+    is a RealizeError, not an OSError escaping as a vpclab bug."""
+    try:
+        target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+        try:
+            setns(target, CLONE_NEWNET)
+        finally:
+            os.close(target)
+    except OSError as exc:
+        raise RealizeError("namespace", f"cannot enter process {pid}'s network namespace: {exc.strerror}") from None
+
+
 @contextmanager
-def netns(pid: int) -> Iterator[IPRoute]:
+def netns(pid: int, step: str = "netlink") -> Iterator[IPRoute]:
     """A netlink socket bound in the node's namespace: created while this thread is inside it
     (setns), used and closed from here. pyroute2's NetNS helper forks for each socket and, on
-    this machine, closed descriptors it no longer owned (Mininet's pty masters: node shells died)."""
+    this machine, closed descriptors it no longer owned (Mininet's pty masters: node shells died).
+    Any request the kernel refuses in the block (links, addresses, routes, rules) is a RealizeError
+    naming `step`: this kernel would not do what vpclab asked."""
     with inside(pid):
-        ipr = IPRoute()
+        try:
+            ipr = IPRoute()
+        except (NetlinkError, OSError) as exc:
+            raise RealizeError(step, f"no netlink socket in process {pid}'s namespace: {exc}") from None
     try:
         yield ipr
+    except NetlinkError as exc:
+        raise RealizeError(step, f"netlink in process {pid}'s namespace: {exc}") from None
     finally:
         ipr.close()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from lab.analysis.explain import Explanation
 from lab.analysis.paths import ObservedPath, observed_path
 from lab.analysis.run import load_run
-from lab.errors import LabError
+from lab.errors import EnvironmentFailure
 
 PROBE_TIMEOUT = 3.0
 # The outcome a prediction implies once packets meet it: a route that does not exist, or a gateway
@@ -23,7 +23,7 @@ OBSERVED_FOR = {"ok": {"ok"}, "denied": {"denied"}, "no-route": {"timeout", "no-
                 "dropped": {"timeout"}, "dns-failure": {"dns-failure"}}
 
 
-class ProbeFailed(LabError):
+class ProbeFailed(EnvironmentFailure):
     """The probe itself could not run (not: the network said no)."""
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab.cli.main import main
+from lab.realize import kernel
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),
@@ -90,3 +91,24 @@ def test_an_icmp_unreachable_is_read_as_such(capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["outcome"] == "no-route" and data["dropped_at"] == "internet"
     assert data["explanation"]["code"] == "DESTINATION_UNREACHABLE" and data["agrees"]
+
+
+# -- exit codes of the lab verbs (lab.errors) ---------------------------------------------------------------
+def test_a_failed_scenario_step_exits_1_after_its_report(capsys, tmp_path):
+    scenario = tmp_path / "wrong.yaml"
+    scenario.write_text(f"name: a wrong expectation\ntopology: {REPO / 'topologies/public-private.yaml'}\n"
+                        f"steps:\n  - name: S3 through the NAT gateway is denied (it is not)\n    from: app1\n"
+                        f"    trace: {TARGET}\n    expect: {{outcome: denied}}\n")
+    assert main(["run", str(scenario)]) == 1
+    out, err = capsys.readouterr()
+    assert "a wrong expectation" in out
+    assert err == f"vpclab: 1 of 1 scenarios failed: {scenario}\n"
+
+
+def test_a_tool_that_fails_while_building_exits_3_naming_the_step(capsys, monkeypatch, tmp_path):
+    """`ip` refuses one line of app1's configuration: the machine said no, not the user's input."""
+    real, bad = kernel.ip_batch, "route add 10.9.0.0/16 via 10.0.1.1 dev nope table 100 metric 0"
+    monkeypatch.setattr(kernel, "ip_batch", lambda node: real(node) + ([bad] if node.name == "app1" else []))
+    assert main(["trace", "topologies/public-private.yaml", "--from", "app1", "--to", "web1",
+                 "--keep", str(tmp_path / "run")]) == 3
+    assert capsys.readouterr().err == f'vpclab: configuration of app1: ip {bad}: Cannot find device "nope"\n'

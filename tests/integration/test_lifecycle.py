@@ -27,10 +27,10 @@ import pytest
 from labsafety import REPO, lab_prerequisite_missing, namespace_of, plan_addresses, residue, root_snapshot
 from lab.cli.main import main
 from lab.cli.prompt import LabPrompt
+from lab.errors import StateConflict
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.realize import cgroup
-from lab.realize.errors import RealizeError
 from lab.realize.lab import Lab
 from lab.realize.state import owned
 from lab.scenario.loader import Scenario, Step
@@ -146,7 +146,7 @@ def test_a_kept_run_directory_in_use_by_a_live_lab_is_refused(lab_sandbox, capsy
     with Lab(PLAN, keep) as first:
         record = lab_sandbox.record(first.state)
         plan_json = (keep / "plan.json").stat()
-        with pytest.raises(RealizeError, match=f"{keep} is in use \\(in use by lab {first.tag}, vpclab pid "):
+        with pytest.raises(StateConflict, match=f"{keep} is in use \\(in use by lab {first.tag}, vpclab pid "):
             Lab(PLAN, keep).start()
         assert main(["trace", str(REPO / PUBLIC_PRIVATE), "--from", "app1", "--to", "web1", "--keep", str(keep)]) == 2
         err = capsys.readouterr().err

@@ -8,7 +8,7 @@ from scapy.layers.inet import IP, TCP
 from synthetic_captures import SyntheticRun
 
 from lab.analysis.inspect import inspect_run, packet_detail
-from lab.analysis.pcapread import CaptureError
+from lab.errors import BadArgument, UnknownName
 
 
 @pytest.fixture
@@ -40,9 +40,9 @@ def test_packet_detail_shows_one_packet_layer_by_layer(run_dir):
 
 
 def test_packet_detail_errors_say_what_exists(run_dir):
-    with pytest.raises(CaptureError) as caught:
+    with pytest.raises(BadArgument) as caught:
         packet_detail(run_dir, "app-igw", 2)
     assert str(caught.value) == (f"{run_dir / 'captures' / 'app-igw.pcap'} has 2 packets; "
                                  "there is no packet 2 (indexes start at 0)")
-    with pytest.raises(CaptureError, match=r"no capture for node nope \(captured nodes: app-igw, app-nat-a, "):
+    with pytest.raises(UnknownName, match=r"no capture for node nope \(captured nodes: app-igw, app-nat-a, "):
         packet_detail(run_dir, "nope", 0)

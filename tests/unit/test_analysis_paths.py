@@ -11,7 +11,7 @@ from synthetic_captures import OTHERHOST, TOPOLOGY, SyntheticRun
 
 from lab.analysis.explain import explain
 from lab.analysis.paths import flows, observed_path
-from lab.analysis.pcapread import CaptureError
+from lab.errors import BadArgument, CaptureError
 from lab.analysis.run import load_run
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
@@ -223,7 +223,7 @@ def test_no_matching_connection_is_a_clear_error(lab):
         observed_path(run, "app1", S3, 80)
     assert str(caught.value) == ("no tcp connection from app1 to 52.219.60.10:80 in the captures "
                                  "(app1 opened: tcp 52.219.60.10:443)")
-    with pytest.raises(CaptureError, match="protocol 'sctp': expected one of tcp, udp, icmp"):
+    with pytest.raises(BadArgument, match="protocol 'sctp': expected one of tcp, udp, icmp"):
         observed_path(run, "app1", proto="sctp")
 
 

@@ -10,7 +10,8 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.utils import PcapWriter
 from synthetic_captures import LINUX_SLL2, OTHERHOST, OUTGOING, sll2
 
-from lab.analysis.pcapread import CaptureError, Sighting, read_captures, read_pcap
+from lab.analysis.pcapread import Sighting, read_captures, read_pcap
+from lab.errors import UnreadableRun
 
 T0 = 1_700_000_000.25
 TCP_SYN = IP(src="10.0.2.4", dst="52.219.60.10", id=4321, ttl=64) / TCP(
@@ -132,7 +133,7 @@ def test_both_byte_orders_and_both_timestamp_resolutions(tmp_path, order, nanose
 
 def test_wrong_link_type_says_how_to_capture(tmp_path):
     path = write(tmp_path / "eth.pcap", [bytes(14) + bytes(TCP_SYN)], linktype=1)
-    with pytest.raises(CaptureError) as caught:
+    with pytest.raises(UnreadableRun) as caught:
         list(read_pcap(path, "n"))
     assert str(caught.value) == (f"{path}: link type 1 is not LINUX_SLL2 (276); capture with "
                                  "`tcpdump -i any -y LINUX_SLL2` so each packet names its interface")
@@ -141,7 +142,7 @@ def test_wrong_link_type_says_how_to_capture(tmp_path):
 def test_not_a_pcap(tmp_path):
     path = tmp_path / "x.pcap"
     path.write_bytes(b"not a capture at all")
-    with pytest.raises(CaptureError, match=r"x\.pcap: not a pcap file"):
+    with pytest.raises(UnreadableRun, match=r"x\.pcap: not a pcap file"):
         list(read_pcap(path, "n"))
 
 
@@ -158,6 +159,6 @@ def test_read_captures_merges_nodes_in_time_order(tmp_path):
 
 
 def test_a_run_without_captures(tmp_path):
-    with pytest.raises(CaptureError) as caught:
+    with pytest.raises(UnreadableRun) as caught:
         read_captures(tmp_path)
     assert str(caught.value) == f"{tmp_path / 'captures'}: no captures (expected one <node>.pcap per lab node)"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.errors import UnknownName
+from lab.errors import BadArgument, StateConflict, UnknownName
 from lab.model import regions
 from lab.model.loader import load_topology
 from lab.plan.changes import associate, find_endpoint, route_changes
@@ -41,14 +41,15 @@ def test_associating_again_restores_the_original_plan(topology):
     assert route_changes(compile_plan(topology), compile_plan(on)) == {}
 
 
-@pytest.mark.parametrize("endpoint, table, on, message", [
-    ("s3-gw", "private", True, "already associated"),
-    ("s3-gw", "public", False, "not associated"),
-    ("s3-gw", "nowhere", True, "route table nowhere: not in vpc app"),
-    ("nope", "private", True, "endpoint nope: no such endpoint"),
+@pytest.mark.parametrize("endpoint, table, on, error, message", [
+    ("s3-gw", "private", True, StateConflict, "already associated"),
+    ("s3-gw", "public", False, StateConflict, "not associated"),
+    ("s3-gw", "nowhere", True, UnknownName, "route table nowhere: not in vpc app"),
+    ("nope", "private", True, UnknownName, "endpoint nope: no such endpoint"),
 ])
-def test_refusals(topology, endpoint, table, on, message):
-    with pytest.raises(UnknownName, match=message):
+def test_refusals(topology, endpoint, table, on, error, message):
+    """A name the lab lacks and a change it is already in are different mistakes, told apart by class."""
+    with pytest.raises(error, match=message):
         associate(topology, endpoint, table, on)
 
 

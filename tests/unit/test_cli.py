@@ -127,3 +127,47 @@ def test_run_checks_every_scenario_file_before_building_any_lab(capsys, monkeypa
     out, err = capsys.readouterr()
     assert out == ""
     assert [line.split(":")[0] for line in err.splitlines()] == bad
+
+
+# -- exit codes, chosen by the error's class (lab.errors) -------------------------------------------------
+def test_a_bad_argument_exits_2_in_one_line(capsys, tmp_path):
+    assert main(["inspect", str(tmp_path), "--packet", "app1", "first"]) == 2
+    assert capsys.readouterr().err == ("vpclab: --packet app1 first: INDEX is a packet's position in the "
+                                       "node's capture (0, 1, ...)\n")
+
+
+def test_a_directory_that_is_not_a_run_exits_2(capsys, tmp_path):
+    assert main(["inspect", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"vpclab: {tmp_path}: no plan.json, so this is not a vpclab run directory\n"
+
+
+def test_not_root_is_an_environment_failure_exit_3(capsys, monkeypatch):
+    """Not a mistake in the input: the same command works as root, so it is not exit 2."""
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert main(["clean"]) == 3
+    assert capsys.readouterr().err == ("vpclab: start: building a lab needs root (namespaces, links, nftables); "
+                                       "validate, plan and explain do not\n")
+
+
+def boom(file):
+    raise KeyError("a bug in vpclab")
+
+
+def test_an_unexpected_exception_is_a_bug_exit_70_without_a_traceback(capsys, monkeypatch):
+    monkeypatch.setattr("lab.cli.commands.planned", boom)  # stands for any bug below the CLI
+    assert main(["plan", "topologies/public-private.yaml"]) == 70
+    err = capsys.readouterr().err
+    assert err == ("vpclab: internal error: KeyError: 'a bug in vpclab' (run with --debug for the traceback, "
+                   "and please report it)\n")
+
+
+def test_debug_adds_the_traceback_and_keeps_the_exit_code(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr("lab.cli.commands.planned", boom)
+    assert main(["--debug", "plan", "topologies/public-private.yaml"]) == 70
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):") and "in boom" in err
+    assert err.endswith("and please report it)\n")
+    assert main(["--debug", "inspect", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback") and "lab.errors.UnreadableRun" in err
+    assert err.endswith("so this is not a vpclab run directory\n")

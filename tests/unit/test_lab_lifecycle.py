@@ -16,6 +16,7 @@ from lab.cli.prompt import LabPrompt
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.realize import cgroup, rundir, state
+from lab.errors import BadArgument, StateConflict
 from lab.realize.errors import RealizeError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,7 +118,7 @@ def test_a_run_directory_is_locked_for_its_labs_life(tmp_path):
     run_dir = tmp_path / "kept"
     first = rundir.prepare(run_dir, "vl1", temporary=False)
     (run_dir / "plan.json").write_text("{}")
-    with pytest.raises(RealizeError, match=f"{run_dir} is in use \\(in use by lab vl1, vpclab pid {os.getpid()}\\)"):
+    with pytest.raises(StateConflict, match=f"{run_dir} is in use \\(in use by lab vl1, vpclab pid {os.getpid()}\\)"):
         rundir.prepare(run_dir, "vl2", temporary=False)
     assert (run_dir / "plan.json").exists()  # nothing of the first lab's was touched
     os.close(first)  # what the kernel does when vpclab dies, however it dies
@@ -129,7 +130,7 @@ def test_a_run_directory_is_locked_for_its_labs_life(tmp_path):
 def test_a_run_directory_of_someone_elses_is_refused(tmp_path):
     (tmp_path / "theirs").mkdir()
     (tmp_path / "theirs" / "notes.txt").write_text("mine")
-    with pytest.raises(RealizeError, match="is not empty and is not a vpclab run directory"):
+    with pytest.raises(BadArgument, match="is not empty and is not a vpclab run directory"):
         rundir.prepare(tmp_path / "theirs", "vl1", temporary=False)
     with pytest.raises(RealizeError, match="cannot make .*theirs: File exists"):
         rundir.prepare(tmp_path / "theirs", "vl1", temporary=True)  # a temporary name already taken
