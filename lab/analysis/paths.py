@@ -201,7 +201,7 @@ def _service_saw(run: Run, arrival: Sighting) -> dict:
     """The source as the destination saw it: after every NAT on the way, on the ingress it came in by."""
     ingress = run.ingress_label(arrival.node, arrival.iface)
     return {"node": arrival.node, "source_ip": arrival.src, "source_port": arrival.sport, "ingress": ingress,
-            "vpce_id": ingress if ingress.startswith("vpce-") else None}
+            "vpce_id": run.vpce_of(arrival.node, arrival.iface)}
 
 
 def _timeout(run: Run, trace: Trace, reply_trace: Trace | None) -> dict:

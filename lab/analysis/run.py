@@ -90,13 +90,23 @@ class Run:
     def forwards(self, node: str) -> bool:
         return bool(self.plan["nodes"].get(node, {}).get("forwarding"))
 
-    def ingress_label(self, node: str, iface: str) -> str:
-        """What a service front calls an ingress ('internet' or a vpce id); else the interface name."""
+    def ingress(self, node: str, iface: str) -> dict | None:
+        """The plan's ingress of a service front that `iface` of `node` is, if it is one."""
         for front in self.plan.get("services", []):
             for ingress in front["ingresses"] if front["node"] == node else []:
                 if ingress["iface"] == iface:
-                    return ingress["label"]
-        return iface
+                    return ingress
+        return None
+
+    def ingress_label(self, node: str, iface: str) -> str:
+        """What a service front calls an ingress ('internet' or a vpce id); else the interface name."""
+        ingress = self.ingress(node, iface)
+        return ingress["label"] if ingress else iface
+
+    def vpce_of(self, node: str, iface: str) -> str | None:
+        """The vpce id of the endpoint whose ingress this is (an endpoint's ingress has a VPC)."""
+        ingress = self.ingress(node, iface)
+        return ingress["label"] if ingress and ingress["vpc_id"] else None
 
     def drop_counters(self, node: str) -> list[dict]:
         """The non-zero drop counters at a node: evidence, not proof, since they count the whole run."""

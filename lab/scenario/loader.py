@@ -28,6 +28,7 @@ from lab.model.source import MISSING, Section, is_int, read_yaml
 from lab.model.topology import Topology
 from lab.model.validate import validate
 from lab.plan.compile import compile_plan
+from lab.plan.names import INTERNET_CLIENT
 from lab.plan.types import KINDS, Plan
 from lab.scenario.expect import resolve_address
 
@@ -73,7 +74,7 @@ def load_scenario(path: Path | str) -> Scenario:
                   for i, sec in enumerate(doc.items("steps", "a step"), start=1))
     if not steps:
         raise doc.error("steps", "the scenario has no steps (write them as a list under 'steps')", MISSING)
-    names = set(topology.instances) | {"internet-client"}
+    names = set(topology.instances) | {INTERNET_CLIENT}
     for step in steps:
         if step.source not in names:
             raise Section({}, doc.file, step.line, "step").error(
@@ -151,7 +152,7 @@ def check_target(sec: Section, action: str, target: str, plan: Plan) -> None:
         return
     except ValueError:
         pass
-    from_internet = sec.raw("from") == "internet-client"
+    from_internet = sec.raw("from") == INTERNET_CLIENT
     if target in plan.nodes or ("." in target and not from_internet):
         return
     why = "internet-client has no VPC resolver: give a node or an address" if from_internet and "." in target \
