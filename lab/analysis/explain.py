@@ -140,7 +140,8 @@ class Walker:
         vpc, src, subnet = self.vpc, self.src_ip, self.inst.subnet
         node = self.inst.name
         if dst == RESOLVER_LINK_LOCAL:  # answered inside the VPC whatever the route table says (vpc-dns.html)
-            self.path.append(self.router_hop(vpc.name, f"{dst}: the Amazon DNS server's link-local address, not routed"))
+            self.path.append(self.router_hop(vpc.name, f"{dst}: the Amazon DNS server's link-local address, "
+                                             "not routed"))
             return self.deliver_local(vpc, dst, src, result)
         for _ in range(MAX_HOPS):
             here = vpc.subnets[subnet].cidr

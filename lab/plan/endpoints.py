@@ -31,7 +31,7 @@ def build_gateway_endpoint(build: Build, wiring: VpcWiring, fronts: Fronts, ep: 
     vpc, key = wiring.vpc, EndpointKey(wiring.vpc.name, ep.name)
     node, vpce = names.gateway_endpoint_node(vpc.name, ep.name), build.allocation.vpce_ids[key]
     svc = regions.region(ep.region).services[ep.service]
-    dev, (r_side, e_side) = names.router_edge("ep", wiring.count_edges("ep")), build.transit_pair()
+    dev, (r_side, e_side) = wiring.gateway_endpoint_edge(), build.transit_pair()
     wiring.add_edge(Interface(dev, (r_side,)), ep.name, NextHop(dev, e_side.ip, vpce))
     build.link((wiring.router, dev), (node, names.TO_VPC), "transit", f"route target {vpce}")
     out, svc_side = fronts.connect(build, node, key, ep.service, ep.region)

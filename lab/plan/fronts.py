@@ -38,7 +38,8 @@ class Fronts:
         self.t = t
         self.ways: dict[tuple[str, str], list[FrontLink]] = {k: [] for k in needed_fronts(t)}
 
-    def connect(self, build: Build, node: str, endpoint: EndpointKey, service: str, region: str) -> tuple[Interface, ipaddress.IPv4Address]:
+    def connect(self, build: Build, node: str, endpoint: EndpointKey, service: str,
+                region: str) -> tuple[Interface, ipaddress.IPv4Address]:
         """A private link from an endpoint node to its service's front, one per endpoint ENI."""
         vpce, svc = build.allocation.vpce_ids[endpoint], regions.region(region).services[service]
         (e_side, s_side), ways = build.transit_pair(), self.ways[service, region]

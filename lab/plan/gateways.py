@@ -45,13 +45,14 @@ def build_instances(build: Build, wiring: VpcWiring) -> None:
 def build_nat_gateways(build: Build, wiring: VpcWiring) -> None:
     vpc = wiring.vpc
     for nat in vpc.nat_gateways.values():
-        node, ip, nat_id = names.nat_node(vpc.name, nat.name), build.allocation.nat_ips[NatKey(vpc.name, nat.name)], \
-            names.nat_id(vpc.name, nat.name)
+        node, nat_id = names.nat_node(vpc.name, nat.name), names.nat_id(vpc.name, nat.name)
+        ip = build.allocation.nat_ips[NatKey(vpc.name, nat.name)]
         wiring.attach(build, node, nat.subnet)
         build.add(Node(node, "nat-gateway", nat_id, vpc.name,
                        (eni(vpc, nat.subnet, node, ip, names.nat_eni_id(vpc.name, nat.name)),),
                        routes=host_route(wiring.subnet_gateway(nat.subnet)),
-                       nftables=nftables.nat_gateway(ip, vpc.cidr, names.ENI), forwarding=True,
+                       nftables=nftables.nat_gateway(ip, vpc.cidr, names.ENI, build.settings.nat_gateway_idle_timeout),
+                       forwarding=True,
                        description=f"NAT gateway in subnet {nat.subnet}"))
         wiring.hops[nat.name] = NextHop(wiring.bridges[nat.subnet], ip, nat_id)
 

@@ -80,7 +80,8 @@ def vpc_router_tables(vpc: Vpc, bridges: dict[str, str], hops: dict[str, NextHop
     numbered = [(MAIN_ROUTE_TABLE, main)] + [(FIRST_TABLE + i, rt) for i, rt in enumerate(vpc.route_tables.values())]
     tables = [RouteTable(n, names.route_table_id(vpc.name, rt.name), rt.name,
                          tuple(table_routes(vpc, rt, n, bridges, hops))) for n, rt in numbered]
-    tables.append(RouteTable(EDGE_TABLE, names.route_table_id(vpc.name, names.EDGE_TABLE_NAME), "edge (from gateways and peers)",
+    edge_id = names.route_table_id(vpc.name, names.EDGE_TABLE_NAME)
+    tables.append(RouteTable(EDGE_TABLE, edge_id, "edge (from gateways and peers)",
                              tuple(local_routes(vpc, bridges, EDGE_TABLE))))
     number_of = {rt.name: n for n, rt in numbered[1:]} | {None: MAIN_ROUTE_TABLE}
     rules = [RoutingRule(1000 + i, number_of[s.route_table], iif=bridges[s.name])

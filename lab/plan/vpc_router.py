@@ -30,6 +30,7 @@ class VpcWiring:
     edges: list[Interface] = field(default_factory=list)  # toward gateways, endpoints and peers
     hops: dict[str, NextHop] = field(default_factory=dict)  # route target -> where it leads
     peers: list[tuple[Interface, str, NextHop]] = field(default_factory=list)  # edges after all others
+    gateway_endpoints: int = 0
 
     @classmethod
     def of(cls, vpc: Vpc) -> VpcWiring:
@@ -62,8 +63,10 @@ class VpcWiring:
         self.peers.append((Interface(dev, (address,)), pcx, NextHop(dev, hop_via, pcx_id)))
         return dev
 
-    def count_edges(self, kind: str) -> int:
-        return sum(1 for i in self.edges if i.name.startswith(kind))
+    def gateway_endpoint_edge(self) -> str:
+        """The interface name of the router's next gateway endpoint: ep0, ep1, ..."""
+        self.gateway_endpoints += 1
+        return names.router_edge("ep", self.gateway_endpoints - 1)
 
 
 def build_router(build: Build, wiring: VpcWiring) -> None:
@@ -77,7 +80,8 @@ def build_router(build: Build, wiring: VpcWiring) -> None:
     build.add(Node(wiring.router, "vpc-router", names.vpc_id(vpc.name), vpc.name,
                    tuple(wiring.edges) + ports + (Interface(NO_ROUTE_DEV, kind="stub"),), bridge_ifs,
                    loopback=resolver_addresses(vpc), route_tables=tuple(tables), rules=tuple(rules),
-                   forwarding=True, nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV, [i.name for i, _, _ in wiring.peers]),
+                   forwarding=True,
+                   nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV, [i.name for i, _, _ in wiring.peers]),
                    description=f"the implicit router of vpc {vpc.name} {vpc.cidr}, and its DNS resolver"))
 
 
