@@ -15,12 +15,14 @@ from lab.plan.context import Build
 from lab.plan.dns import resolvers
 from lab.plan.endpoints import build_endpoints
 from lab.plan.fronts import Fronts
+from lab.plan.settings import Settings
 from lab.plan.types import Plan
 from lab.plan.vpc_router import VpcWiring, build_router
 
 
-def compile_plan(topology: Topology) -> Plan:
-    build, fronts = Build(topology, allocate(topology)), Fronts(topology)
+def compile_plan(topology: Topology, settings: Settings = Settings()) -> Plan:
+    """`settings`: AWS's values unless a caller wants others (lab.plan.settings)."""
+    build, fronts = Build(topology, allocate(topology), settings), Fronts(topology)
     wirings = {vpc.name: VpcWiring.of(vpc) for vpc in topology.vpcs.values()}
     gateways.build_peerings(build, wirings)
     igw_sides = {}
@@ -37,4 +39,4 @@ def compile_plan(topology: Topology) -> Plan:
     a = build.allocation
     return Plan(topology.file, topology.region, build.nodes, tuple(build.links), a.public_ips,
                 resolvers(topology, a), fronts.service_fronts(),
-                {svc.prefix_list_id: svc.ranges for svc in regions.all_services()}, a)
+                {svc.prefix_list_id: svc.ranges for svc in regions.all_services()}, a, settings)

@@ -16,6 +16,7 @@ from lab.model.topology import Topology
 from lab.plan import names
 from lab.plan.addressing import transit_links
 from lab.plan.allocation import Allocation
+from lab.plan.settings import Settings
 from lab.plan.types import Link, Node
 
 IfAddr = ipaddress.IPv4Interface
@@ -24,10 +25,11 @@ IFNAMSIZ = 15  # the kernel's longest interface name (IFNAMSIZ - 1)
 
 @dataclass
 class Build:
-    """The topology, its allocation, and the nodes and links made so far."""
+    """The topology, its allocation, the settings, and the nodes and links made so far."""
 
     t: Topology
     allocation: Allocation
+    settings: Settings
     nodes: dict[str, Node] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
     transit: Iterator[tuple[IfAddr, IfAddr]] = field(default_factory=transit_links)

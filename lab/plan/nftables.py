@@ -71,23 +71,17 @@ def vpc_router(vpc_cidr: ipaddress.IPv4Network, no_route_dev: str, peerings: lis
     ])
 
 
-# "If a connection that's using a NAT gateway is idle for 350 seconds or more, the connection times
-# out" and "any further traffic ... the NAT gateway returns an RST packet"
-# (https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-troubleshooting.html).
-NAT_GATEWAY_IDLE_TIMEOUT = 350
-
-
 def nat_gateway(private_ip: ipaddress.IPv4Address, vpc_cidr: ipaddress.IPv4Network, eni: str,
-                idle_timeout: int | None = None) -> str:
+                idle_timeout: int) -> str:
     """Source NAT to the NAT gateway's own private IP, ports 1024-65535; no inbound-initiated flows;
-    a TCP connection idle for 350 s is forgotten, and what it sends afterwards is answered with RST.
+    a TCP connection idle for `idle_timeout` seconds (AWS: 350, lab.plan.settings) is forgotten, and
+    what it sends afterwards is answered with RST.
 
     https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway.html (the IGW then maps the
     private IP to the Elastic IP); port range from the NAT gateway's documented behaviour.
     """
-    idle = idle_timeout or NAT_GATEWAY_IDLE_TIMEOUT
     return _table("nat_gateway", [
-        f"ct timeout idle {{ protocol tcp; l3proto ip; policy = {{ established: {idle} }}; }}",
+        f"ct timeout idle {{ protocol tcp; l3proto ip; policy = {{ established: {idle_timeout} }}; }}",
         "chain prerouting {",  # after conntrack made the entry, before it is confirmed
         "  type filter hook prerouting priority filter; policy accept;",
         f'  iifname "{eni}" ct state new ct timeout set "idle"',

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from lab.model.topology import Bucket, Policy, Table
 from lab.plan import names
+from lab.plan.settings import Settings
 
 if TYPE_CHECKING:
     from lab.plan.allocation import Allocation
@@ -187,6 +188,7 @@ class Plan:
     prefix_lists: dict[str, tuple[Net, ...]]  # pl id -> CIDRs, as `describe-prefix-lists` shows
     # What the plan was built from (not part of its JSON: every value is shown where it is used).
     allocation: Allocation = field(metadata={"internal": True})
+    settings: Settings = field(default=Settings(), metadata={"internal": True})
 
     def node(self, name: str) -> Node:
         return self.nodes[name]

@@ -156,6 +156,6 @@ def change_lab(lab, topology, endpoint: str, route_table: str, on: bool):
     from lab.plan.compile import compile_plan
 
     changed = associate(topology, endpoint, route_table, on)
-    plan = compile_plan(changed)
+    plan = compile_plan(changed, lab.plan.settings)  # a shortened timeout stays short
     lab.change_routes(plan)
     return changed, plan

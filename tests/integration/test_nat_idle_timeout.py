@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from lab.model.loader import load_topology
-from lab.plan import nftables
 from lab.plan.compile import compile_plan
+from lab.plan.settings import Settings
 from lab.realize.lab import Lab
 from labsafety import hold_connection, use_held
 
@@ -25,8 +25,7 @@ pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: ru
 
 def test_an_idle_connection_through_the_nat_gateway_is_reset(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
-    monkeypatch.setattr(nftables, "NAT_GATEWAY_IDLE_TIMEOUT", 2)
-    plan = compile_plan(load_topology("topologies/public-private.yaml"))
+    plan = compile_plan(load_topology("topologies/public-private.yaml"), Settings(nat_gateway_idle_timeout=2))
     assert "established: 2" in plan.node("app-nat-a").nftables
     with Lab(plan, tmp_path / "run") as lab:
         held = hold_connection(lab, "app1", TARGET)

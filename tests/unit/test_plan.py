@@ -21,6 +21,7 @@ from lab.plan.compile import compile_plan
 from lab.plan.names import aws_id
 from lab.plan.routing import NO_ROUTE_DEV, EDGE_TABLE, MAIN_ROUTE_TABLE, PREFIX_LIST_METRIC, STATIC_METRIC
 from lab.plan.serialize import plan_to_dict
+from lab.plan.settings import Settings
 from topologies import nat_vpc, public_vpc, vpcs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -379,6 +380,17 @@ def test_nat_gateway_translates_its_vpc_to_its_own_private_ip():
     ruleset = plan.node("blue-nat-a").nftables
     assert "ip saddr 10.0.0.0/16 ip saddr != 10.0.1.254 meta l4proto { tcp, udp } snat ip to 10.0.1.254:1024-65535" in ruleset
     assert 'counter drop comment "NAT_GATEWAY_NO_INBOUND"' in ruleset
+
+
+def test_the_nat_idle_timeout_is_awss_unless_the_plan_is_given_another():
+    """A setting passed to compile_plan, recorded by the plan, not a module constant to patch; the
+    JSON (and so the golden plans) shows it where it acts, in the NAT gateway's ruleset."""
+    topology = load(TWO_PUBLIC_VPCS)
+    assert "policy = { established: 350 }" in compile_plan(topology).node("blue-nat-a").nftables
+    short = compile_plan(topology, Settings(nat_gateway_idle_timeout=2))
+    assert short.settings == Settings(nat_gateway_idle_timeout=2)
+    assert "policy = { established: 2 }" in short.node("blue-nat-a").nftables
+    assert "settings" not in plan_to_dict(short)
 
 
 # -- service ingresses ----------------------------------------------------------------------------
