@@ -18,6 +18,7 @@ from pathlib import Path
 import trustme
 
 from lab.model.regions import RegionalService
+from lab.plan.names import front_node
 
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
@@ -53,7 +54,7 @@ class LabCa:
         names = list(service.hostnames)
         if service.service == "s3":
             names += [n for n in ("s3.amazonaws.com", "*.s3.amazonaws.com") if n not in names]
-        return self.issue(names, f"{service.service}-{service.region}")
+        return self.issue(names, front_node(service.service, service.region))  # named as its front
 
 
 def make_lab_ca(directory: Path, system_bundle: Path = SYSTEM_BUNDLE) -> LabCa:
