@@ -12,7 +12,8 @@ docs/architecture.md, "Examples in the docs are checked"; in short:
     <!-- copy of: PATH -->                     before a YAML block that holds the same data as PATH
     <!-- unchecked: WHY -->                    before a block that looks like output but is not checked
 
-tests/unit/test_doc_examples.py runs the verbs that need no root, tests/integration/ the others.
+tests/unit/test_doc_examples.py runs the verbs that need no root,
+tests/integration/test_doc_examples_lab.py the others.
 """
 from __future__ import annotations
 

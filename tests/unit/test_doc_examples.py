@@ -1,7 +1,7 @@
 """The docs' examples of what `vpclab validate`, `plan` and `explain` print are what they print now
-(the examples that need a lab are checked in tests/integration/test_doc_examples.py), every block
-that looks like vpclab's output is marked as checked or says why not, and the checker itself can
-tell a stale example from a current one. The convention: docs/architecture.md, "Examples in the
+(the examples that need a lab: tests/integration/test_doc_examples_lab.py), every block that looks
+like vpclab's output is marked as checked or says why not, and the checker itself can tell a stale
+example from a current one. The convention: docs/architecture.md, "Examples in the
 docs are checked"; the code: tests/doc_examples.py.
 """
 from __future__ import annotations
