@@ -86,7 +86,7 @@ class Walker:
         if source == INTERNET_CLIENT:
             self.inst = self.vpc = None
             self.src_ip = plan.eni_address(source)
-            self.path: list[Hop] = [Hop(source, "internet", None, f"{self.src_ip} on the internet")]
+            self.path: list[Hop] = [self.node_hop(source, f"{self.src_ip} on the internet")]
             return
         if source not in t.instances:
             raise UnknownName(f"source {source}: no such instance (instances: {', '.join(t.instances)}, "
@@ -94,7 +94,7 @@ class Walker:
         self.inst = t.instances[source]
         self.vpc = t.vpcs[self.inst.vpc]
         self.src_ip = plan.eni_address(source)
-        self.path = [Hop(source, "instance", plan.node(source).aws_id, f"{self.src_ip} in subnet {self.inst.subnet}")]
+        self.path = [self.node_hop(source, f"{self.src_ip} in subnet {self.inst.subnet}")]
 
     def vpc_id(self, vpc: str) -> str:
         return self.plan.router(vpc).aws_id
@@ -291,7 +291,7 @@ class Walker:
             front, ingress = self.plan.front_of(node.name)
             self.path.append(self.node_hop(node.name, f"ENI of {ingress.label}"))
             return self.at_service(front, src, ingress, result)
-        self.path.append(Hop(node.name, node.kind, node.aws_id))
+        self.path.append(self.node_hop(node.name))
 
     def at_service(self, front: ServiceFront, src: Addr, ingress: Ingress | None, result: Explanation) -> None:
         """`ingress`: the endpoint's way into the front; None: from the internet."""

@@ -33,9 +33,6 @@ class Allocation:
     vpce_ids: Mapping[EndpointKey, str]
     pcx_ids: Mapping[str, str]
 
-    def endpoint_of(self, vpce: str) -> EndpointKey | None:
-        return next((k for k, v in self.vpce_ids.items() if v == vpce), None)
-
 
 def allocate(t: Topology) -> Allocation:
     instance_ips: dict[str, Addr] = {}

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from lab.errors import PlanError
 from lab.model import regions
-from lab.model.topology import Topology
+from lab.model.topology import Policy, Topology
 from lab.plan import names, nftables
 from lab.plan.context import Build
 from lab.plan.types import EndpointKey, Ingress, Interface, KernelRoute, Node, RoutingRule, ServiceFront
@@ -64,7 +64,7 @@ class Fronts:
         return [Ingress(way.dev, way.label, FIRST_PORT + 2 * k, FIRST_PORT + 2 * k + 1, k + 1, *self.scope(way))
                 for k, way in enumerate(found)]
 
-    def scope(self, way: FrontLink) -> tuple:
+    def scope(self, way: FrontLink) -> tuple[str | None, Policy | None]:
         """(the endpoint's VPC id, its policy): what the front needs to evaluate its requests."""
         if way.endpoint is None:
             return None, None

@@ -10,14 +10,13 @@ Node names: instances keep theirs; the VPC router is `<vpc>-router`, the interne
 `<vpc>-igw`, NAT gateways and gateway endpoints `<vpc>-<name>`, an interface endpoint one node per
 AZ, `<vpc>-<name>-<zone letter>`; the internet `internet` with its public host `internet-client`,
 and each AWS service front `<service>-<region>`.
+
+One name is not made here: a service's name (`com.amazonaws.<region>.<service>`), which the model
+already needs to validate endpoints; it is made once, by lab.model.regions.service_name.
 """
 from __future__ import annotations
 
 import hashlib
-
-from lab.model.regions import service_name  # the model validates service names, so the rule lives there
-
-__all__ = ["service_name"]  # and is one of the names the plan makes
 
 INTERNET = "internet"
 INTERNET_CLIENT = "internet-client"

@@ -226,16 +226,21 @@ class Plan:
     def peering_id(self, peering: str) -> str:
         return self.allocation.pcx_ids[peering]
 
-    def front_of(self, node: str) -> tuple[ServiceFront, Ingress] | None:
+    def front_of(self, node: str) -> tuple[ServiceFront, Ingress]:
         """The service front an endpoint node's private link reaches, and the ingress it arrives on."""
         link = next((k for k in self.links if k.a == (node, names.TO_SERVICE)), None)
-        front = link and next(s for s in self.services if s.node == link.b[0])
-        return front and (front, next(i for i in front.ingresses if i.iface == link.b[1]))
+        if link is None:
+            raise KeyError(f"{node} has no private link to a service front")
+        front = next(s for s in self.services if s.node == link.b[0])
+        return front, next(i for i in front.ingresses if i.iface == link.b[1])
 
-    def endpoint_ingress(self, vpce: str) -> tuple[ServiceFront, Ingress] | None:
+    def endpoint_ingress(self, vpce: str) -> tuple[ServiceFront, Ingress]:
         """The front and ingress of an endpoint, by its vpce id (an interface endpoint has one
         ingress per ENI; the first is returned: they carry the same policy and VPC)."""
-        return next(((s, i) for s in self.services for i in s.ingresses if i.label == vpce), None)
+        found = next(((s, i) for s in self.services for i in s.ingresses if i.label == vpce), None)
+        if found is None:
+            raise KeyError(f"no service front has an ingress from {vpce}")
+        return found
 
     def public_ip_of(self, private_ip: Addr, vpc: str) -> PublicIp | None:
         return next((p for p in self.public_ips if p.private_ip == private_ip and p.vpc == vpc), None)

@@ -57,9 +57,11 @@ def test_front_and_ingress_of_an_endpoint(lab):
     front, ingress = plan.front_of("app-s3-if-a")
     assert (front.node, ingress.label, ingress.vpc_id) == ("s3-ap-northeast-2", vpce, names.vpc_id("app"))
     assert plan.endpoint_ingress(vpce) == (front, ingress)
-    assert plan.endpoint_ingress("vpce-0000000000000000") is None
-    assert plan.front_of("app1") is None
-    assert plan.allocation.endpoint_of(vpce) == EndpointKey("app", "s3-if")
+    with pytest.raises(KeyError):
+        plan.endpoint_ingress("vpce-0000000000000000")
+    with pytest.raises(KeyError):
+        plan.front_of("app1")
+    assert plan.allocation.vpce_ids[EndpointKey("app", "s3-if")] == vpce
 
 
 def test_the_allocation_is_frozen_and_not_part_of_the_plan_json(lab):
