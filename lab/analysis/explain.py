@@ -17,7 +17,7 @@ from lab.analysis.s3_policy import denial
 from lab.errors import UnknownName
 from lab.model import regions
 from lab.model.topology import PrefixListRef, Route, Topology, Vpc
-from lab.model.validate import effective_routes
+from lab.model.validate import effective_routes, route_targets
 from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.dns import resolve
 from lab.plan.names import INTERNET, INTERNET_CLIENT
@@ -150,7 +150,7 @@ class Walker:
             target = self.route(vpc, subnet, dst)
             if target is None:  # the local route
                 return self.deliver_local(vpc, dst, src, result)
-            kind = self.target_kind(vpc, target)
+            kind = route_targets(self.t, vpc)[target]  # the model's kinds, as validation checked them
             if kind == "nat-gateway":
                 nat = self.plan.nat_gateway(vpc.name, target)
                 nat_ip = self.plan.eni_address(nat.name)
@@ -202,15 +202,6 @@ class Walker:
             pl_name = regions.region(dest.region).services[dest.service].prefix_list_name
             return f"{dest.pl_id} ({pl_name}, {prefix}) -> {route.target}"
         return f"{prefix} -> {route.target}"
-
-    def target_kind(self, vpc: Vpc, target: str) -> str:
-        if target == "igw":
-            return "internet-gateway"
-        if target in vpc.nat_gateways:
-            return "nat-gateway"
-        if target in vpc.endpoints:
-            return "gateway-endpoint"
-        return "peering"
 
     # -- leaving the VPC ----------------------------------------------------------------------
     def through_igw(self, vpc: Vpc, src: Addr, dst: Addr, result: Explanation) -> None:
