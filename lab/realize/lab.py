@@ -5,6 +5,10 @@
     # gone: processes, namespaces, cgroup, state file; the run directory (captures, logs) stays
     # (Lab(plan) alone: a temporary run directory, removed with the lab)
 
+The node and service classes are arguments (`node_class`, `services_class`), as Mininet takes its
+host and link classes: a test injects a subclass that fails or records where it wants to, instead
+of patching this module.
+
 Division of labour: the plan decides (lab.plan), `kernel` applies one node's network settings,
 `capture` runs tcpdump, `services` runs the AWS service fronts and resolvers, `state` records what
 is owned so that `cleanup` can remove it even after this process was killed, `cgroup` holds every
@@ -33,6 +37,7 @@ from lab.realize import cgroup, cleanup, kernel, rundir
 from lab.realize.capture import Capture, wait_ready, write_interfaces
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_namespace, netns_inode, require_root
+from lab.realize.services import Services
 from lab.realize.state import LabState, owned
 
 log = logging.getLogger(__name__)
@@ -56,9 +61,12 @@ class LabNode(MininetNode):
 
 
 class Lab:
-    def __init__(self, plan: Plan, run_dir: Path | str | None = None, tag: str | None = None):
+    def __init__(self, plan: Plan, run_dir: Path | str | None = None, tag: str | None = None, *,
+                 node_class: type[LabNode] = LabNode, services_class: type[Services] = Services):
         """`run_dir` None: a temporary one, vpclab-<tag> in the system's temporary directory, removed
-        with the lab (also by `vpclab clean`)."""
+        with the lab (also by `vpclab clean`). `node_class` is called as (name, cgroup path,
+        inNamespace=True) for each node; `services_class` as (lab) once, to run the lab's services."""
+        self.node_class, self.services_class = node_class, services_class
         self.tag = tag or f"vl{secrets.token_hex(3)}"
         temporary = run_dir is None
         if temporary:
@@ -70,7 +78,7 @@ class Lab:
         self.run_lock: int | None = None  # open descriptor holding the run directory's lock
         self.nodes: dict[str, MininetNode] = {}
         self.captures: list[Capture] = []
-        self.services = None  # lab.realize.services.Services, once started
+        self.services: Services | None = None  # once launched
         self.capture_stats: dict[str, dict] = {}
 
     # -- life cycle -------------------------------------------------------------------------------
@@ -175,7 +183,7 @@ class Lab:
         dies by itself when vpclab does); on any exit, even Ctrl-C, no worker goes on starting
         unrecorded shells."""
         pool = ThreadPoolExecutor(max_workers=SHELL_STARTS)
-        starting = {pool.submit(LabNode, name, self.cgroup, inNamespace=True): name for name in self.plan.nodes}
+        starting = {pool.submit(self.node_class, name, self.cgroup, inNamespace=True): name for name in self.plan.nodes}
         pending = set(starting)
         try:
             while pending:
@@ -246,7 +254,7 @@ class Lab:
         """Until every veth has carrier; the interface indexes seen meanwhile go to the captures."""
         deadline, indexes = time.monotonic() + timeout, {}
         for name, node in self.nodes.items():
-            with kernel.netns(node.pid) as ns:
+            with kernel.netns(node.pid, f"links of {name}") as ns:
                 while (missing := kernel.links_without_carrier(ns, indexes.setdefault(name, {}))):
                     if time.monotonic() > deadline:
                         raise RealizeError(f"links of {name}", f"no carrier on {', '.join(missing)}")
@@ -271,9 +279,7 @@ class Lab:
         wait_ready(self.captures)
 
     def launch_services(self) -> None:
-        from lab.realize.services import Services
-
-        self.services = Services(self)
+        self.services = self.services_class(self)
         self.services.launch()
 
     def start_services(self) -> None:
@@ -288,7 +294,7 @@ class Lab:
 
         changes = route_changes(self.plan, new_plan)
         for name, (gone, added) in changes.items():
-            with kernel.netns(self.nodes[name].pid) as ns:
+            with kernel.netns(self.nodes[name].pid, f"routes of {name}") as ns:
                 index = kernel.Indexes(ns)
                 for route in gone:
                     kernel.add_route(ns, index, route, "del")

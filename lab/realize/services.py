@@ -35,6 +35,10 @@ AWS_ENV = {"AWS_ACCESS_KEY_ID": ids.ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": ids.
 
 
 class Services:
+    """The lab's service processes; a Lab makes one (its `services_class`), a test may give a subclass."""
+
+    launcher_args = LAUNCHER  # the launcher's arguments to this Python
+
     def __init__(self, lab):
         self.lab, self.plan = lab, lab.plan
         self.dir = lab.run_dir / "services"
@@ -48,7 +52,7 @@ class Services:
         """Start the launcher: it imports the services' code while the lab's network is built."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / "launcher.log", "w") as log_file:
-            self.launcher = subprocess.Popen(cgroup.joining(self.lab.cgroup, [sys.executable, *LAUNCHER]),
+            self.launcher = subprocess.Popen(cgroup.joining(self.lab.cgroup, [sys.executable, *self.launcher_args]),
                                              stdin=subprocess.PIPE,
                                              stdout=subprocess.PIPE, stderr=log_file, env=dict(AWS_ENV),
                                              start_new_session=True)  # Ctrl-C at the prompt is not for it
@@ -72,7 +76,7 @@ class Services:
             self.launcher.stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
             self.launcher.stdin.flush()
         except OSError:  # it died: its log says why
-            raise RealizeError("service launcher", last_line(self.dir / "launcher.log") or "exited") from None
+            raise RealizeError("service launcher", self.launcher_said()) from None
         nodes = [self.lab.node(name) for name in self.plan.nodes]
         mounts.bind_all({node.name: (node.pid, self.binds(node.name)) for node in nodes})
         exports = "export " + " ".join(f"{k}='{v}'" for k, v in self.env().items())
@@ -108,7 +112,7 @@ class Services:
             return []
         chunk = os.read(fd, 65536)
         if not chunk:
-            raise RealizeError("service launcher", last_line(self.dir / "launcher.log") or "exited")
+            raise RealizeError("service launcher", self.launcher_said())
         self.lines += chunk
         *complete, self.lines = self.lines.split(b"\n")
         return [line.decode().split() for line in complete if line.strip()]
@@ -130,6 +134,10 @@ class Services:
 
     def log_tail(self, name: str) -> str:
         return last_line(self.dir / f"{name}.log") or "exited before it was ready"
+
+    def launcher_said(self) -> str:
+        """Why the launcher is gone, as its log's last line says."""
+        return last_line(self.dir / "launcher.log") or "exited"
 
     def front_config(self, front) -> dict:
         cert, key = self.ca.issue_for(regions.region(front.region).services[front.service])

@@ -24,13 +24,13 @@ from lab.realize import cleanup, state as lab_state
 from lab.realize.state import LabState
 
 # `vpclab up FILE` (the CLI's own code: main, running_lab, its signal handling and teardown) with
-# the interactive prompt replaced by a vpclab busy with its lab, as `trace` or `run` is: start a
-# stray process in a node, as a user at the prompt might, say UP (with the lab's tag, run directory
-# and the stray's pid), then wait to be signalled.
+# main's `prompt` a vpclab busy with its lab, as `trace` or `run` is, instead of the interactive
+# one: start a stray process in a node, as a user at the prompt might, say UP (with the lab's tag,
+# run directory and the stray's pid), then wait to be signalled.
 RUN_LAB = textwrap.dedent('''
-    import signal, sys, time, types
+    import signal, sys, time
 
-    class LabPrompt:
+    class BusyPrompt:
         def __init__(self, topology, plan, lab):
             self.lab = lab
 
@@ -40,14 +40,11 @@ RUN_LAB = textwrap.dedent('''
             while True:
                 time.sleep(60)
 
-    prompt = types.ModuleType("lab.cli.prompt")
-    prompt.LabPrompt = LabPrompt
-    sys.modules["lab.cli.prompt"] = prompt
     # As at a terminal: started in the background of a non-interactive shell (CI), this process
     # would inherit SIGINT ignored, and what the tests send stands for Ctrl-C.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from lab.cli.main import main
-    sys.exit(main(["up", *sys.argv[1:2]]))
+    sys.exit(main(["up", *sys.argv[1:2]], prompt=BusyPrompt))
 ''')
 
 

@@ -23,6 +23,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
@@ -33,10 +34,11 @@ from labsafety import (REPO, LabRecord, lab_prerequisite_missing, plan_addresses
 from lab.errors import LabError
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
-from lab.realize import processes, services
+from lab.realize import processes
 from lab.realize.cleanup import clean
 from lab.realize.errors import RealizeError
-from lab.realize.lab import Lab
+from lab.realize.lab import Lab, LabNode
+from lab.realize.services import Services
 from lab.realize.state import LabState
 from lab.scenario.observe import probe
 
@@ -210,60 +212,86 @@ def test_two_labs_side_by_side_do_not_mix_and_outlive_each_other(lab_sandbox):
 
 
 # -- 4. a failed start ----------------------------------------------------------------------------------
-def fail_in_start_services(monkeypatch, sandbox, records):
+# Each failure is a Services subclass given to the Lab (its `services_class`), recording the lab while
+# it runs, just before the failure is seen.
+def fail_in_start_services(sandbox, records):
     """Nodes, links, addresses, rulesets and captures exist; then the services step raises."""
-    def start_services(lab):
-        records.append(sandbox.record(lab.state))
-        raise Boom("injected: no services today")
-    monkeypatch.setattr(Lab, "start_services", start_services)
-    return Boom, None, "injected: no services today"
+    class NoServices(Services):
+        def start(self):
+            records.append(sandbox.record(self.lab.state))
+            raise Boom("injected: no services today")
+    return NoServices, Boom, None, "injected: no services today"
 
 
-def fail_in_a_service(monkeypatch, sandbox, records):
+def record_the_lab(sandbox, records) -> None:
+    if not records:
+        records.append(sandbox.record(LabRecord.read(next(sandbox.state_dir.glob("*.json")))))
+
+
+def fail_in_a_service(sandbox, records):
     """The S3 front is given a certificate that does not exist: it exits, the resolver runs."""
-    front_config, log_tail = services.Services.front_config, services.Services.log_tail
+    class BrokenFront(Services):
+        def front_config(self, front):
+            return {**super().front_config(front), "cert": str(sandbox.tmp / "no-such-cert.pem")}
 
-    def broken_front_config(self, front):
-        return {**front_config(self, front), "cert": str(sandbox.tmp / "no-such-cert.pem")}
-
-    def recording_log_tail(self, name):  # the front has exited; every service had been started before
-        if not records:
-            records.append(sandbox.record(LabRecord.read(next(sandbox.state_dir.glob("*.json")))))
-        return log_tail(self, name)
-    monkeypatch.setattr(services.Services, "front_config", broken_front_config)
-    monkeypatch.setattr(services.Services, "log_tail", recording_log_tail)
-    return RealizeError, "service s3-ap-northeast-2", "cannot load certificate"
+        def log_tail(self, name):  # the front has exited; every service had been started before
+            record_the_lab(sandbox, records)
+            return super().log_tail(name)
+    return BrokenFront, RealizeError, "service s3-ap-northeast-2", "cannot load certificate"
 
 
-def fail_in_the_launcher(monkeypatch, sandbox, records):
+def fail_in_the_launcher(sandbox, records):
     """The service launcher dies before it forks any service, with a last word in its log."""
-    last_line = services.last_line
+    class NoLauncher(Services):
+        launcher_args = ["-c", "import sys; sys.exit('injected: no launcher today')"]
 
-    def recording_last_line(log):  # the launcher is gone; everything else was built
-        if not records:
-            records.append(sandbox.record(LabRecord.read(next(sandbox.state_dir.glob("*.json")))))
-        return last_line(log)
-    monkeypatch.setattr(services, "LAUNCHER", ["-c", "import sys; sys.exit('injected: no launcher today')"])
-    monkeypatch.setattr(services, "last_line", recording_last_line)
-    return RealizeError, "service launcher", "injected: no launcher today"
+        def launcher_said(self):  # the launcher is gone; everything else was built
+            record_the_lab(sandbox, records)
+            return super().launcher_said()
+    return NoLauncher, RealizeError, "service launcher", "injected: no launcher today"
 
 
 @pytest.mark.timeout(60, method="signal")
 @pytest.mark.parametrize("inject", [fail_in_start_services, fail_in_a_service, fail_in_the_launcher],
                          ids=["start_services raises", "a service does not start", "the launcher dies"])
-def test_a_failed_start_leaves_nothing_and_raises(inject, lab_sandbox, monkeypatch):
+def test_a_failed_start_leaves_nothing_and_raises(inject, lab_sandbox):
     plan = plan_of(PUBLIC_PRIVATE)
     before = root_snapshot(plan_addresses(plan))
     records: list[LabRecord] = []
-    error, step, says = inject(monkeypatch, lab_sandbox, records)  # what the start must raise
+    services_class, error, step, says = inject(lab_sandbox, records)  # what the start must raise
     with pytest.raises(error) as raised:
-        Lab(plan, lab_sandbox.tmp / "run").start()
+        Lab(plan, lab_sandbox.tmp / "run", services_class=services_class).start()
     assert says in str(raised.value)
     if step is not None:
         assert isinstance(raised.value, LabError) and raised.value.step == step
     [record] = records
     assert len(record.netns) == len(plan.nodes) and record.members  # it did get that far
     assert residue(record, before) == []
+
+
+@pytest.mark.timeout(60, method="signal")
+def test_a_node_shell_that_cannot_start_fails_the_start_and_leaves_nothing(lab_sandbox):
+    """The Lab's `node_class` for app1 fails after the other shells started: the start says which
+    node, and the shells already running go with the lab."""
+    plan = plan_of(PUBLIC_PRIVATE)
+    before = root_snapshot(plan_addresses(plan))
+    records: list[LabRecord] = []
+
+    class NoApp1(LabNode):
+        def __init__(self, name, cgroup_path, **params):
+            if name == "app1":
+                time.sleep(0.5)  # the shells started before it are recorded meanwhile
+                record_the_lab(lab_sandbox, records)
+                raise OSError("injected: no shell for app1")
+            super().__init__(name, cgroup_path, **params)
+
+    with pytest.raises(RealizeError) as raised:
+        Lab(plan, lab_sandbox.tmp / "run", node_class=NoApp1).start()
+    assert str(raised.value) == "shell of node app1: injected: no shell for app1"
+    [record] = records
+    assert record.members  # shells did start
+    assert residue(record, before) == []
+    assert list(lab_sandbox.state_dir.glob("*.json")) == []
 
 
 # -- 5. vpclab clean and running labs -------------------------------------------------------------------
