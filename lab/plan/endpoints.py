@@ -14,7 +14,7 @@ from lab.plan.fronts import Fronts
 from lab.plan.gateways import eni, host_route
 from lab.plan.routing import NextHop
 from lab.plan.types import EndpointKey, Interface, KernelRoute, Node
-from lab.plan.vpc_router import VpcWiring
+from lab.plan.vpc_router import Edge, VpcWiring
 
 IfAddr = ipaddress.IPv4Interface
 
@@ -32,7 +32,7 @@ def build_gateway_endpoint(build: Build, wiring: VpcWiring, fronts: Fronts, ep: 
     node, vpce = names.gateway_endpoint_node(vpc.name, ep.name), build.allocation.vpce_ids[key]
     svc = regions.region(ep.region).services[ep.service]
     dev, (r_side, e_side) = wiring.gateway_endpoint_edge(), build.transit_pair()
-    wiring.add_edge(Interface(dev, (r_side,)), ep.name, NextHop(dev, e_side.ip, vpce))
+    wiring.add_edge(Edge(Interface(dev, (r_side,)), ep.name, NextHop(dev, e_side.ip, vpce)))
     build.link((wiring.router, dev), (node, names.TO_VPC), "transit", f"route target {vpce}")
     out, svc_side = fronts.connect(build, node, key, ep.service, ep.region)
     build.add(Node(node, "gateway-endpoint", vpce, vpc.name, (Interface(names.TO_VPC, (e_side,)), out),

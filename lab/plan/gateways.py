@@ -13,7 +13,7 @@ from lab.plan.context import Build
 from lab.plan.fronts import Fronts
 from lab.plan.routing import NextHop
 from lab.plan.types import Interface, KernelRoute, NatKey, Node
-from lab.plan.vpc_router import VpcWiring
+from lab.plan.vpc_router import Edge, VpcWiring
 
 IfAddr = ipaddress.IPv4Interface
 DEFAULT = ipaddress.IPv4Network("0.0.0.0/0")
@@ -65,9 +65,10 @@ def build_internet_gateway(build: Build, wiring: VpcWiring) -> tuple[IfAddr, IfA
         return None
     node, igw = names.igw_node(vpc.name), names.igw_id(vpc.name)
     (r_side, g_side), (g_out, i_side) = build.transit_pair(), build.transit_pair()
-    wiring.add_edge(Interface(names.ROUTER_TO_IGW, (r_side,)), "igw", NextHop(names.ROUTER_TO_IGW, g_side.ip, igw))
+    dev = names.ROUTER_TO_IGW
+    wiring.add_edge(Edge(Interface(dev, (r_side,)), "igw", NextHop(dev, g_side.ip, igw)))
     mine = [p for p in build.allocation.public_ips if p.vpc == vpc.name]
-    build.link((wiring.router, names.ROUTER_TO_IGW), (node, names.TO_VPC), "transit",
+    build.link((wiring.router, dev), (node, names.TO_VPC), "transit",
                f"vpc {vpc.name} router to its internet gateway")
     build.add(Node(node, "internet-gateway", igw, vpc.name,
                    (Interface(names.TO_VPC, (g_side,)), Interface(names.TO_INTERNET, (g_out,))),

@@ -20,6 +20,16 @@ from lab.plan.types import Interface, Node
 IfAddr = ipaddress.IPv4Interface
 
 
+@dataclass(frozen=True)
+class Edge:
+    """An interface of the router toward a route target (`igw`, an endpoint, a peering), and the
+    next hop the route tables use for that target."""
+
+    iface: Interface
+    target: str
+    hop: NextHop
+
+
 @dataclass
 class VpcWiring:
     """The router's side of one VPC, filled by the builders of its components, then built once."""
@@ -27,9 +37,9 @@ class VpcWiring:
     vpc: Vpc
     bridges: dict[str, str]  # subnet -> bridge
     ports: dict[str, list[Interface]]  # subnet -> bridge ports, in the order ENIs attach
-    edges: list[Interface] = field(default_factory=list)  # toward gateways, endpoints and peers
+    edges: list[Edge] = field(default_factory=list)  # toward gateways and endpoints
     hops: dict[str, NextHop] = field(default_factory=dict)  # route target -> where it leads
-    peers: list[tuple[Interface, str, NextHop]] = field(default_factory=list)  # edges after all others
+    peers: list[Edge] = field(default_factory=list)  # toward peers: after all other edges
     gateway_endpoints: int = 0
 
     @classmethod
@@ -52,15 +62,14 @@ class VpcWiring:
     def subnet_gateway(self, subnet: str) -> ipaddress.IPv4Address:
         return self.vpc.subnets[subnet].cidr.network_address + 1
 
-    def add_edge(self, iface: Interface, target: str, hop: NextHop) -> None:
-        """An interface of the router toward a route target (`igw`, an endpoint, a peering)."""
-        self.edges.append(iface)
-        self.hops[target] = hop
+    def add_edge(self, edge: Edge) -> None:
+        self.edges.append(edge)
+        self.hops[edge.target] = edge.hop
 
     def add_peer(self, pcx: str, address: IfAddr, hop_via: ipaddress.IPv4Address, pcx_id: str) -> str:
         """The router's end of a peering connection; returns its interface name."""
         dev = names.router_edge("pcx", len(self.peers))
-        self.peers.append((Interface(dev, (address,)), pcx, NextHop(dev, hop_via, pcx_id)))
+        self.peers.append(Edge(Interface(dev, (address,)), pcx, NextHop(dev, hop_via, pcx_id)))
         return dev
 
     def gateway_endpoint_edge(self) -> str:
@@ -71,17 +80,17 @@ class VpcWiring:
 
 def build_router(build: Build, wiring: VpcWiring) -> None:
     vpc = wiring.vpc
-    for iface, pcx, hop in wiring.peers:
-        wiring.add_edge(iface, pcx, hop)
-    tables, rules = vpc_router_tables(vpc, wiring.bridges, wiring.hops, [i.name for i in wiring.edges])
+    for edge in wiring.peers:
+        wiring.add_edge(edge)
+    tables, rules = vpc_router_tables(vpc, wiring.bridges, wiring.hops, [e.iface.name for e in wiring.edges])
     bridge_ifs = tuple(Interface(wiring.bridges[s.name], (IfAddr(f"{s.cidr.network_address + 1}/{s.cidr.prefixlen}"),))
                        for s in vpc.subnets.values())
     ports = tuple(p for s in vpc.subnets for p in wiring.ports[s])
     build.add(Node(wiring.router, "vpc-router", names.vpc_id(vpc.name), vpc.name,
-                   tuple(wiring.edges) + ports + (Interface(NO_ROUTE_DEV, kind="stub"),), bridge_ifs,
+                   tuple(e.iface for e in wiring.edges) + ports + (Interface(NO_ROUTE_DEV, kind="stub"),), bridge_ifs,
                    loopback=resolver_addresses(vpc), route_tables=tuple(tables), rules=tuple(rules),
                    forwarding=True,
-                   nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV, [i.name for i, _, _ in wiring.peers]),
+                   nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV, [e.iface.name for e in wiring.peers]),
                    description=f"the implicit router of vpc {vpc.name} {vpc.cidr}, and its DNS resolver"))
 
 
