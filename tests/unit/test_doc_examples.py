@@ -36,7 +36,10 @@ def test_every_checked_command_is_one_a_test_runs():
 def test_every_block_of_vpclab_output_is_marked():
     """An example added without a marker would go stale unnoticed: mark it `<!-- checked... -->`, or
     `<!-- unchecked: why -->` when it cannot be run."""
-    assert [str(b) for b in doc_examples.unmarked_output()] == []
+    unmarked = [str(b) for b in doc_examples.unmarked_output()]
+    assert unmarked == [], (f"blocks that look like vpclab's output but carry no marker: {unmarked}; put "
+                            "<!-- checked: COMMAND -->, <!-- copy of: PATH --> or <!-- unchecked: WHY --> on the "
+                            "line before each (docs/architecture.md, 'Examples in the docs are checked')")
 
 
 def test_every_unchecked_block_says_why():
