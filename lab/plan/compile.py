@@ -15,6 +15,7 @@ from lab.plan.context import Build
 from lab.plan.dns import resolvers
 from lab.plan.endpoints import build_endpoints
 from lab.plan.fronts import Fronts
+from lab.plan.internet import build_internet
 from lab.plan.settings import Settings
 from lab.plan.types import Plan
 from lab.plan.vpc_router import VpcWiring, build_router
@@ -32,7 +33,7 @@ def compile_plan(topology: Topology, settings: Settings = Settings()) -> Plan:
         igw_sides[wiring.vpc.name] = gateways.build_internet_gateway(build, wiring)
         build_endpoints(build, wiring, fronts)
         build_router(build, wiring)
-    gateways.build_internet(build, {v: s for v, s in igw_sides.items() if s}, fronts)
+    build_internet(build, {v: s for v, s in igw_sides.items() if s}, fronts)
     for service, region in fronts.ways:
         fronts.build(build, service, region)
     build.check_names()

@@ -1,24 +1,18 @@
-"""The ENIs of a VPC (instances and NAT gateways), its internet gateway, peering connections, and
-the internet: a router with public addressing and one public host (`internet-client`).
-"""
+"""The ENIs of a VPC (instances and NAT gateways), its internet gateway and its peering connections."""
 from __future__ import annotations
 
 import ipaddress
 
-from lab.model import regions
 from lab.model.topology import Vpc
 from lab.plan import names, nftables
 from lab.plan.addressing import mac_for
 from lab.plan.context import Build
-from lab.plan.fronts import Fronts
 from lab.plan.routing import NextHop
 from lab.plan.types import Interface, KernelRoute, NatKey, Node
 from lab.plan.vpc_router import Edge, VpcWiring
 
 IfAddr = ipaddress.IPv4Interface
 DEFAULT = ipaddress.IPv4Network("0.0.0.0/0")
-CLIENT_NET = ipaddress.IPv4Interface("203.0.113.1/24")  # TEST-NET-3 (RFC 5737): "somewhere on the internet"
-CLIENT_HOST = ipaddress.IPv4Interface("203.0.113.10/24")
 
 
 def host_route(gateway: ipaddress.IPv4Address, dev: str = names.ENI) -> tuple[KernelRoute, ...]:
@@ -88,28 +82,3 @@ def build_peerings(build: Build, wirings: dict[str, VpcWiring]) -> None:
         ends = [(wirings[side].router, wirings[side].add_peer(pcx.name, mine, theirs.ip, pcx_id))
                 for side, mine, theirs in ((pcx.requester, a, b), (pcx.accepter, b, a))]
         build.link(ends[0], ends[1], "transit", f"peering connection {pcx_id}")
-
-
-def build_internet(build: Build, igw_sides: dict[str, tuple[IfAddr, IfAddr]], fronts: Fronts) -> None:
-    ifs, routes = [Interface(names.INTERNET_TO_CLIENT, (CLIENT_NET,))], []
-    for i, (vpc, (g_out, i_side)) in enumerate(igw_sides.items()):
-        dev, igw = names.internet_to_igw(i), names.igw_id(vpc)
-        ifs.append(Interface(dev, (i_side,)))
-        build.link((names.igw_node(vpc), names.TO_INTERNET), (names.INTERNET, dev), "transit",
-                   f"internet gateway {igw} to the internet")
-        routes += [KernelRoute(IfAddr(f"{p.address}/32").network, dev, g_out.ip, origin=igw)
-                   for p in build.allocation.public_ips if p.vpc == vpc]
-    for i, (service, region) in enumerate(fronts.ways):
-        (i_side, s_side), dev = build.transit_pair(), names.internet_to_front(i)
-        ifs.append(Interface(dev, (i_side,)))
-        fronts.from_internet(service, region, s_side)
-        build.link((names.INTERNET, dev), (names.front_node(service, region), names.FRONT_FROM_INTERNET),
-                   "service", f"the internet to {service} {region}")
-        svc = regions.region(region).services[service]
-        routes += [KernelRoute(c, dev, s_side.ip, origin=svc.service_name) for c in svc.ranges]
-    build.add(Node(names.INTERNET, "internet", None, None, tuple(ifs), routes=tuple(routes), forwarding=True,
-                   description="the public internet: routes to every public IP and AWS service range"))
-    build.link((names.INTERNET_CLIENT, names.ENI), (names.INTERNET, names.INTERNET_TO_CLIENT), "transit",
-               "a host on the internet")
-    build.add(Node(names.INTERNET_CLIENT, "internet", None, None, (Interface(names.ENI, (CLIENT_HOST,)),),
-                   routes=host_route(CLIENT_NET.ip), description="a host somewhere on the internet"))
