@@ -120,5 +120,13 @@ def load_run(run_dir: str | Path) -> Run:
     if not plan_file.exists():
         raise UnreadableRun(f"{directory}: no plan.json, so this is not a vpclab run directory")
     drops_file = directory / "drops.json"
-    drops = json.loads(drops_file.read_text()) if drops_file.exists() else {}
-    return Run(json.loads(plan_file.read_text()), read_captures(directory), drops, directory)
+    drops = read_json(drops_file) if drops_file.exists() else {}
+    return Run(read_json(plan_file), read_captures(directory), drops, directory)
+
+
+def read_json(path: Path) -> dict:
+    """A run's JSON file; one that is not JSON (cut short, edited) is named, not a vpclab bug."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UnreadableRun(f"{path}: not what vpclab writes ({exc})") from None

@@ -171,3 +171,10 @@ def test_debug_adds_the_traceback_and_keeps_the_exit_code(capsys, monkeypatch, t
     err = capsys.readouterr().err
     assert err.startswith("Traceback") and "lab.errors.UnreadableRun" in err
     assert err.endswith("so this is not a vpclab run directory\n")
+
+
+def test_a_run_whose_plan_is_cut_short_exits_2(capsys, tmp_path):
+    (tmp_path / "plan.json").write_text('{"nodes": {')
+    assert main(["inspect", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"vpclab: {tmp_path / 'plan.json'}: not what vpclab writes (Expecting "
+                                       "property name enclosed in double quotes: line 1 column 12 (char 11))\n")
