@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import doc_examples
-from doc_examples import Block, Example, LAB_VERBS, PURE_VERBS
+from doc_examples import LAB_VERBS, PURE_VERBS, Block, Example
 
 EXAMPLES = doc_examples.all_examples()
 PURE = [e for e in EXAMPLES if e.verb in PURE_VERBS]
