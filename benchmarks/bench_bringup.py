@@ -35,10 +35,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (TOPOLOGIES, Owned, leftovers, machine, median, mininet_like, owned, plan_of,  # noqa: E402
-                    require_root, scratch_dir, table, terminated_cleanly, veth_count)
 from pyroute2 import IPRoute  # noqa: E402
 
+from common import (  # noqa: E402
+    TOPOLOGIES,
+    Owned,
+    leftovers,
+    machine,
+    median,
+    mininet_like,
+    owned,
+    plan_of,
+    require_root,
+    scratch_dir,
+    table,
+    terminated_cleanly,
+    veth_count,
+)
 from lab.namespaces import CLONE_NEWNET, setns, unshare  # noqa: E402
 from lab.realize import kernel  # noqa: E402
 from lab.realize.lab import Lab  # noqa: E402

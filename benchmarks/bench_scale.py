@@ -34,12 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import bench_bringup  # noqa: E402
 from bench_bringup import NETWORK_PHASES, RawNet, wait_carrier  # noqa: E402
-from common import (Owned, leftovers, machine, median, mininet_like, owned, require_root, table, terminated_cleanly, veth_count)
-from topologies import many_vpcs  # noqa: E402
-
+from common import Owned, leftovers, machine, median, mininet_like, owned, require_root, table, terminated_cleanly, veth_count
 from lab.model.loader import load_topology  # noqa: E402
 from lab.plan.compile import compile_plan  # noqa: E402
 from lab.realize.processes import pids_in_namespaces  # noqa: E402
+from topologies import many_vpcs  # noqa: E402
 
 SIZES = (1, 10, 30, 100)
 

@@ -30,9 +30,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (REPO, IperfResult, MininetNet, Owned, iperf3_runs, leftovers, machine, median, owned,  # noqa: E402
-                    plan_of, require_root, scratch_dir, table, terminated_cleanly)
-
+from common import (  # noqa: E402
+    REPO,
+    IperfResult,
+    MininetNet,
+    Owned,
+    iperf3_runs,
+    leftovers,
+    machine,
+    median,
+    owned,
+    plan_of,
+    require_root,
+    scratch_dir,
+    table,
+    terminated_cleanly,
+)
 from lab.realize.lab import Lab  # noqa: E402
 
 PATHS = {  # topology -> [(label, client node, server node, server address)]

@@ -32,13 +32,14 @@ from mininet.link import Link  # noqa: E402
 from mininet.log import setLogLevel  # noqa: E402
 from mininet.node import Node  # noqa: E402
 
-# terminated_cleanly (SIGTERM and SIGHUP raise SystemExit, so every `finally` that tears
-# something down runs), for the benchmarks to import from here.
-from lab.signals import terminated_cleanly  # noqa: E402,F401
 from lab.model.loader import load_topology  # noqa: E402
 from lab.plan.compile import compile_plan  # noqa: E402
 from lab.plan.types import Plan  # noqa: E402
 from lab.realize.state import Owned, owned  # noqa: E402,F401
+
+# terminated_cleanly (SIGTERM and SIGHUP raise SystemExit, so every `finally` that tears
+# something down runs), for the benchmarks to import from here.
+from lab.signals import terminated_cleanly  # noqa: E402,F401
 
 TOPOLOGIES = sorted((REPO / "topologies").glob("*.yaml"))
 

@@ -48,7 +48,7 @@ fi
 # Pinned versions live in constraints.txt: with --system-site-packages an unpinned
 # 'pip install scapy' would silently keep Debian's older copy. The stamp makes a re-run quick.
 stamp="$venv/.vpclab-provisioned"
-want=$(cat "$repo/setup.py" "$repo/constraints.txt" | sha256sum | cut -c1-16)" $repo"
+want=$(cat "$repo/setup.py" "$repo/pyproject.toml" "$repo/constraints.txt" | sha256sum | cut -c1-16)" $repo"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "installing vpclab and its pinned dependencies into $venv"
   "$venv/bin/python" -m pip install -q --disable-pip-version-check -c "$repo/constraints.txt" setuptools

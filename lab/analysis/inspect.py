@@ -11,8 +11,8 @@ from pathlib import Path
 
 from lab.analysis.paths import flows, path_of
 from lab.analysis.pcapread import records
-from lab.errors import BadArgument, UnknownName
 from lab.analysis.run import load_run
+from lab.errors import BadArgument, UnknownName
 
 
 def inspect_run(run_dir: str | Path, flow_filter: str | None = None) -> dict:

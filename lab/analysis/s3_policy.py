@@ -16,7 +16,6 @@ from lab.model.topology import Topology
 from lab.plan.types import Ingress
 from lab.services.probe import USER_AGENT
 
-
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()  # a signed GET's x-amz-content-sha256
 
 

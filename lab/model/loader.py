@@ -12,12 +12,27 @@ from pathlib import Path
 from lab.model import regions
 from lab.model.policy import MalformedPolicy
 from lab.model.policy import parse_policy as parse_policy_grammar
-from lab.model.s3_names import object_key_problem
 from lab.model.policy_text import MALFORMED, PolicyTextError, read_policy
+from lab.model.s3_names import object_key_problem
 from lab.model.source import MISSING, Section, Unreadable, fail, is_int, json_line, read_text, read_yaml
 from lab.model.topology import (
-    Bucket, Endpoint, Instance, NatGateway, NetworkAcl, NetworkAclEntry, Peering, Policy,
-    PrefixListRef, Route, RouteTable, SecurityGroup, SecurityGroupRule, Subnet, Table, Topology, Vpc,
+    Bucket,
+    Endpoint,
+    Instance,
+    NatGateway,
+    NetworkAcl,
+    NetworkAclEntry,
+    Peering,
+    Policy,
+    PrefixListRef,
+    Route,
+    RouteTable,
+    SecurityGroup,
+    SecurityGroupRule,
+    Subnet,
+    Table,
+    Topology,
+    Vpc,
 )
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")

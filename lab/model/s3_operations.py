@@ -156,8 +156,9 @@ OPERATIONS: tuple[Operation, ...] = tuple([
 
 # Headers that make an operation do more, and the action each extra needs on the same resource: an
 # object written with an ACL needs s3:PutObjectAcl (a bucket made with one s3:PutBucketAcl; only the
-# owner's own ACL gets that far, lab.services.s3front refuses the rest), with tags s3:PutObjectTagging, with a retention s3:PutObjectRetention, with a
-# legal hold s3:PutObjectLegalHold (API reference: PutObject, CopyObject, CreateMultipartUpload);
+# owner's own ACL gets that far, lab.services.s3front refuses the rest), with tags s3:PutObjectTagging,
+# with a retention s3:PutObjectRetention, with a legal hold s3:PutObjectLegalHold (API reference:
+# PutObject, CopyObject, CreateMultipartUpload);
 # a bucket created with Object Lock needs s3:PutBucketObjectLockConfiguration and
 # s3:PutBucketVersioning, with an ownership setting s3:PutBucketOwnershipControls (CreateBucket);
 # a delete or retention change that bypasses governance-mode retention s3:BypassGovernanceRetention.

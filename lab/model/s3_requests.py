@@ -20,7 +20,7 @@ import ipaddress
 import re
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote_to_bytes
 
 from lab.model import regions
@@ -178,7 +178,7 @@ def request_context(https: bool, is_signed: bool, source_ip: str, vpce_id: str |
                     vpc_id: str | None, now: datetime | None = None) -> dict[str, str]:
     """The global condition keys of one request, lower-cased (IAM ignores their case): the caller
     (the account's root user, or anonymous), how it came (TLS, its address or endpoint) and when."""
-    when = now or datetime.now(timezone.utc)
+    when = now or datetime.now(UTC)
     keys = {"aws:SecureTransport": "true" if https else "false", "aws:ViaAWSService": "false",
             "aws:PrincipalIsAWSService": "false", "aws:CurrentTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "aws:EpochTime": str(int(when.timestamp()))}

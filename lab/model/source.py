@@ -10,8 +10,9 @@ import difflib
 import ipaddress
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -118,7 +119,7 @@ def load_shaped(file: str, text: str) -> object:
     return yaml.load(text)
 
 
-def read_yaml(path: Path | str, text: str | None = None) -> "Section":
+def read_yaml(path: Path | str, text: str | None = None) -> Section:
     """Parse one YAML document whose top level must be a mapping."""
     file = str(path)
     if text is None:
@@ -247,7 +248,7 @@ class Section:
             return tuple(value)
         raise self.error(key, f"{self.what}: '{key}' must be a list of names")
 
-    def section(self, key: str, what: str, required: bool = False) -> "Section | None":
+    def section(self, key: str, what: str, required: bool = False) -> Section | None:
         value = self.require(key) if required else self.data.get(key)
         if value is None:
             return None
@@ -255,7 +256,7 @@ class Section:
             raise self.error(key, f"{what} must be a mapping")
         return Section(value, self.file, self.line_of(key), what)
 
-    def entries(self, key: str, kind: str) -> Iterator[tuple[str, "Section"]]:
+    def entries(self, key: str, kind: str) -> Iterator[tuple[str, Section]]:
         """Named children: `key: {name: {...}, ...}`, each as a Section called '<kind> <name>'."""
         block = self.section(key, f"'{key}' of {self.what}")
         if block is None:
@@ -270,7 +271,7 @@ class Section:
                 raise fail(self.file, line, f"{kind} {name} must be a mapping of settings")
             yield name, Section(value, self.file, line, f"{kind} {name}")
 
-    def items(self, key: str, what: str) -> Iterator["Section"]:
+    def items(self, key: str, what: str) -> Iterator[Section]:
         """A list of mappings: `key: [{...}, {...}]`, each with its own line."""
         value = self.data.get(key)
         if value is None:

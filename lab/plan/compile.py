@@ -21,8 +21,9 @@ from lab.plan.types import Plan
 from lab.plan.vpc_router import VpcWiring, build_router
 
 
-def compile_plan(topology: Topology, settings: Settings = Settings()) -> Plan:
+def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
     """`settings`: AWS's values unless a caller wants others (lab.plan.settings)."""
+    settings = settings or Settings()
     build, fronts = Build(topology, allocate(topology), settings), Fronts(topology)
     wirings = {vpc.name: VpcWiring.of(vpc) for vpc in topology.vpcs.values()}
     gateways.build_peerings(build, wirings)

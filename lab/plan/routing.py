@@ -17,7 +17,8 @@ import ipaddress
 from dataclasses import dataclass
 
 from lab.model import regions
-from lab.model.topology import PrefixListRef, RouteTable as ModelRouteTable, Vpc
+from lab.model.topology import PrefixListRef, Vpc
+from lab.model.topology import RouteTable as ModelRouteTable
 from lab.model.validate import effective_routes
 from lab.plan import names
 from lab.plan.types import KernelRoute, RouteTable, RoutingRule

@@ -82,7 +82,7 @@ class Lab:
         self.capture_stats: dict[str, dict] = {}
 
     # -- life cycle -------------------------------------------------------------------------------
-    def __enter__(self) -> "Lab":
+    def __enter__(self) -> Lab:
         self.start()
         return self
 

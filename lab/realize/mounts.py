@@ -41,7 +41,7 @@ def _bind_all(mounts: dict[str, tuple[int, list[Bind]]], failures: list[RealizeE
         unshare(CLONE_FS)
         home = os.open("/proc/thread-self/ns/mnt", os.O_RDONLY)
         try:
-            for name, (pid, binds) in mounts.items():
+            for pid, binds in mounts.values():
                 enter(pid, os.fstat(home).st_ino)
                 for bind in binds:
                     mount(bind.source, bind.target, MS_BIND)

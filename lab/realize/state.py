@@ -60,7 +60,7 @@ class LabState:
         self.path.unlink(missing_ok=True)
 
     @classmethod
-    def load(cls, path: Path) -> "LabState":
+    def load(cls, path: Path) -> LabState:
         """The state in `path`; UnreadableState when it is not one (with what is wrong with it)."""
         data = json.loads(read_regular(path))
         try:

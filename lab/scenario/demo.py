@@ -2,8 +2,9 @@
 
 Act 1 is the chapter's first figure (public, private and isolated subnets reaching S3); act 2 its
 central one: the same instance, the same request, without and then with a gateway endpoint, and
-what S3 saw each time; act 3 an endpoint policy that lets one bucket through and denies another. The topologies ship inside the package (lab/data), so the demo runs from any
-directory; topologies/ links to them.
+what S3 saw each time; act 3 an endpoint policy that lets one bucket through and denies another. The
+topologies ship inside the package (lab/data), so the demo runs from any directory; topologies/
+links to them.
 """
 from __future__ import annotations
 

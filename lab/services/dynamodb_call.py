@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from lab.services.body import BodyTooLarge, buffered_body
@@ -35,7 +35,7 @@ class DynamoDbError(Exception):
         self.kind, self.message, self.status = kind, message, status
 
 
-@lru_cache(maxsize=None)
+@cache
 def service_model():
     import botocore.session  # the launcher has it imported already
 
@@ -63,7 +63,7 @@ def read_call(environ: dict, op: str) -> dict:
     return call
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(pattern: str | None) -> re.Pattern | None:
     """A model's pattern as a Python regex; None for the few in Java's syntax only (\\p{Print})."""
     try:

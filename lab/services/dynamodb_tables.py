@@ -19,7 +19,7 @@ lab.services.dynamodb_partiql.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from lab.model.ids import ACCOUNT_ID
@@ -73,7 +73,7 @@ def _children(shape) -> list:
             "map": lambda: [shape.key, shape.value]}.get(shape.type_name, list)()
 
 
-@lru_cache(maxsize=None)
+@cache
 def resource_shapes() -> frozenset[str]:
     """The model's shapes that can hold a resource name anywhere inside (a fixed point: AttributeValue
     nests itself), so a walk never descends into an item's attributes."""

@@ -1,6 +1,7 @@
 """A probe that runs inside a lab node and makes real traffic: resolve the target through the
 node's resolver, open a TCP connection, and (for HTTPS ports) send one real GET over TLS checked
-against the lab CA, signed with SigV4 when asked (as the AWS CLI and boto3 sign theirs). It prints one JSON line; its local port names the flow in the captures.
+against the lab CA, signed with SigV4 when asked (as the AWS CLI and boto3 sign theirs). It prints
+one JSON line; its local port names the flow in the captures.
 
     python -m lab.services.probe --target lab-bucket.s3.ap-northeast-2.amazonaws.com --port 443
 """
@@ -72,7 +73,7 @@ def probe(target: str, port: int, timeout: float, path: str | None, sign: bool =
     result["source"] = list(sock.getsockname())
     try:
         sock.connect((addresses[0], port))
-    except socket.timeout:
+    except TimeoutError:
         return result | {"outcome": "timeout"}
     except OSError as exc:
         return result | {"outcome": OUTCOME_BY_ERRNO.get(exc.errno or 0, "error"), "error": exc.strerror}

@@ -26,7 +26,7 @@ moto's Authorization header only carries the credential scope it routes by.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from urllib.parse import parse_qsl, quote
 
 from lab.model.s3_operations import Operation
@@ -50,7 +50,7 @@ class OperationShape:
     body: bool  # whether it has members in the body (a payload)
 
 
-@lru_cache(maxsize=None)
+@cache
 def operation_shape(name: str) -> OperationShape:
     import botocore.session  # the launcher has it imported already; tests import it here
 

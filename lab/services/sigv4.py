@@ -18,7 +18,7 @@ import hmac
 import posixpath
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
 from lab.model import ids
@@ -95,7 +95,8 @@ def _presigned(query: dict[str, str]) -> Signed:
     missing = [k for k in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
                            "X-Amz-SignedHeaders", "X-Amz-Signature") if k not in query]
     if missing or query["X-Amz-Algorithm"] != ALGORITHM:
-        raise SignatureProblem("malformed", presigned=True, detail="Query-string authentication version 4 requires the X-Amz-Algorithm, "
+        raise SignatureProblem("malformed", presigned=True,
+                               detail="Query-string authentication version 4 requires the X-Amz-Algorithm, "
                                "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and "
                                "X-Amz-Expires parameters.")
     expires = query["X-Amz-Expires"]
@@ -164,7 +165,7 @@ def chunk_signature(signed: Signed, previous: str, part: bytes, *, trailer: bool
 
 def _when(amz_date: str) -> datetime:
     try:
-        return datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        return datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
     except ValueError:
         raise SignatureProblem("malformed", f"X-Amz-Date {amz_date!r} is not YYYYMMDDTHHMMSSZ") from None
 
@@ -205,7 +206,7 @@ def check_claims(environ: dict, signed: Signed, *, service: str, region: str, s3
         raise SignatureProblem("wrong-region", signed.region, signed.presigned, Region=region)
     if "host" not in signed.signed_headers:
         raise SignatureProblem("malformed", "the host header must be signed", signed.presigned)
-    check_time(signed, now or datetime.now(timezone.utc))
+    check_time(signed, now or datetime.now(UTC))
     unsigned = unsigned_amz_headers(environ, signed) if s3 else []
     if unsigned:
         raise SignatureProblem("headers-not-signed", ",".join(unsigned), signed.presigned)

@@ -18,9 +18,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from labsafety import REPO, STRAY, LabRecord, kill_members
-from lab.realize import cleanup, state as lab_state
+
+from lab.realize import cleanup
+from lab.realize import state as lab_state
 from lab.realize.state import LabState
 
 # `vpclab up FILE` (the CLI's own code: main, running_lab, its signal handling and teardown) with
@@ -51,7 +52,7 @@ RUN_LAB = textwrap.dedent('''
 class LabProcess:
     """A `vpclab up` in a process of its own (its own session: a signal to its group is Ctrl-C)."""
 
-    def __init__(self, sandbox: "LabSandbox", topology: str, stray_in: str | None, stray: str = STRAY):
+    def __init__(self, sandbox: LabSandbox, topology: str, stray_in: str | None, stray: str = STRAY):
         self.sandbox, self.stderr_path = sandbox, sandbox.tmp / f"vpclab-{len(sandbox.processes)}.stderr"
         with open(self.stderr_path, "w") as err:
             self.popen = subprocess.Popen(

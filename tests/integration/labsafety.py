@@ -80,11 +80,11 @@ class RootSnapshot:
     views: dict[str, str]  # what -> its normalised text
     addresses: tuple[str, ...] = ()  # looked up with `ip route get`
 
-    def again(self) -> "RootSnapshot":
+    def again(self) -> RootSnapshot:
         """The same views, now."""
         return root_snapshot(self.addresses)
 
-    def differences(self, later: "RootSnapshot") -> str:
+    def differences(self, later: RootSnapshot) -> str:
         """A unified diff per view that changed; empty when nothing did."""
         out = []
         for name in dict.fromkeys([*self.views, *later.views]):
@@ -137,7 +137,7 @@ class LabRecord:
     temporary: bool = False  # its run directory is vpclab's own: it must go too
 
     @classmethod
-    def of(cls, state: LabState) -> "LabRecord":
+    def of(cls, state: LabState) -> LabRecord:
         """Take this while the lab runs (its namespaces exist): the state's own record, plus every
         process then in the lab's namespaces, whoever started it."""
         node_of = {inode: node for node, inode in state.netns.items()}
@@ -150,7 +150,7 @@ class LabRecord:
                    state.temporary)
 
     @classmethod
-    def read(cls, state_path: Path) -> "LabRecord":
+    def read(cls, state_path: Path) -> LabRecord:
         """For a lab run by another process: from its state file."""
         return cls.of(LabState.load(state_path))
 

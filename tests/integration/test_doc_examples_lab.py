@@ -8,9 +8,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from labsafety import lab_prerequisite_missing
 
 import doc_examples
-from labsafety import lab_prerequisite_missing
 
 LAB = [e for e in doc_examples.all_examples() if e.verb in doc_examples.LAB_VERBS]
 MISSING = lab_prerequisite_missing()

@@ -18,9 +18,8 @@ import types
 from pathlib import Path
 
 import pytest
-from topologies import many_vpcs
-
 from labsafety import REPO, lab_prerequisite_missing, plan_addresses, residue, root_snapshot
+
 from lab.analysis.explain import explain
 from lab.errors import CaptureError
 from lab.model.loader import load_topology
@@ -32,6 +31,7 @@ from lab.realize.errors import RealizeError
 from lab.realize.lab import Lab
 from lab.realize.services import Services
 from lab.scenario.observe import trace
+from topologies import many_vpcs
 
 MISSING = lab_prerequisite_missing()
 TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"

@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from labsafety import REPO, lab_prerequisite_missing, namespace_of, plan_addresses, residue, root_snapshot
+
 from lab.cli.main import main
 from lab.cli.prompt import LabPrompt
 from lab.errors import StateConflict

@@ -8,13 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
+from labsafety import hold_connection, use_held
 
 from lab.analysis.explain import explain
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.realize.lab import Lab
 from lab.scenario.observe import change_lab, trace
-from labsafety import hold_connection, use_held
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"

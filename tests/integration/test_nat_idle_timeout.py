@@ -9,12 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from labsafety import hold_connection, use_held
 
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.plan.settings import Settings
 from lab.realize.lab import Lab
-from labsafety import hold_connection, use_held
 
 TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
 

@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from labsafety import prerequisite_missing
+
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from topologies import nat_vpc, public_vpc

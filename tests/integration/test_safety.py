@@ -28,9 +28,8 @@ from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
 import pytest
+from labsafety import REPO, LabRecord, lab_prerequisite_missing, plan_addresses, residue, root_snapshot, start_stray
 
-from labsafety import (REPO, LabRecord, lab_prerequisite_missing, plan_addresses, residue, root_snapshot,
-                       start_stray)
 from lab.errors import LabError
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan

@@ -8,8 +8,8 @@ import os
 import signal
 
 import pytest
-
 from labsafety import REPO, lab_prerequisite_missing, residue
+
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.realize.lab import Lab

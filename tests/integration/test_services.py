@@ -25,8 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from labsafety import prerequisite_missing, root_snapshot
+
 from lab.model import ids, regions
 from lab.plan.dns import public_records
 from lab.plan.serialize import to_data

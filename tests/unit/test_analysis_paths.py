@@ -11,8 +11,8 @@ from synthetic_captures import OTHERHOST, TOPOLOGY, SyntheticRun
 
 from lab.analysis.explain import explain
 from lab.analysis.paths import flows, observed_path
-from lab.errors import BadArgument, CaptureError
 from lab.analysis.run import load_run
+from lab.errors import BadArgument, CaptureError
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 

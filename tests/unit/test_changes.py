@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.errors import BadArgument, StateConflict, UnknownName
+from lab.errors import StateConflict, UnknownName
 from lab.model import regions
 from lab.model.loader import load_topology
 from lab.plan.changes import associate, find_endpoint, route_changes

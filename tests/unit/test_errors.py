@@ -10,8 +10,15 @@ import pytest
 
 import lab
 from lab.errors import (
-    EXIT_BAD_INPUT, EXIT_BUG, EXIT_ENVIRONMENT, EXIT_EXPECTATION_FAILED, BadInput, EnvironmentFailure,
-    ExpectationFailed, LabError, PlanError,
+    EXIT_BAD_INPUT,
+    EXIT_BUG,
+    EXIT_ENVIRONMENT,
+    EXIT_EXPECTATION_FAILED,
+    BadInput,
+    EnvironmentFailure,
+    ExpectationFailed,
+    LabError,
+    PlanError,
 )
 from lab.plan.addressing import PublicIpPool
 

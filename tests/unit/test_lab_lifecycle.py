@@ -13,10 +13,10 @@ from types import SimpleNamespace
 import pytest
 
 from lab.cli.prompt import LabPrompt
+from lab.errors import BadArgument, StateConflict
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.realize import cgroup, rundir, state
-from lab.errors import BadArgument, StateConflict
 from lab.realize.errors import RealizeError
 
 REPO = Path(__file__).resolve().parents[2]

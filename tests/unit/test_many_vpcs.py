@@ -8,13 +8,13 @@ import os
 import resource
 
 import pytest
-from topologies import many_vpcs, public_vpc, vpcs
 
 from lab.errors import PlanError
 from lab.model.loader import load_topology
 from lab.pipes import readable
 from lab.plan import fronts as fronts_module
 from lab.plan.compile import compile_plan
+from topologies import many_vpcs, public_vpc, vpcs
 
 
 def test_the_generated_topology_is_the_issues():

@@ -19,7 +19,7 @@ from lab.model import regions
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.plan.names import aws_id
-from lab.plan.routing import NO_ROUTE_DEV, EDGE_TABLE, MAIN_ROUTE_TABLE, PREFIX_LIST_METRIC, STATIC_METRIC
+from lab.plan.routing import EDGE_TABLE, MAIN_ROUTE_TABLE, NO_ROUTE_DEV, PREFIX_LIST_METRIC, STATIC_METRIC
 from lab.plan.serialize import plan_to_dict
 from lab.plan.settings import Settings
 from topologies import nat_vpc, public_vpc, vpcs
@@ -370,7 +370,7 @@ def test_internet_routes_each_public_ip_to_its_own_internet_gateway():
     internet = plan.node("internet")
     for public in plan.public_ips:
         (route,) = [r for r in internet.routes if r.destination == Net(f"{public.address}/32")]
-        (link,) = [l for l in plan.links if l.b == ("internet", route.dev)]
+        (link,) = [link for link in plan.links if link.b == ("internet", route.dev)]
         assert link.a == (f"{public.vpc}-igw", "inet")
         assert route.via == ip_of(plan, f"{public.vpc}-igw", "inet")
 
@@ -423,7 +423,7 @@ def test_vpcs_with_the_same_cidr_reach_s3_over_separate_ingresses():
     labels = {i.iface: i.label for i in front.ingresses}
     assert sorted(labels.values()) == sorted(["internet", vpce["blue"], vpce["green"]])
     ends = {labels[iface]: end for end, (node_name, iface) in
-            ((l.a, l.b) for l in plan.links) if node_name == front.node}
+            ((link.a, link.b) for link in plan.links) if node_name == front.node}
     assert ends[vpce["blue"]] == ("blue-s3-gw", "svc") and ends[vpce["green"]] == ("green-s3-gw", "svc")
     assert all(re.fullmatch(r"vpce\d+", i) for i, label in labels.items() if label != "internet")
     assert len({i.mark for i in front.ingresses}) == len(front.ingresses)
@@ -457,7 +457,7 @@ PEERED = """
 
 def test_peering_routes_point_at_the_peer_router_and_arrive_in_the_edge_table():
     plan = compile_plan(load(PEERED))
-    (link,) = [l for l in plan.links if l.description.startswith("peering connection")]
+    (link,) = [link for link in plan.links if link.description.startswith("peering connection")]
     (hub_end, spoke_end) = sorted((link.a, link.b))
     for (router, iface), (peer, peer_iface), cidr in ((hub_end, spoke_end, "10.1.0.0/16"),
                                                        (spoke_end, hub_end, "10.0.0.0/16")):

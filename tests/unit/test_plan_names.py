@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from topologies import nat_vpc
 
 from lab.analysis.explain import explain
 from lab.model.loader import load_topology
@@ -15,6 +14,7 @@ from lab.plan import names
 from lab.plan.compile import compile_plan
 from lab.plan.serialize import plan_to_dict
 from lab.plan.types import EndpointKey, NatKey
+from topologies import nat_vpc
 
 REPO = Path(__file__).resolve().parents[2]
 # A gateway endpoint `s3` and an interface endpoint `s3-if`: the ENI node app-s3-if-a starts with

@@ -7,15 +7,15 @@ only aws:SourceIp. Each AWS example names the page it comes from.
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 
+from lab.model.policy import DEFAULT_ENDPOINT_POLICY, MalformedPolicy, Request, Scope, decide, parse_policy
+from lab.model.source import json_line
 from lab.services.access import Access
 from lab.services.authorize import ROOT, context
 from lab.services.config import Ingress
-from lab.model.policy import MalformedPolicy
-from lab.model.policy import DEFAULT_ENDPOINT_POLICY, Request, Scope, decide, parse_policy
-from lab.model.source import json_line
 
 VPCE = "vpce-1a2b3c4d"
 VPC = "vpc-111bbb22"
@@ -338,10 +338,10 @@ def test_a_condition_key_the_fronts_do_not_fill_is_refused_and_absent_ones_are_n
 
 
 def test_the_always_present_global_keys_are_filled():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from lab.model.s3_requests import request_context
-    when = datetime(2026, 12, 6, 15, 0, tzinfo=timezone.utc)
+    when = datetime(2026, 12, 6, 15, 0, tzinfo=UTC)
     keys = request_context(True, True, "10.0.2.4", "vpce-0a1b2c3d4e5f60718", "vpc-0a1b2c3d4e5f60718", when)
     assert (keys["aws:currenttime"], keys["aws:epochtime"], keys["aws:principaltype"], keys["aws:userid"]) == (
         "2026-12-06T15:00:00Z", str(int(when.timestamp())), "Account", "111122223333")

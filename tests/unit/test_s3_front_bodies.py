@@ -33,9 +33,9 @@ from bypass import code
 from fronts import s3_fronts, stored_objects
 from lab.model.policy import parse_policy
 from lab.model.s3_operations import identify
+from lab.model.s3_requests import S3Target
 from lab.services import s3_chunked, sigv4
 from lab.services.s3_backend import rewrite
-from lab.model.s3_requests import S3Target
 from signing import LAB_CREDENTIALS, REGION, call, environ, signed_environ
 
 LAB = f"https://lab-bucket.s3.{REGION}.amazonaws.com"

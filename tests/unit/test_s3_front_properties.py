@@ -17,7 +17,8 @@ import json
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from fronts import OBJECTS, s3_fronts, stored_objects
 from signing import call, signed_environ

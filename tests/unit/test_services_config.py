@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from lab.model.loader import load_topology
+from lab.model.policy import DEFAULT_ENDPOINT_POLICY, parse_policy
 from lab.model.topology import Bucket, Table
 from lab.plan.compile import compile_plan
 from lab.plan.serialize import to_data
-from lab.model.loader import load_topology
 from lab.services.config import Ingress, load_front_config, load_resolver_config
 from lab.services.errors import ServiceError
-from lab.model.policy import DEFAULT_ENDPOINT_POLICY, parse_policy
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -32,7 +32,7 @@ KEYS = ["a b.txt", "ü/€ 😀.txt", "a+b=c&d.txt", "~user/x~", "a//b", "../x",
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def error_of(response) -> dict[str, str]:

@@ -5,7 +5,8 @@ import re
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lab.model.policy import Request, Scope, decide, parse_policy
 from lab.model.wildcard import Wildcard
