@@ -97,7 +97,7 @@ class Walker:
         self.path = [self.node_hop(source, f"{self.src_ip} in subnet {self.inst.subnet}")]
 
     def vpc_id(self, vpc: str) -> str:
-        return self.plan.router(vpc).aws_id
+        return self.plan.vpc_id(vpc)
 
     def router_hop(self, vpc: str, detail: str, kind: str = "vpc-router") -> Hop:
         """The VPC's router (kind 'resolver' where its DNS server answers)."""
@@ -134,7 +134,7 @@ class Walker:
 
     # -- the walk -----------------------------------------------------------------------------
     def run(self, dst: Addr, result: Explanation) -> None:
-        if self.vpc is None:
+        if self.vpc is None or self.inst is None:
             self.path.append(self.node_hop(INTERNET))
             return self.on_internet(self.src_ip, dst, result)
         vpc, src, subnet = self.vpc, self.src_ip, self.inst.subnet
@@ -169,7 +169,7 @@ class Walker:
     def route(self, vpc: Vpc, subnet: str, dst: Addr) -> str | None:
         """Longest prefix match in the subnet's route table; None as target means `local`."""
         table_name = vpc.subnets[subnet].route_table
-        table = vpc.route_tables.get(table_name)
+        table = vpc.route_tables.get(table_name) if table_name else None
         rtb = self.plan.route_table(vpc.name, table_name).aws_id
         label = f"{table_name or 'main'} ({rtb})"
         best: tuple[tuple[int, int], Route | None, str] = ((vpc.cidr.prefixlen, 2), None, "local") \
@@ -180,14 +180,14 @@ class Walker:
                     rank = (prefix.prefixlen, 1 if isinstance(route.destination, PrefixListRef) else 2)
                     if rank > best[0]:
                         best = (rank, route, str(prefix))
-        rank, route, prefix = best
+        rank, chosen, chosen_prefix = best
         router = self.router_hop(vpc.name, f"route table {label}")
         self.path.append(router)
         if rank[0] < 0:
             raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", rtb,
                        f"route table {label} of subnet {subnet} has no route to {dst}")
-        router.detail += f": {prefix if route is None else self.describe(route, prefix)}"
-        return None if route is None else route.target
+        router.detail += f": {chosen_prefix if chosen is None else self.describe(chosen, chosen_prefix)}"
+        return None if chosen is None else chosen.target
 
     @staticmethod
     def prefixes(route: Route) -> tuple[ipaddress.IPv4Network, ...]:
@@ -209,7 +209,7 @@ class Walker:
         public = self.plan.public_ip_of(src, vpc.name)
         if public is None:
             self.path.append(self.node_hop(igw.name))
-            raise Stop("dropped", "NO_PUBLIC_IP", igw.aws_id, f"{src} has no public IPv4 address, so the "
+            raise Stop("dropped", "NO_PUBLIC_IP", igw.aws_id or igw.name, f"{src} has no public IPv4 address, so the "
                        "internet gateway has nothing to translate it to and drops the packet")
         self.path.append(self.node_hop(igw.name, "1:1 NAT", [f"{src} -> {public.address}"]))
         self.path.append(self.node_hop(INTERNET))
@@ -245,7 +245,7 @@ class Walker:
         vpce = self.plan.vpce_id(vpc.name, name)
         self.path.append(self.node_hop(node.name, ep.service_name))
         front = self.plan.service_front(ep.service, ep.region)
-        if dst not in front.addresses:
+        if front is None or dst not in front.addresses:
             raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", vpce, f"{ep.service_name} does not answer at {dst}")
         self.at_service(front, src, self.plan.endpoint_ingress(vpce)[1], result)
 

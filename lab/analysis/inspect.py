@@ -53,4 +53,4 @@ def _show(buf: bytes) -> str:
     import scapy.layers.inet  # noqa: F401
     from scapy.layers.l2 import CookedLinuxV2
 
-    return CookedLinuxV2(buf).show(dump=True)
+    return str(CookedLinuxV2(buf).show(dump=True))  # with dump=True, show returns the text

@@ -139,12 +139,12 @@ def path_of(run: Run, flow: Flow) -> ObservedPath:
         reply = _reply_sent(run, trace.last)
         reply_trace = follow(run, reply) if reply is not None else None
         result.reply_path = reply_trace.hops if reply_trace else []
-    if outcome == "refused":
+    if outcome == "refused" and answer is not None:
         origin = run.by_fingerprint[answer.fingerprint][0].node
         result.explanation = _because(run, "CONNECTION_REFUSED", origin, f"{origin} answered with a TCP reset")
     elif outcome == "timeout":
         unreachable = _unreachable(run, flow) if dropped else None
-        if unreachable is not None:  # the packet died, but the router that dropped it said so
+        if unreachable is not None and dropped is not None:  # the packet died, and the router that dropped it said so
             result.outcome = "no-route"
             result.explanation = _because(run, "DESTINATION_UNREACHABLE", dropped,
                                           f"{dropped} had no route for it and answered 'destination "

@@ -76,7 +76,7 @@ class Sighting(NamedTuple):
 
     time: float
     node: str
-    index: int
+    index: int  # type: ignore[assignment]  # the packet's place in its capture; shadows tuple.index, unused here
     iface: str
     direction: str  # 'in' or 'out'
     pkttype: int

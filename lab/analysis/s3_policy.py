@@ -55,7 +55,7 @@ def denial(t: Topology, host: str | None, path: str, https: bool, source_ip: str
         return {"method": "GET", "path": path, "signed": signed, "action": None, "resource": resource}, None
     vpce, vpc_id = (ingress.label, ingress.vpc_id) if ingress else (None, None)
     endpoint_scope = endpoint_policy(ingress) if ingress else None
-    policy = t.buckets.get(bucket).policy if bucket in t.buckets else None
+    policy = t.buckets[bucket].policy if bucket is not None and bucket in t.buckets else None
     bucket_scope = Scope(f"bucket policy of {bucket}", parsed(policy.document)) if policy else None
     request = Request(ROOT if signed else None, action, resource,
                       request_context(https, signed, source_ip, vpce, vpc_id)

@@ -58,7 +58,7 @@ class LabPrompt(cmd.Cmd):
                 self.reported.add(line)
                 print(f"vpclab: {line}; the lab is broken: exit and start it again")
 
-    def default(self, line: str) -> bool:
+    def default(self, line: str) -> bool:  # type: ignore[override]  # cmd.Cmd passes it on as onecmd's stop flag
         name, _, command = line.partition(" ")
         if name not in self.lab.nodes:
             print(f"no node or command '{name}' (nodes: {', '.join(self.lab.nodes)}; help for commands)")

@@ -54,7 +54,8 @@ class PublicIpPool:
     """Public IPv4 addresses from the region's EC2 ranges, placed by a hash of the owner's name."""
 
     def __init__(self, ranges: tuple[Net, ...]):
-        self.ranges, self.taken = ranges, set()
+        self.ranges = ranges
+        self.taken: set[ipaddress.IPv4Address] = set()
 
     def take(self, *owner: str) -> Addr:
         size = sum(r.num_addresses for r in self.ranges)

@@ -48,7 +48,8 @@ def endpoint_names(vpce_id: str, ep: Endpoint, azs: list[str]) -> list[tuple[str
     stem = f"{vpce_id}-{endpoint_dns_suffix(vpce_id)}"
     base = f"{ep.service}.{ep.region}.vpce.amazonaws.com"
     wild = "*." if ep.service == "s3" else ""
-    names = [(f"{wild}{stem}.{base}", None)] + [(f"{wild}{stem}-{az}.{base}", az) for az in azs]
+    names: list[tuple[str, str | None]] = [(f"{wild}{stem}.{base}", None)]
+    names += [(f"{wild}{stem}-{az}.{base}", az) for az in azs]
     if ep.service != "s3":
         return names
     return names + [(n[2:], az) for n, az in names]  # the bare names answer too

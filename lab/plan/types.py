@@ -198,6 +198,10 @@ class Plan:
         """The VPC's router; its aws_id is the VPC's id, and its resolver answers in it."""
         return self.nodes[names.router_node(vpc)]
 
+    def vpc_id(self, vpc: str) -> str:
+        """The VPC's id (vpc-...), which its router carries."""
+        return names.vpc_id(vpc)
+
     def internet_gateway(self, vpc: str) -> Node:
         return self.nodes[names.igw_node(vpc)]
 

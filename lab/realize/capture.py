@@ -54,7 +54,7 @@ class Capture:
         said = self.said()
         if "listening on" in said:
             return True
-        if not self.proc.alive():
+        if self.proc is None or not self.proc.alive():
             raise CaptureError(f"tcpdump in {self.node.name} did not start: {said.strip() or 'no output'}")
         return False
 

@@ -38,8 +38,8 @@ def cgroup2_mounts(mountinfo: str) -> list[tuple[Path, bool]]:
     the file system type follows the " - " separator; octal escapes such as \\040 in the path)."""
     mounts = []
     for line in mountinfo.splitlines():
-        fields, _, rest = line.partition(" - ")
-        fields, rest = fields.split(), rest.split()
+        before, _, after = line.partition(" - ")
+        fields, rest = before.split(), after.split()
         if len(fields) >= 6 and rest and rest[0] == "cgroup2":
             point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
             mounts.append((Path(point), "rw" in fields[5].split(",")))

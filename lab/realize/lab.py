@@ -69,10 +69,9 @@ class Lab:
         self.node_class, self.services_class = node_class, services_class
         self.tag = tag or f"vl{secrets.token_hex(3)}"
         temporary = run_dir is None
-        if temporary:
-            run_dir = Path(tempfile.gettempdir()) / f"vpclab-{self.tag}"
+        directory = Path(tempfile.gettempdir()) / f"vpclab-{self.tag}" if run_dir is None else Path(run_dir)
         # absolute: services open their files after entering a node's mount namespace (cwd is "/")
-        self.plan, self.run_dir = plan, Path(run_dir).resolve()
+        self.plan, self.run_dir = plan, directory.resolve()
         self.state = LabState(self.tag, str(self.run_dir), temporary=temporary)
         self.cgroup: Path | None = None  # once made
         self.run_lock: int | None = None  # open descriptor holding the run directory's lock
@@ -107,7 +106,7 @@ class Lab:
             self.start_captures()  # tcpdump gets ready while the links come up
             self.wait_carrier()
             self.wait_captures()
-            self.services.wait_ready()
+            self.launched().wait_ready()
             log.info("lab %s up in %.2f s", self.tag, time.monotonic() - started)
         except BaseException:
             self.stop()
@@ -252,7 +251,8 @@ class Lab:
 
     def wait_carrier(self, timeout: float = 5.0) -> None:
         """Until every veth has carrier; the interface indexes seen meanwhile go to the captures."""
-        deadline, indexes = time.monotonic() + timeout, {}
+        deadline = time.monotonic() + timeout
+        indexes: dict[str, dict[int, str]] = {}
         for name, node in self.nodes.items():
             with kernel.netns(node.pid, f"links of {name}") as ns:
                 while (missing := kernel.links_without_carrier(ns, indexes.setdefault(name, {}))):
@@ -283,7 +283,13 @@ class Lab:
         self.services.launch()
 
     def start_services(self) -> None:
-        self.services.start()
+        self.launched().start()
+
+    def launched(self) -> Services:
+        """The lab's services, once `launch_services` made them."""
+        if self.services is None:
+            raise RealizeError("services", "they were never launched")
+        return self.services
 
     # -- changing a running lab -----------------------------------------------------------------
     def change_routes(self, new_plan: Plan) -> dict[str, tuple[list, list]]:

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 from lab.model import ids, regions
 from lab.pipes import readable
@@ -73,8 +74,9 @@ class Services:
             config = {**to_data(resolver), "query_log": str(self.dir / f"{vpc}-dns.jsonl")}
             requests.append(self.request(resolver.node, "resolver", config, name=f"{vpc}-resolver"))
         try:
-            self.launcher.stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
-            self.launcher.stdin.flush()
+            stdin = self.pipes()[0]
+            stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
+            stdin.flush()
         except OSError:  # it died: its log says why
             raise RealizeError("service launcher", self.launcher_said()) from None
         nodes = [self.lab.node(name) for name in self.plan.nodes]
@@ -105,9 +107,16 @@ class Services:
                 elif words[0] == "EXITED" and int(words[2]) not in ready_pids:
                     raise RealizeError(f"service {words[1]}", self.log_tail(words[1]))
 
+    def pipes(self) -> tuple[IO[bytes], IO[bytes]]:
+        """The launcher's stdin and stdout, the pipes `launch` made."""
+        launcher = self.launcher
+        if launcher is None or launcher.stdin is None or launcher.stdout is None:
+            raise RealizeError("service launcher", "it was never started")
+        return launcher.stdin, launcher.stdout
+
     def events(self, timeout: float) -> list[list[str]]:
         """The launcher's next complete lines, split in words; whatever arrives within `timeout`."""
-        fd = self.launcher.stdout.fileno()
+        fd = self.pipes()[1].fileno()
         if not readable(fd, timeout):
             return []
         chunk = os.read(fd, 65536)
@@ -185,8 +194,9 @@ class Services:
         """End of input tells the launcher to stop its children (SIGTERM, then SIGKILL) and exit."""
         if self.launcher is None:
             return
+        stdin, stdout = self.pipes()
         try:
-            self.launcher.stdin.close()
+            stdin.close()
         except OSError:
             pass  # it is gone already
         try:
@@ -194,7 +204,7 @@ class Services:
         except subprocess.TimeoutExpired:
             self.launcher.kill()
             self.launcher.wait()
-        self.launcher.stdout.close()
+        stdout.close()
         processes.stop([o for o in self.lab.state.processes if o.pid in self.children], timeout=1.0)
         self.launcher = None
 
