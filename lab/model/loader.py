@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from lab.model import regions
 from lab.model.policy import MalformedPolicy
@@ -38,6 +40,7 @@ from lab.model.topology import (
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1", "-1": "-1", "6": "tcp", "17": "udp", "1": "icmp"}
 MAX_POLICY_FILE_BYTES = 256 * 1024  # ample for AWS's 20 KB policies, however indented
+T = TypeVar("T")
 VPC_KEYS = ("cidr", "enable_dns_support", "enable_dns_hostnames", "internet_gateway", "subnets",
             "route_tables", "nat_gateways", "endpoints", "instances", "security_groups",
             "network_acls", "peering", "description")
@@ -54,13 +57,12 @@ def load_topology(path: Path | str, text: str | None = None) -> Topology:
 
 def parse_topology(doc: Section) -> Topology:
     doc.allow("region", "vpcs", "services", "description")
-    region = doc.text("region", "ap-northeast-2")
-    if region is None:
-        raise doc.error("region", "'region' is empty; write a region such as ap-northeast-2", MISSING)
+    region = doc.text("region", "ap-northeast-2")  # `region:` with no value is MissingParameter
     if region not in regions.REGIONS:
         raise doc.error("region", f"region '{region}' is not one the lab emulates; "
                         f"use one of: {', '.join(regions.REGIONS)}")
-    vpcs, instances = {}, {}
+    vpcs: dict[str, Vpc] = {}
+    instances: dict[str, Instance] = {}
     for name, sec in doc.entries("vpcs", "vpc"):
         check_name(sec, name, "vpc")
         vpcs[name] = parse_vpc(name, sec, region, instances)
@@ -76,35 +78,53 @@ def check_name(sec: Section, name: str, kind: str) -> None:
                    "letters, digits, '-' and '_' (at most 32 characters)")
 
 
-def parse_vpc(name: str, sec: Section, region: str, instances: dict) -> Vpc:
+def parse_vpc(name: str, sec: Section, region: str, instances: dict[str, Instance]) -> Vpc:
+    """The VPC's parts in the order their problems are reported: subnets, NAT gateways, endpoints,
+    security groups, network ACLs, peerings, route tables, instances, then the VPC's own keys."""
     sec.allow(*VPC_KEYS)
-    parts = {key: {} for key in ("subnets", "route_tables", "nat_gateways", "endpoints",
-                                 "security_groups", "network_acls", "peering")}
-    parsers = {"subnets": parse_subnet, "nat_gateways": parse_nat, "endpoints": parse_endpoint,
-               "security_groups": parse_security_group, "network_acls": parse_network_acl,
-               "peering": parse_peering}
-    for key, parse in parsers.items():
-        for child, csec in sec.entries(key, key.rstrip("s").replace("_", " ")):
-            check_name(csec, child, key.rstrip("s").replace("_", " "))
-            parts[key][child] = parse(child, csec, name, region)
-    block = sec.section("route_tables", f"'route_tables' of vpc {name}")
-    for table in (block.data if block else ()):
-        parts["route_tables"][table] = parse_route_table(table, block, region)
+    subnets = parse_children(sec, "subnets", parse_subnet, name, region)
+    nat_gateways = parse_children(sec, "nat_gateways", parse_nat, name, region)
+    endpoints = parse_children(sec, "endpoints", parse_endpoint, name, region)
+    security_groups = parse_children(sec, "security_groups", parse_security_group, name, region)
+    network_acls = parse_children(sec, "network_acls", parse_network_acl, name, region)
+    peerings = parse_children(sec, "peering", parse_peering, name, region)
+    route_tables = parse_route_tables(sec, name, region)
+    parse_instances(sec, name, instances)
+    return Vpc(name=name, cidr=sec.network("cidr", block=True),
+               enable_dns_support=sec.flag("enable_dns_support", True),
+               enable_dns_hostnames=sec.flag("enable_dns_hostnames", True),
+               internet_gateway=sec.flag("internet_gateway", False),
+               subnets=subnets, route_tables=route_tables, nat_gateways=nat_gateways, endpoints=endpoints,
+               security_groups=security_groups, network_acls=network_acls, peerings=peerings, line=sec.line)
+
+
+def parse_children(sec: Section, key: str, parse: Callable[[str, Section, str, str], T], vpc: str,
+                   region: str) -> dict[str, T]:
+    """`key: {name: {...}}` of a VPC, each child named by the rules of check_name."""
+    kind = key.rstrip("s").replace("_", " ")
+    children = {}
+    for child, csec in sec.entries(key, kind):
+        check_name(csec, child, kind)
+        children[child] = parse(child, csec, vpc, region)
+    return children
+
+
+def parse_route_tables(sec: Section, vpc: str, region: str) -> dict[str, RouteTable]:
+    block = sec.section("route_tables", f"'route_tables' of vpc {vpc}")
+    if block is None:
+        return {}
+    return {table: parse_route_table(table, block, region) for table in block.data}
+
+
+def parse_instances(sec: Section, vpc: str, instances: dict[str, Instance]) -> None:
+    """Add the VPC's instances to `instances`: their names are global, they name nodes at the prompt."""
     for child, csec in sec.entries("instances", "instance"):
         check_name(csec, child, "instance")
         if child in instances:
             raise csec.error(None, f"instance name '{child}' is already used in vpc "
                              f"{instances[child].vpc} (line {instances[child].line}); instance names "
                              "are global because they name nodes at the lab prompt")
-        instances[child] = parse_instance(child, csec, name)
-    return Vpc(name=name, cidr=sec.network("cidr", block=True),
-               enable_dns_support=sec.flag("enable_dns_support", True),
-               enable_dns_hostnames=sec.flag("enable_dns_hostnames", True),
-               internet_gateway=sec.flag("internet_gateway", False),
-               subnets=parts["subnets"], route_tables=parts["route_tables"],
-               nat_gateways=parts["nat_gateways"], endpoints=parts["endpoints"],
-               security_groups=parts["security_groups"], network_acls=parts["network_acls"],
-               peerings=parts["peering"], line=sec.line)
+        instances[child] = parse_instance(child, csec, vpc)
 
 
 def parse_subnet(name: str, sec: Section, vpc: str, region: str) -> Subnet:
@@ -130,7 +150,7 @@ def parse_route_table(name: str, block: Section, region: str) -> RouteTable:
 
 def parse_route(sec: Section, region: str) -> Route:
     sec.allow("destination", "target")
-    target = sec.text("target", required=True)
+    target = sec.required_text("target")
     return Route(parse_destination(sec, "destination", region), target, line=sec.line)
 
 
@@ -162,12 +182,12 @@ def parse_prefix_list(sec: Section, key: str, value: str, region: str) -> Prefix
 
 def parse_nat(name: str, sec: Section, vpc: str, region: str) -> NatGateway:
     sec.allow("subnet", "description")
-    return NatGateway(name, sec.text("subnet", required=True), line=sec.line)
+    return NatGateway(name, sec.required_text("subnet"), line=sec.line)
 
 
 def parse_instance(name: str, sec: Section, vpc: str) -> Instance:
     sec.allow("subnet", "private_ip", "public_ip", "security_groups", "description")
-    return Instance(name, vpc, sec.text("subnet", required=True), sec.address("private_ip"),
+    return Instance(name, vpc, sec.required_text("subnet"), sec.address("private_ip"),
                     sec.flag("public_ip", False), sec.names("security_groups"), line=sec.line)
 
 
@@ -178,7 +198,7 @@ def parse_endpoint(name: str, sec: Section, vpc: str, region: str) -> Endpoint:
     if kind not in ("gateway", "interface"):
         raise sec.error("type", f"endpoint {name}: type must be gateway or interface, not '{kind}'",
                         "InvalidVpcEndpointType")
-    service = sec.text("service", required=True)
+    service = sec.required_text("service")
     parsed = regions.parse_service_name(service, region)
     if parsed is None:
         raise sec.error("service", f"endpoint {name}: '{service}' is not a service name; write s3, "
@@ -258,11 +278,11 @@ def parse_sg_rule(sec: Section, region: str) -> SecurityGroupRule:
         raise sec.error(None, f"{sec.what} needs exactly one of cidr, prefix_list, security_group "
                         "(write one rule per peer)", "InvalidParameterCombination")
     if peers[0] == "cidr":
-        peer = sec.network("cidr")
+        peer: ipaddress.IPv4Network | PrefixListRef | str = sec.network("cidr")
     elif peers[0] == "prefix_list":
         peer = parse_prefix_list(sec, "prefix_list", str(sec.raw("prefix_list")), region)
     else:
-        peer = sec.text("security_group")
+        peer = sec.required_text("security_group")
     return SecurityGroupRule(proto, low, high, peer, line=sec.line)
 
 
@@ -282,7 +302,7 @@ def parse_nacl_entry(sec: Section) -> NetworkAclEntry:
     if not is_int(number) or not 1 <= number <= 32766:
         raise sec.error("rule", f"{sec.what}: rule number must be 1 to 32766, not {number!r}")
     proto, low, high = parse_rule_ports(sec)
-    action = sec.text("action", required=True)
+    action = sec.required_text("action")
     if action not in ("allow", "deny"):
         raise sec.error("action", f"{sec.what}: action must be allow or deny, not '{action}'")
     return NetworkAclEntry(number, proto, low, high, sec.network("cidr"), action, line=sec.line)
@@ -298,14 +318,16 @@ def parse_network_acl(name: str, sec: Section, vpc: str, region: str) -> Network
 
 def parse_peering(name: str, sec: Section, vpc: str, region: str) -> Peering:
     sec.allow("peer_vpc", "description")
-    return Peering(name, vpc, sec.text("peer_vpc", required=True), line=sec.line)
+    return Peering(name, vpc, sec.required_text("peer_vpc"), line=sec.line)
 
 
 def parse_objects(sec: Section, bucket: str) -> dict[str, str]:
     """`objects: {key: text}`, each key one S3 can store (lab.model.s3_names)."""
     objects = sec.section("objects", f"objects of bucket {bucket}")
+    if objects is None:
+        return {}
     content = {}
-    for key, text in (objects.data.items() if objects else ()):
+    for key, text in objects.data.items():
         problem = object_key_problem(str(key))
         if problem:
             raise objects.error(key, f"bucket {bucket}: object key {str(key)[:40]!r}: {problem[0]}", problem[1])
@@ -318,7 +340,8 @@ def parse_services(doc: Section, region: str) -> tuple[dict[str, Bucket], dict[s
     if services is None:
         return {}, {}
     services.allow("s3", "dynamodb")
-    buckets, tables = {}, {}
+    buckets: dict[str, Bucket] = {}
+    tables: dict[str, Table] = {}
     s3 = services.section("s3", "'services: s3'")
     if s3 is not None:
         s3.allow("buckets")

@@ -12,7 +12,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, overload
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -33,7 +33,7 @@ FILE_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFCHR:
               stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """A YAML integer: ruamel gives `0`, `00` and `1_000` as ScalarInt, an int subclass; a bool is not one."""
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -57,7 +57,7 @@ def read_text(path: Path | str, limit: int) -> str:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
-        raise Unreadable(exc.strerror, "FileNotFound") from None
+        raise Unreadable(exc.strerror or str(exc), "FileNotFound") from None
     with os.fdopen(fd, "rb") as handle:
         kind = stat.S_IFMT(os.fstat(fd).st_mode)
         if kind != stat.S_IFREG:
@@ -109,14 +109,20 @@ class ShapedParser(RoundTripParser):
 
     def get_event(self):
         event = super().get_event()
-        self.loader.shape.see(event)
+        self.loader.shape.see(event)  # the loader is the ShapedYAML that made this parser
         return event
 
 
+class ShapedYAML(YAML):
+    """ruamel's round-trip loader with a ShapedParser, and the Shape its parser reports to."""
+
+    def __init__(self, file: str):
+        super().__init__(typ="rt")
+        self.Parser, self.shape = ShapedParser, Shape(file)
+
+
 def load_shaped(file: str, text: str) -> object:
-    yaml = YAML(typ="rt")
-    yaml.Parser, yaml.shape = ShapedParser, Shape(file)
-    return yaml.load(text)
+    return ShapedYAML(file).load(text)
 
 
 def read_yaml(path: Path | str, text: str | None = None) -> Section:
@@ -198,9 +204,26 @@ class Section:
             raise self.error(None, f"{self.what} needs '{key}'", MISSING)
         return self.data[key]
 
-    def text(self, key: str, default: str | None = None, required: bool = False) -> str | None:
-        value = self.require(key) if required else self.data.get(key, default)
-        if value is None or isinstance(value, str):
+    @overload
+    def text(self, key: str) -> str | None: ...
+
+    @overload
+    def text(self, key: str, default: str) -> str: ...
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        """A string, or None when the key is absent or empty. With a default, an absent key takes it
+        and an empty one (`key:` and nothing after it) is an error: it says neither."""
+        value = self.data.get(key, default)
+        if value is None and default is not None:
+            raise self.error(key, f"'{key}' is empty; write a {key} such as {default}", MISSING)
+        return None if value is None else self.string(key, value)
+
+    def required_text(self, key: str) -> str:
+        """A string that must be given, not empty."""
+        return self.string(key, self.require(key))
+
+    def string(self, key: str, value: object) -> str:
+        if isinstance(value, str):
             return value
         raise self.error(key, f"{self.what}: '{key}' must be a string, not {value!r}")
 
@@ -248,10 +271,16 @@ class Section:
             return tuple(value)
         raise self.error(key, f"{self.what}: '{key}' must be a list of names")
 
-    def section(self, key: str, what: str, required: bool = False) -> Section | None:
-        value = self.require(key) if required else self.data.get(key)
-        if value is None:
-            return None
+    def section(self, key: str, what: str) -> Section | None:
+        """A mapping, or None when the key is absent or empty."""
+        value = self.data.get(key)
+        return None if value is None else self.mapping(key, value, what)
+
+    def required_section(self, key: str, what: str) -> Section:
+        """A mapping that must be given, not empty."""
+        return self.mapping(key, self.require(key), what)
+
+    def mapping(self, key: str, value: object, what: str) -> Section:
         if not isinstance(value, CommentedMap):
             raise self.error(key, f"{what} must be a mapping")
         return Section(value, self.file, self.line_of(key), what)

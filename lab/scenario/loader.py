@@ -20,11 +20,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from lab.model.dns_names import dns_name_problem, shown, target_problem
 from lab.model.loader import load_topology, parse_topology
-from lab.model.source import MISSING, Section, is_int, read_yaml
+from lab.model.source import MISSING, Section, fail, is_int, read_yaml
 from lab.model.topology import Topology
 from lab.model.validate import validate
 from lab.plan.compile import compile_plan
@@ -77,9 +78,8 @@ def load_scenario(path: Path | str) -> Scenario:
     names = set(topology.instances) | {INTERNET_CLIENT}
     for step in steps:
         if step.source not in names:
-            raise Section({}, doc.file, step.line, "step").error(
-                None, f"step '{step.name}': 'from: {step.source}' is not an instance of the topology "
-                f"({', '.join(sorted(names))})", "InvalidParameterValue")
+            raise fail(doc.file, step.line, f"step '{step.name}': 'from: {step.source}' is not an instance "
+                       f"of the topology ({', '.join(sorted(names))})", "InvalidParameterValue")
     return Scenario(doc.file, doc.text("name") or Path(doc.file).stem, topology, steps)
 
 
@@ -95,7 +95,7 @@ def scenario_topology(doc: Section) -> Topology:
     if not isinstance(value, dict):
         raise doc.error("topology", f"'topology' must be a topology file's path or a topology (a mapping), "
                         f"not {value!r}")
-    inline = doc.section("topology", "the inline topology")
+    inline = doc.required_section("topology", "the inline topology")
     topology = parse_topology(inline)
     validate(topology)
     return topology
@@ -116,10 +116,8 @@ def parse_step(sec: Section, number: int, plan: Plan, topology: Topology) -> Ste
         raise sec.error(action, f"step {number}: '{action}' is empty", MISSING)
     if action == "s3" and (argument.split()[0] not in S3_OPS or len(argument.split()) != 2):
         raise sec.error(action, f"step {number}: s3 takes '{' | '.join(S3_OPS)} bucket[/key]', not '{argument}'")
-    if action == "http" and not is_url(argument):
-        raise sec.error(action, f"step {number}: http takes a URL such as https://HOST/PATH, not '{argument}'")
     if action in ("trace", "http"):
-        check_target(sec, action, urlsplit(argument).hostname if action == "http" else argument, plan)
+        check_target(sec, action, url_host(sec, number, argument) if action == "http" else argument, plan)
     if action == "dns" and dns_name_problem(argument):
         raise sec.error(action, f"{sec.what}: dns name '{shown(argument)}': {dns_name_problem(argument)}")
     port = sec.raw("port")
@@ -129,17 +127,37 @@ def parse_step(sec: Section, number: int, plan: Plan, topology: Topology) -> Ste
         raise sec.error("port", f"step {number}: port applies to trace only (an http step's port is in its URL)")
     checks = parse_expect(sec.section("expect", f"expectations of step {number}"), number, action, plan,
                           topology)
-    return Step(sec.text("name") or f"step {number}", sec.text("from", required=True), action, argument,
+    return Step(sec.text("name") or f"step {number}", sec.required_text("from"), action, argument,
                 port, checks, sec.line)
 
 
-def is_url(text: str) -> bool:
+class HttpUrl(NamedTuple):
+    """Where an http step goes: the host, the port (the scheme's when the URL has none), and the
+    path with its query."""
+
+    host: str
+    port: int
+    path: str
+
+
+def http_url(text: str) -> HttpUrl | None:
+    """`text` read as an http or https URL with a host and a port from 1 to 65535, or None."""
     url = urlsplit(text)
     try:
         port = url.port
     except ValueError:  # not a number, or above 65535
-        return False
-    return url.scheme in ("http", "https") and bool(url.hostname) and port != 0
+        return None
+    if url.scheme not in ("http", "https") or not url.hostname or port == 0:
+        return None
+    return HttpUrl(url.hostname, port or (443 if url.scheme == "https" else 80),
+                   (url.path or "/") + (f"?{url.query}" if url.query else ""))
+
+
+def url_host(sec: Section, number: int, argument: str) -> str:
+    url = http_url(argument)
+    if url is None:
+        raise sec.error("http", f"step {number}: http takes a URL such as https://HOST/PATH, not '{argument}'")
+    return url.host
 
 
 def check_target(sec: Section, action: str, target: str, plan: Plan) -> None:
@@ -210,15 +228,15 @@ def ingress_spec(sec: Section, number: int, spec: str, topology: Topology) -> st
 
 
 def parse_service_saw(expect: Section, number: int, plan: Plan, topology: Topology) -> dict:
-    sec = expect.section("service_saw", f"service_saw of step {number}")
+    sec = expect.required_section("service_saw", f"service_saw of step {number}")
     sec.allow(*SERVICE_SAW_KEYS)
-    want = {}
+    want: dict[str, str] = {}
     if sec.has("source"):
-        want["source"] = address_spec(sec, "source", sec.text("source", required=True), number, plan)
+        want["source"] = address_spec(sec, "source", sec.required_text("source"), number, plan)
     if sec.has("source_in"):
         want["source_in"] = str(sec.network("source_in"))
     if sec.has("ingress"):
-        want["ingress"] = ingress_spec(sec, number, sec.text("ingress", required=True), topology)
+        want["ingress"] = ingress_spec(sec, number, sec.required_text("ingress"), topology)
     return want
 
 
