@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from lab.errors import Problem, TopologyError
 from lab.model import regions
 from lab.model.s3_names import BUCKET_NAME_CODE, bucket_name_problem
-from lab.model.topology import Endpoint, PrefixListRef, Route, RouteTable, Topology, Vpc
+from lab.model.topology import Endpoint, PrefixListRef, Route, RouteTable, Subnet, Topology, Vpc
 
 RESTRICTED = [ipaddress.IPv4Network(n) for n in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3")]
 
@@ -55,7 +55,7 @@ def check_vpc_cidr(t: Topology, vpc: Vpc) -> Iterator[Problem]:
 
 
 def check_subnets(t: Topology, vpc: Vpc) -> Iterator[Problem]:
-    seen = []
+    seen: list[Subnet] = []
     for sub in vpc.subnets.values():
         where = f"subnet {sub.name} {sub.cidr}"
         if not 16 <= sub.cidr.prefixlen <= 28:
@@ -282,7 +282,7 @@ def check_peerings(t: Topology, vpc: Vpc) -> Iterator[Problem]:
 
 
 def check_instances(t: Topology) -> Iterator[Problem]:
-    taken: dict[ipaddress.IPv4Address, str] = {}
+    taken: dict[tuple[str, ipaddress.IPv4Address], str] = {}  # (vpc, address): VPCs may overlap
     for inst in t.instances.values():
         vpc = t.vpcs[inst.vpc]
         sub = vpc.subnets.get(inst.subnet)

@@ -94,6 +94,24 @@ def test_subnet_names_are_scoped_per_vpc():
     assert topology.vpcs["data"].subnets["app-a"].az == "ap-northeast-2c"
 
 
+def test_private_addresses_are_scoped_per_vpc():
+    """An address is in use only within its VPC (validate keys the addresses it has seen by VPC):
+    overlapping VPCs may each give an instance the same one; tests/data/invalid/instance-ip-in-use.yaml
+    is the same address twice in one VPC."""
+    topology = load("""
+        vpcs:
+          app:
+            cidr: 10.0.0.0/16
+            subnets: {a: {cidr: 10.0.1.0/24, az: a}}
+            instances: {app1: {subnet: a, private_ip: 10.0.1.10}}
+          data:
+            cidr: 10.0.0.0/16
+            subnets: {a: {cidr: 10.0.1.0/24, az: a}}
+            instances: {data1: {subnet: a, private_ip: 10.0.1.10}}
+        """)
+    assert topology.instances["app1"].private_ip == topology.instances["data1"].private_ip
+
+
 def test_nat_gateway_without_route_to_igw_is_a_warning_not_an_error():
     topology = load("""
         vpcs:
