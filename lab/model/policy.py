@@ -46,6 +46,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -89,6 +90,11 @@ class Patterns:
     negated: bool = False
 
 
+# A condition value as _compile makes it for its kind: text (exact, fold, bool, null), a Wildcard
+# (glob), an ARN's six parts (arn) or a network (cidr).
+Compiled = str | Wildcard | tuple[Wildcard, ...] | ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 @dataclass(frozen=True)
 class Condition:
     kind: str  # a compiler of OPERATORS, or 'null'
@@ -96,7 +102,7 @@ class Condition:
     if_exists: bool
     qualifier: str | None
     key: str  # lower-case
-    values: tuple
+    values: tuple[Compiled, ...]
 
 
 @dataclass(frozen=True)
@@ -129,8 +135,8 @@ class Scope(NamedTuple):
 def decide(request: Request, endpoint: Scope | None, bucket: Scope | None) -> str | None:
     """None when S3 allows `request`, else why not (the module docstring says how AWS combines them)."""
     for scope in (endpoint, bucket):
-        denying = scope and scope.policy.matching("Deny", request)
-        if denying:
+        denying = scope.policy.matching("Deny", request) if scope else None
+        if scope and denying:
             return f"{scope.label}: explicit Deny in {denying.name}"
     if endpoint and not endpoint.policy.matching("Allow", request):
         return f"{endpoint.label}: no statement allows {request.action} on {request.resource}"
@@ -172,7 +178,7 @@ def holds(condition: Condition, context: dict[str, str]) -> bool:
     return any(MATCH[condition.kind](v, value) for v in condition.values) != condition.negated
 
 
-def _arn_matches(parts: tuple, value: str) -> bool:
+def _arn_matches(parts: tuple[Wildcard, ...], value: str) -> bool:
     """ArnEquals/ArnLike compare each of the six colon-separated parts, wildcards allowed in each."""
     given = value.split(":", 5)
     return len(given) == len(parts) and all(p.fullmatch(g) for p, g in zip(parts, given))
@@ -185,7 +191,9 @@ def _in_network(network: ipaddress.IPv4Network | ipaddress.IPv6Network, value: s
         return False
 
 
-MATCH = {
+# kind -> whether a request's value matches one compiled value. A matcher takes the Compiled that
+# _compile made for the same kind: the pairing is by `kind`, which the types cannot follow, so Any.
+MATCH: dict[str, Callable[[Any, str], bool]] = {
     "exact": lambda want, value: value == want,
     "fold": lambda want, value: value.casefold() == want,
     "bool": lambda want, value: value.lower() == want,
@@ -277,7 +285,7 @@ def _operator(name: str, where: str) -> tuple[str, bool, bool, str | None]:
     return kind, negated, if_exists, qualifier or None
 
 
-def _compile(kind: str, value: str, where: str) -> Any:
+def _compile(kind: str, value: str, where: str) -> Compiled:
     if kind == "cidr":
         try:
             return ipaddress.ip_network(value, strict=False)
@@ -285,8 +293,9 @@ def _compile(kind: str, value: str, where: str) -> Any:
             raise _error(where, f"{value!r} is not an IP address or CIDR block") from None
     if kind == "arn":
         return tuple(Wildcard(part) for part in value.split(":", 5))
-    return {"exact": value, "fold": value.casefold(), "bool": value.lower(), "glob": Wildcard(value),
-            "null": value.lower()}[kind]
+    if kind == "glob":
+        return Wildcard(value)
+    return {"exact": value, "fold": value.casefold(), "bool": value.lower(), "null": value.lower()}[kind]
 
 
 def _conditions(statement: dict, where: str) -> tuple[Condition, ...]:
