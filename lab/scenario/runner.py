@@ -6,13 +6,13 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from lab.analysis.explain import explain
+from lab.errors import BadInput
 from lab.plan.compile import compile_plan
 from lab.realize.lab import Lab
 from lab.scenario.expect import check
-from lab.scenario.loader import Scenario, Step, load_scenario
+from lab.scenario.loader import Scenario, Step, http_url, load_scenario
 from lab.scenario.observe import trace
 
 COMMAND_TIMEOUT = 30
@@ -75,9 +75,10 @@ def run_step(scenario: Scenario, plan, lab, step: Step) -> StepResult:
 def do_trace(scenario, plan, lab, step: Step) -> dict:
     port, target, http_path = step.port or 443, step.argument, None
     if step.action == "http":
-        url = urlsplit(step.argument)
-        target, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
-        http_path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        url = http_url(step.argument)
+        if url is None:  # load_scenario refuses such a step; one built in code is told the same
+            raise BadInput(f"step '{step.name}': http takes a URL such as https://HOST/PATH, not '{step.argument}'")
+        target, port, http_path = url
     signed = step.action == "trace"  # `http` is curl: unsigned, as S3 sees a browser or curl
     predicted = explain(scenario.topology, plan, step.source, target, port, http_path or "/", signed)
     return trace(lab, predicted, step.source, target, port, http_path, signed).to_dict(None)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from test_invalid_corpus import rejected_as_announced
 
-from lab.errors import TopologyError
-from lab.scenario.loader import ACTIONS, load_scenario
+from lab.errors import BadInput, TopologyError
+from lab.scenario.loader import ACTIONS, HttpUrl, Step, http_url, load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "scenarios").glob("*.yaml"))
@@ -133,6 +133,28 @@ def test_each_action_keeps_its_argument(tmp_path):
     for yaml_step, (action, argument, port) in cases.items():
         step = one_step(tmp_path, yaml_step)
         assert (step.action, step.argument, step.port) == (action, argument, port), yaml_step
+
+
+@pytest.mark.parametrize(("url", "parts"), [
+    ("https://lab-bucket.s3.ap-northeast-2.amazonaws.com/hello.txt?versionId=1",
+     HttpUrl("lab-bucket.s3.ap-northeast-2.amazonaws.com", 443, "/hello.txt?versionId=1")),
+    ("http://Web1:8080", HttpUrl("web1", 8080, "/")),
+    ("http://web1", HttpUrl("web1", 80, "/")),
+    ("ftp://web1/", None), ("https://:443/", None), ("https://web1:0/", None), ("https://web1:70000/", None),
+    ("lab-bucket", None),
+])
+def test_an_http_step_goes_where_its_url_says(url, parts):
+    """The loader checks an http step's URL and the runner sends it with the same reading of it."""
+    assert http_url(url) == parts
+
+
+def test_the_runner_refuses_an_http_step_without_a_url_as_the_loader_does():
+    """A Step built in code skips load_scenario's checks; the runner still says what is wrong."""
+    from lab.scenario.runner import do_trace  # it builds labs: imported by this test alone
+
+    step = Step("bad", "app1", "http", "lab-bucket", None, {}, 1)
+    with pytest.raises(BadInput, match=r"^step 'bad': http takes a URL such as https://HOST/PATH, not 'lab-bucket'$"):
+        do_trace(None, None, None, step)
 
 
 def test_expectations_become_plain_values(tmp_path):
