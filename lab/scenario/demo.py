@@ -33,7 +33,7 @@ class Act:
 class ActResult:
     act: Act
     owners: dict[str, str]  # public IP -> "web1's public IP"
-    results: list[tuple[str, dict]] = field(default_factory=list)  # (story, trace dict) or (story, None)
+    results: list[tuple[str, dict | None]] = field(default_factory=list)  # (story, trace dict) or (story, None)
 
 
 ACTS = (
