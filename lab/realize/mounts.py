@@ -36,12 +36,13 @@ def bind_all(mounts: dict[str, tuple[int, list[Bind]]]) -> None:
 
 
 def _bind_all(mounts: dict[str, tuple[int, list[Bind]]], failures: list[RealizeError]) -> None:
-    name = "vpclab"
+    current = "vpclab"  # whose mounts are being made, for the failure
     try:
         unshare(CLONE_FS)
         home = os.open("/proc/thread-self/ns/mnt", os.O_RDONLY)
         try:
-            for pid, binds in mounts.values():
+            for name, (pid, binds) in mounts.items():
+                current = name
                 enter(pid, os.fstat(home).st_ino)
                 for bind in binds:
                     mount(bind.source, bind.target, MS_BIND)
@@ -51,7 +52,7 @@ def _bind_all(mounts: dict[str, tuple[int, list[Bind]]], failures: list[RealizeE
             setns(home, CLONE_NEWNS)
             os.close(home)
     except (OSError, RealizeError) as exc:
-        failures.append(RealizeError(f"mounts of {name}", str(exc)))
+        failures.append(RealizeError(f"mounts of {current}", str(exc)))
 
 
 def enter(pid: int, home: int) -> None:

@@ -10,6 +10,7 @@ descriptors are numbered above 1024.
 """
 from __future__ import annotations
 
+import io
 import os
 import resource
 import subprocess
@@ -59,7 +60,7 @@ def high_pipe():
 def test_the_launchers_events_are_read_from_a_descriptor_above_1024(high_pipe, tmp_path):
     reader, w = high_pipe
     services = Services(types.SimpleNamespace(plan=None, run_dir=tmp_path))
-    services.launcher = types.SimpleNamespace(stdout=reader)
+    services.launcher = types.SimpleNamespace(stdin=io.BytesIO(), stdout=reader)
     os.write(w, b"STARTED s3-ap-northeast-2 4242\nREADY 4242\n")
     assert services.events(1.0) == [["STARTED", "s3-ap-northeast-2", "4242"], ["READY", "4242"]]
 

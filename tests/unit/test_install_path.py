@@ -43,11 +43,13 @@ def test_vagrant_box_is_pinned():
     assert any(re.match(r'config\.vm\.box_version = "[0-9.]+"', line) for line in lines)
 
 
-def test_test_sh_provisions_first_then_runs_pytest():
+def test_test_sh_provisions_then_lints_then_runs_pytest():
     lines = code_lines(REPO / "scripts/test.sh")
     provision = next(i for i, line in enumerate(lines) if "scripts/provision.sh" in line)
+    ruff = next(i for i, line in enumerate(lines) if "bin/ruff\" check" in line)
+    mypy = next(i for i, line in enumerate(lines) if "bin/mypy\"" in line)
     pytest_run = next(i for i, line in enumerate(lines) if "-m pytest" in line)
-    assert provision < pytest_run
+    assert provision < ruff < pytest_run and provision < mypy < pytest_run
 
 
 def test_ci_runs_the_test_script():
