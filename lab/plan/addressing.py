@@ -24,10 +24,6 @@ TRANSIT_POOL = ipaddress.IPv4Network("169.254.0.0/17")
 RESOLVER_LINK_LOCAL = ipaddress.IPv4Address("169.254.169.253")  # AmazonProvidedDNS, every VPC
 
 
-def reserved(subnet: Net, address: Addr) -> bool:
-    return int(address) - int(subnet.network_address) < 4 or address == subnet.broadcast_address
-
-
 class SubnetAllocator:
     """Hands out one subnet's addresses; explicit ones must be claimed before automatic ones."""
 

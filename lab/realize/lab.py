@@ -78,7 +78,6 @@ class Lab:
         self.nodes: dict[str, MininetNode] = {}
         self.captures: list[Capture] = []
         self.services: Services | None = None  # once launched
-        self.capture_stats: dict[str, dict] = {}
 
     # -- life cycle -------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -146,8 +145,10 @@ class Lab:
             time.sleep(0.2)  # let the last packets reach the capture files
             for capture in self.captures:  # all stop at once; each then reports
                 capture.interrupt()
-            self.capture_stats = {c.node.name: c.stop() for c in self.captures}
+            stats = {c.node.name: c.stop() for c in self.captures}
             self.captures = []
+            if (self.run_dir / "captures").is_dir():  # tcpdump's own count of what it kept and lost
+                (self.run_dir / "captures" / "stats.json").write_text(json.dumps(stats, indent=1))
         if self.nodes and self.run_dir.is_dir():
             self.save_drops()
 
