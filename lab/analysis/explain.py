@@ -11,7 +11,7 @@ packet-level drop can also report are the comments of the nftables drop rules (l
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 
 from lab.analysis.s3_policy import denial
 from lab.errors import UnknownName
@@ -22,31 +22,27 @@ from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.dns import resolve
 from lab.plan.names import INTERNET, INTERNET_CLIENT
 from lab.plan.types import Ingress, Plan, ServiceFront
+from lab.results import Hop, Outcome, ServiceSaw, StopReason
 
 Addr = ipaddress.IPv4Address
 MAX_HOPS = 32
 
 
 @dataclass
-class Hop:
-    node: str
-    kind: str
-    aws_id: str | None
-    detail: str = ""  # the route, rule or translation that sent the packet on, in AWS terms
-    translations: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Explanation:
+    """The prediction: `reachable` says whether the packets get to the destination (a request a
+    policy then denies did get there); `outcome` is what a client at the source would see."""
+
     source: str
     target: str
     destination: str | None
     port: int
-    outcome: str  # ok | no-route | dropped | dns-failure | denied
+    reachable: bool
+    outcome: Outcome
     path: list[Hop]
-    explanation: dict | None  # {"code", "component", "message"} where the path stops
+    explanation: StopReason | None  # where and why the path stops
     dns: dict | None = None  # {"name", "answer", "origin", "resolver"} when a name was looked up
-    service_saw: dict | None = None  # {"source_ip", "ingress", "vpce_id"} when a service was reached
+    service_saw: ServiceSaw | None = None  # when a service was reached
     request: dict | None = None  # to S3: {"method", "path", "action", "resource"} as S3 authorizes it
 
     def to_dict(self) -> dict:
@@ -54,11 +50,11 @@ class Explanation:
 
 
 class Stop(Exception):
-    """The packet goes no further; carries the outcome and the explanation."""
+    """The packet goes no further: what the client sees, and why (explain fills in the node)."""
 
-    def __init__(self, outcome: str, code: str, component: str, message: str):
+    def __init__(self, outcome: Outcome, code: str, component: str, message: str, rule: str | None = None):
         super().__init__(message)
-        self.outcome, self.info = outcome, {"code": code, "component": component, "message": message}
+        self.outcome, self.reason = outcome, StopReason(code, component, None, message, rule)
 
 
 def explain(topology: Topology, plan: Plan, source: str, target: str, port: int = 443,
@@ -66,13 +62,14 @@ def explain(topology: Topology, plan: Plan, source: str, target: str, port: int 
     """The predicted path; to S3 on 80/443 also S3's policy decision for a GET of `http_path`,
     signed like an AWS client's (what `vpclab trace` sends) or not (curl's)."""
     walker = Walker(topology, plan, source, port, http_path, signed)
-    result = Explanation(source, target, None, port, "ok", walker.path, None)
+    result = Explanation(source, target, None, port, True, Outcome.OK, walker.path, None)
     try:
         dst = walker.destination(target, result)
         result.destination = str(dst)
         walker.run(dst, result)
     except Stop as stop:
-        result.outcome, result.explanation = stop.outcome, stop.info
+        result.outcome, result.reachable = stop.outcome, stop.outcome == Outcome.DENIED
+        result.explanation = replace(stop.reason, node=walker.path[-1].node)
     return result
 
 
@@ -104,9 +101,9 @@ class Walker:
         router = self.plan.router(vpc)
         return Hop(router.name, kind, router.aws_id, detail)
 
-    def node_hop(self, name: str, detail: str = "", translations: list[str] | None = None) -> Hop:
+    def node_hop(self, name: str, detail: str = "", translations: tuple[str, ...] = ()) -> Hop:
         node = self.plan.node(name)
-        return Hop(node.name, node.kind, node.aws_id, detail, translations or [])
+        return Hop(node.name, node.kind, node.aws_id, detail, translations)
 
     # -- where to -----------------------------------------------------------------------------
     def destination(self, target: str, result: Explanation) -> Addr:
@@ -122,11 +119,11 @@ class Walker:
                               f"(nodes: {', '.join(self.plan.nodes)})")
         resolver = self.plan.resolvers.get(self.vpc.name)
         if resolver is None:
-            raise Stop("dns-failure", "DNS_DISABLED", self.vpc_id(self.vpc.name),
+            raise Stop(Outcome.DNS_FAILURE, "DNS_DISABLED", self.vpc_id(self.vpc.name),
                        f"vpc {self.vpc.name} has enable_dns_support: false; the Amazon DNS server does not answer")
         record = resolve(resolver.records, target)
         if record is None:
-            raise Stop("dns-failure", "DNS_NXDOMAIN", self.vpc_id(self.vpc.name),
+            raise Stop(Outcome.DNS_FAILURE, "DNS_NXDOMAIN", self.vpc_id(self.vpc.name),
                        f"the VPC resolver ({resolver.addresses[0]}) has no answer for {target}")
         result.dns = {"name": target, "answer": [str(a) for a in record.addresses], "origin": record.origin,
                       "resolver": str(resolver.addresses[0])}
@@ -155,7 +152,7 @@ class Walker:
                 nat = self.plan.nat_gateway(vpc.name, target)
                 nat_ip = self.plan.eni_address(nat.name)
                 self.path.append(self.node_hop(nat.name, "source NAT to its private IP, ports 1024-65535",
-                                               [f"{src} -> {nat_ip}"]))
+                                               (f"{src} -> {nat_ip}",)))
                 src, subnet = nat_ip, vpc.nat_gateways[target].subnet
                 continue
             if kind == "internet-gateway":
@@ -164,7 +161,7 @@ class Walker:
                 return self.through_gateway_endpoint(vpc, target, src, dst, result)
             if kind == "peering":
                 return self.through_peering(vpc, target, src, dst, result)
-        raise Stop("no-route", "ROUTING_LOOP", node, "the path loops")  # pragma: no cover
+        raise Stop(Outcome.TIMEOUT, "ROUTING_LOOP", node, "the path loops")  # pragma: no cover
 
     def route(self, vpc: Vpc, subnet: str, dst: Addr) -> str | None:
         """Longest prefix match in the subnet's route table; None as target means `local`."""
@@ -184,9 +181,10 @@ class Walker:
         router = self.router_hop(vpc.name, f"route table {label}")
         self.path.append(router)
         if rank[0] < 0:
-            raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", rtb,
-                       f"route table {label} of subnet {subnet} has no route to {dst}")
-        router.detail += f": {chosen_prefix if chosen is None else self.describe(chosen, chosen_prefix)}"
+            raise Stop(Outcome.TIMEOUT, "NO_ROUTE_TO_DESTINATION", rtb,
+                       f"route table {label} of subnet {subnet} has no route to {dst}", f"route table {label}")
+        self.path[-1] = replace(router, detail=f"{router.detail}: "
+                                f"{chosen_prefix if chosen is None else self.describe(chosen, chosen_prefix)}")
         return None if chosen is None else chosen.target
 
     @staticmethod
@@ -209,9 +207,9 @@ class Walker:
         public = self.plan.public_ip_of(src, vpc.name)
         if public is None:
             self.path.append(self.node_hop(igw.name))
-            raise Stop("dropped", "NO_PUBLIC_IP", igw.aws_id or igw.name, f"{src} has no public IPv4 address, so the "
+            raise Stop(Outcome.TIMEOUT, "NO_PUBLIC_IP", igw.aws_id or igw.name, f"{src} has no public IPv4 address, so the "
                        "internet gateway has nothing to translate it to and drops the packet")
-        self.path.append(self.node_hop(igw.name, "1:1 NAT", [f"{src} -> {public.address}"]))
+        self.path.append(self.node_hop(igw.name, "1:1 NAT", (f"{src} -> {public.address}",)))
         self.path.append(self.node_hop(INTERNET))
         self.on_internet(public.address, dst, result)
 
@@ -226,16 +224,17 @@ class Walker:
         if dst in self.plan.node(INTERNET_CLIENT).addresses():
             self.path.append(self.node_hop(INTERNET_CLIENT))
             return None
-        raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", INTERNET, f"nothing in the lab's internet answers at {dst}")
+        # The lab's internet router answers ICMP network unreachable, as an internet router would.
+        raise Stop(Outcome.NO_ROUTE, "NO_ROUTE_TO_DESTINATION", INTERNET, f"nothing in the lab's internet answers at {dst}")
 
     def into_vpc_from_internet(self, public, src: Addr, result: Explanation) -> None:
         igw = self.plan.internet_gateway(public.vpc)
-        self.path.append(self.node_hop(igw.name, "1:1 NAT", [f"{public.address} -> {public.private_ip}"]))
+        self.path.append(self.node_hop(igw.name, "1:1 NAT", (f"{public.address} -> {public.private_ip}",)))
         self.path.append(self.router_hop(public.vpc, "local"))
         if public.elastic:
             nat = self.plan.nat_gateway(public.vpc, public.owner)
             self.path.append(self.node_hop(nat.name))
-            raise Stop("dropped", "NAT_GATEWAY_NO_INBOUND", nat.name,
+            raise Stop(Outcome.TIMEOUT, "NAT_GATEWAY_NO_INBOUND", nat.name,
                        "a NAT gateway does not accept connections initiated from outside")
         self.path.append(self.node_hop(public.owner))
 
@@ -246,7 +245,7 @@ class Walker:
         self.path.append(self.node_hop(node.name, ep.service_name))
         front = self.plan.service_front(ep.service, ep.region)
         if front is None or dst not in front.addresses:
-            raise Stop("no-route", "NO_ROUTE_TO_DESTINATION", vpce, f"{ep.service_name} does not answer at {dst}")
+            raise Stop(Outcome.TIMEOUT, "NO_ROUTE_TO_DESTINATION", vpce, f"{ep.service_name} does not answer at {dst}")
         self.at_service(front, src, self.plan.endpoint_ingress(vpce)[1], result)
 
     def through_peering(self, vpc: Vpc, name: str, src: Addr, dst: Addr, result: Explanation) -> None:
@@ -257,7 +256,7 @@ class Walker:
         self.path.append(self.router_hop(peer.name, f"from peering connection {pcx_id}: only vpc {peer.name}'s "
                                          "own addresses are reachable"))
         if dst not in peer.cidr:
-            raise Stop("dropped", "PEERING_NOT_TRANSITIVE", pcx_id,
+            raise Stop(Outcome.TIMEOUT, "PEERING_NOT_TRANSITIVE", pcx_id,
                        f"{dst} is outside vpc {peer.name} {peer.cidr}: a peering connection reaches only the "
                        "peer's own addresses, never its internet gateway, NAT gateway or gateway endpoints")
         self.deliver_local(peer, dst, src, result)
@@ -266,7 +265,7 @@ class Walker:
     def deliver_local(self, vpc: Vpc, dst: Addr, src: Addr, result: Explanation) -> None:
         if dst == vpc.cidr.network_address + 2 or dst == RESOLVER_LINK_LOCAL:
             if vpc.name not in self.plan.resolvers:
-                raise Stop("no-route", "DNS_DISABLED", self.vpc_id(vpc.name),
+                raise Stop(Outcome.TIMEOUT, "DNS_DISABLED", self.vpc_id(vpc.name),
                            f"vpc {vpc.name} has enable_dns_support: false; nothing answers at {dst}")
             hop = self.router_hop(vpc.name, "AmazonProvidedDNS", kind="resolver")
             if self.path[-1].node == hop.node:  # the router node is where the resolver answers
@@ -276,7 +275,7 @@ class Walker:
         node = next((n for n in self.plan.nodes.values() if n.vpc == vpc.name and dst in n.addresses()
                      and n.kind != "vpc-router"), None)
         if node is None:
-            raise Stop("no-route", "NO_SUCH_ADDRESS", self.vpc_id(vpc.name),
+            raise Stop(Outcome.TIMEOUT, "NO_SUCH_ADDRESS", self.vpc_id(vpc.name),
                        f"no network interface in vpc {vpc.name} has the address {dst}")
         if node.kind == "interface-endpoint":
             front, ingress = self.plan.front_of(node.name)
@@ -288,11 +287,11 @@ class Walker:
         """`ingress`: the endpoint's way into the front; None: from the internet."""
         self.path.append(self.node_hop(front.node))
         vpce = ingress.label if ingress else None
-        result.service_saw = {"source_ip": str(src), "ingress": vpce or "internet", "vpce_id": vpce}
+        result.service_saw = ServiceSaw(str(src), vpce or "internet", vpce)
         if front.service == "s3" and self.port in (80, 443):
             host = result.dns["name"] if result.dns else None
             result.request, denied_by = denial(self.t, host, self.http_path, self.port == 443, str(src), ingress,
                                                self.signed)
             if denied_by:
-                raise Stop("denied", "ACCESS_DENIED", denied_by.split(":")[0],
-                           f"S3 answers AccessDenied: {denied_by}")
+                raise Stop(Outcome.DENIED, "ACCESS_DENIED", denied_by.split(":")[0],
+                           f"S3 answers AccessDenied: {denied_by}", denied_by)

@@ -14,10 +14,11 @@ as 'otherhost' (which on a bridge port, by contrast, is how a frame for the brid
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lab.analysis.pcapread import OTHERHOST, TCP, UDP, Sighting
 from lab.analysis.run import Run
+from lab.results import Hop
 
 # s: a veth delivers at once, and a packet repeated byte for byte must not match (a retransmitted
 # SYN-ACK, sent 1 s later, carries IP id 0 and the same sequence numbers again)
@@ -27,22 +28,8 @@ MAX_HOPS = 64  # a forwarding loop ends with the TTL; the walk ends here
 
 
 @dataclass
-class ObservedHop:
-    """One visit of the packet to one node; shaped like lab.analysis.explain.Hop, plus what was seen."""
-
-    node: str
-    kind: str
-    aws_id: str | None
-    ingress: str | None  # the interface it arrived on (a bridge port rather than the bridge); None at the source
-    egress: str | None  # the interface it left by; None where it stayed
-    translations: list[str] = field(default_factory=list)
-    time: float = 0.0  # when it arrived (or left the source)
-    frames: list[int] = field(default_factory=list)  # its packets in captures/<node>.pcap, 0-based
-
-
-@dataclass
 class Trace:
-    hops: list[ObservedHop]
+    hops: list[Hop]
     end: str  # delivered (to its destination address) | dropped | lost (not captured on arrival) | loop
     last: Sighting  # the arrival at the last node (for 'lost': the last departure; for 'loop': the next arrival)
 
@@ -64,7 +51,7 @@ class Walk:
     def trace(self) -> Trace:
         """Visit after visit until the packet stays somewhere; the source is a visit without arrival
         (a routed packet a node sends shows on the bridge first, then on the bridge port)."""
-        hops: list[ObservedHop] = []
+        hops: list[Hop] = []
         arrival = self.first
         while len(hops) <= MAX_HOPS:
             visit = self.visit(arrival)
@@ -122,14 +109,15 @@ class Walk:
                 return out, arrival
         return (exits[0], None) if exits else (None, None)
 
-    def hop(self, visit: list[Sighting], egress: Sighting | None) -> ObservedHop:
+    def hop(self, visit: list[Sighting], egress: Sighting | None) -> Hop:
+        """One visit of the packet to one node, with what was seen there."""
         arrival = visit[0]
         kind, aws = self.run.kind(arrival.node, None if egress else arrival.dst)
         seen = visit[:visit.index(egress) + 1] if egress else visit
         ingress = arrival.iface if arrival.direction == "in" else None
         changes = translations(arrival, egress) if egress else []
-        return ObservedHop(arrival.node, kind, aws, ingress, egress and egress.iface, changes, arrival.time,
-                           [s.index for s in seen])
+        return Hop(arrival.node, kind, aws, translations=tuple(changes), ingress=ingress,
+                   egress=egress and egress.iface, time=arrival.time, frames=tuple(s.index for s in seen))
 
 
 def translations(before: Sighting, after: Sighting) -> list[str]:

@@ -7,16 +7,31 @@ and scapy's `show()` is the layer-by-layer view people know from Wireshark.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from lab.analysis.paths import flows, path_of
+from lab.analysis.paths import Flow, ObservedPath, flows, path_of
 from lab.analysis.pcapread import records
 from lab.analysis.run import load_run
 from lab.errors import BadArgument, UnknownName
 
 
-def inspect_run(run_dir: str | Path, flow_filter: str | None = None) -> dict:
-    """{"run", "packets": {node: IPv4 packets captured}, "flows": [Flow.to_dict() + {"path": ObservedPath}]}
+@dataclass(frozen=True)
+class Inspection:
+    """A run's packets per node, and its connections with their observed paths."""
+
+    run: str
+    packets: dict[str, int]  # node -> IPv4 packets captured
+    flows: tuple[tuple[Flow, ObservedPath], ...]
+
+    def to_dict(self) -> dict:
+        """`vpclab inspect --json`: each flow's Flow.to_dict() with its "path"."""
+        return {"run": self.run, "packets": self.packets,
+                "flows": [{**flow.to_dict(), "path": path.to_dict()} for flow, path in self.flows]}
+
+
+def inspect_run(run_dir: str | Path, flow_filter: str | None = None) -> Inspection:
+    """Every connection of the run, or those that `flow_filter` keeps.
 
     `flow_filter` keeps the flows whose source node, address or port, destination address or port,
     or any node on their path, equals it (`app1`, `52.219.60.10`, `443`, `app-nat-a`). Each hop's `frames` are positions in
@@ -27,8 +42,7 @@ def inspect_run(run_dir: str | Path, flow_filter: str | None = None) -> dict:
     paths = [(flow, path_of(run, flow)) for flow in flows(run)]
     chosen = [(f, p) for f, p in paths if flow_filter is None
               or flow_filter in (f.node, f.src, f.dst, str(f.sport), str(f.dport), *(h.node for h in p.path))]
-    return {"run": str(run_dir), "packets": dict(sorted(packets.items())),
-            "flows": [{**flow.to_dict(), "path": path.to_dict()} for flow, path in chosen]}
+    return Inspection(str(run_dir), dict(sorted(packets.items())), tuple(chosen))
 
 
 def packet_detail(run_dir: str | Path, node: str, index: int) -> str:

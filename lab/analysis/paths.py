@@ -3,7 +3,7 @@ far end saw, from the captures alone (DESIGN.md section 4).
 
 The result lines up with the static prediction (lab.analysis.explain): one hop per node visited,
 with the node's kind and AWS id and the translations made there, and for a connection that failed,
-an explanation {"code", "component", "message"} whose codes are the nftables drop comments of
+a StopReason (lab.results) whose codes are the nftables drop comments of
 lab.plan.nftables, so a scenario can compare predicted and observed and call a mismatch a bug.
 """
 from __future__ import annotations
@@ -14,10 +14,11 @@ from ipaddress import IPv4Address
 from itertools import islice
 from operator import attrgetter
 
-from lab.analysis.follow import ObservedHop, Trace, follow
+from lab.analysis.follow import Trace, follow
 from lab.analysis.pcapread import ICMP, TCP, UDP, Sighting
 from lab.analysis.run import Run
 from lab.errors import BadArgument, CaptureError
+from lab.results import Hop, Outcome, ServiceSaw, StopReason
 
 PROTOCOLS = {"tcp": TCP, "udp": UDP, "icmp": ICMP}
 PROTOCOL_NAMES = {v: k for k, v in PROTOCOLS.items()}
@@ -37,8 +38,12 @@ class Flow:
     dport: int
     sightings: tuple[Sighting, ...]
 
+    @property
+    def protocol(self) -> str:
+        return PROTOCOL_NAMES.get(self.proto, str(self.proto))
+
     def to_dict(self) -> dict:
-        return {"source": self.node, "proto": PROTOCOL_NAMES.get(self.proto, str(self.proto)),
+        return {"source": self.node, "proto": self.protocol,
                 "src": self.src, "sport": self.sport, "dst": self.dst, "dport": self.dport,
                 "start": self.sightings[0].time, "packets": len(self.sightings)}
 
@@ -47,15 +52,15 @@ class Flow:
 class ObservedPath:
     source: str
     flow: dict  # Flow.to_dict()
-    outcome: str  # ok (TCP: SYN-ACK back at the source; else any reply) | refused (RST back) | timeout
-    path: list[ObservedHop]  # the first packet's hops, source first
+    outcome: Outcome  # ok (TCP: SYN-ACK back), refused (RST back), no-route (ICMP unreachable), timeout
+    path: list[Hop]  # the first packet's hops, source first
     delivered_to: str | None  # the node whose address the first packet was sent to, if it got there
     dropped_at: str | None  # the node the first packet entered and never left, not being its destination
-    drop_evidence: list[dict]  # non-zero drop counters at dropped_at (drops.json)
+    drop_evidence: tuple[dict, ...]  # non-zero drop counters at dropped_at (drops.json)
     reply: bool  # an answer other than a reset reached the source (TCP: the SYN-ACK)
-    reply_path: list[ObservedHop]  # the first reply's hops, from the node that sent it
-    explanation: dict | None  # refused and timeout: {"code", "component", "node", "message", "evidence"}
-    service_saw: dict | None = None  # {"node", "source_ip", "source_port", "ingress", "vpce_id"}
+    reply_path: list[Hop]  # the first reply's hops, from the node that sent it
+    explanation: StopReason | None  # why a connection failed (refused, no-route, timeout)
+    service_saw: ServiceSaw | None = None
     attempts: int = 1  # TCP: SYNs the source sent with this sequence number (retransmissions count)
 
     def to_dict(self) -> dict:
@@ -127,11 +132,11 @@ def path_of(run: Run, flow: Flow) -> ObservedPath:
     first = flow.sightings[0]
     trace = follow(run, first)
     answer = _answer(flow)
-    outcome = "timeout" if answer is None else "refused" if answer.tcp_flags & RST else "ok"
+    outcome = Outcome.TIMEOUT if answer is None else Outcome.REFUSED if answer.tcp_flags & RST else Outcome.OK
     dropped = trace.last.node if trace.end == "dropped" else None
     result = ObservedPath(flow.node, flow.to_dict(), outcome, trace.hops,
                           trace.last.node if trace.end == "delivered" else None, dropped,
-                          run.drop_counters(dropped) if dropped else [], outcome == "ok", [], None,
+                          tuple(run.drop_counters(dropped)) if dropped else (), outcome == Outcome.OK, [], None,
                           attempts=_attempts(flow))
     reply_trace = None
     if trace.end == "delivered":
@@ -139,13 +144,13 @@ def path_of(run: Run, flow: Flow) -> ObservedPath:
         reply = _reply_sent(run, trace.last)
         reply_trace = follow(run, reply) if reply is not None else None
         result.reply_path = reply_trace.hops if reply_trace else []
-    if outcome == "refused" and answer is not None:
+    if outcome == Outcome.REFUSED and answer is not None:
         origin = run.by_fingerprint[answer.fingerprint][0].node
         result.explanation = _because(run, "CONNECTION_REFUSED", origin, f"{origin} answered with a TCP reset")
-    elif outcome == "timeout":
+    elif outcome == Outcome.TIMEOUT:
         unreachable = _unreachable(run, flow) if dropped else None
         if unreachable is not None and dropped is not None:  # the packet died, and the router that dropped it said so
-            result.outcome = "no-route"
+            result.outcome = Outcome.NO_ROUTE
             result.explanation = _because(run, "DESTINATION_UNREACHABLE", dropped,
                                           f"{dropped} had no route for it and answered 'destination "
                                           f"unreachable' (ICMP type 3, code {unreachable.fingerprint[3]})")
@@ -197,14 +202,13 @@ def _reply_sent(run: Run, arrival: Sighting) -> Sighting | None:
                  if s.direction == "out" and (s.proto, s.src, s.sport, s.dst, s.dport) == back), None)
 
 
-def _service_saw(run: Run, arrival: Sighting) -> dict:
+def _service_saw(run: Run, arrival: Sighting) -> ServiceSaw:
     """The source as the destination saw it: after every NAT on the way, on the ingress it came in by."""
-    ingress = run.ingress_label(arrival.node, arrival.iface)
-    return {"node": arrival.node, "source_ip": arrival.src, "source_port": arrival.sport, "ingress": ingress,
-            "vpce_id": run.vpce_of(arrival.node, arrival.iface)}
+    return ServiceSaw(arrival.src, run.ingress_label(arrival.node, arrival.iface),
+                      run.vpce_of(arrival.node, arrival.iface), arrival.node, arrival.sport)
 
 
-def _timeout(run: Run, trace: Trace, reply_trace: Trace | None) -> dict:
+def _timeout(run: Run, trace: Trace, reply_trace: Trace | None) -> StopReason:
     if trace.end != "delivered":
         return _lost(run, trace, "the packet")
     if reply_trace is None:
@@ -215,7 +219,7 @@ def _timeout(run: Run, trace: Trace, reply_trace: Trace | None) -> dict:
     return _lost(run, reply_trace, "the reply")
 
 
-def _lost(run: Run, trace: Trace, what: str) -> dict:
+def _lost(run: Run, trace: Trace, what: str) -> StopReason:
     last = trace.last
     if trace.end == "dropped":
         counters = run.drop_counters(last.node)
@@ -239,6 +243,7 @@ def _counted(counters: list[dict]) -> str:
         f"{c['comment']} {c['packets']} packet{'s' if c['packets'] != 1 else ''}" for c in counters)
 
 
-def _because(run: Run, code: str, node: str, message: str, evidence: list[dict] | None = None) -> dict:
-    return {"code": code, "component": run.component(node), "node": node, "message": message,
-            "evidence": evidence or []}
+def _because(run: Run, code: str, node: str, message: str, evidence: list[dict] | None = None) -> StopReason:
+    """A counted drop names its nftables rule by the counter's comment, the rule's own words."""
+    rule = evidence[0]["comment"] if evidence else None
+    return StopReason(code, run.component(node), node, message, rule, tuple(evidence or ()))

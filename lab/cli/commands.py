@@ -99,7 +99,7 @@ def run_demo(args: argparse.Namespace) -> int:
         for number, act in enumerate(ACTS, start=1):
             result = run_act(act, Path(args.keep) / f"act{number}")
             print(demo_text(result))
-            agree &= all(t["agrees"] for _, t in result.results if t)
+            agree &= all(t.agrees for _, t in result.results if t)
     print(f"captures: {args.keep}/act*/captures (one pcap per node, Wireshark reads them); "
           f"every flow: vpclab inspect {args.keep}/act1")
     if not agree:

@@ -44,11 +44,10 @@ def run_trace(args: argparse.Namespace) -> int:
     predicted = explain(topology, plan, args.source, args.target, args.port)
     with running_lab(plan, args.keep) as lab:
         result = trace(lab, predicted, args.source, args.target, args.port)
-    data = result.to_dict(args.keep)
     if args.json:
-        print_json(data)
+        print_json(result.to_dict(args.keep))
     else:
-        print(trace_text(data))
+        print(trace_text(result, args.keep))
     if not result.agrees:
         raise ExpectationFailed(f"the observed path disagrees with the prediction: {'; '.join(result.disagreements)}")
     return 0
@@ -118,7 +117,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         return 0
     data = inspect_run(args.run_dir, args.flow)
     if args.json:
-        print_json(data)
+        print_json(data.to_dict())
     else:
         print(inspect_text(data))
     return 0
@@ -147,7 +146,7 @@ def run_scenarios(args: argparse.Namespace) -> int:
             result = run_scenario(scenario, keep)
             results.append(result)
             if not args.json:
-                print(scenario_text(result.to_dict()))
+                print(scenario_text(result))
     if args.json:
         print_json([r.to_dict() for r in results])
     failed = [file for file, r in zip(args.files, results) if not r.passed]

@@ -106,7 +106,7 @@ class LabPrompt(cmd.Cmd):
         if parsed := self.parse(arg):
             try:
                 predicted = explain(self.topology, self.plan, *parsed)
-                print(trace_text(trace(self.lab, predicted, *parsed).to_dict(str(self.lab.run_dir))))
+                print(trace_text(trace(self.lab, predicted, *parsed), str(self.lab.run_dir)))
             except LabError as exc:
                 print(f"vpclab: {exc}")
         return False

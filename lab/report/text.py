@@ -1,8 +1,17 @@
 """Terminal renderings of plans and explanations: what a learner reads, in AWS's words."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lab.analysis.explain import Explanation
+from lab.analysis.inspect import Inspection
 from lab.plan.types import Plan
+from lab.results import CommandResult, Hop, Outcome, StopReason
+
+if TYPE_CHECKING:  # named only: importing the scenario runner would load the realizer for `explain`
+    from lab.scenario.demo import ActResult
+    from lab.scenario.observe import Trace
+    from lab.scenario.runner import ScenarioResult
 
 
 def plan_text(plan: Plan) -> str:
@@ -46,126 +55,125 @@ def explanation_text(e: Explanation) -> str:
         trans = f" [{'; '.join(hop.translations)}]" if hop.translations else ""
         lines.append(f"{arrow}{hop.node} [{hop.kind}]{aws}{extra}{trans}")
     if e.service_saw:
-        saw = e.service_saw
-        lines.append(f"  the service saw source {saw['source_ip']} via "
-                     + (f"endpoint {saw['vpce_id']}" if saw["vpce_id"] else "the internet"))
+        lines.append(f"  the service saw source {e.service_saw.source_ip} via {e.service_saw.via}")
     if e.explanation:
         x = e.explanation
-        lines.append(f"  stops at {x['component']}: {x['message']} ({x['code']})")
-    lines.append(f"predicted outcome: {e.outcome}")
+        lines.append(f"  stops at {x.component}: {x.message} ({x.code})")
+    lines.append(f"predicted: {'reachable' if e.reachable else 'not reachable'}; "
+                 f"a client would see {e.outcome}")
     return "\n".join(lines)
 
 
-def because(x: dict) -> str:
-    """An explanation's message, with its code unless the message already names it."""
-    message, code = x.get("message", ""), x.get("code", "")
-    return message if code in message else f"{message} ({code})"
-
-
-def observed_hops(path: list[dict]) -> list[str]:
+def observed_hops(path: list[Hop]) -> list[str]:
     lines = []
     for i, hop in enumerate(path):
         arrow = "  " if i == 0 else "  -> "
-        aws = f" ({hop['aws_id']})" if hop.get("aws_id") and hop["aws_id"] != hop["node"] else ""
-        ports = ", ".join(f"{k} {hop[k]}" for k in ("ingress", "egress") if hop.get(k))
-        trans = f" [{'; '.join(hop['translations'])}]" if hop.get("translations") else ""
-        lines.append(f"{arrow}{hop['node']} [{hop['kind']}]{aws}" + (f" ({ports})" if ports else "") + trans)
+        aws = f" ({hop.aws_id})" if hop.aws_id and hop.aws_id != hop.node else ""
+        ports = ", ".join(f"{k} {v}" for k, v in (("ingress", hop.ingress), ("egress", hop.egress)) if v)
+        trans = f" [{'; '.join(hop.translations)}]" if hop.translations else ""
+        lines.append(f"{arrow}{hop.node} [{hop.kind}]{aws}" + (f" ({ports})" if ports else "") + trans)
     return lines
 
 
-def trace_text(t: dict) -> str:
+def stopped(x: StopReason) -> str:
+    return f"stopped at {x.node or x.component}: {x.because()}"
+
+
+def trace_text(t: Trace, captures: str | None = None) -> str:
     """A trace: the path the packets took, what the service saw, and whether it was predicted."""
-    lines = [f"{t['source']} -> {t['target']}, port {t['port']}: {t['outcome']}"
-             + (f" (HTTP {t['http_status']})" if t.get("http_status") else "")]
-    if t.get("error"):
-        lines.append(f"  the client said: {t['error']}")
-    if t.get("dns"):
-        lines.append(f"  DNS inside the lab: {t['target']} -> {', '.join(t['dns']['answer'])}")
+    status = t.probe.get("http_status")
+    lines = [f"{t.source} -> {t.target}, port {t.port}: {t.outcome}" + (f" (HTTP {status})" if status else "")]
+    if t.probe.get("error"):
+        lines.append(f"  the client said: {t.probe['error']}")
+    if t.dns_answer:
+        lines.append(f"  DNS inside the lab: {t.target} -> {', '.join(t.dns_answer)}")
     lines.append("  observed in the captures:")
-    lines += ["  " + line for line in observed_hops(t["path"])]
-    if t.get("service_saw"):
-        saw = t["service_saw"]
-        if t["path"] and t["path"][-1]["kind"] == "service":
-            via = f"endpoint {saw['vpce_id']}" if saw.get("vpce_id") else "the internet"
-            lines.append(f"  the service saw source {saw['source_ip']}:{saw['source_port']} via {via}")
+    path = t.observed.path if t.observed else []
+    lines += ["  " + line for line in observed_hops(path)]
+    if t.observed and (saw := t.observed.service_saw):
+        if path and path[-1].kind == "service":
+            lines.append(f"  the service saw source {saw.source_ip}:{saw.source_port} via {saw.via}")
         else:
-            lines.append(f"  {t['path'][-1]['node'] if t['path'] else 'the destination'} saw source "
-                         f"{saw['source_ip']}:{saw['source_port']}")
-    if t.get("explanation"):
-        x = t["explanation"]
-        lines.append(f"  stopped at {x.get('node') or x.get('component')}: {because(x)}")
-    verdict = "agrees with the prediction" if t["agrees"] else \
-        "DISAGREES with the prediction (a vpclab bug): " + "; ".join(t["disagreements"])
+            lines.append(f"  {path[-1].node if path else 'the destination'} saw source "
+                         f"{saw.source_ip}:{saw.source_port}")
+    if t.observed and t.observed.explanation:
+        lines.append(f"  {stopped(t.observed.explanation)}")
+    verdict = "agrees with the prediction" if t.agrees else \
+        "DISAGREES with the prediction (a vpclab bug): " + "; ".join(t.disagreements)
     lines.append(f"  {verdict}")
-    if t.get("captures"):
-        lines.append(f"  captures: {t['captures']}/captures (one pcap per node; vpclab inspect {t['captures']})")
+    if captures:
+        lines.append(f"  captures: {captures}/captures (one pcap per node; vpclab inspect {captures})")
     return "\n".join(lines)
 
 
-def inspect_text(data: dict) -> str:
-    lines = [f"run {data['run']}: " + ", ".join(f"{n} {c}" for n, c in data["packets"].items()) + " packets"]
-    if not data["flows"]:
+def inspect_text(data: Inspection) -> str:
+    lines = [f"run {data.run}: " + ", ".join(f"{n} {c}" for n, c in data.packets.items()) + " packets"]
+    if not data.flows:
         lines.append("no flow matched")
-    for flow in data["flows"]:
-        path = flow["path"]
+    for flow, path in data.flows:
         lines.append("")
-        lines.append(f"{flow['proto']} {flow['source']} {flow['src']}:{flow['sport']} -> {flow['dst']}:{flow['dport']}"
-                     f" ({flow['packets']} packets): {path['outcome']}")
-        lines += ["  " + line for line in observed_hops(path["path"])]
-        if path.get("service_saw"):
-            lines.append(f"    the service saw {path['service_saw']['source_ip']}")
-        if path.get("explanation"):
-            x = path["explanation"]
-            lines.append(f"    stopped at {x.get('node')}: {because(x)}")
+        lines.append(f"{flow.protocol} {flow.node} {flow.src}:{flow.sport} -> {flow.dst}:{flow.dport}"
+                     f" ({len(flow.sightings)} packets): {path.outcome}")
+        lines += ["  " + line for line in observed_hops(path.path)]
+        if path.service_saw:
+            lines.append(f"    the service saw {path.service_saw.source_ip}")
+        if path.explanation:
+            lines.append(f"    {stopped(path.explanation)}")
     return "\n".join(lines)
 
 
-def hop_line(path: list[dict]) -> str:
+def hop_line(path: list[Hop]) -> str:
     """app1 -> app-router -> app-nat-a [10.0.2.4 -> 10.0.1.254] -> ...: a path on one line."""
     parts = []
     for hop in path:
-        trans = [t.split(" at ")[0] for t in hop.get("translations", [])]
-        parts.append(hop["node"] + (f" [{'; '.join(trans)}]" if trans else ""))
+        trans = [t.split(" at ")[0] for t in hop.translations]
+        parts.append(hop.node + (f" [{'; '.join(trans)}]" if trans else ""))
     return " -> ".join(parts)
 
 
-def demo_text(act) -> str:
+def demo_text(act: ActResult) -> str:
     """One act of the demo: a title, then per step the path, what S3 saw, and the prediction."""
     lines = [f"== {act.act.title}", ""]
     for story, t in act.results:
         if t is None:  # a change of the lab, not traffic
             lines += [f"   >> {story}", ""]
             continue
-        lines.append(f"   {story}")
-        lines.append(f"     path:    {hop_line(t['path'])}")
-        if t["outcome"] == "ok":
-            saw = (t["service_saw"] or {}).get("source_ip")
-            via = (t["service_saw"] or {}).get("vpce_id") or "the internet"
-            lines.append(f"     result:  HTTP {t.get('http_status')} from S3, which saw the request come from "
-                         f"{saw}{' (' + act.owners[saw] + ')' if saw in act.owners else ''} via {via}")
-        elif t["outcome"] == "denied":
-            why = (t["predicted"].get("explanation") or {}).get("message", "")
-            lines.append(f"     result:  HTTP {t.get('http_status')}: {why.removeprefix('S3 answers ')}")
-        else:
-            x = t.get("explanation") or {}
-            lines.append(f"     result:  {t['outcome']}: {because(x)}")
-            why = (t["predicted"].get("explanation") or {}).get("message")
-            if why:
-                lines.append(f"     why:     {why}")
-        verdict = "agrees" if t["agrees"] else "DISAGREES (a vpclab bug): " + "; ".join(t["disagreements"])
+        lines += [f"   {story}", f"     path:    {hop_line(t.observed.path if t.observed else [])}",
+                  f"     result:  {demo_result(act, t)}"]
+        why = t.predicted.explanation.message if t.predicted.explanation else None
+        if why and t.outcome not in (Outcome.OK, Outcome.DENIED):
+            lines.append(f"     why:     {why}")
+        verdict = "agrees" if t.agrees else "DISAGREES (a vpclab bug): " + "; ".join(t.disagreements)
         lines += [f"     predicted by AWS's rules (vpclab explain): {verdict}", ""]
     return "\n".join(lines)
 
-def scenario_text(result: dict) -> str:
+
+def demo_result(act: ActResult, t: Trace) -> str:
+    """What S3 answered, and from where it saw the request; or why nothing answered."""
+    saw = t.observed.service_saw if t.observed else None
+    if t.outcome == Outcome.OK:
+        source = saw.source_ip if saw else None
+        owner = f" ({act.owners[source]})" if source in act.owners else ""
+        return (f"HTTP {t.probe.get('http_status')} from S3, which saw the request come from {source}{owner} "
+                f"via {saw.vpce_id if saw and saw.vpce_id else 'the internet'}")
+    if t.outcome == Outcome.DENIED:
+        why = t.predicted.explanation.message if t.predicted.explanation else ""
+        return f"HTTP {t.probe.get('http_status')}: {why.removeprefix('S3 answers ')}"
+    x = t.observed.explanation if t.observed else None
+    return f"{t.outcome}: {x.because() if x else ''}"
+
+
+def scenario_text(result: ScenarioResult) -> str:
     """One line per step (PASS/FAIL), the path the packets took, and every failed expectation."""
-    lines = [f"scenario {result['scenario']} ({result['file']}): {'passed' if result['passed'] else 'FAILED'}"]
-    for step in result["steps"]:
-        lines.append(f"  {'PASS' if step['passed'] else 'FAIL'}  {step['name']}  (from {step['from']}, line {step['line']})")
-        observed = step["observed"]
-        if observed.get("path"):
-            lines.append(f"        path: {hop_line(observed['path'])}  [{observed.get('outcome')}]")
-        for failure in step["failures"]:
-            lines.append(f"        - {failure}")
-    if result.get("run_dir"):
-        lines.append(f"  captures: {result['run_dir']}/captures")
+    lines = [f"scenario {result.scenario.name} ({result.scenario.file}): {'passed' if result.passed else 'FAILED'}"]
+    for step in result.steps:
+        lines.append(f"  {'PASS' if step.passed else 'FAIL'}  {step.step.name}  "
+                     f"(from {step.step.source}, line {step.step.line})")
+        observed = step.observed
+        path = [] if isinstance(observed, CommandResult) or not observed.observed else observed.observed.path
+        if path:
+            lines.append(f"        path: {hop_line(path)}  [{observed.outcome}]")
+        lines += [f"        - {failure}" for failure in step.failures]
+    if result.run_dir:
+        lines.append(f"  captures: {result.run_dir}/captures")
     return "\n".join(lines)

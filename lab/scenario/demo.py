@@ -15,7 +15,7 @@ from lab.analysis.explain import explain
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.realize.lab import Lab
-from lab.scenario.observe import change_lab, trace
+from lab.scenario.observe import Trace, change_lab, trace
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
@@ -33,7 +33,7 @@ class Act:
 class ActResult:
     act: Act
     owners: dict[str, str]  # public IP -> "web1's public IP"
-    results: list[tuple[str, dict | None]] = field(default_factory=list)  # (story, trace dict) or (story, None)
+    results: list[tuple[str, Trace | None]] = field(default_factory=list)  # (story, trace) or (story, None)
 
 
 ACTS = (
@@ -69,7 +69,7 @@ def run_act(act: Act, run_dir: Path) -> ActResult:
                 source, story, *bucket = args
                 target = f"{bucket[0]}.s3.ap-northeast-2.amazonaws.com" if bucket else TARGET
                 predicted = explain(topology, plan, source, target)
-                out.results.append((story, trace(lab, predicted, source, target, 443).to_dict(str(run_dir))))
+                out.results.append((story, trace(lab, predicted, source, target, 443)))
             else:
                 endpoint, table, story = args
                 topology, plan = change_lab(lab, topology, endpoint, table, on=kind == "associate")

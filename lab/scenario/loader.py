@@ -31,10 +31,11 @@ from lab.model.validate import validate
 from lab.plan.compile import compile_plan
 from lab.plan.names import INTERNET_CLIENT
 from lab.plan.types import KINDS, Plan
+from lab.results import Outcome
 from lab.scenario.expect import resolve_address
 
 ACTIONS = ("trace", "http", "s3", "dns", "run")
-OUTCOMES = ("ok", "denied", "refused", "timeout", "no-route", "dns-failure", "error")
+OUTCOMES = tuple(Outcome)  # the one vocabulary (lab.results), in its order
 S3_OPS = ("ls", "get", "put")
 EXPECT_KEYS = ("outcome", "path", "not_via", "service_saw", "dns_answer", "status", "output_contains",
                "exit", "dropped_by")

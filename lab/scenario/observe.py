@@ -9,18 +9,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from lab.analysis.explain import Explanation
 from lab.analysis.paths import ObservedPath, observed_path
 from lab.analysis.run import load_run
 from lab.errors import EnvironmentFailure
+from lab.results import RESULT_SCHEMA_VERSION, Outcome
 
 PROBE_TIMEOUT = 3.0
-# The outcome a prediction implies once packets meet it: a route that does not exist, or a gateway
-# that drops, both look like silence to the client.
-OBSERVED_FOR = {"ok": {"ok"}, "denied": {"denied"}, "no-route": {"timeout", "no-route"},
-                "dropped": {"timeout"}, "dns-failure": {"dns-failure"}}
 
 
 class ProbeFailed(EnvironmentFailure):
@@ -32,7 +29,7 @@ class Trace:
     source: str
     target: str
     port: int
-    outcome: str
+    outcome: Outcome
     probe: dict
     observed: ObservedPath | None
     predicted: Explanation
@@ -42,19 +39,23 @@ class Trace:
     def agrees(self) -> bool:
         return not self.disagreements
 
-    def to_dict(self, captures: str | None) -> dict:
-        observed = self.observed
-        # Only a name the probe looked up has a DNS answer: a node name was given to it as an address.
+    @property
+    def dns_answer(self) -> list[str] | None:
+        """Only a name the probe looked up has a DNS answer: a node name was given to it as an address."""
         asked = self.probe.get("target", self.target)
+        return self.probe["addresses"] if self.probe.get("addresses", [asked]) != [asked] else None
+
+    def to_dict(self, captures: str | None) -> dict:
+        """The trace as docs/result.schema.json describes it (`vpclab trace --json`)."""
+        observed = self.observed
         return {
+            "schema_version": RESULT_SCHEMA_VERSION,
             "source": self.source, "target": self.target, "port": self.port, "outcome": self.outcome,
-            "dns": ({"answer": self.probe["addresses"]}
-                    if self.probe.get("addresses", [asked]) != [asked] else None),
-            "path": [{"node": h.node, "kind": h.kind, "aws_id": h.aws_id, "ingress": h.ingress,
-                      "egress": h.egress, "translations": h.translations} for h in observed.path] if observed else [],
+            "dns": {"answer": self.dns_answer} if self.dns_answer else None,
+            "path": [asdict(h) for h in observed.path] if observed else [],
             "dropped_at": observed.dropped_at if observed else None,
-            "explanation": observed.explanation if observed else None,
-            "service_saw": observed.service_saw if observed else None,
+            "explanation": asdict(observed.explanation) if observed and observed.explanation else None,
+            "service_saw": asdict(observed.service_saw) if observed and observed.service_saw else None,
             "predicted": self.predicted.to_dict(),
             "agrees": self.agrees, "disagreements": self.disagreements,
             "http_status": self.probe.get("http_status"),
@@ -113,13 +114,15 @@ def observe(lab, source: str, result: dict, before: dict[str, list[dict]] | None
                          sport=result["source"][1])
 
 
-def compare(predicted: Explanation, observed: ObservedPath | None, outcome: str) -> list[str]:
-    """What differs between prediction and packets, in words; empty when they agree."""
+def compare(predicted: Explanation, observed: ObservedPath | None, outcome: Outcome) -> list[str]:
+    """What differs between prediction and packets, in words; empty when they agree. Both state what
+    the client sees, in one vocabulary, so the outcomes must be equal; except that a reachable
+    destination where nothing listens refuses, which the model cannot know."""
     problems = []
     # Reachable, but nothing listens on the port: the destination itself said no.
-    refused_by_destination = outcome == "refused" and observed is not None and bool(predicted.path) \
+    refused_by_destination = outcome == Outcome.REFUSED and observed is not None and bool(predicted.path) \
         and observed.delivered_to == predicted.path[-1].node
-    if outcome not in OBSERVED_FOR.get(predicted.outcome, set()) and not refused_by_destination:
+    if outcome != predicted.outcome and not refused_by_destination:
         problems.append(f"predicted outcome {predicted.outcome}, observed {outcome}")
     if observed is None:
         return problems
@@ -129,8 +132,8 @@ def compare(predicted: Explanation, observed: ObservedPath | None, outcome: str)
         problems.append("predicted hops " + " -> ".join(n for n, _ in want)
                         + "; observed " + " -> ".join(n for n, _ in seen))
     saw, expected = observed.service_saw, predicted.service_saw
-    if expected and saw and saw.get("source_ip") != expected["source_ip"]:
-        problems.append(f"predicted the service sees {expected['source_ip']}, it saw {saw.get('source_ip')}")
+    if expected and saw and saw.source_ip != expected.source_ip:
+        problems.append(f"predicted the service sees {expected.source_ip}, it saw {saw.source_ip}")
     return problems
 
 
@@ -145,7 +148,7 @@ def trace(lab, predicted: Explanation, source: str, target: str, port: int, http
     before = drop_counters(lab)
     result = probe(lab, source, address or target, port, http_path, sign and http_path is not None)
     observed = observe(lab, source, result, before)
-    outcome = result["outcome"]
+    outcome = Outcome(result["outcome"])
     return Trace(source, target, port, outcome, result, observed, predicted,
                  compare(predicted, observed, outcome))
 

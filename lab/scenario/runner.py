@@ -4,34 +4,47 @@ static prediction fails too: that is a bug in vpclab, and it is reported as one.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from lab.analysis.explain import explain
 from lab.errors import BadInput
 from lab.plan.compile import compile_plan
 from lab.realize.lab import Lab
+from lab.results import RESULT_SCHEMA_VERSION, CommandResult, Outcome
 from lab.scenario.expect import check
 from lab.scenario.loader import Scenario, Step, http_url, load_scenario
-from lab.scenario.observe import trace
+from lab.scenario.observe import Trace, trace
 
 COMMAND_TIMEOUT = 30
 
 
-@dataclass
+@dataclass(frozen=True)
 class StepResult:
+    """A step's traffic (a Trace) or command (a CommandResult), and every expectation it failed."""
+
     step: Step
-    observed: dict
-    failures: list[str] = field(default_factory=list)
+    observed: Trace | CommandResult
+    failures: tuple[str, ...] = ()
+    stopped_services: tuple[str, ...] = ()  # what had died in the lab when the step failed
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
+    def observed_dict(self) -> dict:
+        """What was observed as docs/result.schema.json describes it (and as expectations read it)."""
+        if isinstance(self.observed, Trace):
+            data = self.observed.to_dict(None)
+        else:
+            data = asdict(self.observed)
+        return data | ({"stopped_services": list(self.stopped_services)} if self.stopped_services else {})
+
     def to_dict(self) -> dict:
         return {"name": self.step.name, "line": self.step.line, "from": self.step.source,
                 self.step.action: self.step.argument, "passed": self.passed,
-                "failures": self.failures, "observed": self.observed}
+                "failures": list(self.failures), "observed": self.observed_dict()}
 
 
 @dataclass
@@ -45,8 +58,10 @@ class ScenarioResult:
         return all(s.passed for s in self.steps)
 
     def to_dict(self) -> dict:
-        return {"scenario": self.scenario.name, "file": self.scenario.file, "passed": self.passed,
-                "run_dir": self.run_dir, "steps": [s.to_dict() for s in self.steps]}
+        """`vpclab run --json`: one of these per scenario file (docs/result.schema.json)."""
+        return {"schema_version": RESULT_SCHEMA_VERSION, "scenario": self.scenario.name,
+                "file": self.scenario.file, "passed": self.passed, "run_dir": self.run_dir,
+                "steps": [s.to_dict() for s in self.steps]}
 
 
 def run_scenario(scenario: Scenario | Path | str, keep: Path | None = None) -> ScenarioResult:
@@ -63,16 +78,15 @@ def run_step(scenario: Scenario, plan, lab, step: Step) -> StepResult:
     """A failed step whose service has died says so first: the client's own words ("Could not
     connect") would blame the network."""
     observed = ACTIONS[step.action](scenario, plan, lab, step)
-    failures = check(step.expect, observed, plan)
-    if observed.get("disagreements"):
-        failures += [f"vpclab bug: the packets disagree with the prediction: {d}" for d in observed["disagreements"]]
-    if failures and (stopped := lab.stopped_services()):
-        observed["stopped_services"] = stopped
-        failures = [f"the lab is broken: {line}" for line in stopped] + failures
-    return StepResult(step, observed, failures)
+    failures = check(step.expect, StepResult(step, observed).observed_dict(), plan)
+    if isinstance(observed, Trace):
+        failures += [f"vpclab bug: the packets disagree with the prediction: {d}" for d in observed.disagreements]
+    stopped = tuple(lab.stopped_services()) if failures else ()
+    failures = [f"the lab is broken: {line}" for line in stopped] + failures
+    return StepResult(step, observed, tuple(failures), stopped)
 
 
-def do_trace(scenario, plan, lab, step: Step) -> dict:
+def do_trace(scenario, plan, lab, step: Step) -> Trace:
     port, target, http_path = step.port or 443, step.argument, None
     if step.action == "http":
         url = http_url(step.argument)
@@ -81,10 +95,10 @@ def do_trace(scenario, plan, lab, step: Step) -> dict:
         target, port, http_path = url
     signed = step.action == "trace"  # `http` is curl: unsigned, as S3 sees a browser or curl
     predicted = explain(scenario.topology, plan, step.source, target, port, http_path or "/", signed)
-    return trace(lab, predicted, step.source, target, port, http_path, signed).to_dict(None)
+    return trace(lab, predicted, step.source, target, port, http_path, signed)
 
 
-def run_in_node(lab, step: Step, argv: list[str]) -> dict:
+def run_in_node(lab, step: Step, argv: list[str]) -> CommandResult:
     proc = lab.node(step.source).popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                        env=lab.node_env(step.source))
     lab.own(proc.pid, f"step '{step.name}' in {step.source}")
@@ -93,32 +107,33 @@ def run_in_node(lab, step: Step, argv: list[str]) -> dict:
     except subprocess.TimeoutExpired:
         proc.kill()
         output, _ = proc.communicate()
-        return {"outcome": "timeout", "exit": None, "output": output}
-    return {"outcome": "ok" if proc.returncode == 0 else "error", "exit": proc.returncode, "output": output}
+        return CommandResult(Outcome.TIMEOUT, None, output)
+    return CommandResult(Outcome.OK if proc.returncode == 0 else Outcome.ERROR, proc.returncode, output)
 
 
-def do_s3(scenario, plan, lab, step: Step) -> dict:
+def do_s3(scenario, plan, lab, step: Step) -> CommandResult:
     """The AWS CLI itself, as a learner would type it at the prompt."""
     op, _, what = step.argument.partition(" ")
     uri = f"s3://{what.strip()}"
     argv = {"ls": ["aws", "s3", "ls", uri], "get": ["aws", "s3", "cp", uri, "-"],
             "put": ["bash", "-c", f"echo 'written by {step.source}' | aws s3 cp - {uri}"]}[op]
     result = run_in_node(lab, step, argv)
-    if result["outcome"] == "error" and ("AccessDenied" in result["output"] or "403" in result["output"]):
-        result["outcome"] = "denied"
-    elif result["outcome"] == "error" and ("Connect timeout" in result["output"] or "timed out" in result["output"]):
-        result["outcome"] = "timeout"
+    if result.outcome == Outcome.ERROR and ("AccessDenied" in result.output or "403" in result.output):
+        return replace(result, outcome=Outcome.DENIED)
+    if result.outcome == Outcome.ERROR and ("Connect timeout" in result.output or "timed out" in result.output):
+        return replace(result, outcome=Outcome.TIMEOUT)
     return result
 
 
-def do_dns(scenario, plan, lab, step: Step) -> dict:
+def do_dns(scenario, plan, lab, step: Step) -> CommandResult:
     result = run_in_node(lab, step, ["dig", "+short", "+time=1", "+tries=2", step.argument])
-    answers = [line for line in result["output"].split() if line.count(".") == 3 and line[0].isdigit()]
-    return result | {"dns_answer": answers, "outcome": "ok" if answers else "dns-failure"}
+    answers = tuple(line for line in result.output.split() if line.count(".") == 3 and line[0].isdigit())
+    return replace(result, dns_answer=answers, outcome=Outcome.OK if answers else Outcome.DNS_FAILURE)
 
 
-def do_run(scenario, plan, lab, step: Step) -> dict:
+def do_run(scenario, plan, lab, step: Step) -> CommandResult:
     return run_in_node(lab, step, ["bash", "-c", step.argument])
 
 
-ACTIONS = {"trace": do_trace, "http": do_trace, "s3": do_s3, "dns": do_dns, "run": do_run}
+ACTIONS: dict[str, Callable[..., Trace | CommandResult]] = {
+    "trace": do_trace, "http": do_trace, "s3": do_s3, "dns": do_dns, "run": do_run}

@@ -15,10 +15,11 @@ import ssl
 import time
 
 from lab.model import regions
+from lab.results import Outcome
 
 USER_AGENT = "vpclab-probe"  # what S3 sees as aws:UserAgent (lab.analysis.s3_policy predicts with it)
-OUTCOME_BY_ERRNO = {errno.ECONNREFUSED: "refused", errno.EHOSTUNREACH: "no-route",
-                    errno.ENETUNREACH: "no-route", errno.ETIMEDOUT: "timeout"}
+OUTCOME_BY_ERRNO = {errno.ECONNREFUSED: Outcome.REFUSED, errno.EHOSTUNREACH: Outcome.NO_ROUTE,
+                    errno.ENETUNREACH: Outcome.NO_ROUTE, errno.ETIMEDOUT: Outcome.TIMEOUT}
 
 
 def resolve(target: str) -> list[str]:
@@ -65,7 +66,7 @@ def probe(target: str, port: int, timeout: float, path: str | None, sign: bool =
     try:
         addresses = resolve(target)
     except socket.gaierror as exc:
-        return result | {"outcome": "dns-failure", "error": exc.strerror}
+        return result | {"outcome": Outcome.DNS_FAILURE, "error": exc.strerror}
     result["addresses"] = addresses
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.settimeout(timeout)
@@ -74,18 +75,18 @@ def probe(target: str, port: int, timeout: float, path: str | None, sign: bool =
     try:
         sock.connect((addresses[0], port))
     except TimeoutError:
-        return result | {"outcome": "timeout"}
+        return result | {"outcome": Outcome.TIMEOUT}
     except OSError as exc:
-        return result | {"outcome": OUTCOME_BY_ERRNO.get(exc.errno or 0, "error"), "error": exc.strerror}
+        return result | {"outcome": OUTCOME_BY_ERRNO.get(exc.errno or 0, Outcome.ERROR), "error": exc.strerror}
     result["source"] = list(sock.getsockname())
-    result["outcome"] = "ok"
+    result["outcome"] = Outcome.OK
     if path is not None:
         try:
             result |= http_get(sock, target, path, tls=port == 443, timeout=timeout, sign=sign)
         except (OSError, ssl.SSLError) as exc:
-            result |= {"outcome": "error", "error": f"{type(exc).__name__}: {exc}"}
+            result |= {"outcome": Outcome.ERROR, "error": f"{type(exc).__name__}: {exc}"}
         if result.get("http_status") == 403:
-            result["outcome"] = "denied"
+            result["outcome"] = Outcome.DENIED
     sock.close()
     return result
 

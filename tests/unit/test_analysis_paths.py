@@ -15,6 +15,7 @@ from lab.analysis.run import load_run
 from lab.errors import BadArgument, CaptureError
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
+from lab.results import ServiceSaw, StopReason
 
 APP1, DB1, NAT, EIP, S3 = "10.0.2.4", "10.0.3.4", "10.0.1.254", "13.124.153.222", "52.219.60.10"
 APP1_PORT, NAT_PORT = 41234, 1024
@@ -87,11 +88,11 @@ def test_nat_path_hop_by_hop(lab):
         ("internet", "internet", "igw0", "svc0"),
         ("s3-ap-northeast-2", "service", "inet", None)]
     assert [h.translations for h in path.path] == [
-        [], [], ["10.0.2.4:41234 -> 10.0.1.254:1024 at app-nat-a"], [],
-        ["10.0.1.254:1024 -> 13.124.153.222:1024 at app-igw"], [], []]
+        (), (), ("10.0.2.4:41234 -> 10.0.1.254:1024 at app-nat-a",), (),
+        ("10.0.1.254:1024 -> 13.124.153.222:1024 at app-igw",), (), ()]
     nodes = lab.plan["nodes"]
     assert [h.aws_id for h in path.path][:3] == [nodes[n]["aws_id"] for n in ("app1", "app-router", "app-nat-a")]
-    assert path.path[1].frames == [0, 1, 2, 3]  # br1p0, br1, br0, br0p1 in app-router.pcap
+    assert path.path[1].frames == (0, 1, 2, 3)  # br1p0, br1, br0, br0p1 in app-router.pcap
 
 
 def test_nat_path_outcome_and_what_s3_saw(lab):
@@ -99,11 +100,10 @@ def test_nat_path_outcome_and_what_s3_saw(lab):
     path = observed_path(load_run(lab.write(NO_DROPS)), "app1", S3, 443)
     assert (path.outcome, path.reply, path.delivered_to, path.dropped_at, path.explanation) == \
         ("ok", True, "s3-ap-northeast-2", None, None)
-    assert path.service_saw == {"node": "s3-ap-northeast-2", "source_ip": EIP, "source_port": NAT_PORT,
-                                "ingress": "internet", "vpce_id": None}
+    assert path.service_saw == ServiceSaw(EIP, "internet", None, "s3-ap-northeast-2", NAT_PORT)
     assert [h.node for h in path.reply_path] == ["s3-ap-northeast-2", "internet", "app-igw", "app-router",
                                                  "app-nat-a", "app-router", "app1"]
-    assert path.reply_path[2].translations == ["destination 13.124.153.222:1024 -> 10.0.1.254:1024 at app-igw"]
+    assert path.reply_path[2].translations == ("destination 13.124.153.222:1024 -> 10.0.1.254:1024 at app-igw",)
     assert path.flow == {"source": "app1", "proto": "tcp", "src": APP1, "sport": APP1_PORT, "dst": S3,
                          "dport": 443, "start": path.path[0].time, "packets": 3}
 
@@ -115,7 +115,7 @@ def test_observed_path_lines_up_with_the_static_explanation(lab):
     topology = load_topology(str(TOPOLOGY))
     predicted = explain(topology, compile_plan(topology), "app1", S3)
     assert [(h.node, h.kind, h.aws_id) for h in observed.path] == [(h.node, h.kind, h.aws_id) for h in predicted.path]
-    assert observed.service_saw["source_ip"] == predicted.service_saw["source_ip"]
+    assert observed.service_saw.source_ip == predicted.service_saw.source_ip
 
 
 def test_a_packet_that_enters_a_node_and_never_leaves_was_dropped_there(lab):
@@ -127,10 +127,10 @@ def test_a_packet_that_enters_a_node_and_never_leaves_was_dropped_there(lab):
     path = observed_path(load_run(lab.write(NO_DROPS)), "db1")
     assert hops(path.path) == [("db1", "instance", None, "eth0"), ("app-router", "vpc-router", "br2p0", None)]
     assert (path.outcome, path.dropped_at, path.delivered_to, path.drop_evidence, path.reply, path.attempts) == \
-        ("timeout", "app-router", None, [], False, 2)
-    assert path.explanation["code"] == "UNCOUNTED_DROP"
-    assert path.explanation["node"] == "app-router"
-    assert path.explanation["message"].startswith("the packet entered app-router on br2p0 and never left it; "
+        ("timeout", "app-router", None, (), False, 2)
+    assert path.explanation.code == "UNCOUNTED_DROP"
+    assert path.explanation.node == "app-router"
+    assert path.explanation.message.startswith("the packet entered app-router on br2p0 and never left it; "
                                                   "no drop counter there counted anything")
 
 
@@ -140,11 +140,11 @@ def test_a_counted_drop_names_the_rule(lab):
                          {"comment": "NO_PUBLIC_IP_MAPPING", "packets": 0, "bytes": 0}]}
     path = observed_path(load_run(lab.write(drops)), "app1")
     assert (path.outcome, path.dropped_at) == ("timeout", "app-igw")
-    assert path.drop_evidence == [{"comment": "NO_PUBLIC_IP", "packets": 1, "bytes": 60}]
-    assert path.explanation == {
-        "code": "NO_PUBLIC_IP", "component": lab.plan["nodes"]["app-igw"]["aws_id"], "node": "app-igw",
-        "message": "the packet entered app-igw on vpc and never left it; drop counters there: NO_PUBLIC_IP 1 packet",
-        "evidence": [{"comment": "NO_PUBLIC_IP", "packets": 1, "bytes": 60}]}
+    assert path.drop_evidence == ({"comment": "NO_PUBLIC_IP", "packets": 1, "bytes": 60},)
+    assert path.explanation == StopReason(
+        "NO_PUBLIC_IP", lab.plan["nodes"]["app-igw"]["aws_id"], "app-igw",
+        "the packet entered app-igw on vpc and never left it; drop counters there: NO_PUBLIC_IP 1 packet",
+        "NO_PUBLIC_IP", ({"comment": "NO_PUBLIC_IP", "packets": 1, "bytes": 60},))
 
 
 def test_refused_names_who_reset(lab):
@@ -154,9 +154,9 @@ def test_refused_names_who_reset(lab):
     lab.travel(reset, back_via_nat())
     path = observed_path(load_run(lab.write(NO_DROPS)), "app1", S3, 8443)
     assert (path.outcome, path.reply, path.delivered_to) == ("refused", False, "s3-ap-northeast-2")
-    assert path.explanation["code"] == "CONNECTION_REFUSED"
-    assert path.explanation["node"] == "s3-ap-northeast-2"
-    assert path.explanation["component"] == "com.amazonaws.ap-northeast-2.s3"
+    assert path.explanation.code == "CONNECTION_REFUSED"
+    assert path.explanation.node == "s3-ap-northeast-2"
+    assert path.explanation.component == "com.amazonaws.ap-northeast-2.s3"
 
 
 def test_a_lost_reply_is_followed_to_where_it_died(lab):
@@ -166,8 +166,8 @@ def test_a_lost_reply_is_followed_to_where_it_died(lab):
     path = observed_path(load_run(lab.write(drops)), "app1")
     assert (path.outcome, path.delivered_to, path.dropped_at) == ("timeout", "s3-ap-northeast-2", None)
     assert [h.node for h in path.reply_path] == ["s3-ap-northeast-2", "internet", "app-igw"]
-    assert (path.explanation["code"], path.explanation["node"]) == ("NO_PUBLIC_IP_MAPPING", "app-igw")
-    assert path.explanation["message"].startswith("the reply entered app-igw on inet and never left it")
+    assert (path.explanation.code, path.explanation.node) == ("NO_PUBLIC_IP_MAPPING", "app-igw")
+    assert path.explanation.message.startswith("the reply entered app-igw on inet and never left it")
 
 
 def test_a_frame_flooded_to_every_bridge_port_follows_the_one_that_was_taken_in(lab):
@@ -185,8 +185,8 @@ def test_a_frame_flooded_to_every_bridge_port_follows_the_one_that_was_taken_in(
 def test_a_packet_missing_from_the_next_capture_is_reported_as_not_captured(lab):
     lab.travel(syn(), out_via_nat(until="app-router")[:5])  # leaves the router towards the NAT gateway
     path = observed_path(load_run(lab.write(NO_DROPS)), "app1")
-    assert path.explanation["code"] == "NOT_CAPTURED"
-    assert path.explanation["message"] == ("the packet left app-router on br0p1, but the capture at "
+    assert path.explanation.code == "NOT_CAPTURED"
+    assert path.explanation.message == ("the packet left app-router on br0p1, but the capture at "
                                            "app-nat-a/eth0 never shows it arriving (capture loss or a capture missing)")
 
 

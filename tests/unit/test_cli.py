@@ -90,11 +90,13 @@ def test_the_acceptance_command(capsys):
     assert data["service_saw"]["source_ip"] == str(nat_eip.address)
 
 
-def test_explain_text_ends_with_the_predicted_outcome(capsys):
+def test_explain_text_ends_with_reachability_and_what_a_client_would_see(capsys):
+    """A route table without a route drops silently: not reachable, and the client times out (the
+    old wording, 'no-route', read like the ICMP unreachable a client sees as no-route)."""
     assert main(["explain", "topologies/public-private.yaml", "--from", "db1", "--to", "s3.ap-northeast-2.amazonaws.com"]) == 0
     out = capsys.readouterr().out
     assert "(NO_ROUTE_TO_DESTINATION)" in out
-    assert out.endswith("predicted outcome: no-route\n")
+    assert out.endswith("predicted: not reachable; a client would see timeout\n")
 
 
 def test_explain_with_an_unknown_source_is_one_line(capsys):

@@ -80,7 +80,7 @@ def test_explain_names_the_endpoint_whose_eni_it_reached_not_one_with_a_like_nam
     eni_ip = str(plan.eni_address("app-s3-if-a"))
     result = explain(topology, plan, "app1", eni_ip)
     assert result.path[-2].node == "app-s3-if-a"
-    assert result.service_saw["vpce_id"] == plan.vpce_id("app", "s3-if") != plan.vpce_id("app", "s3")
+    assert result.service_saw.vpce_id == plan.vpce_id("app", "s3-if") != plan.vpce_id("app", "s3")
 
 
 def test_no_name_or_id_is_assembled_outside_the_naming_module():

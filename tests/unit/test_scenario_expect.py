@@ -13,6 +13,7 @@ import pytest
 from lab.analysis.explain import Explanation
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
+from lab.results import Outcome
 from lab.scenario.expect import check, resolve_address, resolve_ingress
 from lab.scenario.observe import Trace, added_since
 
@@ -251,8 +252,8 @@ def test_a_reloaded_ruleset_counts_from_zero():
 
 
 def probe_trace(target: str, probe: dict) -> dict:
-    predicted = Explanation("app1", target, None, 443, "ok", [], None)
-    return Trace("app1", target, 443, probe.get("outcome", "ok"), probe, None, predicted).to_dict(None)
+    predicted = Explanation("app1", target, None, 443, True, Outcome.OK, [], None)
+    return Trace("app1", target, 443, Outcome(probe.get("outcome", "ok")), probe, None, predicted).to_dict(None)
 
 
 def test_a_trace_shows_a_dns_answer_only_for_a_name_the_probe_looked_up():
