@@ -35,16 +35,13 @@ class StepResult:
 
     def observed_dict(self) -> dict:
         """What was observed as docs/result.schema.json describes it (and as expectations read it)."""
-        if isinstance(self.observed, Trace):
-            data = self.observed.to_dict(None)
-        else:
-            data = asdict(self.observed)
-        return data | ({"stopped_services": list(self.stopped_services)} if self.stopped_services else {})
+        return self.observed.to_dict(None) if isinstance(self.observed, Trace) else asdict(self.observed)
 
     def to_dict(self) -> dict:
         return {"name": self.step.name, "line": self.step.line, "from": self.step.source,
                 self.step.action: self.step.argument, "passed": self.passed,
-                "failures": list(self.failures), "observed": self.observed_dict()}
+                "failures": list(self.failures), "observed": self.observed_dict()} \
+            | ({"stopped_services": list(self.stopped_services)} if self.stopped_services else {})
 
 
 @dataclass

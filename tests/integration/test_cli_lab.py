@@ -10,6 +10,7 @@ import pytest
 
 from lab.cli.main import main
 from lab.realize import kernel
+from result_schema import problems
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),
@@ -27,6 +28,7 @@ def test_trace_json_follows_the_contract(capsys, tmp_path):
                  "--keep", str(tmp_path / "run")])
     data = json.loads(capsys.readouterr().out)
     assert code == 0
+    assert problems(data) == []  # docs/result.schema.json
     assert data["outcome"] == "ok" and data["agrees"] is True and data["http_status"] == 200
     assert [h["kind"] for h in data["path"]] == ["instance", "vpc-router", "nat-gateway", "vpc-router",
                                                  "internet-gateway", "internet", "service"]

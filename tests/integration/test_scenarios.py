@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab.scenario.runner import run_scenario
+from result_schema import problems
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = sorted((REPO / "scenarios").glob("*.yaml"))
@@ -24,6 +25,7 @@ def test_shipped_scenario_passes(path, monkeypatch):
     failures = [f"{s.step.name} (line {s.step.line}): {f}" for s in result.steps for f in s.failures]
     assert result.passed, "\n".join(failures)
     assert len(result.steps) == len(result.scenario.steps)
+    assert problems([result.to_dict()]) == []  # what `vpclab run --json` prints follows docs/result.schema.json
 
 
 def test_there_are_scenarios():

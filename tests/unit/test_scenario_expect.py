@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from lab.analysis.explain import Explanation
+from lab.analysis.explain import Explanation, explain
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.results import Outcome
 from lab.scenario.expect import check, resolve_address, resolve_ingress
-from lab.scenario.observe import Trace, added_since
+from lab.scenario.observe import Trace, added_since, compare
 
 REPO = Path(__file__).resolve().parents[2]
 WEB1_PUBLIC, NAT_EIP, APP1, NAT_ENI = "13.125.240.143", "13.124.153.222", "10.0.2.4", "10.0.1.254"
@@ -265,3 +265,14 @@ def test_a_trace_shows_a_dns_answer_only_for_a_name_the_probe_looked_up():
     assert by_node["dns"] is None
     failed = probe_trace("nowhere.example.com", {"target": "nowhere.example.com", "outcome": "dns-failure"})
     assert failed["dns"] is None and failed["path"] == [] and failed["outcome"] == "dns-failure"
+
+
+def test_a_prediction_agrees_only_with_the_same_outcome_the_client_saw():
+    """Predicted and observed speak one vocabulary: a route table without a route drops silently, so
+    the prediction is a timeout, and an ICMP unreachable (no-route) would disagree with it. (The old
+    prediction said no-route and agreed with an observed timeout.)"""
+    topology = load_topology(str(REPO / "topologies/public-private.yaml"))
+    predicted = explain(topology, compile_plan(topology), "db1", "lab-bucket.s3.ap-northeast-2.amazonaws.com")
+    assert (predicted.outcome, predicted.reachable) == (Outcome.TIMEOUT, False)
+    assert compare(predicted, None, Outcome.TIMEOUT) == []
+    assert compare(predicted, None, Outcome.NO_ROUTE) == ["predicted outcome timeout, observed no-route"]
