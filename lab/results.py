@@ -30,6 +30,21 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class Translation:
+    """An address (and port, or ICMP echo id) a node rewrote: `source` NAT (a NAT gateway; the
+    internet gateway's 1:1 NAT on the way out) or `destination` NAT (the internet gateway's on the
+    way in, and the NAT on a reply's way back)."""
+
+    side: str  # source | destination
+    before: str  # '10.0.2.4:41234', '10.0.2.4 id 7' (ICMP), or an address alone
+    after: str
+
+    def __str__(self) -> str:
+        change = f"{self.before} -> {self.after}"
+        return change if self.side == "source" else f"destination {change}"
+
+
+@dataclass(frozen=True)
 class Hop:
     """One node a packet visits. A prediction fills `detail` (the route or rule that sent the packet
     on, in AWS terms); an observation fills the interfaces, the time and the capture frames."""
@@ -38,7 +53,7 @@ class Hop:
     kind: str
     aws_id: str | None
     detail: str = ""
-    translations: tuple[str, ...] = ()  # the addresses (and ports) this node rewrote, 'before -> after'
+    translations: tuple[Translation, ...] = ()  # what this node rewrote
     ingress: str | None = None  # the interface it arrived on (observed; None at the source)
     egress: str | None = None  # the interface it left by (observed; None where it stayed)
     time: float | None = None  # when it arrived, or left the source (observed)

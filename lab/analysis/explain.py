@@ -22,7 +22,7 @@ from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.dns import resolve
 from lab.plan.names import INTERNET, INTERNET_CLIENT
 from lab.plan.types import Ingress, Plan, ServiceFront
-from lab.results import Hop, Outcome, ServiceSaw, StopReason
+from lab.results import Hop, Outcome, ServiceSaw, StopReason, Translation
 
 Addr = ipaddress.IPv4Address
 MAX_HOPS = 32
@@ -101,7 +101,7 @@ class Walker:
         router = self.plan.router(vpc)
         return Hop(router.name, kind, router.aws_id, detail)
 
-    def node_hop(self, name: str, detail: str = "", translations: tuple[str, ...] = ()) -> Hop:
+    def node_hop(self, name: str, detail: str = "", translations: tuple[Translation, ...] = ()) -> Hop:
         node = self.plan.node(name)
         return Hop(node.name, node.kind, node.aws_id, detail, translations)
 
@@ -152,7 +152,7 @@ class Walker:
                 nat = self.plan.nat_gateway(vpc.name, target)
                 nat_ip = self.plan.eni_address(nat.name)
                 self.path.append(self.node_hop(nat.name, "source NAT to its private IP, ports 1024-65535",
-                                               (f"{src} -> {nat_ip}",)))
+                                               (Translation("source", str(src), str(nat_ip)),)))
                 src, subnet = nat_ip, vpc.nat_gateways[target].subnet
                 continue
             if kind == "internet-gateway":
@@ -209,7 +209,7 @@ class Walker:
             self.path.append(self.node_hop(igw.name))
             raise Stop(Outcome.TIMEOUT, "NO_PUBLIC_IP", igw.aws_id or igw.name, f"{src} has no public IPv4 address, so the "
                        "internet gateway has nothing to translate it to and drops the packet")
-        self.path.append(self.node_hop(igw.name, "1:1 NAT", (f"{src} -> {public.address}",)))
+        self.path.append(self.node_hop(igw.name, "1:1 NAT", (Translation("source", str(src), str(public.address)),)))
         self.path.append(self.node_hop(INTERNET))
         self.on_internet(public.address, dst, result)
 
@@ -229,7 +229,8 @@ class Walker:
 
     def into_vpc_from_internet(self, public, src: Addr, result: Explanation) -> None:
         igw = self.plan.internet_gateway(public.vpc)
-        self.path.append(self.node_hop(igw.name, "1:1 NAT", (f"{public.address} -> {public.private_ip}",)))
+        self.path.append(self.node_hop(igw.name, "1:1 NAT",
+                                       (Translation("destination", str(public.address), str(public.private_ip)),)))
         self.path.append(self.router_hop(public.vpc, "local"))
         if public.elastic:
             nat = self.plan.nat_gateway(public.vpc, public.owner)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from lab.analysis.pcapread import OTHERHOST, TCP, UDP, Sighting
 from lab.analysis.run import Run
-from lab.results import Hop
+from lab.results import Hop, Translation
 
 # s: a veth delivers at once, and a packet repeated byte for byte must not match (a retransmitted
 # SYN-ACK, sent 1 s later, carries IP id 0 and the same sequence numbers again)
@@ -120,22 +120,22 @@ class Walk:
                    egress=egress and egress.iface, time=arrival.time, frames=tuple(s.index for s in seen))
 
 
-def translations(before: Sighting, after: Sighting) -> list[str]:
-    """What the node rewrote: '10.0.2.4:41234 -> 10.0.1.254:1024 at app-nat-a' (source NAT), and
-    'destination 13.125.240.143:80 -> 10.0.1.4:80 at app-igw' (destination NAT)."""
+def translations(before: Sighting, after: Sighting) -> list[Translation]:
+    """What the node rewrote: source 10.0.2.4:41234 -> 10.0.1.254:1024 (a NAT gateway's source NAT),
+    destination 13.125.240.143:80 -> 10.0.1.4:80 (the internet gateway's 1:1 NAT on the way in)."""
     changes = []
     if (before.src, before.sport) != (after.src, after.sport):
-        changes.append(f"{_change(before.src, before.sport, after.src, after.sport, before.proto)} at {before.node}")
+        changes.append(Translation("source", *_change(before.src, before.sport, after.src, after.sport, before.proto)))
     if (before.dst, before.dport) != (after.dst, after.dport):
-        changes.append(f"destination {_change(before.dst, before.dport, after.dst, after.dport, before.proto)} "
-                       f"at {before.node}")
+        changes.append(Translation("destination",
+                                   *_change(before.dst, before.dport, after.dst, after.dport, before.proto)))
     return changes
 
 
-def _change(address: str, port: int, new_address: str, new_port: int, proto: int) -> str:
+def _change(address: str, port: int, new_address: str, new_port: int, proto: int) -> tuple[str, str]:
     """TCP and UDP show address:port; ICMP shows the echo id only when NAT changed it."""
     if proto in (TCP, UDP):
-        return f"{address}:{port} -> {new_address}:{new_port}"
+        return f"{address}:{port}", f"{new_address}:{new_port}"
     if port != new_port:
-        return f"{address} id {port} -> {new_address} id {new_port}"
-    return f"{address} -> {new_address}"
+        return f"{address} id {port}", f"{new_address} id {new_port}"
+    return address, new_address

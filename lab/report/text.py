@@ -52,7 +52,7 @@ def explanation_text(e: Explanation) -> str:
         arrow = "  " if i == 0 else "  -> "
         aws = f" ({hop.aws_id})" if hop.aws_id and hop.aws_id != hop.node else ""
         extra = f": {hop.detail}" if hop.detail else ""
-        trans = f" [{'; '.join(hop.translations)}]" if hop.translations else ""
+        trans = f" [{'; '.join(map(str, hop.translations))}]" if hop.translations else ""
         lines.append(f"{arrow}{hop.node} [{hop.kind}]{aws}{extra}{trans}")
     if e.service_saw:
         lines.append(f"  the service saw source {e.service_saw.source_ip} via {e.service_saw.via}")
@@ -70,7 +70,7 @@ def observed_hops(path: list[Hop]) -> list[str]:
         arrow = "  " if i == 0 else "  -> "
         aws = f" ({hop.aws_id})" if hop.aws_id and hop.aws_id != hop.node else ""
         ports = ", ".join(f"{k} {v}" for k, v in (("ingress", hop.ingress), ("egress", hop.egress)) if v)
-        trans = f" [{'; '.join(hop.translations)}]" if hop.translations else ""
+        trans = f" [{'; '.join(map(str, hop.translations))}]" if hop.translations else ""
         lines.append(f"{arrow}{hop.node} [{hop.kind}]{aws}" + (f" ({ports})" if ports else "") + trans)
     return lines
 
@@ -126,8 +126,8 @@ def hop_line(path: list[Hop]) -> str:
     """app1 -> app-router -> app-nat-a [10.0.2.4 -> 10.0.1.254] -> ...: a path on one line."""
     parts = []
     for hop in path:
-        trans = [t.split(" at ")[0] for t in hop.translations]
-        parts.append(hop.node + (f" [{'; '.join(trans)}]" if trans else ""))
+        trans = "; ".join(map(str, hop.translations))
+        parts.append(hop.node + (f" [{trans}]" if trans else ""))
     return " -> ".join(parts)
 
 

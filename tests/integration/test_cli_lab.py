@@ -34,7 +34,7 @@ def test_trace_json_follows_the_contract(capsys, tmp_path):
                                                  "internet-gateway", "internet", "service"]
     assert set(data["path"][0]) >= {"node", "kind", "aws_id", "ingress", "egress", "translations"}
     assert data["service_saw"]["ingress"] == "internet" and data["service_saw"]["vpce_id"] is None
-    assert data["service_saw"]["source_ip"] == data["path"][4]["translations"][0].split(" -> ")[1].split(":")[0]
+    assert data["service_saw"]["source_ip"] == data["path"][4]["translations"][0]["after"].split(":")[0]
     assert data["predicted"]["outcome"] == "ok"
     assert data["captures"] == str(tmp_path / "run")
     assert (tmp_path / "run" / "captures" / "app1.pcap").stat().st_size > 24

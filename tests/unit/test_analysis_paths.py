@@ -15,7 +15,7 @@ from lab.analysis.run import load_run
 from lab.errors import BadArgument, CaptureError
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
-from lab.results import ServiceSaw, StopReason
+from lab.results import ServiceSaw, StopReason, Translation
 
 APP1, DB1, NAT, EIP, S3 = "10.0.2.4", "10.0.3.4", "10.0.1.254", "13.124.153.222", "52.219.60.10"
 APP1_PORT, NAT_PORT = 41234, 1024
@@ -88,8 +88,8 @@ def test_nat_path_hop_by_hop(lab):
         ("internet", "internet", "igw0", "svc0"),
         ("s3-ap-northeast-2", "service", "inet", None)]
     assert [h.translations for h in path.path] == [
-        (), (), ("10.0.2.4:41234 -> 10.0.1.254:1024 at app-nat-a",), (),
-        ("10.0.1.254:1024 -> 13.124.153.222:1024 at app-igw",), (), ()]
+        (), (), (Translation("source", "10.0.2.4:41234", "10.0.1.254:1024"),), (),
+        (Translation("source", "10.0.1.254:1024", "13.124.153.222:1024"),), (), ()]
     nodes = lab.plan["nodes"]
     assert [h.aws_id for h in path.path][:3] == [nodes[n]["aws_id"] for n in ("app1", "app-router", "app-nat-a")]
     assert path.path[1].frames == (0, 1, 2, 3)  # br1p0, br1, br0, br0p1 in app-router.pcap
@@ -103,7 +103,7 @@ def test_nat_path_outcome_and_what_s3_saw(lab):
     assert path.service_saw == ServiceSaw(EIP, "internet", None, "s3-ap-northeast-2", NAT_PORT)
     assert [h.node for h in path.reply_path] == ["s3-ap-northeast-2", "internet", "app-igw", "app-router",
                                                  "app-nat-a", "app-router", "app1"]
-    assert path.reply_path[2].translations == ("destination 13.124.153.222:1024 -> 10.0.1.254:1024 at app-igw",)
+    assert path.reply_path[2].translations == (Translation("destination", "13.124.153.222:1024", "10.0.1.254:1024"),)
     assert path.flow == {"source": "app1", "proto": "tcp", "src": APP1, "sport": APP1_PORT, "dst": S3,
                          "dport": 443, "start": path.path[0].time, "packets": 3}
 

@@ -14,7 +14,7 @@ from lab.errors import UnknownName
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.plan.names import aws_id
-from lab.results import ServiceSaw
+from lab.results import ServiceSaw, Translation
 from topologies import nat_vpc, public_vpc, vpcs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,7 +120,8 @@ def test_the_rest_of_the_internet_still_goes_through_the_nat_gateway(monkeypatch
     assert result.outcome == "ok"
     assert kinds(result) == NAT_PATH[:-1] + ["internet"]
     assert result.path[-1].node == "internet-client"
-    assert result.path[4].translations == (f"{private_ip(topology, 'app-nat-a')} -> {public_ip(topology, 'nat-a')}",)
+    assert result.path[4].translations == (Translation("source", private_ip(topology, "app-nat-a"),
+                                                       public_ip(topology, "nat-a")),)
 
 
 # -- one rule each --------------------------------------------------------------------------------
@@ -193,7 +194,8 @@ def test_the_internet_cannot_open_a_connection_to_a_nat_gateway():
     assert (result.outcome, result.explanation.code) == ("timeout", "NAT_GATEWAY_NO_INBOUND")
     assert kinds(result) == ["instance", "vpc-router", "internet-gateway", "internet", "internet-gateway",
                              "vpc-router", "nat-gateway"]
-    assert result.path[4].translations == (f"{public_ip(topology, 'nat-a')} -> {private_ip(topology, 'app-nat-a')}",)
+    assert result.path[4].translations == (Translation("destination", public_ip(topology, "nat-a"),
+                                                         private_ip(topology, "app-nat-a")),)
 
 
 def test_without_dns_support_names_do_not_resolve_but_addresses_still_route():
