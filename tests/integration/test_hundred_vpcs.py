@@ -179,6 +179,6 @@ def test_a_100_vpc_lab_carries_a_request_through_its_endpoint_and_leaves_nothing
         ("db100", "instance"), ("v100-router", "vpc-router"), ("v100-s3-gw", "gateway-endpoint"),
         ("s3-ap-northeast-2", "service")]
     saw = result.observed.service_saw
-    assert saw["source_ip"] == str(plan.node("db100").addresses()[0])  # the endpoint keeps it
-    assert saw["ingress"] == aws_id("vpce", "v100", "s3-gw")
+    assert saw.source_ip == str(plan.node("db100").addresses()[0])  # the endpoint keeps it
+    assert saw.ingress == aws_id("vpce", "v100", "s3-gw")
     assert residue(record, before) == []

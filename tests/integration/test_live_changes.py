@@ -45,7 +45,7 @@ def test_associating_the_endpoint_flips_the_path_and_cuts_open_connections(tmp_p
 
         after = trace(lab, explain(topology, plan, "app1", TARGET), "app1", TARGET, 443)
         assert after.agrees and kinds(after) == ["instance", "vpc-router", "gateway-endpoint", "service"]
-        assert after.observed.service_saw["source_ip"] == str(plan.node("app1").addresses()[0])
+        assert after.observed.service_saw.source_ip == str(plan.node("app1").addresses()[0])
     # tcpdump's own account of the evidence: what it kept, and that it lost nothing
     stats = json.loads((tmp_path / "run" / "captures" / "stats.json").read_text())
     assert stats["app1"]["captured"] > 0 and all(s.get("dropped by kernel") == 0 for s in stats.values())
