@@ -3,8 +3,36 @@ sentence that says what was expected and what the packets (or the command) showe
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
 from lab.plan.types import Plan
+from lab.results import CommandResult, Hop, Outcome, ServiceSaw, StopReason
+from lab.scenario.observe import Trace
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What a step observed, as its expectations read it: a trace's outcome, hops, stop reason,
+    what the service saw and HTTP status, or a command's outcome, exit status, output and answer."""
+
+    outcome: Outcome | None = None
+    path: tuple[Hop, ...] = ()
+    explanation: StopReason | None = None
+    service_saw: ServiceSaw | None = None
+    http_status: int | None = None
+    exit: int | None = None
+    output: str = ""
+    dns_answer: tuple[str, ...] = ()
+
+
+def as_observed(result: Trace | CommandResult) -> Observed:
+    if isinstance(result, CommandResult):
+        return Observed(result.outcome, exit=result.exit, output=result.output, dns_answer=result.dns_answer or ())
+    status = result.probe.get("http_status")
+    if result.observed is None:  # nothing was sent: the name did not resolve
+        return Observed(result.outcome, http_status=status)
+    path = result.observed
+    return Observed(result.outcome, tuple(path.path), path.explanation, path.service_saw, status)
 
 
 def resolve_address(spec: str, plan: Plan) -> str:
@@ -29,17 +57,17 @@ def resolve_ingress(spec: str, plan: Plan) -> str:
                  if key.name == name and vpc_name in ("", key.vpc)), spec)
 
 
-def hop_matches(item: str, hop: dict) -> bool:
-    return item in (hop.get("kind"), hop.get("node"), hop.get("aws_id"))
+def hop_matches(item: str, hop: Hop) -> bool:
+    return item in (hop.kind, hop.node, hop.aws_id)
 
 
-def check(expect: dict, observed: dict, plan: Plan) -> list[str]:
+def check(expect: dict, seen: Observed, plan: Plan) -> list[str]:
     failures = []
-    path = observed.get("path", [])
-    shown = " -> ".join(f"{h['node']} [{h['kind']}]" for h in path) or "no hop"
-    if "outcome" in expect and observed.get("outcome") != expect["outcome"]:
-        why = (observed.get("explanation") or {}).get("message")
-        failures.append(f"expected outcome {expect['outcome']}, observed {observed.get('outcome')}"
+    path = seen.path
+    shown = " -> ".join(f"{h.node} [{h.kind}]" for h in path) or "no hop"
+    if "outcome" in expect and seen.outcome != expect["outcome"]:
+        why = seen.explanation.message if seen.explanation else None
+        failures.append(f"expected outcome {expect['outcome']}, observed {seen.outcome}"
                         + (f" ({why})" if why else ""))
     if "path" in expect:
         want = list(expect["path"])
@@ -49,37 +77,36 @@ def check(expect: dict, observed: dict, plan: Plan) -> list[str]:
         if any(hop_matches(item, h) for h in path):
             failures.append(f"expected no hop {item}; the packets went {shown}")
     if "service_saw" in expect:
-        failures += check_service_saw(expect["service_saw"], observed.get("service_saw"), plan)
+        failures += check_service_saw(expect["service_saw"], seen.service_saw, plan)
     if "dropped_by" in expect:
-        code = (observed.get("explanation") or {}).get("code")
+        code = seen.explanation.code if seen.explanation else None
         if code != expect["dropped_by"]:
             failures.append(f"expected a drop by {expect['dropped_by']}, observed {code or 'no drop'}")
     if "dns_answer" in expect:
         want = sorted(resolve_address(a, plan) for a in expect["dns_answer"])
-        if sorted(observed.get("dns_answer", [])) != want:
-            failures.append(f"expected the DNS answer {want}, got {observed.get('dns_answer')}")
-    for key, label in (("status", "HTTP status"), ("exit", "exit status")):
-        got = observed.get("http_status" if key == "status" else "exit")
+        if sorted(seen.dns_answer) != want:
+            failures.append(f"expected the DNS answer {want}, got {list(seen.dns_answer)}")
+    for key, label, got in (("status", "HTTP status", seen.http_status), ("exit", "exit status", seen.exit)):
         if key in expect and got != expect[key]:
             failures.append(f"expected {label} {expect[key]}, got {got}")
-    if "output_contains" in expect and expect["output_contains"] not in observed.get("output", ""):
+    if "output_contains" in expect and expect["output_contains"] not in seen.output:
         failures.append(f"expected the output to contain {expect['output_contains']!r}; it was "
-                        f"{observed.get('output', '')[:200]!r}")
+                        f"{seen.output[:200]!r}")
     return failures
 
 
-def check_service_saw(want: dict, saw: dict | None, plan: Plan) -> list[str]:
+def check_service_saw(want: dict, saw: ServiceSaw | None, plan: Plan) -> list[str]:
     if saw is None:
         return ["expected the service to see the request; it saw nothing"]
     failures = []
-    if "source" in want and saw.get("source_ip") != resolve_address(want["source"], plan):
+    if "source" in want and saw.source_ip != resolve_address(want["source"], plan):
         failures.append(f"expected the service to see source {want['source']} "
-                        f"({resolve_address(want['source'], plan)}); it saw {saw.get('source_ip')}")
-    if "source_in" in want and ipaddress.IPv4Address(saw["source_ip"]) not in ipaddress.IPv4Network(want["source_in"]):
-        failures.append(f"expected a source in {want['source_in']}; the service saw {saw['source_ip']}")
+                        f"({resolve_address(want['source'], plan)}); it saw {saw.source_ip}")
+    if "source_in" in want and ipaddress.IPv4Address(saw.source_ip) not in ipaddress.IPv4Network(want["source_in"]):
+        failures.append(f"expected a source in {want['source_in']}; the service saw {saw.source_ip}")
     if "ingress" in want:
         ingress = resolve_ingress(want["ingress"], plan)
-        got = saw.get("vpce_id") or saw.get("ingress")
+        got = saw.vpce_id or saw.ingress
         if got != ingress:
             failures.append(f"expected the request to arrive via {want['ingress']} ({ingress}); it came via {got}")
     return failures

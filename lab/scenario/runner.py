@@ -13,7 +13,7 @@ from lab.errors import BadInput
 from lab.plan.compile import compile_plan
 from lab.realize.lab import Lab
 from lab.results import RESULT_SCHEMA_VERSION, CommandResult, Outcome
-from lab.scenario.expect import check
+from lab.scenario.expect import as_observed, check
 from lab.scenario.loader import Scenario, Step, http_url, load_scenario
 from lab.scenario.observe import Trace, trace
 
@@ -34,7 +34,7 @@ class StepResult:
         return not self.failures
 
     def observed_dict(self) -> dict:
-        """What was observed as docs/result.schema.json describes it (and as expectations read it)."""
+        """What was observed as docs/result.schema.json describes it."""
         return self.observed.to_dict(None) if isinstance(self.observed, Trace) else asdict(self.observed)
 
     def to_dict(self) -> dict:
@@ -75,7 +75,7 @@ def run_step(scenario: Scenario, plan, lab, step: Step) -> StepResult:
     """A failed step whose service has died says so first: the client's own words ("Could not
     connect") would blame the network."""
     observed = ACTIONS[step.action](scenario, plan, lab, step)
-    failures = check(step.expect, StepResult(step, observed).observed_dict(), plan)
+    failures = check(step.expect, as_observed(observed), plan)
     if isinstance(observed, Trace):
         failures += [f"vpclab bug: the packets disagree with the prediction: {d}" for d in observed.disagreements]
     stopped = tuple(lab.stopped_services()) if failures else ()

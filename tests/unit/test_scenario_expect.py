@@ -6,6 +6,7 @@ read it: the drop counters of its own probe, and a DNS answer only for a name th
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,8 @@ import pytest
 from lab.analysis.explain import Explanation, explain
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
-from lab.results import Outcome
-from lab.scenario.expect import check, resolve_address, resolve_ingress
+from lab.results import CommandResult, Hop, Outcome, ServiceSaw, StopReason
+from lab.scenario.expect import Observed, as_observed, check, resolve_address, resolve_ingress
 from lab.scenario.observe import Trace, added_since, compare
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,30 +29,28 @@ def lab():
     return topology, compile_plan(topology)
 
 
-def hop(node: str, kind: str, aws_id: str | None = None) -> dict:
-    return {"node": node, "kind": kind, "aws_id": aws_id, "ingress": None, "egress": None, "translations": []}
+def hop(node: str, kind: str, aws_id: str | None = None) -> Hop:
+    return Hop(node, kind, aws_id)
 
 
-NAT_PATH = [hop("app1", "instance", "i-07e1c28e7264d88e0"), hop("app-router", "vpc-router", "vpc-079f0ea25d51bfe5b"),
+NAT_PATH = (hop("app1", "instance", "i-07e1c28e7264d88e0"), hop("app-router", "vpc-router", "vpc-079f0ea25d51bfe5b"),
             hop("app-nat-a", "nat-gateway", "nat-0cf5093f692d7bd5f"),
             hop("app-router", "vpc-router", "vpc-079f0ea25d51bfe5b"),
             hop("app-igw", "internet-gateway", "igw-0355c13dff56fa1a1"), hop("internet", "internet"),
-            hop("s3-ap-northeast-2", "service", "com.amazonaws.ap-northeast-2.s3")]
+            hop("s3-ap-northeast-2", "service", "com.amazonaws.ap-northeast-2.s3"))
 NAT_SHOWN = ("app1 [instance] -> app-router [vpc-router] -> app-nat-a [nat-gateway] -> app-router [vpc-router] "
              "-> app-igw [internet-gateway] -> internet [internet] -> s3-ap-northeast-2 [service]")
-# What a trace of app1 -> S3 through the NAT gateway observes (Trace.to_dict, trimmed to what check reads).
-VIA_NAT = {"outcome": "ok", "path": NAT_PATH, "explanation": None, "http_status": 200,
-           "service_saw": {"node": "s3-ap-northeast-2", "source_ip": NAT_EIP, "source_port": 40000,
-                           "ingress": "internet", "vpce_id": None}}
-DROPPED = {"outcome": "timeout", "path": NAT_PATH[:2], "service_saw": None, "http_status": None,
-           "explanation": {"code": "NO_ROUTE_TO_DESTINATION", "component": "vpc-079f0ea25d51bfe5b",
-                           "node": "app-router",
-                           "message": "the packet entered app-router on br2p0 and never left it", "evidence": []}}
-COMMAND = {"outcome": "ok", "exit": 0, "output": "hello from S3 in ap-northeast-2\n"}
-DIG = {"outcome": "ok", "exit": 0, "output": "52.219.60.10\n3.5.140.10\n", "dns_answer": ["52.219.60.10", "3.5.140.10"]}
+# What a trace of app1 -> S3 through the NAT gateway observes, as the checks read it.
+VIA_NAT = Observed(Outcome.OK, NAT_PATH, None, ServiceSaw(NAT_EIP, "internet", None, "s3-ap-northeast-2", 40000),
+                   http_status=200)
+DROPPED = Observed(Outcome.TIMEOUT, NAT_PATH[:2], StopReason(
+    "NO_ROUTE_TO_DESTINATION", "vpc-079f0ea25d51bfe5b", "app-router",
+    "the packet entered app-router on br2p0 and never left it"))
+COMMAND = Observed(Outcome.OK, exit=0, output="hello from S3 in ap-northeast-2\n")
+DIG = Observed(Outcome.OK, exit=0, output="52.219.60.10\n3.5.140.10\n", dns_answer=("52.219.60.10", "3.5.140.10"))
 
 
-def failures(expect: dict, observed: dict, lab) -> list[str]:
+def failures(expect: dict, observed: Observed, lab) -> list[str]:
     _, plan = lab
     return check(expect, observed, plan)
 
@@ -94,7 +93,7 @@ def test_resolve_ingress():
 
 def test_no_expectation_always_passes(lab):
     assert failures({}, VIA_NAT, lab) == []
-    assert failures({}, {}, lab) == []
+    assert failures({}, Observed(), lab) == []
 
 
 def test_outcome(lab):
@@ -154,8 +153,7 @@ def test_service_saw_source_in(lab):
 def test_service_saw_ingress(lab):
     topology = load_topology(REPO / "topologies" / "gateway-endpoint.yaml")
     plan = compile_plan(topology)
-    via_endpoint = {"service_saw": {"node": "s3-ap-northeast-2", "source_ip": APP1, "source_port": 40000,
-                                    "ingress": S3_VPCE, "vpce_id": S3_VPCE}}
+    via_endpoint = Observed(service_saw=ServiceSaw(APP1, S3_VPCE, S3_VPCE, "s3-ap-northeast-2", 40000))
     assert check({"service_saw": {"ingress": "s3-gw"}}, via_endpoint, plan) == []
     assert check({"service_saw": {"ingress": S3_VPCE}}, via_endpoint, plan) == []
     assert check({"service_saw": {"ingress": "internet"}}, VIA_NAT, plan) == []
@@ -186,11 +184,11 @@ def test_dropped_by(lab):
 
 def test_dns_answer_is_compared_as_a_set_of_resolved_addresses(lab):
     assert failures({"dns_answer": ["3.5.140.10", "52.219.60.10"]}, DIG, lab) == []
-    answered_web1 = DIG | {"dns_answer": [WEB1_PUBLIC]}
+    answered_web1 = replace(DIG, dns_answer=(WEB1_PUBLIC,))
     assert failures({"dns_answer": ["public-ip:web1"]}, answered_web1, lab) == []
     assert failures({"dns_answer": ["52.219.60.10"]}, DIG, lab) == [
         "expected the DNS answer ['52.219.60.10'], got ['52.219.60.10', '3.5.140.10']"]
-    assert failures({"dns_answer": ["52.219.60.10"]}, {"outcome": "dns-failure", "dns_answer": []}, lab) == [
+    assert failures({"dns_answer": ["52.219.60.10"]}, Observed(Outcome.DNS_FAILURE), lab) == [
         "expected the DNS answer ['52.219.60.10'], got []"]
 
 
@@ -203,7 +201,7 @@ def test_status(lab):
 def test_exit(lab):
     assert failures({"exit": 0}, COMMAND, lab) == []
     assert failures({"exit": 1}, COMMAND, lab) == ["expected exit status 1, got 0"]
-    timed_out = {"outcome": "timeout", "exit": None, "output": ""}
+    timed_out = Observed(Outcome.TIMEOUT)
     assert failures({"exit": 0}, timed_out, lab) == ["expected exit status 0, got None"]
 
 
@@ -214,7 +212,7 @@ def test_output_contains(lab):
 
 
 def test_output_is_shown_up_to_200_characters(lab):
-    long = {"outcome": "error", "exit": 1, "output": "x" * 500}
+    long = Observed(Outcome.ERROR, exit=1, output="x" * 500)
     assert failures({"output_contains": "y"}, long, lab) == [
         f"expected the output to contain 'y'; it was {'x' * 200!r}"]
 
@@ -276,3 +274,12 @@ def test_a_prediction_agrees_only_with_the_same_outcome_the_client_saw():
     assert (predicted.outcome, predicted.reachable) == (Outcome.TIMEOUT, False)
     assert compare(predicted, None, Outcome.TIMEOUT) == []
     assert compare(predicted, None, Outcome.NO_ROUTE) == ["predicted outcome timeout, observed no-route"]
+
+
+def test_a_trace_and_a_command_are_read_as_what_the_checks_see():
+    """A trace whose name did not resolve has no path; a command's answer is its own."""
+    trace = Trace("app1", "nowhere.example.com", 443, Outcome.DNS_FAILURE, {"outcome": "dns-failure"}, None,
+                  Explanation("app1", "nowhere.example.com", None, 443, False, Outcome.DNS_FAILURE, [], None))
+    assert as_observed(trace) == Observed(Outcome.DNS_FAILURE)
+    dig = CommandResult(Outcome.OK, 0, "52.219.60.10\n", ("52.219.60.10",))
+    assert as_observed(dig) == Observed(Outcome.OK, exit=0, output="52.219.60.10\n", dns_answer=("52.219.60.10",))
