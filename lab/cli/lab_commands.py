@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lab.cli.common import TOPOLOGY, planned
 from lab.cli.output import port, print_json, target
-from lab.errors import BadArgument, ExpectationFailed, TopologyError
+from lab.errors import EXIT_ENVIRONMENT, BadArgument, ExpectationFailed, TopologyError
 from lab.signals import terminated_cleanly
 
 
@@ -92,7 +92,7 @@ def run_clean(args: argparse.Namespace) -> int:
               "nothing of that lab still runs, then delete the file", file=sys.stderr)
     if not cleaned.removed and not cleaned.skipped:
         print("no leftover lab")
-    return 1 if cleaned.skipped else 0
+    return EXIT_ENVIRONMENT if cleaned.skipped else 0  # a state file on this machine vpclab cannot read
 
 
 def add_inspect(verbs) -> None:
