@@ -7,7 +7,7 @@ setup(
     description="A packet-level lab for AWS VPC endpoints, built from Linux network namespaces",
     python_requires=">=3.11",
     packages=find_packages(include=["lab", "lab.*"]),
-    package_data={"lab": ["data/*.yaml", "data/policies/*.json"]},
+    package_data={"lab": ["data/*.yaml", "data/demo/*.yaml", "data/policies/*.json"]},
     install_requires=[
         "ruamel.yaml>=0.18",
         "scapy>=2.6",

@@ -97,7 +97,8 @@ class ServiceSaw:
 
 @dataclass(frozen=True)
 class CommandResult:
-    """A scenario step that runs a command (s3, dns, run): its outcome, exit status and output."""
+    """A scenario step that runs a command (s3, dns, run): its outcome, exit status and output; a
+    change step's (associate, disassociate) is ok with exit 0 and no output."""
 
     outcome: Outcome
     exit: int | None

@@ -9,7 +9,6 @@ from lab.plan.types import Plan
 from lab.results import CommandResult, Hop, Outcome, StopReason
 
 if TYPE_CHECKING:  # named only: importing the scenario runner would load the realizer for `explain`
-    from lab.scenario.demo import ActResult
     from lab.scenario.observe import Trace
     from lab.scenario.runner import ScenarioResult
 
@@ -131,29 +130,36 @@ def hop_line(path: list[Hop]) -> str:
     return " -> ".join(parts)
 
 
-def demo_text(act: ActResult) -> str:
-    """One act of the demo: a title, then per step the path, what S3 saw, and the prediction."""
-    lines = [f"== {act.act.title}", ""]
-    for story, t in act.results:
-        if t is None:  # a change of the lab, not traffic
-            lines += [f"   >> {story}", ""]
+def demo_text(result: ScenarioResult) -> str:
+    """One act of the demo (a scenario): its name as the title, then per step its name as the
+    caption, the path, what S3 saw, and the prediction; a change of the lab is a caption alone."""
+    owners = {str(p.address): f"{p.owner}'s {'Elastic IP' if p.elastic else 'public IP'}"
+              for p in (result.plan.public_ips if result.plan else ())}
+    lines = [f"== {result.scenario.name}", ""]
+    for step in result.steps:
+        t = step.observed
+        if isinstance(t, CommandResult):  # a change of the lab, not traffic
+            lines += [f"   >> {step.step.name}", ""]
             continue
-        lines += [f"   {story}", f"     path:    {hop_line(t.observed.path if t.observed else [])}",
-                  f"     result:  {demo_result(act, t)}"]
+        lines += [f"   {step.step.name}", f"     path:    {hop_line(t.observed.path if t.observed else [])}",
+                  f"     result:  {demo_result(owners, t)}"]
         why = t.predicted.explanation.message if t.predicted.explanation else None
         if why and t.outcome not in (Outcome.OK, Outcome.DENIED):
             lines.append(f"     why:     {why}")
         verdict = "agrees" if t.agrees else "DISAGREES (a vpclab bug): " + "; ".join(t.disagreements)
-        lines += [f"     predicted by AWS's rules (vpclab explain): {verdict}", ""]
+        lines += [f"     predicted by AWS's rules (vpclab explain): {verdict}"]
+        lines += [f"     FAILED:  {failure}" for failure in step.failures if not failure.startswith("vpclab bug")]
+        lines.append("")
     return "\n".join(lines)
 
 
-def demo_result(act: ActResult, t: Trace) -> str:
-    """What S3 answered, and from where it saw the request; or why nothing answered."""
+def demo_result(owners: dict[str, str], t: Trace) -> str:
+    """What S3 answered, and from where it saw the request (`owners`: public IP -> "web1's public
+    IP"); or why nothing answered."""
     saw = t.observed.service_saw if t.observed else None
     if t.outcome == Outcome.OK:
         source = saw.source_ip if saw else None
-        owner = f" ({act.owners[source]})" if source in act.owners else ""
+        owner = f" ({owners[source]})" if source in owners else ""
         return (f"HTTP {t.probe.get('http_status')} from S3, which saw the request come from {source}{owner} "
                 f"via {saw.vpce_id if saw and saw.vpce_id else 'the internet'}")
     if t.outcome == Outcome.DENIED:
@@ -167,8 +173,8 @@ def scenario_text(result: ScenarioResult) -> str:
     """One line per step (PASS/FAIL), the path the packets took, and every failed expectation."""
     lines = [f"scenario {result.scenario.name} ({result.scenario.file}): {'passed' if result.passed else 'FAILED'}"]
     for step in result.steps:
-        lines.append(f"  {'PASS' if step.passed else 'FAIL'}  {step.step.name}  "
-                     f"(from {step.step.source}, line {step.step.line})")
+        where = f"from {step.step.source}" if step.step.source is not None else step.step.action
+        lines.append(f"  {'PASS' if step.passed else 'FAIL'}  {step.step.name}  ({where}, line {step.step.line})")
         observed = step.observed
         path = [] if isinstance(observed, CommandResult) or not observed.observed else observed.observed.path
         if path:

@@ -23,18 +23,21 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from lab.errors import BadInput, LabError, StateConflict, UnknownName
 from lab.model.dns_names import dns_name_problem, shown, target_problem
 from lab.model.loader import load_topology, parse_topology
-from lab.model.source import MISSING, Section, fail, is_int, read_yaml
+from lab.model.source import BAD_VALUE, MISSING, Section, fail, is_int, read_yaml
 from lab.model.topology import Topology
 from lab.model.validate import validate
+from lab.plan.changes import associate, find_endpoint
 from lab.plan.compile import compile_plan
 from lab.plan.names import INTERNET_CLIENT
 from lab.plan.types import KINDS, Plan
 from lab.results import Outcome
 from lab.scenario.expect import resolve_address
 
-ACTIONS = ("trace", "http", "s3", "dns", "run")
+ACTIONS = ("trace", "http", "s3", "dns", "run", "associate", "disassociate")
+CHANGES = ("associate", "disassociate")  # change the running lab, as the prompt's verbs do; no node
 OUTCOMES = tuple(Outcome)  # the one vocabulary (lab.results), in its order
 S3_OPS = ("ls", "get", "put")
 EXPECT_KEYS = ("outcome", "path", "not_via", "service_saw", "dns_answer", "status", "output_contains",
@@ -43,7 +46,8 @@ EXPECT_KEYS = ("outcome", "path", "not_via", "service_saw", "dns_answer", "statu
 # captures, or a command's exit status and output (dig's answer too).
 TRAFFIC = ("outcome", "path", "not_via", "service_saw", "dropped_by", "status")
 COMMAND = ("outcome", "exit", "output_contains")
-APPLIES = {"trace": TRAFFIC, "http": TRAFFIC, "s3": COMMAND, "run": COMMAND, "dns": COMMAND + ("dns_answer",)}
+APPLIES = {"trace": TRAFFIC, "http": TRAFFIC, "s3": COMMAND, "run": COMMAND, "dns": COMMAND + ("dns_answer",),
+           "associate": (), "disassociate": ()}
 SERVICE_SAW_KEYS = ("source", "source_in", "ingress")
 ADDRESS_KINDS = ("public-ip", "elastic-ip", "private-ip")
 
@@ -51,12 +55,19 @@ ADDRESS_KINDS = ("public-ip", "elastic-ip", "private-ip")
 @dataclass(frozen=True)
 class Step:
     name: str
-    source: str
+    source: str | None  # None for a change of the lab (CHANGES)
     action: str  # one of ACTIONS
     argument: str
     port: int | None
     expect: dict
     line: int
+
+    @property
+    def node(self) -> str:
+        """The node a traffic or command step runs in; a change step (built in code) has none."""
+        if self.source is None:
+            raise BadInput(f"step '{self.name}': {self.action} changes the lab and runs in no node")
+        return self.source
 
 
 @dataclass(frozen=True)
@@ -78,10 +89,22 @@ def load_scenario(path: Path | str) -> Scenario:
         raise doc.error("steps", "the scenario has no steps (write them as a list under 'steps')", MISSING)
     names = set(topology.instances) | {INTERNET_CLIENT}
     for step in steps:
-        if step.source not in names:
+        if step.source is not None and step.source not in names:
             raise fail(doc.file, step.line, f"step '{step.name}': 'from: {step.source}' is not an instance "
                        f"of the topology ({', '.join(sorted(names))})", "InvalidParameterValue")
+    check_changes(doc.file, topology, steps)
     return Scenario(doc.file, doc.text("name") or Path(doc.file).stem, topology, steps)
+
+
+def check_changes(file: str, topology: Topology, steps: tuple[Step, ...]) -> None:
+    """Each change applies to the topology as the steps before it left it: associating what is
+    already associated is found here, before a lab is built."""
+    for step in (s for s in steps if s.action in CHANGES):
+        endpoint, table = step.argument.split()
+        try:
+            topology = associate(topology, endpoint, table, on=step.action == "associate")
+        except StateConflict as e:
+            raise fail(file, step.line, f"step '{step.name}': {e}", "IncorrectState") from None
 
 
 def scenario_topology(doc: Section) -> Topology:
@@ -115,6 +138,8 @@ def parse_step(sec: Section, number: int, plan: Plan, topology: Topology) -> Ste
     argument = sec.text(action)
     if argument is None or not argument.strip():
         raise sec.error(action, f"step {number}: '{action}' is empty", MISSING)
+    if action in CHANGES:
+        return parse_change(sec, number, action, argument, topology)
     if action == "s3" and (argument.split()[0] not in S3_OPS or len(argument.split()) != 2):
         raise sec.error(action, f"step {number}: s3 takes '{' | '.join(S3_OPS)} bucket[/key]', not '{argument}'")
     if action in ("trace", "http"):
@@ -130,6 +155,27 @@ def parse_step(sec: Section, number: int, plan: Plan, topology: Topology) -> Ste
                           topology)
     return Step(sec.text("name") or f"step {number}", sec.required_text("from"), action, argument,
                 port, checks, sec.line)
+
+
+def parse_change(sec: Section, number: int, action: str, argument: str, topology: Topology) -> Step:
+    """`associate: ENDPOINT ROUTE_TABLE`: a gateway endpoint and a route table the topology has.
+    Whether the association exists at that point is known only while the steps run."""
+    if sec.has("from") or sec.has("expect"):
+        key = "from" if sec.has("from") else "expect"
+        raise sec.error(key, f"step {number}: {action} changes the lab, not a node: a change step takes no '{key}'",
+                        "InvalidParameterCombination")
+    words = argument.split()
+    if len(words) != 2:
+        raise sec.error(action, f"step {number}: {action} takes 'ENDPOINT ROUTE_TABLE', not '{argument}'")
+    try:
+        vpc, _ = find_endpoint(topology, words[0])
+    except LabError as e:  # no such endpoint, or an interface endpoint (it has no route tables)
+        code = "InvalidVpcEndpointId.NotFound" if isinstance(e, UnknownName) else BAD_VALUE
+        raise sec.error(action, f"step {number}: {e}", code) from None
+    if words[1] not in topology.vpcs[vpc].route_tables:
+        raise sec.error(action, f"step {number}: route table {words[1]}: not in vpc {vpc} "
+                        f"({', '.join(topology.vpcs[vpc].route_tables)})", "InvalidRouteTableID.NotFound")
+    return Step(sec.text("name") or f"step {number}", None, action, argument, None, {}, sec.line)
 
 
 class HttpUrl(NamedTuple):

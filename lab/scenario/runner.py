@@ -11,11 +11,12 @@ from pathlib import Path
 from lab.analysis.explain import explain
 from lab.errors import BadInput
 from lab.plan.compile import compile_plan
+from lab.plan.types import Plan
 from lab.realize.lab import Lab
 from lab.results import RESULT_SCHEMA_VERSION, CommandResult, Outcome
 from lab.scenario.expect import as_observed, check
-from lab.scenario.loader import Scenario, Step, http_url, load_scenario
-from lab.scenario.observe import Trace, trace
+from lab.scenario.loader import CHANGES, Scenario, Step, http_url, load_scenario
+from lab.scenario.observe import Trace, change_lab, trace
 
 COMMAND_TIMEOUT = 30
 
@@ -38,8 +39,9 @@ class StepResult:
         return self.observed.to_dict(None) if isinstance(self.observed, Trace) else asdict(self.observed)
 
     def to_dict(self) -> dict:
-        return {"name": self.step.name, "line": self.step.line, "from": self.step.source,
-                self.step.action: self.step.argument, "passed": self.passed,
+        return {"name": self.step.name, "line": self.step.line} \
+            | ({"from": self.step.source} if self.step.source is not None else {}) \
+            | {self.step.action: self.step.argument, "passed": self.passed,
                 "failures": list(self.failures), "observed": self.observed_dict()} \
             | ({"stopped_services": list(self.stopped_services)} if self.stopped_services else {})
 
@@ -49,6 +51,7 @@ class ScenarioResult:
     scenario: Scenario
     steps: list[StepResult]
     run_dir: str | None
+    plan: Plan | None = None  # as the lab was built (a report names its public IPs' owners)
 
     @property
     def passed(self) -> bool:
@@ -67,8 +70,23 @@ def run_scenario(scenario: Scenario | Path | str, keep: Path | None = None) -> S
         scenario = load_scenario(scenario)
     plan = compile_plan(scenario.topology)
     with Lab(plan, keep) as lab:  # without keep, a temporary run directory that goes with the lab
-        results = [run_step(scenario, plan, lab, step) for step in scenario.steps]
-    return ScenarioResult(scenario, results, str(keep) if keep else None)
+        results = run_steps(scenario, plan, lab)
+    return ScenarioResult(scenario, results, str(keep) if keep else None, plan)
+
+
+def run_steps(scenario: Scenario, plan: Plan, lab: Lab) -> list[StepResult]:
+    """Every step in order; a change step (associate, disassociate) changes the lab's routes, and
+    the steps after it are predicted and run against the changed topology and plan."""
+    results = []
+    for step in scenario.steps:
+        if step.action in CHANGES:
+            endpoint, table = step.argument.split()
+            topology, plan = change_lab(lab, scenario.topology, endpoint, table, on=step.action == "associate")
+            scenario = replace(scenario, topology=topology)
+            results.append(StepResult(step, CommandResult(Outcome.OK, 0, "")))
+        else:
+            results.append(run_step(scenario, plan, lab, step))
+    return results
 
 
 def run_step(scenario: Scenario, plan, lab, step: Step) -> StepResult:
@@ -91,14 +109,14 @@ def do_trace(scenario, plan, lab, step: Step) -> Trace:
             raise BadInput(f"step '{step.name}': http takes a URL such as https://HOST/PATH, not '{step.argument}'")
         target, port, http_path = url
     signed = step.action == "trace"  # `http` is curl: unsigned, as S3 sees a browser or curl
-    predicted = explain(scenario.topology, plan, step.source, target, port, http_path or "/", signed)
-    return trace(lab, predicted, step.source, target, port, http_path, signed)
+    predicted = explain(scenario.topology, plan, step.node, target, port, http_path or "/", signed)
+    return trace(lab, predicted, step.node, target, port, http_path, signed)
 
 
 def run_in_node(lab, step: Step, argv: list[str]) -> CommandResult:
-    proc = lab.node(step.source).popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                       env=lab.node_env(step.source))
-    lab.own(proc.pid, f"step '{step.name}' in {step.source}")
+    proc = lab.node(step.node).popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=lab.node_env(step.node))
+    lab.own(proc.pid, f"step '{step.name}' in {step.node}")
     try:
         output, _ = proc.communicate(timeout=COMMAND_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -113,7 +131,7 @@ def do_s3(scenario, plan, lab, step: Step) -> CommandResult:
     op, _, what = step.argument.partition(" ")
     uri = f"s3://{what.strip()}"
     argv = {"ls": ["aws", "s3", "ls", uri], "get": ["aws", "s3", "cp", uri, "-"],
-            "put": ["bash", "-c", f"echo 'written by {step.source}' | aws s3 cp - {uri}"]}[op]
+            "put": ["bash", "-c", f"echo 'written by {step.node}' | aws s3 cp - {uri}"]}[op]
     result = run_in_node(lab, step, argv)
     if result.outcome == Outcome.ERROR and ("AccessDenied" in result.output or "403" in result.output):
         return replace(result, outcome=Outcome.DENIED)

@@ -69,6 +69,16 @@ def test_a_run_of_trace_and_command_steps_validates():
     assert problems([ScenarioResult(scenario, steps, None).to_dict()]) == []
 
 
+def test_a_change_step_validates_without_a_node_and_not_with_one():
+    """The demo's act 2 disassociates, then associates, a gateway endpoint: steps of no node."""
+    scenario = load_scenario("lab/data/demo/act2.yaml")
+    change = StepResult(scenario.steps[0], CommandResult(Outcome.OK, 0, ""))
+    data = ScenarioResult(scenario, [change], None).to_dict()
+    assert data["steps"][0]["disassociate"] == "s3-gw private" and problems([data]) == []
+    data["steps"][0]["from"] = "app1"
+    assert problems([data]) != []
+
+
 def test_output_that_breaks_the_contract_is_caught():
     data = a_trace().to_dict(None)
     data["outcome"] = "dropped"  # a word of no client

@@ -135,6 +135,32 @@ def test_each_action_keeps_its_argument(tmp_path):
         assert (step.action, step.argument, step.port) == (action, argument, port), yaml_step
 
 
+def test_a_change_step_names_an_endpoint_and_a_route_table_and_no_node(tmp_path):
+    gateway = (REPO / "topologies" / "gateway-endpoint.yaml").as_posix()
+    scenario = load_scenario(write(tmp_path, f"""
+        topology: {gateway}
+        steps:
+          - {{name: without the endpoint, disassociate: s3-gw private}}
+          - {{from: app1, trace: lab-bucket.s3.ap-northeast-2.amazonaws.com}}
+          - {{associate: app/s3-gw private}}
+        """))
+    changes = [(s.action, s.argument, s.source, s.expect) for s in scenario.steps if s.source is None]
+    assert changes == [("disassociate", "s3-gw private", None, {}), ("associate", "app/s3-gw private", None, {})]
+    with pytest.raises(BadInput, match=r"^step 'without the endpoint': disassociate changes the lab and runs in no node$"):
+        _ = scenario.steps[0].node
+
+
+@pytest.mark.parametrize("name", ["act1.yaml", "act2.yaml", "act3.yaml"])
+def test_the_demo_acts_ship_in_the_package_and_load_from_any_directory(name, tmp_path, monkeypatch):
+    """`vpclab demo` runs them wherever it is started: their topologies are found next to them."""
+    from lab.cli.commands import DEMO_ACTS
+
+    monkeypatch.chdir(tmp_path)
+    assert [p.name for p in DEMO_ACTS] == ["act1.yaml", "act2.yaml", "act3.yaml"]
+    scenario = load_scenario(DEMO_ACTS[int(name[3]) - 1])
+    assert scenario.name.startswith(f"Figure {name[3]}: ") and scenario.steps
+
+
 @pytest.mark.parametrize(("url", "parts"), [
     ("https://lab-bucket.s3.ap-northeast-2.amazonaws.com/hello.txt?versionId=1",
      HttpUrl("lab-bucket.s3.ap-northeast-2.amazonaws.com", 443, "/hello.txt?versionId=1")),
