@@ -1,4 +1,5 @@
 """vpclab: AWS VPC endpoints made real with Linux namespaces. Dependencies: docs/dependencies.md."""
+
 from setuptools import find_packages, setup
 
 setup(
@@ -22,6 +23,8 @@ setup(
         "cryptography>=42",
         "dnslib>=0.9.24",
     ],
-    extras_require={"test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.15", "mypy>=1.15", "jsonschema>=4.20"]},
+    extras_require={
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.15", "mypy>=1.15", "jsonschema>=4.20"]
+    },
     entry_points={"console_scripts": ["vpclab = lab.cli.main:entry_point"]},
 )

@@ -8,6 +8,7 @@ Writes a LINUX_SLL2 pcap shaped like the measured one (89 % TCP, 10 % UDP, 0.5 %
 ARP), times the reader (every sighting built, fingerprints included), then grouping into flows,
 then tshark extracting the same fields, and prints the ratio. Timings vary about 20 % between runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,9 +30,23 @@ from lab.analysis.run import Run  # noqa: E402
 SLL2_OUT = struct.pack("!HHIHBB8s", 0x0800, 0, 2, 1, 4, 6, b"\x02" * 6)  # sent by the node
 SLL2_ARP = struct.pack("!HHIHBB8s", 0x0806, 0, 2, 1, 1, 6, b"\x02" * 6)
 SRC, DST = bytes([10, 0, 2, 4]), bytes([52, 219, 60, 10])
-TSHARK_FIELDS = ["frame.time_epoch", "sll.ifindex", "sll.pkttype", "ip.src", "ip.dst", "ip.proto", "ip.id",
-                 "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "udp.srcport",
-                 "udp.dstport", "tcp.len"]
+TSHARK_FIELDS = [
+    "frame.time_epoch",
+    "sll.ifindex",
+    "sll.pkttype",
+    "ip.src",
+    "ip.dst",
+    "ip.proto",
+    "ip.id",
+    "tcp.srcport",
+    "tcp.dstport",
+    "tcp.seq_raw",
+    "tcp.ack_raw",
+    "tcp.flags",
+    "udp.srcport",
+    "udp.dstport",
+    "tcp.len",
+]
 
 
 def ipv4(proto: int, ip_id: int, l4: bytes) -> bytes:
@@ -76,24 +91,39 @@ def main() -> int:
         print(f"pcap: {args.packets} packets, {pcap.stat().st_size / 1e6:.1f} MB, LINUX_SLL2")
         sightings, read_s = timed(lambda: list(read_pcap(pcap, "n", {2: "eth0"})))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"vpclab reader: {len(sightings)} IPv4 sightings in {read_s:.2f} s = "
-              f"{args.packets / read_s / 1e3:.0f} k packets/s (max RSS {rss:.0f} MB)")
-        plan = {"nodes": {"n": {"name": "n", "kind": "instance", "aws_id": None, "forwarding": False,
-                                "interfaces": [{"name": "eth0", "addresses": ["10.0.2.4/24"]}], "bridges": []}},
-                "links": []}
+        print(
+            f"vpclab reader: {len(sightings)} IPv4 sightings in {read_s:.2f} s = "
+            f"{args.packets / read_s / 1e3:.0f} k packets/s (max RSS {rss:.0f} MB)"
+        )
+        plan = {
+            "nodes": {
+                "n": {
+                    "name": "n",
+                    "kind": "instance",
+                    "aws_id": None,
+                    "forwarding": False,
+                    "interfaces": [{"name": "eth0", "addresses": ["10.0.2.4/24"]}],
+                    "bridges": [],
+                }
+            },
+            "links": [],
+        }
         found, flows_s = timed(lambda: flows(Run(plan, sightings)))
-        print(f"vpclab flows: {len(found)} connections from {len(sightings)} sightings in {flows_s:.2f} s = "
-              f"{len(sightings) / flows_s / 1e3:.0f} k sightings/s")
+        print(
+            f"vpclab flows: {len(found)} connections from {len(sightings)} sightings in {flows_s:.2f} s = "
+            f"{len(sightings) / flows_s / 1e3:.0f} k sightings/s"
+        )
         tshark = shutil.which("tshark")
         if tshark is None:
             print("tshark: missing (apt-get install tshark to compare; measurements.md section 6 has 37 k packets/s)")
             return 0
         command = [tshark, "-r", str(pcap), "-n", "-T", "fields", "-Y", "ip"]
         command += [arg for field in TSHARK_FIELDS for arg in ("-e", field)]
-        _, tshark_s = timed(lambda: subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                                   check=True))
-        print(f"tshark -T fields ({len(TSHARK_FIELDS)} fields, -Y ip): {tshark_s:.2f} s = "
-              f"{args.packets / tshark_s / 1e3:.0f} k packets/s")
+        _, tshark_s = timed(lambda: subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True))
+        print(
+            f"tshark -T fields ({len(TSHARK_FIELDS)} fields, -Y ip): {tshark_s:.2f} s = "
+            f"{args.packets / tshark_s / 1e3:.0f} k packets/s"
+        )
         print(f"ratio: the vpclab reader is {tshark_s / read_s:.1f}x as fast as tshark")
     return 0
 

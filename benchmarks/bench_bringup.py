@@ -24,6 +24,7 @@ namespaces asynchronously, so each variant follows each other variant equally of
 
 Ratios are medians against plain Mininet's median in the same run; about ±20 % between runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,9 @@ from lab.realize import kernel  # noqa: E402
 from lab.realize.lab import Lab  # noqa: E402
 
 NETWORK_PHASES = ("create_nodes", "connect", "configure", "wait_carrier")
-LAB_PHASES = ("launch_services",) + NETWORK_PHASES + ("start_services", "start_captures", "wait_captures",
-                                                      "wait for services (READY)")
+LAB_PHASES = (
+    ("launch_services",) + NETWORK_PHASES + ("start_services", "start_captures", "wait_captures", "wait for services (READY)")
+)
 
 
 # -- vpclab, phases timed from outside --------------------------------------------------------------
@@ -90,6 +92,7 @@ class TimedLab(Lab):
 def _timed_step(name: str):
     def step(self):
         self.timed(name, getattr(super(TimedLab, self), name))
+
     return step
 
 
@@ -204,8 +207,7 @@ class RawNet:
                 ns.link("set", index=idx, state="up")
 
     def veths(self) -> int:
-        return sum(1 for ns in self.sockets.values() for link in ns.get_links()
-                   if link.get(("linkinfo", "kind")) == "veth")
+        return sum(1 for ns in self.sockets.values() for link in ns.get_links() if link.get(("linkinfo", "kind")) == "veth")
 
     def stop(self) -> None:
         """Close the sockets and descriptors: with no process inside, the kernel removes each
@@ -239,28 +241,33 @@ def spread(values: list[float]) -> str:
 
 def report(path: Path, plan, results: dict, phases: list[dict[str, float]]) -> None:
     base_up, base_down = (median([r[i] for r in results["plain Mininet"]]) for i in (0, 1))
-    print(f"\n### {path.parent.name}/{path.name}: {len(plan.nodes)} namespaces, "
-          f"{veth_count(plan)} veth pairs ({len(plan.links)} links + stubs), {len(results['vpclab Lab'])} runs\n")
+    print(
+        f"\n### {path.parent.name}/{path.name}: {len(plan.nodes)} namespaces, "
+        f"{veth_count(plan)} veth pairs ({len(plan.links)} links + stubs), {len(results['vpclab Lab'])} runs\n"
+    )
     rows = []
     for variant, runs in results.items():
         up, down = [r[0] for r in runs], [r[1] for r in runs]
-        rows.append([variant, spread(up), f"{median(up) / base_up:.2f}x", spread(down),
-                     f"{median(down) / base_down:.2f}x"])
+        rows.append([variant, spread(up), f"{median(up) / base_up:.2f}x", spread(down), f"{median(down) / base_down:.2f}x"])
     network = [sum(p[n] for n in NETWORK_PHASES) for p in phases]
-    rows.append(["vpclab Lab, network phases only (nodes, links, config, carrier)", spread(network),
-                 f"{median(network) / base_up:.2f}x", "-", "-"])
-    print(table(["variant", "bring-up s, median (min-max)", "vs Mininet", "teardown s, median (min-max)",
-                 "vs Mininet"], rows))
+    rows.append(
+        [
+            "vpclab Lab, network phases only (nodes, links, config, carrier)",
+            spread(network),
+            f"{median(network) / base_up:.2f}x",
+            "-",
+            "-",
+        ]
+    )
+    print(table(["variant", "bring-up s, median (min-max)", "vs Mininet", "teardown s, median (min-max)", "vs Mininet"], rows))
     print("\nvpclab Lab phases (median s):\n")
     for p in phases:
         drops = p.pop("save_drops", 0.0)
-        p["  of which captures (0.2 s settle, then SIGINT each)"] = (
-            p.get("save evidence (captures, drop counters)", 0.0) - drops)
+        p["  of which captures (0.2 s settle, then SIGINT each)"] = p.get("save evidence (captures, drop counters)", 0.0) - drops
         p["  of which save_drops (`nft -j list ruleset` in every nft node)"] = drops
     names = list(LAB_PHASES) + [n for n in phases[0] if n not in LAB_PHASES]
     downs = [r[1] for r in results["vpclab Lab"]]
-    rest = [d - p.get("save evidence (captures, drop counters)", 0) - p.get("stop services", 0)
-            for d, p in zip(downs, phases)]
+    rest = [d - p.get("save evidence (captures, drop counters)", 0) - p.get("stop services", 0) for d, p in zip(downs, phases)]
     rows = [[n, f"{median([p.get(n, 0.0) for p in phases]):.3f}"] for n in names]
     rows.append(["stop: node shells and cleanup.remove (the rest of `stop()`)", f"{median(rest):.3f}"])
     print(table(["phase", "s"], rows))
@@ -268,15 +275,16 @@ def report(path: Path, plan, results: dict, phases: list[dict[str, float]]) -> N
 
 def bench_topology(path: Path, runs: int, pids: list[Owned], tags: list[str]) -> None:
     plan = plan_of(path)
-    results = {"plain Mininet": [], "plain Mininet + carrier wait": [], "raw netlink (no processes)": [],
-               "vpclab Lab": []}
+    results = {"plain Mininet": [], "plain Mininet + carrier wait": [], "raw netlink (no processes)": [], "vpclab Lab": []}
     phases = []
-    variants = [("plain Mininet", lambda check: run_mininet(plan, pids, check)),
-                ("plain Mininet + carrier wait", lambda check: run_mininet(plan, pids, check, carrier=True)),
-                ("raw netlink (no processes)", lambda check: run_raw(plan, check)),
-                ("vpclab Lab", lambda check: run_lab(plan, pids, tags)[:3])]
+    variants = [
+        ("plain Mininet", lambda check: run_mininet(plan, pids, check)),
+        ("plain Mininet + carrier wait", lambda check: run_mininet(plan, pids, check, carrier=True)),
+        ("raw netlink (no processes)", lambda check: run_raw(plan, check)),
+        ("vpclab Lab", lambda check: run_lab(plan, pids, tags)[:3]),
+    ]
     for rep in range(runs + 1):  # rep 0: warm-up (imports, caches, first-time checks), not counted
-        order = variants[rep % len(variants):] + variants[:rep % len(variants)]
+        order = variants[rep % len(variants) :] + variants[: rep % len(variants)]
         for name, run in order:
             result = run(rep == 0)
             if rep and name == "vpclab Lab":
@@ -290,8 +298,9 @@ def bench_topology(path: Path, runs: int, pids: list[Owned], tags: list[str]) ->
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, choices=range(1, 21), metavar="N (1-20)")
-    parser.add_argument("topologies", nargs="*", type=Path, metavar="TOPOLOGY",
-                        help="topology files (default: every topologies/*.yaml)")
+    parser.add_argument(
+        "topologies", nargs="*", type=Path, metavar="TOPOLOGY", help="topology files (default: every topologies/*.yaml)"
+    )
     args = parser.parse_args()
     require_root()
     print(f"bench_bringup: {machine()}")

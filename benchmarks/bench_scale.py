@@ -21,6 +21,7 @@ KernelStack and PageTables of /proc/meminfo: namespaces, devices, sockets, route
 machine's, so other work on the machine shows in it), and the proportional set size (PSS) of the
 processes in its namespaces (for a Lab also the service launcher and its services).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,10 @@ def run_mininet(plan, pids: list[Owned]) -> dict:
     try:
         up = time.perf_counter() - started
         pids += [owned(node.pid, f"shell of {name}") for name, node in net.nodes.items()]
-        memory = {"kernel": kernel_memory() - kernel, "pss": pss(pids_in_namespaces(
-            namespace_inodes(node.pid for node in net.nodes.values())))}
+        memory = {
+            "kernel": kernel_memory() - kernel,
+            "pss": pss(pids_in_namespaces(namespace_inodes(node.pid for node in net.nodes.values()))),
+        }
         waiting = time.perf_counter()
         wait_carrier(net, timeout=30.0)
         carrier = time.perf_counter() - waiting
@@ -112,6 +115,7 @@ def run_lab(plan, pids: list[Owned], tags: list[str]) -> dict:
     def memory(lab) -> dict:
         members = set(pids_in_namespaces(lab.state.netns.values())) | {o.pid for o in lab.state.processes}
         return {"kernel": kernel_memory() - kernel, "pss": pss(members)}
+
     up, down, phases, measured = bench_bringup.run_lab(plan, pids, tags, memory)
     return {"up": up, "down": down, "memory": measured, "phases": phases}
 
@@ -119,17 +123,24 @@ def run_lab(plan, pids: list[Owned], tags: list[str]) -> dict:
 # -- one size ---------------------------------------------------------------------------------------
 def bench_size(vpcs: int, runs: int, pids: list[Owned], tags: list[str]) -> dict:
     plan = compile_plan(load_topology("many-vpcs.yaml", many_vpcs(vpcs)))
-    variants = [("plain Mininet", lambda: run_mininet(plan, pids)), ("raw netlink", lambda: run_raw(plan)),
-                ("vpclab Lab", lambda: run_lab(plan, pids, tags))]
+    variants = [
+        ("plain Mininet", lambda: run_mininet(plan, pids)),
+        ("raw netlink", lambda: run_raw(plan)),
+        ("vpclab Lab", lambda: run_lab(plan, pids, tags)),
+    ]
     results: dict[str, list[dict]] = {name: [] for name, _ in variants}
     for rep in range(runs + 1):  # rep 0: warm-up, not counted
-        for name, run in variants[rep % 3:] + variants[:rep % 3]:
+        for name, run in variants[rep % 3 :] + variants[: rep % 3]:
             result = run()
             if rep:
                 results[name].append(result)
             time.sleep(0.5 + len(plan.nodes) / 200)  # the kernel frees the last variant's namespaces later
-        print(f"  {vpcs} VPCs: round {rep}{' (warm-up)' if rep == 0 else ''} done "
-              f"({time.strftime('%H:%M:%S')}, load {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+        print(
+            f"  {vpcs} VPCs: round {rep}{' (warm-up)' if rep == 0 else ''} done "
+            f"({time.strftime('%H:%M:%S')}, load {os.getloadavg()[0]:.2f})",
+            file=sys.stderr,
+            flush=True,
+        )
     return {"vpcs": vpcs, "namespaces": len(plan.nodes), "veths": veth_count(plan), "results": results}
 
 
@@ -159,16 +170,44 @@ def report(sizes: list[dict]) -> None:
         mn, raw, lab = (s["results"][v] for v in ("plain Mininet", "raw netlink", "vpclab Lab"))
         base_up, base_down = med(mn, "up"), med(mn, "down")
         net = median([network(r) for r in lab])
-        rows.append([f"{s['vpcs']} ({s['namespaces']} / {s['veths']})", spread(mn, "up"), f"{med(mn, 'carrier'):.2f}",
-                     spread(raw, "up"), spread(lab, "up"), f"**{med(lab, 'up') / base_up:.2f}x**",
-                     f"{net:.2f} ({net / base_up:.2f}x)", spread(mn, "down"), spread(raw, "down"),
-                     spread(lab, "down"), f"{med(lab, 'down') / base_down:.2f}x"])
+        rows.append(
+            [
+                f"{s['vpcs']} ({s['namespaces']} / {s['veths']})",
+                spread(mn, "up"),
+                f"{med(mn, 'carrier'):.2f}",
+                spread(raw, "up"),
+                spread(lab, "up"),
+                f"**{med(lab, 'up') / base_up:.2f}x**",
+                f"{net:.2f} ({net / base_up:.2f}x)",
+                spread(mn, "down"),
+                spread(raw, "down"),
+                spread(lab, "down"),
+                f"{med(lab, 'down') / base_down:.2f}x",
+            ]
+        )
     print("\n**Bring-up and teardown**, seconds, median (min-max); ratios against plain Mininet's median:\n")
-    print(table(["VPCs (namespaces / veth pairs)", "Mininet up", "Mininet carrier wait", "raw netlink up",
-                 "vpclab Lab up", "Lab vs Mininet", "Lab network phases (vs Mininet)", "Mininet down",
-                 "raw down", "Lab down", "Lab down vs Mininet"], rows))
-    print("\n**Per namespace**, ms (median up or down time / namespaces; in brackets, bring-up per "
-          "namespace against the smallest size of 10 VPCs or more):\n")
+    print(
+        table(
+            [
+                "VPCs (namespaces / veth pairs)",
+                "Mininet up",
+                "Mininet carrier wait",
+                "raw netlink up",
+                "vpclab Lab up",
+                "Lab vs Mininet",
+                "Lab network phases (vs Mininet)",
+                "Mininet down",
+                "raw down",
+                "Lab down",
+                "Lab down vs Mininet",
+            ],
+            rows,
+        )
+    )
+    print(
+        "\n**Per namespace**, ms (median up or down time / namespaces; in brackets, bring-up per "
+        "namespace against the smallest size of 10 VPCs or more):\n"
+    )
     rows, per = [], {}
     for s in sizes:
         n = s["namespaces"]
@@ -176,26 +215,34 @@ def report(sizes: list[dict]) -> None:
         for variant in ("plain Mininet", "raw netlink", "vpclab Lab"):
             runs = s["results"][variant]
             per.setdefault(variant, {})[s["vpcs"]] = med(runs, "up") / n
-            cells += [f"{1000 * med(runs, 'up') / n:.1f}{against(per[variant], s['vpcs'])}",
-                      f"{1000 * med(runs, 'down') / n:.1f}"]
+            cells += [
+                f"{1000 * med(runs, 'up') / n:.1f}{against(per[variant], s['vpcs'])}",
+                f"{1000 * med(runs, 'down') / n:.1f}",
+            ]
         rows.append([f"{s['vpcs']} ({n})", *cells])
     print(table(["VPCs (namespaces)", "Mininet up", "Mininet down", "raw up", "raw down", "Lab up", "Lab down"], rows))
     print("\n**Memory while up**, per namespace, KiB (kernel growth / PSS of the processes in the namespaces):\n")
     rows = []
     for s in sizes:
         n = s["namespaces"]
-        rows.append([f"{s['vpcs']} ({n})"] + [
-            f"{med(s['results'][v], 'memory', 'kernel') / n / 1024:.0f} / "
-            f"{med(s['results'][v], 'memory', 'pss') / n / 1024:.0f}"
-            for v in ("plain Mininet", "raw netlink", "vpclab Lab")])
+        rows.append(
+            [f"{s['vpcs']} ({n})"]
+            + [
+                f"{med(s['results'][v], 'memory', 'kernel') / n / 1024:.0f} / "
+                f"{med(s['results'][v], 'memory', 'pss') / n / 1024:.0f}"
+                for v in ("plain Mininet", "raw netlink", "vpclab Lab")
+            ]
+        )
     print(table(["VPCs (namespaces)", "plain Mininet", "raw netlink", "vpclab Lab"], rows))
     phases(sizes)
 
 
 def phases(sizes: list[dict]) -> None:
     names = list(dict.fromkeys(n for s in sizes for r in s["results"]["vpclab Lab"] for n in r["phases"]))
-    rows = [[name] + [f"{median([r['phases'].get(name, 0.0) for r in s['results']['vpclab Lab']]):.3f}"
-                      for s in sizes] for name in names]
+    rows = [
+        [name] + [f"{median([r['phases'].get(name, 0.0) for r in s['results']['vpclab Lab']]):.3f}" for s in sizes]
+        for name in names
+    ]
     print("\n**vpclab Lab phases**, median s:\n")
     print(table(["phase"] + [f"{s['vpcs']} VPCs" for s in sizes], rows))
 
@@ -203,8 +250,9 @@ def phases(sizes: list[dict]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, choices=range(1, 11), metavar="N (1-10)")
-    parser.add_argument("--vpcs", type=int, nargs="+", default=list(SIZES), metavar="N",
-                        help="sizes to build, in VPCs (default: 1 10 30 100)")
+    parser.add_argument(
+        "--vpcs", type=int, nargs="+", default=list(SIZES), metavar="N", help="sizes to build, in VPCs (default: 1 10 30 100)"
+    )
     args = parser.parse_args()
     require_root()
     print(f"bench_scale: {machine()}; load average at start {os.getloadavg()[0]:.2f}")

@@ -22,6 +22,7 @@ lab's captures stopped (`Capture.stop()` on each; the lab stays up). "server saw
 address the iperf3 server logged: it shows which translations the path applied. Offloads stay on
 everywhere (TSO/GSO, measurements.md Trap 8), as in a lab.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,16 +50,19 @@ from common import (  # noqa: E402
 from lab.realize.lab import Lab  # noqa: E402
 
 PATHS = {  # topology -> [(label, client node, server node, server address)]
-    "public-private.yaml": [("(a) IGW: web1 -> internet-client", "web1", "internet-client", "203.0.113.10"),
-                            ("(b) NAT: app1 -> internet-client", "app1", "internet-client", "203.0.113.10")],
-    "gateway-endpoint.yaml": [("(c) gateway endpoint: app1 -> S3 52.219.60.10", "app1", "s3-ap-northeast-2",
-                               "52.219.60.10")],
+    "public-private.yaml": [
+        ("(a) IGW: web1 -> internet-client", "web1", "internet-client", "203.0.113.10"),
+        ("(b) NAT: app1 -> internet-client", "app1", "internet-client", "203.0.113.10"),
+    ],
+    "gateway-endpoint.yaml": [("(c) gateway endpoint: app1 -> S3 52.219.60.10", "app1", "s3-ap-northeast-2", "52.219.60.10")],
 }
 # The forwarding steps of each path, as `vpclab trace` shows them: B = a router entered through a
 # subnet bridge in its namespace, F = a router entered through a plain veth.
-HOPS = {"(a) IGW: web1 -> internet-client": "BFF",  # VPC router (subnet bridge), IGW, internet
-        "(b) NAT: app1 -> internet-client": "BBBFF",  # router, NAT GW, router again, IGW, internet
-        "(c) gateway endpoint: app1 -> S3 52.219.60.10": "BF"}  # router, gateway endpoint
+HOPS = {
+    "(a) IGW: web1 -> internet-client": "BFF",  # VPC router (subnet bridge), IGW, internet
+    "(b) NAT: app1 -> internet-client": "BBBFF",  # router, NAT GW, router again, IGW, internet
+    "(c) gateway endpoint: app1 -> S3 52.219.60.10": "BF",
+}  # router, gateway endpoint
 
 
 def veth_baseline(scratch: Path, runs: int, seconds: int, pids: list[Owned]) -> IperfResult:
@@ -121,17 +125,17 @@ def bench_lab(topology: str, scratch: Path, runs: int, seconds: int, pids: list[
         tags.append(lab.tag)
         pids += list(lab.state.nodes.values()) + lab.state.processes
         for label, client, server, address in PATHS[topology]:
-            result = iperf3_runs(lab.node(client), lab.node(server), address, scratch, runs=runs,
-                                 seconds=seconds, own=lab.own)
+            result = iperf3_runs(lab.node(client), lab.node(server), address, scratch, runs=runs, seconds=seconds, own=lab.own)
             results.append((label, "on", result))
         stats = {c.node.name: c.stop() for c in lab.captures}
         pcaps = sum(p.stat().st_size for p in (run_dir / "captures").glob("*.pcap"))
         captured, dropped = capture_totals(stats)
-        print(f"{topology}: captures while on: {captured} packets kept, {dropped} dropped by kernel, "
-              f"{pcaps / 1e6:.0f} MB of pcap", flush=True)
+        print(
+            f"{topology}: captures while on: {captured} packets kept, {dropped} dropped by kernel, {pcaps / 1e6:.0f} MB of pcap",
+            flush=True,
+        )
         for label, client, server, address in PATHS[topology]:
-            result = iperf3_runs(lab.node(client), lab.node(server), address, scratch, runs=runs,
-                                 seconds=seconds, own=lab.own)
+            result = iperf3_runs(lab.node(client), lab.node(server), address, scratch, runs=runs, seconds=seconds, own=lab.own)
             results.append((label, "off", result))
         pids += lab.state.processes
     return results
@@ -139,21 +143,54 @@ def bench_lab(topology: str, scratch: Path, runs: int, seconds: int, pids: list[
 
 def report(before: IperfResult, after: IperfResult, results: list, chains: dict[str, IperfResult]) -> None:
     base = median(before.gbits + after.gbits)
-    rows = [["raw veth pair (before the labs)", "-", f"{median(before.gbits):.2f}", fmt(before.gbits),
-             f"{median(before.gbits) / base:.2f}x", sum(before.retransmits), ", ".join(before.seen_from)],
-            ["raw veth pair (after the labs)", "-", f"{median(after.gbits):.2f}", fmt(after.gbits),
-             f"{median(after.gbits) / base:.2f}x", sum(after.retransmits), ", ".join(after.seen_from)]]
+    rows = [
+        [
+            "raw veth pair (before the labs)",
+            "-",
+            f"{median(before.gbits):.2f}",
+            fmt(before.gbits),
+            f"{median(before.gbits) / base:.2f}x",
+            sum(before.retransmits),
+            ", ".join(before.seen_from),
+        ],
+        [
+            "raw veth pair (after the labs)",
+            "-",
+            f"{median(after.gbits):.2f}",
+            fmt(after.gbits),
+            f"{median(after.gbits) / base:.2f}x",
+            sum(after.retransmits),
+            ", ".join(after.seen_from),
+        ],
+    ]
     for label, captures, result in sorted(results, key=lambda r: (r[0], r[1] == "off")):
-        rows.append([label, captures, f"{median(result.gbits):.2f}", fmt(result.gbits),
-                     f"{median(result.gbits) / base:.2f}x", sum(result.retransmits), ", ".join(result.seen_from)])
+        rows.append(
+            [
+                label,
+                captures,
+                f"{median(result.gbits):.2f}",
+                fmt(result.gbits),
+                f"{median(result.gbits) / base:.2f}x",
+                sum(result.retransmits),
+                ", ".join(result.seen_from),
+            ]
+        )
     print(f"\nbaseline (median of all {len(before.gbits) + len(after.gbits)} veth runs): {base:.2f} Gbit/s\n")
     print(table(["path", "captures", "Gbit/s (median)", "runs", "vs veth", "retransmits", "server saw"], rows))
     rows = []
     for label, captures, result in sorted(results, key=lambda r: r[0]):
         if captures == "off":
             chain = median(chains[label].gbits)
-            rows.append([label, HOPS[label], f"{chain:.2f} ({fmt(chains[label].gbits)})", f"{chain / base:.2f}x",
-                         f"{median(result.gbits):.2f}", f"{median(result.gbits) / chain:.2f}x"])
+            rows.append(
+                [
+                    label,
+                    HOPS[label],
+                    f"{chain:.2f} ({fmt(chains[label].gbits)})",
+                    f"{chain / base:.2f}x",
+                    f"{median(result.gbits):.2f}",
+                    f"{median(result.gbits) / chain:.2f}x",
+                ]
+            )
     print("\nThe same forwarding steps without vpclab (`chain_baseline`: plain forwarding, bridges, no nftables):\n")
     print(table(["path", "steps", "kernel chain Gbit/s", "chain vs veth", "lab, captures off", "lab vs chain"], rows))
 

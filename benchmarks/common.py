@@ -8,6 +8,7 @@ Nothing is found or killed by name, and the root namespace gets no interface, ad
 that is why the baseline uses Mininet's `Node` and `Link` but not the `Mininet` class (its `init()`
 runs `fixLimits()`, which raises sysctls such as net.core.rmem_max in the root namespace).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,14 +47,17 @@ TOPOLOGIES = sorted((REPO / "topologies").glob("*.yaml"))
 
 def require_root() -> None:
     if os.geteuid() != 0:
-        sys.exit("this benchmark builds network namespaces: run it as root "
-                 "(sudo /opt/vpclab/venv/bin/python benchmarks/<name>.py)")
+        sys.exit(
+            "this benchmark builds network namespaces: run it as root (sudo /opt/vpclab/venv/bin/python benchmarks/<name>.py)"
+        )
     setLogLevel("warning")
 
 
 def machine() -> str:
-    return (f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} CPUs (nproc); "
-            f"kernel {platform.release()}; Python {platform.python_version()}")
+    return (
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} CPUs (nproc); "
+        f"kernel {platform.release()}; Python {platform.python_version()}"
+    )
 
 
 def plan_of(path: Path) -> Plan:
@@ -87,6 +91,7 @@ class MininetNet:
     `fixLimits()`: one `Node(inNamespace=True)` per node, one Mininet `Link` per veth pair (its fast
     path: `ip link add ... type veth peer ... netns PID` run in the first node's shell), then
     `lo up` and `Intf.setIP()` for every address, as `configHosts()` does."""
+
     nodes: dict[str, Node] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
 
@@ -155,8 +160,12 @@ class IperfResult:
 def iperf3_server(node, address: str, port: int, log_path: Path, own=None) -> Iterator[Path]:
     """`iperf3 -s` bound to `address` in `node`, stopped by pid at the end (SIGTERM, then SIGKILL)."""
     log_file = open(log_path, "w")
-    proc = node.popen(["iperf3", "-s", "-B", address, "-p", str(port), "--forceflush"],
-                      stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT)
+    proc = node.popen(
+        ["iperf3", "-s", "-B", address, "-p", str(port), "--forceflush"],
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
     try:
         if own is not None:
             own(proc.pid, f"iperf3 server in {node.name}")
@@ -189,16 +198,21 @@ def wait_reachable(node, address: str, tries: int = 10) -> None:
     raise RuntimeError(f"{node.name} cannot ping {address}")
 
 
-def iperf3_runs(client, server, address: str, scratch: Path, *, runs: int = 3, seconds: int = 3,
-                port: int = 5201, own=None) -> IperfResult:
+def iperf3_runs(
+    client, server, address: str, scratch: Path, *, runs: int = 3, seconds: int = 3, port: int = 5201, own=None
+) -> IperfResult:
     """`runs` single-stream TCP tests of `seconds` each from `client` to `address` (in `server`)."""
     wait_reachable(client, address)
     result = IperfResult([], [], [])
     log_path = scratch / f"iperf3-{server.name}-{time.monotonic_ns()}.log"
     with iperf3_server(server, address, port, log_path, own) as log:
         for _ in range(runs):
-            proc = client.popen(["iperf3", "-c", address, "-p", str(port), "-t", str(seconds), "-J"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            proc = client.popen(
+                ["iperf3", "-c", address, "-p", str(port), "-t", str(seconds), "-J"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
             try:
                 if own is not None:
                     own(proc.pid, f"iperf3 client in {client.name}")

@@ -6,6 +6,7 @@ Provisions nothing (scripts/provision.sh does that). A benchmark over its limit 
 it turns into its normal teardown, and SIGKILL only if it is still there 30 s later. Exit status:
 non-zero if any benchmark failed, timed out or reported leftovers.
 """
+
 from __future__ import annotations
 
 import os

@@ -21,6 +21,7 @@ into one clear line and an exit code chosen by the class (`exit_code`), never by
 
 Anything else that escapes is a bug in vpclab: exit 70 (EX_SOFTWARE), the traceback with --debug.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,6 +2,7 @@
 or mount namespace), the service launcher (a forked child enters a node's mount and network
 namespaces) and the benchmarks; and mount(2) for the realizer's bind mounts. Python 3.11 has
 neither os.setns nor os.mount; libc's are called through ctypes."""
+
 from __future__ import annotations
 
 import ctypes

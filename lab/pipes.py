@@ -4,6 +4,7 @@ events, each tcpdump's "listening on") and the service launcher (its requests).
 poll(2), not select(2): select cannot watch a descriptor numbered FD_SETSIZE (1024) or above, and a
 lab of 700 nodes holds more descriptors than that (a pty per node shell, a pipe per capture), so the
 newest pipes got numbers select refused ("filedescriptor out of range in select()")."""
+
 from __future__ import annotations
 
 import select

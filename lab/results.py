@@ -7,6 +7,7 @@ described by docs/result.schema.json (its version is RESULT_SCHEMA_VERSION).
 It sits at the root of the package, beside lab.errors, because every layer uses it: the probe
 (lab.services) reports an Outcome, analysis fills Hops and StopReasons, the report prints them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -7,6 +7,7 @@ bash "$repo/scripts/provision.sh"
 cd "$repo"
 venv=${VPCLAB_VENV:-/opt/vpclab/venv}
 # Lint and types first (pyproject.toml configures both): a finding fails the run before any lab is built.
-"$venv/bin/ruff" check lab tests benchmarks
+"$venv/bin/ruff" check lab tests benchmarks scripts setup.py
+"$venv/bin/ruff" format --check lab tests benchmarks scripts setup.py
 "$venv/bin/mypy"
 exec "$venv/bin/python" -m pytest "$@"

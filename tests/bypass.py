@@ -1,6 +1,7 @@
 """Shared pieces of the bypass corpus (tests/unit/test_s3_front_*bypasses.py): the protected data of
 topologies/gateway-endpoint-policies.yaml (tests/fronts.py), its hosts, and helpers that sign a
 request, read S3's error code and tell whether an answer leaked anything."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET

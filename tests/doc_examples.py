@@ -15,6 +15,7 @@ docs/architecture.md, "Examples in the docs are checked"; in short:
 tests/unit/test_doc_examples.py runs the verbs that need no root,
 tests/integration/test_doc_examples_lab.py the others.
 """
+
 from __future__ import annotations
 
 import io
@@ -40,6 +41,7 @@ ELIDED = "\u2026"  # what a bare ... in a JSON example becomes
 @dataclass(frozen=True)
 class Block:
     """One fenced block of a doc, with the marker on the line before it (kind None: no marker)."""
+
     doc: str
     line: int  # of the opening fence, from 1
     language: str
@@ -55,6 +57,7 @@ class Block:
 @dataclass(frozen=True)
 class Example:
     """A checked block: the command, where it runs, and the output it must show."""
+
     block: Block
     command: str
     expected: str
@@ -84,8 +87,7 @@ def blocks(doc: str) -> list[Block]:
             continue
         end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
         marker = MARKER.fullmatch(lines[i - 1].strip()) if i else None
-        found.append(Block(doc, i + 1, opening[1], "\n".join(lines[i + 1:end]),
-                           *(marker.groups() if marker else ())))
+        found.append(Block(doc, i + 1, opening[1], "\n".join(lines[i + 1 : end]), *(marker.groups() if marker else ())))
         i = end + 1
     return found
 
@@ -172,6 +174,7 @@ def numbered_ports(line: str) -> str:
         if int(m[2]) < 1024:
             return m[0]
         return f"{m[1]}:<port {seen.setdefault(m[2], len(seen) + 1)}>"
+
     return ADDRESS_PORT.sub(number, line)
 
 
@@ -201,7 +204,7 @@ def json_pattern(text: str) -> object:
     out, in_string, i = [], False, 0
     while i < len(text):
         if in_string and text[i] == "\\":
-            out.append(text[i:i + 2])
+            out.append(text[i : i + 2])
             i += 2
             continue
         if text[i] == '"':
@@ -230,10 +233,11 @@ def json_mismatch(want: object, got: object, where: str = "") -> str | None:
 def dict_mismatch(want: dict, got: dict, where: str) -> str | None:
     shown = set(want) - {"..."}
     if shown - set(got) or ("..." not in want and set(got) - shown):
-        return (f"{where or 'the output'}: the example's keys {sorted(shown)} differ from the output's "
-                f"{sorted(got)} (write \"...\": ... for keys left out)")
-    return next((m for key in sorted(shown)
-                 for m in [json_mismatch(want[key], got[key], f"{where}.{key}")] if m), None)
+        return (
+            f"{where or 'the output'}: the example's keys {sorted(shown)} differ from the output's "
+            f'{sorted(got)} (write "...": ... for keys left out)'
+        )
+    return next((m for key in sorted(shown) for m in [json_mismatch(want[key], got[key], f"{where}.{key}")] if m), None)
 
 
 def list_mismatch(want: list, got: list, where: str, start: int = 0) -> str | None:
@@ -245,19 +249,24 @@ def list_mismatch(want: list, got: list, where: str, start: int = 0) -> str | No
         return None
     if not got:
         return f"{where}[{start}]: the example shows more items than the output has"
-    return (json_mismatch(want[0], got[0], f"{where}[{start}]")
-            or list_mismatch(want[1:], got[1:], where, start + 1))
+    return json_mismatch(want[0], got[0], f"{where}[{start}]") or list_mismatch(want[1:], got[1:], where, start + 1)
 
 
-OUTPUT_SIGNS = re.compile(r"^\$ (sudo )?vpclab |^\S+:\d+: .*\([\w.]+\)$|kernel table \d+|^\s+(PASS|FAIL)  "
-                          r"|predicted (outcome|by AWS's rules)")
+OUTPUT_SIGNS = re.compile(
+    r"^\$ (sudo )?vpclab |^\S+:\d+: .*\([\w.]+\)$|kernel table \d+|^\s+(PASS|FAIL)  "
+    r"|predicted (outcome|by AWS's rules)"
+)
 
 
 def unmarked_output() -> list[Block]:
     """Blocks that look like vpclab's output (a `$ vpclab` line, a `file:line: ... (Code)` error, a
     plan's route table, a scenario's PASS/FAIL, a prediction; any JSON) but carry no marker."""
-    return [b for doc in DOCS for b in blocks(doc) if b.kind is None
-            and (b.language == "json" or any(OUTPUT_SIGNS.search(line) for line in b.text.split("\n")))]
+    return [
+        b
+        for doc in DOCS
+        for b in blocks(doc)
+        if b.kind is None and (b.language == "json" or any(OUTPUT_SIGNS.search(line) for line in b.text.split("\n")))
+    ]
 
 
 def copy_mismatch(block: Block) -> str | None:

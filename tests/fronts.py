@@ -8,6 +8,7 @@ request goes through `RequestLog`, as in the lab. moto keeps its state in proces
 `reset_moto` empties them before a lab is seeded, and `stored_objects`/`stored_items` read them
 directly, so a test sees what moto really did, whatever the front answered.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,9 +37,11 @@ S3_VPCE = aws_id("vpce", "app", "s3-gw")  # vpce-0dd9b18a55d4579dd
 DDB_VPCE = aws_id("vpce", "app", "ddb-gw")
 S3_HOST = f"s3.{REGION}.amazonaws.com"
 DDB_HOST = f"dynamodb.{REGION}.amazonaws.com"
-OBJECTS = {"lab-bucket": {"hello.txt": "hello from S3 in ap-northeast-2\n"},
-           "other-bucket": {"report.txt": "anyone in the account may read this\n"},
-           "vpce-only-bucket": {"secret.txt": "top secret: only through vpce-0dd9b18a55d4579dd\n"}}
+OBJECTS = {
+    "lab-bucket": {"hello.txt": "hello from S3 in ap-northeast-2\n"},
+    "other-bucket": {"report.txt": "anyone in the account may read this\n"},
+    "vpce-only-bucket": {"secret.txt": "top secret: only through vpce-0dd9b18a55d4579dd\n"},
+}
 
 
 def policy(name: str) -> PolicyDocument:
@@ -58,9 +61,11 @@ def reset_moto(*services: str) -> None:
 
 def stored_objects() -> dict[str, dict[str, bytes]]:
     """Every bucket moto holds, with each key's current data."""
-    return {name: {key: getattr(obj, "value", None) for key, obj in bucket.keys.items()}
-            for backend in (b for account in s3_backends.values() for b in account.values())
-            for name, bucket in backend.buckets.items()}
+    return {
+        name: {key: getattr(obj, "value", None) for key, obj in bucket.keys.items()}
+        for backend in (b for account in s3_backends.values() for b in account.values())
+        for name, bucket in backend.buckets.items()
+    }
 
 
 def stored_items(table: str, region: str = REGION) -> list[dict]:
@@ -80,19 +85,24 @@ class Fronts:
         return [json.loads(line) for line in self.log.read_text().splitlines()] if self.log.exists() else []
 
 
-def s3_fronts(tmp_path: Path, objects: dict[str, dict[str, str]] = OBJECTS,
-              bucket_policies: dict[str, PolicyDocument] | None = None,
-              endpoint_policy: PolicyDocument | None = None, elsewhere: dict[str, str] | None = None) -> Fronts:
+def s3_fronts(
+    tmp_path: Path,
+    objects: dict[str, dict[str, str]] = OBJECTS,
+    bucket_policies: dict[str, PolicyDocument] | None = None,
+    endpoint_policy: PolicyDocument | None = None,
+    elsewhere: dict[str, str] | None = None,
+) -> Fronts:
     """S3 fronts over a freshly seeded moto; by default the topology's policies."""
     reset_moto("s3")
     app = service_app("s3")
     seed(app, "s3", REGION, tuple(Bucket(name, REGION, None, keys) for name, keys in objects.items()), ())
     policies = {"vpce-only-bucket": policy("vpce-only-bucket")} if bucket_policies is None else bucket_policies
-    ingresses = (Ingress("internet", 10080, 10443),
-                 Ingress(S3_VPCE, 10081, 10444, VPC_ID, endpoint_policy or policy("lab-bucket-only")))
+    ingresses = (
+        Ingress("internet", 10080, 10443),
+        Ingress(S3_VPCE, 10081, 10444, VPC_ID, endpoint_policy or policy("lab-bucket-only")),
+    )
     log = JsonLines(tmp_path / "s3-requests.jsonl")
-    internet, endpoint = (RequestLog(S3Front(app, REGION, i, policies, elsewhere or {}), "s3", i, log)
-                          for i in ingresses)
+    internet, endpoint = (RequestLog(S3Front(app, REGION, i, policies, elsewhere or {}), "s3", i, log) for i in ingresses)
     return Fronts(internet, endpoint, tmp_path / "s3-requests.jsonl")
 
 
@@ -101,8 +111,10 @@ def dynamodb_fronts(tmp_path: Path, endpoint_policy: PolicyDocument | None = Non
     reset_moto("dynamodb")
     app = service_app("dynamodb")
     seed(app, "dynamodb", REGION, (), (Table("orders", REGION, "id"),))
-    ingresses = (Ingress("internet", 10082, 10445),
-                 Ingress(DDB_VPCE, 10083, 10446, VPC_ID, endpoint_policy or policy("orders-read-only")))
+    ingresses = (
+        Ingress("internet", 10082, 10445),
+        Ingress(DDB_VPCE, 10083, 10446, VPC_ID, endpoint_policy or policy("orders-read-only")),
+    )
     log = JsonLines(tmp_path / "dynamodb-requests.jsonl")
     internet, endpoint = (RequestLog(DynamoDbFront(app, i, REGION), "dynamodb", i, log) for i in ingresses)
     return Fronts(internet, endpoint, tmp_path / "dynamodb-requests.jsonl")

@@ -1,5 +1,6 @@
 """Validation of vpclab's JSON output against docs/result.schema.json, the documented contract of
 `vpclab trace --json` and `vpclab run --json` (unit and integration tests both use it)."""
+
 from __future__ import annotations
 
 import json
@@ -17,5 +18,7 @@ def problems(data: object, definition: str | None = None) -> list[str]:
     if definition is not None:
         schema.pop("oneOf")
     printed = json.loads(json.dumps(data))
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
-            for e in Draft202012Validator(schema).iter_errors(printed)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+        for e in Draft202012Validator(schema).iter_errors(printed)
+    ]

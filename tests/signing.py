@@ -9,6 +9,7 @@ the wire: RAW_URI/REQUEST_URI the request target exactly as sent, PATH_INFO perc
 DechunkedInput with no Content-Length. Unit tests call the app in process (`call`); integration
 tests can reuse `sign` for requests they send over sockets.
 """
+
 from __future__ import annotations
 
 import io
@@ -45,26 +46,41 @@ def _signer(how: str, service: str, region: str, credentials: Credentials, expir
     return (S3SigV4Auth if service == "s3" else SigV4Auth)(credentials, service, region)
 
 
-def sign(method: str, url: str, body: bytes = b"", headers: dict | None = None, *, how: str | None = "header",
-         service: str = "s3", region: str = REGION, credentials: Credentials = LAB_CREDENTIALS,
-         expires: int = 3600, at: datetime | None = None) -> tuple[str, dict[str, str]]:
+def sign(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    headers: dict | None = None,
+    *,
+    how: str | None = "header",
+    service: str = "s3",
+    region: str = REGION,
+    credentials: Credentials = LAB_CREDENTIALS,
+    expires: int = 3600,
+    at: datetime | None = None,
+) -> tuple[str, dict[str, str]]:
     """(the URL, the headers) botocore sends for this request; `how` None: unsigned (see `_signer`); `at`: the
     signer's clock (naive UTC), for expired or skewed signatures. The path of `url` is sent as given:
     encode keys with `key_path`."""
-    request = AWSRequest(method=method.upper(), url=url, data=b"" if how == "query" else body,  # a URL signs no body
-                         headers={"Host": urlsplit(url).netloc, **(headers or {})})
+    request = AWSRequest(
+        method=method.upper(),
+        url=url,
+        data=b"" if how == "query" else body,  # a URL signs no body
+        headers={"Host": urlsplit(url).netloc, **(headers or {})},
+    )
     if how is not None:
         clock = mock.patch("botocore.auth.get_current_datetime", return_value=at) if at else nullcontext()
         with clock:
             _signer(how, service, region, credentials, expires).add_auth(request)
     prepared = request.prepare()
-    return prepared.url, {k: v for k, v in prepared.headers.items()
-                          if not (how == "query" and k.lower() == "content-length")}  # the body's own, when sent
+    return prepared.url, {
+        k: v for k, v in prepared.headers.items() if not (how == "query" and k.lower() == "content-length")
+    }  # the body's own, when sent
 
 
 def _chunked(body: bytes) -> bytes:
     """`body` in HTTP/1.1 chunked transfer coding, in two chunks when it has two bytes or more."""
-    parts = [body[: len(body) // 2], body[len(body) // 2:]] if len(body) > 1 else [body]
+    parts = [body[: len(body) // 2], body[len(body) // 2 :]] if len(body) > 1 else [body]
     return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts if p) + b"0\r\n\r\n"
 
 
@@ -78,8 +94,15 @@ def _header_items(headers: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def environ(method: str, url: str, body: bytes = b"", headers: dict | None = None, *, chunked: bool = False,
-            client: tuple[str, int] = CLIENT) -> dict:
+def environ(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    headers: dict | None = None,
+    *,
+    chunked: bool = False,
+    client: tuple[str, int] = CLIENT,
+) -> dict:
     """The WSGI environ werkzeug's server builds for this request (`method` sent in its case; Host
     from the URL and Content-Length from the body unless `headers` has them)."""
     parts = urlsplit(url)
@@ -90,12 +113,26 @@ def environ(method: str, url: str, body: bytes = b"", headers: dict | None = Non
     if body and not chunked and not any(k.lower() == "content-length" for k in headers):
         headers["Content-Length"] = str(len(body))  # ... and a body's length, unless it is chunked
     stream: io.BytesIO | DechunkedInput = io.BytesIO(_chunked(body) if chunked else body)
-    env = {"REQUEST_METHOD": method, "SCRIPT_NAME": "", "QUERY_STRING": parts.query,
-           "PATH_INFO": unquote(parts.path).encode().decode("latin-1"), "RAW_URI": target, "REQUEST_URI": target,
-           "SERVER_NAME": "0.0.0.0", "SERVER_PORT": "10443", "SERVER_PROTOCOL": "HTTP/1.1",
-           "REMOTE_ADDR": client[0], "REMOTE_PORT": client[1], "wsgi.version": (1, 0),
-           "wsgi.url_scheme": parts.scheme or "https", "wsgi.errors": sys.stderr, "wsgi.multithread": True,
-           "wsgi.multiprocess": False, "wsgi.run_once": False, **_header_items(headers)}
+    env = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": parts.query,
+        "PATH_INFO": unquote(parts.path).encode().decode("latin-1"),
+        "RAW_URI": target,
+        "REQUEST_URI": target,
+        "SERVER_NAME": "0.0.0.0",
+        "SERVER_PORT": "10443",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": client[0],
+        "REMOTE_PORT": client[1],
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": parts.scheme or "https",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        **_header_items(headers),
+    }
     if chunked:
         env.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True})
         stream = DechunkedInput(stream)
@@ -103,8 +140,16 @@ def environ(method: str, url: str, body: bytes = b"", headers: dict | None = Non
     return env
 
 
-def signed_environ(method: str, url: str, body: bytes = b"", headers: dict | None = None, *,
-                   chunked: bool = False, client: tuple[str, int] = CLIENT, **signing) -> dict:
+def signed_environ(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    headers: dict | None = None,
+    *,
+    chunked: bool = False,
+    client: tuple[str, int] = CLIENT,
+    **signing,
+) -> dict:
     """`environ` of the request botocore signs (keyword arguments: those of `sign`)."""
     sent_url, sent_headers = sign(method, url, body, headers, **signing)
     return environ(method, sent_url, body, sent_headers, chunked=chunked, client=client)

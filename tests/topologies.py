@@ -8,6 +8,7 @@ assert on a line number keep their YAML inline, where that line can be read off 
 
 pytest.ini puts tests/ on sys.path, so tests in both folders import this module as `topologies`.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -28,26 +29,38 @@ def vpcs(*bodies: str) -> str:
     return "vpcs:\n" + "".join(at(2, body) for body in bodies)
 
 
-def public_vpc(name: str = "app", cidr: str = "10.0.0.0/16", public_a: str = "10.0.1.0/24", *,
-               subnets: str = "", route_tables: str = "", more: str = "") -> str:
+def public_vpc(
+    name: str = "app",
+    cidr: str = "10.0.0.0/16",
+    public_a: str = "10.0.1.0/24",
+    *,
+    subnets: str = "",
+    route_tables: str = "",
+    more: str = "",
+) -> str:
     """vpc `name` (to go under `vpcs:`) with an internet gateway and subnet public-a in zone a, whose
     route table `public` sends 0.0.0.0/0 to the internet gateway; `subnets` and `route_tables` are
     more entries of those maps, `more` is more keys of the VPC."""
-    return (f"{name}:\n"
-            f"  cidr: {cidr}\n"
-            "  internet_gateway: true\n"
-            "  subnets:\n"
-            f"    public-a: {{cidr: {public_a}, az: a, route_table: public}}\n"
-            + at(4, subnets)
-            + "  route_tables:\n"
-            "    public: [{destination: 0.0.0.0/0, target: igw}]\n"
-            + at(4, route_tables)
-            + at(2, more))
+    return (
+        f"{name}:\n"
+        f"  cidr: {cidr}\n"
+        "  internet_gateway: true\n"
+        "  subnets:\n"
+        f"    public-a: {{cidr: {public_a}, az: a, route_table: public}}\n" + at(4, subnets) + "  route_tables:\n"
+        "    public: [{destination: 0.0.0.0/0, target: igw}]\n" + at(4, route_tables) + at(2, more)
+    )
 
 
-def nat_vpc(private_routes: str = DEFAULT_TO_NAT, endpoints: str = S3_GATEWAY_ENDPOINT, app: str = "",
-            other_vpcs: str = "", top: str = "", *, subnets: str = "",
-            instances: str = "app1: {subnet: private-a}") -> str:
+def nat_vpc(
+    private_routes: str = DEFAULT_TO_NAT,
+    endpoints: str = S3_GATEWAY_ENDPOINT,
+    app: str = "",
+    other_vpcs: str = "",
+    top: str = "",
+    *,
+    subnets: str = "",
+    instances: str = "app1: {subnet: private-a}",
+) -> str:
     """A whole topology: vpc app as `public_vpc` writes it, plus subnet private-a (10.0.2.0/24, zone a)
     with route table `private` (`private_routes`, a YAML list), NAT gateway nat-a in public-a, and the
     map entries `subnets` (more subnets), `endpoints` and `instances` ("" for none); then `app` (more
@@ -56,7 +69,10 @@ def nat_vpc(private_routes: str = DEFAULT_TO_NAT, endpoints: str = S3_GATEWAY_EN
         subnets="private-a: {cidr: 10.0.2.0/24, az: a, route_table: private}\n" + at(0, subnets),
         route_tables=f"private: {private_routes}",
         more="nat_gateways: {nat-a: {subnet: public-a}}\n"
-             + entries("endpoints", endpoints) + entries("instances", instances) + at(0, app))
+        + entries("endpoints", endpoints)
+        + entries("instances", instances)
+        + at(0, app),
+    )
     return vpcs(app_vpc, other_vpcs) + at(0, top)
 
 
@@ -74,8 +90,11 @@ def many_vpcs(count: int) -> str:
     tests/unit, tests/integration and benchmarks/ build it alike."""
     if not 1 <= count <= 4095:
         raise ValueError(f"many_vpcs: {count} VPCs; 1-4095 fit in 10.0.0.0/8 as /20s")
-    return ("region: ap-northeast-2\n" + vpcs(*(one_of_many(n) for n in range(1, count + 1)))
-            + "services:\n  s3:\n    buckets:\n      lab-bucket: {objects: {hello.txt: \"hello\\n\"}}\n")
+    return (
+        "region: ap-northeast-2\n"
+        + vpcs(*(one_of_many(n) for n in range(1, count + 1)))
+        + 'services:\n  s3:\n    buckets:\n      lab-bucket: {objects: {hello.txt: "hello\\n"}}\n'
+    )
 
 
 def one_of_many(n: int) -> str:
@@ -83,11 +102,16 @@ def one_of_many(n: int) -> str:
     cidr = ipaddress.IPv4Network(f"10.{n >> 4}.{(n & 15) << 4}.0/20")
     public, private, isolated = list(cidr.subnets(new_prefix=24))[1:4]
     return public_vpc(
-        f"v{n}", str(cidr), str(public),
+        f"v{n}",
+        str(cidr),
+        str(public),
         subnets=f"private-a: {{cidr: {private}, az: a, route_table: private}}\n"
-                f"isolated-a: {{cidr: {isolated}, az: a, route_table: isolated}}",
+        f"isolated-a: {{cidr: {isolated}, az: a, route_table: isolated}}",
         route_tables=f"private: {DEFAULT_TO_NAT}\nisolated: []",
         more="nat_gateways: {nat-a: {subnet: public-a}}\n"
-             + entries("endpoints", "s3-gw: {type: gateway, service: s3, route_tables: [private, isolated]}")
-             + entries("instances", f"web{n}: {{subnet: public-a, public_ip: true}}\n"
-                                    f"app{n}: {{subnet: private-a}}\ndb{n}: {{subnet: isolated-a}}"))
+        + entries("endpoints", "s3-gw: {type: gateway, service: s3, route_tables: [private, isolated]}")
+        + entries(
+            "instances",
+            f"web{n}: {{subnet: public-a, public_ip: true}}\napp{n}: {{subnet: private-a}}\ndb{n}: {{subnet: isolated-a}}",
+        ),
+    )

@@ -8,6 +8,7 @@ endpoints and peering (only the peer's own subnets are reachable: not transitive
 first component that drops the packet and names it with an explanation code; the codes that a
 packet-level drop can also report are the comments of the nftables drop rules (lab.plan.nftables).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -57,8 +58,9 @@ class Stop(Exception):
         self.outcome, self.reason = outcome, StopReason(code, component, None, message, rule)
 
 
-def explain(topology: Topology, plan: Plan, source: str, target: str, port: int = 443,
-            http_path: str = "/", signed: bool = True) -> Explanation:
+def explain(
+    topology: Topology, plan: Plan, source: str, target: str, port: int = 443, http_path: str = "/", signed: bool = True
+) -> Explanation:
     """The predicted path; to S3 on 80/443 also S3's policy decision for a GET of `http_path`,
     signed like an AWS client's (what `vpclab trace` sends) or not (curl's)."""
     walker = Walker(topology, plan, source, port, http_path, signed)
@@ -77,8 +79,7 @@ class Walker:
     """Walks from an instance, or from the internet's host (`internet-client`), which has no VPC
     resolver: its targets are addresses or node names."""
 
-    def __init__(self, t: Topology, plan: Plan, source: str, port: int, http_path: str = "/",
-                 signed: bool = True):
+    def __init__(self, t: Topology, plan: Plan, source: str, port: int, http_path: str = "/", signed: bool = True):
         self.t, self.plan, self.port, self.http_path, self.signed = t, plan, port, http_path, signed
         if source == INTERNET_CLIENT:
             self.inst = self.vpc = None
@@ -86,8 +87,10 @@ class Walker:
             self.path: list[Hop] = [self.node_hop(source, f"{self.src_ip} on the internet")]
             return
         if source not in t.instances:
-            raise UnknownName(f"source {source}: no such instance (instances: {', '.join(t.instances)}, "
-                              f"or {INTERNET_CLIENT}) (InvalidInstanceID.NotFound)")
+            raise UnknownName(
+                f"source {source}: no such instance (instances: {', '.join(t.instances)}, "
+                f"or {INTERNET_CLIENT}) (InvalidInstanceID.NotFound)"
+            )
         self.inst = t.instances[source]
         self.vpc = t.vpcs[self.inst.vpc]
         self.src_ip = plan.eni_address(source)
@@ -112,21 +115,37 @@ class Walker:
         except ValueError:
             pass
         if target in self.plan.nodes:
-            return self.plan.node(target).addresses()[0] if self.plan.node(target).kind != "service" \
+            return (
+                self.plan.node(target).addresses()[0]
+                if self.plan.node(target).kind != "service"
                 else self.plan.node(target).loopback[0].ip
+            )
         if "." not in target or self.vpc is None:
-            raise UnknownName(f"target {target}: not a node, an IPv4 address or a host name "
-                              f"(nodes: {', '.join(self.plan.nodes)})")
+            raise UnknownName(
+                f"target {target}: not a node, an IPv4 address or a host name (nodes: {', '.join(self.plan.nodes)})"
+            )
         resolver = self.plan.resolvers.get(self.vpc.name)
         if resolver is None:
-            raise Stop(Outcome.DNS_FAILURE, "DNS_DISABLED", self.vpc_id(self.vpc.name),
-                       f"vpc {self.vpc.name} has enable_dns_support: false; the Amazon DNS server does not answer")
+            raise Stop(
+                Outcome.DNS_FAILURE,
+                "DNS_DISABLED",
+                self.vpc_id(self.vpc.name),
+                f"vpc {self.vpc.name} has enable_dns_support: false; the Amazon DNS server does not answer",
+            )
         record = resolve(resolver.records, target)
         if record is None:
-            raise Stop(Outcome.DNS_FAILURE, "DNS_NXDOMAIN", self.vpc_id(self.vpc.name),
-                       f"the VPC resolver ({resolver.addresses[0]}) has no answer for {target}")
-        result.dns = {"name": target, "answer": [str(a) for a in record.addresses], "origin": record.origin,
-                      "resolver": str(resolver.addresses[0])}
+            raise Stop(
+                Outcome.DNS_FAILURE,
+                "DNS_NXDOMAIN",
+                self.vpc_id(self.vpc.name),
+                f"the VPC resolver ({resolver.addresses[0]}) has no answer for {target}",
+            )
+        result.dns = {
+            "name": target,
+            "answer": [str(a) for a in record.addresses],
+            "origin": record.origin,
+            "resolver": str(resolver.addresses[0]),
+        }
         return record.addresses[0]
 
     # -- the walk -----------------------------------------------------------------------------
@@ -137,8 +156,7 @@ class Walker:
         vpc, src, subnet = self.vpc, self.src_ip, self.inst.subnet
         node = self.inst.name
         if dst == RESOLVER_LINK_LOCAL:  # answered inside the VPC whatever the route table says (vpc-dns.html)
-            self.path.append(self.router_hop(vpc.name, f"{dst}: the Amazon DNS server's link-local address, "
-                                             "not routed"))
+            self.path.append(self.router_hop(vpc.name, f"{dst}: the Amazon DNS server's link-local address, not routed"))
             return self.deliver_local(vpc, dst, src, result)
         for _ in range(MAX_HOPS):
             here = vpc.subnets[subnet].cidr
@@ -151,8 +169,13 @@ class Walker:
             if kind == "nat-gateway":
                 nat = self.plan.nat_gateway(vpc.name, target)
                 nat_ip = self.plan.eni_address(nat.name)
-                self.path.append(self.node_hop(nat.name, "source NAT to its private IP, ports 1024-65535",
-                                               (Translation("source", str(src), str(nat_ip)),)))
+                self.path.append(
+                    self.node_hop(
+                        nat.name,
+                        "source NAT to its private IP, ports 1024-65535",
+                        (Translation("source", str(src), str(nat_ip)),),
+                    )
+                )
                 src, subnet = nat_ip, vpc.nat_gateways[target].subnet
                 continue
             if kind == "internet-gateway":
@@ -169,9 +192,10 @@ class Walker:
         table = vpc.route_tables.get(table_name) if table_name else None
         rtb = self.plan.route_table(vpc.name, table_name).aws_id
         label = f"{table_name or 'main'} ({rtb})"
-        best: tuple[tuple[int, int], Route | None, str] = ((vpc.cidr.prefixlen, 2), None, "local") \
-            if dst in vpc.cidr else ((-1, 0), None, "")
-        for route in (effective_routes(vpc, table) if table else []):
+        best: tuple[tuple[int, int], Route | None, str] = (
+            ((vpc.cidr.prefixlen, 2), None, "local") if dst in vpc.cidr else ((-1, 0), None, "")
+        )
+        for route in effective_routes(vpc, table) if table else []:
             for prefix in self.prefixes(route):
                 if dst in prefix:
                     rank = (prefix.prefixlen, 1 if isinstance(route.destination, PrefixListRef) else 2)
@@ -181,10 +205,16 @@ class Walker:
         router = self.router_hop(vpc.name, f"route table {label}")
         self.path.append(router)
         if rank[0] < 0:
-            raise Stop(Outcome.TIMEOUT, "NO_ROUTE_TO_DESTINATION", rtb,
-                       f"route table {label} of subnet {subnet} has no route to {dst}", f"route table {label}")
-        self.path[-1] = replace(router, detail=f"{router.detail}: "
-                                f"{chosen_prefix if chosen is None else self.describe(chosen, chosen_prefix)}")
+            raise Stop(
+                Outcome.TIMEOUT,
+                "NO_ROUTE_TO_DESTINATION",
+                rtb,
+                f"route table {label} of subnet {subnet} has no route to {dst}",
+                f"route table {label}",
+            )
+        self.path[-1] = replace(
+            router, detail=f"{router.detail}: {chosen_prefix if chosen is None else self.describe(chosen, chosen_prefix)}"
+        )
         return None if chosen is None else chosen.target
 
     @staticmethod
@@ -207,8 +237,12 @@ class Walker:
         public = self.plan.public_ip_of(src, vpc.name)
         if public is None:
             self.path.append(self.node_hop(igw.name))
-            raise Stop(Outcome.TIMEOUT, "NO_PUBLIC_IP", igw.aws_id or igw.name, f"{src} has no public IPv4 address, so the "
-                       "internet gateway has nothing to translate it to and drops the packet")
+            raise Stop(
+                Outcome.TIMEOUT,
+                "NO_PUBLIC_IP",
+                igw.aws_id or igw.name,
+                f"{src} has no public IPv4 address, so the internet gateway has nothing to translate it to and drops the packet",
+            )
         self.path.append(self.node_hop(igw.name, "1:1 NAT", (Translation("source", str(src), str(public.address)),)))
         self.path.append(self.node_hop(INTERNET))
         self.on_internet(public.address, dst, result)
@@ -229,14 +263,19 @@ class Walker:
 
     def into_vpc_from_internet(self, public, src: Addr, result: Explanation) -> None:
         igw = self.plan.internet_gateway(public.vpc)
-        self.path.append(self.node_hop(igw.name, "1:1 NAT",
-                                       (Translation("destination", str(public.address), str(public.private_ip)),)))
+        self.path.append(
+            self.node_hop(igw.name, "1:1 NAT", (Translation("destination", str(public.address), str(public.private_ip)),))
+        )
         self.path.append(self.router_hop(public.vpc, "local"))
         if public.elastic:
             nat = self.plan.nat_gateway(public.vpc, public.owner)
             self.path.append(self.node_hop(nat.name))
-            raise Stop(Outcome.TIMEOUT, "NAT_GATEWAY_NO_INBOUND", nat.name,
-                       "a NAT gateway does not accept connections initiated from outside")
+            raise Stop(
+                Outcome.TIMEOUT,
+                "NAT_GATEWAY_NO_INBOUND",
+                nat.name,
+                "a NAT gateway does not accept connections initiated from outside",
+            )
         self.path.append(self.node_hop(public.owner))
 
     def through_gateway_endpoint(self, vpc: Vpc, name: str, src: Addr, dst: Addr, result: Explanation) -> None:
@@ -254,30 +293,44 @@ class Walker:
         peer = self.t.vpcs[pcx.accepter if pcx.requester == vpc.name else pcx.requester]
         # A peering connection is a link between the two routers, not a hop of its own.
         pcx_id = self.plan.peering_id(name)
-        self.path.append(self.router_hop(peer.name, f"from peering connection {pcx_id}: only vpc {peer.name}'s "
-                                         "own addresses are reachable"))
+        self.path.append(
+            self.router_hop(peer.name, f"from peering connection {pcx_id}: only vpc {peer.name}'s own addresses are reachable")
+        )
         if dst not in peer.cidr:
-            raise Stop(Outcome.TIMEOUT, "PEERING_NOT_TRANSITIVE", pcx_id,
-                       f"{dst} is outside vpc {peer.name} {peer.cidr}: a peering connection reaches only the "
-                       "peer's own addresses, never its internet gateway, NAT gateway or gateway endpoints")
+            raise Stop(
+                Outcome.TIMEOUT,
+                "PEERING_NOT_TRANSITIVE",
+                pcx_id,
+                f"{dst} is outside vpc {peer.name} {peer.cidr}: a peering connection reaches only the "
+                "peer's own addresses, never its internet gateway, NAT gateway or gateway endpoints",
+            )
         self.deliver_local(peer, dst, src, result)
 
     # -- arriving -------------------------------------------------------------------------------
     def deliver_local(self, vpc: Vpc, dst: Addr, src: Addr, result: Explanation) -> None:
         if dst == vpc.cidr.network_address + 2 or dst == RESOLVER_LINK_LOCAL:
             if vpc.name not in self.plan.resolvers:
-                raise Stop(Outcome.TIMEOUT, "DNS_DISABLED", self.vpc_id(vpc.name),
-                           f"vpc {vpc.name} has enable_dns_support: false; nothing answers at {dst}")
+                raise Stop(
+                    Outcome.TIMEOUT,
+                    "DNS_DISABLED",
+                    self.vpc_id(vpc.name),
+                    f"vpc {vpc.name} has enable_dns_support: false; nothing answers at {dst}",
+                )
             hop = self.router_hop(vpc.name, "AmazonProvidedDNS", kind="resolver")
             if self.path[-1].node == hop.node:  # the router node is where the resolver answers
                 self.path.pop()
             self.path.append(hop)
             return
-        node = next((n for n in self.plan.nodes.values() if n.vpc == vpc.name and dst in n.addresses()
-                     and n.kind != "vpc-router"), None)
+        node = next(
+            (n for n in self.plan.nodes.values() if n.vpc == vpc.name and dst in n.addresses() and n.kind != "vpc-router"), None
+        )
         if node is None:
-            raise Stop(Outcome.TIMEOUT, "NO_SUCH_ADDRESS", self.vpc_id(vpc.name),
-                       f"no network interface in vpc {vpc.name} has the address {dst}")
+            raise Stop(
+                Outcome.TIMEOUT,
+                "NO_SUCH_ADDRESS",
+                self.vpc_id(vpc.name),
+                f"no network interface in vpc {vpc.name} has the address {dst}",
+            )
         if node.kind == "interface-endpoint":
             front, ingress = self.plan.front_of(node.name)
             self.path.append(self.node_hop(node.name, f"ENI of {ingress.label}"))
@@ -291,8 +344,8 @@ class Walker:
         result.service_saw = ServiceSaw(str(src), vpce or "internet", vpce)
         if front.service == "s3" and self.port in (80, 443):
             host = result.dns["name"] if result.dns else None
-            result.request, denied_by = denial(self.t, host, self.http_path, self.port == 443, str(src), ingress,
-                                               self.signed)
+            result.request, denied_by = denial(self.t, host, self.http_path, self.port == 443, str(src), ingress, self.signed)
             if denied_by:
-                raise Stop(Outcome.DENIED, "ACCESS_DENIED", denied_by.split(":")[0],
-                           f"S3 answers AccessDenied: {denied_by}", denied_by)
+                raise Stop(
+                    Outcome.DENIED, "ACCESS_DENIED", denied_by.split(":")[0], f"S3 answers AccessDenied: {denied_by}", denied_by
+                )

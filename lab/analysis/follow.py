@@ -11,6 +11,7 @@ egress is the first way out onto a link whose far end took the packet in: a brid
 frame it has not learned yet sends copies to every port, and the hosts that are not meant drop them
 as 'otherhost' (which on a bridge port, by contrast, is how a frame for the bridge's own MAC looks).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -69,9 +70,12 @@ class Walk:
     def bridged(self, arrival: Sighting, egress: Sighting | None) -> bool:
         """In and out through ports of one subnet bridge: switched, as AWS does within a subnet."""
         bridge = self.run.bridge_of
-        return egress is not None and arrival.direction == "in" \
-            and bridge.get((arrival.node, arrival.iface)) is not None \
+        return (
+            egress is not None
+            and arrival.direction == "in"
+            and bridge.get((arrival.node, arrival.iface)) is not None
             and bridge.get((arrival.node, arrival.iface)) == bridge.get((egress.node, egress.iface))
+        )
 
     def arrival(self, out: Sighting) -> Sighting | None:
         """The same packet, unchanged, coming in at the far end of the veth it left by."""
@@ -81,10 +85,14 @@ class Walk:
         node, iface = peer
         may_be_otherhost = peer in self.run.bridge_ports
         for s in self.at.get(node, []):
-            if (s.direction == "in" and s.iface == iface and (s.node, s.index) not in self.used
-                    and out.time - CLOCK_SLACK <= s.time <= out.time + LINK_WINDOW
-                    and (s.src, s.sport, s.dst, s.dport) == (out.src, out.sport, out.dst, out.dport)
-                    and (may_be_otherhost or s.pkttype != OTHERHOST)):
+            if (
+                s.direction == "in"
+                and s.iface == iface
+                and (s.node, s.index) not in self.used
+                and out.time - CLOCK_SLACK <= s.time <= out.time + LINK_WINDOW
+                and (s.src, s.sport, s.dst, s.dport) == (out.src, out.sport, out.dst, out.dport)
+                and (may_be_otherhost or s.pkttype != OTHERHOST)
+            ):
                 return s
         return None
 
@@ -93,7 +101,7 @@ class Walk:
         seen = self.at[arrival.node]
         start = seen.index(arrival)
         visit = [arrival]
-        for s in seen[start + 1:]:
+        for s in seen[start + 1 :]:
             if s.direction == "in" and (s.node, s.iface) in self.run.links:
                 break
             visit.append(s)
@@ -113,11 +121,19 @@ class Walk:
         """One visit of the packet to one node, with what was seen there."""
         arrival = visit[0]
         kind, aws = self.run.kind(arrival.node, None if egress else arrival.dst)
-        seen = visit[:visit.index(egress) + 1] if egress else visit
+        seen = visit[: visit.index(egress) + 1] if egress else visit
         ingress = arrival.iface if arrival.direction == "in" else None
         changes = translations(arrival, egress) if egress else []
-        return Hop(arrival.node, kind, aws, translations=tuple(changes), ingress=ingress,
-                   egress=egress and egress.iface, time=arrival.time, frames=tuple(s.index for s in seen))
+        return Hop(
+            arrival.node,
+            kind,
+            aws,
+            translations=tuple(changes),
+            ingress=ingress,
+            egress=egress and egress.iface,
+            time=arrival.time,
+            frames=tuple(s.index for s in seen),
+        )
 
 
 def translations(before: Sighting, after: Sighting) -> list[Translation]:
@@ -127,8 +143,7 @@ def translations(before: Sighting, after: Sighting) -> list[Translation]:
     if (before.src, before.sport) != (after.src, after.sport):
         changes.append(Translation("source", *_change(before.src, before.sport, after.src, after.sport, before.proto)))
     if (before.dst, before.dport) != (after.dst, after.dport):
-        changes.append(Translation("destination",
-                                   *_change(before.dst, before.dport, after.dst, after.dport, before.proto)))
+        changes.append(Translation("destination", *_change(before.dst, before.dport, after.dst, after.dport, before.proto)))
     return changes
 
 

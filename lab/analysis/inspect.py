@@ -4,6 +4,7 @@ in full, so a flow can be followed hop by hop across NAT and endpoints (DESIGN.m
 Listing uses the fast reader; only `packet_detail` dissects, with scapy, because it is one packet
 and scapy's `show()` is the layer-by-layer view people know from Wireshark.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -26,8 +27,11 @@ class Inspection:
 
     def to_dict(self) -> dict:
         """`vpclab inspect --json`: each flow's Flow.to_dict() with its "path"."""
-        return {"run": self.run, "packets": self.packets,
-                "flows": [{**flow.to_dict(), "path": path.to_dict()} for flow, path in self.flows]}
+        return {
+            "run": self.run,
+            "packets": self.packets,
+            "flows": [{**flow.to_dict(), "path": path.to_dict()} for flow, path in self.flows],
+        }
 
 
 def inspect_run(run_dir: str | Path, flow_filter: str | None = None) -> Inspection:
@@ -40,8 +44,11 @@ def inspect_run(run_dir: str | Path, flow_filter: str | None = None) -> Inspecti
     run = load_run(run_dir)
     packets = Counter(s.node for s in run.sightings)
     paths = [(flow, path_of(run, flow)) for flow in flows(run)]
-    chosen = [(f, p) for f, p in paths if flow_filter is None
-              or flow_filter in (f.node, f.src, f.dst, str(f.sport), str(f.dport), *(h.node for h in p.path))]
+    chosen = [
+        (f, p)
+        for f, p in paths
+        if flow_filter is None or flow_filter in (f.node, f.src, f.dst, str(f.sport), str(f.dport), *(h.node for h in p.path))
+    ]
     return Inspection(str(run_dir), dict(sorted(packets.items())), tuple(chosen))
 
 

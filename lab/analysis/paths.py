@@ -6,6 +6,7 @@ with the node's kind and AWS id and the translations made there, and for a conne
 a StopReason (lab.results) whose codes are the nftables drop comments of
 lab.plan.nftables, so a scenario can compare predicted and observed and call a mismatch a bug.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -43,9 +44,16 @@ class Flow:
         return PROTOCOL_NAMES.get(self.proto, str(self.proto))
 
     def to_dict(self) -> dict:
-        return {"source": self.node, "proto": self.protocol,
-                "src": self.src, "sport": self.sport, "dst": self.dst, "dport": self.dport,
-                "start": self.sightings[0].time, "packets": len(self.sightings)}
+        return {
+            "source": self.node,
+            "proto": self.protocol,
+            "src": self.src,
+            "sport": self.sport,
+            "dst": self.dst,
+            "dport": self.dport,
+            "start": self.sightings[0].time,
+            "packets": len(self.sightings),
+        }
 
 
 @dataclass
@@ -107,8 +115,15 @@ def _new_connection(first: Sighting, s: Sighting) -> bool:
     return s.proto == TCP and s.tcp_flags & (SYN | ACK) == SYN and s.tcp_seq != first.tcp_seq
 
 
-def observed_path(run: Run, source_node: str, dst_ip: str | IPv4Address | None = None, dport: int | None = None,
-                  proto: str = "tcp", since: float | None = None, sport: int | None = None) -> ObservedPath:
+def observed_path(
+    run: Run,
+    source_node: str,
+    dst_ip: str | IPv4Address | None = None,
+    dport: int | None = None,
+    proto: str = "tcp",
+    since: float | None = None,
+    sport: int | None = None,
+) -> ObservedPath:
     """The path of the first matching connection the source opened (at or after `since`, a capture
     time in seconds since the epoch); `dst_ip` is the address the source sent to, `sport` the
     source port it used (a probe knows it, and so names its connection exactly)."""
@@ -117,12 +132,21 @@ def observed_path(run: Run, source_node: str, dst_ip: str | IPv4Address | None =
         raise BadArgument(f"protocol {proto!r}: expected one of {', '.join(PROTOCOLS)}")
     dst = None if dst_ip is None else str(dst_ip)
     mine = [f for f in flows(run) if f.node == source_node]
-    wanted = [f for f in mine if f.proto == number and dst in (None, f.dst) and dport in (None, f.dport)
-              and sport in (None, f.sport) and (since is None or f.sightings[0].time >= since)]
+    wanted = [
+        f
+        for f in mine
+        if f.proto == number
+        and dst in (None, f.dst)
+        and dport in (None, f.dport)
+        and sport in (None, f.sport)
+        and (since is None or f.sightings[0].time >= since)
+    ]
     if not wanted:
         sent = ", ".join(sorted({f"{PROTOCOL_NAMES.get(f.proto, f.proto)} {f.dst}:{f.dport}" for f in mine}))
-        raise CaptureError(f"no {proto} connection from {source_node} to {dst or 'any address'}:"
-                           f"{dport or 'any port'} in the captures ({source_node} opened: {sent or 'nothing'})")
+        raise CaptureError(
+            f"no {proto} connection from {source_node} to {dst or 'any address'}:"
+            f"{dport or 'any port'} in the captures ({source_node} opened: {sent or 'nothing'})"
+        )
     return path_of(run, wanted[0])
 
 
@@ -134,10 +158,19 @@ def path_of(run: Run, flow: Flow) -> ObservedPath:
     answer = _answer(flow)
     outcome = Outcome.TIMEOUT if answer is None else Outcome.REFUSED if answer.tcp_flags & RST else Outcome.OK
     dropped = trace.last.node if trace.end == "dropped" else None
-    result = ObservedPath(flow.node, flow.to_dict(), outcome, trace.hops,
-                          trace.last.node if trace.end == "delivered" else None, dropped,
-                          tuple(run.drop_counters(dropped)) if dropped else (), outcome == Outcome.OK, [], None,
-                          attempts=_attempts(flow))
+    result = ObservedPath(
+        flow.node,
+        flow.to_dict(),
+        outcome,
+        trace.hops,
+        trace.last.node if trace.end == "delivered" else None,
+        dropped,
+        tuple(run.drop_counters(dropped)) if dropped else (),
+        outcome == Outcome.OK,
+        [],
+        None,
+        attempts=_attempts(flow),
+    )
     reply_trace = None
     if trace.end == "delivered":
         result.service_saw = _service_saw(run, trace.last)
@@ -151,9 +184,13 @@ def path_of(run: Run, flow: Flow) -> ObservedPath:
         unreachable = _unreachable(run, flow) if dropped else None
         if unreachable is not None and dropped is not None:  # the packet died, and the router that dropped it said so
             result.outcome = Outcome.NO_ROUTE
-            result.explanation = _because(run, "DESTINATION_UNREACHABLE", dropped,
-                                          f"{dropped} had no route for it and answered 'destination "
-                                          f"unreachable' (ICMP type 3, code {unreachable.fingerprint[3]})")
+            result.explanation = _because(
+                run,
+                "DESTINATION_UNREACHABLE",
+                dropped,
+                f"{dropped} had no route for it and answered 'destination "
+                f"unreachable' (ICMP type 3, code {unreachable.fingerprint[3]})",
+            )
         else:
             result.explanation = _timeout(run, trace, reply_trace)
     return result
@@ -198,14 +235,20 @@ def _reply_sent(run: Run, arrival: Sighting) -> Sighting | None:
     back = (arrival.proto, arrival.dst, arrival.dport, arrival.src, arrival.sport)
     seen = run.by_node[arrival.node]
     start = bisect_left(seen, arrival.time, key=attrgetter("time"))
-    return next((s for s in islice(seen, start, None)
-                 if s.direction == "out" and (s.proto, s.src, s.sport, s.dst, s.dport) == back), None)
+    return next(
+        (s for s in islice(seen, start, None) if s.direction == "out" and (s.proto, s.src, s.sport, s.dst, s.dport) == back), None
+    )
 
 
 def _service_saw(run: Run, arrival: Sighting) -> ServiceSaw:
     """The source as the destination saw it: after every NAT on the way, on the ingress it came in by."""
-    return ServiceSaw(arrival.src, run.ingress_label(arrival.node, arrival.iface),
-                      run.vpce_of(arrival.node, arrival.iface), arrival.node, arrival.sport)
+    return ServiceSaw(
+        arrival.src,
+        run.ingress_label(arrival.node, arrival.iface),
+        run.vpce_of(arrival.node, arrival.iface),
+        arrival.node,
+        arrival.sport,
+    )
 
 
 def _timeout(run: Run, trace: Trace, reply_trace: Trace | None) -> StopReason:
@@ -214,8 +257,13 @@ def _timeout(run: Run, trace: Trace, reply_trace: Trace | None) -> StopReason:
     if reply_trace is None:
         node = trace.last.node
         counters = run.drop_counters(node)
-        return _because(run, counters[0]["comment"] if counters else "NO_REPLY", node,
-                        f"{node} received the packet and sent nothing back{_counted(counters)}", counters)
+        return _because(
+            run,
+            counters[0]["comment"] if counters else "NO_REPLY",
+            node,
+            f"{node} received the packet and sent nothing back{_counted(counters)}",
+            counters,
+        )
     return _lost(run, reply_trace, "the reply")
 
 
@@ -223,14 +271,26 @@ def _lost(run: Run, trace: Trace, what: str) -> StopReason:
     last = trace.last
     if trace.end == "dropped":
         counters = run.drop_counters(last.node)
-        why = _counted(counters) or ("; no drop counter there counted anything, so the kernel dropped it "
-                                     "silently (no route, reverse-path filter, unanswered ARP, ...)")
-        return _because(run, counters[0]["comment"] if counters else "UNCOUNTED_DROP", last.node,
-                        f"{what} entered {last.node} on {last.iface} and never left it{why}", counters)
+        why = _counted(counters) or (
+            "; no drop counter there counted anything, so the kernel dropped it "
+            "silently (no route, reverse-path filter, unanswered ARP, ...)"
+        )
+        return _because(
+            run,
+            counters[0]["comment"] if counters else "UNCOUNTED_DROP",
+            last.node,
+            f"{what} entered {last.node} on {last.iface} and never left it{why}",
+            counters,
+        )
     if trace.end == "lost":
         peer = "/".join(run.links.get((last.node, last.iface), ("?", "?")))
-        return _because(run, "NOT_CAPTURED", last.node, f"{what} left {last.node} on {last.iface}, but the "
-                        f"capture at {peer} never shows it arriving (capture loss or a capture missing)")
+        return _because(
+            run,
+            "NOT_CAPTURED",
+            last.node,
+            f"{what} left {last.node} on {last.iface}, but the "
+            f"capture at {peer} never shows it arriving (capture loss or a capture missing)",
+        )
     if trace.end == "loop":
         return _because(run, "ROUTING_LOOP", last.node, f"{what} was still moving after {len(trace.hops)} hops")
     return _because(run, "NO_REPLY", last.node, f"{what} reached {last.node}, but nothing answered the source")
@@ -240,7 +300,8 @@ def _counted(counters: list[dict]) -> str:
     if not counters:
         return ""
     return "; drop counters there: " + ", ".join(
-        f"{c['comment']} {c['packets']} packet{'s' if c['packets'] != 1 else ''}" for c in counters)
+        f"{c['comment']} {c['packets']} packet{'s' if c['packets'] != 1 else ''}" for c in counters
+    )
 
 
 def _because(run: Run, code: str, node: str, message: str, evidence: list[dict] | None = None) -> StopReason:

@@ -25,6 +25,7 @@ The digest is CRC-32 of the first 64 bytes of L4 payload, a prefix that a 256-by
 whole behind any IPv4 and TCP header. Addresses stay strings: `ipaddress` objects would cost more
 than the rest of the parse (STYLE.md prefers them; this is the one hot loop where they lose).
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,12 @@ UDP_HEADER = struct.Struct("!HHH")  # ports, length
 ICMP_HEADER = struct.Struct("!BBxxHH")  # type, code, (checksum), echo id, echo seq
 SLL2_LEN = 20
 PCAP_HEADER_LEN = 24
-MAGICS = {b"\xd4\xc3\xb2\xa1": ("<", 1e6), b"\xa1\xb2\xc3\xd4": (">", 1e6),  # microsecond timestamps
-          b"\x4d\x3c\xb2\xa1": ("<", 1e9), b"\xa1\xb2\x3c\x4d": (">", 1e9)}  # nanosecond timestamps
+MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1e6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e6),  # microsecond timestamps
+    b"\x4d\x3c\xb2\xa1": ("<", 1e9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e9),
+}  # nanosecond timestamps
 
 
 class Sighting(NamedTuple):
@@ -102,9 +107,16 @@ def read_pcap(path: str | Path, node: str, interfaces: dict[int, str] | None = N
             continue
         _, ifindex, _, pkttype = SLL2.unpack_from(buf, 0)
         src, dst = buf[32:36], buf[36:40]
-        yield _sighting(buf, float(ts), node, index, names.get(ifindex) or f"if{ifindex}", pkttype,
-                        addresses.get(src) or addresses.setdefault(src, socket.inet_ntoa(src)),
-                        addresses.get(dst) or addresses.setdefault(dst, socket.inet_ntoa(dst)))
+        yield _sighting(
+            buf,
+            float(ts),
+            node,
+            index,
+            names.get(ifindex) or f"if{ifindex}",
+            pkttype,
+            addresses.get(src) or addresses.setdefault(src, socket.inet_ntoa(src)),
+            addresses.get(dst) or addresses.setdefault(dst, socket.inet_ntoa(dst)),
+        )
 
 
 def _sighting(buf: bytes, ts: float, node: str, index: int, iface: str, pkttype: int, src: str, dst: str) -> Sighting:
@@ -129,10 +141,26 @@ def _sighting(buf: bytes, ts: float, node: str, index: int, iface: str, pkttype:
         else:
             b, end = code, l4  # no digest: NAT rewrites the quoted header
     start = l4 + hlen
-    digest = zlib.crc32(buf[start:min(end, start + DIGEST_BYTES)]) if end > start else 0
-    return Sighting(ts, node, index, iface, "out" if pkttype == OUTGOING else "in", pkttype, src, dst, proto,
-                    sport, dport, ip_id, seq, ack, flags, max(total - (l4 - SLL2_LEN) - hlen, 0),
-                    (proto, ip_id, a, b, flags & TCP_KEPT_FLAGS, digest))
+    digest = zlib.crc32(buf[start : min(end, start + DIGEST_BYTES)]) if end > start else 0
+    return Sighting(
+        ts,
+        node,
+        index,
+        iface,
+        "out" if pkttype == OUTGOING else "in",
+        pkttype,
+        src,
+        dst,
+        proto,
+        sport,
+        dport,
+        ip_id,
+        seq,
+        ack,
+        flags,
+        max(total - (l4 - SLL2_LEN) - hlen, 0),
+        (proto, ip_id, a, b, flags & TCP_KEPT_FLAGS, digest),
+    )
 
 
 def _reader(file, path) -> dpkt.pcap.Reader:
@@ -141,8 +169,10 @@ def _reader(file, path) -> dpkt.pcap.Reader:
     except (ValueError, dpkt.UnpackError) as exc:
         raise UnreadableRun(f"{path}: not a pcap file ({exc}); vpclab reads what `tcpdump -w` writes") from None
     if reader.datalink() != LINKTYPE_LINUX_SLL2:
-        raise UnreadableRun(f"{path}: link type {reader.datalink()} is not LINUX_SLL2 ({LINKTYPE_LINUX_SLL2}); "
-                           "capture with `tcpdump -i any -y LINUX_SLL2` so each packet names its interface")
+        raise UnreadableRun(
+            f"{path}: link type {reader.datalink()} is not LINUX_SLL2 ({LINKTYPE_LINUX_SLL2}); "
+            "capture with `tcpdump -i any -y LINUX_SLL2` so each packet names its interface"
+        )
     return reader
 
 

@@ -6,6 +6,7 @@ A run directory (written by the realizer, readable anywhere it is copied to) hol
 The plan stays the JSON dict: analysis needs only names, links and addresses from it, and reading
 it back into `lab.plan.types` would tie old runs to today's dataclasses.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,21 +41,23 @@ class Run:
     @cached_property
     def bridge_ports(self) -> frozenset[tuple[str, str]]:
         """Ports of a bridge see frames for the bridge's MAC as 'otherhost': that is normal there."""
-        return frozenset((n["name"], i["name"]) for n in self.plan["nodes"].values()
-                         for i in n["interfaces"] if i.get("bridge"))
+        return frozenset((n["name"], i["name"]) for n in self.plan["nodes"].values() for i in n["interfaces"] if i.get("bridge"))
 
     @cached_property
     def bridge_of(self) -> dict[tuple[str, str], str]:
         """(node, bridge port) -> the bridge (the subnet) it belongs to."""
-        return {(n["name"], i["name"]): i["bridge"] for n in self.plan["nodes"].values()
-                for i in n["interfaces"] if i.get("bridge")}
+        return {
+            (n["name"], i["name"]): i["bridge"] for n in self.plan["nodes"].values() for i in n["interfaces"] if i.get("bridge")
+        }
 
     @cached_property
     def addresses(self) -> dict[str, frozenset[str]]:
         """node -> its own IPv4 addresses (interfaces, bridges and loopback), without prefix lengths."""
+
         def own(node: dict) -> frozenset[str]:
             ifaddrs = [a for i in node["interfaces"] + node.get("bridges", []) for a in i["addresses"]]
             return frozenset(a.split("/")[0] for a in ifaddrs + node.get("loopback", []))
+
         return {name: own(node) for name, node in self.plan["nodes"].items()}
 
     @cached_property

@@ -2,6 +2,7 @@
 the lab's credentials like any AWS client's (or unsigned, like curl's), checked against the
 endpoint's policy when it came through one and the bucket's policy, with the same rules the lab's
 S3 front enforces (lab.model.policy)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,8 +29,7 @@ def parsed(document: dict) -> PolicyDocument:
     return _parsed(json.dumps(document, sort_keys=True))
 
 
-def probe_keys(t: Topology, host: str | None, bucket: str | None, action: str, query: str,
-               signed: bool) -> dict[str, str]:
+def probe_keys(t: Topology, host: str | None, bucket: str | None, action: str, query: str, signed: bool) -> dict[str, str]:
     """The keys the front fills from what the probe sends (lab.services.probe): its User-Agent, the
     payload hash and SigV4 of a signed GET, the query's parameters, the region of the front it reaches."""
     service = regions.service_for_hostname(host or "")
@@ -40,8 +40,9 @@ def probe_keys(t: Topology, host: str | None, bucket: str | None, action: str, q
     return keys | {"aws:requestedregion": region}
 
 
-def denial(t: Topology, host: str | None, path: str, https: bool, source_ip: str,
-           ingress: Ingress | None, signed: bool) -> tuple[dict, str | None]:
+def denial(
+    t: Topology, host: str | None, path: str, https: bool, source_ip: str, ingress: Ingress | None, signed: bool
+) -> tuple[dict, str | None]:
     """(the request as S3 authorizes it, why it is denied or None). `ingress`: the plan's way into
     the front the request came through when it came through an endpoint; None from the internet."""
     raw_path, _, query = path.partition("?")
@@ -57,11 +58,16 @@ def denial(t: Topology, host: str | None, path: str, https: bool, source_ip: str
     endpoint_scope = endpoint_policy(ingress) if ingress else None
     policy = t.buckets[bucket].policy if bucket is not None and bucket in t.buckets else None
     bucket_scope = Scope(f"bucket policy of {bucket}", parsed(policy.document)) if policy else None
-    request = Request(ROOT if signed else None, action, resource,
-                      request_context(https, signed, source_ip, vpce, vpc_id)
-                      | probe_keys(t, host, bucket, action, query, signed))
-    return ({"method": "GET", "path": path, "signed": signed, "action": action, "resource": resource},
-            decide(request, endpoint_scope, bucket_scope))
+    request = Request(
+        ROOT if signed else None,
+        action,
+        resource,
+        request_context(https, signed, source_ip, vpce, vpc_id) | probe_keys(t, host, bucket, action, query, signed),
+    )
+    return (
+        {"method": "GET", "path": path, "signed": signed, "action": action, "resource": resource},
+        decide(request, endpoint_scope, bucket_scope),
+    )
 
 
 def endpoint_policy(ingress: Ingress) -> Scope:

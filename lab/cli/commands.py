@@ -1,4 +1,5 @@
 """The verbs: each `add_*` registers its arguments and the function that runs it."""
+
 from __future__ import annotations
 
 import argparse
@@ -50,12 +51,19 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 def add_explain(verbs) -> None:
-    p = verbs.add_parser("explain", help="predict the path from an instance to a target, like Reachability "
-                         "Analyzer (no packets, no root)")
+    p = verbs.add_parser(
+        "explain", help="predict the path from an instance to a target, like Reachability Analyzer (no packets, no root)"
+    )
     p.add_argument("file", metavar="FILE", help=TOPOLOGY)
     p.add_argument("--from", dest="source", required=True, metavar="INSTANCE", help="the source instance")
-    p.add_argument("--to", dest="target", required=True, metavar="TARGET", type=target,
-                   help="a node name, an IPv4 address, or a host name resolved by the source VPC's resolver")
+    p.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="TARGET",
+        type=target,
+        help="a node name, an IPv4 address, or a host name resolved by the source VPC's resolver",
+    )
     p.add_argument("--port", type=port, default=443, help="destination TCP port (default 443)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run_explain)
@@ -78,11 +86,18 @@ VERBS = [add_validate, add_plan, add_explain]
 
 
 def add_demo(verbs) -> None:
-    p = verbs.add_parser("demo", help="the chapter's figures in real packets: public/private/isolated subnets, "
-                         "then S3 without and with a gateway endpoint (root)")
-    p.add_argument("--keep", metavar="DIR", default=DEMO_RUN_DIR,
-                   help=f"where the captures and logs stay (default {DEMO_RUN_DIR}; a previous demo's "
-                   "runs there are replaced, nothing else is touched)")
+    p = verbs.add_parser(
+        "demo",
+        help="the chapter's figures in real packets: public/private/isolated subnets, "
+        "then S3 without and with a gateway endpoint (root)",
+    )
+    p.add_argument(
+        "--keep",
+        metavar="DIR",
+        default=DEMO_RUN_DIR,
+        help=f"where the captures and logs stay (default {DEMO_RUN_DIR}; a previous demo's "
+        "runs there are replaced, nothing else is touched)",
+    )
     p.set_defaults(run=run_demo)
 
 
@@ -94,16 +109,20 @@ def run_demo(args: argparse.Namespace) -> int:
     from lab.scenario.runner import run_scenario
 
     require_root()
-    print("vpclab demo: the chapter's figures, built from Linux namespaces. Every request is a real HTTPS\n"
-          "request to S3; every path shown is the one the captured packets took, next to what AWS's rules predict.\n")
+    print(
+        "vpclab demo: the chapter's figures, built from Linux namespaces. Every request is a real HTTPS\n"
+        "request to S3; every path shown is the one the captured packets took, next to what AWS's rules predict.\n"
+    )
     passed = True
     with terminated_cleanly():
         for number, act in enumerate(DEMO_ACTS, start=1):
             result = run_scenario(act, Path(args.keep) / f"act{number}")
             print(demo_text(result))
             passed &= result.passed
-    print(f"captures: {args.keep}/act*/captures (one pcap per node, Wireshark reads them); "
-          f"every flow: vpclab inspect {args.keep}/act1")
+    print(
+        f"captures: {args.keep}/act*/captures (one pcap per node, Wireshark reads them); "
+        f"every flow: vpclab inspect {args.keep}/act1"
+    )
     if not passed:
         raise ExpectationFailed("the demo's captured paths disagree with AWS's rules or its scenarios (shown above)")
     return 0

@@ -1,6 +1,7 @@
 """What the verbs of both command modules share: the topology argument's help, loading a topology
 with its warnings on stderr, and loading then planning before any lab is built. Both `commands` and
 `lab_commands` import from here, never from each other."""
+
 from __future__ import annotations
 
 import sys

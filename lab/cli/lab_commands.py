@@ -1,4 +1,5 @@
 """The verbs that build real labs (root): up, trace, clean, inspect."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,10 +26,15 @@ def running_lab(plan, keep: str | None):
 def add_trace(verbs) -> None:
     p = verbs.add_parser("trace", help="build the lab, send real traffic, show the path from captures (root)")
     p.add_argument("file", metavar="FILE", help=TOPOLOGY)
-    p.add_argument("--from", dest="source", required=True, metavar="INSTANCE",
-                   help="the source: an instance, or internet-client")
-    p.add_argument("--to", dest="target", required=True, metavar="TARGET", type=target,
-                   help="a node name, an IPv4 address or a host name (resolved inside the lab)")
+    p.add_argument("--from", dest="source", required=True, metavar="INSTANCE", help="the source: an instance, or internet-client")
+    p.add_argument(
+        "--to",
+        dest="target",
+        required=True,
+        metavar="TARGET",
+        type=target,
+        help="a node name, an IPv4 address or a host name (resolved inside the lab)",
+    )
     p.add_argument("--port", type=port, default=443, help="destination TCP port (default 443)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--keep", metavar="DIR", help="keep captures, logs and the plan in DIR")
@@ -88,8 +94,11 @@ def run_clean(args: argparse.Namespace) -> int:
     for state in cleaned.removed:
         print(f"removed lab {state.tag} ({len(state.nodes)} nodes; run directory {state.run_dir})")
     for skipped in cleaned.skipped:
-        print(f"vpclab: skipped {skipped.path}: {skipped.reason}; the other labs were cleaned. Check that "
-              "nothing of that lab still runs, then delete the file", file=sys.stderr)
+        print(
+            f"vpclab: skipped {skipped.path}: {skipped.reason}; the other labs were cleaned. Check that "
+            "nothing of that lab still runs, then delete the file",
+            file=sys.stderr,
+        )
     if not cleaned.removed and not cleaned.skipped:
         print("no leftover lab")
     return EXIT_ENVIRONMENT if cleaned.skipped else 0  # a state file on this machine vpclab cannot read
@@ -99,8 +108,12 @@ def add_inspect(verbs) -> None:
     p = verbs.add_parser("inspect", help="paths of every flow in a kept run directory (no root)")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--flow", metavar="WHAT", help="only flows from/to this node, address or port")
-    p.add_argument("--packet", nargs=2, metavar=("NODE", "INDEX"),
-                   help="show one captured packet in detail (INDEX counts from 0, as the hops' frames do)")
+    p.add_argument(
+        "--packet",
+        nargs=2,
+        metavar=("NODE", "INDEX"),
+        help="show one captured packet in detail (INDEX counts from 0, as the hops' frames do)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_inspect)
 

@@ -9,6 +9,7 @@ turns every LabError into one line on stderr and the exit code its class chooses
 
 With --debug every error's traceback goes to stderr too; the exit code stays the same.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,7 @@ from lab.errors import EXIT_BUG, LabError, TopologyError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vpclab", description="AWS VPC endpoints, made real with "
-                                     "Linux network namespaces.")
+    parser = argparse.ArgumentParser(prog="vpclab", description="AWS VPC endpoints, made real with Linux network namespaces.")
     parser.add_argument("--version", action="version", version=f"vpclab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
@@ -37,21 +37,23 @@ def main(argv: list[str] | None = None, prompt: type | None = None) -> int:
     with a cmdloop(); None is the interactive LabPrompt. A test passes its own instead of patching."""
     args = build_parser().parse_args(argv)
     args.prompt = prompt
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="vpclab: %(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="vpclab: %(levelname)s: %(message)s")
     try:
         return args.run(args)
     except LabError as exc:
-        return report(exc, args.debug, str(exc) if isinstance(exc, TopologyError) else f"vpclab: {exc}",
-                      exc.exit_code)
+        return report(exc, args.debug, str(exc) if isinstance(exc, TopologyError) else f"vpclab: {exc}", exc.exit_code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `vpclab inspect ... | head`: the reader has what it wanted
         sys.stderr.close()
         return 0
     except Exception as exc:  # a bug in vpclab: say so in one line, keep the traceback for --debug
-        return report(exc, args.debug, f"vpclab: internal error: {type(exc).__name__}: {exc} (run with "
-                      "--debug for the traceback, and please report it)", EXIT_BUG)
+        return report(
+            exc,
+            args.debug,
+            f"vpclab: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback, and please report it)",
+            EXIT_BUG,
+        )
 
 
 def report(exc: BaseException, debug: bool, line: str, code: int) -> int:

@@ -1,4 +1,5 @@
 """Writing results to stdout (diagnostics go to stderr through logging)."""
+
 from __future__ import annotations
 
 import json

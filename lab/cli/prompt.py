@@ -5,6 +5,7 @@ Commands run in the node's own shell, so its resolv.conf, trust store and AWS se
 `app1 curl https://lab-bucket.s3.ap-northeast-2.amazonaws.com/hello.txt`, `app1 aws s3 ls`,
 `app1 dig s3.ap-northeast-2.amazonaws.com`.
 """
+
 from __future__ import annotations
 
 import cmd
@@ -34,9 +35,9 @@ class LabPrompt(cmd.Cmd):
         self.topology, self.plan, self.lab = topology, plan, lab
         self.reported: set[str] = set()  # services already reported dead
         bucket = next(iter(topology.buckets), "lab-bucket")
-        self.intro = INTRO.format(tag=lab.tag, nodes=len(plan.nodes), run_dir=lab.run_dir,
-                                  example=next(iter(topology.instances)),
-                                  bucket=bucket)
+        self.intro = INTRO.format(
+            tag=lab.tag, nodes=len(plan.nodes), run_dir=lab.run_dir, example=next(iter(topology.instances)), bucket=bucket
+        )
 
     def emptyline(self) -> bool:
         return False
@@ -129,10 +130,12 @@ class LabPrompt(cmd.Cmd):
         except LabError as exc:
             print(f"vpclab: {exc}")
             return False
-        print(f"{'associated' if on else 'disassociated'}: route table {words[1]} "
-              f"{'now sends' if on else 'no longer sends'} the prefix list of {words[0]} to the endpoint. "
-              "Connections already open to those addresses break: their next packets take the new "
-              "route, where S3 does not know them")
+        print(
+            f"{'associated' if on else 'disassociated'}: route table {words[1]} "
+            f"{'now sends' if on else 'no longer sends'} the prefix list of {words[0]} to the endpoint. "
+            "Connections already open to those addresses break: their next packets take the new "
+            "route, where S3 does not know them"
+        )
         return False
 
     def do_nodes(self, arg: str) -> bool:

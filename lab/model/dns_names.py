@@ -5,6 +5,7 @@ DNS (RFC 1035 section 2.3.4): "labels 63 octets or less", "names 255 octets or l
 characters written with dots (RFC 1123 section 2.1 and its hosts: letters, digits and hyphens, a
 label neither starting nor ending with a hyphen). One trailing dot (a fully qualified name) is allowed.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -27,8 +28,12 @@ def dns_name_problem(name: str) -> str | None:
         if len(label) > MAX_LABEL:
             return f"a DNS label is at most {MAX_LABEL} characters ('{label[:12]}...' has {len(label)})"
         if not LABEL.fullmatch(label):
-            return (f"label '{label}' is not a host name label: letters, digits and hyphens, neither "
-                    "starting nor ending with a hyphen" if label else "empty label (two dots in a row)")
+            return (
+                f"label '{label}' is not a host name label: letters, digits and hyphens, neither "
+                "starting nor ending with a hyphen"
+                if label
+                else "empty label (two dots in a row)"
+            )
     return None
 
 

@@ -1,5 +1,6 @@
 """The lab's one AWS account and its credentials. The ids of the lab's resources (vpc-, subnet-,
 vpce-, ...) are made by the plan's naming module, lab.plan.names."""
+
 from __future__ import annotations
 
 ACCOUNT_ID = "111122223333"  # the lab's one AWS account (AWS documentation's example account)

@@ -3,6 +3,7 @@ cross-references and AWS's rules are checked afterwards by `lab.model.validate`.
 
 The format is documented key by key in docs/topology-format.md.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -41,9 +42,21 @@ NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "all": "-1", "-1": "-1", "6": "tcp", "17": "udp", "1": "icmp"}
 MAX_POLICY_FILE_BYTES = 256 * 1024  # ample for AWS's 20 KB policies, however indented
 T = TypeVar("T")
-VPC_KEYS = ("cidr", "enable_dns_support", "enable_dns_hostnames", "internet_gateway", "subnets",
-            "route_tables", "nat_gateways", "endpoints", "instances", "security_groups",
-            "network_acls", "peering", "description")
+VPC_KEYS = (
+    "cidr",
+    "enable_dns_support",
+    "enable_dns_hostnames",
+    "internet_gateway",
+    "subnets",
+    "route_tables",
+    "nat_gateways",
+    "endpoints",
+    "instances",
+    "security_groups",
+    "network_acls",
+    "peering",
+    "description",
+)
 
 
 def load_topology(path: Path | str, text: str | None = None) -> Topology:
@@ -59,8 +72,7 @@ def parse_topology(doc: Section) -> Topology:
     doc.allow("region", "vpcs", "services", "description")
     region = doc.text("region", "ap-northeast-2")  # `region:` with no value is MissingParameter
     if region not in regions.REGIONS:
-        raise doc.error("region", f"region '{region}' is not one the lab emulates; "
-                        f"use one of: {', '.join(regions.REGIONS)}")
+        raise doc.error("region", f"region '{region}' is not one the lab emulates; use one of: {', '.join(regions.REGIONS)}")
     vpcs: dict[str, Vpc] = {}
     instances: dict[str, Instance] = {}
     for name, sec in doc.entries("vpcs", "vpc"):
@@ -74,8 +86,11 @@ def parse_topology(doc: Section) -> Topology:
 
 def check_name(sec: Section, name: str, kind: str) -> None:
     if not NAME.match(name):
-        raise fail(sec.file, sec.line, f"{kind} name '{name}' must start with a letter and use only "
-                   "letters, digits, '-' and '_' (at most 32 characters)")
+        raise fail(
+            sec.file,
+            sec.line,
+            f"{kind} name '{name}' must start with a letter and use only letters, digits, '-' and '_' (at most 32 characters)",
+        )
 
 
 def parse_vpc(name: str, sec: Section, region: str, instances: dict[str, Instance]) -> Vpc:
@@ -90,16 +105,24 @@ def parse_vpc(name: str, sec: Section, region: str, instances: dict[str, Instanc
     peerings = parse_children(sec, "peering", parse_peering, name, region)
     route_tables = parse_route_tables(sec, name, region)
     parse_instances(sec, name, instances)
-    return Vpc(name=name, cidr=sec.network("cidr", block=True),
-               enable_dns_support=sec.flag("enable_dns_support", True),
-               enable_dns_hostnames=sec.flag("enable_dns_hostnames", True),
-               internet_gateway=sec.flag("internet_gateway", False),
-               subnets=subnets, route_tables=route_tables, nat_gateways=nat_gateways, endpoints=endpoints,
-               security_groups=security_groups, network_acls=network_acls, peerings=peerings, line=sec.line)
+    return Vpc(
+        name=name,
+        cidr=sec.network("cidr", block=True),
+        enable_dns_support=sec.flag("enable_dns_support", True),
+        enable_dns_hostnames=sec.flag("enable_dns_hostnames", True),
+        internet_gateway=sec.flag("internet_gateway", False),
+        subnets=subnets,
+        route_tables=route_tables,
+        nat_gateways=nat_gateways,
+        endpoints=endpoints,
+        security_groups=security_groups,
+        network_acls=network_acls,
+        peerings=peerings,
+        line=sec.line,
+    )
 
 
-def parse_children(sec: Section, key: str, parse: Callable[[str, Section, str, str], T], vpc: str,
-                   region: str) -> dict[str, T]:
+def parse_children(sec: Section, key: str, parse: Callable[[str, Section, str, str], T], vpc: str, region: str) -> dict[str, T]:
     """`key: {name: {...}}` of a VPC, each child named by the rules of check_name."""
     kind = key.rstrip("s").replace("_", " ")
     children = {}
@@ -121,9 +144,12 @@ def parse_instances(sec: Section, vpc: str, instances: dict[str, Instance]) -> N
     for child, csec in sec.entries("instances", "instance"):
         check_name(csec, child, "instance")
         if child in instances:
-            raise csec.error(None, f"instance name '{child}' is already used in vpc "
-                             f"{instances[child].vpc} (line {instances[child].line}); instance names "
-                             "are global because they name nodes at the lab prompt")
+            raise csec.error(
+                None,
+                f"instance name '{child}' is already used in vpc "
+                f"{instances[child].vpc} (line {instances[child].line}); instance names "
+                "are global because they name nodes at the lab prompt",
+            )
         instances[child] = parse_instance(child, csec, vpc)
 
 
@@ -131,18 +157,21 @@ def parse_subnet(name: str, sec: Section, vpc: str, region: str) -> Subnet:
     sec.allow("cidr", "az", "route_table", "network_acl", "description")
     az = str(sec.require("az"))
     full = az if az.startswith(region) else region + az
-    if full[len(region):] not in regions.region(region).azs:
-        raise sec.error("az", f"Value ({az}) for parameter availabilityZone is invalid: {region} "
-                        f"offers zones {', '.join(region + z for z in regions.region(region).azs)}")
-    return Subnet(name, sec.network("cidr", block=True), full, sec.text("route_table"), sec.text("network_acl"),
-                  line=sec.line)
+    if full[len(region) :] not in regions.region(region).azs:
+        raise sec.error(
+            "az",
+            f"Value ({az}) for parameter availabilityZone is invalid: {region} "
+            f"offers zones {', '.join(region + z for z in regions.region(region).azs)}",
+        )
+    return Subnet(name, sec.network("cidr", block=True), full, sec.text("route_table"), sec.text("network_acl"), line=sec.line)
 
 
 def parse_route_table(name: str, block: Section, region: str) -> RouteTable:
     line = block.line_of(name)
     if not isinstance(name, str) or not NAME.match(name):
-        raise fail(block.file, line, f"route table name '{name}' must start with a letter and use "
-                   "only letters, digits, '-' and '_'")
+        raise fail(
+            block.file, line, f"route table name '{name}' must start with a letter and use only letters, digits, '-' and '_'"
+        )
     wrapper = Section(block.data, block.file, line, block.what)
     routes = tuple(parse_route(r, region) for r in wrapper.items(name, f"a route of route table {name}"))
     return RouteTable(name, routes, line=line)
@@ -167,16 +196,22 @@ def parse_prefix_list(sec: Section, key: str, value: str, region: str) -> Prefix
         service = value[3:]
         svc = regions.region(region).services.get(service)
         if svc is None:
-            raise sec.error(key, f"there is no AWS-managed prefix list '{value}' in {region}; "
-                            f"known: {', '.join('pl:' + s for s in regions.region(region).services)}",
-                            "InvalidPrefixListID.NotFound")
+            raise sec.error(
+                key,
+                f"there is no AWS-managed prefix list '{value}' in {region}; "
+                f"known: {', '.join('pl:' + s for s in regions.region(region).services)}",
+                "InvalidPrefixListID.NotFound",
+            )
     else:
         svc = regions.service_for_prefix_list(value)
         if svc is None or svc.region != region:  # prefix-list ids are regional
             elsewhere = f" ({svc.prefix_list_name} is in {svc.region})" if svc else ""
-            raise sec.error(key, f"the prefix list ID '{value}' does not exist in {region}{elsewhere}; "
-                            "write pl:s3 or pl:dynamodb for the region's AWS-managed lists",
-                            "InvalidPrefixListID.NotFound")
+            raise sec.error(
+                key,
+                f"the prefix list ID '{value}' does not exist in {region}{elsewhere}; "
+                "write pl:s3 or pl:dynamodb for the region's AWS-managed lists",
+                "InvalidPrefixListID.NotFound",
+            )
     return PrefixListRef(svc.region, svc.service, svc.prefix_list_id)
 
 
@@ -187,26 +222,43 @@ def parse_nat(name: str, sec: Section, vpc: str, region: str) -> NatGateway:
 
 def parse_instance(name: str, sec: Section, vpc: str) -> Instance:
     sec.allow("subnet", "private_ip", "public_ip", "security_groups", "description")
-    return Instance(name, vpc, sec.required_text("subnet"), sec.address("private_ip"),
-                    sec.flag("public_ip", False), sec.names("security_groups"), line=sec.line)
+    return Instance(
+        name,
+        vpc,
+        sec.required_text("subnet"),
+        sec.address("private_ip"),
+        sec.flag("public_ip", False),
+        sec.names("security_groups"),
+        line=sec.line,
+    )
 
 
 def parse_endpoint(name: str, sec: Section, vpc: str, region: str) -> Endpoint:
-    sec.allow("type", "service", "route_tables", "subnets", "policy", "private_dns",
-              "security_groups", "description")
+    sec.allow("type", "service", "route_tables", "subnets", "policy", "private_dns", "security_groups", "description")
     kind = sec.text("type", "gateway")
     if kind not in ("gateway", "interface"):
-        raise sec.error("type", f"endpoint {name}: type must be gateway or interface, not '{kind}'",
-                        "InvalidVpcEndpointType")
+        raise sec.error("type", f"endpoint {name}: type must be gateway or interface, not '{kind}'", "InvalidVpcEndpointType")
     service = sec.required_text("service")
     parsed = regions.parse_service_name(service, region)
     if parsed is None:
-        raise sec.error("service", f"endpoint {name}: '{service}' is not a service name; write s3, "
-                        f"dynamodb or com.amazonaws.{region}.s3", "InvalidServiceName")
+        raise sec.error(
+            "service",
+            f"endpoint {name}: '{service}' is not a service name; write s3, dynamodb or com.amazonaws.{region}.s3",
+            "InvalidServiceName",
+        )
     svc_region, svc = parsed
-    return Endpoint(name, kind, svc_region, svc, sec.names("route_tables"), sec.names("subnets"),
-                    parse_policy(sec, "policy", "endpoint"), sec.flag("private_dns", kind == "interface"),
-                    sec.names("security_groups"), line=sec.line)
+    return Endpoint(
+        name,
+        kind,
+        svc_region,
+        svc,
+        sec.names("route_tables"),
+        sec.names("subnets"),
+        parse_policy(sec, "policy", "endpoint"),
+        sec.flag("private_dns", kind == "interface"),
+        sec.names("security_groups"),
+        line=sec.line,
+    )
 
 
 def parse_policy(sec: Section, key: str, kind: str) -> Policy | None:
@@ -220,8 +272,7 @@ def parse_policy(sec: Section, key: str, kind: str) -> Policy | None:
     try:
         text = read_text(path, MAX_POLICY_FILE_BYTES)
     except Unreadable as exc:
-        raise sec.error(key, f"policy file '{rel}' cannot be read (looked for {path}): {exc}",
-                        MALFORMED) from None
+        raise sec.error(key, f"policy file '{rel}' cannot be read (looked for {path}): {exc}", MALFORMED) from None
     except UnicodeDecodeError:
         raise sec.error(key, f"policy file '{rel}' is not UTF-8 text", MALFORMED) from None
     try:
@@ -242,8 +293,7 @@ def parse_rule_ports(sec: Section) -> tuple[str, int | None, int | None]:
     proto = PROTOCOLS[proto]
     if proto in ("-1", "icmp"):
         if sec.has("port") or sec.has("ports"):
-            raise sec.error("port" if sec.has("port") else "ports",
-                            f"{sec.what}: protocol {proto} takes no ports")
+            raise sec.error("port" if sec.has("port") else "ports", f"{sec.what}: protocol {proto} takes no ports")
         return proto, None, None
     if sec.has("port") and sec.has("ports"):
         raise sec.error("ports", f"{sec.what}: give either port or ports, not both", "InvalidParameterCombination")
@@ -275,8 +325,11 @@ def parse_sg_rule(sec: Section, region: str) -> SecurityGroupRule:
     proto, low, high = parse_rule_ports(sec)
     peers = [k for k in ("cidr", "prefix_list", "security_group") if sec.has(k)]
     if len(peers) != 1:
-        raise sec.error(None, f"{sec.what} needs exactly one of cidr, prefix_list, security_group "
-                        "(write one rule per peer)", "InvalidParameterCombination")
+        raise sec.error(
+            None,
+            f"{sec.what} needs exactly one of cidr, prefix_list, security_group (write one rule per peer)",
+            "InvalidParameterCombination",
+        )
     if peers[0] == "cidr":
         peer: ipaddress.IPv4Network | PrefixListRef | str = sec.network("cidr")
     elif peers[0] == "prefix_list":
@@ -310,10 +363,12 @@ def parse_nacl_entry(sec: Section) -> NetworkAclEntry:
 
 def parse_network_acl(name: str, sec: Section, vpc: str, region: str) -> NetworkAcl:
     sec.allow("ingress", "egress", "description")
-    return NetworkAcl(name,
-                      tuple(parse_nacl_entry(e) for e in sec.items("ingress", f"an ingress entry of network acl {name}")),
-                      tuple(parse_nacl_entry(e) for e in sec.items("egress", f"an egress entry of network acl {name}")),
-                      line=sec.line)
+    return NetworkAcl(
+        name,
+        tuple(parse_nacl_entry(e) for e in sec.items("ingress", f"an ingress entry of network acl {name}")),
+        tuple(parse_nacl_entry(e) for e in sec.items("egress", f"an egress entry of network acl {name}")),
+        line=sec.line,
+    )
 
 
 def parse_peering(name: str, sec: Section, vpc: str, region: str) -> Peering:
@@ -347,13 +402,13 @@ def parse_services(doc: Section, region: str) -> tuple[dict[str, Bucket], dict[s
         s3.allow("buckets")
         for name, sec in s3.entries("buckets", "bucket"):
             sec.allow("region", "policy", "objects")
-            buckets[name] = Bucket(name, sec.text("region", region), parse_policy(sec, "policy", "bucket"),
-                                   parse_objects(sec, name), line=sec.line)
+            buckets[name] = Bucket(
+                name, sec.text("region", region), parse_policy(sec, "policy", "bucket"), parse_objects(sec, name), line=sec.line
+            )
     ddb = services.section("dynamodb", "'services: dynamodb'")
     if ddb is not None:
         ddb.allow("tables")
         for name, sec in ddb.entries("tables", "table"):
             sec.allow("region", "partition_key")
-            tables[name] = Table(name, sec.text("region", region), sec.text("partition_key", "id"),
-                                 line=sec.line)
+            tables[name] = Table(name, sec.text("region", region), sec.text("partition_key", "id"), line=sec.line)
     return buckets, tables

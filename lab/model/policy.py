@@ -41,6 +41,7 @@ denied with the exception of the AWS account root user, which has full access"
    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html). Block
    Public Access, also on by default, is not modelled: a policy that allows `*` is taken as meant.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -55,18 +56,26 @@ from lab.model.condition_keys import key_problem
 from lab.model.wildcard import Wildcard
 
 # AWS's default endpoint policy, as describe-vpc-endpoints shows it (aws-behaviour.md section 1).
-DEFAULT_ENDPOINT_POLICY = {"Version": "2008-10-17",
-                           "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
+DEFAULT_ENDPOINT_POLICY = {
+    "Version": "2008-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}],
+}
 VERSIONS = ("2012-10-17", "2008-10-17")
-STATEMENT_KEYS = ("Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
-                  "NotResource", "Condition")
+STATEMENT_KEYS = ("Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition")
 # operator -> (how one policy value is compiled, whether the operator is negated)
 OPERATORS = {
-    "StringEquals": ("exact", False), "StringNotEquals": ("exact", True),
-    "StringEqualsIgnoreCase": ("fold", False), "StringNotEqualsIgnoreCase": ("fold", True),
-    "StringLike": ("glob", False), "StringNotLike": ("glob", True),
-    "IpAddress": ("cidr", False), "NotIpAddress": ("cidr", True),
-    "ArnEquals": ("arn", False), "ArnLike": ("arn", False), "ArnNotEquals": ("arn", True), "ArnNotLike": ("arn", True),
+    "StringEquals": ("exact", False),
+    "StringNotEquals": ("exact", True),
+    "StringEqualsIgnoreCase": ("fold", False),
+    "StringNotEqualsIgnoreCase": ("fold", True),
+    "StringLike": ("glob", False),
+    "StringNotLike": ("glob", True),
+    "IpAddress": ("cidr", False),
+    "NotIpAddress": ("cidr", True),
+    "ArnEquals": ("arn", False),
+    "ArnLike": ("arn", False),
+    "ArnNotEquals": ("arn", True),
+    "ArnNotLike": ("arn", True),
     "Bool": ("bool", False),
 }
 QUALIFIERS = ("ForAnyValue", "ForAllValues")
@@ -141,18 +150,23 @@ def decide(request: Request, endpoint: Scope | None, bucket: Scope | None) -> st
     if endpoint and not endpoint.policy.matching("Allow", request):
         return f"{endpoint.label}: no statement allows {request.action} on {request.resource}"
     if request.principal is None and not (bucket and bucket.policy.matching("Allow", request)):
-        return (f"{bucket.label if bucket else 'the bucket'}: no statement allows anonymous {request.action} "
-                f"on {request.resource} (ACLs are disabled, so only a bucket policy can)")
+        return (
+            f"{bucket.label if bucket else 'the bucket'}: no statement allows anonymous {request.action} "
+            f"on {request.resource} (ACLs are disabled, so only a bucket policy can)"
+        )
     return None
 
 
 # -- evaluation ------------------------------------------------------------------------------
 
+
 def applies(statement: Statement, request: Request) -> bool:
-    return (_principal_matches(statement.principals, request.principal)
-            and _matches(statement.actions, request.action)
-            and _matches(statement.resources, request.resource)
-            and all(holds(c, request.context) for c in statement.conditions))
+    return (
+        _principal_matches(statement.principals, request.principal)
+        and _matches(statement.actions, request.action)
+        and _matches(statement.resources, request.resource)
+        and all(holds(c, request.context) for c in statement.conditions)
+    )
 
 
 def _matches(patterns: Patterns, value: str) -> bool:
@@ -204,6 +218,7 @@ MATCH: dict[str, Callable[[Any, str], bool]] = {
 
 
 # -- parsing ---------------------------------------------------------------------------------
+
 
 class MalformedPolicy(BadInput, ValueError):
     """A policy AWS would refuse to attach (MalformedPolicyDocument); says which statement and field.
@@ -265,8 +280,9 @@ def _principals(statement: dict, where: str) -> Patterns:
         return Patterns(("*",), negated)
     if not isinstance(value, dict) or not value:
         raise _error(f"{where}.Principal", f'expected "*" or {{"AWS": ...}}, got {json.dumps(value)}')
-    return Patterns(tuple(f"{kind}:{v}" for kind, values in value.items()
-                          for v in _strings(values, f"{where}.Principal.{kind}")), negated)
+    return Patterns(
+        tuple(f"{kind}:{v}" for kind, values in value.items() for v in _strings(values, f"{where}.Principal.{kind}")), negated
+    )
 
 
 def _operator(name: str, where: str) -> tuple[str, bool, bool, str | None]:
@@ -279,8 +295,11 @@ def _operator(name: str, where: str) -> tuple[str, bool, bool, str | None]:
     if base == "Null" and not (qualifier or if_exists):
         return "null", False, False, None
     if base not in OPERATORS:
-        raise _error(where, f"vpclab does not evaluate the condition operator {name!r} "
-                            f"(it knows {', '.join(OPERATORS)}, Null, ...IfExists, ForAnyValue:, ForAllValues:)")
+        raise _error(
+            where,
+            f"vpclab does not evaluate the condition operator {name!r} "
+            f"(it knows {', '.join(OPERATORS)}, Null, ...IfExists, ForAnyValue:, ForAllValues:)",
+        )
     kind, negated = OPERATORS[base]
     return kind, negated, if_exists, qualifier or None
 
@@ -329,8 +348,14 @@ def _statement(data: Any, place: str, where: str) -> Statement:
     sid = data.get("Sid")
     if sid is not None and not isinstance(sid, str):
         raise _error(f"{where}.Sid", f"expected a string, got {json.dumps(sid)}")
-    return Statement(f"statement {sid!r}" if sid else place, data["Effect"], _principals(data, where),
-                     _actions(data, where), _resources(data, where), _conditions(data, where))
+    return Statement(
+        f"statement {sid!r}" if sid else place,
+        data["Effect"],
+        _principals(data, where),
+        _actions(data, where),
+        _resources(data, where),
+        _conditions(data, where),
+    )
 
 
 def parse_policy(document: Any, where: str) -> PolicyDocument:
@@ -346,5 +371,6 @@ def parse_policy(document: Any, where: str) -> PolicyDocument:
     statements = statements if isinstance(statements, list) else [statements]
     if not statements:
         raise _error(f"{where}.Statement", "a policy needs at least one statement")
-    return PolicyDocument(tuple(_statement(s, f"Statement[{n}]", f"{where}.Statement[{n}]")
-                                for n, s in enumerate(statements)), document)
+    return PolicyDocument(
+        tuple(_statement(s, f"Statement[{n}]", f"{where}.Statement[{n}]") for n, s in enumerate(statements)), document
+    )

@@ -16,6 +16,7 @@ Size limits, as AWS documents them:
   document normalized, so white space is not counted here; the error is PolicyTooLarge ("Policy
   exceeds the maximum allowed document size"), as S3-compatible servers reproduce S3's PutBucketPolicy.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,24 +63,31 @@ def check_tokens(text: str) -> None:
         if value in ("{", "["):
             open_objects.append(set() if value == "{" else None)
             if len(open_objects) > MAX_DEPTH:
-                raise PolicyTextError(_line(text, token.start()), f"policy nests deeper than {MAX_DEPTH} "
-                                      "levels; a policy needs 6 (policy, Statement, statement, Condition, "
-                                      "operator, values)")
+                raise PolicyTextError(
+                    _line(text, token.start()),
+                    f"policy nests deeper than {MAX_DEPTH} "
+                    "levels; a policy needs 6 (policy, Statement, statement, Condition, "
+                    "operator, values)",
+                )
         elif value in ("}", "]") and open_objects:
             open_objects.pop()
         elif value == ":" and previous and previous.group()[0] == '"' and open_objects and open_objects[-1] is not None:
             _check_key(text, previous, open_objects[-1])
         elif value[0].isalpha() and value not in ("true", "false", "null"):
-            raise PolicyTextError(_line(text, token.start()), f"policy is not valid JSON: {value} is not a "
-                                  "JSON value (JSON has no NaN or Infinity; quote strings)")
+            raise PolicyTextError(
+                _line(text, token.start()),
+                f"policy is not valid JSON: {value} is not a JSON value (JSON has no NaN or Infinity; quote strings)",
+            )
         previous = token
 
 
 def _check_key(text: str, token: re.Match, seen: set) -> None:
     key = _key(token.group())
     if key in seen:
-        raise PolicyTextError(_line(text, token.start()), f'policy has the key "{key}" twice in one object; '
-                              "JSON does not say which one counts, so give it once")
+        raise PolicyTextError(
+            _line(text, token.start()),
+            f'policy has the key "{key}" twice in one object; JSON does not say which one counts, so give it once',
+        )
     seen.add(key)
 
 
@@ -96,11 +104,17 @@ def read_policy(text: str, kind: str) -> Any:
 
 def check_size(text: str, document: Any, kind: str) -> None:
     if kind == "endpoint" and len(text) > ENDPOINT_POLICY_CHARACTERS:
-        raise PolicyTextError(0, f"the endpoint policy has {len(text):,} characters; an endpoint policy "
-                              f"may have at most {ENDPOINT_POLICY_CHARACTERS:,}, white space included")
+        raise PolicyTextError(
+            0,
+            f"the endpoint policy has {len(text):,} characters; an endpoint policy "
+            f"may have at most {ENDPOINT_POLICY_CHARACTERS:,}, white space included",
+        )
     if kind == "bucket":
-        size = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False)
-                   .encode("utf-8", "surrogatepass"))
+        size = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
         if size > BUCKET_POLICY_BYTES:
-            raise PolicyTextError(0, f"the bucket policy is {size:,} bytes without white space; S3 limits "
-                                  f"a bucket policy to 20 KB ({BUCKET_POLICY_BYTES:,} bytes)", "PolicyTooLarge")
+            raise PolicyTextError(
+                0,
+                f"the bucket policy is {size:,} bytes without white space; S3 limits "
+                f"a bucket policy to 20 KB ({BUCKET_POLICY_BYTES:,} bytes)",
+                "PolicyTooLarge",
+            )

@@ -12,6 +12,7 @@ Sources (see ../shared/reference/aws-behaviour.md for the full notes):
 The prefix list's entries are taken to be the service's ip-ranges entries for the region; AWS's real
 lists may aggregate differently (aws-behaviour.md section 10), which does not change any lesson.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -24,10 +25,36 @@ GATEWAY_SERVICES = ("s3", "dynamodb")  # the only services with gateway endpoint
 # with AWS PrivateLink" (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html).
 # A gateway endpoint to one of them is AWS's type mismatch (InvalidParameter); to a name AWS has no
 # endpoint service for at all, InvalidServiceName.
-INTERFACE_ONLY_AWS_SERVICES = frozenset({
-    "account", "apigateway", "athena", "cloudformation", "ec2", "ec2messages", "ecr.api", "ecr.dkr", "ecs",
-    "elasticloadbalancing", "events", "execute-api", "glue", "kinesis-firehose", "kinesis-streams", "kms", "lambda",
-    "logs", "monitoring", "rds", "secretsmanager", "sns", "sqs", "ssm", "ssmmessages", "sts"})
+INTERFACE_ONLY_AWS_SERVICES = frozenset(
+    {
+        "account",
+        "apigateway",
+        "athena",
+        "cloudformation",
+        "ec2",
+        "ec2messages",
+        "ecr.api",
+        "ecr.dkr",
+        "ecs",
+        "elasticloadbalancing",
+        "events",
+        "execute-api",
+        "glue",
+        "kinesis-firehose",
+        "kinesis-streams",
+        "kms",
+        "lambda",
+        "logs",
+        "monitoring",
+        "rds",
+        "secretsmanager",
+        "sns",
+        "sqs",
+        "ssm",
+        "ssmmessages",
+        "sts",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +103,12 @@ def _nets(*cidrs: str) -> tuple[Net, ...]:
 
 
 def _s3_names(region: str, legacy_global: bool) -> tuple[str, ...]:
-    names = (f"s3.{region}.amazonaws.com", f"*.s3.{region}.amazonaws.com",
-             f"s3.dualstack.{region}.amazonaws.com", f"*.s3.dualstack.{region}.amazonaws.com")
+    names = (
+        f"s3.{region}.amazonaws.com",
+        f"*.s3.{region}.amazonaws.com",
+        f"s3.dualstack.{region}.amazonaws.com",
+        f"*.s3.dualstack.{region}.amazonaws.com",
+    )
     return names + (("s3.amazonaws.com", "*.s3.amazonaws.com") if legacy_global else ())
 
 
@@ -88,16 +119,33 @@ REGIONS: dict[str, Region] = {
         ec2_ranges=_nets("13.124.0.0/16", "13.125.0.0/16"),
         services={
             "s3": RegionalService(
-                "s3", "ap-northeast-2",
-                _nets("52.219.60.0/23", "3.5.140.0/22", "52.219.204.0/22", "52.219.148.0/23",
-                      "3.5.184.0/21", "52.219.202.0/23", "3.5.144.0/23", "52.219.56.0/22",
-                      "52.219.144.0/22", "1.178.91.0/24", "3.2.75.0/24", "3.36.167.64/28",
-                      "3.36.167.80/28"),
-                "pl-78a54011", _s3_names("ap-northeast-2", legacy_global=False)),
+                "s3",
+                "ap-northeast-2",
+                _nets(
+                    "52.219.60.0/23",
+                    "3.5.140.0/22",
+                    "52.219.204.0/22",
+                    "52.219.148.0/23",
+                    "3.5.184.0/21",
+                    "52.219.202.0/23",
+                    "3.5.144.0/23",
+                    "52.219.56.0/22",
+                    "52.219.144.0/22",
+                    "1.178.91.0/24",
+                    "3.2.75.0/24",
+                    "3.36.167.64/28",
+                    "3.36.167.80/28",
+                ),
+                "pl-78a54011",
+                _s3_names("ap-northeast-2", legacy_global=False),
+            ),
             "dynamodb": RegionalService(
-                "dynamodb", "ap-northeast-2", _nets("52.94.6.0/24", "35.71.109.0/24"),
+                "dynamodb",
+                "ap-northeast-2",
+                _nets("52.94.6.0/24", "35.71.109.0/24"),
                 "pl-0d2e4a7b",  # lab-made: no published id for this region
-                ("dynamodb.ap-northeast-2.amazonaws.com",)),
+                ("dynamodb.ap-northeast-2.amazonaws.com",),
+            ),
         },
     ),
     "us-east-1": Region(
@@ -106,14 +154,19 @@ REGIONS: dict[str, Region] = {
         ec2_ranges=_nets("23.20.0.0/14"),
         services={
             "s3": RegionalService(
-                "s3", "us-east-1",
-                _nets("52.216.0.0/15", "54.231.0.0/16", "3.5.0.0/19", "16.182.0.0/16",
-                      "18.34.0.0/19", "16.15.192.0/18"),
-                "pl-63a5400a", _s3_names("us-east-1", legacy_global=True)),
+                "s3",
+                "us-east-1",
+                _nets("52.216.0.0/15", "54.231.0.0/16", "3.5.0.0/19", "16.182.0.0/16", "18.34.0.0/19", "16.15.192.0/18"),
+                "pl-63a5400a",
+                _s3_names("us-east-1", legacy_global=True),
+            ),
             "dynamodb": RegionalService(
-                "dynamodb", "us-east-1",
+                "dynamodb",
+                "us-east-1",
                 _nets("52.94.0.0/22", "3.218.180.0/22", "52.119.224.0/21", "52.119.232.0/21"),
-                "pl-02cd2c6b", ("dynamodb.us-east-1.amazonaws.com",)),
+                "pl-02cd2c6b",
+                ("dynamodb.us-east-1.amazonaws.com",),
+            ),
         },
     ),
 }
@@ -156,5 +209,4 @@ def hostname_matches(pattern: str, name: str) -> bool:
 
 
 def service_for_hostname(name: str) -> RegionalService | None:
-    return next((svc for svc in all_services()
-                 if any(hostname_matches(p, name) for p in svc.hostnames)), None)
+    return next((svc for svc in all_services() if any(hostname_matches(p, name) for p in svc.hostnames)), None)

@@ -15,6 +15,7 @@ KeyTooLongError ("Your key is too long"). A key has at least one character (PutO
 "Minimum length of 1"); S3 has no request that could name an empty key, so vpclab reports it as
 S3's InvalidArgument. Any other character is allowed, a newline included.
 """
+
 from __future__ import annotations
 
 import re

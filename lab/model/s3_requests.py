@@ -14,6 +14,7 @@ through an endpoint aws:SourceVpce (the vpce id), aws:SourceVpc (its VPC) and aw
 private address) and no aws:SourceIp; from the internet only aws:SourceIp (the public address S3
 saw). Always aws:SecureTransport, and for a signed request the caller, the account's root user.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -32,8 +33,13 @@ ROOT = f"arn:aws:iam::{ACCOUNT_ID}:root"
 
 # S3's endpoint names, longest first so that the most specific suffix wins ('*.' are their
 # virtual-hosted forms).
-S3_ENDPOINTS = tuple(sorted({n for svc in regions.all_services() if svc.service == "s3"
-                             for n in svc.hostnames if not n.startswith("*.")}, key=len, reverse=True))
+S3_ENDPOINTS = tuple(
+    sorted(
+        {n for svc in regions.all_services() if svc.service == "s3" for n in svc.hostnames if not n.startswith("*.")},
+        key=len,
+        reverse=True,
+    )
+)
 # What a request may name as a bucket: the naming rules' alphabet and length
 # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -118,14 +124,21 @@ def operation(method: str, target: S3Target, params: AbstractSet[str], headers: 
     know, a lower-case one included) or vpclab lacks it."""
     op = identify(method, target.level, params, headers)
     if op is None:
-        raise S3Refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.",
-                        {"Method": method, "ResourceType": target.level.upper()})
+        raise S3Refusal(
+            405,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource.",
+            {"Method": method, "ResourceType": target.level.upper()},
+        )
     if op.name == "CreateBucket" and bucket_name_problem(target.bucket or ""):
-        raise S3Refusal(400, "InvalidBucketName", "The specified bucket is not valid.",
-                        {"BucketName": target.bucket or ""})
+        raise S3Refusal(400, "InvalidBucketName", "The specified bucket is not valid.", {"BucketName": target.bucket or ""})
     if op.action is None:
-        raise S3Refusal(501, "NotImplemented", f"vpclab does not emulate S3's {op.name}; the lab's S3 serves "
-                        "object, bucket and configuration operations (docs/architecture.md)")
+        raise S3Refusal(
+            501,
+            "NotImplemented",
+            f"vpclab does not emulate S3's {op.name}; the lab's S3 serves "
+            "object, bucket and configuration operations (docs/architecture.md)",
+        )
     return op
 
 
@@ -144,17 +157,37 @@ def s3_action(method: str, bucket: str | None, key: str | None, query: str) -> t
 # would never apply): https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html#amazons3-policy-keys,
 # the signature's https://docs.aws.amazon.com/AmazonS3/latest/API/bucket-policy-s3-sigv4-conditions.html,
 # the tags' https://docs.aws.amazon.com/AmazonS3/latest/userguide/tagging-and-policies.html.
-HEADER_KEYS = ("x-amz-acl", "x-amz-content-sha256", "x-amz-copy-source", "x-amz-grant-full-control", "x-amz-grant-read",
-               "x-amz-grant-read-acp", "x-amz-grant-write", "x-amz-grant-write-acp", "x-amz-metadata-directive",
-               "x-amz-server-side-encryption", "x-amz-server-side-encryption-aws-kms-key-id",
-               "x-amz-server-side-encryption-customer-algorithm", "x-amz-storage-class",
-               "x-amz-website-redirect-location", "x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
-               "x-amz-object-lock-legal-hold", "x-amz-object-ownership")
+HEADER_KEYS = (
+    "x-amz-acl",
+    "x-amz-content-sha256",
+    "x-amz-copy-source",
+    "x-amz-grant-full-control",
+    "x-amz-grant-read",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write",
+    "x-amz-grant-write-acp",
+    "x-amz-metadata-directive",
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-storage-class",
+    "x-amz-website-redirect-location",
+    "x-amz-object-lock-mode",
+    "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold",
+    "x-amz-object-ownership",
+)
 LIST_KEYS = {"s3:ListBucket": ("prefix", "delimiter", "max-keys"), "s3:ListBucketVersions": ("prefix", "delimiter", "max-keys")}
 
 
-def request_keys(action: str, params: dict[str, str], headers: dict[str, str], auth: str | None,
-                 tags: list[tuple[str, str]], on_bucket: bool = True) -> dict[str, str]:
+def request_keys(
+    action: str,
+    params: dict[str, str],
+    headers: dict[str, str],
+    auth: str | None,
+    tags: list[tuple[str, str]],
+    on_bucket: bool = True,
+) -> dict[str, str]:
     """S3's condition keys of one request, lower-cased: from its headers (lower-case names), query
     parameters, the way it was signed (`auth`: REST-HEADER, REST-QUERY-STRING or None) and the tags
     it sets. A presigned URL's payload is always UNSIGNED-PAYLOAD. Every bucket is the lab account's
@@ -174,17 +207,26 @@ def request_keys(action: str, params: dict[str, str], headers: dict[str, str], a
     return {k.lower(): v for k, v in keys.items()}
 
 
-def request_context(https: bool, is_signed: bool, source_ip: str, vpce_id: str | None,
-                    vpc_id: str | None, now: datetime | None = None) -> dict[str, str]:
+def request_context(
+    https: bool, is_signed: bool, source_ip: str, vpce_id: str | None, vpc_id: str | None, now: datetime | None = None
+) -> dict[str, str]:
     """The global condition keys of one request, lower-cased (IAM ignores their case): the caller
     (the account's root user, or anonymous), how it came (TLS, its address or endpoint) and when."""
     when = now or datetime.now(UTC)
-    keys = {"aws:SecureTransport": "true" if https else "false", "aws:ViaAWSService": "false",
-            "aws:PrincipalIsAWSService": "false", "aws:CurrentTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "aws:EpochTime": str(int(when.timestamp()))}
+    keys = {
+        "aws:SecureTransport": "true" if https else "false",
+        "aws:ViaAWSService": "false",
+        "aws:PrincipalIsAWSService": "false",
+        "aws:CurrentTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(when.timestamp())),
+    }
     if is_signed:
-        keys |= {"aws:PrincipalArn": ROOT, "aws:PrincipalAccount": ACCOUNT_ID, "aws:PrincipalType": "Account",
-                 "aws:userid": ACCOUNT_ID}
+        keys |= {
+            "aws:PrincipalArn": ROOT,
+            "aws:PrincipalAccount": ACCOUNT_ID,
+            "aws:PrincipalType": "Account",
+            "aws:userid": ACCOUNT_ID,
+        }
     else:
         keys |= {"aws:PrincipalType": "Anonymous", "aws:userid": "anonymous"}
     if vpce_id:

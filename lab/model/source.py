@@ -4,6 +4,7 @@ Parsing is done by ruamel.yaml (round-trip mode keeps line numbers and rejects d
 this module only wraps its nodes so the loader can ask typed questions ("this key, as a CIDR")
 and get a TopologyError that names file:line when the answer is no.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -29,8 +30,13 @@ MISSING = "MissingParameter"
 MAX_YAML_BYTES = 4 * 1024 * 1024  # a 100-VPC topology is about 60 KB
 MAX_VALUES = 200_000  # a 100-VPC topology has about 10,000
 MAX_DEPTH = 32  # a topology nests 7 levels (vpcs, vpc, security_groups, group, ingress, rule); inline ones 9
-FILE_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
-              stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 def is_int(value: object) -> TypeGuard[int]:
@@ -82,8 +88,12 @@ class Shape:
     def see(self, event) -> None:
         if isinstance(event, CollectionStartEvent):
             self.open.append([event.anchor, 1])
-            self.grow(1, event, f"nests deeper than {MAX_DEPTH} levels; a topology or scenario needs "
-                      "fewer than 10", len(self.open) > MAX_DEPTH)
+            self.grow(
+                1,
+                event,
+                f"nests deeper than {MAX_DEPTH} levels; a topology or scenario needs fewer than 10",
+                len(self.open) > MAX_DEPTH,
+            )
         elif isinstance(event, CollectionEndEvent):
             anchor, size = self.open.pop()
             if anchor:
@@ -94,8 +104,7 @@ class Shape:
             size = self.sizes.get(event.anchor, 1) if isinstance(event, AliasEvent) else 1
             if self.open:
                 self.open[-1][1] += size
-            self.grow(size, event, f"stands for more than {MAX_VALUES:,} values once its aliases are "
-                      "expanded", False)
+            self.grow(size, event, f"stands for more than {MAX_VALUES:,} values once its aliases are expanded", False)
 
     def grow(self, size: int, event, why: str, deep: bool) -> None:
         self.total += size
@@ -144,8 +153,9 @@ def read_yaml(path: Path | str, text: str | None = None) -> Section:
         raise fail(file, line, f"not valid YAML: {problem}", "MalformedFile") from None
     except ReaderError as exc:  # a control character: no mark, only an offset into the text
         line = text.count("\n", 0, exc.position) + 1
-        raise fail(file, line, f"not valid YAML: unacceptable character #x{exc.character:04x}: "
-                   f"{exc.reason}", "MalformedFile") from None
+        raise fail(
+            file, line, f"not valid YAML: unacceptable character #x{exc.character:04x}: {exc.reason}", "MalformedFile"
+        ) from None
     if not isinstance(data, CommentedMap):
         raise fail(file, 1, "the top level must be a mapping of keys to values", "MalformedFile")
     return Section(data, file, 1, "the file")
@@ -247,8 +257,11 @@ class Section:
         except ValueError:
             raise self.error(key, f"{self.what}: '{value}' is not a valid IPv4 CIDR block") from None
         if block and str(network) != str(value):
-            raise self.error(key, f"{self.what}: Value ({value}) for parameter cidrBlock is invalid. This is "
-                             f"not a valid CIDR block; did you mean {network}?")
+            raise self.error(
+                key,
+                f"{self.what}: Value ({value}) for parameter cidrBlock is invalid. This is "
+                f"not a valid CIDR block; did you mean {network}?",
+            )
         return network
 
     def address(self, key: str) -> ipaddress.IPv4Address | None:

@@ -5,6 +5,7 @@ that validation and later layers can point the user at the exact place. Names of
 tables, gateways and endpoints are scoped to their VPC; instance names are global (they name nodes
 at the prompt). The AWS ids (vpc-..., subnet-...) are derived from names by `lab.plan.names`.
 """
+
 from __future__ import annotations
 
 import ipaddress

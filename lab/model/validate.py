@@ -4,6 +4,7 @@ Every rule collects problems instead of stopping at the first, so one run shows 
 AWS's where AWS has one (EC2 API error codes, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html);
 where AWS accepts a setting that cannot work, vpclab warns with a code of its own, prefixed `vpclab.`.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -46,12 +47,15 @@ def error(t: Topology, line: int, message: str, code: str) -> Problem:
 
 def check_vpc_cidr(t: Topology, vpc: Vpc) -> Iterator[Problem]:
     if not 16 <= vpc.cidr.prefixlen <= 28:
-        yield error(t, vpc.line, f"vpc {vpc.name} {vpc.cidr}: a VPC's CIDR block must be between "
-                    "/16 and /28", "InvalidVpc.Range")
+        yield error(t, vpc.line, f"vpc {vpc.name} {vpc.cidr}: a VPC's CIDR block must be between /16 and /28", "InvalidVpc.Range")
     elif any(vpc.cidr.overlaps(r) for r in RESTRICTED):
-        yield error(t, vpc.line, f"vpc {vpc.name} {vpc.cidr}: the CIDR is restricted (loopback, "
-                    "link-local or multicast); use an RFC 1918 or publicly routable range",
-                    "InvalidVpc.Range")
+        yield error(
+            t,
+            vpc.line,
+            f"vpc {vpc.name} {vpc.cidr}: the CIDR is restricted (loopback, "
+            "link-local or multicast); use an RFC 1918 or publicly routable range",
+            "InvalidVpc.Range",
+        )
 
 
 def check_subnets(t: Topology, vpc: Vpc) -> Iterator[Problem]:
@@ -59,22 +63,32 @@ def check_subnets(t: Topology, vpc: Vpc) -> Iterator[Problem]:
     for sub in vpc.subnets.values():
         where = f"subnet {sub.name} {sub.cidr}"
         if not 16 <= sub.cidr.prefixlen <= 28:
-            yield error(t, sub.line, f"{where}: a subnet's CIDR block must be between /16 and /28",
-                        "InvalidSubnet.Range")
+            yield error(t, sub.line, f"{where}: a subnet's CIDR block must be between /16 and /28", "InvalidSubnet.Range")
         elif not sub.cidr.subnet_of(vpc.cidr):
-            yield error(t, sub.line, f"{where} is not inside vpc {vpc.name} {vpc.cidr}",
-                        "InvalidSubnet.Range")
+            yield error(t, sub.line, f"{where} is not inside vpc {vpc.name} {vpc.cidr}", "InvalidSubnet.Range")
         for other in seen:
             if sub.cidr.overlaps(other.cidr):
-                yield error(t, sub.line, f"{where} conflicts with subnet {other.name} {other.cidr} "
-                            f"(line {other.line})", "InvalidSubnet.Conflict")
+                yield error(
+                    t,
+                    sub.line,
+                    f"{where} conflicts with subnet {other.name} {other.cidr} (line {other.line})",
+                    "InvalidSubnet.Conflict",
+                )
         seen.append(sub)
         if sub.route_table and sub.route_table not in vpc.route_tables:
-            yield error(t, sub.line, f"{where}: route table '{sub.route_table}' does not exist in vpc "
-                        f"{vpc.name}{choices(vpc.route_tables)}", "InvalidRouteTableID.NotFound")
+            yield error(
+                t,
+                sub.line,
+                f"{where}: route table '{sub.route_table}' does not exist in vpc {vpc.name}{choices(vpc.route_tables)}",
+                "InvalidRouteTableID.NotFound",
+            )
         if sub.network_acl and sub.network_acl not in vpc.network_acls:
-            yield error(t, sub.line, f"{where}: network acl '{sub.network_acl}' does not exist in vpc "
-                        f"{vpc.name}{choices(vpc.network_acls)}", "InvalidNetworkAclID.NotFound")
+            yield error(
+                t,
+                sub.line,
+                f"{where}: network acl '{sub.network_acl}' does not exist in vpc {vpc.name}{choices(vpc.network_acls)}",
+                "InvalidNetworkAclID.NotFound",
+            )
 
 
 def choices(names) -> str:
@@ -98,12 +112,21 @@ def check_route_tables(t: Topology, vpc: Vpc) -> Iterator[Problem]:
             yield from check_route(t, vpc, table, route, targets)
             key = route.destination
             if isinstance(key, PrefixListRef) and key in seen and seen[key].target != route.target:
-                yield error(t, route.line, f"route table {table.name} already has a route with "
-                            f"destination-prefix-list-id {key.pl_id} (to {seen[key].target}, line "
-                            f"{seen[key].line}); one route per prefix list", "InvalidParameter")
+                yield error(
+                    t,
+                    route.line,
+                    f"route table {table.name} already has a route with "
+                    f"destination-prefix-list-id {key.pl_id} (to {seen[key].target}, line "
+                    f"{seen[key].line}); one route per prefix list",
+                    "InvalidParameter",
+                )
             elif key in seen:
-                yield error(t, route.line, f"route table {table.name}: the route identified by {key} "
-                            f"already exists (line {seen[key].line})", "RouteAlreadyExists")
+                yield error(
+                    t,
+                    route.line,
+                    f"route table {table.name}: the route identified by {key} already exists (line {seen[key].line})",
+                    "RouteAlreadyExists",
+                )
             seen.setdefault(key, route)
 
 
@@ -125,59 +148,94 @@ def check_route(t: Topology, vpc: Vpc, table: RouteTable, route: Route, targets:
     dest, where = route.destination, f"route table {table.name}: route {route.destination} -> {route.target}"
     if isinstance(dest, ipaddress.IPv4Network):
         if dest == vpc.cidr:
-            yield error(t, route.line, f"{where}: the route identified by {dest} already exists "
-                        "(it is the VPC's local route)", "RouteAlreadyExists")
+            yield error(
+                t,
+                route.line,
+                f"{where}: the route identified by {dest} already exists (it is the VPC's local route)",
+                "RouteAlreadyExists",
+            )
             return
         if dest.subnet_of(vpc.cidr):
-            yield error(t, route.line, f"{where}: the destination is inside the VPC's own CIDR "
-                        f"{vpc.cidr}; AWS allows that only for a whole subnet's CIDR toward a middlebox "
-                        "(NAT gateway, network interface, Gateway Load Balancer endpoint), which vpclab "
-                        "does not emulate yet", "InvalidParameterValue")
+            yield error(
+                t,
+                route.line,
+                f"{where}: the destination is inside the VPC's own CIDR "
+                f"{vpc.cidr}; AWS allows that only for a whole subnet's CIDR toward a middlebox "
+                "(NAT gateway, network interface, Gateway Load Balancer endpoint), which vpclab "
+                "does not emulate yet",
+                "InvalidParameterValue",
+            )
             return
     kind = targets.get(route.target)
     if kind is None:
         hint = " (the vpc has no internet gateway: set internet_gateway: true)" if route.target == "igw" else ""
-        yield error(t, route.line, f"{where}: no gateway named '{route.target}' in vpc {vpc.name}"
-                    f"{hint}{choices(targets)}", "InvalidGatewayID.NotFound")
+        yield error(
+            t,
+            route.line,
+            f"{where}: no gateway named '{route.target}' in vpc {vpc.name}{hint}{choices(targets)}",
+            "InvalidGatewayID.NotFound",
+        )
     elif kind == "interface-endpoint":
-        yield error(t, route.line, f"{where}: an interface endpoint is not a route target; clients "
-                    "reach it through its private IPs and DNS names", "InvalidParameterValue")
+        yield error(
+            t,
+            route.line,
+            f"{where}: an interface endpoint is not a route target; clients reach it through its private IPs and DNS names",
+            "InvalidParameterValue",
+        )
     elif kind == "gateway-endpoint":
         ep = vpc.endpoints[route.target]
         if not (isinstance(dest, PrefixListRef) and dest.service == ep.service and dest.region == ep.region):
-            yield error(t, route.line, f"{where}: a gateway endpoint is reached only through the route "
-                        f"its prefix list gets when the table is associated (route_tables of endpoint "
-                        f"{ep.name}); its destination is {ep.service_name}'s prefix list",
-                        "InvalidParameterValue")
+            yield error(
+                t,
+                route.line,
+                f"{where}: a gateway endpoint is reached only through the route "
+                f"its prefix list gets when the table is associated (route_tables of endpoint "
+                f"{ep.name}); its destination is {ep.service_name}'s prefix list",
+                "InvalidParameterValue",
+            )
 
 
 def check_gateways(t: Topology, vpc: Vpc) -> Iterator[Problem]:
     names: dict[str, str] = {}
     peerings = {p.name: p for p in t.peerings_of(vpc.name)}
-    for kind, group in (("nat gateway", vpc.nat_gateways), ("endpoint", vpc.endpoints),
-                        ("peering connection", peerings)):
+    for kind, group in (("nat gateway", vpc.nat_gateways), ("endpoint", vpc.endpoints), ("peering connection", peerings)):
         for name, obj in group.items():
             if name == "igw" or name in names:
-                yield error(t, obj.line, f"{kind} name '{name}' is already used by "
-                            f"{names.get(name, 'the internet gateway')} in vpc {vpc.name}; route "
-                            "targets need distinct names", "InvalidParameterValue")
+                yield error(
+                    t,
+                    obj.line,
+                    f"{kind} name '{name}' is already used by "
+                    f"{names.get(name, 'the internet gateway')} in vpc {vpc.name}; route "
+                    "targets need distinct names",
+                    "InvalidParameterValue",
+                )
             names[name] = f"{kind} {name}"
     for nat in vpc.nat_gateways.values():
         sub = vpc.subnets.get(nat.subnet)
         if sub is None:
-            yield error(t, nat.line, f"nat gateway {nat.name}: subnet '{nat.subnet}' does not exist in "
-                        f"vpc {vpc.name}{choices(vpc.subnets)}", "InvalidSubnetID.NotFound")
+            yield error(
+                t,
+                nat.line,
+                f"nat gateway {nat.name}: subnet '{nat.subnet}' does not exist in vpc {vpc.name}{choices(vpc.subnets)}",
+                "InvalidSubnetID.NotFound",
+            )
         elif not routes_to_igw(vpc, sub.route_table):
-            yield Problem(t.file, nat.line, f"nat gateway {nat.name} is in subnet {sub.name}, whose route "
-                          "table has no default route to the internet gateway: AWS accepts it, but "
-                          "nothing it translates can reach the internet", "vpclab.NatGatewayNotPublic",
-                          "warning")
+            yield Problem(
+                t.file,
+                nat.line,
+                f"nat gateway {nat.name} is in subnet {sub.name}, whose route "
+                "table has no default route to the internet gateway: AWS accepts it, but "
+                "nothing it translates can reach the internet",
+                "vpclab.NatGatewayNotPublic",
+                "warning",
+            )
 
 
 def routes_to_igw(vpc: Vpc, table: str | None) -> bool:
     routes = vpc.route_tables[table].routes if table in vpc.route_tables else ()
-    return vpc.internet_gateway and any(r.target == "igw" and isinstance(r.destination, ipaddress.IPv4Network)
-                                        and r.destination.prefixlen == 0 for r in routes)
+    return vpc.internet_gateway and any(
+        r.target == "igw" and isinstance(r.destination, ipaddress.IPv4Network) and r.destination.prefixlen == 0 for r in routes
+    )
 
 
 def check_endpoints(t: Topology, vpc: Vpc) -> Iterator[Problem]:
@@ -186,68 +244,119 @@ def check_endpoints(t: Topology, vpc: Vpc) -> Iterator[Problem]:
         yield from check_endpoint_service(t, vpc, ep)
         wrong = ("subnets", ep.subnets) if ep.type == "gateway" else ("route_tables", ep.route_tables)
         if wrong[1] or (ep.type == "gateway" and ep.security_groups):
-            yield error(t, ep.line, f"endpoint {ep.name}: {'a' if ep.type == 'gateway' else 'an'} "
-                        f"{ep.type} endpoint takes "
-                        f"{'route_tables' if ep.type == 'gateway' else 'subnets and security_groups'}, "
-                        f"not {wrong[0] if wrong[1] else 'security_groups'}", "InvalidParameter")
+            yield error(
+                t,
+                ep.line,
+                f"endpoint {ep.name}: {'a' if ep.type == 'gateway' else 'an'} "
+                f"{ep.type} endpoint takes "
+                f"{'route_tables' if ep.type == 'gateway' else 'subnets and security_groups'}, "
+                f"not {wrong[0] if wrong[1] else 'security_groups'}",
+                "InvalidParameter",
+            )
         for rt in ep.route_tables:
             if rt not in vpc.route_tables:
-                yield error(t, ep.line, f"endpoint {ep.name}: route table '{rt}' does not exist in vpc "
-                            f"{vpc.name}{choices(vpc.route_tables)}", "InvalidRouteTableID.NotFound")
+                yield error(
+                    t,
+                    ep.line,
+                    f"endpoint {ep.name}: route table '{rt}' does not exist in vpc {vpc.name}{choices(vpc.route_tables)}",
+                    "InvalidRouteTableID.NotFound",
+                )
         for name in ep.subnets:
             sub = vpc.subnets.get(name)
             if sub is None:
-                yield error(t, ep.line, f"endpoint {ep.name}: subnet '{name}' does not exist in vpc "
-                            f"{vpc.name}{choices(vpc.subnets)}", "InvalidSubnetID.NotFound")
+                yield error(
+                    t,
+                    ep.line,
+                    f"endpoint {ep.name}: subnet '{name}' does not exist in vpc {vpc.name}{choices(vpc.subnets)}",
+                    "InvalidSubnetID.NotFound",
+                )
             elif (ep.name, sub.az) in by_az:
-                yield error(t, ep.line, f"endpoint {ep.name}: subnets {by_az[ep.name, sub.az]} and "
-                            f"{name} are both in {sub.az}; an interface endpoint takes one subnet per "
-                            "Availability Zone", "DuplicateSubnetsInSameZone")
+                yield error(
+                    t,
+                    ep.line,
+                    f"endpoint {ep.name}: subnets {by_az[ep.name, sub.az]} and "
+                    f"{name} are both in {sub.az}; an interface endpoint takes one subnet per "
+                    "Availability Zone",
+                    "DuplicateSubnetsInSameZone",
+                )
             else:
                 by_az[ep.name, sub.az] = name
         if ep.type == "interface" and not ep.subnets:
-            yield error(t, ep.line, f"endpoint {ep.name}: an interface endpoint needs at least one "
-                        "subnet (one ENI is placed in each)", "MissingParameter")
+            yield error(
+                t,
+                ep.line,
+                f"endpoint {ep.name}: an interface endpoint needs at least one subnet (one ENI is placed in each)",
+                "MissingParameter",
+            )
         yield from check_group_refs(t, vpc, ep.security_groups, f"endpoint {ep.name}", ep.line)
 
 
 def check_endpoint_service(t: Topology, vpc: Vpc, ep: Endpoint) -> Iterator[Problem]:
     offered = regions.REGIONS.get(ep.region)
     if ep.type == "gateway" and ep.region == t.region and ep.service in regions.INTERFACE_ONLY_AWS_SERVICES:
-        yield error(t, ep.line, f"endpoint {ep.name}: endpoint type (Gateway) does not match the "
-                    f"service types of {ep.service_name}; only S3 and DynamoDB have gateway endpoints",
-                    "InvalidParameter")
+        yield error(
+            t,
+            ep.line,
+            f"endpoint {ep.name}: endpoint type (Gateway) does not match the "
+            f"service types of {ep.service_name}; only S3 and DynamoDB have gateway endpoints",
+            "InvalidParameter",
+        )
     elif ep.region == t.region and ep.service in regions.INTERFACE_ONLY_AWS_SERVICES:
-        yield error(t, ep.line, f"endpoint {ep.name}: {ep.service_name} is an AWS endpoint service that vpclab "
-                    f"does not emulate; the lab offers {', '.join(regions.region(t.region).services)}",
-                    "vpclab.ServiceNotEmulated")
+        yield error(
+            t,
+            ep.line,
+            f"endpoint {ep.name}: {ep.service_name} is an AWS endpoint service that vpclab "
+            f"does not emulate; the lab offers {', '.join(regions.region(t.region).services)}",
+            "vpclab.ServiceNotEmulated",
+        )
     elif ep.region != t.region or offered is None or ep.service not in offered.services:
-        same = (" vpclab emulates endpoints to services of the VPC's own region only (gateway endpoints "
-                "are same-Region in AWS too)") if ep.region != t.region else ""
-        yield error(t, ep.line, f"endpoint {ep.name}: the Vpc Endpoint Service '{ep.service_name}' does "
-                    f"not exist in {t.region};{same or ' the lab offers'}"
-                    f"{'' if same else ' ' + ', '.join(regions.region(t.region).services)}",
-                    "InvalidServiceName")
+        same = (
+            (" vpclab emulates endpoints to services of the VPC's own region only (gateway endpoints are same-Region in AWS too)")
+            if ep.region != t.region
+            else ""
+        )
+        yield error(
+            t,
+            ep.line,
+            f"endpoint {ep.name}: the Vpc Endpoint Service '{ep.service_name}' does "
+            f"not exist in {t.region};{same or ' the lab offers'}"
+            f"{'' if same else ' ' + ', '.join(regions.region(t.region).services)}",
+            "InvalidServiceName",
+        )
 
 
 def check_group_refs(t: Topology, vpc: Vpc, groups, owner: str, line: int) -> Iterator[Problem]:
     for group in groups:
         if group not in vpc.security_groups:
-            yield error(t, line, f"{owner}: security group '{group}' does not exist in vpc {vpc.name}"
-                        f"{choices(vpc.security_groups)}", "InvalidGroup.NotFound")
+            yield error(
+                t,
+                line,
+                f"{owner}: security group '{group}' does not exist in vpc {vpc.name}{choices(vpc.security_groups)}",
+                "InvalidGroup.NotFound",
+            )
 
 
 def check_security_groups(t: Topology, vpc: Vpc) -> Iterator[Problem]:
     for filters, kind in ((vpc.security_groups, "security group"), (vpc.network_acls, "network acl")):
         for item in filters.values():  # say so, rather than let a learner believe they were applied
-            yield Problem(t.file, item.line, f"{kind} {item.name} is checked but not yet enforced on "
-                          "packets or in explain: traffic flows as if it allowed everything",
-                          "vpclab.NotEnforced", "warning")
+            yield Problem(
+                t.file,
+                item.line,
+                f"{kind} {item.name} is checked but not yet enforced on "
+                "packets or in explain: traffic flows as if it allowed everything",
+                "vpclab.NotEnforced",
+                "warning",
+            )
     for sg in vpc.security_groups.values():
         for rule in sg.ingress + sg.egress:
             if isinstance(rule.peer, str) and rule.peer not in vpc.security_groups:
-                yield error(t, rule.line, f"security group {sg.name}: rule references security group "
-                            f"'{rule.peer}', which does not exist in vpc {vpc.name}", "InvalidGroup.NotFound")
+                yield error(
+                    t,
+                    rule.line,
+                    f"security group {sg.name}: rule references security group "
+                    f"'{rule.peer}', which does not exist in vpc {vpc.name}",
+                    "InvalidGroup.NotFound",
+                )
 
 
 def check_network_acls(t: Topology, vpc: Vpc) -> Iterator[Problem]:
@@ -256,9 +365,13 @@ def check_network_acls(t: Topology, vpc: Vpc) -> Iterator[Problem]:
             seen: dict[int, int] = {}
             for entry in entries:
                 if entry.rule_number in seen:
-                    yield error(t, entry.line, f"network acl {acl.name}: {direction} rule number "
-                                f"{entry.rule_number} already exists (line {seen[entry.rule_number]})",
-                                "NetworkAclEntryAlreadyExists")
+                    yield error(
+                        t,
+                        entry.line,
+                        f"network acl {acl.name}: {direction} rule number "
+                        f"{entry.rule_number} already exists (line {seen[entry.rule_number]})",
+                        "NetworkAclEntryAlreadyExists",
+                    )
                 seen.setdefault(entry.rule_number, entry.line)
 
 
@@ -266,19 +379,30 @@ def check_peerings(t: Topology, vpc: Vpc) -> Iterator[Problem]:
     for pcx in vpc.peerings.values():
         first = next(p for p in t.peerings() if p.name == pcx.name)
         if first is not pcx:  # one name, one pcx id: peering names are unique in a topology
-            yield error(t, pcx.line, f"peering connection name '{pcx.name}' is already used in vpc "
-                        f"{first.requester} (line {first.line})", "InvalidParameterValue")
+            yield error(
+                t,
+                pcx.line,
+                f"peering connection name '{pcx.name}' is already used in vpc {first.requester} (line {first.line})",
+                "InvalidParameterValue",
+            )
         peer = t.vpcs.get(pcx.accepter)
         if peer is None:
-            yield error(t, pcx.line, f"peering connection {pcx.name}: vpc '{pcx.accepter}' does not "
-                        f"exist{choices(t.vpcs)}", "InvalidVpcID.NotFound")
+            yield error(
+                t,
+                pcx.line,
+                f"peering connection {pcx.name}: vpc '{pcx.accepter}' does not exist{choices(t.vpcs)}",
+                "InvalidVpcID.NotFound",
+            )
         elif peer.name == vpc.name:
-            yield error(t, pcx.line, f"peering connection {pcx.name}: a VPC cannot peer with itself",
-                        "InvalidParameterValue")
+            yield error(t, pcx.line, f"peering connection {pcx.name}: a VPC cannot peer with itself", "InvalidParameterValue")
         elif peer.cidr.overlaps(vpc.cidr):
-            yield error(t, pcx.line, f"peering connection {pcx.name}: vpc {vpc.name} {vpc.cidr} and vpc "
-                        f"{peer.name} {peer.cidr} overlap; peered VPCs need distinct CIDR blocks",
-                        "InvalidParameterValue")
+            yield error(
+                t,
+                pcx.line,
+                f"peering connection {pcx.name}: vpc {vpc.name} {vpc.cidr} and vpc "
+                f"{peer.name} {peer.cidr} overlap; peered VPCs need distinct CIDR blocks",
+                "InvalidParameterValue",
+            )
 
 
 def check_instances(t: Topology) -> Iterator[Problem]:
@@ -288,23 +412,31 @@ def check_instances(t: Topology) -> Iterator[Problem]:
         sub = vpc.subnets.get(inst.subnet)
         yield from check_group_refs(t, vpc, inst.security_groups, f"instance {inst.name}", inst.line)
         if sub is None:
-            yield error(t, inst.line, f"instance {inst.name}: subnet '{inst.subnet}' does not exist in "
-                        f"vpc {vpc.name}{choices(vpc.subnets)}", "InvalidSubnetID.NotFound")
+            yield error(
+                t,
+                inst.line,
+                f"instance {inst.name}: subnet '{inst.subnet}' does not exist in vpc {vpc.name}{choices(vpc.subnets)}",
+                "InvalidSubnetID.NotFound",
+            )
             continue
         ip = inst.private_ip
         if ip is None:
             continue
         where = f"instance {inst.name} private_ip {ip}"
         if ip not in sub.cidr:
-            yield error(t, inst.line, f"{where}: address does not fall within subnet {sub.name} "
-                        f"{sub.cidr}", "InvalidParameterValue")
+            yield error(
+                t, inst.line, f"{where}: address does not fall within subnet {sub.name} {sub.cidr}", "InvalidParameterValue"
+            )
         elif int(ip) - int(sub.cidr.network_address) < 4 or ip == sub.cidr.broadcast_address:
-            yield error(t, inst.line, f"{where} is in subnet {sub.name}'s reserved address range (AWS "
-                        "keeps the first four addresses and the last one of every subnet)",
-                        "InvalidParameterValue")
+            yield error(
+                t,
+                inst.line,
+                f"{where} is in subnet {sub.name}'s reserved address range (AWS "
+                "keeps the first four addresses and the last one of every subnet)",
+                "InvalidParameterValue",
+            )
         elif (vpc.name, ip) in taken:
-            yield error(t, inst.line, f"{where}: address is in use by {taken[vpc.name, ip]}",
-                        "InvalidIPAddress.InUse")
+            yield error(t, inst.line, f"{where}: address is in use by {taken[vpc.name, ip]}", "InvalidIPAddress.InUse")
         else:
             taken[vpc.name, ip] = f"instance {inst.name}"
 
@@ -316,9 +448,17 @@ def check_services(t: Topology) -> Iterator[Problem]:
         if broken:
             yield error(t, bucket.line, f"bucket '{name}': {broken}", BUCKET_NAME_CODE)
         if bucket.region not in regions.REGIONS:
-            yield error(t, bucket.line, f"bucket '{name}': region '{bucket.region}' is not one the lab "
-                        f"emulates ({', '.join(regions.REGIONS)})", "InvalidLocationConstraint")
+            yield error(
+                t,
+                bucket.line,
+                f"bucket '{name}': region '{bucket.region}' is not one the lab emulates ({', '.join(regions.REGIONS)})",
+                "InvalidLocationConstraint",
+            )
     for table in t.tables.values():
         if table.region not in regions.REGIONS:
-            yield error(t, table.line, f"table '{table.name}': region '{table.region}' is not one the "
-                        f"lab emulates ({', '.join(regions.REGIONS)})", "InvalidParameterValue")
+            yield error(
+                t,
+                table.line,
+                f"table '{table.name}': region '{table.region}' is not one the lab emulates ({', '.join(regions.REGIONS)})",
+                "InvalidParameterValue",
+            )

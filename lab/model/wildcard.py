@@ -12,6 +12,7 @@ backtracks in time that grows as a power of the key's length, one per `*` (a key
 took 8.75 s under four); the S3 front evaluates every request with these, so a slow match would
 stall every client of the front.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,7 +23,7 @@ def _fits(piece: str, text: str, at: int) -> bool:
     """`piece` (literal characters and `?`) matches text[at:at + len(piece)]."""
     if at < 0 or at + len(piece) > len(text):
         return False
-    return all(p == "?" or p == c for p, c in zip(piece, text[at:at + len(piece)]))
+    return all(p == "?" or p == c for p, c in zip(piece, text[at : at + len(piece)]))
 
 
 def _finder(piece: str):
@@ -36,6 +37,7 @@ def _finder(piece: str):
     def find(text: str, start: int, end: int) -> int:
         found = fixed.search(text, start, end)
         return found.start() if found else -1
+
     return find
 
 

@@ -9,6 +9,7 @@
 - Links between gateways ("transit" links, which AWS does not show) use /30s from 169.254.0.0/17:
   link-local space that AWS forbids as a VPC CIDR, so it can never collide with a VPC.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,13 +38,24 @@ class SubnetAllocator:
 
     def take(self, owner: str, line: int, from_top: bool = False) -> Addr:
         net = self.subnet.cidr
-        hosts = range(int(net.broadcast_address) - 1, int(net.network_address) + 3, -1) if from_top \
+        hosts = (
+            range(int(net.broadcast_address) - 1, int(net.network_address) + 3, -1)
+            if from_top
             else range(int(net.network_address) + 4, int(net.broadcast_address))
+        )
         for value in hosts:
             if Addr(value) not in self.taken:
                 return self.claim(Addr(value))
-        raise TopologyError([Problem(self.file, line, f"{owner}: subnet {self.subnet.name} "
-                                     f"{net} has no free address left", "InsufficientFreeAddressesInSubnet")])
+        raise TopologyError(
+            [
+                Problem(
+                    self.file,
+                    line,
+                    f"{owner}: subnet {self.subnet.name} {net} has no free address left",
+                    "InsufficientFreeAddressesInSubnet",
+                )
+            ]
+        )
 
 
 class PublicIpPool:
@@ -62,8 +74,7 @@ class PublicIpPool:
                 self.taken.add(address)
                 return address
         # No line to point at: the file as a whole asks for more than the region has.
-        raise PlanError(f"{'/'.join(owner)}: no public IPv4 address left in the region's EC2 ranges "
-                        "(AddressLimitExceeded)")
+        raise PlanError(f"{'/'.join(owner)}: no public IPv4 address left in the region's EC2 ranges (AddressLimitExceeded)")
 
     def _nth(self, index: int) -> Addr:
         for net in self.ranges:

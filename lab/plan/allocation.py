@@ -5,6 +5,7 @@ value, and the plan carries it, so the layers above look up "the address of this
 "the vpce id of this endpoint" instead of rebuilding them. Components are keyed by typed keys:
 a NAT gateway's or endpoint's name is scoped to its VPC (lab.model.topology).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -45,13 +46,19 @@ def allocate(t: Topology) -> Allocation:
             nat_ips[NatKey(vpc.name, nat.name)] = pools[nat.subnet].take(f"nat gateway {nat.name}", nat.line, True)
         for ep in vpc.endpoints.values():
             if ep.type == "interface":
-                endpoint_ips[EndpointKey(vpc.name, ep.name)] = MappingProxyType({
-                    vpc.subnets[s].az: pools[s].take(f"endpoint {ep.name}", ep.line, True) for s in ep.subnets})
+                endpoint_ips[EndpointKey(vpc.name, ep.name)] = MappingProxyType(
+                    {vpc.subnets[s].az: pools[s].take(f"endpoint {ep.name}", ep.line, True) for s in ep.subnets}
+                )
     vpce_ids = {EndpointKey(v.name, e): names.vpce_id(v.name, e) for v in t.vpcs.values() for e in v.endpoints}
     pcx_ids = {p.name: names.pcx_id(p.name) for p in t.peerings()}
-    return Allocation(MappingProxyType(instance_ips), MappingProxyType(nat_ips), MappingProxyType(endpoint_ips),
-                      public_addresses(t, instance_ips, nat_ips), MappingProxyType(vpce_ids),
-                      MappingProxyType(pcx_ids))
+    return Allocation(
+        MappingProxyType(instance_ips),
+        MappingProxyType(nat_ips),
+        MappingProxyType(endpoint_ips),
+        public_addresses(t, instance_ips, nat_ips),
+        MappingProxyType(vpce_ids),
+        MappingProxyType(pcx_ids),
+    )
 
 
 def instance_addresses(t: Topology, vpc: Vpc, pools: dict[str, SubnetAllocator]) -> dict[str, Addr]:
@@ -64,13 +71,23 @@ def instance_addresses(t: Topology, vpc: Vpc, pools: dict[str, SubnetAllocator])
     return out
 
 
-def public_addresses(t: Topology, instance_ips: Mapping[str, Addr],
-                     nat_ips: Mapping[NatKey, Addr]) -> tuple[PublicIp, ...]:
+def public_addresses(t: Topology, instance_ips: Mapping[str, Addr], nat_ips: Mapping[NatKey, Addr]) -> tuple[PublicIp, ...]:
     """Auto-assigned public IPs of instances, then one Elastic IP per NAT gateway."""
     pool = PublicIpPool(regions.region(t.region).ec2_ranges)
-    out = [PublicIp(pool.take(i.vpc, i.name), instance_ips[i.name], i.name, i.vpc, elastic=False)
-           for i in t.instances.values() if i.public_ip]
-    out += [PublicIp(pool.take(key.vpc, key.name), ip, key.name, key.vpc, elastic=True,
-                     allocation_id=names.eip_allocation_id(key.vpc, key.name))
-            for key, ip in nat_ips.items()]
+    out = [
+        PublicIp(pool.take(i.vpc, i.name), instance_ips[i.name], i.name, i.vpc, elastic=False)
+        for i in t.instances.values()
+        if i.public_ip
+    ]
+    out += [
+        PublicIp(
+            pool.take(key.vpc, key.name),
+            ip,
+            key.name,
+            key.vpc,
+            elastic=True,
+            allocation_id=names.eip_allocation_id(key.vpc, key.name),
+        )
+        for key, ip in nat_ips.items()
+    ]
     return tuple(out)

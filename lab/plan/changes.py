@@ -3,6 +3,7 @@ adds its prefix-list route there, disassociating removes it (the route itself ca
 https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html). A change is a new model,
 a new plan, and the difference between the two plans' route tables, which is all the kernel needs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,8 +20,9 @@ def find_endpoint(t: Topology, name: str) -> tuple[str, str]:
     found = [(v.name, ep_name) for v in t.vpcs.values() if ep_name in v.endpoints and vpc_name in ("", v.name)]
     if len(found) != 1:
         known = ", ".join(f"{v.name}/{e}" for v in t.vpcs.values() for e in v.endpoints) or "none"
-        raise UnknownName(f"endpoint {name}: " + ("name it as VPC/ENDPOINT" if found else "no such endpoint")
-                          + f" (endpoints: {known})")
+        raise UnknownName(
+            f"endpoint {name}: " + ("name it as VPC/ENDPOINT" if found else "no such endpoint") + f" (endpoints: {known})"
+        )
     vpc, ep = found[0]
     if t.vpcs[vpc].endpoints[ep].type != "gateway":
         raise BadArgument(f"endpoint {name} is an interface endpoint: it has subnets, not route tables")

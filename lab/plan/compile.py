@@ -5,6 +5,7 @@ component adds its nodes and links, in a fixed order, so the same topology alway
 plan. Names come from lab.plan.names. Adding a component: see docs/architecture.md, "Adding an
 AWS component".
 """
+
 from __future__ import annotations
 
 from lab.model import regions
@@ -39,6 +40,15 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
         fronts.build(build, service, region)
     build.check_names()
     a = build.allocation
-    return Plan(topology.file, topology.region, build.nodes, tuple(build.links), a.public_ips,
-                resolvers(topology, a), fronts.service_fronts(),
-                {svc.prefix_list_id: svc.ranges for svc in regions.all_services()}, a, settings)
+    return Plan(
+        topology.file,
+        topology.region,
+        build.nodes,
+        tuple(build.links),
+        a.public_ips,
+        resolvers(topology, a),
+        fronts.service_fronts(),
+        {svc.prefix_list_id: svc.ranges for svc in regions.all_services()},
+        a,
+        settings,
+    )

@@ -5,6 +5,7 @@ links here; none of them knows the others' internals).
 Builders run in a fixed order (lab.plan.compile), so the same topology always gives the same plan:
 transit addresses, bridge ports and ingress numbers are handed out in that order.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -43,9 +44,18 @@ class Build:
 
     def add(self, node: Node) -> None:
         if node.name in self.nodes:
-            raise TopologyError([Problem(self.t.file, self.line_of(node.name), f"the name '{node.name}' is taken "
-                                         f"twice: by {self.nodes[node.name].description} and by "
-                                         f"{node.description}; rename one of them", "InvalidParameterValue")])
+            raise TopologyError(
+                [
+                    Problem(
+                        self.t.file,
+                        self.line_of(node.name),
+                        f"the name '{node.name}' is taken "
+                        f"twice: by {self.nodes[node.name].description} and by "
+                        f"{node.description}; rename one of them",
+                        "InvalidParameterValue",
+                    )
+                ]
+            )
         self.nodes[node.name] = node
 
     def line_of(self, name: str) -> int:
@@ -61,13 +71,11 @@ class Build:
                 yield names.nat_node(vpc.name, nat.name), nat.line
             for ep in vpc.endpoints.values():
                 yield names.gateway_endpoint_node(vpc.name, ep.name), ep.line
-                yield from ((names.endpoint_eni_node(vpc.name, ep.name, vpc.subnets[s].az), ep.line)
-                            for s in ep.subnets)
+                yield from ((names.endpoint_eni_node(vpc.name, ep.name, vpc.subnets[s].az), ep.line) for s in ep.subnets)
 
     def check_names(self) -> None:
         """Every kernel interface name fits in 15 characters."""
         for node in self.nodes.values():
             for iface in node.interfaces + node.bridges:
                 if len(iface.name) > IFNAMSIZ:
-                    raise PlanError(f"node {node.name}: interface name {iface.name} is longer than the "
-                                    "kernel's 15 characters")
+                    raise PlanError(f"node {node.name}: interface name {iface.name} is longer than the kernel's 15 characters")

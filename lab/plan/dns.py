@@ -8,6 +8,7 @@ DNS names, private DNS). S3 interface endpoints with private DNS leave VPC clien
 endpoint when the VPC has one (PrivateDnsOnlyForInboundResolverEndpoint, default true:
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -55,28 +56,38 @@ def endpoint_names(vpce_id: str, ep: Endpoint, azs: list[str]) -> list[tuple[str
     return names + [(n[2:], az) for n, az in names]  # the bare names answer too
 
 
-def public_records(public_ips: Sequence[PublicIp], instances: Mapping[str, Addr], region: str,
-                   buckets: dict[str, str] | None = None) -> list[DnsRecord]:
+def public_records(
+    public_ips: Sequence[PublicIp], instances: Mapping[str, Addr], region: str, buckets: dict[str, str] | None = None
+) -> list[DnsRecord]:
     """Names anyone can resolve: AWS services, the public hostnames of instances, and each bucket's
     name under S3's legacy global endpoint (`<bucket>.s3.amazonaws.com`, what boto3's presigned
     URLs use), which S3's DNS points at the bucket's own Region, not at us-east-1
     (https://docs.aws.amazon.com/AmazonS3/latest/API/UsingRouting.html, "DNS routing"; the
     redirects while a new bucket's DNS entry propagates are not emulated). `buckets`: name -> Region."""
-    records = [DnsRecord(f"{name}.s3.amazonaws.com", regions.region(where).services["s3"].addresses, "public")
-               for name, where in sorted((buckets or {}).items()) if where != "us-east-1"]
-    records += [DnsRecord(name, svc.addresses, "public")
-                for svc in regions.all_services() for name in svc.hostnames]
-    records += [DnsRecord(public_hostname(p.address, region), (p.address,), "ec2-public")
-                for p in public_ips if p.owner in instances]
+    records = [
+        DnsRecord(f"{name}.s3.amazonaws.com", regions.region(where).services["s3"].addresses, "public")
+        for name, where in sorted((buckets or {}).items())
+        if where != "us-east-1"
+    ]
+    records += [DnsRecord(name, svc.addresses, "public") for svc in regions.all_services() for name in svc.hostnames]
+    records += [
+        DnsRecord(public_hostname(p.address, region), (p.address,), "ec2-public") for p in public_ips if p.owner in instances
+    ]
     return records
 
 
 def resolvers(t: Topology, allocation: Allocation) -> dict[str, Resolver]:
     """One resolver per VPC with DNS support, in the VPC's router."""
-    return {vpc.name: Resolver(vpc.name, names.router_node(vpc.name),
-                               (vpc.cidr.network_address + 2, RESOLVER_LINK_LOCAL),
-                               tuple(vpc_records(t, vpc, allocation)))
-            for vpc in t.vpcs.values() if vpc.enable_dns_support}
+    return {
+        vpc.name: Resolver(
+            vpc.name,
+            names.router_node(vpc.name),
+            (vpc.cidr.network_address + 2, RESOLVER_LINK_LOCAL),
+            tuple(vpc_records(t, vpc, allocation)),
+        )
+        for vpc in t.vpcs.values()
+        if vpc.enable_dns_support
+    }
 
 
 def vpc_records(t: Topology, vpc: Vpc, allocation: Allocation) -> list[DnsRecord]:
@@ -86,8 +97,7 @@ def vpc_records(t: Topology, vpc: Vpc, allocation: Allocation) -> list[DnsRecord
     if vpc.enable_dns_hostnames:
         for inst in t.instances.values():
             if inst.vpc == vpc.name:
-                records.append(DnsRecord(private_hostname(ips[inst.name], t.region), (ips[inst.name],),
-                                         "ec2-private"))
+                records.append(DnsRecord(private_hostname(ips[inst.name], t.region), (ips[inst.name],), "ec2-private"))
         for p in public_ips:  # inside its own VPC a public hostname answers with the private IP
             if p.vpc == vpc.name and p.owner in ips:
                 records.append(DnsRecord(public_hostname(p.address, t.region), (p.private_ip,), "ec2-private"))
@@ -100,8 +110,7 @@ def vpc_records(t: Topology, vpc: Vpc, allocation: Allocation) -> list[DnsRecord
             enis, vpce = allocation.endpoint_ips[key], allocation.vpce_ids[key]
             for name, az in endpoint_names(vpce, ep, sorted(enis)):
                 records.append(DnsRecord(name, tuple(enis.values()) if az is None else (enis[az],), "vpce"))
-            private = ep.private_dns and other.name == vpc.name and vpc.enable_dns_support \
-                and vpc.enable_dns_hostnames
+            private = ep.private_dns and other.name == vpc.name and vpc.enable_dns_support and vpc.enable_dns_hostnames
             if private and not (ep.service == "s3" and (ep.service, ep.region) in gateway_services):
                 svc = regions.region(ep.region).services[ep.service]
                 for name in private_dns_names(svc):

@@ -2,6 +2,7 @@
 it, to which the service's prefix-list routes lead); an interface endpoint is one ENI per chosen
 subnet's AZ. Both reach their service's front over a private link of their own (lab.plan.fronts).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -35,12 +36,20 @@ def build_gateway_endpoint(build: Build, wiring: VpcWiring, fronts: Fronts, ep: 
     wiring.add_edge(Edge(Interface(dev, (r_side,)), ep.name, NextHop(dev, e_side.ip, vpce)))
     build.link((wiring.router, dev), (node, names.TO_VPC), "transit", f"route target {vpce}")
     out, svc_side = fronts.connect(build, node, key, ep.service, ep.region)
-    build.add(Node(node, "gateway-endpoint", vpce, vpc.name, (Interface(names.TO_VPC, (e_side,)), out),
-                   routes=(KernelRoute(vpc.cidr, names.TO_VPC, r_side.ip, origin="vpc"),)
-                   + tuple(KernelRoute(c, names.TO_SERVICE, svc_side, origin=svc.prefix_list_id) for c in svc.ranges),
-                   nftables=nftables.gateway_endpoint([s.cidr for s in vpc.subnets.values()], names.TO_VPC,
-                                                      names.TO_SERVICE),
-                   forwarding=True, description=f"gateway endpoint {ep.name} for {svc.service_name}"))
+    build.add(
+        Node(
+            node,
+            "gateway-endpoint",
+            vpce,
+            vpc.name,
+            (Interface(names.TO_VPC, (e_side,)), out),
+            routes=(KernelRoute(vpc.cidr, names.TO_VPC, r_side.ip, origin="vpc"),)
+            + tuple(KernelRoute(c, names.TO_SERVICE, svc_side, origin=svc.prefix_list_id) for c in svc.ranges),
+            nftables=nftables.gateway_endpoint([s.cidr for s in vpc.subnets.values()], names.TO_VPC, names.TO_SERVICE),
+            forwarding=True,
+            description=f"gateway endpoint {ep.name} for {svc.service_name}",
+        )
+    )
 
 
 def build_interface_endpoint(build: Build, wiring: VpcWiring, fronts: Fronts, ep: Endpoint) -> None:
@@ -51,10 +60,19 @@ def build_interface_endpoint(build: Build, wiring: VpcWiring, fronts: Fronts, ep
         node, eni_id = names.endpoint_eni_node(vpc.name, ep.name, az), names.endpoint_eni_id(vpc.name, ep.name, az)
         wiring.attach(build, node, subnet)
         out, svc_side = fronts.connect(build, node, key, ep.service, ep.region)
-        build.add(Node(node, "interface-endpoint", eni_id, vpc.name,
-                       (eni(vpc, subnet, node, build.allocation.endpoint_ips[key][az], eni_id), out),
-                       routes=host_route(wiring.subnet_gateway(subnet))
-                       + tuple(KernelRoute(IfAddr(f"{a}/32").network, names.TO_SERVICE, svc_side, origin="service")
-                               for a in svc.addresses),
-                       nftables=nftables.interface_endpoint(names.ENI, svc.addresses[0]), forwarding=True,
-                       description=f"ENI of interface endpoint {ep.name} ({vpce}) in {az}"))
+        build.add(
+            Node(
+                node,
+                "interface-endpoint",
+                eni_id,
+                vpc.name,
+                (eni(vpc, subnet, node, build.allocation.endpoint_ips[key][az], eni_id), out),
+                routes=host_route(wiring.subnet_gateway(subnet))
+                + tuple(
+                    KernelRoute(IfAddr(f"{a}/32").network, names.TO_SERVICE, svc_side, origin="service") for a in svc.addresses
+                ),
+                nftables=nftables.interface_endpoint(names.ENI, svc.addresses[0]),
+                forwarding=True,
+                description=f"ENI of interface endpoint {ep.name} ({vpce}) in {az}",
+            )
+        )

@@ -2,6 +2,7 @@
 (an ingress) from the internet and one per endpoint ENI, so the front knows how every connection
 arrived (the internet, or which vpce) and applies that endpoint's policy.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -38,15 +39,15 @@ class Fronts:
         self.t = t
         self.ways: dict[tuple[str, str], list[FrontLink]] = {k: [] for k in needed_fronts(t)}
 
-    def connect(self, build: Build, node: str, endpoint: EndpointKey, service: str,
-                region: str) -> tuple[Interface, ipaddress.IPv4Address]:
+    def connect(
+        self, build: Build, node: str, endpoint: EndpointKey, service: str, region: str
+    ) -> tuple[Interface, ipaddress.IPv4Address]:
         """A private link from an endpoint node to its service's front, one per endpoint ENI."""
         vpce, svc = build.allocation.vpce_ids[endpoint], regions.region(region).services[service]
         (e_side, s_side), ways = build.transit_pair(), self.ways[service, region]
         dev = names.front_ingress(len(ways))
         ways.append(FrontLink(dev, s_side, vpce, endpoint))
-        build.link((node, names.TO_SERVICE), (names.front_node(service, region), dev), "service",
-                   f"{vpce} to {svc.service_name}")
+        build.link((node, names.TO_SERVICE), (names.front_node(service, region), dev), "service", f"{vpce} to {svc.service_name}")
         return Interface(names.TO_SERVICE, (e_side,)), s_side.ip
 
     def from_internet(self, service: str, region: str, address: IfAddr) -> None:
@@ -59,10 +60,14 @@ class Fronts:
         ephemeral ports (net.ipv4.ip_local_port_range starts at 32768)."""
         found = self.ways[service, region]
         if len(found) > MAX_INGRESSES:
-            raise PlanError(f"{service} {region}: {len(found)} ways in (the internet and one per "
-                            f"endpoint); a lab's front has room for {MAX_INGRESSES}")
-        return [Ingress(way.dev, way.label, FIRST_PORT + 2 * k, FIRST_PORT + 2 * k + 1, k + 1, *self.scope(way))
-                for k, way in enumerate(found)]
+            raise PlanError(
+                f"{service} {region}: {len(found)} ways in (the internet and one per "
+                f"endpoint); a lab's front has room for {MAX_INGRESSES}"
+            )
+        return [
+            Ingress(way.dev, way.label, FIRST_PORT + 2 * k, FIRST_PORT + 2 * k + 1, k + 1, *self.scope(way))
+            for k, way in enumerate(found)
+        ]
 
     def scope(self, way: FrontLink) -> tuple[str | None, Policy | None]:
         """(the endpoint's VPC id, its policy): what the front needs to evaluate its requests."""
@@ -72,23 +77,38 @@ class Fronts:
 
     def service_fronts(self) -> tuple[ServiceFront, ...]:
         t = self.t
-        return tuple(ServiceFront(s, r, names.front_node(s, r), regions.region(r).services[s].addresses,
-                                  tuple(self.ingresses(s, r)),
-                                  tuple(b for b in t.buckets.values() if s == "s3" and b.region == r),
-                                  tuple(tb for tb in t.tables.values() if s == "dynamodb" and tb.region == r))
-                     for s, r in self.ways)
+        return tuple(
+            ServiceFront(
+                s,
+                r,
+                names.front_node(s, r),
+                regions.region(r).services[s].addresses,
+                tuple(self.ingresses(s, r)),
+                tuple(b for b in t.buckets.values() if s == "s3" and b.region == r),
+                tuple(tb for tb in t.tables.values() if s == "dynamodb" and tb.region == r),
+            )
+            for s, r in self.ways
+        )
 
     def build(self, build: Build, service: str, region: str) -> None:
         svc = regions.region(region).services[service]
         ingresses = self.ingresses(service, region)
         routes = [r for i, w in zip(ingresses, self.ways[service, region]) for r in reply_routes(i, w)]
         rules = [RoutingRule(1000 + i.mark, 100 + i.mark, fwmark=i.mark) for i in ingresses]
-        build.add(Node(names.front_node(service, region), "service", svc.service_name, None,
-                       tuple(Interface(w.dev, (w.address,)) for w in self.ways[service, region]),
-                       loopback=tuple(IfAddr(f"{a}/32") for a in svc.addresses), routes=tuple(routes),
-                       rules=tuple(rules), nftables=nftables.service_front(ingresses),
-                       description=f"{svc.service_name}: the regional front of {service} at "
-                       f"{', '.join(map(str, svc.addresses))}"))
+        build.add(
+            Node(
+                names.front_node(service, region),
+                "service",
+                svc.service_name,
+                None,
+                tuple(Interface(w.dev, (w.address,)) for w in self.ways[service, region]),
+                loopback=tuple(IfAddr(f"{a}/32") for a in svc.addresses),
+                routes=tuple(routes),
+                rules=tuple(rules),
+                nftables=nftables.service_front(ingresses),
+                description=f"{svc.service_name}: the regional front of {service} at {', '.join(map(str, svc.addresses))}",
+            )
+        )
 
 
 def reply_routes(ingress: Ingress, way: FrontLink) -> list[KernelRoute]:
@@ -103,7 +123,10 @@ def reply_routes(ingress: Ingress, way: FrontLink) -> list[KernelRoute]:
 
 def needed_fronts(t: Topology) -> list[tuple[str, str]]:
     """Service fronts the lab runs: S3 of the lab's region always, plus whatever is used."""
-    wanted = [("s3", t.region)] + [("s3", b.region) for b in t.buckets.values()] \
-        + [("dynamodb", tb.region) for tb in t.tables.values()] \
+    wanted = (
+        [("s3", t.region)]
+        + [("s3", b.region) for b in t.buckets.values()]
+        + [("dynamodb", tb.region) for tb in t.tables.values()]
         + [(e.service, e.region) for v in t.vpcs.values() for e in v.endpoints.values()]
+    )
     return list(dict.fromkeys(wanted))

@@ -1,4 +1,5 @@
 """The ENIs of a VPC (instances and NAT gateways), its internet gateway and its peering connections."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -29,11 +30,18 @@ def build_instances(build: Build, wiring: VpcWiring) -> None:
     vpc = wiring.vpc
     for inst in (i for i in build.t.instances.values() if i.vpc == vpc.name):
         wiring.attach(build, inst.name, inst.subnet)
-        iface = eni(vpc, inst.subnet, inst.name, build.allocation.instance_ips[inst.name],
-                    names.instance_eni_id(inst.name))
-        build.add(Node(inst.name, "instance", names.instance_id(inst.name), vpc.name, (iface,),
-                       routes=host_route(wiring.subnet_gateway(inst.subnet)),
-                       description=f"EC2 instance in subnet {inst.subnet}"))
+        iface = eni(vpc, inst.subnet, inst.name, build.allocation.instance_ips[inst.name], names.instance_eni_id(inst.name))
+        build.add(
+            Node(
+                inst.name,
+                "instance",
+                names.instance_id(inst.name),
+                vpc.name,
+                (iface,),
+                routes=host_route(wiring.subnet_gateway(inst.subnet)),
+                description=f"EC2 instance in subnet {inst.subnet}",
+            )
+        )
 
 
 def build_nat_gateways(build: Build, wiring: VpcWiring) -> None:
@@ -42,12 +50,19 @@ def build_nat_gateways(build: Build, wiring: VpcWiring) -> None:
         node, nat_id = names.nat_node(vpc.name, nat.name), names.nat_id(vpc.name, nat.name)
         ip = build.allocation.nat_ips[NatKey(vpc.name, nat.name)]
         wiring.attach(build, node, nat.subnet)
-        build.add(Node(node, "nat-gateway", nat_id, vpc.name,
-                       (eni(vpc, nat.subnet, node, ip, names.nat_eni_id(vpc.name, nat.name)),),
-                       routes=host_route(wiring.subnet_gateway(nat.subnet)),
-                       nftables=nftables.nat_gateway(ip, vpc.cidr, names.ENI, build.settings.nat_gateway_idle_timeout),
-                       forwarding=True,
-                       description=f"NAT gateway in subnet {nat.subnet}"))
+        build.add(
+            Node(
+                node,
+                "nat-gateway",
+                nat_id,
+                vpc.name,
+                (eni(vpc, nat.subnet, node, ip, names.nat_eni_id(vpc.name, nat.name)),),
+                routes=host_route(wiring.subnet_gateway(nat.subnet)),
+                nftables=nftables.nat_gateway(ip, vpc.cidr, names.ENI, build.settings.nat_gateway_idle_timeout),
+                forwarding=True,
+                description=f"NAT gateway in subnet {nat.subnet}",
+            )
+        )
         wiring.hops[nat.name] = NextHop(wiring.bridges[nat.subnet], ip, nat_id)
 
 
@@ -62,15 +77,23 @@ def build_internet_gateway(build: Build, wiring: VpcWiring) -> tuple[IfAddr, IfA
     dev = names.ROUTER_TO_IGW
     wiring.add_edge(Edge(Interface(dev, (r_side,)), "igw", NextHop(dev, g_side.ip, igw)))
     mine = [p for p in build.allocation.public_ips if p.vpc == vpc.name]
-    build.link((wiring.router, dev), (node, names.TO_VPC), "transit",
-               f"vpc {vpc.name} router to its internet gateway")
-    build.add(Node(node, "internet-gateway", igw, vpc.name,
-                   (Interface(names.TO_VPC, (g_side,)), Interface(names.TO_INTERNET, (g_out,))),
-                   routes=(KernelRoute(vpc.cidr, names.TO_VPC, r_side.ip, origin="vpc"),
-                           KernelRoute(DEFAULT, names.TO_INTERNET, i_side.ip, origin="internet")),
-                   nftables=nftables.internet_gateway(mine, names.TO_VPC, names.TO_INTERNET), forwarding=True,
-                   description=f"internet gateway of vpc {vpc.name}: 1:1 NAT for "
-                   f"{len(mine)} public IP{'' if len(mine) == 1 else 's'}"))
+    build.link((wiring.router, dev), (node, names.TO_VPC), "transit", f"vpc {vpc.name} router to its internet gateway")
+    build.add(
+        Node(
+            node,
+            "internet-gateway",
+            igw,
+            vpc.name,
+            (Interface(names.TO_VPC, (g_side,)), Interface(names.TO_INTERNET, (g_out,))),
+            routes=(
+                KernelRoute(vpc.cidr, names.TO_VPC, r_side.ip, origin="vpc"),
+                KernelRoute(DEFAULT, names.TO_INTERNET, i_side.ip, origin="internet"),
+            ),
+            nftables=nftables.internet_gateway(mine, names.TO_VPC, names.TO_INTERNET),
+            forwarding=True,
+            description=f"internet gateway of vpc {vpc.name}: 1:1 NAT for {len(mine)} public IP{'' if len(mine) == 1 else 's'}",
+        )
+    )
     return g_out, i_side
 
 
@@ -79,6 +102,8 @@ def build_peerings(build: Build, wirings: dict[str, VpcWiring]) -> None:
     for pcx in build.t.peerings():
         a, b = build.transit_pair()
         pcx_id = build.allocation.pcx_ids[pcx.name]
-        ends = [(wirings[side].router, wirings[side].add_peer(pcx.name, mine, theirs.ip, pcx_id))
-                for side, mine, theirs in ((pcx.requester, a, b), (pcx.accepter, b, a))]
+        ends = [
+            (wirings[side].router, wirings[side].add_peer(pcx.name, mine, theirs.ip, pcx_id))
+            for side, mine, theirs in ((pcx.requester, a, b), (pcx.accepter, b, a))
+        ]
         build.link(ends[0], ends[1], "transit", f"peering connection {pcx_id}")

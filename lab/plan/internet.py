@@ -2,6 +2,7 @@
 internet gateway) and every AWS service range (to the service's front), and one public host,
 `internet-client`, "somewhere on the internet".
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -23,13 +24,32 @@ def build_internet(build: Build, igw_sides: dict[str, tuple[IfAddr, IfAddr]], fr
     """`igw_sides`: vpc -> (its internet gateway's address toward the internet, the internet's)."""
     to_igws, to_fronts = toward_gateways(build, igw_sides), toward_fronts(build, fronts)
     ifs = [Interface(names.INTERNET_TO_CLIENT, (CLIENT_NET,))] + to_igws[0] + to_fronts[0]
-    build.add(Node(names.INTERNET, "internet", None, None, tuple(ifs), routes=tuple(to_igws[1] + to_fronts[1]),
-                   forwarding=True,
-                   description="the public internet: routes to every public IP and AWS service range"))
-    build.link((names.INTERNET_CLIENT, names.ENI), (names.INTERNET, names.INTERNET_TO_CLIENT), "transit",
-               "a host on the internet")
-    build.add(Node(names.INTERNET_CLIENT, "internet", None, None, (Interface(names.ENI, (CLIENT_HOST,)),),
-                   routes=host_route(CLIENT_NET.ip), description="a host somewhere on the internet"))
+    build.add(
+        Node(
+            names.INTERNET,
+            "internet",
+            None,
+            None,
+            tuple(ifs),
+            routes=tuple(to_igws[1] + to_fronts[1]),
+            forwarding=True,
+            description="the public internet: routes to every public IP and AWS service range",
+        )
+    )
+    build.link(
+        (names.INTERNET_CLIENT, names.ENI), (names.INTERNET, names.INTERNET_TO_CLIENT), "transit", "a host on the internet"
+    )
+    build.add(
+        Node(
+            names.INTERNET_CLIENT,
+            "internet",
+            None,
+            None,
+            (Interface(names.ENI, (CLIENT_HOST,)),),
+            routes=host_route(CLIENT_NET.ip),
+            description="a host somewhere on the internet",
+        )
+    )
 
 
 def toward_gateways(build: Build, igw_sides: dict[str, tuple[IfAddr, IfAddr]]) -> Sides:
@@ -38,10 +58,14 @@ def toward_gateways(build: Build, igw_sides: dict[str, tuple[IfAddr, IfAddr]]) -
     for i, (vpc, (g_out, i_side)) in enumerate(igw_sides.items()):
         dev, igw = names.internet_to_igw(i), names.igw_id(vpc)
         ifs.append(Interface(dev, (i_side,)))
-        build.link((names.igw_node(vpc), names.TO_INTERNET), (names.INTERNET, dev), "transit",
-                   f"internet gateway {igw} to the internet")
-        routes += [KernelRoute(IfAddr(f"{p.address}/32").network, dev, g_out.ip, origin=igw)
-                   for p in build.allocation.public_ips if p.vpc == vpc]
+        build.link(
+            (names.igw_node(vpc), names.TO_INTERNET), (names.INTERNET, dev), "transit", f"internet gateway {igw} to the internet"
+        )
+        routes += [
+            KernelRoute(IfAddr(f"{p.address}/32").network, dev, g_out.ip, origin=igw)
+            for p in build.allocation.public_ips
+            if p.vpc == vpc
+        ]
     return ifs, routes
 
 
@@ -52,8 +76,12 @@ def toward_fronts(build: Build, fronts: Fronts) -> Sides:
         (i_side, s_side), dev = build.transit_pair(), names.internet_to_front(i)
         ifs.append(Interface(dev, (i_side,)))
         fronts.from_internet(service, region, s_side)
-        build.link((names.INTERNET, dev), (names.front_node(service, region), names.FRONT_FROM_INTERNET),
-                   "service", f"the internet to {service} {region}")
+        build.link(
+            (names.INTERNET, dev),
+            (names.front_node(service, region), names.FRONT_FROM_INTERNET),
+            "service",
+            f"the internet to {service} {region}",
+        )
         svc = regions.region(region).services[service]
         routes += [KernelRoute(c, dev, s_side.ip, origin=svc.service_name) for c in svc.ranges]
     return ifs, routes

@@ -14,6 +14,7 @@ and each AWS service front `<service>-<region>`.
 One name is not made here: a service's name (`com.amazonaws.<region>.<service>`), which the model
 already needs to validate endpoints; it is made once, by lab.model.regions.service_name.
 """
+
 from __future__ import annotations
 
 import hashlib

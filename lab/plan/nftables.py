@@ -4,6 +4,7 @@ Each drop has a counter and a comment naming the reason, so the realizer can rea
 ruleset` after a run and say where a packet died and why (DESIGN section 4). The IGW and NAT
 gateway rules follow the variants measured in ../shared/reference/measurements.md section 4.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -34,45 +35,54 @@ def internet_gateway(public_ips: list[PublicIp], inside: str, outside: str) -> s
     if public_ips:
         pairs = ", ".join(f"{p.address} : {p.private_ip}" for p in public_ips)
         back = ", ".join(f"{p.private_ip} : {p.address}" for p in public_ips)
-        body += [f"map public_to_private {{ type ipv4_addr : ipv4_addr; elements = {{ {pairs} }} }}",
-                 f"map private_to_public {{ type ipv4_addr : ipv4_addr; elements = {{ {back} }} }}",
-                 "chain prerouting {",
-                 "  type nat hook prerouting priority dstnat; policy accept;",
-                 f'  iifname "{outside}" dnat ip to ip daddr map @public_to_private',
-                 "}",
-                 "chain postrouting {",
-                 "  type nat hook postrouting priority srcnat; policy accept;",
-                 f'  oifname "{outside}" snat ip to ip saddr map @private_to_public',
-                 "}"]
+        body += [
+            f"map public_to_private {{ type ipv4_addr : ipv4_addr; elements = {{ {pairs} }} }}",
+            f"map private_to_public {{ type ipv4_addr : ipv4_addr; elements = {{ {back} }} }}",
+            "chain prerouting {",
+            "  type nat hook prerouting priority dstnat; policy accept;",
+            f'  iifname "{outside}" dnat ip to ip daddr map @public_to_private',
+            "}",
+            "chain postrouting {",
+            "  type nat hook postrouting priority srcnat; policy accept;",
+            f'  oifname "{outside}" snat ip to ip saddr map @private_to_public',
+            "}",
+        ]
     allowed = f" ip saddr {_set(p.private_ip for p in public_ips)}" if public_ips else ""
-    body += ["chain forward {",
-             "  type filter hook forward priority filter; policy drop;",
-             *([f'  iifname "{inside}" oifname "{outside}"{allowed} accept'] if public_ips else []),
-             f'  iifname "{inside}" oifname "{outside}" counter drop comment "NO_PUBLIC_IP"',
-             f'  iifname "{outside}" ct status snat accept',  # replies to what went out
-             f'  iifname "{outside}" ct status dnat accept',  # to a public IP, mapped inward
-             f'  iifname "{outside}" counter drop comment "NO_PUBLIC_IP_MAPPING"',
-             "}"]
+    body += [
+        "chain forward {",
+        "  type filter hook forward priority filter; policy drop;",
+        *([f'  iifname "{inside}" oifname "{outside}"{allowed} accept'] if public_ips else []),
+        f'  iifname "{inside}" oifname "{outside}" counter drop comment "NO_PUBLIC_IP"',
+        f'  iifname "{outside}" ct status snat accept',  # replies to what went out
+        f'  iifname "{outside}" ct status dnat accept',  # to a public IP, mapped inward
+        f'  iifname "{outside}" counter drop comment "NO_PUBLIC_IP_MAPPING"',
+        "}",
+    ]
     return _table("internet_gateway", body)
 
 
 def vpc_router(vpc_cidr: ipaddress.IPv4Network, no_route_dev: str, peerings: list[str]) -> str:
     """Count what the route tables drop: their last-resort routes lead to the `noroute` stub device.
     What a peer sends beyond this VPC's own addresses is the non-transitive case of peering."""
-    from_peers = [f'  iifname {_set(quoted(peerings))} oifname "{no_route_dev}" '
-                  'counter drop comment "PEERING_NOT_TRANSITIVE"'] if peerings else []
-    return _table("vpc_router", [
-        "chain forward {",
-        "  type filter hook forward priority filter; policy accept;",
-        *from_peers,
-        f'  oifname "{no_route_dev}" ip daddr {vpc_cidr} counter drop comment "NO_SUCH_ADDRESS"',
-        f'  oifname "{no_route_dev}" counter drop comment "NO_ROUTE_TO_DESTINATION"',
-        "}",
-    ])
+    from_peers = (
+        [f'  iifname {_set(quoted(peerings))} oifname "{no_route_dev}" counter drop comment "PEERING_NOT_TRANSITIVE"']
+        if peerings
+        else []
+    )
+    return _table(
+        "vpc_router",
+        [
+            "chain forward {",
+            "  type filter hook forward priority filter; policy accept;",
+            *from_peers,
+            f'  oifname "{no_route_dev}" ip daddr {vpc_cidr} counter drop comment "NO_SUCH_ADDRESS"',
+            f'  oifname "{no_route_dev}" counter drop comment "NO_ROUTE_TO_DESTINATION"',
+            "}",
+        ],
+    )
 
 
-def nat_gateway(private_ip: ipaddress.IPv4Address, vpc_cidr: ipaddress.IPv4Network, eni: str,
-                idle_timeout: int) -> str:
+def nat_gateway(private_ip: ipaddress.IPv4Address, vpc_cidr: ipaddress.IPv4Network, eni: str, idle_timeout: int) -> str:
     """Source NAT to the NAT gateway's own private IP, ports 1024-65535; no inbound-initiated flows;
     a TCP connection idle for `idle_timeout` seconds (AWS: 350, lab.plan.settings) is forgotten, and
     what it sends afterwards is answered with RST.
@@ -80,33 +90,36 @@ def nat_gateway(private_ip: ipaddress.IPv4Address, vpc_cidr: ipaddress.IPv4Netwo
     https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway.html (the IGW then maps the
     private IP to the Elastic IP); port range from the NAT gateway's documented behaviour.
     """
-    return _table("nat_gateway", [
-        f"ct timeout idle {{ protocol tcp; l3proto ip; policy = {{ established: {idle_timeout} }}; }}",
-        "chain prerouting {",  # after conntrack made the entry, before it is confirmed
-        "  type filter hook prerouting priority filter; policy accept;",
-        f'  iifname "{eni}" ct state new ct timeout set "idle"',
-        "}",
-        "chain postrouting {",
-        "  type nat hook postrouting priority srcnat; policy accept;",
-        f'  oifname "{eni}" ip saddr {vpc_cidr} ip saddr != {private_ip} meta l4proto {{ tcp, udp }} '
-        f"snat ip to {private_ip}:1024-65535",
-        f'  oifname "{eni}" ip saddr {vpc_cidr} ip saddr != {private_ip} snat ip to {private_ip}',
-        "}",
-        "chain forward {",
-        "  type filter hook forward priority filter; policy drop;",
-        "  ct state established,related accept",
-        # a TCP segment that opens nothing: its connection timed out (or never was) here
-        f'  iifname "{eni}" ip saddr {vpc_cidr} ct state new tcp flags & (syn | ack) != syn '
-        'counter reject with tcp reset comment "NAT_GATEWAY_IDLE_TIMEOUT"',
-        f'  iifname "{eni}" ip saddr {vpc_cidr} ct state new accept',
-        '  counter drop comment "NAT_GATEWAY_NO_INBOUND"',
-        "}",
-        "chain input {",
-        "  type filter hook input priority filter; policy accept;",
-        "  ct state established,related accept",
-        '  ct state new counter drop comment "NAT_GATEWAY_NO_INBOUND"',
-        "}",
-    ])
+    return _table(
+        "nat_gateway",
+        [
+            f"ct timeout idle {{ protocol tcp; l3proto ip; policy = {{ established: {idle_timeout} }}; }}",
+            "chain prerouting {",  # after conntrack made the entry, before it is confirmed
+            "  type filter hook prerouting priority filter; policy accept;",
+            f'  iifname "{eni}" ct state new ct timeout set "idle"',
+            "}",
+            "chain postrouting {",
+            "  type nat hook postrouting priority srcnat; policy accept;",
+            f'  oifname "{eni}" ip saddr {vpc_cidr} ip saddr != {private_ip} meta l4proto {{ tcp, udp }} '
+            f"snat ip to {private_ip}:1024-65535",
+            f'  oifname "{eni}" ip saddr {vpc_cidr} ip saddr != {private_ip} snat ip to {private_ip}',
+            "}",
+            "chain forward {",
+            "  type filter hook forward priority filter; policy drop;",
+            "  ct state established,related accept",
+            # a TCP segment that opens nothing: its connection timed out (or never was) here
+            f'  iifname "{eni}" ip saddr {vpc_cidr} ct state new tcp flags & (syn | ack) != syn '
+            'counter reject with tcp reset comment "NAT_GATEWAY_IDLE_TIMEOUT"',
+            f'  iifname "{eni}" ip saddr {vpc_cidr} ct state new accept',
+            '  counter drop comment "NAT_GATEWAY_NO_INBOUND"',
+            "}",
+            "chain input {",
+            "  type filter hook input priority filter; policy accept;",
+            "  ct state established,related accept",
+            '  ct state new counter drop comment "NAT_GATEWAY_NO_INBOUND"',
+            "}",
+        ],
+    )
 
 
 def gateway_endpoint(subnets: list[ipaddress.IPv4Network], inside: str, service: str) -> str:
@@ -114,14 +127,17 @@ def gateway_endpoint(subnets: list[ipaddress.IPv4Network], inside: str, service:
 
     https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html ("Considerations").
     """
-    return _table("gateway_endpoint", [
-        "chain forward {",
-        "  type filter hook forward priority filter; policy drop;",
-        f'  iifname "{inside}" ip saddr {_set(subnets)} accept',
-        f'  iifname "{service}" ct state established,related accept',
-        '  counter drop comment "NOT_FROM_VPC_SUBNET"',
-        "}",
-    ])
+    return _table(
+        "gateway_endpoint",
+        [
+            "chain forward {",
+            "  type filter hook forward priority filter; policy drop;",
+            f'  iifname "{inside}" ip saddr {_set(subnets)} accept',
+            f'  iifname "{service}" ct state established,related accept',
+            '  counter drop comment "NOT_FROM_VPC_SUBNET"',
+            "}",
+        ],
+    )
 
 
 SERVICE_PORTS = (80, 443)  # what an AWS service front answers on: HTTP and HTTPS
@@ -130,22 +146,25 @@ SERVICE_PORTS = (80, 443)  # what an AWS service front answers on: HTTP and HTTP
 def interface_endpoint(eni: str, target: ipaddress.IPv4Address) -> str:
     """Forward the service's ports arriving at the ENI's private IP to the service, keeping the
     client's address; any other TCP port leads nowhere (the ENI serves only the service)."""
-    return _table("interface_endpoint", [
-        "chain prerouting {",
-        "  type nat hook prerouting priority dstnat; policy accept;",
-        f'  iifname "{eni}" tcp dport {_set(SERVICE_PORTS)} dnat ip to {target}',
-        "}",
-        "chain forward {",
-        "  type filter hook forward priority filter; policy drop;",
-        "  ct state established,related accept",
-        f'  iifname "{eni}" meta l4proto tcp ct status dnat accept',
-        '  counter drop comment "INTERFACE_ENDPOINT_TCP_ONLY"',
-        "}",
-        "chain input {",
-        "  type filter hook input priority filter; policy accept;",
-        f'  iifname "{eni}" meta l4proto tcp counter drop comment "INTERFACE_ENDPOINT_PORT_NOT_SERVED"',
-        "}",
-    ])
+    return _table(
+        "interface_endpoint",
+        [
+            "chain prerouting {",
+            "  type nat hook prerouting priority dstnat; policy accept;",
+            f'  iifname "{eni}" tcp dport {_set(SERVICE_PORTS)} dnat ip to {target}',
+            "}",
+            "chain forward {",
+            "  type filter hook forward priority filter; policy drop;",
+            "  ct state established,related accept",
+            f'  iifname "{eni}" meta l4proto tcp ct status dnat accept',
+            '  counter drop comment "INTERFACE_ENDPOINT_TCP_ONLY"',
+            "}",
+            "chain input {",
+            "  type filter hook input priority filter; policy accept;",
+            f'  iifname "{eni}" meta l4proto tcp counter drop comment "INTERFACE_ENDPOINT_PORT_NOT_SERVED"',
+            "}",
+        ],
+    )
 
 
 def service_front(ingresses: list[Ingress]) -> str:
@@ -157,32 +176,34 @@ def service_front(ingresses: list[Ingress]) -> str:
     port, to any other port, or over another link is reset and counted (SERVICE_PORT_CLOSED).
     Both are one map or set lookup per packet, however many ingresses (a 100-VPC lab has 101).
     """
-    redirects = [(i.iface, port, local) for i in ingresses
-                 for port, local in zip(SERVICE_PORTS, (i.http_port, i.https_port))]
-    return _table("service_front", [
-        "map ingress_redirect {",
-        "  type ifname . inet_service : inet_service",
-        "  elements = " + _set(f'"{iface}" . {port} : {local}' for iface, port, local in redirects),
-        "}",
-        "set ingress_ports {",
-        "  type ifname . inet_service",
-        "  elements = " + _set(f'"{iface}" . {local}' for iface, _, local in redirects),
-        "}",
-        "chain prerouting_nat {",
-        "  type nat hook prerouting priority dstnat; policy accept;",
-        "  meta l4proto tcp redirect to : iifname . tcp dport map @ingress_redirect",
-        "}",
-        "chain input {",
-        "  type filter hook input priority filter; policy accept;",
-        "  ct status dnat iifname . tcp dport @ingress_ports accept",
-        '  meta l4proto tcp counter reject with tcp reset comment "SERVICE_PORT_CLOSED"',
-        "}",
-        "chain prerouting {",
-        "  type filter hook prerouting priority mangle; policy accept;",
-        "  ct state new ct mark set iifname map " + _set(f'"{i.iface}" : {i.mark}' for i in ingresses),
-        "}",
-        "chain output {",
-        "  type route hook output priority mangle; policy accept;",
-        "  meta mark set ct mark",
-        "}",
-    ])
+    redirects = [(i.iface, port, local) for i in ingresses for port, local in zip(SERVICE_PORTS, (i.http_port, i.https_port))]
+    return _table(
+        "service_front",
+        [
+            "map ingress_redirect {",
+            "  type ifname . inet_service : inet_service",
+            "  elements = " + _set(f'"{iface}" . {port} : {local}' for iface, port, local in redirects),
+            "}",
+            "set ingress_ports {",
+            "  type ifname . inet_service",
+            "  elements = " + _set(f'"{iface}" . {local}' for iface, _, local in redirects),
+            "}",
+            "chain prerouting_nat {",
+            "  type nat hook prerouting priority dstnat; policy accept;",
+            "  meta l4proto tcp redirect to : iifname . tcp dport map @ingress_redirect",
+            "}",
+            "chain input {",
+            "  type filter hook input priority filter; policy accept;",
+            "  ct status dnat iifname . tcp dport @ingress_ports accept",
+            '  meta l4proto tcp counter reject with tcp reset comment "SERVICE_PORT_CLOSED"',
+            "}",
+            "chain prerouting {",
+            "  type filter hook prerouting priority mangle; policy accept;",
+            "  ct state new ct mark set iifname map " + _set(f'"{i.iface}" : {i.mark}' for i in ingresses),
+            "}",
+            "chain output {",
+            "  type route hook output priority mangle; policy accept;",
+            "  meta mark set ct mark",
+            "}",
+        ],
+    )

@@ -11,6 +11,7 @@ AWS semantics (https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Route_Tables
 - traffic that enters the VPC from a gateway, an endpoint or a peering connection may only go to
   the VPC's own subnets (the `edge` table): that is why peering is not transitive.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -46,15 +47,15 @@ def local_routes(vpc: Vpc, bridges: dict[str, str], table: int) -> list[KernelRo
     device, where the router's nftables counts and drops it (silently, as AWS does; a Linux table
     without a match would instead fall through to the main table, and a blackhole route counts
     nothing)."""
-    routes = [KernelRoute(s.cidr, bridges[s.name], table=table, origin="local")
-              for s in vpc.subnets.values()]
+    routes = [KernelRoute(s.cidr, bridges[s.name], table=table, origin="local") for s in vpc.subnets.values()]
     if not any(s.cidr == vpc.cidr for s in vpc.subnets.values()):  # a subnet may be the whole VPC
         routes.append(KernelRoute(vpc.cidr, NO_ROUTE_DEV, table=table, origin="local"))
     return routes + [KernelRoute(DEFAULT, NO_ROUTE_DEV, table=table, metric=NO_ROUTE_METRIC, origin="no route")]
 
 
-def table_routes(vpc: Vpc, table: ModelRouteTable, number: int, bridges: dict[str, str],
-                 hops: dict[str, NextHop]) -> list[KernelRoute]:
+def table_routes(
+    vpc: Vpc, table: ModelRouteTable, number: int, bridges: dict[str, str], hops: dict[str, NextHop]
+) -> list[KernelRoute]:
     routes = local_routes(vpc, bridges, number)
     for route in effective_routes(vpc, table):
         hop = hops[route.target]
@@ -62,16 +63,15 @@ def table_routes(vpc: Vpc, table: ModelRouteTable, number: int, bridges: dict[st
             pl = route.destination
             cidrs = regions.region(pl.region).services[pl.service].ranges
             origin = f"{pl.pl_id} ({regions.region(pl.region).services[pl.service].prefix_list_name}) -> {hop.origin}"
-            routes += [KernelRoute(c, hop.dev, hop.via, number, metric=PREFIX_LIST_METRIC, origin=origin)
-                       for c in cidrs]
+            routes += [KernelRoute(c, hop.dev, hop.via, number, metric=PREFIX_LIST_METRIC, origin=origin) for c in cidrs]
         else:
-            routes.append(KernelRoute(route.destination, hop.dev, hop.via, number,
-                                      metric=STATIC_METRIC, origin=hop.origin))
+            routes.append(KernelRoute(route.destination, hop.dev, hop.via, number, metric=STATIC_METRIC, origin=hop.origin))
     return routes
 
 
-def vpc_router_tables(vpc: Vpc, bridges: dict[str, str], hops: dict[str, NextHop],
-                      edges: list[str]) -> tuple[list[RouteTable], list[RoutingRule]]:
+def vpc_router_tables(
+    vpc: Vpc, bridges: dict[str, str], hops: dict[str, NextHop], edges: list[str]
+) -> tuple[list[RouteTable], list[RoutingRule]]:
     """Kernel tables and `ip rule`s for one VPC router.
 
     bridges: subnet name -> bridge interface; hops: route target -> next hop;
@@ -79,13 +79,15 @@ def vpc_router_tables(vpc: Vpc, bridges: dict[str, str], hops: dict[str, NextHop
     """
     main = ModelRouteTable(names.MAIN_TABLE_NAME, ())
     numbered = [(MAIN_ROUTE_TABLE, main)] + [(FIRST_TABLE + i, rt) for i, rt in enumerate(vpc.route_tables.values())]
-    tables = [RouteTable(n, names.route_table_id(vpc.name, rt.name), rt.name,
-                         tuple(table_routes(vpc, rt, n, bridges, hops))) for n, rt in numbered]
+    tables = [
+        RouteTable(n, names.route_table_id(vpc.name, rt.name), rt.name, tuple(table_routes(vpc, rt, n, bridges, hops)))
+        for n, rt in numbered
+    ]
     edge_id = names.route_table_id(vpc.name, names.EDGE_TABLE_NAME)
-    tables.append(RouteTable(EDGE_TABLE, edge_id, "edge (from gateways and peers)",
-                             tuple(local_routes(vpc, bridges, EDGE_TABLE))))
+    tables.append(
+        RouteTable(EDGE_TABLE, edge_id, "edge (from gateways and peers)", tuple(local_routes(vpc, bridges, EDGE_TABLE)))
+    )
     number_of = {rt.name: n for n, rt in numbered[1:]} | {None: MAIN_ROUTE_TABLE}
-    rules = [RoutingRule(1000 + i, number_of[s.route_table], iif=bridges[s.name])
-             for i, s in enumerate(vpc.subnets.values())]
+    rules = [RoutingRule(1000 + i, number_of[s.route_table], iif=bridges[s.name]) for i, s in enumerate(vpc.subnets.values())]
     rules += [RoutingRule(2000 + i, EDGE_TABLE, iif=dev) for i, dev in enumerate(edges)]
     return tables, rules

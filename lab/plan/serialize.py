@@ -1,4 +1,5 @@
 """Plans as plain JSON-ready data (for `vpclab plan --json` and the golden-plan tests)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,8 +15,7 @@ def to_data(value: Any) -> Any:
     if isinstance(value, ADDRESS_TYPES):
         return str(value)
     if dataclasses.is_dataclass(value):
-        return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if not f.metadata.get("internal")}
+        return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.metadata.get("internal")}
     if isinstance(value, dict):
         return {str(k): to_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

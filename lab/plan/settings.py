@@ -2,6 +2,7 @@
 (a test, a teacher who will not wait six minutes) passes other ones to `compile_plan` instead of
 patching module constants. The defaults are AWS's; the plan records the settings it was built with.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

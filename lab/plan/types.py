@@ -4,6 +4,7 @@ The planner decides every value here; the realizer only applies it (DESIGN secti
 names are the names inside each node's namespace (at most 15 characters); a node's namespace is
 its own, so two nodes may both have an `eth0`.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -22,8 +23,18 @@ Addr = ipaddress.IPv4Address
 IfAddr = ipaddress.IPv4Interface
 
 # Hop kinds, shared with the static explanation and the observed paths.
-KINDS = ("instance", "vpc-router", "internet-gateway", "nat-gateway", "internet", "gateway-endpoint",
-         "interface-endpoint", "load-balancer", "service", "resolver")  # a peering connection is a link
+KINDS = (
+    "instance",
+    "vpc-router",
+    "internet-gateway",
+    "nat-gateway",
+    "internet",
+    "gateway-endpoint",
+    "interface-endpoint",
+    "load-balancer",
+    "service",
+    "resolver",
+)  # a peering connection is a link
 
 MAIN_TABLE = 254  # the kernel's main table: a node's own traffic and non-policy routes
 

@@ -5,6 +5,7 @@ a NAT gateway, an interface endpoint) is a port of its subnet's bridge. Gateways
 and peering connections are the router's edges: an interface of the router plus the next hop that
 the route tables use for their route target (lab.plan.routing).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -56,8 +57,12 @@ class VpcWiring:
         bridge = self.bridges[subnet]
         port = names.bridge_port(bridge, len(self.ports[subnet]))
         self.ports[subnet].append(Interface(port, bridge=bridge))
-        build.link((node, names.ENI), (self.router, port), "subnet",
-                   f"{node} ENI in subnet {subnet} ({names.subnet_id(self.vpc.name, subnet)})")
+        build.link(
+            (node, names.ENI),
+            (self.router, port),
+            "subnet",
+            f"{node} ENI in subnet {subnet} ({names.subnet_id(self.vpc.name, subnet)})",
+        )
 
     def subnet_gateway(self, subnet: str) -> ipaddress.IPv4Address:
         return self.vpc.subnets[subnet].cidr.network_address + 1
@@ -83,15 +88,27 @@ def build_router(build: Build, wiring: VpcWiring) -> None:
     for edge in wiring.peers:
         wiring.add_edge(edge)
     tables, rules = vpc_router_tables(vpc, wiring.bridges, wiring.hops, [e.iface.name for e in wiring.edges])
-    bridge_ifs = tuple(Interface(wiring.bridges[s.name], (IfAddr(f"{s.cidr.network_address + 1}/{s.cidr.prefixlen}"),))
-                       for s in vpc.subnets.values())
+    bridge_ifs = tuple(
+        Interface(wiring.bridges[s.name], (IfAddr(f"{s.cidr.network_address + 1}/{s.cidr.prefixlen}"),))
+        for s in vpc.subnets.values()
+    )
     ports = tuple(p for s in vpc.subnets for p in wiring.ports[s])
-    build.add(Node(wiring.router, "vpc-router", names.vpc_id(vpc.name), vpc.name,
-                   tuple(e.iface for e in wiring.edges) + ports + (Interface(NO_ROUTE_DEV, kind="stub"),), bridge_ifs,
-                   loopback=resolver_addresses(vpc), route_tables=tuple(tables), rules=tuple(rules),
-                   forwarding=True,
-                   nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV, [e.iface.name for e in wiring.peers]),
-                   description=f"the implicit router of vpc {vpc.name} {vpc.cidr}, and its DNS resolver"))
+    build.add(
+        Node(
+            wiring.router,
+            "vpc-router",
+            names.vpc_id(vpc.name),
+            vpc.name,
+            tuple(e.iface for e in wiring.edges) + ports + (Interface(NO_ROUTE_DEV, kind="stub"),),
+            bridge_ifs,
+            loopback=resolver_addresses(vpc),
+            route_tables=tuple(tables),
+            rules=tuple(rules),
+            forwarding=True,
+            nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV, [e.iface.name for e in wiring.peers]),
+            description=f"the implicit router of vpc {vpc.name} {vpc.cidr}, and its DNS resolver",
+        )
+    )
 
 
 def resolver_addresses(vpc: Vpc) -> tuple[IfAddr, ...]:

@@ -9,6 +9,7 @@ Each tcpdump is started by its node's shell, all at once, its stderr ('listening
 statistics at the end) in `captures/<node>.log`: started from vpclab, each cost a fork of vpclab
 and a pipe held open for the lab's life (in a 703-node lab, over a second and 703 descriptors).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,10 +37,21 @@ class Capture:
         SIGHUP (tcpdump keeps an ignored SIGHUP ignored), so that it outlives a shell that exits
         because a killed vpclab hung up its pty: the lab's captures then still prove its namespaces
         to `vpclab clean`, as when vpclab started them itself."""
-        argv = ["tcpdump", "-i", "any", "-y", "LINUX_SLL2", "-n", "-U", "--immediate-mode",
-                "-s", str(SNAPLEN), "-w", str(self.path)]
-        return (f"(trap '' HUP; exec {shlex.join(argv)}) </dev/null >/dev/null 2>{shlex.quote(str(self.log))} "
-                "& echo pid=$!")
+        argv = [
+            "tcpdump",
+            "-i",
+            "any",
+            "-y",
+            "LINUX_SLL2",
+            "-n",
+            "-U",
+            "--immediate-mode",
+            "-s",
+            str(SNAPLEN),
+            "-w",
+            str(self.path),
+        ]
+        return f"(trap '' HUP; exec {shlex.join(argv)}) </dev/null >/dev/null 2>{shlex.quote(str(self.log))} & echo pid=$!"
 
     def started(self, shell_output: str) -> Owned:
         """What the shell said after `command`: the capture's process, as the lab records it."""
@@ -96,12 +108,14 @@ def wait_ready(captures: list[Capture], timeout: float = 10.0) -> None:
     waiting = list(captures)
     while waiting := [c for c in waiting if not c.ready()]:
         if time.monotonic() > deadline:
-            raise CaptureError(f"tcpdump in {waiting[0].node.name} did not start in {timeout:.0f} s: "
-                               f"{waiting[0].said().strip() or 'no output'}")
+            raise CaptureError(
+                f"tcpdump in {waiting[0].node.name} did not start in {timeout:.0f} s: {waiting[0].said().strip() or 'no output'}"
+            )
         time.sleep(0.01)
 
 
 def write_interfaces(directory: Path, indexes: dict[str, dict[int, str]]) -> None:
     """ifindex -> name per node: the SLL2 header only has the index."""
-    (directory / "interfaces.json").write_text(json.dumps(
-        {node: {str(i): name for i, name in names.items()} for node, names in indexes.items()}, indent=1))
+    (directory / "interfaces.json").write_text(
+        json.dumps({node: {str(i): name for i, name in names.items()} for node, names in indexes.items()}, indent=1)
+    )

@@ -15,6 +15,7 @@ only, so it limits nothing and needs no delegation. Without a writable cgroup2 t
 one and teardown walks the process tree instead (lab.realize.processes), which misses a process
 that was re-parented; the lab says so in the log.
 """
+
 from __future__ import annotations
 
 import os

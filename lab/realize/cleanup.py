@@ -3,6 +3,7 @@ files alone: their processes by pid and start time, anything else inside their n
 their processes, then everything left in their cgroups. Nothing is found by name, so nothing that
 is not a lab's can be touched. A state file that cannot be read is skipped and reported; the
 other labs are still cleaned."""
+
 from __future__ import annotations
 
 import logging

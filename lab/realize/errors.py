@@ -1,4 +1,5 @@
 """Errors of the layer that touches the kernel."""
+
 from __future__ import annotations
 
 from lab.errors import EnvironmentFailure
@@ -12,4 +13,3 @@ class RealizeError(EnvironmentFailure):
     def __init__(self, step: str, detail: str):
         self.step = step
         super().__init__(f"{step}: {detail}")
-

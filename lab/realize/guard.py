@@ -4,6 +4,7 @@ Every configuration step runs in a node only after `check_own_namespace` has see
 network namespace is not ours (measurements.md Trap 1: a sysctl run in the wrong namespace changed
 the root namespace's IPv6 settings).
 """
+
 from __future__ import annotations
 
 import os
@@ -13,8 +14,7 @@ from lab.realize.errors import RealizeError
 
 def require_root() -> None:
     if os.geteuid() != 0:
-        raise RealizeError("start", "building a lab needs root (namespaces, links, nftables); "
-                           "validate, plan and explain do not")
+        raise RealizeError("start", "building a lab needs root (namespaces, links, nftables); validate, plan and explain do not")
 
 
 def netns_inode(pid: int | str = "self") -> int:
@@ -23,8 +23,7 @@ def netns_inode(pid: int | str = "self") -> int:
 
 def check_own_namespace(name: str, pid: int) -> None:
     if netns_inode(pid) == netns_inode():
-        raise RealizeError(f"node {name}", "its shell is in the root network namespace; refusing to "
-                           "configure it")
+        raise RealizeError(f"node {name}", "its shell is in the root network namespace; refusing to configure it")
 
 
 def check_own_mount_namespace(name: str, pid: int) -> None:

@@ -8,6 +8,7 @@ node's namespace), so no lab interface ever exists in the root namespace, not ev
 These went through pyroute2, one request at a time: ~0.3 ms of Python each, 16,000 requests in a
 100-VPC lab (6.5 of its 15 s); `ip -batch` in every node's shell at once takes about 2 s.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,9 +30,12 @@ from lab.realize.errors import RealizeError
 # paths), no ICMP redirects (AWS's router never sends them), and no IPv6 (the lab is IPv4-only, and
 # link-local chatter would only blur the captures).
 BASE_SYSCTLS = {
-    "net.ipv4.conf.all.rp_filter": 0, "net.ipv4.conf.default.rp_filter": 0,
-    "net.ipv4.conf.all.send_redirects": 0, "net.ipv4.conf.default.send_redirects": 0,
-    "net.ipv6.conf.all.disable_ipv6": 1, "net.ipv6.conf.default.disable_ipv6": 1,
+    "net.ipv4.conf.all.rp_filter": 0,
+    "net.ipv4.conf.default.rp_filter": 0,
+    "net.ipv4.conf.all.send_redirects": 0,
+    "net.ipv4.conf.default.send_redirects": 0,
+    "net.ipv6.conf.all.disable_ipv6": 1,
+    "net.ipv6.conf.default.disable_ipv6": 1,
 }
 
 
@@ -187,13 +191,11 @@ def links_without_carrier(ns: IPRoute, indexes: dict[int, str]) -> list[str]:
     packet sent before that is lost (measurements.md Trap 11). `indexes` gets ifindex -> name."""
     links = ns.get_links()
     indexes.update((link["index"], link.get("ifname")) for link in links)
-    return [link.get("ifname") for link in links
-            if link.get(("linkinfo", "kind")) == "veth" and link.get("operstate") != "UP"]
+    return [link.get("ifname") for link in links if link.get(("linkinfo", "kind")) == "veth" and link.get("operstate") != "UP"]
 
 
 def add_route(ns: IPRoute, index: Indexes, route: KernelRoute, command: str = "add") -> None:
-    spec = {"dst": str(route.destination), "table": route.table, "priority": route.metric,
-            "oif": index[route.dev]}
+    spec = {"dst": str(route.destination), "table": route.table, "priority": route.metric, "oif": index[route.dev]}
     if route.via is not None:
         spec["gateway"] = str(route.via)
     else:

@@ -15,6 +15,7 @@ is owned so that `cleanup` can remove it even after this process was killed, `cg
 process the lab's nodes start. The state file is written before anything else of the lab exists,
 and names the run directory and cgroup before they are made.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,15 @@ class LabNode(MininetNode):
 
 
 class Lab:
-    def __init__(self, plan: Plan, run_dir: Path | str | None = None, tag: str | None = None, *,
-                 node_class: type[LabNode] = LabNode, services_class: type[Services] = Services):
+    def __init__(
+        self,
+        plan: Plan,
+        run_dir: Path | str | None = None,
+        tag: str | None = None,
+        *,
+        node_class: type[LabNode] = LabNode,
+        services_class: type[Services] = Services,
+    ):
         """`run_dir` None: a temporary one, vpclab-<tag> in the system's temporary directory, removed
         with the lab (also by `vpclab clean`). `node_class` is called as (name, cgroup path,
         inNamespace=True) for each node; `services_class` as (lab) once, to run the lab's services."""
@@ -172,8 +180,12 @@ class Lab:
             except RealizeError as exc:
                 why, self.state.cgroup = str(exc), None
                 self.state.save()
-        log.warning("lab %s: %s; processes that leave the lab's namespaces are found by walking the "
-                    "process tree, which misses those re-parented to init (e.g. by setsid -f)", self.tag, why)
+        log.warning(
+            "lab %s: %s; processes that leave the lab's namespaces are found by walking the "
+            "process tree, which misses those re-parented to init (e.g. by setsid -f)",
+            self.tag,
+            why,
+        )
 
     def create_nodes(self) -> None:
         """One Mininet node (a shell in new network and mount namespaces) per plan node, their
@@ -256,7 +268,7 @@ class Lab:
         indexes: dict[str, dict[int, str]] = {}
         for name, node in self.nodes.items():
             with kernel.netns(node.pid, f"links of {name}") as ns:
-                while (missing := kernel.links_without_carrier(ns, indexes.setdefault(name, {}))):
+                while missing := kernel.links_without_carrier(ns, indexes.setdefault(name, {})):
                     if time.monotonic() > deadline:
                         raise RealizeError(f"links of {name}", f"no carrier on {', '.join(missing)}")
                     time.sleep(0.01)
@@ -333,8 +345,11 @@ class Lab:
         Every such node's shell lists its ruleset at once (`config/<node>.ruleset.json`): one `nft`
         process started from here after the other took 1.6 s per look in a 100-VPC lab, and a
         trace looks twice."""
-        names = [name for name, spec in self.plan.nodes.items()  # a shell still busy: a start cut short
-                 if spec.nftables and name in self.nodes and not self.nodes[name].waiting]
+        names = [
+            name
+            for name, spec in self.plan.nodes.items()  # a shell still busy: a start cut short
+            if spec.nftables and name in self.nodes and not self.nodes[name].waiting
+        ]
         directory = self.run_dir / "config"
         for name in names:
             self.nodes[name].sendCmd(f"nft -j list ruleset > {directory / name}.ruleset.json 2>/dev/null")
@@ -361,8 +376,9 @@ def read_drops(ruleset: Path) -> list[dict]:
             continue
         for expr in rule.get("expr", []):
             if "counter" in expr:
-                counters.append({"comment": rule["comment"], "packets": expr["counter"]["packets"],
-                                 "bytes": expr["counter"]["bytes"]})
+                counters.append(
+                    {"comment": rule["comment"], "packets": expr["counter"]["packets"], "bytes": expr["counter"]["bytes"]}
+                )
     return counters
 
 
@@ -374,6 +390,9 @@ def make_room_for(nodes: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < need:
         if hard != resource.RLIM_INFINITY and hard < need:
-            raise RealizeError("start", f"a lab of {nodes} nodes needs about {need} open files, and the hard "
-                               f"limit is {hard}: raise it (ulimit -Hn, or LimitNOFILE= in systemd)")
+            raise RealizeError(
+                "start",
+                f"a lab of {nodes} nodes needs about {need} open files, and the hard "
+                f"limit is {hard}: raise it (ulimit -Hn, or LimitNOFILE= in systemd)",
+            )
         resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))

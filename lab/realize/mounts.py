@@ -7,6 +7,7 @@ with no other thread; so the work runs in a thread of its own that first unshare
 vpclab's own (the host's files must never be covered), mounts, and finally goes home. Should going
 home fail, the thread ends where it is: nothing else runs with its root and working directory.
 """
+
 from __future__ import annotations
 
 import os

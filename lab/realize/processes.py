@@ -2,6 +2,7 @@
 membership of one of the lab's network namespaces, and by descent from one of the lab's processes.
 Never by name (no pkill, no killall). The lab's cgroup (lab.realize.cgroup), where there is one,
 also catches what left both the namespaces and the process tree."""
+
 from __future__ import annotations
 
 import os

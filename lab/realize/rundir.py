@@ -10,6 +10,7 @@ releases when vpclab ends, however it ends (no pid file to go stale). A director
 live lab holds is refused before anything in it is touched: two labs writing one set of captures,
 logs and configs corrupted each other.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -30,8 +31,9 @@ def prepare(run_dir: Path, tag: str, temporary: bool) -> int:
     make(run_dir, temporary)
     marker = run_dir / MARKER
     if any(run_dir.iterdir()) and not marker.exists():
-        raise BadArgument(f"run directory: {run_dir} is not empty and is not a vpclab run directory; "
-                          "give --keep a new or empty directory")
+        raise BadArgument(
+            f"run directory: {run_dir} is not empty and is not a vpclab run directory; give --keep a new or empty directory"
+        )
     lock = take(marker, tag)
     try:
         clear(run_dir)
@@ -62,8 +64,10 @@ def take(marker: Path, tag: str) -> int:
     except BlockingIOError:
         holder = os.read(fd, 4096).decode(errors="replace").strip().splitlines()[-1:] or ["another lab"]
         os.close(fd)
-        raise StateConflict(f"run directory: {marker.parent} is in use ({holder[0]}); give --keep another "
-                            "directory, or wait until that lab is down") from None
+        raise StateConflict(
+            f"run directory: {marker.parent} is in use ({holder[0]}); give --keep another "
+            "directory, or wait until that lab is down"
+        ) from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{MARKER_TEXT}in use by lab {tag}, vpclab pid {os.getpid()}\n".encode())
     return fd

@@ -8,6 +8,7 @@ starts: it imports moto while the network is built, so no service waits for an i
 Configs are written into the run directory (`services/`), logs next to them: the fronts' request
 logs say, for every request, the source address and the ingress (internet or vpce id) it came by.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,10 +30,15 @@ from lab.services.ca import make_lab_ca
 READY_TIMEOUT = 20.0
 LAUNCHER = ["-m", "lab.services.launcher"]  # run by this Python
 # The lab account's credentials, which the service fronts verify signatures against.
-AWS_ENV = {"AWS_ACCESS_KEY_ID": ids.ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": ids.SECRET_ACCESS_KEY,
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_PAGER": "",
-           # the host's ~/.aws settings (profiles, endpoints) must not leak into the lab
-           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": ids.ACCESS_KEY_ID,
+    "AWS_SECRET_ACCESS_KEY": ids.SECRET_ACCESS_KEY,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "AWS_PAGER": "",
+    # the host's ~/.aws settings (profiles, endpoints) must not leak into the lab
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+}
 
 
 class Services:
@@ -53,18 +59,28 @@ class Services:
         """Start the launcher: it imports the services' code while the lab's network is built."""
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.dir / "launcher.log", "w") as log_file:
-            self.launcher = subprocess.Popen(cgroup.joining(self.lab.cgroup, [sys.executable, *self.launcher_args]),
-                                             stdin=subprocess.PIPE,
-                                             stdout=subprocess.PIPE, stderr=log_file, env=dict(AWS_ENV),
-                                             start_new_session=True)  # Ctrl-C at the prompt is not for it
+            self.launcher = subprocess.Popen(
+                cgroup.joining(self.lab.cgroup, [sys.executable, *self.launcher_args]),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                env=dict(AWS_ENV),
+                start_new_session=True,
+            )  # Ctrl-C at the prompt is not for it
         self.lab.own(self.launcher.pid, "service launcher")
 
     def env(self) -> dict[str, str]:
         """The environment of every process in the lab: AWS clients find the lab CA and region."""
         bundle = str(self.ca.bundle_path)
-        return {"PATH": f"{Path(sys.executable).parent}:/usr/sbin:/usr/bin:/sbin:/bin",
-                "AWS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle, "REQUESTS_CA_BUNDLE": bundle,
-                "CURL_CA_BUNDLE": bundle, "AWS_DEFAULT_REGION": self.plan.region, **AWS_ENV}
+        return {
+            "PATH": f"{Path(sys.executable).parent}:/usr/sbin:/usr/bin:/sbin:/bin",
+            "AWS_CA_BUNDLE": bundle,
+            "SSL_CERT_FILE": bundle,
+            "REQUESTS_CA_BUNDLE": bundle,
+            "CURL_CA_BUNDLE": bundle,
+            "AWS_DEFAULT_REGION": self.plan.region,
+            **AWS_ENV,
+        }
 
     def start(self) -> None:
         """Ask for every service and prepare every node; `wait_ready` waits for the services."""
@@ -131,14 +147,19 @@ class Services:
         line of its log: what the prompt and a scenario step say instead of a client's "Could not
         connect". A child counts as gone once it has exited, even before the launcher reaps it."""
         owned = {o.pid: o for o in self.lab.state.processes}
-        lines = [f"{self.requested[name]} {name} is not running (its log's last line: "
-                 f"{last_line(self.dir / f'{name}.log') or 'none'})"
-                 for pid, name in self.children.items() if pid in owned and not owned[pid].alive()]
+        lines = [
+            f"{self.requested[name]} {name} is not running (its log's last line: {last_line(self.dir / f'{name}.log') or 'none'})"
+            for pid, name in self.children.items()
+            if pid in owned and not owned[pid].alive()
+        ]
         if self.launcher is not None and self.launcher.poll() is not None:
             status = self.launcher.returncode
             ended = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
-            lines.insert(0, f"the service launcher is not running ({ended}; its log's last line: "
-                            f"{last_line(self.dir / 'launcher.log') or 'none'})")
+            lines.insert(
+                0,
+                f"the service launcher is not running ({ended}; its log's last line: "
+                f"{last_line(self.dir / 'launcher.log') or 'none'})",
+            )
         return lines
 
     def log_tail(self, name: str) -> str:
@@ -150,19 +171,26 @@ class Services:
 
     def front_config(self, front) -> dict:
         cert, key = self.ca.issue_for(regions.region(front.region).services[front.service])
-        config = {"service": front.service, "region": front.region,
-                  "ingresses": [{"name": i.label, "http": i.http_port, "https": i.https_port, "vpc_id": i.vpc_id,
-                                 "policy": document(i.policy)} for i in front.ingresses],
-                  "cert": str(cert), "key": str(key),
-                  "request_log": str(self.dir / f"{front.node}-requests.jsonl")}
+        config = {
+            "service": front.service,
+            "region": front.region,
+            "ingresses": [
+                {"name": i.label, "http": i.http_port, "https": i.https_port, "vpc_id": i.vpc_id, "policy": document(i.policy)}
+                for i in front.ingresses
+            ],
+            "cert": str(cert),
+            "key": str(key),
+            "request_log": str(self.dir / f"{front.node}-requests.jsonl"),
+        }
         if front.service == "s3":
-            config["buckets"] = [{"name": b.name, "region": b.region, "objects": b.objects,
-                                  "policy": document(b.policy)} for b in front.buckets]
-            config["elsewhere"] = {b.name: b.region for f in self.plan.services if f.service == "s3"
-                                   and f.region != front.region for b in f.buckets}
+            config["buckets"] = [
+                {"name": b.name, "region": b.region, "objects": b.objects, "policy": document(b.policy)} for b in front.buckets
+            ]
+            config["elsewhere"] = {
+                b.name: b.region for f in self.plan.services if f.service == "s3" and f.region != front.region for b in f.buckets
+            }
         else:
-            config["tables"] = [{"name": t.name, "region": t.region, "partition_key": t.partition_key}
-                                for t in front.tables]
+            config["tables"] = [{"name": t.name, "region": t.region, "partition_key": t.partition_key} for t in front.tables]
         return config
 
     def request(self, node: str, kind: str, config: dict, name: str | None = None) -> dict:
@@ -172,8 +200,14 @@ class Services:
         path = self.dir / f"{name}.json"
         path.write_text(json.dumps(config, indent=1))
         self.requested[name] = kind
-        return {"name": name, "kind": kind, "config": str(path), "log": str(self.dir / f"{name}.log"),
-                "pid": self.lab.node(node).pid, "env": self.env()}
+        return {
+            "name": name,
+            "kind": kind,
+            "config": str(path),
+            "log": str(self.dir / f"{name}.log"),
+            "pid": self.lab.node(node).pid,
+            "env": self.env(),
+        }
 
     def binds(self, name: str) -> list[mounts.Bind]:
         """What gives node `name` its own view of /etc (its VPC's resolver, a trust store with the
@@ -185,8 +219,7 @@ class Services:
         vpc = self.plan.node(name).vpc
         if vpc in self.plan.resolvers:
             conf = self.dir / f"{vpc}-resolv.conf"
-            conf.write_text(f"nameserver {self.plan.resolvers[vpc].addresses[0]}\n"
-                            "options timeout:1 attempts:2\n")
+            conf.write_text(f"nameserver {self.plan.resolvers[vpc].addresses[0]}\noptions timeout:1 attempts:2\n")
             binds.append(mounts.Bind(str(conf), "/etc/resolv.conf"))
         return binds + [mounts.Bind(str(state.STATE_DIR), str(state.STATE_DIR), read_only=True)]
 

@@ -9,6 +9,7 @@ each node's network-namespace inode.
 A file that cannot be read as a lab's state (cut short, edited, not a regular file) is reported
 by `scan` and left alone: one bad file must not stop `vpclab clean` for every other lab.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,11 +65,16 @@ class LabState:
         """The state in `path`; UnreadableState when it is not one (with what is wrong with it)."""
         data = json.loads(read_regular(path))
         try:
-            return cls(text(data["tag"]), text(data["run_dir"]), owned_from(data["owner"]),
-                       {text(k): owned_from(v) for k, v in data["nodes"].items()},
-                       {text(k): number(v) for k, v in data["netns"].items()},
-                       [owned_from(p) for p in data["processes"]], data.get("temporary") is True,
-                       None if data.get("cgroup") is None else text(data["cgroup"]))
+            return cls(
+                text(data["tag"]),
+                text(data["run_dir"]),
+                owned_from(data["owner"]),
+                {text(k): owned_from(v) for k, v in data["nodes"].items()},
+                {text(k): number(v) for k, v in data["netns"].items()},
+                [owned_from(p) for p in data["processes"]],
+                data.get("temporary") is True,
+                None if data.get("cgroup") is None else text(data["cgroup"]),
+            )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise UnreadableState(f"not a vpclab lab state ({type(exc).__name__}: {exc})") from None
 

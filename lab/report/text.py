@@ -1,4 +1,5 @@
 """Terminal renderings of plans and explanations: what a learner reads, in AWS's words."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -14,8 +15,7 @@ if TYPE_CHECKING:  # named only: importing the scenario runner would load the re
 
 
 def plan_text(plan: Plan) -> str:
-    lines = [f"lab plan for {plan.source} (region {plan.region}): {len(plan.nodes)} nodes, "
-             f"{len(plan.links)} links", ""]
+    lines = [f"lab plan for {plan.source} (region {plan.region}): {len(plan.nodes)} nodes, {len(plan.links)} links", ""]
     for node in plan.nodes.values():
         aws = f" {node.aws_id}" if node.aws_id else ""
         lines.append(f"{node.name} [{node.kind}{aws}] {node.description}")
@@ -33,20 +33,30 @@ def plan_text(plan: Plan) -> str:
                 lines.append(f"        {str(r.destination):<18} {hop:<22} {r.origin}")
     if plan.public_ips:
         lines += ["", "public IPv4 addresses (exist only inside the lab):"]
-        lines += [f"    {str(p.address):<16} -> {str(p.private_ip):<12} {'Elastic IP of' if p.elastic else 'public IP of'} "
-                  f"{p.owner} (vpc {p.vpc})" for p in plan.public_ips]
+        lines += [
+            f"    {str(p.address):<16} -> {str(p.private_ip):<12} {'Elastic IP of' if p.elastic else 'public IP of'} "
+            f"{p.owner} (vpc {p.vpc})"
+            for p in plan.public_ips
+        ]
     for resolver in plan.resolvers.values():
-        lines += ["", f"DNS resolver of vpc {resolver.vpc} at {', '.join(map(str, resolver.addresses))}: "
-                  f"{len(resolver.records)} names"]
+        lines += [
+            "",
+            f"DNS resolver of vpc {resolver.vpc} at {', '.join(map(str, resolver.addresses))}: {len(resolver.records)} names",
+        ]
     return "\n".join(lines)
 
 
 def explanation_text(e: Explanation) -> str:
-    lines = [f"{e.source} -> {e.target}" + (f" ({e.destination})" if e.destination and e.destination != e.target else "")
-             + f", port {e.port}"]
+    lines = [
+        f"{e.source} -> {e.target}"
+        + (f" ({e.destination})" if e.destination and e.destination != e.target else "")
+        + f", port {e.port}"
+    ]
     if e.dns:
-        lines.append(f"  DNS: {e.dns['name']} -> {', '.join(e.dns['answer'])} ({e.dns['origin']} answer of "
-                     f"the VPC resolver {e.dns['resolver']})")
+        lines.append(
+            f"  DNS: {e.dns['name']} -> {', '.join(e.dns['answer'])} ({e.dns['origin']} answer of "
+            f"the VPC resolver {e.dns['resolver']})"
+        )
     for i, hop in enumerate(e.path):
         arrow = "  " if i == 0 else "  -> "
         aws = f" ({hop.aws_id})" if hop.aws_id and hop.aws_id != hop.node else ""
@@ -58,8 +68,7 @@ def explanation_text(e: Explanation) -> str:
     if e.explanation:
         x = e.explanation
         lines.append(f"  stops at {x.component}: {x.message} ({x.code})")
-    lines.append(f"predicted: {'reachable' if e.reachable else 'not reachable'}; "
-                 f"a client would see {e.outcome}")
+    lines.append(f"predicted: {'reachable' if e.reachable else 'not reachable'}; a client would see {e.outcome}")
     return "\n".join(lines)
 
 
@@ -93,12 +102,14 @@ def trace_text(t: Trace, captures: str | None = None) -> str:
         if path and path[-1].kind == "service":
             lines.append(f"  the service saw source {saw.source_ip}:{saw.source_port} via {saw.via}")
         else:
-            lines.append(f"  {path[-1].node if path else 'the destination'} saw source "
-                         f"{saw.source_ip}:{saw.source_port}")
+            lines.append(f"  {path[-1].node if path else 'the destination'} saw source {saw.source_ip}:{saw.source_port}")
     if t.observed and t.observed.explanation:
         lines.append(f"  {stopped(t.observed.explanation)}")
-    verdict = "agrees with the prediction" if t.agrees else \
-        "DISAGREES with the prediction (a vpclab bug): " + "; ".join(t.disagreements)
+    verdict = (
+        "agrees with the prediction"
+        if t.agrees
+        else "DISAGREES with the prediction (a vpclab bug): " + "; ".join(t.disagreements)
+    )
     lines.append(f"  {verdict}")
     if captures:
         lines.append(f"  captures: {captures}/captures (one pcap per node; vpclab inspect {captures})")
@@ -111,8 +122,10 @@ def inspect_text(data: Inspection) -> str:
         lines.append("no flow matched")
     for flow, path in data.flows:
         lines.append("")
-        lines.append(f"{flow.protocol} {flow.node} {flow.src}:{flow.sport} -> {flow.dst}:{flow.dport}"
-                     f" ({len(flow.sightings)} packets): {path.outcome}")
+        lines.append(
+            f"{flow.protocol} {flow.node} {flow.src}:{flow.sport} -> {flow.dst}:{flow.dport}"
+            f" ({len(flow.sightings)} packets): {path.outcome}"
+        )
         lines += ["  " + line for line in observed_hops(path.path)]
         if path.service_saw:
             lines.append(f"    the service saw {path.service_saw.source_ip}")
@@ -133,16 +146,21 @@ def hop_line(path: list[Hop]) -> str:
 def demo_text(result: ScenarioResult) -> str:
     """One act of the demo (a scenario): its name as the title, then per step its name as the
     caption, the path, what S3 saw, and the prediction; a change of the lab is a caption alone."""
-    owners = {str(p.address): f"{p.owner}'s {'Elastic IP' if p.elastic else 'public IP'}"
-              for p in (result.plan.public_ips if result.plan else ())}
+    owners = {
+        str(p.address): f"{p.owner}'s {'Elastic IP' if p.elastic else 'public IP'}"
+        for p in (result.plan.public_ips if result.plan else ())
+    }
     lines = [f"== {result.scenario.name}", ""]
     for step in result.steps:
         t = step.observed
         if isinstance(t, CommandResult):  # a change of the lab, not traffic
             lines += [f"   >> {step.step.name}", ""]
             continue
-        lines += [f"   {step.step.name}", f"     path:    {hop_line(t.observed.path if t.observed else [])}",
-                  f"     result:  {demo_result(owners, t)}"]
+        lines += [
+            f"   {step.step.name}",
+            f"     path:    {hop_line(t.observed.path if t.observed else [])}",
+            f"     result:  {demo_result(owners, t)}",
+        ]
         why = t.predicted.explanation.message if t.predicted.explanation else None
         if why and t.outcome not in (Outcome.OK, Outcome.DENIED):
             lines.append(f"     why:     {why}")
@@ -160,8 +178,10 @@ def demo_result(owners: dict[str, str], t: Trace) -> str:
     if t.outcome == Outcome.OK:
         source = saw.source_ip if saw else None
         owner = f" ({owners[source]})" if source in owners else ""
-        return (f"HTTP {t.probe.get('http_status')} from S3, which saw the request come from {source}{owner} "
-                f"via {saw.vpce_id if saw and saw.vpce_id else 'the internet'}")
+        return (
+            f"HTTP {t.probe.get('http_status')} from S3, which saw the request come from {source}{owner} "
+            f"via {saw.vpce_id if saw and saw.vpce_id else 'the internet'}"
+        )
     if t.outcome == Outcome.DENIED:
         why = t.predicted.explanation.message if t.predicted.explanation else ""
         return f"HTTP {t.probe.get('http_status')}: {why.removeprefix('S3 answers ')}"

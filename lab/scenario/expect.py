@@ -1,5 +1,6 @@
 """Expectations of a scenario step, checked against what was observed; each failure is one
 sentence that says what was expected and what the packets (or the command) showed."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -53,8 +54,7 @@ def resolve_ingress(spec: str, plan: Plan) -> str:
     """'internet', a vpce id, or an endpoint's name in the topology ('vpc/endpoint' when two VPCs
     use the name; the loader refuses an ambiguous one)."""
     vpc_name, _, name = spec.rpartition("/")
-    return next((vpce for key, vpce in plan.allocation.vpce_ids.items()
-                 if key.name == name and vpc_name in ("", key.vpc)), spec)
+    return next((vpce for key, vpce in plan.allocation.vpce_ids.items() if key.name == name and vpc_name in ("", key.vpc)), spec)
 
 
 def hop_matches(item: str, hop: Hop) -> bool:
@@ -67,8 +67,7 @@ def check(expect: dict, seen: Observed, plan: Plan) -> list[str]:
     shown = " -> ".join(f"{h.node} [{h.kind}]" for h in path) or "no hop"
     if "outcome" in expect and seen.outcome != expect["outcome"]:
         why = seen.explanation.message if seen.explanation else None
-        failures.append(f"expected outcome {expect['outcome']}, observed {seen.outcome}"
-                        + (f" ({why})" if why else ""))
+        failures.append(f"expected outcome {expect['outcome']}, observed {seen.outcome}" + (f" ({why})" if why else ""))
     if "path" in expect:
         want = list(expect["path"])
         if len(want) != len(path) or not all(hop_matches(w, h) for w, h in zip(want, path)):
@@ -90,8 +89,7 @@ def check(expect: dict, seen: Observed, plan: Plan) -> list[str]:
         if key in expect and got != expect[key]:
             failures.append(f"expected {label} {expect[key]}, got {got}")
     if "output_contains" in expect and expect["output_contains"] not in seen.output:
-        failures.append(f"expected the output to contain {expect['output_contains']!r}; it was "
-                        f"{seen.output[:200]!r}")
+        failures.append(f"expected the output to contain {expect['output_contains']!r}; it was {seen.output[:200]!r}")
     return failures
 
 
@@ -100,8 +98,10 @@ def check_service_saw(want: dict, saw: ServiceSaw | None, plan: Plan) -> list[st
         return ["expected the service to see the request; it saw nothing"]
     failures = []
     if "source" in want and saw.source_ip != resolve_address(want["source"], plan):
-        failures.append(f"expected the service to see source {want['source']} "
-                        f"({resolve_address(want['source'], plan)}); it saw {saw.source_ip}")
+        failures.append(
+            f"expected the service to see source {want['source']} "
+            f"({resolve_address(want['source'], plan)}); it saw {saw.source_ip}"
+        )
     if "source_in" in want and ipaddress.IPv4Address(saw.source_ip) not in ipaddress.IPv4Network(want["source_in"]):
         failures.append(f"expected a source in {want['source_in']}; the service saw {saw.source_ip}")
     if "ingress" in want:

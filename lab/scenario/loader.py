@@ -15,6 +15,7 @@ Expectations are checked here as far as the file alone allows, because a mistake
 the lab is built costs a run, and some would never be found: a `not_via` naming no hop of the lab,
 or set on a step that crosses no hop vpclab follows, passes whatever the packets do.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -40,14 +41,20 @@ ACTIONS = ("trace", "http", "s3", "dns", "run", "associate", "disassociate")
 CHANGES = ("associate", "disassociate")  # change the running lab, as the prompt's verbs do; no node
 OUTCOMES = tuple(Outcome)  # the one vocabulary (lab.results), in its order
 S3_OPS = ("ls", "get", "put")
-EXPECT_KEYS = ("outcome", "path", "not_via", "service_saw", "dns_answer", "status", "output_contains",
-               "exit", "dropped_by")
+EXPECT_KEYS = ("outcome", "path", "not_via", "service_saw", "dns_answer", "status", "output_contains", "exit", "dropped_by")
 # What each action observes, hence what its expectations can check: traffic vpclab follows in the
 # captures, or a command's exit status and output (dig's answer too).
 TRAFFIC = ("outcome", "path", "not_via", "service_saw", "dropped_by", "status")
 COMMAND = ("outcome", "exit", "output_contains")
-APPLIES = {"trace": TRAFFIC, "http": TRAFFIC, "s3": COMMAND, "run": COMMAND, "dns": COMMAND + ("dns_answer",),
-           "associate": (), "disassociate": ()}
+APPLIES = {
+    "trace": TRAFFIC,
+    "http": TRAFFIC,
+    "s3": COMMAND,
+    "run": COMMAND,
+    "dns": COMMAND + ("dns_answer",),
+    "associate": (),
+    "disassociate": (),
+}
 SERVICE_SAW_KEYS = ("source", "source_in", "ingress")
 ADDRESS_KINDS = ("public-ip", "elastic-ip", "private-ip")
 
@@ -83,15 +90,18 @@ def load_scenario(path: Path | str) -> Scenario:
     doc.allow("name", "description", "topology", "steps")
     topology = scenario_topology(doc)
     plan = compile_plan(topology)
-    steps = tuple(parse_step(sec, i, plan, topology)
-                  for i, sec in enumerate(doc.items("steps", "a step"), start=1))
+    steps = tuple(parse_step(sec, i, plan, topology) for i, sec in enumerate(doc.items("steps", "a step"), start=1))
     if not steps:
         raise doc.error("steps", "the scenario has no steps (write them as a list under 'steps')", MISSING)
     names = set(topology.instances) | {INTERNET_CLIENT}
     for step in steps:
         if step.source is not None and step.source not in names:
-            raise fail(doc.file, step.line, f"step '{step.name}': 'from: {step.source}' is not an instance "
-                       f"of the topology ({', '.join(sorted(names))})", "InvalidParameterValue")
+            raise fail(
+                doc.file,
+                step.line,
+                f"step '{step.name}': 'from: {step.source}' is not an instance of the topology ({', '.join(sorted(names))})",
+                "InvalidParameterValue",
+            )
     check_changes(doc.file, topology, steps)
     return Scenario(doc.file, doc.text("name") or Path(doc.file).stem, topology, steps)
 
@@ -113,12 +123,12 @@ def scenario_topology(doc: Section) -> Topology:
     if isinstance(value, str):
         path = Path(doc.file).parent / value
         if not path.is_file():
-            raise doc.error("topology", f"topology '{value}': no such file {path} (a path is relative to "
-                            "the scenario file)", "FileNotFound")
+            raise doc.error(
+                "topology", f"topology '{value}': no such file {path} (a path is relative to the scenario file)", "FileNotFound"
+            )
         return load_topology(path)
     if not isinstance(value, dict):
-        raise doc.error("topology", f"'topology' must be a topology file's path or a topology (a mapping), "
-                        f"not {value!r}")
+        raise doc.error("topology", f"'topology' must be a topology file's path or a topology (a mapping), not {value!r}")
     inline = doc.required_section("topology", "the inline topology")
     topology = parse_topology(inline)
     validate(topology)
@@ -132,8 +142,11 @@ def parse_step(sec: Section, number: int, plan: Plan, topology: Topology) -> Ste
     if not actions:
         raise sec.error(None, f"step {number} needs one of: {', '.join(ACTIONS)}", MISSING)
     if len(actions) > 1:
-        raise sec.error(actions[1], f"step {number} has both {actions[0]} and {actions[1]}; a step takes "
-                        f"exactly one of: {', '.join(ACTIONS)}", "InvalidParameterCombination")
+        raise sec.error(
+            actions[1],
+            f"step {number} has both {actions[0]} and {actions[1]}; a step takes exactly one of: {', '.join(ACTIONS)}",
+            "InvalidParameterCombination",
+        )
     action = actions[0]
     argument = sec.text(action)
     if argument is None or not argument.strip():
@@ -151,10 +164,8 @@ def parse_step(sec: Section, number: int, plan: Plan, topology: Topology) -> Ste
         raise sec.error("port", f"step {number}: port must be a number from 1 to 65535, not {port!r}")
     if port is not None and action != "trace":
         raise sec.error("port", f"step {number}: port applies to trace only (an http step's port is in its URL)")
-    checks = parse_expect(sec.section("expect", f"expectations of step {number}"), number, action, plan,
-                          topology)
-    return Step(sec.text("name") or f"step {number}", sec.required_text("from"), action, argument,
-                port, checks, sec.line)
+    checks = parse_expect(sec.section("expect", f"expectations of step {number}"), number, action, plan, topology)
+    return Step(sec.text("name") or f"step {number}", sec.required_text("from"), action, argument, port, checks, sec.line)
 
 
 def parse_change(sec: Section, number: int, action: str, argument: str, topology: Topology) -> Step:
@@ -162,8 +173,11 @@ def parse_change(sec: Section, number: int, action: str, argument: str, topology
     Whether the association exists at that point is known only while the steps run."""
     if sec.has("from") or sec.has("expect"):
         key = "from" if sec.has("from") else "expect"
-        raise sec.error(key, f"step {number}: {action} changes the lab, not a node: a change step takes no '{key}'",
-                        "InvalidParameterCombination")
+        raise sec.error(
+            key,
+            f"step {number}: {action} changes the lab, not a node: a change step takes no '{key}'",
+            "InvalidParameterCombination",
+        )
     words = argument.split()
     if len(words) != 2:
         raise sec.error(action, f"step {number}: {action} takes 'ENDPOINT ROUTE_TABLE', not '{argument}'")
@@ -173,8 +187,11 @@ def parse_change(sec: Section, number: int, action: str, argument: str, topology
         code = "InvalidVpcEndpointId.NotFound" if isinstance(e, UnknownName) else BAD_VALUE
         raise sec.error(action, f"step {number}: {e}", code) from None
     if words[1] not in topology.vpcs[vpc].route_tables:
-        raise sec.error(action, f"step {number}: route table {words[1]}: not in vpc {vpc} "
-                        f"({', '.join(topology.vpcs[vpc].route_tables)})", "InvalidRouteTableID.NotFound")
+        raise sec.error(
+            action,
+            f"step {number}: route table {words[1]}: not in vpc {vpc} ({', '.join(topology.vpcs[vpc].route_tables)})",
+            "InvalidRouteTableID.NotFound",
+        )
     return Step(sec.text("name") or f"step {number}", None, action, argument, None, {}, sec.line)
 
 
@@ -196,8 +213,9 @@ def http_url(text: str) -> HttpUrl | None:
         return None
     if url.scheme not in ("http", "https") or not url.hostname or port == 0:
         return None
-    return HttpUrl(url.hostname, port or (443 if url.scheme == "https" else 80),
-                   (url.path or "/") + (f"?{url.query}" if url.query else ""))
+    return HttpUrl(
+        url.hostname, port or (443 if url.scheme == "https" else 80), (url.path or "/") + (f"?{url.query}" if url.query else "")
+    )
 
 
 def url_host(sec: Section, number: int, argument: str) -> str:
@@ -220,13 +238,15 @@ def check_target(sec: Section, action: str, target: str, plan: Plan) -> None:
     from_internet = sec.raw("from") == INTERNET_CLIENT
     if target in plan.nodes or ("." in target and not from_internet):
         return
-    why = "internet-client has no VPC resolver: give a node or an address" if from_internet and "." in target \
+    why = (
+        "internet-client has no VPC resolver: give a node or an address"
+        if from_internet and "." in target
         else f"not a node of the lab ({', '.join(plan.nodes)}), an IPv4 address or a host name"
+    )
     raise sec.error(action, f"{sec.what}: {action} target '{target}': {why}")
 
 
-def parse_expect(expect: Section | None, number: int, action: str, plan: Plan,
-                 topology: Topology) -> dict:
+def parse_expect(expect: Section | None, number: int, action: str, plan: Plan, topology: Topology) -> dict:
     """The expectations as plain values, each checked for its type and for what it names."""
     if expect is None:
         return {}
@@ -234,13 +254,13 @@ def parse_expect(expect: Section | None, number: int, action: str, plan: Plan,
     checks = dict(expect.data)
     for key, value in checks.items():
         if key not in APPLIES[action]:
-            raise expect.error(key, f"step {number}: '{key}' does not apply to {action} steps "
-                               f"(they can check: {', '.join(APPLIES[action])})")
+            raise expect.error(
+                key, f"step {number}: '{key}' does not apply to {action} steps (they can check: {', '.join(APPLIES[action])})"
+            )
         if value is None:
             raise expect.error(key, f"step {number}: '{key}' is empty", MISSING)
     if checks.get("outcome", "ok") not in OUTCOMES:
-        raise expect.error("outcome", f"step {number}: outcome must be one of {', '.join(OUTCOMES)}, "
-                           f"not {checks['outcome']!r}")
+        raise expect.error("outcome", f"step {number}: outcome must be one of {', '.join(OUTCOMES)}, not {checks['outcome']!r}")
     for key in ("status", "exit"):
         if key in checks and not is_int(checks[key]):
             raise expect.error(key, f"step {number}: '{key}' must be a number, not {checks[key]!r}")
@@ -253,9 +273,10 @@ def parse_expect(expect: Section | None, number: int, action: str, plan: Plan,
             checks[key] = list(expect.names(key))
     for item in checks.get("path", []) + checks.get("not_via", []):
         if item not in hops:
-            raise expect.error("path" if item in checks.get("path", []) else "not_via",
-                               f"step {number}: '{item}' is not a hop kind, node or AWS id of this lab "
-                               f"(nodes: {', '.join(plan.nodes)})")
+            raise expect.error(
+                "path" if item in checks.get("path", []) else "not_via",
+                f"step {number}: '{item}' is not a hop kind, node or AWS id of this lab (nodes: {', '.join(plan.nodes)})",
+            )
     for item in checks.get("dns_answer", []):
         address_spec(expect, "dns_answer", item, number, plan)
     if "service_saw" in checks:
@@ -297,6 +318,7 @@ def address_spec(sec: Section, key: str, spec: str, number: int, plan: Plan) -> 
     try:
         ipaddress.IPv4Address(spec)
     except ValueError:
-        raise sec.error(key, f"step {number}: '{spec}' is not an IPv4 address, nor "
-                        f"{', '.join(k + ':NAME' for k in ADDRESS_KINDS)}") from None
+        raise sec.error(
+            key, f"step {number}: '{spec}' is not an IPv4 address, nor {', '.join(k + ':NAME' for k in ADDRESS_KINDS)}"
+        ) from None
     return spec

@@ -4,6 +4,7 @@
 `observe` reads the captures written so far and follows that probe's connection; `compare` sets
 the observed path beside the static prediction: a disagreement is a bug in vpclab, and is reported.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,14 +51,18 @@ class Trace:
         observed = self.observed
         return {
             "schema_version": RESULT_SCHEMA_VERSION,
-            "source": self.source, "target": self.target, "port": self.port, "outcome": self.outcome,
+            "source": self.source,
+            "target": self.target,
+            "port": self.port,
+            "outcome": self.outcome,
             "dns": {"answer": self.dns_answer} if self.dns_answer else None,
             "path": [asdict(h) for h in observed.path] if observed else [],
             "dropped_at": observed.dropped_at if observed else None,
             "explanation": asdict(observed.explanation) if observed and observed.explanation else None,
             "service_saw": asdict(observed.service_saw) if observed and observed.service_saw else None,
             "predicted": self.predicted.to_dict(),
-            "agrees": self.agrees, "disagreements": self.disagreements,
+            "agrees": self.agrees,
+            "disagreements": self.disagreements,
             "http_status": self.probe.get("http_status"),
             "error": self.probe.get("error"),  # the client's own words: a TLS or socket error
             "captures": captures,
@@ -65,11 +70,12 @@ class Trace:
 
 
 def probe(lab, source: str, target: str, port: int, http_path: str | None, sign: bool = False) -> dict:
-    args = [sys.executable, "-m", "lab.services.probe", "--target", target, "--port", str(port),
-            "--timeout", str(PROBE_TIMEOUT)] + (["--path", http_path] if http_path else []) \
+    args = (
+        [sys.executable, "-m", "lab.services.probe", "--target", target, "--port", str(port), "--timeout", str(PROBE_TIMEOUT)]
+        + (["--path", http_path] if http_path else [])
         + (["--sign"] if sign else [])
-    proc = lab.node(source).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                  env=lab.node_env(source))
+    )
+    proc = lab.node(source).popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=lab.node_env(source))
     lab.own(proc.pid, f"probe in {source}")
     out, err = proc.communicate(timeout=PROBE_TIMEOUT * 4)
     try:
@@ -110,8 +116,7 @@ def observe(lab, source: str, result: dict, before: dict[str, list[dict]] | None
     now = drop_counters(lab)
     run = load_run(lab.run_dir)
     run.drops = added_since(before or {}, now)
-    return observed_path(run, source, dst_ip=result["addresses"][0], dport=result["port"],
-                         sport=result["source"][1])
+    return observed_path(run, source, dst_ip=result["addresses"][0], dport=result["port"], sport=result["source"][1])
 
 
 def compare(predicted: Explanation, observed: ObservedPath | None, outcome: Outcome) -> list[str]:
@@ -120,8 +125,12 @@ def compare(predicted: Explanation, observed: ObservedPath | None, outcome: Outc
     destination where nothing listens refuses, which the model cannot know."""
     problems = []
     # Reachable, but nothing listens on the port: the destination itself said no.
-    refused_by_destination = outcome == Outcome.REFUSED and observed is not None and bool(predicted.path) \
+    refused_by_destination = (
+        outcome == Outcome.REFUSED
+        and observed is not None
+        and bool(predicted.path)
         and observed.delivered_to == predicted.path[-1].node
+    )
     if outcome != predicted.outcome and not refused_by_destination:
         problems.append(f"predicted outcome {predicted.outcome}, observed {outcome}")
     if observed is None:
@@ -129,16 +138,16 @@ def compare(predicted: Explanation, observed: ObservedPath | None, outcome: Outc
     want = [(h.node, h.kind) for h in predicted.path]
     seen = [(h.node, h.kind) for h in observed.path]
     if want != seen:
-        problems.append("predicted hops " + " -> ".join(n for n, _ in want)
-                        + "; observed " + " -> ".join(n for n, _ in seen))
+        problems.append("predicted hops " + " -> ".join(n for n, _ in want) + "; observed " + " -> ".join(n for n, _ in seen))
     saw, expected = observed.service_saw, predicted.service_saw
     if expected and saw and saw.source_ip != expected.source_ip:
         problems.append(f"predicted the service sees {expected.source_ip}, it saw {saw.source_ip}")
     return problems
 
 
-def trace(lab, predicted: Explanation, source: str, target: str, port: int, http_path: str | None = None,
-          sign: bool = True) -> Trace:
+def trace(
+    lab, predicted: Explanation, source: str, target: str, port: int, http_path: str | None = None, sign: bool = True
+) -> Trace:
     """Probe from `source`, follow the packets, and compare with the prediction. To a service on
     80/443 the probe sends a real HTTP(S) GET (`http_path`, by default /), signed like an AWS SDK's
     unless `sign` is false (a curl-like request); the prediction must assume the same."""
@@ -149,8 +158,7 @@ def trace(lab, predicted: Explanation, source: str, target: str, port: int, http
     result = probe(lab, source, address or target, port, http_path, sign and http_path is not None)
     observed = observe(lab, source, result, before)
     outcome = Outcome(result["outcome"])
-    return Trace(source, target, port, outcome, result, observed, predicted,
-                 compare(predicted, observed, outcome))
+    return Trace(source, target, port, outcome, result, observed, predicted, compare(predicted, observed, outcome))
 
 
 def change_lab(lab, topology, endpoint: str, route_table: str, on: bool):

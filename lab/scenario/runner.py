@@ -1,6 +1,7 @@
 """Run a scenario: one lab per file, every step's real traffic, every expectation checked against
 what the packets showed; the lab is always torn down. A step whose observed path disagrees with the
 static prediction fails too: that is a bug in vpclab, and it is reported as one."""
+
 from __future__ import annotations
 
 import subprocess
@@ -39,11 +40,17 @@ class StepResult:
         return self.observed.to_dict(None) if isinstance(self.observed, Trace) else asdict(self.observed)
 
     def to_dict(self) -> dict:
-        return {"name": self.step.name, "line": self.step.line} \
-            | ({"from": self.step.source} if self.step.source is not None else {}) \
-            | {self.step.action: self.step.argument, "passed": self.passed,
-                "failures": list(self.failures), "observed": self.observed_dict()} \
+        return (
+            {"name": self.step.name, "line": self.step.line}
+            | ({"from": self.step.source} if self.step.source is not None else {})
+            | {
+                self.step.action: self.step.argument,
+                "passed": self.passed,
+                "failures": list(self.failures),
+                "observed": self.observed_dict(),
+            }
             | ({"stopped_services": list(self.stopped_services)} if self.stopped_services else {})
+        )
 
 
 @dataclass
@@ -59,9 +66,14 @@ class ScenarioResult:
 
     def to_dict(self) -> dict:
         """`vpclab run --json`: one of these per scenario file (docs/result.schema.json)."""
-        return {"schema_version": RESULT_SCHEMA_VERSION, "scenario": self.scenario.name,
-                "file": self.scenario.file, "passed": self.passed, "run_dir": self.run_dir,
-                "steps": [s.to_dict() for s in self.steps]}
+        return {
+            "schema_version": RESULT_SCHEMA_VERSION,
+            "scenario": self.scenario.name,
+            "file": self.scenario.file,
+            "passed": self.passed,
+            "run_dir": self.run_dir,
+            "steps": [s.to_dict() for s in self.steps],
+        }
 
 
 def run_scenario(scenario: Scenario | Path | str, keep: Path | None = None) -> ScenarioResult:
@@ -114,8 +126,9 @@ def do_trace(scenario, plan, lab, step: Step) -> Trace:
 
 
 def run_in_node(lab, step: Step, argv: list[str]) -> CommandResult:
-    proc = lab.node(step.node).popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env=lab.node_env(step.node))
+    proc = lab.node(step.node).popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=lab.node_env(step.node)
+    )
     lab.own(proc.pid, f"step '{step.name}' in {step.node}")
     try:
         output, _ = proc.communicate(timeout=COMMAND_TIMEOUT)
@@ -130,8 +143,11 @@ def do_s3(scenario, plan, lab, step: Step) -> CommandResult:
     """The AWS CLI itself, as a learner would type it at the prompt."""
     op, _, what = step.argument.partition(" ")
     uri = f"s3://{what.strip()}"
-    argv = {"ls": ["aws", "s3", "ls", uri], "get": ["aws", "s3", "cp", uri, "-"],
-            "put": ["bash", "-c", f"echo 'written by {step.node}' | aws s3 cp - {uri}"]}[op]
+    argv = {
+        "ls": ["aws", "s3", "ls", uri],
+        "get": ["aws", "s3", "cp", uri, "-"],
+        "put": ["bash", "-c", f"echo 'written by {step.node}' | aws s3 cp - {uri}"],
+    }[op]
     result = run_in_node(lab, step, argv)
     if result.outcome == Outcome.ERROR and ("AccessDenied" in result.output or "403" in result.output):
         return replace(result, outcome=Outcome.DENIED)
@@ -151,4 +167,9 @@ def do_run(scenario, plan, lab, step: Step) -> CommandResult:
 
 
 ACTIONS: dict[str, Callable[..., Trace | CommandResult]] = {
-    "trace": do_trace, "http": do_trace, "s3": do_s3, "dns": do_dns, "run": do_run}
+    "trace": do_trace,
+    "http": do_trace,
+    "s3": do_s3,
+    "dns": do_dns,
+    "run": do_run,
+}

@@ -9,6 +9,7 @@ the TCP peer.
 `TARGET_KEY` and the policy decision under `VERDICT_KEY`, and the log records them next to the
 status the client got: what was logged is what was authorized, from one parse.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,9 +51,18 @@ class Verdict:
 def describe(environ: dict, service: str, ingress: Ingress) -> Access:
     # PEP 3333: PATH_INFO is the decoded path carried as latin-1; S3 keys are UTF-8.
     path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace") or "/"
-    return Access(time.time(), service, ingress.name, ingress.vpce_id, environ.get("REMOTE_ADDR", ""),
-                  int(environ.get("REMOTE_PORT", 0)), environ.get("wsgi.url_scheme", "http"),
-                  environ.get("REQUEST_METHOD", ""), environ.get("HTTP_HOST", ""), path)
+    return Access(
+        time.time(),
+        service,
+        ingress.name,
+        ingress.vpce_id,
+        environ.get("REMOTE_ADDR", ""),
+        int(environ.get("REMOTE_PORT", 0)),
+        environ.get("wsgi.url_scheme", "http"),
+        environ.get("REQUEST_METHOD", ""),
+        environ.get("HTTP_HOST", ""),
+        path,
+    )
 
 
 class RequestLog:
@@ -75,6 +85,12 @@ class RequestLog:
         finally:
             verdict = environ.get(VERDICT_KEY, Verdict())
             target = environ.get(TARGET_KEY)
-            self.log.write({**dataclasses.asdict(access), "bucket": target.bucket if target else None,
-                            "key": target.key if target else None, "status": status[0] if status else None,
-                            **dataclasses.asdict(verdict)})
+            self.log.write(
+                {
+                    **dataclasses.asdict(access),
+                    "bucket": target.bucket if target else None,
+                    "key": target.key if target else None,
+                    "status": status[0] if status else None,
+                    **dataclasses.asdict(verdict),
+                }
+            )

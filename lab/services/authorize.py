@@ -8,6 +8,7 @@ the client's address, the scheme, whether and how it was signed (and verified), 
 condition keys the request carries (s3:prefix, s3:x-amz-acl, s3:authType, ...). Evaluation:
 lab.model.policy; actions, resources and condition keys: lab.model.s3_requests.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ def is_bucket_policy_action(action: str | None) -> bool:
 
 def context(access: Access, ingress: Ingress, is_signed: bool, region: str) -> dict[str, str]:
     """The global condition keys, and aws:RequestedRegion: the region of the front that was called."""
-    return request_context(access.scheme == "https", is_signed, access.source_ip, ingress.vpce_id,
-                           ingress.vpc_id) | {"aws:requestedregion": region}
+    return request_context(access.scheme == "https", is_signed, access.source_ip, ingress.vpce_id, ingress.vpc_id) | {
+        "aws:requestedregion": region
+    }
 
 
 def s3_context(environ: dict, action: str, is_signed: bool, resource: str) -> dict[str, str]:
@@ -58,31 +60,52 @@ def s3_context(environ: dict, action: str, is_signed: bool, resource: str) -> di
 # The actions S3 fills s3:ExistingObjectTag/<key> for: an existing object's reads and its tag and
 # ACL changes, "not supported" for PutObject and DeleteObject (tagging-and-policies.html).
 EXISTING_TAG = "s3:existingobjecttag/"
-EXISTING_TAG_ACTIONS = frozenset({
-    "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAcl", "s3:GetObjectVersionAcl", "s3:PutObjectAcl",
-    "s3:PutObjectVersionAcl", "s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:PutObjectTagging",
-    "s3:PutObjectVersionTagging", "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"})
+EXISTING_TAG_ACTIONS = frozenset(
+    {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectAcl",
+        "s3:GetObjectVersionAcl",
+        "s3:PutObjectAcl",
+        "s3:PutObjectVersionAcl",
+        "s3:GetObjectTagging",
+        "s3:GetObjectVersionTagging",
+        "s3:PutObjectTagging",
+        "s3:PutObjectVersionTagging",
+        "s3:DeleteObjectTagging",
+        "s3:DeleteObjectVersionTagging",
+    }
+)
 
 
 def tests_existing_tags(*scopes: Scope | None) -> bool:
-    return any(c.key.startswith(EXISTING_TAG) for scope in scopes if scope
-               for statement in scope.policy.statements for c in statement.conditions)
+    return any(
+        c.key.startswith(EXISTING_TAG)
+        for scope in scopes
+        if scope
+        for statement in scope.policy.statements
+        for c in statement.conditions
+    )
 
 
 class S3Policies:
     """The policies that apply at one ingress: its endpoint's (if any) and every bucket's.
     `object_tags(bucket, key, version)` reads an object's tags, for policies that test them."""
 
-    def __init__(self, ingress: Ingress, region: str, bucket_policies: Mapping[str, PolicyDocument],
-                 object_tags: Callable[[str, str, str | None], list[tuple[str, str]]] = lambda b, k, v: []):
+    def __init__(
+        self,
+        ingress: Ingress,
+        region: str,
+        bucket_policies: Mapping[str, PolicyDocument],
+        object_tags: Callable[[str, str, str | None], list[tuple[str, str]]] = lambda b, k, v: [],
+    ):
         self.ingress, self.region, self.bucket_policies, self.object_tags = ingress, region, bucket_policies, object_tags
         self.endpoint = ingress.endpoint_scope
 
     def bucket_policy(self, bucket: str | None) -> PolicyDocument | None:
         return self.bucket_policies.get(bucket or "")
 
-    def denial(self, environ: dict, principal: str | None, action: str, bucket: str | None,
-               resource: str) -> str | None:
+    def denial(self, environ: dict, principal: str | None, action: str, bucket: str | None, resource: str) -> str | None:
         """Why `action` on `resource` is denied, or None if both policies allow it."""
         policy = self.bucket_policy(bucket)
         owner_override = principal == ROOT and action in BUCKET_POLICY_ACTIONS
@@ -98,8 +121,10 @@ class S3Policies:
     def check(self, environ: dict, call) -> S3Refusal | None:
         """Every action `call` needs (CopyObject also reads its source), recorded in the environ for the
         request log; S3's AccessDenied if any is denied."""
-        needs = [(action, call.target.bucket, call.target.arn)
-                 for action in [call.op.action_for(call.params), *extra_actions(call.op, call.headers)]]
+        needs = [
+            (action, call.target.bucket, call.target.arn)
+            for action in [call.op.action_for(call.params), *extra_actions(call.op, call.headers)]
+        ]
         if call.copy_source is not None:
             source, version = call.copy_source
             needs.append(("s3:GetObjectVersion" if version else "s3:GetObject", source.bucket, source.arn))
@@ -112,8 +137,7 @@ class S3Policies:
         return None
 
 
-def bucket_policy_answer(start_response: Callable, action: str, bucket: str,
-                         policy: PolicyDocument | None) -> Iterable[bytes]:
+def bucket_policy_answer(start_response: Callable, action: str, bucket: str, policy: PolicyDocument | None) -> Iterable[bytes]:
     """The front answers for bucket policies itself: moto never holds them (it would enforce them
     with its conditions taken as matched). GetBucketPolicy returns the topology's document, or S3's
     NoSuchBucketPolicy. Put and Delete are refused: the lab's static explanation and every
@@ -122,11 +146,22 @@ def bucket_policy_answer(start_response: Callable, action: str, bucket: str,
     if action == "s3:GetBucketPolicy" and policy is not None:
         return answer(start_response, "200 OK", "application/json", json.dumps(policy.document).encode())
     if action == "s3:GetBucketPolicy":
-        return answer(start_response, "404 Not Found", "application/xml", error_xml(
-            "NoSuchBucketPolicy", "The bucket policy does not exist", BucketName=bucket))
-    return answer(start_response, "501 Not Implemented", "application/xml", error_xml(
-        "NotImplemented", f"vpclab takes bucket policies from the topology only (services.s3.buckets.{bucket}.policy); "
-        "change it there and start the lab again"))
+        return answer(
+            start_response,
+            "404 Not Found",
+            "application/xml",
+            error_xml("NoSuchBucketPolicy", "The bucket policy does not exist", BucketName=bucket),
+        )
+    return answer(
+        start_response,
+        "501 Not Implemented",
+        "application/xml",
+        error_xml(
+            "NotImplemented",
+            f"vpclab takes bucket policies from the topology only (services.s3.buckets.{bucket}.policy); "
+            "change it there and start the lab again",
+        ),
+    )
 
 
 def answer(start_response: Callable, status: str, content_type: str, body: bytes) -> Iterable[bytes]:

@@ -6,6 +6,7 @@ Content-Length; either way the kept body replaces `wsgi.input` with its length s
 aws-chunked content coding (signed chunks, trailers) is decoded by lab.services.s3_chunked, which
 keeps the decoded body here.
 """
+
 from __future__ import annotations
 
 import io

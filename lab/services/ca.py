@@ -9,6 +9,7 @@ at it; AWS_CA_BUNDLE must be set explicitly because a machine-wide value would w
 The CA's private key stays in memory: the realizer issues every certificate it needs while the
 lab comes up, and nothing outside the run can mint more.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

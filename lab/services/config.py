@@ -4,6 +4,7 @@ The formats are documented where they are used (`lab.services.front`, `lab.servi
 A misspelt or missing field is an error naming the file, the field and what was expected, never a
 silent default: the realizer generates these files, so any surprise in them is a vpclab bug.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -77,8 +78,7 @@ def _fields(data: Any, where: str, required: tuple[str, ...], optional: tuple[st
         raise ServiceError(f"{where}: missing {', '.join(missing)}")
     unknown = sorted(set(data) - set(required) - set(optional))
     if unknown:
-        raise ServiceError(f"{where}: unknown field {', '.join(unknown)} "
-                           f"(expected {', '.join(required + optional)})")
+        raise ServiceError(f"{where}: unknown field {', '.join(unknown)} (expected {', '.join(required + optional)})")
     return data
 
 
@@ -120,8 +120,7 @@ def _ingress(data: Any, where: str) -> Ingress:
         return Ingress(name, ports[0], ports[1])
     vpc_id = d.get("vpc_id")
     if not isinstance(vpc_id, str) or not VPC_ID.fullmatch(vpc_id):
-        raise ServiceError(f"{where}.vpc_id: endpoint {name} needs its VPC's id (vpc-0123abcd...), "
-                           f"got {json.dumps(vpc_id)}")
+        raise ServiceError(f"{where}.vpc_id: endpoint {name} needs its VPC's id (vpc-0123abcd...), got {json.dumps(vpc_id)}")
     document = DEFAULT_ENDPOINT_POLICY if d.get("policy") is None else d["policy"]  # null: AWS's default
     return Ingress(name, ports[0], ports[1], vpc_id, policy_of(document, f"{where}.policy"))
 
@@ -134,8 +133,9 @@ def _check_unique_ingresses(ingresses: tuple[Ingress, ...], where: str) -> None:
     if names.count("internet") > 1:  # a vpce id may repeat: an interface endpoint has one ENI (a link) per AZ
         raise ServiceError(f"{where}: ingress names repeat: {', '.join(names)}")
     if len(set(ports)) != len(ports):
-        raise ServiceError(f"{where}: local ports repeat: {', '.join(map(str, ports))} "
-                           "(each ingress needs ports of its own to be told apart)")
+        raise ServiceError(
+            f"{where}: local ports repeat: {', '.join(map(str, ports))} (each ingress needs ports of its own to be told apart)"
+        )
 
 
 def _bucket(data: Any, where: str) -> tuple[Bucket, PolicyDocument | None]:
@@ -144,15 +144,21 @@ def _bucket(data: Any, where: str) -> tuple[Bucket, PolicyDocument | None]:
     for key, text in objects.items():
         _typed(text, str, f"{where}.objects[{key!r}]")
     policy = d.get("policy")
-    return (Bucket(_typed(d["name"], str, f"{where}.name"), _region(d["region"], f"{where}.region"),
-                   policy=None, objects=dict(objects)),
-            None if policy is None else policy_of(policy, f"{where}.policy"))
+    return (
+        Bucket(
+            _typed(d["name"], str, f"{where}.name"), _region(d["region"], f"{where}.region"), policy=None, objects=dict(objects)
+        ),
+        None if policy is None else policy_of(policy, f"{where}.policy"),
+    )
 
 
 def _table(data: Any, where: str) -> Table:
     d = _fields(data, where, ("name", "region", "partition_key"))
-    return Table(_typed(d["name"], str, f"{where}.name"), _region(d["region"], f"{where}.region"),
-                 _typed(d["partition_key"], str, f"{where}.partition_key"))
+    return Table(
+        _typed(d["name"], str, f"{where}.name"),
+        _region(d["region"], f"{where}.region"),
+        _typed(d["partition_key"], str, f"{where}.partition_key"),
+    )
 
 
 def _items(d: dict, key: str, where: str, parse) -> tuple:
@@ -162,8 +168,12 @@ def _items(d: dict, key: str, where: str, parse) -> tuple:
 
 def load_front_config(path: Path) -> FrontConfig:
     at = f"{path}: "
-    d = _fields(_read(path), str(path), ("service", "region", "ingresses", "cert", "key", "request_log"),
-                ("buckets", "tables", "elsewhere"))
+    d = _fields(
+        _read(path),
+        str(path),
+        ("service", "region", "ingresses", "cert", "key", "request_log"),
+        ("buckets", "tables", "elsewhere"),
+    )
     service = _typed(d["service"], str, f"{at}service")
     if service not in regions.GATEWAY_SERVICES:
         raise ServiceError(f"{at}service: {service!r} is not one of {', '.join(regions.GATEWAY_SERVICES)}")
@@ -175,11 +185,20 @@ def load_front_config(path: Path) -> FrontConfig:
     _check_unique_ingresses(ingresses, f"{at}ingresses")
     cert, key, request_log = (Path(_typed(d[k], str, at + k)) for k in ("cert", "key", "request_log"))
     buckets = _items(d, "buckets", at, _bucket)
-    return FrontConfig(service, _region(d["region"], f"{at}region"), ingresses, cert, key, request_log,
-                       buckets=tuple(b for b, _ in buckets), tables=_items(d, "tables", at, _table),
-                       bucket_policies={b.name: p for b, p in buckets if p is not None},
-                       elsewhere={str(k): _region(v, f"{at}elsewhere.{k}")
-                                  for k, v in _typed(d.get("elsewhere", {}), dict, f"{at}elsewhere").items()})
+    return FrontConfig(
+        service,
+        _region(d["region"], f"{at}region"),
+        ingresses,
+        cert,
+        key,
+        request_log,
+        buckets=tuple(b for b, _ in buckets),
+        tables=_items(d, "tables", at, _table),
+        bucket_policies={b.name: p for b, p in buckets if p is not None},
+        elsewhere={
+            str(k): _region(v, f"{at}elsewhere.{k}") for k, v in _typed(d.get("elsewhere", {}), dict, f"{at}elsewhere").items()
+        },
+    )
 
 
 def _address(value: Any, where: str) -> ipaddress.IPv4Address:
@@ -202,8 +221,12 @@ def load_resolver_config(path: Path) -> ResolverConfig:
     addresses = _items(d, "addresses", at, _address)
     if not addresses:
         raise ServiceError(f"{at}addresses: at least one address is needed")
-    resolver = Resolver(_typed(d["vpc"], str, f"{at}vpc"), _typed(d.get("node", ""), str, f"{at}node"),
-                        addresses, _items(d, "records", at, _record))
+    resolver = Resolver(
+        _typed(d["vpc"], str, f"{at}vpc"),
+        _typed(d.get("node", ""), str, f"{at}node"),
+        addresses,
+        _items(d, "records", at, _record),
+    )
     return ResolverConfig(resolver, Path(_typed(d["query_log"], str, f"{at}query_log")))
 
 

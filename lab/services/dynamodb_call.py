@@ -9,6 +9,7 @@ Errors: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Program
 (the `__type` namespaces and messages); nesting: "up to 32 levels deep",
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,28 @@ from lab.services.body import BodyTooLarge, buffered_body
 MAX_DEPTH = 80  # shape levels: 32 nested attributes are 64 (a map, then its AttributeValue), plus the call's own
 CONTAINERS = ("structure", "map", "list")
 JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "structure": dict, "map": dict, "list": list, "string": str, "blob": str, "boolean": bool,
-    "integer": int, "long": int, "float": (int, float), "double": (int, float), "timestamp": (int, float, str)}
-TYPE_WORDS = {"string": "String", "blob": "Blob", "boolean": "Boolean", "integer": "Integer", "long": "Long",
-              "float": "Float", "double": "Double", "timestamp": "Date"}
+    "structure": dict,
+    "map": dict,
+    "list": list,
+    "string": str,
+    "blob": str,
+    "boolean": bool,
+    "integer": int,
+    "long": int,
+    "float": (int, float),
+    "double": (int, float),
+    "timestamp": (int, float, str),
+}
+TYPE_WORDS = {
+    "string": "String",
+    "blob": "Blob",
+    "boolean": "Boolean",
+    "integer": "Integer",
+    "long": "Long",
+    "float": "Float",
+    "double": "Double",
+    "timestamp": "Date",
+}
 
 
 class DynamoDbError(Exception):
@@ -58,8 +77,9 @@ def read_call(environ: dict, op: str) -> dict:
     call = checker.value(service_model().operation_model(op).input_shape, parsed_body(environ), "", 0)
     if checker.problems:
         count = len(checker.problems)
-        raise DynamoDbError("ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: "
-                            + "; ".join(checker.problems))
+        raise DynamoDbError(
+            "ValidationException", f"{count} validation error{'s' if count > 1 else ''} detected: " + "; ".join(checker.problems)
+        )
     return call
 
 
@@ -125,15 +145,18 @@ class _Checker:
     def structure(self, shape, value: dict, path: str, depth: int) -> dict:
         for name in shape.required_members:
             if value.get(name) is None:
-                self.problems.append(f"Value null at '{_member_path(path, name)}' failed to satisfy constraint: "
-                                     "Member must not be null")
+                self.problems.append(
+                    f"Value null at '{_member_path(path, name)}' failed to satisfy constraint: Member must not be null"
+                )
         given = [name for name in shape.members if value.get(name) is not None]
         if shape.name == "AttributeValue" and len(given) != 1:
-            raise DynamoDbError("ValidationException", "Supplied AttributeValue " + (
-                "is empty" if not given else "has more than one datatypes set") +
-                ", must contain exactly one of the supported datatypes")
-        return {name: self.value(shape.members[name], value[name], _member_path(path, name), depth + 1)
-                for name in given}
+            raise DynamoDbError(
+                "ValidationException",
+                "Supplied AttributeValue "
+                + ("is empty" if not given else "has more than one datatypes set")
+                + ", must contain exactly one of the supported datatypes",
+            )
+        return {name: self.value(shape.members[name], value[name], _member_path(path, name), depth + 1) for name in given}
 
     def constraints(self, shape, value: object, path: str) -> None:
         """The model's min/max (a length, or for numbers a value), enum and pattern."""

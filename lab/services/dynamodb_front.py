@@ -11,6 +11,7 @@ the table), and it reads a form-encoded or gzip body its own way; the front send
 the JSON content type and the canonical JSON body, and nothing else moto would read. Resource-based
 policies on tables are not modelled.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,8 +36,11 @@ log = logging.getLogger(__name__)
 TARGET_PREFIX = "DynamoDB_20120810."
 JSON_1_0 = "application/x-amz-json-1.0"
 # The error's __type namespace, as DynamoDB writes it (Programming.Errors.html), and the key of its message.
-NAMESPACES = {"ValidationException": "com.amazon.coral.validate", "ResourceNotFoundException": "com.amazonaws.dynamodb.v20120810",
-              "InternalServerError": "com.amazonaws.dynamodb.v20120810"}
+NAMESPACES = {
+    "ValidationException": "com.amazon.coral.validate",
+    "ResourceNotFoundException": "com.amazonaws.dynamodb.v20120810",
+    "InternalServerError": "com.amazonaws.dynamodb.v20120810",
+}
 CAPITAL_MESSAGE = frozenset({"AccessDeniedException", "SerializationException"})
 
 
@@ -50,13 +54,15 @@ def operation(environ: dict) -> str:
 
 SIGNATURE_ERRORS = {
     "unknown-key": ("UnrecognizedClientException", "The security token included in the request is invalid."),
-    "mismatch": ("InvalidSignatureException", "The request signature we calculated does not match the signature "
-                 "you provided. Check your AWS Secret Access Key and signing method. Consult the service "
-                 "documentation for details."),
+    "mismatch": (
+        "InvalidSignatureException",
+        "The request signature we calculated does not match the signature "
+        "you provided. Check your AWS Secret Access Key and signing method. Consult the service "
+        "documentation for details.",
+    ),
     "wrong-region": ("InvalidSignatureException", "Credential should be scoped to a valid region."),
     "wrong-service": ("InvalidSignatureException", "Credential should be scoped to correct service: 'dynamodb'."),
-    "skewed": ("InvalidSignatureException", "Signature expired: the request time is more than 15 minutes away "
-               "from the server's"),
+    "skewed": ("InvalidSignatureException", "Signature expired: the request time is more than 15 minutes away from the server's"),
     "expired": ("InvalidSignatureException", "Signature expired"),
 }
 
@@ -70,8 +76,9 @@ def verify(environ: dict, region: str) -> None:
         payload = hashlib.sha256(buffered_body(environ)).hexdigest()
         sigv4.verify(environ, signed, "/", payload, service="dynamodb", region=region, s3=False)
     except sigv4.SignatureProblem as problem:
-        kind, message = SIGNATURE_ERRORS.get(problem.kind, ("IncompleteSignatureException", problem.detail
-                                                            or "Authorization header requires a signature"))
+        kind, message = SIGNATURE_ERRORS.get(
+            problem.kind, ("IncompleteSignatureException", problem.detail or "Authorization header requires a signature")
+        )
         raise DynamoDbError(kind, message) from None
     except BodyTooLarge:
         raise DynamoDbError("ValidationException", "Request size exceeds the limit") from None
@@ -112,28 +119,42 @@ class DynamoDbFront:
         denied_by = decide(request, self.endpoint, None)
         environ[VERDICT_KEY] = Verdict(action, "deny" if denied_by else "allow", denied_by)
         if denied_by:
-            raise DynamoDbError("AccessDeniedException", (
-                f"User: {ROOT} is not authorized to perform: {action} on resource: {resource} because no VPC "
-                f"endpoint policy allows the {action} action"))
+            raise DynamoDbError(
+                "AccessDeniedException",
+                (
+                    f"User: {ROOT} is not authorized to perform: {action} on resource: {resource} because no VPC "
+                    f"endpoint policy allows the {action} action"
+                ),
+            )
 
     def to_backend(self, environ: dict, start_response: Callable, op: str, call: dict) -> Iterable[bytes]:
         """moto runs `op` on `call` and nothing else it could read from the request."""
         replace_body(environ, json.dumps(call).encode())
         for name in ("HTTP_CONTENT_ENCODING", "HTTP_TRANSFER_ENCODING"):
             environ.pop(name, None)
-        environ.update({"PATH_INFO": "/", "RAW_URI": "/", "REQUEST_URI": "/", "QUERY_STRING": f"Action={op}",
-                        "CONTENT_TYPE": JSON_1_0, "HTTP_X_AMZ_TARGET": TARGET_PREFIX + op,
-                        "HTTP_HOST": f"dynamodb.{self.region}.amazonaws.com"})
+        environ.update(
+            {
+                "PATH_INFO": "/",
+                "RAW_URI": "/",
+                "REQUEST_URI": "/",
+                "QUERY_STRING": f"Action={op}",
+                "CONTENT_TYPE": JSON_1_0,
+                "HTTP_X_AMZ_TARGET": TARGET_PREFIX + op,
+                "HTTP_HOST": f"dynamodb.{self.region}.amazonaws.com",
+            }
+        )
         try:
             return self.backend(environ, start_response)
         except NotImplementedError:
             log.warning("moto does not implement %s", op)
-            raise DynamoDbError("InternalServerError", f"The lab's DynamoDB (moto) does not implement {op}",
-                                status=500) from None
+            raise DynamoDbError("InternalServerError", f"The lab's DynamoDB (moto) does not implement {op}", status=500) from None
         except Exception:  # noqa: BLE001 - moto (debug app) raises where DynamoDB answers an error
             log.exception("moto raised on %s", op)
-            raise DynamoDbError("InternalServerError", f"The lab's DynamoDB (moto) failed on this {op} call; "
-                                "the front's log has its traceback", status=500) from None
+            raise DynamoDbError(
+                "InternalServerError",
+                f"The lab's DynamoDB (moto) failed on this {op} call; the front's log has its traceback",
+                status=500,
+            ) from None
 
     @staticmethod
     def error(start_response: Callable, error: DynamoDbError) -> Iterable[bytes]:

@@ -7,6 +7,7 @@ FROM secret` read secret and `DELETE FROM orders"secret"` deleted from secret wh
 authorized orders. Permissions: dynamodb:PartiQL<verb> on the table (or index),
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html.
 """
+
 from __future__ import annotations
 
 import copy
@@ -89,4 +90,4 @@ def statement_needs(statement: Any, parameters: object) -> tuple[str, str, bool]
 def readings(name: str) -> list[tuple[str, str | None]]:
     """Every (table, index) moto may take `name` for: itself as a table, and, split at each dot,
     an index of a table (table names may hold dots, and moto keys indexes "<table>.<index>")."""
-    return [(name, None)] + [(name[:i], name[i + 1:]) for i, c in enumerate(name) if c == "."]
+    return [(name, None)] + [(name[:i], name[i + 1 :]) for i, c in enumerate(name) if c == "."]

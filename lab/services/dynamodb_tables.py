@@ -16,6 +16,7 @@ transactions need the per-item action on each table; a restore needs its own act
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/backuprestore_IAM.html; PartiQL:
 lab.services.dynamodb_partiql.
 """
+
 from __future__ import annotations
 
 import re
@@ -27,15 +28,42 @@ from lab.services.dynamodb_call import DynamoDbError, service_model
 from lab.services.dynamodb_partiql import MALFORMED, readings, statement_needs
 
 TABLE_SHAPES = frozenset({"TableName", "TableArn"})
-ARN_KINDS = {"ResourceArnString": ("", "stream"), "BackupArn": ("backup",), "ExportArn": ("export",),
-             "ImportArn": ("import",), "BulkOperationArn": None}  # None: any table sub-resource
+ARN_KINDS = {
+    "ResourceArnString": ("", "stream"),
+    "BackupArn": ("backup",),
+    "ExportArn": ("export",),
+    "ImportArn": ("import",),
+    "BulkOperationArn": None,
+}  # None: any table sub-resource
 CURSORS = frozenset({"ExclusiveStartTableName", "ExclusiveStartBackupArn"})  # where a listing resumes
-NO_RESOURCE = frozenset({"ListTables", "ListBackups", "ListExports", "ListImports", "ListGlobalTables",
-                         "ListContributorInsights", "ListBulkOperations", "DescribeLimits", "DescribeEndpoints"})
-TRANSACT_WRITE_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem",
-                          "Delete": "dynamodb:DeleteItem", "ConditionCheck": "dynamodb:ConditionCheckItem"}
-RESTORE_TARGET_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
-                          "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem")
+NO_RESOURCE = frozenset(
+    {
+        "ListTables",
+        "ListBackups",
+        "ListExports",
+        "ListImports",
+        "ListGlobalTables",
+        "ListContributorInsights",
+        "ListBulkOperations",
+        "DescribeLimits",
+        "DescribeEndpoints",
+    }
+)
+TRANSACT_WRITE_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+RESTORE_TARGET_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:BatchWriteItem",
+)
 STATEMENTS = {"ExecuteStatement": None, "BatchExecuteStatement": "Statements", "ExecuteTransaction": "TransactStatements"}
 TABLE_NAME = re.compile(r"[a-zA-Z0-9_.-]{3,255}")
 ARN = re.compile(r"arn:aws:dynamodb:([^:]*):([^:]*):table/([a-zA-Z0-9_.-]{3,255})(?:/([a-z-]+)/([^/]+))?")
@@ -63,14 +91,20 @@ def table_name(value: str, region: str) -> str:
     if value.startswith("arn:"):
         return parse_arn(value, region, ("",))
     if not TABLE_NAME.fullmatch(value):
-        raise DynamoDbError("ValidationException", f"1 validation error detected: Value '{value}' at 'tableName' "
-                            "failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
+        raise DynamoDbError(
+            "ValidationException",
+            f"1 validation error detected: Value '{value}' at 'tableName' "
+            "failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+",
+        )
     return value
 
 
 def _children(shape) -> list:
-    return {"structure": lambda: list(shape.members.values()), "list": lambda: [shape.member],
-            "map": lambda: [shape.key, shape.value]}.get(shape.type_name, list)()
+    return {
+        "structure": lambda: list(shape.members.values()),
+        "list": lambda: [shape.member],
+        "map": lambda: [shape.key, shape.value],
+    }.get(shape.type_name, list)()
 
 
 @cache
@@ -169,8 +203,9 @@ def needs(op: str, call: dict, region: str) -> tuple[list[tuple[str, str]], Dyna
     if op in NO_RESOURCE:
         return [(f"dynamodb:{op}", "*")], None
     if op == "RestoreTableToPointInTime" and not {"SourceTableName", "SourceTableArn"} & call.keys():
-        raise DynamoDbError("ValidationException", "1 validation error detected: either SourceTableName or "
-                            "SourceTableArn must be given")
+        raise DynamoDbError(
+            "ValidationException", "1 validation error detected: either SourceTableName or SourceTableArn must be given"
+        )
     if not wanted:
         raise DynamoDbError("ValidationException", f"1 validation error detected: the {op} call names no table")
     return wanted, None

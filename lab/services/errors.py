@@ -1,4 +1,5 @@
 """Errors of the service processes."""
+
 from __future__ import annotations
 
 from lab.errors import EnvironmentFailure

@@ -32,6 +32,7 @@ Nagle and delayed ACKs and stall 17-48 ms per request (measurements.md section 9
 handshake runs in the connection's own thread, not in the accepting one, so a client that connects
 and stays silent holds up only itself.
 """
+
 from __future__ import annotations
 
 import logging
@@ -131,6 +132,7 @@ def run(config_path: Path, ready) -> int:
         config = load_front_config(config_path)
         start(config)
         return f"{config.service} {config.region}: seeded and listening {time.monotonic() - began:.2f} s after imports"
+
     return process.serve(ready, begin)
 
 

@@ -14,6 +14,7 @@ stdout, one line per event:
 At end of input (the lab stops, or vpclab died) it stops every child (SIGTERM, then SIGKILL after
 a grace period), reaps them and exits. The launcher itself opens no socket and sends no packet.
 """
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ one JSON line; its local port names the flow in the captures.
 
     python -m lab.services.probe --target lab-bucket.s3.ap-northeast-2.amazonaws.com --port 443
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,12 @@ from lab.model import regions
 from lab.results import Outcome
 
 USER_AGENT = "vpclab-probe"  # what S3 sees as aws:UserAgent (lab.analysis.s3_policy predicts with it)
-OUTCOME_BY_ERRNO = {errno.ECONNREFUSED: Outcome.REFUSED, errno.EHOSTUNREACH: Outcome.NO_ROUTE,
-                    errno.ENETUNREACH: Outcome.NO_ROUTE, errno.ETIMEDOUT: Outcome.TIMEOUT}
+OUTCOME_BY_ERRNO = {
+    errno.ECONNREFUSED: Outcome.REFUSED,
+    errno.EHOSTUNREACH: Outcome.NO_ROUTE,
+    errno.ENETUNREACH: Outcome.NO_ROUTE,
+    errno.ETIMEDOUT: Outcome.TIMEOUT,
+}
 
 
 def resolve(target: str) -> list[str]:
@@ -50,15 +55,15 @@ def http_get(sock: socket.socket, host: str, path: str, tls: bool, timeout: floa
     if tls:
         sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
     sock.settimeout(timeout)
-    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n{headers}"
-                 "Connection: close\r\n\r\n".encode())
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n{headers}Connection: close\r\n\r\n".encode()
+    )
     data = b""
     while chunk := sock.recv(65536):
         data += chunk
     status_line = data.split(b"\r\n", 1)[0].decode(errors="replace")
     parts = status_line.split()
-    return {"http_status": int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None,
-            "response_bytes": len(data)}
+    return {"http_status": int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None, "response_bytes": len(data)}
 
 
 def probe(target: str, port: int, timeout: float, path: str | None, sign: bool = False) -> dict:

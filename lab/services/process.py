@@ -5,6 +5,7 @@ unknown hosts to stdout) would fill a pipe nobody drains and block the service. 
 away from everyone at start: fd 1 and `sys.stdout` point at stderr, and only `announce_ready`
 writes to the saved pipe, once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,7 @@ def claim_stdout() -> TextIO:
 
 
 def configure_logging() -> None:
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
 
 
 def announce_ready(ready: TextIO) -> None:

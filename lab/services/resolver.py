@@ -19,6 +19,7 @@ RESOLVER.json is the plan's `Resolver` as `lab.plan.serialize.to_data` writes it
 Each query-log line: time (epoch seconds), client, port, protocol (udp|tcp), name (as asked, no
 trailing dot), type, rcode, answer (addresses), origin (of the record used; null for NXDOMAIN).
 """
+
 from __future__ import annotations
 
 import errno
@@ -64,11 +65,19 @@ class PlannedAnswers(BaseResolver):
 
     def resolve(self, request: DNSRecord, handler) -> DNSRecord:
         reply, record = answer(self.records, request)
-        self.queries.write({
-            "time": time.time(), "client": handler.client_address[0], "port": handler.client_address[1],
-            "protocol": handler.protocol, "name": str(request.q.qname).rstrip("."),
-            "type": QTYPE[request.q.qtype], "rcode": RCODE[reply.header.rcode],
-            "answer": [str(rr.rdata) for rr in reply.rr], "origin": record.origin if record else None})
+        self.queries.write(
+            {
+                "time": time.time(),
+                "client": handler.client_address[0],
+                "port": handler.client_address[1],
+                "protocol": handler.protocol,
+                "name": str(request.q.qname).rstrip("."),
+                "type": QTYPE[request.q.qtype],
+                "rcode": RCODE[reply.header.rcode],
+                "answer": [str(rr.rdata) for rr in reply.rr],
+                "origin": record.origin if record else None,
+            }
+        )
         return reply
 
 
@@ -87,8 +96,7 @@ def start(config: ResolverConfig) -> None:
                 servers.append(DNSServer(answers, address=str(address), port=53, tcp=tcp, logger=quiet))
             except OSError as e:
                 hint = " (the address is on no interface of this namespace)" if e.errno == errno.EADDRNOTAVAIL else ""
-                raise ServiceError(f"cannot listen on {address}:53/{'tcp' if tcp else 'udp'}: {e.strerror}{hint}") \
-                    from None
+                raise ServiceError(f"cannot listen on {address}:53/{'tcp' if tcp else 'udp'}: {e.strerror}{hint}") from None
     process.block_stop_signals()
     for server in servers:
         server.start_thread()
@@ -96,11 +104,15 @@ def start(config: ResolverConfig) -> None:
 
 def run(config_path: Path, ready) -> int:
     """Serve until SIGTERM; `ready` (from `process.claim_stdout`) hears READY once it listens."""
+
     def begin() -> str:
         config = load_resolver_config(config_path)
         start(config)
-        return (f"resolver of {config.resolver.vpc} on {', '.join(map(str, config.resolver.addresses))}: "
-                f"{len(config.resolver.records)} records")
+        return (
+            f"resolver of {config.resolver.vpc} on {', '.join(map(str, config.resolver.addresses))}: "
+            f"{len(config.resolver.records)} records"
+        )
+
     return process.serve(ready, begin)
 
 

@@ -23,6 +23,7 @@ by construction, all from botocore's S3 model of the operation:
 
 moto's Authorization header only carries the credential scope it routes by.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,10 +60,14 @@ def operation_shape(name: str) -> OperationShape:
 
     def located(where: str) -> frozenset[str]:
         return frozenset(m.serialization.get("name", n) for n, m in members if m.serialization.get("location") == where)
-    return OperationShape(tuple(parse_qsl(model.http["requestUri"].partition("?")[2], keep_blank_values=True)),
-                          located("querystring"), frozenset(h.lower() for h in located("header")),
-                          tuple(sorted(h.lower() for h in located("headers"))),
-                          any("location" not in m.serialization for _, m in members))
+
+    return OperationShape(
+        tuple(parse_qsl(model.http["requestUri"].partition("?")[2], keep_blank_values=True)),
+        located("querystring"),
+        frozenset(h.lower() for h in located("header")),
+        tuple(sorted(h.lower() for h in located("headers"))),
+        any("location" not in m.serialization for _, m in members),
+    )
 
 
 def backend_query(op: Operation, pairs: list[tuple[str, str]]) -> str:
@@ -89,8 +94,7 @@ def object_path(target: S3Target) -> str:
 
 
 def scope_header(region: str) -> str:
-    return (f"AWS4-HMAC-SHA256 Credential=vpclab/20250101/{region}/s3/aws4_request, "
-            "SignedHeaders=host, Signature=0")
+    return f"AWS4-HMAC-SHA256 Credential=vpclab/20250101/{region}/s3/aws4_request, SignedHeaders=host, Signature=0"
 
 
 def routing_path(path: str) -> str:
@@ -120,8 +124,9 @@ def keep_headers(environ: dict, op: Operation) -> None:
         environ["HTTP_CONTENT_ENCODING"] = ",".join(c for c in codings if c and c.lower() != "aws-chunked")
 
 
-def rewrite(environ: dict, op: Operation, target: S3Target, pairs: list[tuple[str, str]], region: str,
-            copy_source: str | None) -> None:
+def rewrite(
+    environ: dict, op: Operation, target: S3Target, pairs: list[tuple[str, str]], region: str, copy_source: str | None
+) -> None:
     """Make `environ` the canonical request (see the module docstring). The body is the one the
     front kept (body.buffered_body), or none for an operation without one."""
     path = object_path(target)
@@ -129,9 +134,17 @@ def rewrite(environ: dict, op: Operation, target: S3Target, pairs: list[tuple[st
     raw = quote(path, safe="/") + (f"?{query}" if query else "")  # every byte but '/' and the unreserved ones
     keep_headers(environ, op)
     replace_body(environ, buffered_body(environ) if operation_shape(op.name).body else b"")
-    environ.update({"HTTP_HOST": f"s3.{region}.amazonaws.com", "PATH_INFO": routing_path(path),
-                    "RAW_URI": raw, "REQUEST_URI": raw, "QUERY_STRING": query,
-                    "HTTP_AUTHORIZATION": scope_header(region), "HTTP_X_AMZ_CONTENT_SHA256": "UNSIGNED-PAYLOAD"})
+    environ.update(
+        {
+            "HTTP_HOST": f"s3.{region}.amazonaws.com",
+            "PATH_INFO": routing_path(path),
+            "RAW_URI": raw,
+            "REQUEST_URI": raw,
+            "QUERY_STRING": query,
+            "HTTP_AUTHORIZATION": scope_header(region),
+            "HTTP_X_AMZ_CONTENT_SHA256": "UNSIGNED-PAYLOAD",
+        }
+    )
     environ.pop("HTTP_X_AMZ_COPY_SOURCE", None)
     if copy_source is not None:
         environ["HTTP_X_AMZ_COPY_SOURCE"] = copy_source

@@ -19,6 +19,7 @@ after the signature holds, so an unknown key or a bad signature costs no body
 The decoded length is capped at body.MAX_BODY before any of it is kept (x-amz-decoded-content-length
 is the client's word only for refusing early); a trailing checksum becomes the ordinary header.
 """
+
 from __future__ import annotations
 
 import base64
@@ -53,8 +54,11 @@ CHECKSUMS: dict[str, Callable[[bytes], bytes]] = {
     "x-amz-checksum-sha256": lambda data: hashlib.sha256(data).digest(),
 }
 INCOMPLETE = S3Refusal(400, "IncompleteBody", "The request body terminated unexpectedly")
-MALFORMED_TRAILER = S3Refusal(400, "MalformedTrailerError", "The request contained trailing data that was not "
-                                                            "well-formed or did not conform to our published schema.")
+MALFORMED_TRAILER = S3Refusal(
+    400,
+    "MalformedTrailerError",
+    "The request contained trailing data that was not well-formed or did not conform to our published schema.",
+)
 
 
 def declared(environ: dict, signed: sigv4.Signed | None) -> str:
@@ -66,9 +70,12 @@ def declared(environ: dict, signed: sigv4.Signed | None) -> str:
     if value is None and signed is not None:
         raise S3Refusal(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256")
     if value is not None and value not in VALUES and not HEX_DIGEST.fullmatch(value):
-        raise S3Refusal(400, "InvalidArgument", "x-amz-content-sha256 must be " + ", ".join(VALUES)
-                        + " or a valid sha256 value.",
-                        {"ArgumentName": "x-amz-content-sha256", "ArgumentValue": value})
+        raise S3Refusal(
+            400,
+            "InvalidArgument",
+            "x-amz-content-sha256 must be " + ", ".join(VALUES) + " or a valid sha256 value.",
+            {"ArgumentName": "x-amz-content-sha256", "ArgumentValue": value},
+        )
     return UNSIGNED if value is None else value
 
 
@@ -83,8 +90,9 @@ def read_payload(environ: dict, value: str, signed: sigv4.Signed | None, operati
     else:
         body = buffered_body(environ)
     if value not in (UNSIGNED, *STREAMING) and hashlib.sha256(body).hexdigest() != value.lower():
-        raise S3Refusal(400, "XAmzContentSHA256Mismatch",
-                        "The provided 'x-amz-content-sha256' header does not match what was computed.")
+        raise S3Refusal(
+            400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."
+        )
     check_md5(environ.get("HTTP_CONTENT_MD5"), body)
     if operation != "CompleteMultipartUpload":  # whose checksum headers are the whole object's
         check_sums(body, header_checksums(environ))
@@ -116,12 +124,16 @@ def decoded(environ: dict, value: str, signed: sigv4.Signed | None) -> bytes:
     """An aws-chunked body, decoded, its signatures verified; its trailing checksum set as the ordinary
     header (which read_payload checks)."""
     if value != UNSIGNED_TRAILER and (signed is None or signed.presigned):
-        raise S3Refusal(400, "InvalidRequest", f"{value} needs a request signed in its Authorization header: "
-                                               "its chunks are signed from that signature")
+        raise S3Refusal(
+            400,
+            "InvalidRequest",
+            f"{value} needs a request signed in its Authorization header: its chunks are signed from that signature",
+        )
     length = decoded_length(environ)
     try:  # the stream never reads past Content-Length
-        body, trailing = read_chunked(get_input_stream(environ, safe_fallback=True), value, signed,
-                                      MAX_BODY if length is None else length)
+        body, trailing = read_chunked(
+            get_input_stream(environ, safe_fallback=True), value, signed, MAX_BODY if length is None else length
+        )
     except (ClientDisconnected, OSError):  # the body ended early, or its HTTP chunking was broken
         raise INCOMPLETE from None
     if length is not None and len(body) != length:
@@ -149,8 +161,12 @@ def decoded_length(environ: dict) -> int | None:
     if value is None:
         return None
     if not value.isdigit():
-        raise S3Refusal(400, "InvalidArgument", "x-amz-decoded-content-length must be a number of bytes",
-                        {"ArgumentName": "x-amz-decoded-content-length", "ArgumentValue": value})
+        raise S3Refusal(
+            400,
+            "InvalidArgument",
+            "x-amz-decoded-content-length must be a number of bytes",
+            {"ArgumentName": "x-amz-decoded-content-length", "ArgumentValue": value},
+        )
     if int(value) > MAX_BODY:
         raise BodyTooLarge(value)
     return int(value)
@@ -186,8 +202,10 @@ def chunk_header(text: bytes, signed: bool) -> tuple[int, str | None]:
 
 def checked_signature(expected: str, given: str | None) -> str:
     if given is None or not hmac.compare_digest(expected, given):
-        raise sigv4.SignatureProblem("mismatch", "The request signature we calculated does not match the signature "
-                                                 "you provided. Check your key and signing method.")
+        raise sigv4.SignatureProblem(
+            "mismatch",
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+        )
     return expected
 
 

@@ -3,6 +3,7 @@ checked as s3:DeleteObject (s3:DeleteObjectVersion with a version id) on its own
 only the allowed ones, and each denied key gets an AccessDenied entry in the DeleteResult
 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -64,8 +65,9 @@ def with_errors(result: bytes | None, denied: list[tuple[str, str | None]], quie
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
 
 
-def delete_objects(environ: dict, start_response: Callable, call: S3Call, policies: S3Policies,
-                   to_backend: Callable) -> Iterable[bytes]:
+def delete_objects(
+    environ: dict, start_response: Callable, call: S3Call, policies: S3Policies, to_backend: Callable
+) -> Iterable[bytes]:
     objects, quiet = parse_delete(buffered_body(environ))
     allowed: list[tuple[str, str | None]] = []
     denied: list[tuple[str, str | None]] = []
@@ -73,12 +75,23 @@ def delete_objects(environ: dict, start_response: Callable, call: S3Call, polici
     extra = extra_actions(call.op, call.headers)  # s3:BypassGovernanceRetention with its header
     for key, version in objects:
         actions = ["s3:DeleteObjectVersion" if version else "s3:DeleteObject", *extra]
-        why = next(filter(None, (policies.denial(environ, call.principal, action, call.target.bucket,
-                                                 S3Target(call.target.bucket, key).arn) for action in actions)), None)
+        why = next(
+            filter(
+                None,
+                (
+                    policies.denial(environ, call.principal, action, call.target.bucket, S3Target(call.target.bucket, key).arn)
+                    for action in actions
+                ),
+            ),
+            None,
+        )
         (denied if why else allowed).append((key, version))
         reasons += [why] if why else []
-    environ[VERDICT_KEY] = Verdict("s3:DeleteObject", "deny" if not allowed else "allow",
-                                   f"{len(denied)} of {len(objects)} keys: {reasons[0]}" if denied else None)
+    environ[VERDICT_KEY] = Verdict(
+        "s3:DeleteObject",
+        "deny" if not allowed else "allow",
+        f"{len(denied)} of {len(objects)} keys: {reasons[0]}" if denied else None,
+    )
     result = _backend_result(environ, call, allowed, quiet, to_backend) if allowed else None
     body = with_errors(result, denied, quiet)
     start_response("200 OK", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
@@ -95,6 +108,7 @@ def _backend_result(environ: dict, call: S3Call, allowed: list, quiet: bool, to_
     def record(line: str, headers: list, exc_info=None) -> Callable[[bytes], None]:
         status.append(line)
         return lambda _: None
+
     chunks = to_backend(environ, record, call)
     data = b"".join(chunks)
     if hasattr(chunks, "close"):

@@ -11,6 +11,7 @@ policies allow would land in the upload of a key they deny; the front checks the
 An object's tags fill s3:ExistingObjectTag/<key>, which bucket and endpoint policies may test
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/tagging-and-policies.html).
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -28,14 +29,21 @@ NS = f"{{{XMLNS}}}"  # ElementTree's form of S3's namespace
 
 def backend_get(backend: Callable, region: str, path: str, query: str) -> tuple[int, bytes]:
     """moto's answer to a GET of `path` (text, encoded here) and `query` (encoded)."""
-    response = Client(backend).get(quote(path, safe="/"), query_string=query,
-                                   headers={"Host": f"s3.{region}.amazonaws.com", "Authorization": scope_header(region)})
+    response = Client(backend).get(
+        quote(path, safe="/"),
+        query_string=query,
+        headers={"Host": f"s3.{region}.amazonaws.com", "Authorization": scope_header(region)},
+    )
     return response.status_code, response.get_data()
 
 
 def no_such_upload(upload_id: str) -> S3Refusal:
-    return S3Refusal(404, "NoSuchUpload", "The specified upload does not exist. The upload ID may be invalid, "
-                     "or the upload may have been aborted or completed.", {"UploadId": upload_id})
+    return S3Refusal(
+        404,
+        "NoSuchUpload",
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+        {"UploadId": upload_id},
+    )
 
 
 def upload_keys(backend: Callable, region: str, target: S3Target, upload_id: str) -> list[str]:

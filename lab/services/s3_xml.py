@@ -4,6 +4,7 @@ read (a second Key, a Tag outside the TagSet) can be read differently by moto af
 else is S3's MalformedXML; tags also follow S3's rules (InvalidTag for a key given twice, at most 10
 per object: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html).
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -14,8 +15,9 @@ from urllib.parse import parse_qsl
 from lab.model.s3_requests import S3Refusal
 
 XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
-MALFORMED = S3Refusal(400, "MalformedXML", "The XML you provided was not well-formed or did not validate "
-                                           "against our published schema")
+MALFORMED = S3Refusal(
+    400, "MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema"
+)
 MAX_OBJECT_TAGS = 10
 
 
@@ -55,8 +57,7 @@ def document_tags(document: bytes) -> list[tuple[str, str]]:
     root = parsed(document, "Tagging")
     if [local(child.tag) for child in root] != ["TagSet"] or any(local(t.tag) != "Tag" for t in root[0]):
         raise MALFORMED
-    return checked_tags([(f["Key"], f["Value"]) for f in (fields(t, ("Key", "Value"), ("Key", "Value"))
-                                                           for t in root[0])])
+    return checked_tags([(f["Key"], f["Value"]) for f in (fields(t, ("Key", "Value"), ("Key", "Value")) for t in root[0])])
 
 
 def header_tags(value: str) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ and each key of a DeleteObjects (lab.services.authorize); refuse ACLs, which S3 
 buckets; then moto, which serves exactly that operation. A CORS preflight is answered by the front
 from the bucket's CORS rules (lab.services.s3_cors).
 """
+
 from __future__ import annotations
 
 import logging
@@ -79,8 +80,12 @@ def copy_source(environ: dict) -> tuple[S3Target, str | None]:
         raise S3Refusal(501, "NotImplemented", "vpclab does not emulate access points as copy sources")
     bucket, _, key = decode_path(path).removeprefix("/").partition("/")
     if not bucket or not key:
-        raise S3Refusal(400, "InvalidArgument", "Copy Source must mention the source bucket and key: "
-                        "sourcebucket/sourcekey", {"ArgumentName": "x-amz-copy-source", "ArgumentValue": value})
+        raise S3Refusal(
+            400,
+            "InvalidArgument",
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+            {"ArgumentName": "x-amz-copy-source", "ArgumentValue": value},
+        )
     return checked(S3Target(bucket, key)), s3_backend.first_values(parse_qsl(query)).get("versionId")
 
 
@@ -111,20 +116,30 @@ def acls_refused(environ: dict, call: S3Call) -> S3Refusal | None:
     if not (grants or in_body or (canned is not None and canned not in OWNER_ONLY_ACLS)):
         return None
     if call.op.name == "CreateBucket":
-        return S3Refusal(400, "InvalidBucketAclWithObjectOwnership",
-                         "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")
+        return S3Refusal(
+            400,
+            "InvalidBucketAclWithObjectOwnership",
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+        )
     return S3Refusal(400, "AccessControlListNotSupported", "The bucket does not allow ACLs")
 
 
 class S3Front:
     """WSGI app for one ingress of an S3 front: reads, verifies, authorizes, then calls moto."""
 
-    def __init__(self, backend: Callable, region: str, ingress: Ingress,
-                 bucket_policies: Mapping[str, PolicyDocument], elsewhere: Mapping[str, str]):
+    def __init__(
+        self,
+        backend: Callable,
+        region: str,
+        ingress: Ingress,
+        bucket_policies: Mapping[str, PolicyDocument],
+        elsewhere: Mapping[str, str],
+    ):
         self.backend, self.region, self.elsewhere = backend, region, elsewhere
         s3_backend.opaque_bodies(backend)
-        self.policies = S3Policies(ingress, region, bucket_policies,
-                                   lambda bucket, key, version: object_tags(backend, region, bucket, key, version))
+        self.policies = S3Policies(
+            ingress, region, bucket_policies, lambda bucket, key, version: object_tags(backend, region, bucket, key, version)
+        )
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         try:
@@ -134,9 +149,16 @@ class S3Front:
         except sigv4.SignatureProblem as problem:
             return s3_error(environ, start_response, signature_refusal(problem))
         except BodyTooLarge:
-            return s3_error(environ, start_response, S3Refusal(
-                400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size",
-                {"MaxSizeAllowed": str(MAX_BODY)}))
+            return s3_error(
+                environ,
+                start_response,
+                S3Refusal(
+                    400,
+                    "EntityTooLarge",
+                    "Your proposed upload exceeds the maximum allowed size",
+                    {"MaxSizeAllowed": str(MAX_BODY)},
+                ),
+            )
 
     def serve(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         target = parse_target(environ.get("HTTP_HOST", ""), raw_path(environ))
@@ -155,8 +177,9 @@ class S3Front:
         if refused is not None:
             return s3_error(environ, start_response, refused)
         if call.op.action is not None and call.target.bucket is not None and is_bucket_policy_action(call.op.action):
-            return bucket_policy_answer(start_response, call.op.action, call.target.bucket,
-                                        self.policies.bucket_policy(call.target.bucket))
+            return bucket_policy_answer(
+                start_response, call.op.action, call.target.bucket, self.policies.bucket_policy(call.target.bucket)
+            )
         if "uploadId" in call.op.needs:
             check_upload(self.backend, self.region, call.target, s3_backend.first_values(call.pairs)["uploadId"])
         return self.to_backend(environ, start_response, call)

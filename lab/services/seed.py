@@ -6,6 +6,7 @@ per-service apps before the first client arrives (the first request otherwise co
 moto routes a request by the SigV4 credential scope in its Authorization header and does not check
 the signature, so a scope is all these requests carry.
 """
+
 from __future__ import annotations
 
 import io
@@ -22,8 +23,10 @@ S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
 
 
 def _scope(region: str, service: str) -> dict[str, str]:
-    return {"Authorization": f"AWS4-HMAC-SHA256 Credential=vpclab/20250101/{region}/{service}/aws4_request, "
-                             "SignedHeaders=host, Signature=0"}
+    return {
+        "Authorization": f"AWS4-HMAC-SHA256 Credential=vpclab/20250101/{region}/{service}/aws4_request, "
+        "SignedHeaders=host, Signature=0"
+    }
 
 
 def _check(response, what: str) -> None:
@@ -37,9 +40,14 @@ def create_bucket(client: Client, bucket: Bucket) -> None:
     https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
     """
     headers = {"Host": f"s3.{bucket.region}.amazonaws.com", **_scope(bucket.region, "s3")}
-    body = "" if bucket.region == "us-east-1" else (
-        f'<CreateBucketConfiguration xmlns="{S3_XMLNS}"><LocationConstraint>{bucket.region}'
-        "</LocationConstraint></CreateBucketConfiguration>")
+    body = (
+        ""
+        if bucket.region == "us-east-1"
+        else (
+            f'<CreateBucketConfiguration xmlns="{S3_XMLNS}"><LocationConstraint>{bucket.region}'
+            "</LocationConstraint></CreateBucketConfiguration>"
+        )
+    )
     _check(client.put(f"/{bucket.name}", headers=headers, data=body), f"creating bucket {bucket.name}")
     for key, text in bucket.objects.items():
         kind = mimetypes.guess_type(key)[0] or "text/plain"
@@ -64,15 +72,22 @@ def _post_object(client: Client, bucket: str, key: str, text: str, kind: str, he
 
 def create_table(client: Client, table: Table) -> None:
     """An on-demand table keyed by a string partition key: enough for GetItem/PutItem exercises."""
-    request = {"TableName": table.name, "BillingMode": "PAY_PER_REQUEST",
-               "KeySchema": [{"AttributeName": table.partition_key, "KeyType": "HASH"}],
-               "AttributeDefinitions": [{"AttributeName": table.partition_key, "AttributeType": "S"}]}
+    request = {
+        "TableName": table.name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": table.partition_key, "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": table.partition_key, "AttributeType": "S"}],
+    }
     _check(_dynamodb(client, table.region, "CreateTable", request), f"creating table {table.name}")
 
 
 def _dynamodb(client: Client, region: str, operation: str, request: dict):
-    headers = {"Host": f"dynamodb.{region}.amazonaws.com", "X-Amz-Target": f"DynamoDB_20120810.{operation}",
-               "Content-Type": "application/x-amz-json-1.0", **_scope(region, "dynamodb")}
+    headers = {
+        "Host": f"dynamodb.{region}.amazonaws.com",
+        "X-Amz-Target": f"DynamoDB_20120810.{operation}",
+        "Content-Type": "application/x-amz-json-1.0",
+        **_scope(region, "dynamodb"),
+    }
     return client.post("/", headers=headers, data=json.dumps(request))
 
 

@@ -11,6 +11,7 @@ request it builds itself, so the recomputation is written here; the tests check 
 botocore's signer. What goes wrong is a `SignatureProblem` whose `kind` each front turns into its
 own service's error.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -80,8 +81,9 @@ def claimed(environ: dict) -> Signed | None:
             raise SignatureProblem("sigv2")
         match = HEADER.fullmatch(header.strip())
         if not match:
-            raise SignatureProblem("malformed", "the Authorization header is not AWS4-HMAC-SHA256 "
-                                                "Credential=..., SignedHeaders=..., Signature=...")
+            raise SignatureProblem(
+                "malformed", "the Authorization header is not AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=..."
+            )
         amz_date = environ.get("HTTP_X_AMZ_DATE", "")
         return Signed(*_credential(match[1]), amz_date, tuple(match[2].split(";")), match[3], False)
     if "AWSAccessKeyId" in query:
@@ -92,24 +94,34 @@ def claimed(environ: dict) -> Signed | None:
 
 
 def _presigned(query: dict[str, str]) -> Signed:
-    missing = [k for k in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
-                           "X-Amz-SignedHeaders", "X-Amz-Signature") if k not in query]
+    missing = [
+        k
+        for k in ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature")
+        if k not in query
+    ]
     if missing or query["X-Amz-Algorithm"] != ALGORITHM:
-        raise SignatureProblem("malformed", presigned=True,
-                               detail="Query-string authentication version 4 requires the X-Amz-Algorithm, "
-                               "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and "
-                               "X-Amz-Expires parameters.")
+        raise SignatureProblem(
+            "malformed",
+            presigned=True,
+            detail="Query-string authentication version 4 requires the X-Amz-Algorithm, "
+            "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and "
+            "X-Amz-Expires parameters.",
+        )
     expires = query["X-Amz-Expires"]
     if not expires.isdigit() or not 0 < int(expires) <= MAX_PRESIGNED_EXPIRY:
-        raise SignatureProblem("malformed", "X-Amz-Expires must be less than a week (in seconds) that is; 604800",
-                               presigned=True)
-    return Signed(*_credential(query["X-Amz-Credential"]), query["X-Amz-Date"],
-                  tuple(query["X-Amz-SignedHeaders"].split(";")), query["X-Amz-Signature"], True, int(expires))
+        raise SignatureProblem("malformed", "X-Amz-Expires must be less than a week (in seconds) that is; 604800", presigned=True)
+    return Signed(
+        *_credential(query["X-Amz-Credential"]),
+        query["X-Amz-Date"],
+        tuple(query["X-Amz-SignedHeaders"].split(";")),
+        query["X-Amz-Signature"],
+        True,
+        int(expires),
+    )
 
 
 def _header_value(environ: dict, name: str) -> str | None:
-    key = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}.get(
-        name, "HTTP_" + name.upper().replace("-", "_"))
+    key = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}.get(name, "HTTP_" + name.upper().replace("-", "_"))
     value = environ.get(key)
     return None if value is None else " ".join(str(value).split())
 
@@ -126,8 +138,7 @@ def canonical_uris(raw_path: str, s3: bool) -> tuple[str, ...]:
 
 
 def canonical_request(environ: dict, signed: Signed, uri: str, payload_hash: str) -> str:
-    pairs = [(k, v) for k, v in _params(environ.get("QUERY_STRING", ""))
-             if not (signed.presigned and k == "X-Amz-Signature")]
+    pairs = [(k, v) for k, v in _params(environ.get("QUERY_STRING", "")) if not (signed.presigned and k == "X-Amz-Signature")]
     query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(pairs))
     headers = ""
     for name in signed.signed_headers:
@@ -135,8 +146,7 @@ def canonical_request(environ: dict, signed: Signed, uri: str, payload_hash: str
         if value is None:
             raise SignatureProblem("mismatch", f"the signed header {name} is not in the request")
         headers += f"{name}:{value}\n"
-    return "\n".join((environ.get("REQUEST_METHOD", ""), uri, query, headers,
-                      ";".join(signed.signed_headers), payload_hash))
+    return "\n".join((environ.get("REQUEST_METHOD", ""), uri, query, headers, ";".join(signed.signed_headers), payload_hash))
 
 
 def signing_key(secret: str, signed: Signed) -> bytes:
@@ -157,8 +167,11 @@ def chunk_signature(signed: Signed, previous: str, part: bytes, *, trailer: bool
     chunk's (https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html, sigv4-streaming-trailers.html).
     `signed` must be a verified header signature of a known key."""
     digest = hashlib.sha256(part).hexdigest()
-    lines = ((ALGORITHM + "-TRAILER", signed.amz_date, signed.scope, previous, digest) if trailer else
-             (ALGORITHM + "-PAYLOAD", signed.amz_date, signed.scope, previous, hashlib.sha256(b"").hexdigest(), digest))
+    lines = (
+        (ALGORITHM + "-TRAILER", signed.amz_date, signed.scope, previous, digest)
+        if trailer
+        else (ALGORITHM + "-PAYLOAD", signed.amz_date, signed.scope, previous, hashlib.sha256(b"").hexdigest(), digest)
+    )
     key = signing_key(KEYS[signed.access_key], signed)
     return hmac.new(key, "\n".join(lines).encode(), hashlib.sha256).hexdigest()
 
@@ -173,16 +186,23 @@ def _when(amz_date: str) -> datetime:
 def check_time(signed: Signed, now: datetime) -> None:
     when = _when(signed.amz_date)
     if signed.amz_date[:8] != signed.date:
-        raise SignatureProblem("malformed", "Invalid credential date. Date is not the same as X-Amz-Date.",
-                               signed.presigned)
+        raise SignatureProblem("malformed", "Invalid credential date. Date is not the same as X-Amz-Date.", signed.presigned)
     if signed.presigned and now > when + timedelta(seconds=signed.expires or 0):
-        raise SignatureProblem("expired", "Request has expired", Expires=(when + timedelta(
-            seconds=signed.expires or 0)).strftime("%Y-%m-%dT%H:%M:%SZ"), ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        raise SignatureProblem(
+            "expired",
+            "Request has expired",
+            Expires=(when + timedelta(seconds=signed.expires or 0)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
     if signed.presigned and when - now > MAX_SKEW:
         raise SignatureProblem("not-yet-valid", "Request is not valid yet")
     if not signed.presigned and abs(now - when) > MAX_SKEW:
-        raise SignatureProblem("skewed", "The difference between the request time and the current time is too large.",
-                               RequestTime=signed.amz_date, ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        raise SignatureProblem(
+            "skewed",
+            "The difference between the request time and the current time is too large.",
+            RequestTime=signed.amz_date,
+            ServerTime=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
 
 
 def unsigned_amz_headers(environ: dict, signed: Signed) -> list[str]:
@@ -194,8 +214,7 @@ def unsigned_amz_headers(environ: dict, signed: Signed) -> list[str]:
     return sorted(h for h in sent if h not in signed.signed_headers)
 
 
-def check_claims(environ: dict, signed: Signed, *, service: str, region: str, s3: bool,
-                 now: datetime | None = None) -> None:
+def check_claims(environ: dict, signed: Signed, *, service: str, region: str, s3: bool, now: datetime | None = None) -> None:
     """Everything about a signature that can be checked before the body is read: the key, its scope,
     the time and, for S3, that every x-amz-* header is signed."""
     if signed.access_key not in KEYS:
@@ -212,13 +231,27 @@ def check_claims(environ: dict, signed: Signed, *, service: str, region: str, s3
         raise SignatureProblem("headers-not-signed", ",".join(unsigned), signed.presigned)
 
 
-def verify(environ: dict, signed: Signed, raw_path: str, payload_hash: str, *, service: str, region: str,
-           s3: bool, now: datetime | None = None) -> None:
+def verify(
+    environ: dict,
+    signed: Signed,
+    raw_path: str,
+    payload_hash: str,
+    *,
+    service: str,
+    region: str,
+    s3: bool,
+    now: datetime | None = None,
+) -> None:
     """Accept the signature or raise the SignatureProblem AWS would answer with."""
     check_claims(environ, signed, service=service, region=region, s3=s3, now=now)
     key = signing_key(KEYS[signed.access_key], signed)
     canonicals = [canonical_request(environ, signed, uri, payload_hash) for uri in canonical_uris(raw_path, s3)]
-    if not any(hmac.compare_digest(hmac.new(key, string_to_sign(signed, c).encode(), hashlib.sha256).hexdigest(),
-                                   signed.signature) for c in canonicals):
-        raise SignatureProblem("mismatch", "The request signature we calculated does not match the signature you "
-                               "provided. Check your key and signing method.", CanonicalRequest=canonicals[-1])
+    if not any(
+        hmac.compare_digest(hmac.new(key, string_to_sign(signed, c).encode(), hashlib.sha256).hexdigest(), signed.signature)
+        for c in canonicals
+    ):
+        raise SignatureProblem(
+            "mismatch",
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+            CanonicalRequest=canonicals[-1],
+        )

@@ -7,6 +7,7 @@ and, whatever happened in the test (failure, timeout, Ctrl-C), at the end it sto
 processes the test started, removes the labs still recorded there, and kills what was inside
 the namespaces of the labs the test recorded.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,7 @@ from lab.realize.state import LabState
 # main's `prompt` a vpclab busy with its lab, as `trace` or `run` is, instead of the interactive
 # one: start a stray process in a node, as a user at the prompt might, say UP (with the lab's tag,
 # run directory and the stray's pid), then wait to be signalled.
-RUN_LAB = textwrap.dedent('''
+RUN_LAB = textwrap.dedent("""
     import signal, sys, time
 
     class BusyPrompt:
@@ -46,7 +47,7 @@ RUN_LAB = textwrap.dedent('''
     signal.signal(signal.SIGINT, signal.default_int_handler)
     from lab.cli.main import main
     sys.exit(main(["up", *sys.argv[1:2]], prompt=BusyPrompt))
-''')
+""")
 
 
 class LabProcess:
@@ -57,8 +58,13 @@ class LabProcess:
         with open(self.stderr_path, "w") as err:
             self.popen = subprocess.Popen(
                 [sys.executable, "-c", RUN_LAB, str(REPO / topology), *([stray_in, stray] if stray_in else [])],
-                stdout=subprocess.PIPE, stderr=err, text=True, cwd=REPO, env=sandbox.env(),
-                start_new_session=True)
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                cwd=REPO,
+                env=sandbox.env(),
+                start_new_session=True,
+            )
         self.tag = self.run_dir = self.record = self.stray = None
 
     def wait_up(self, timeout: float = 30.0) -> LabRecord:
@@ -67,8 +73,7 @@ class LabProcess:
             sel.register(self.popen.stdout, selectors.EVENT_READ)
             line = self.popen.stdout.readline() if sel.select(timeout) else ""
         if not line.startswith("UP "):
-            raise AssertionError(f"the lab did not come up (got {line!r}, exit {self.popen.poll()}):\n"
-                                 f"{self.stderr()}")
+            raise AssertionError(f"the lab did not come up (got {line!r}, exit {self.popen.poll()}):\n{self.stderr()}")
         _, self.tag, self.run_dir, stray = line.split()
         self.stray = None if stray == "-" else int(stray)
         self.record = self.sandbox.record(LabRecord.read(self.sandbox.state_dir / f"{self.tag}.json"))
@@ -141,4 +146,3 @@ def lab_sandbox(tmp_path, monkeypatch):
         yield sandbox
     finally:
         sandbox.sweep()
-

@@ -14,6 +14,7 @@ any integration test can run (the fixtures that use them are in conftest.py).
 Nothing here finds a process by name: processes are found by namespace inode, by pid with start
 time, or by the lab's own run directory in their command line.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -55,9 +56,10 @@ STRAY = "nohup sleep 3600 >/dev/null 2>&1 & echo $!"
 
 def lab_prerequisite_missing() -> str | None:
     """Why real labs cannot be built here, or None."""
-    return prerequisite_missing("it builds real labs (network namespaces, veths, nftables)",
-                                (("mnexec", "mininet"), ("ip", "iproute2"), ("nft", "nftables"),
-                                 ("tcpdump", "tcpdump"), ("unshare", "util-linux")))
+    return prerequisite_missing(
+        "it builds real labs (network namespaces, veths, nftables)",
+        (("mnexec", "mininet"), ("ip", "iproute2"), ("nft", "nftables"), ("tcpdump", "tcpdump"), ("unshare", "util-linux")),
+    )
 
 
 def prerequisite_missing(needs_root_because: str, tools: tuple[tuple[str, str], ...]) -> str | None:
@@ -90,8 +92,10 @@ class RootSnapshot:
         for name in dict.fromkeys([*self.views, *later.views]):
             before, after = self.views.get(name, ""), later.views.get(name, "")
             if before != after:
-                out += [f"root {name} changed:", *difflib.unified_diff(
-                    before.splitlines(), after.splitlines(), "before", "after", lineterm="")]
+                out += [
+                    f"root {name} changed:",
+                    *difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "after", lineterm=""),
+                ]
         return "\n".join(out)
 
 
@@ -101,11 +105,11 @@ def root_snapshot(addresses: tuple[str, ...] = ()) -> RootSnapshot:
     views = {name: COUNTDOWN.sub(r"\1 -", run(argv)) for name, argv in ROOT_COMMANDS.items()}
     for path in ROOT_FILES:
         views[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).exists() else "absent"
-    views["mounts on /etc"] = "\n".join(line for line in Path("/proc/self/mountinfo").read_text().splitlines()
-                                        if line.split()[4].startswith("/etc/"))
+    views["mounts on /etc"] = "\n".join(
+        line for line in Path("/proc/self/mountinfo").read_text().splitlines() if line.split()[4].startswith("/etc/")
+    )
     if addresses:
-        views["ip route get"] = run(["ip", "-force", "-o", "-batch", "-"],
-                                    "".join(f"route get {a}\n" for a in addresses))
+        views["ip route get"] = run(["ip", "-force", "-o", "-batch", "-"], "".join(f"route get {a}\n" for a in addresses))
     return RootSnapshot(views, tuple(addresses))
 
 
@@ -146,8 +150,7 @@ class LabRecord:
             proc = owned(pid, f"{command_line(pid)!r} in node {node_of.get(namespace_of(pid), '?')}")
             if proc.start is not None:
                 members.append(proc)
-        return cls(state.tag, state.path, state.run_dir, dict(state.netns), tuple(members), state.cgroup,
-                   state.temporary)
+        return cls(state.tag, state.path, state.run_dir, dict(state.netns), tuple(members), state.cgroup, state.temporary)
 
     @classmethod
     def read(cls, state_path: Path) -> LabRecord:
@@ -175,11 +178,13 @@ def residue(record: LabRecord, root_before: RootSnapshot | None = None) -> list[
     proven = {namespace_of(p.pid) for p in record.alive_members()} & set(node_of)
     for pid in pids_in_namespaces(proven):
         if pid not in reported:
-            problems.append(f"pid {pid} {command_line(pid)!r} is in the namespace of node "
-                            f"{node_of.get(namespace_of(pid), '?')}")
+            problems.append(f"pid {pid} {command_line(pid)!r} is in the namespace of node {node_of.get(namespace_of(pid), '?')}")
             reported.add(pid)
-    problems += [f"pid {pid} {cmd!r} runs from the lab's run directory"
-                 for pid, cmd in processes_mentioning(record.run_dir) if pid not in reported]
+    problems += [
+        f"pid {pid} {cmd!r} runs from the lab's run directory"
+        for pid, cmd in processes_mentioning(record.run_dir)
+        if pid not in reported
+    ]
     if root_before is not None:
         diff = root_before.differences(root_before.again())
         problems += [diff] if diff else []
@@ -254,9 +259,14 @@ HELD_CONNECTION = textwrap.dedent("""
 
 def hold_connection(lab, source: str, host: str) -> subprocess.Popen:
     """A TLS connection from `source` to S3 at `host`, open and idle until `use_held`."""
-    held = lab.node(source).popen([sys.executable, "-c", HELD_CONNECTION, host], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  env=lab.node_env(source))
+    held = lab.node(source).popen(
+        [sys.executable, "-c", HELD_CONNECTION, host],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=lab.node_env(source),
+    )
     lab.own(held.pid, f"held connection in {source}")
     first = held.stdout.readline()
     assert first.startswith("CONNECTED"), first + held.stdout.read()

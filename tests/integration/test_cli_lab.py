@@ -1,5 +1,6 @@
 """The lab verbs through `main(argv)`, as a user runs them: trace's JSON contract, the demo, and
 inspect on a kept run (DESIGN section 1: learner, teacher, capture inspector)."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,7 @@ from lab.realize import kernel
 from result_schema import problems
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),
-              pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(120)]
 TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
 
 
@@ -24,14 +24,22 @@ def at_repo(monkeypatch):
 
 
 def test_trace_json_follows_the_contract(capsys, tmp_path):
-    code = main(["trace", "topologies/public-private.yaml", "--from", "app1", "--to", TARGET, "--json",
-                 "--keep", str(tmp_path / "run")])
+    code = main(
+        ["trace", "topologies/public-private.yaml", "--from", "app1", "--to", TARGET, "--json", "--keep", str(tmp_path / "run")]
+    )
     data = json.loads(capsys.readouterr().out)
     assert code == 0
     assert problems(data) == []  # docs/result.schema.json
     assert data["outcome"] == "ok" and data["agrees"] is True and data["http_status"] == 200
-    assert [h["kind"] for h in data["path"]] == ["instance", "vpc-router", "nat-gateway", "vpc-router",
-                                                 "internet-gateway", "internet", "service"]
+    assert [h["kind"] for h in data["path"]] == [
+        "instance",
+        "vpc-router",
+        "nat-gateway",
+        "vpc-router",
+        "internet-gateway",
+        "internet",
+        "service",
+    ]
     assert set(data["path"][0]) >= {"node", "kind", "aws_id", "ingress", "egress", "translations"}
     assert data["service_saw"]["ingress"] == "internet" and data["service_saw"]["vpce_id"] is None
     assert data["service_saw"]["source_ip"] == data["path"][4]["translations"][0]["after"].split(":")[0]
@@ -41,8 +49,7 @@ def test_trace_json_follows_the_contract(capsys, tmp_path):
 
 
 def test_inspect_reads_a_kept_run(capsys, tmp_path):
-    main(["trace", "topologies/gateway-endpoint.yaml", "--from", "app1", "--to", TARGET,
-          "--keep", str(tmp_path / "run")])
+    main(["trace", "topologies/gateway-endpoint.yaml", "--from", "app1", "--to", TARGET, "--keep", str(tmp_path / "run")])
     capsys.readouterr()
     assert main(["inspect", str(tmp_path / "run"), "--json"]) == 0
     flows = json.loads(capsys.readouterr().out)["flows"]
@@ -77,9 +84,11 @@ def test_within_a_subnet_there_is_no_router_hop(capsys, tmp_path):
     """Two instances of one subnet talk through the subnet (a bridge in the router's namespace):
     the route table is not consulted, so neither the prediction nor the observed path has a router."""
     topology = tmp_path / "same-subnet.yaml"
-    topology.write_text("vpcs:\n  app:\n    cidr: 10.0.0.0/16\n    subnets:\n"
-                        "      private-a: {cidr: 10.0.2.0/24, az: a}\n"
-                        "    instances:\n      app1: {subnet: private-a}\n      app2: {subnet: private-a}\n")
+    topology.write_text(
+        "vpcs:\n  app:\n    cidr: 10.0.0.0/16\n    subnets:\n"
+        "      private-a: {cidr: 10.0.2.0/24, az: a}\n"
+        "    instances:\n      app1: {subnet: private-a}\n      app2: {subnet: private-a}\n"
+    )
     assert main(["trace", str(topology), "--from", "app1", "--to", "app2", "--port", "22", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [h["node"] for h in data["path"]] == ["app1", "app2"] and data["outcome"] == "refused"
@@ -88,8 +97,10 @@ def test_within_a_subnet_there_is_no_router_hop(capsys, tmp_path):
 def test_an_icmp_unreachable_is_read_as_such(capsys):
     """The internet has no route to a private address and says so (ICMP type 3): the observed path
     ends there with that answer, not with a silent drop."""
-    assert main(["trace", "topologies/public-private.yaml", "--from", "internet-client", "--to", "app1",
-                 "--port", "22", "--json"]) == 0
+    assert (
+        main(["trace", "topologies/public-private.yaml", "--from", "internet-client", "--to", "app1", "--port", "22", "--json"])
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["outcome"] == "no-route" and data["dropped_at"] == "internet"
     assert data["explanation"]["code"] == "DESTINATION_UNREACHABLE" and data["agrees"]
@@ -98,9 +109,11 @@ def test_an_icmp_unreachable_is_read_as_such(capsys):
 # -- exit codes of the lab verbs (lab.errors) ---------------------------------------------------------------
 def test_a_failed_scenario_step_exits_1_after_its_report(capsys, tmp_path):
     scenario = tmp_path / "wrong.yaml"
-    scenario.write_text(f"name: a wrong expectation\ntopology: {REPO / 'topologies/public-private.yaml'}\n"
-                        f"steps:\n  - name: S3 through the NAT gateway is denied (it is not)\n    from: app1\n"
-                        f"    trace: {TARGET}\n    expect: {{outcome: denied}}\n")
+    scenario.write_text(
+        f"name: a wrong expectation\ntopology: {REPO / 'topologies/public-private.yaml'}\n"
+        f"steps:\n  - name: S3 through the NAT gateway is denied (it is not)\n    from: app1\n"
+        f"    trace: {TARGET}\n    expect: {{outcome: denied}}\n"
+    )
     assert main(["run", str(scenario)]) == 1
     out, err = capsys.readouterr()
     assert "a wrong expectation" in out
@@ -111,6 +124,7 @@ def test_a_tool_that_fails_while_building_exits_3_naming_the_step(capsys, monkey
     """`ip` refuses one line of app1's configuration: the machine said no, not the user's input."""
     real, bad = kernel.ip_batch, "route add 10.9.0.0/16 via 10.0.1.1 dev nope table 100 metric 0"
     monkeypatch.setattr(kernel, "ip_batch", lambda node: real(node) + ([bad] if node.name == "app1" else []))
-    assert main(["trace", "topologies/public-private.yaml", "--from", "app1", "--to", "web1",
-                 "--keep", str(tmp_path / "run")]) == 3
+    assert (
+        main(["trace", "topologies/public-private.yaml", "--from", "app1", "--to", "web1", "--keep", str(tmp_path / "run")]) == 3
+    )
     assert capsys.readouterr().err == f'vpclab: configuration of app1: ip {bad}: Cannot find device "nope"\n'

@@ -5,6 +5,7 @@ service front answer, and every request is logged with the ingress it truly used
 listened on each ingress's local port on every address, so a client could pick its ingress (and its
 aws:SourceVpce) by port.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,7 @@ from lab.plan.compile import compile_plan
 from lab.plan.names import aws_id
 from lab.realize.lab import Lab
 
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),
-              pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(240)]
 
 TOPOLOGY = """
 region: ap-northeast-2
@@ -87,8 +87,10 @@ EVERY_PORT = "1-65535"
 NEAR_PORTS = "1-1024,7900-8600,8080,8443,9000-9010,10080,10443"
 VPCE_GW, VPCE_IF = aws_id("vpce", "app", "s3-gw"), aws_id("vpce", "app", "s3-if")
 HOST = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
-SIGNED = ('--aws-sigv4 aws:amz:ap-northeast-2:s3 --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" '
-          "-H \"x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)\"")
+SIGNED = (
+    '--aws-sigv4 aws:amz:ap-northeast-2:s3 --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" '
+    "-H \"x-amz-content-sha256: $(printf '' | sha256sum | cut -d' ' -f1)\""
+)
 
 
 @pytest.fixture(scope="module")
@@ -113,22 +115,28 @@ def eni_address(lab) -> str:
     return str(lab.plan.node("app-s3-if-a").addresses()[0])
 
 
-@pytest.mark.parametrize("node, to, ports", [
-    ("internet-client", "front", EVERY_PORT),  # the internet
-    ("iso1", "front", EVERY_PORT),  # behind the gateway endpoint
-    ("web1", "front", NEAR_PORTS),  # public instance: internet gateway
-    ("app1", "front", NEAR_PORTS),  # private instance: NAT gateway
-    ("app1", "eni", NEAR_PORTS),  # the interface endpoint, in its own subnet
-    ("peer1", "eni", NEAR_PORTS),  # the interface endpoint, from a peered VPC
-])
+@pytest.mark.parametrize(
+    "node, to, ports",
+    [
+        ("internet-client", "front", EVERY_PORT),  # the internet
+        ("iso1", "front", EVERY_PORT),  # behind the gateway endpoint
+        ("web1", "front", NEAR_PORTS),  # public instance: internet gateway
+        ("app1", "front", NEAR_PORTS),  # private instance: NAT gateway
+        ("app1", "eni", NEAR_PORTS),  # the interface endpoint, in its own subnet
+        ("peer1", "eni", NEAR_PORTS),  # the interface endpoint, from a peered VPC
+    ],
+)
 def test_only_80_and_443_answer(lab, tmp_path, node, to, ports):
     address = front_address(lab) if to == "front" else eni_address(lab)
     assert scan(lab, node, address, ports, tmp_path) == [80, 443]
 
 
 def curl(lab, node: str, url: str, *options: str) -> str:
-    return lab.node(node).cmd(f"curl -sS -m 5 -o /dev/null -w '%{{http_code}}' {SIGNED} {' '.join(options)} "
-                              f"{url}; echo \" exit=$?\"").strip()
+    return (
+        lab.node(node)
+        .cmd(f"curl -sS -m 5 -o /dev/null -w '%{{http_code}}' {SIGNED} {' '.join(options)} {url}; echo \" exit=$?\"")
+        .strip()
+    )
 
 
 def logged(lab) -> list[dict]:
@@ -142,15 +150,19 @@ def test_every_request_is_logged_with_the_ingress_it_truly_used(lab):
     for node, options in (("web1", ""), ("app1", ""), ("iso1", ""), ("app1", eni), ("peer1", eni)):
         assert curl(lab, node, f"https://{HOST}/hello.txt", options).startswith("200"), node
     seen = [(r["ingress"], r["key"], r["status"]) for r in logged(lab)[before:]]
-    assert seen == [("internet", "hello.txt", 200), ("internet", "hello.txt", 200), (VPCE_GW, "hello.txt", 200),
-                    (VPCE_IF, "hello.txt", 200), (VPCE_IF, "hello.txt", 200)]
+    assert seen == [
+        ("internet", "hello.txt", 200),
+        ("internet", "hello.txt", 200),
+        (VPCE_GW, "hello.txt", 200),
+        (VPCE_IF, "hello.txt", 200),
+        (VPCE_IF, "hello.txt", 200),
+    ]
 
 
 def test_a_client_cannot_choose_its_ingress_by_port(lab):
     """The old bypass: https://<front>:<an endpoint's local port>/ from the internet. Now reset."""
     before = len(logged(lab))
-    ports = sorted({p for i in lab.plan.service_front("s3", "ap-northeast-2").ingresses
-                    for p in (i.http_port, i.https_port)})
+    ports = sorted({p for i in lab.plan.service_front("s3", "ap-northeast-2").ingresses for p in (i.http_port, i.https_port)})
     for port in ports:
         out = curl(lab, "web1", f"https://{HOST}:{port}/hello.txt")
         assert out.endswith("000 exit=7"), (port, out)  # connection refused: a reset

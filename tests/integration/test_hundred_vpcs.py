@@ -8,6 +8,7 @@ This is the suite's one large lab (about a minute on 2 CPUs); docs/benchmarks.md
 The regressions of the descriptor limit itself are checked first, without a lab, on pipes whose
 descriptors are numbered above 1024.
 """
+
 from __future__ import annotations
 
 import io
@@ -82,10 +83,12 @@ def test_bind_mounts_refuse_vpclabs_own_mount_namespace(tmp_path):
 def test_a_lab_raises_its_own_limit_on_open_files_or_says_which_to_raise():
     """Debian's default soft limit (1024) is too small for 703 nodes; a hard limit below the need
     is the user's to raise, in one line. Run in a child: limits are per process."""
-    script = ("import resource, sys; from lab.realize.lab import make_room_for; from lab.errors import LabError\n"
-              "resource.setrlimit(resource.RLIMIT_NOFILE, (1024, int(sys.argv[1])))\n"
-              "try:\n    make_room_for(703)\nexcept LabError as e:\n    print(e)\n"
-              "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])")
+    script = (
+        "import resource, sys; from lab.realize.lab import make_room_for; from lab.errors import LabError\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (1024, int(sys.argv[1])))\n"
+        "try:\n    make_room_for(703)\nexcept LabError as e:\n    print(e)\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+    )
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < 4096:
         pytest.skip(f"the hard limit on open files here ({hard}) is below what the test raises to")
@@ -110,6 +113,7 @@ def test_a_configuration_line_the_kernel_refuses_fails_the_start_by_name(lab_san
             return real(node)
         records.append(lab_sandbox.record(lab.state))  # every shell is up by now
         return real(node) + [bad]
+
     monkeypatch.setattr(kernel, "ip_batch", failing_in_app1)
     with pytest.raises(RealizeError) as failed:
         lab.start()
@@ -135,6 +139,7 @@ def test_a_start_cut_short_while_shells_work_tears_down_without_a_traceback(lab_
         for name, kinds in files.items():
             self.nodes[name].sendCmd(kernel.apply_command(name, kinds, self.run_dir / "config"))
         raise KeyboardInterrupt
+
     monkeypatch.setattr(Lab, "in_every_shell", cut_short)
     with pytest.raises(KeyboardInterrupt):
         lab.start()
@@ -156,6 +161,7 @@ def test_a_capture_that_does_not_start_fails_the_start_with_its_words(lab_sandbo
             records.append(lab_sandbox.record(lab.state))
             return real(capture).replace("-i any", "-i no-such-interface", 1)
         return real(capture)
+
     monkeypatch.setattr(Capture, "command", broken_in_web1)
     with pytest.raises(CaptureError, match=r"^tcpdump in web1 did not start: .*no-such-interface"):
         lab.start()
@@ -176,8 +182,11 @@ def test_a_100_vpc_lab_carries_a_request_through_its_endpoint_and_leaves_nothing
     assert result.agrees, result.disagreements
     assert result.outcome == "ok" and result.probe["http_status"] == 200, result.probe
     assert [(h.node, h.kind) for h in result.observed.path] == [
-        ("db100", "instance"), ("v100-router", "vpc-router"), ("v100-s3-gw", "gateway-endpoint"),
-        ("s3-ap-northeast-2", "service")]
+        ("db100", "instance"),
+        ("v100-router", "vpc-router"),
+        ("v100-s3-gw", "gateway-endpoint"),
+        ("s3-ap-northeast-2", "service"),
+    ]
     saw = result.observed.service_saw
     assert saw.source_ip == str(plan.node("db100").addresses()[0])  # the endpoint keeps it
     assert saw.ingress == aws_id("vpce", "v100", "s3-gw")

@@ -10,6 +10,7 @@
    node sees the state directory read-only and not the cgroup hierarchy at all.
 5. A front, resolver or launcher that dies is reported at the prompt and in a failed scenario step.
 """
+
 from __future__ import annotations
 
 import io
@@ -49,8 +50,9 @@ BUCKET = f"https://{HOST}/"
 
 
 def vpclab(sandbox, *argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", CLI, *argv], capture_output=True, text=True,
-                          env=env or sandbox.env(), cwd=REPO, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", CLI, *argv], capture_output=True, text=True, env=env or sandbox.env(), cwd=REPO, timeout=60
+    )
 
 
 def escaping(pidfile: Path) -> str:
@@ -86,8 +88,7 @@ def test_clean_reports_an_unreadable_state_file_and_cleans_the_other_labs(lab_sa
     record = running.wait_up()
     running.signal(signal.SIGKILL)
     running.wait()
-    bad = {"cut.json": '{"tag": "vl1234", "run_dir": "/tmp/x", "own', "list.json": "[1, 2]",
-           "deep.json": "[" * 100_000}
+    bad = {"cut.json": '{"tag": "vl1234", "run_dir": "/tmp/x", "own', "list.json": "[1, 2]", "deep.json": "[" * 100_000}
     for name, text in bad.items():
         (lab_sandbox.state_dir / name).write_text(text)
     os.mkfifo(lab_sandbox.state_dir / "fifo.json")  # reading it would block for ever
@@ -106,7 +107,7 @@ def test_clean_reports_an_unreadable_state_file_and_cleans_the_other_labs(lab_sa
 # -- 2. killed before anything was recorded ---------------------------------------------------------------
 # `vpclab up FILE` killed (SIGKILL) the moment it has made its first directory in TMPDIR: the run
 # directory, wherever in the start the code makes it.
-KILLED_AT_RUN_DIR = textwrap.dedent('''
+KILLED_AT_RUN_DIR = textwrap.dedent("""
     import os, signal, sys
     real_mkdir, tmp = os.mkdir, os.environ["TMPDIR"]
 
@@ -118,15 +119,21 @@ KILLED_AT_RUN_DIR = textwrap.dedent('''
     os.mkdir = mkdir
     from lab.cli.main import main
     sys.exit(main(["up", sys.argv[1]]))
-''')
+""")
 
 
 def test_a_vpclab_killed_as_it_makes_its_run_directory_leaves_what_clean_finds(lab_sandbox):
     tmp = lab_sandbox.tmp / "tmp"
     tmp.mkdir()
     env = {**lab_sandbox.env(), "TMPDIR": str(tmp)}
-    killed = subprocess.run([sys.executable, "-c", KILLED_AT_RUN_DIR, str(REPO / PUBLIC_PRIVATE)],
-                            capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_AT_RUN_DIR, str(REPO / PUBLIC_PRIVATE)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=60,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     [run_dir] = list(tmp.iterdir())
     assert run_dir.name.startswith("vpclab-")
@@ -182,8 +189,7 @@ def test_teardown_ends_processes_that_left_the_lab(kill_file, lab_sandbox, monke
 
 def test_clean_ends_processes_that_left_a_killed_lab(lab_sandbox):
     pidfile = lab_sandbox.tmp / "escaped.pid"
-    running = lab_sandbox.run_lab(PUBLIC_PRIVATE, stray_in="app1",
-                                  stray=f"{escaping(pidfile)}; sleep 0.3; cat {pidfile}")
+    running = lab_sandbox.run_lab(PUBLIC_PRIVATE, stray_in="app1", stray=f"{escaping(pidfile)}; sleep 0.3; cat {pidfile}")
     record = running.wait_up()
     escaped = owned(running.stray, "escaped")
     assert escaped.alive() and escaped.pid in {p.pid for p in record.members}
@@ -196,12 +202,15 @@ def test_clean_ends_processes_that_left_a_killed_lab(lab_sandbox):
     assert residue(record) == []
 
 
-@pytest.mark.parametrize("where, says", [
-    (None, "no writable cgroup2 hierarchy here"),
-    ("/proc/vpclab-test", "cgroup: cannot create /proc/vpclab-test"),
-], ids=["no writable hierarchy", "the cgroup cannot be made"])
-def test_without_a_cgroup_the_process_tree_is_walked_and_the_log_says_so(where, says, lab_sandbox, monkeypatch,
-                                                                         caplog):
+@pytest.mark.parametrize(
+    "where, says",
+    [
+        (None, "no writable cgroup2 hierarchy here"),
+        ("/proc/vpclab-test", "cgroup: cannot create /proc/vpclab-test"),
+    ],
+    ids=["no writable hierarchy", "the cgroup cannot be made"],
+)
+def test_without_a_cgroup_the_process_tree_is_walked_and_the_log_says_so(where, says, lab_sandbox, monkeypatch, caplog):
     monkeypatch.setattr(cgroup, "path_for", lambda tag: where and Path(where))
     with caplog.at_level(logging.WARNING, logger="lab.realize.lab"):
         with Lab(PLAN, lab_sandbox.tmp / "run") as lab:
@@ -223,8 +232,7 @@ def test_a_node_can_neither_write_the_state_directory_nor_reach_the_labs_cgroup(
     with Lab(PLAN, lab_sandbox.tmp / "run") as lab:
         record = lab_sandbox.record(lab.state)
         hierarchy = lab.cgroup.parent
-        said = lab.node("app1").cmd(f"touch {lab_sandbox.state_dir}/x; test -e {hierarchy}/cgroup.procs; "
-                                    "echo reachable=$?")
+        said = lab.node("app1").cmd(f"touch {lab_sandbox.state_dir}/x; test -e {hierarchy}/cgroup.procs; echo reachable=$?")
         assert "Read-only file system" in said and "reachable=1" in said, said
         assert not (lab_sandbox.state_dir / "x").exists() and lab.state.path.exists()
         lab.state.save()  # vpclab itself still writes it
@@ -265,12 +273,13 @@ def test_a_dead_front_is_reported_at_the_prompt_and_fails_a_step_by_name(lab_san
         said = prompt_says(lab, "app1 true\napp1 true\nexit\n")
         assert said.count("vpclab: front s3-ap-northeast-2 is not running (its log's last line: ") == 1, said
 
-        for step in (Step("list the bucket", "app1", "run", f"curl -sS -o /dev/null {BUCKET}", None, {"outcome": "ok"}, 7),
-                     Step("trace to S3", "app1", "trace", HOST, 443, {"outcome": "ok"}, 9)):
+        for step in (
+            Step("list the bucket", "app1", "run", f"curl -sS -o /dev/null {BUCKET}", None, {"outcome": "ok"}, 7),
+            Step("trace to S3", "app1", "trace", HOST, 443, {"outcome": "ok"}, 9),
+        ):
             result = run_step(Scenario("inline.yaml", "dead front", TOPOLOGY, (step,)), PLAN, lab, step)
             assert not result.passed
-            assert result.failures[0].startswith("the lab is broken: front s3-ap-northeast-2 is not running"), \
-                result.failures
+            assert result.failures[0].startswith("the lab is broken: front s3-ap-northeast-2 is not running"), result.failures
         dns = Step("resolve", "app1", "dns", "s3.ap-northeast-2.amazonaws.com", None, {"outcome": "ok"}, 8)
         assert run_step(Scenario("inline.yaml", "dead front", TOPOLOGY, (dns,)), PLAN, lab, dns).passed  # needs no front
     assert residue(record) == []

@@ -2,6 +2,7 @@
 flips the path at once, and a TCP connection opened on the old path is cut (AWS: "When you add or
 remove a route, all existing connections from the subnet ... to the endpoint are dropped";
 https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html) — proved with packets."""
+
 from __future__ import annotations
 
 import json
@@ -19,9 +20,7 @@ from lab.scenario.observe import change_lab, trace
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),
-              pytest.mark.timeout(120)]
-
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(120)]
 
 
 def kinds(result) -> list[str]:

@@ -1,6 +1,7 @@
 """A NAT gateway forgets a TCP connection idle for 350 s and answers its next packet with RST
 (nat-gateway-troubleshooting.html). Shown with the timeout shortened to 2 s: a held connection
 through the NAT gateway, idle for longer, is reset, by the NAT gateway's own counted rule."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,7 @@ from lab.realize.lab import Lab
 TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),
-              pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(90)]
 
 
 def test_an_idle_connection_through_the_nat_gateway_is_reset(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ evaluate and a dry-run transaction, nothing committed).
 namespace (`unshare -n`) so that not even a failed check can touch the machine's own ruleset. The
 namespace ends with the nft process: nothing to tear down.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,11 +35,13 @@ INTERFACE_ENDPOINT = nat_vpc(
         web1: {subnet: public-a, public_ip: true}
         app1: {subnet: private-a}
         """,
-    other_vpcs=public_vpc("bare", "10.1.0.0/16", "10.1.1.0/24", more="instances: {bare1: {subnet: public-a}}"))
+    other_vpcs=public_vpc("bare", "10.1.0.0/16", "10.1.1.0/24", more="instances: {bare1: {subnet: public-a}}"),
+)
 
 
-MISSING = prerequisite_missing("`nft -c` checks a ruleset against the kernel over netlink",
-                               (("nft", "nftables"), ("unshare", "util-linux")))
+MISSING = prerequisite_missing(
+    "`nft -c` checks a ruleset against the kernel over netlink", (("nft", "nftables"), ("unshare", "util-linux"))
+)
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
 
 
@@ -51,23 +54,23 @@ def rulesets() -> list[tuple[str, str, str]]:
     finally:
         os.chdir(cwd)
     topologies.append(("inline", load_topology("inline.yaml", INTERFACE_ENDPOINT)))
-    return [(label, node.name, node.nftables) for label, topology in topologies
-            for node in compile_plan(topology).nodes.values() if node.nftables]
+    return [
+        (label, node.name, node.nftables)
+        for label, topology in topologies
+        for node in compile_plan(topology).nodes.values()
+        if node.nftables
+    ]
 
 
 RULESETS = rulesets()
 
 
 def test_every_kind_of_ruleset_is_checked():
-    tables = {line.split()[2] for _, _, ruleset in RULESETS for line in ruleset.splitlines()
-              if line.startswith("table ip ")}
-    assert tables == {"vpc_router", "internet_gateway", "nat_gateway", "gateway_endpoint", "interface_endpoint",
-                      "service_front"}
+    tables = {line.split()[2] for _, _, ruleset in RULESETS for line in ruleset.splitlines() if line.startswith("table ip ")}
+    assert tables == {"vpc_router", "internet_gateway", "nat_gateway", "gateway_endpoint", "interface_endpoint", "service_front"}
 
 
-@pytest.mark.parametrize("ruleset", [r for _, _, r in RULESETS],
-                         ids=[f"{label}:{node}" for label, node, _ in RULESETS])
+@pytest.mark.parametrize("ruleset", [r for _, _, r in RULESETS], ids=[f"{label}:{node}" for label, node, _ in RULESETS])
 def test_nft_accepts_the_ruleset(ruleset):
-    check = subprocess.run(["unshare", "-n", "nft", "-c", "-f", "-"], input=ruleset, capture_output=True,
-                           text=True, timeout=30)
+    check = subprocess.run(["unshare", "-n", "nft", "-c", "-f", "-"], input=ruleset, capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, f"nft -c rejected the ruleset:\n{check.stderr}\n{ruleset}"

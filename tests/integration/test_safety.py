@@ -17,6 +17,7 @@ but the processes that drive it"; and a lab leaves nothing behind, however it en
 Every test has a state directory of its own (the `lab_sandbox` fixture), so it neither sees nor
 touches any other lab on the machine, and a sweep at its end removes whatever a failure left.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,10 @@ CLI = "import sys; from lab.cli.main import main; sys.exit(main(sys.argv[1:]))"
 # Who sends to S3 in each topology, and what the S3 front must see: the ingress, and whose public
 # IP the source is (None: the sender's own private IP, kept by a gateway endpoint).
 TRAFFIC = {
-    PUBLIC_PRIVATE: [("app1", "internet", "nat-a"),  # NAT gateway, then internet gateway: the EIP
-                     ("web1", "internet", "web1")],  # internet gateway: the instance's public IP
+    PUBLIC_PRIVATE: [
+        ("app1", "internet", "nat-a"),  # NAT gateway, then internet gateway: the EIP
+        ("web1", "internet", "web1"),
+    ],  # internet gateway: the instance's public IP
     GATEWAY_ENDPOINT: [("app1", "vpce", None), ("batch1", "vpce", None)],
 }
 
@@ -142,8 +145,11 @@ def test_a_lab_in_this_process_leaves_nothing(raising, lab_sandbox):
 
 
 @pytest.mark.timeout(60, method="signal")
-@pytest.mark.parametrize("sig, to_group, exit_code", [(signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)],
-                         ids=["Ctrl-C (SIGINT to the process group)", "SIGTERM"])
+@pytest.mark.parametrize(
+    "sig, to_group, exit_code",
+    [(signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)],
+    ids=["Ctrl-C (SIGINT to the process group)", "SIGTERM"],
+)
 def test_a_signalled_vpclab_tears_its_lab_down(sig, to_group, exit_code, lab_sandbox):
     before = root_snapshot(plan_addresses(plan_of(PUBLIC_PRIVATE)))
     vpclab = lab_sandbox.run_lab(PUBLIC_PRIVATE, stray_in="app1")
@@ -178,8 +184,9 @@ def test_a_killed_vpclab_leaves_a_visible_lab_that_vpclab_clean_removes(lab_sand
     assert {p.what for p in services} == {"service launcher", "front s3-ap-northeast-2", "resolver app-resolver"}
     assert processes.wait_gone(services, timeout=10) == []
 
-    done = subprocess.run([sys.executable, "-c", CLI, "clean"], capture_output=True, text=True,
-                          env=lab_sandbox.env(), cwd=REPO, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-c", CLI, "clean"], capture_output=True, text=True, env=lab_sandbox.env(), cwd=REPO, timeout=30
+    )
     assert done.returncode == 0, done.stderr
     assert residue(record, before) == []
 
@@ -215,10 +222,12 @@ def test_two_labs_side_by_side_do_not_mix_and_outlive_each_other(lab_sandbox):
 # it runs, just before the failure is seen.
 def fail_in_start_services(sandbox, records):
     """Nodes, links, addresses, rulesets and captures exist; then the services step raises."""
+
     class NoServices(Services):
         def start(self):
             records.append(sandbox.record(self.lab.state))
             raise Boom("injected: no services today")
+
     return NoServices, Boom, None, "injected: no services today"
 
 
@@ -229,6 +238,7 @@ def record_the_lab(sandbox, records) -> None:
 
 def fail_in_a_service(sandbox, records):
     """The S3 front is given a certificate that does not exist: it exits, the resolver runs."""
+
     class BrokenFront(Services):
         def front_config(self, front):
             return {**super().front_config(front), "cert": str(sandbox.tmp / "no-such-cert.pem")}
@@ -236,23 +246,29 @@ def fail_in_a_service(sandbox, records):
         def log_tail(self, name):  # the front has exited; every service had been started before
             record_the_lab(sandbox, records)
             return super().log_tail(name)
+
     return BrokenFront, RealizeError, "service s3-ap-northeast-2", "cannot load certificate"
 
 
 def fail_in_the_launcher(sandbox, records):
     """The service launcher dies before it forks any service, with a last word in its log."""
+
     class NoLauncher(Services):
         launcher_args = ["-c", "import sys; sys.exit('injected: no launcher today')"]
 
         def launcher_said(self):  # the launcher is gone; everything else was built
             record_the_lab(sandbox, records)
             return super().launcher_said()
+
     return NoLauncher, RealizeError, "service launcher", "injected: no launcher today"
 
 
 @pytest.mark.timeout(60, method="signal")
-@pytest.mark.parametrize("inject", [fail_in_start_services, fail_in_a_service, fail_in_the_launcher],
-                         ids=["start_services raises", "a service does not start", "the launcher dies"])
+@pytest.mark.parametrize(
+    "inject",
+    [fail_in_start_services, fail_in_a_service, fail_in_the_launcher],
+    ids=["start_services raises", "a service does not start", "the launcher dies"],
+)
 def test_a_failed_start_leaves_nothing_and_raises(inject, lab_sandbox):
     plan = plan_of(PUBLIC_PRIVATE)
     before = root_snapshot(plan_addresses(plan))

@@ -1,6 +1,7 @@
 """The shipped scenarios are the integration tests of the packet-level lab: every behaviour the lab
 claims (paths, what S3 saw, where packets die) is checked here from real captures, and each file is
 also a runnable example: `vpclab run scenarios/<file>` (as root)."""
+
 from __future__ import annotations
 
 import os

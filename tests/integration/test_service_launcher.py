@@ -2,6 +2,7 @@
 out of reach of the terminal's Ctrl-C, with SIGPIPE ignored as in any Python program (a client
 that hangs up mid-answer is an exception in one thread, not the death of the service), and able
 to find their files whatever the directory vpclab was started in."""
+
 from __future__ import annotations
 
 import os

@@ -10,6 +10,7 @@ Each test stops exactly the processes it started, by pid; the namespace ends wit
 The root namespace never gets an address, a route, a rule or a mount: `root_untouched` checks it
 (labsafety's root snapshot).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -39,14 +40,17 @@ S3_IP = str(regions.region(SEOUL).services["s3"].addresses[0])  # 52.219.60.10
 DDB_IP = str(regions.region(SEOUL).services["dynamodb"].addresses[0])
 CLIENT_IP = "10.0.2.15"
 VPCE = "vpce-0a1b2c3d4e5f60718"
-INGRESSES = [{"name": "internet", "http": 10080, "https": 10443},
-             {"name": VPCE, "http": 10081, "https": 10444, "vpc_id": "vpc-0a1b2c3d4e5f60718", "policy": None}]
+INGRESSES = [
+    {"name": "internet", "http": 10080, "https": 10443},
+    {"name": VPCE, "http": 10081, "https": 10444, "vpc_id": "vpc-0a1b2c3d4e5f60718", "policy": None},
+]
 OBJECTS = {"hello.txt": "hello\n", "dir/ü.txt": "umlaut\n"}
 
 
-MISSING = prerequisite_missing("each service runs in a network namespace of its own",
-                               (("unshare", "util-linux"), ("nsenter", "util-linux"), ("ip", "iproute2"),
-                                ("nft", "nftables"), ("curl", "curl")))
+MISSING = prerequisite_missing(
+    "each service runs in a network namespace of its own",
+    (("unshare", "util-linux"), ("nsenter", "util-linux"), ("ip", "iproute2"), ("nft", "nftables"), ("curl", "curl")),
+)
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=str(MISSING))
 
 
@@ -103,8 +107,9 @@ def service(module: str, config: Path, *, join: int | None = None, setup: tuple[
             proc.stdout.close()
 
 
-def run_in(pid: int, argv: list[str], mounts: dict[str, Path] | None = None, env: dict | None = None,
-           timeout: float = 60) -> subprocess.CompletedProcess:
+def run_in(
+    pid: int, argv: list[str], mounts: dict[str, Path] | None = None, env: dict | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
     """Run a client in the namespace of `pid`, with `mounts` (target -> file) bound in a private mount namespace."""
     prefix = ["nsenter", f"--net=/proc/{pid}/ns/net"]
     if mounts:
@@ -122,18 +127,34 @@ def python_in(pid: int, code: str, **kw) -> object:
 def aws_env(ca: Path) -> dict[str, str]:
     """What the realizer gives a lab node's processes: the lab CA (overriding any machine-wide
     AWS_CA_BUNDLE, Trap 15), dummy credentials, the lab's region, no instance metadata."""
-    return {**os.environ, "AWS_CA_BUNDLE": str(ca), "SSL_CERT_FILE": str(ca), "REQUESTS_CA_BUNDLE": str(ca),
-            "AWS_ACCESS_KEY_ID": ids.ACCESS_KEY_ID, "AWS_SECRET_ACCESS_KEY": ids.SECRET_ACCESS_KEY, "AWS_DEFAULT_REGION": SEOUL,
-            "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    return {
+        **os.environ,
+        "AWS_CA_BUNDLE": str(ca),
+        "SSL_CERT_FILE": str(ca),
+        "REQUESTS_CA_BUNDLE": str(ca),
+        "AWS_ACCESS_KEY_ID": ids.ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": ids.SECRET_ACCESS_KEY,
+        "AWS_DEFAULT_REGION": SEOUL,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": "/dev/null",
+        "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    }
 
 
 def s3_front_config(tmp_path: Path, lab_ca) -> Path:
     cert, key = lab_ca.issue_for(regions.region(SEOUL).services["s3"])
-    return write_json(tmp_path / "s3.json", {
-        "service": "s3", "region": SEOUL, "ingresses": INGRESSES, "cert": str(cert), "key": str(key),
-        "request_log": str(tmp_path / "requests.jsonl"),
-        "buckets": [{"name": "lab-bucket", "region": SEOUL, "objects": OBJECTS}]})
+    return write_json(
+        tmp_path / "s3.json",
+        {
+            "service": "s3",
+            "region": SEOUL,
+            "ingresses": INGRESSES,
+            "cert": str(cert),
+            "key": str(key),
+            "request_log": str(tmp_path / "requests.jsonl"),
+            "buckets": [{"name": "lab-bucket", "region": SEOUL, "objects": OBJECTS}],
+        },
+    )
 
 
 def requests_logged(tmp_path: Path) -> list[dict]:
@@ -141,13 +162,18 @@ def requests_logged(tmp_path: Path) -> list[dict]:
 
 
 # curl signs like an SDK with the lab's key; S3 also wants the payload's hash, which curl 7.88 does not send
-CURL_SIGNED = ["--aws-sigv4", f"aws:amz:{SEOUL}:s3", "--user", f"{ids.ACCESS_KEY_ID}:{ids.SECRET_ACCESS_KEY}",
-               "-H", f"x-amz-content-sha256: {hashlib.sha256(b'').hexdigest()}"]
+CURL_SIGNED = [
+    "--aws-sigv4",
+    f"aws:amz:{SEOUL}:s3",
+    "--user",
+    f"{ids.ACCESS_KEY_ID}:{ids.SECRET_ACCESS_KEY}",
+    "-H",
+    f"x-amz-content-sha256: {hashlib.sha256(b'').hexdigest()}",
+]
 
 
 def curl(pid: int, lab_ca, url: str, *options: str) -> tuple[int, str]:
-    run = run_in(pid, ["curl", "-sS", "--cacert", str(lab_ca.ca_path), "-o", "-", "-w", "\n%{http_code}",
-                       *options, url])
+    run = run_in(pid, ["curl", "-sS", "--cacert", str(lab_ca.ca_path), "-o", "-", "-w", "\n%{http_code}", *options, url])
     assert run.returncode == 0, run.stderr
     body, _, status = run.stdout.rpartition("\n")
     return int(status), body
@@ -161,47 +187,78 @@ def test_s3_front_answers_on_every_ingress_and_logs_who_asked(tmp_path, lab_ca, 
     setup = (f"ip addr add {S3_IP}/32 dev lo", f"ip addr add {CLIENT_IP}/32 dev lo")
     with service("front", config, setup=setup) as pid:
         # virtual-hosted style over HTTPS, through the endpoint's ingress
-        assert curl(pid, lab_ca, f"https://{vhost}:10444/hello.txt", "--resolve", f"{vhost}:10444:{S3_IP}",
-                    *signed) == (200, "hello\n")
+        assert curl(pid, lab_ca, f"https://{vhost}:10444/hello.txt", "--resolve", f"{vhost}:10444:{S3_IP}", *signed) == (
+            200,
+            "hello\n",
+        )
         # path style over HTTP, through the internet ingress, from a known address and port
-        status, body = curl(pid, lab_ca, f"http://s3.{SEOUL}.amazonaws.com:10080/lab-bucket/dir/%C3%BC.txt",
-                            "--resolve", f"s3.{SEOUL}.amazonaws.com:10080:{S3_IP}",
-                            "--interface", CLIENT_IP, "--local-port", "41234", *signed)
+        status, body = curl(
+            pid,
+            lab_ca,
+            f"http://s3.{SEOUL}.amazonaws.com:10080/lab-bucket/dir/%C3%BC.txt",
+            "--resolve",
+            f"s3.{SEOUL}.amazonaws.com:10080:{S3_IP}",
+            "--interface",
+            CLIENT_IP,
+            "--local-port",
+            "41234",
+            *signed,
+        )
         assert (status, body) == (200, "umlaut\n")
-        status, body = curl(pid, lab_ca, f"https://{vhost}:10443/nokey", "--resolve", f"{vhost}:10443:{S3_IP}",
-                            *signed)
+        status, body = curl(pid, lab_ca, f"https://{vhost}:10443/nokey", "--resolve", f"{vhost}:10443:{S3_IP}", *signed)
         assert status == 404 and "<Code>NoSuchKey</Code>" in body and "<Key>nokey</Key>" in body
         status, body = curl(pid, lab_ca, f"https://{vhost}:10443/hello.txt", "--resolve", f"{vhost}:10443:{S3_IP}")
         assert status == 403 and "<Code>AccessDenied</Code>" in body  # anonymous, private object
         ddb = f"dynamodb.{SEOUL}.amazonaws.com"
-        other = run_in(pid, ["curl", "-sS", "--cacert", str(lab_ca.ca_path), "--resolve", f"{ddb}:10443:{S3_IP}",
-                             f"https://{ddb}:10443/"])
+        other = run_in(
+            pid, ["curl", "-sS", "--cacert", str(lab_ca.ca_path), "--resolve", f"{ddb}:10443:{S3_IP}", f"https://{ddb}:10443/"]
+        )
         assert other.returncode == 60, other.stderr  # the certificate names S3 only
     logged = requests_logged(tmp_path)
     assert [(r["ingress"], r["vpce_id"], r["scheme"], r["bucket"], r["key"], r["status"]) for r in logged] == [
         ("vpce-0a1b2c3d4e5f60718", VPCE, "https", "lab-bucket", "hello.txt", 200),
         ("internet", None, "http", "lab-bucket", "dir/ü.txt", 200),
         ("internet", None, "https", "lab-bucket", "nokey", 404),
-        ("internet", None, "https", "lab-bucket", "hello.txt", 403)]
+        ("internet", None, "https", "lab-bucket", "hello.txt", 403),
+    ]
     assert (logged[1]["source_ip"], logged[1]["source_port"], logged[1]["method"]) == (CLIENT_IP, 41234, "GET")
 
 
 @pytest.mark.timeout(90)
 def test_s3_front_enforces_endpoint_and_bucket_policies_before_moto(tmp_path, lab_ca, root_untouched):
     """The endpoint allows lab-bucket only; the bucket denies whatever did not come through it."""
-    only_lab_bucket = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*",
-                                      "Resource": ["arn:aws:s3:::lab-bucket", "arn:aws:s3:::lab-bucket/*"]}]}
-    only_via_vpce = {"Statement": [{"Sid": "OnlyViaVpce", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                                    "Resource": "arn:aws:s3:::lab-bucket/*",
-                                    "Condition": {"StringNotEquals": {"aws:sourceVpce": VPCE}}}]}
+    only_lab_bucket = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::lab-bucket", "arn:aws:s3:::lab-bucket/*"],
+            }
+        ]
+    }
+    only_via_vpce = {
+        "Statement": [
+            {
+                "Sid": "OnlyViaVpce",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "arn:aws:s3:::lab-bucket/*",
+                "Condition": {"StringNotEquals": {"aws:sourceVpce": VPCE}},
+            }
+        ]
+    }
     config = json.loads(s3_front_config(tmp_path, lab_ca).read_text())
     config["ingresses"][1]["policy"] = only_lab_bucket
     config["buckets"] = [{**config["buckets"][0], "policy": only_via_vpce}, {"name": "other-bucket", "region": SEOUL}]
     signed = CURL_SIGNED
     with service("front", write_json(tmp_path / "s3.json", config), setup=(f"ip addr add {S3_IP}/32 dev lo",)) as pid:
+
         def get(port: int, bucket: str, path: str) -> tuple[int, str]:
             host = f"{bucket}.s3.{SEOUL}.amazonaws.com"
             return curl(pid, lab_ca, f"https://{host}:{port}{path}", "--resolve", f"{host}:{port}:{S3_IP}", *signed)
+
         assert get(10444, "lab-bucket", "/hello.txt") == (200, "hello\n")
         through_internet = get(10443, "lab-bucket", "/hello.txt")
         other_through_vpce = get(10444, "other-bucket", "/?list-type=2")
@@ -212,9 +269,14 @@ def test_s3_front_enforces_endpoint_and_bucket_policies_before_moto(tmp_path, la
     assert [(r["ingress"], r["bucket"], r["decision"], r["denied_by"]) for r in requests_logged(tmp_path)] == [
         (VPCE, "lab-bucket", "allow", None),
         ("internet", "lab-bucket", "deny", "bucket policy of lab-bucket: explicit Deny in statement 'OnlyViaVpce'"),
-        (VPCE, "other-bucket", "deny",
-         f"endpoint policy of {VPCE}: no statement allows s3:ListBucket on arn:aws:s3:::other-bucket"),
-        ("internet", "other-bucket", "allow", None)]
+        (
+            VPCE,
+            "other-bucket",
+            "deny",
+            f"endpoint policy of {VPCE}: no statement allows s3:ListBucket on arn:aws:s3:::other-bucket",
+        ),
+        ("internet", "other-bucket", "allow", None),
+    ]
 
 
 BOTO3_CLIENT = """
@@ -242,7 +304,8 @@ def test_boto3_and_the_aws_cli_reach_s3_by_name_through_the_lab_dns(tmp_path, la
     to the internet ingress's ports (here in the output hook, as client and service share a namespace),
     and unmodified boto3 and AWS CLI calls verify the front's certificate through the lab CA."""
     redirect = tmp_path / "redirect.nft"
-    redirect.write_text(textwrap.dedent(f"""\
+    redirect.write_text(
+        textwrap.dedent(f"""\
         table ip lab {{
           chain output {{
             type nat hook output priority -100; policy accept;
@@ -250,26 +313,47 @@ def test_boto3_and_the_aws_cli_reach_s3_by_name_through_the_lab_dns(tmp_path, la
             ip daddr {S3_IP} tcp dport 443 redirect to :10443
           }}
         }}
-        """))
-    resolver = write_json(tmp_path / "resolver.json", {
-        "vpc": "app", "node": "app-router", "addresses": ["10.0.0.2", "169.254.169.253"],
-        "records": to_data(public_records([], {}, SEOUL)), "query_log": str(tmp_path / "dns.jsonl")})
+        """)
+    )
+    resolver = write_json(
+        tmp_path / "resolver.json",
+        {
+            "vpc": "app",
+            "node": "app-router",
+            "addresses": ["10.0.0.2", "169.254.169.253"],
+            "records": to_data(public_records([], {}, SEOUL)),
+            "query_log": str(tmp_path / "dns.jsonl"),
+        },
+    )
     resolv_conf = tmp_path / "resolv.conf"
     resolv_conf.write_text("nameserver 10.0.0.2\noptions timeout:1 attempts:2\n")
-    setup = (f"ip addr add {S3_IP}/32 dev lo", "ip addr add 10.0.0.2/32 dev lo",
-             "ip addr add 169.254.169.253/32 dev lo", f"nft -f {redirect}")
+    setup = (
+        f"ip addr add {S3_IP}/32 dev lo",
+        "ip addr add 10.0.0.2/32 dev lo",
+        "ip addr add 169.254.169.253/32 dev lo",
+        f"nft -f {redirect}",
+    )
     env = aws_env(lab_ca.ca_path)
-    with service("front", s3_front_config(tmp_path, lab_ca), setup=setup) as front, \
-            service("resolver", resolver, join=front):
+    with service("front", s3_front_config(tmp_path, lab_ca), setup=setup) as front, service("resolver", resolver, join=front):
         got = python_in(front, BOTO3_CLIENT, mounts={"/etc/resolv.conf": resolv_conf}, env=env)
-        cli = run_in(front, [str(Path(sys.executable).parent / "aws"), "s3", "cp", "s3://lab-bucket/hello.txt", "-"],
-                     mounts={"/etc/resolv.conf": resolv_conf}, env=env)
+        cli = run_in(
+            front,
+            [str(Path(sys.executable).parent / "aws"), "s3", "cp", "s3://lab-bucket/hello.txt", "-"],
+            mounts={"/etc/resolv.conf": resolv_conf},
+            env=env,
+        )
     assert {k: got[k] for k in ("buckets", "virtual", "path", "error")} == {
-        "buckets": ["lab-bucket"], "virtual": "hello\n", "path": "umlaut\n", "error": ["NoSuchKey", 404]}
+        "buckets": ["lab-bucket"],
+        "virtual": "hello\n",
+        "path": "umlaut\n",
+        "error": ["NoSuchKey", 404],
+    }
     assert (cli.returncode, cli.stdout) == (0, "hello\n"), cli.stderr
     hosts = {(r["host"], r["scheme"], r["ingress"]) for r in requests_logged(tmp_path)}
-    assert {(f"lab-bucket.s3.{SEOUL}.amazonaws.com", "https", "internet"),
-            (f"s3.{SEOUL}.amazonaws.com", "http", "internet")} <= hosts
+    assert {
+        (f"lab-bucket.s3.{SEOUL}.amazonaws.com", "https", "internet"),
+        (f"s3.{SEOUL}.amazonaws.com", "http", "internet"),
+    } <= hosts
     names = {json.loads(line)["name"] for line in (tmp_path / "dns.jsonl").read_text().splitlines()}
     assert f"lab-bucket.s3.{SEOUL}.amazonaws.com" in names
 
@@ -290,8 +374,13 @@ NODELAY_PROBE = """
 
 
 def test_every_front_connection_has_tcp_nodelay():
-    run = subprocess.run(["unshare", "-n", "sh", "-ec", f"ip link set lo up; exec {sys.executable} -c \"$0\"",
-                          textwrap.dedent(NODELAY_PROBE)], capture_output=True, text=True, timeout=60, cwd=REPO)
+    run = subprocess.run(
+        ["unshare", "-n", "sh", "-ec", f'ip link set lo up; exec {sys.executable} -c "$0"', textwrap.dedent(NODELAY_PROBE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert (run.returncode, run.stdout.strip()) == (0, "1"), run.stderr
 
 
@@ -310,36 +399,62 @@ DNS_CLIENT = """
 
 @pytest.mark.timeout(60)
 def test_resolver_answers_planned_names_on_both_addresses(tmp_path, root_untouched):
-    records = [DnsRecord(f"ip-10-0-2-15.{SEOUL}.compute.internal", (ipaddress.IPv4Address(CLIENT_IP),),
-                         "ec2-private"), *public_records([], {}, SEOUL)]
-    config = write_json(tmp_path / "resolver.json", {
-        "vpc": "app", "addresses": ["10.0.0.2", "169.254.169.253"], "records": to_data(records),
-        "query_log": str(tmp_path / "dns.jsonl")})
-    setup = ("ip addr add 10.0.0.2/32 dev lo", "ip addr add 169.254.169.253/32 dev lo",
-             f"ip addr add {CLIENT_IP}/32 dev lo")
+    records = [
+        DnsRecord(f"ip-10-0-2-15.{SEOUL}.compute.internal", (ipaddress.IPv4Address(CLIENT_IP),), "ec2-private"),
+        *public_records([], {}, SEOUL),
+    ]
+    config = write_json(
+        tmp_path / "resolver.json",
+        {
+            "vpc": "app",
+            "addresses": ["10.0.0.2", "169.254.169.253"],
+            "records": to_data(records),
+            "query_log": str(tmp_path / "dns.jsonl"),
+        },
+    )
+    setup = ("ip addr add 10.0.0.2/32 dev lo", "ip addr add 169.254.169.253/32 dev lo", f"ip addr add {CLIENT_IP}/32 dev lo")
     with service("resolver", config, setup=setup) as pid:
         answers = python_in(pid, DNS_CLIENT)
-    assert answers == [["NOERROR", [S3_IP, "3.5.140.10"]], ["NOERROR", [CLIENT_IP]], ["NXDOMAIN", []],
-                       ["NOERROR", []]]
+    assert answers == [["NOERROR", [S3_IP, "3.5.140.10"]], ["NOERROR", [CLIENT_IP]], ["NXDOMAIN", []], ["NOERROR", []]]
     logged = [json.loads(line) for line in (tmp_path / "dns.jsonl").read_text().splitlines()]
     assert [(q["protocol"], q["name"], q["type"], q["rcode"], q["origin"]) for q in logged] == [
         ("udp", f"lab-bucket.s3.{SEOUL}.amazonaws.com", "A", "NOERROR", "public"),
         ("tcp", f"ip-10-0-2-15.{SEOUL}.compute.internal", "A", "NOERROR", "ec2-private"),
         ("udp", "example.com", "A", "NXDOMAIN", None),
-        ("udp", f"s3.{SEOUL}.amazonaws.com", "AAAA", "NOERROR", "public")]
+        ("udp", f"s3.{SEOUL}.amazonaws.com", "AAAA", "NOERROR", "public"),
+    ]
 
 
 @pytest.mark.timeout(30)
 def test_a_resolver_without_its_address_says_so_and_exits(tmp_path, root_untouched):
-    config = write_json(tmp_path / "resolver.json", {"vpc": "app", "addresses": ["10.0.0.2"], "records": [],
-                                                     "query_log": str(tmp_path / "dns.jsonl")})
+    config = write_json(
+        tmp_path / "resolver.json",
+        {"vpc": "app", "addresses": ["10.0.0.2"], "records": [], "query_log": str(tmp_path / "dns.jsonl")},
+    )
     # lo must be up: in a namespace with no address at all this kernel (6.18) lets any address be bound
-    run = subprocess.run(["unshare", "-n", "sh", "-ec", 'ip link set lo up; exec "$@"', "sh", sys.executable, "-m",
-                          "lab.services.resolver", "--config", str(config)],
-                         capture_output=True, text=True, timeout=20, cwd=REPO)
+    run = subprocess.run(
+        [
+            "unshare",
+            "-n",
+            "sh",
+            "-ec",
+            'ip link set lo up; exec "$@"',
+            "sh",
+            sys.executable,
+            "-m",
+            "lab.services.resolver",
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        cwd=REPO,
+    )
     assert (run.returncode, run.stdout) == (1, "")
-    assert run.stderr.rstrip().endswith("cannot listen on 10.0.0.2:53/udp: Cannot assign requested address "
-                                        "(the address is on no interface of this namespace)")
+    assert run.stderr.rstrip().endswith(
+        "cannot listen on 10.0.0.2:53/udp: Cannot assign requested address (the address is on no interface of this namespace)"
+    )
 
 
 DYNAMODB_CLIENT = """
@@ -355,10 +470,18 @@ DYNAMODB_CLIENT = """
 @pytest.mark.timeout(60)
 def test_dynamodb_front_serves_its_declared_tables_over_https(tmp_path, lab_ca, root_untouched):
     cert, key = lab_ca.issue_for(regions.region(SEOUL).services["dynamodb"])
-    config = write_json(tmp_path / "dynamodb.json", {
-        "service": "dynamodb", "region": SEOUL, "ingresses": INGRESSES[:1], "cert": str(cert), "key": str(key),
-        "request_log": str(tmp_path / "requests.jsonl"),
-        "tables": [{"name": "orders", "region": SEOUL, "partition_key": "id"}]})
+    config = write_json(
+        tmp_path / "dynamodb.json",
+        {
+            "service": "dynamodb",
+            "region": SEOUL,
+            "ingresses": INGRESSES[:1],
+            "cert": str(cert),
+            "key": str(key),
+            "request_log": str(tmp_path / "requests.jsonl"),
+            "tables": [{"name": "orders", "region": SEOUL, "partition_key": "id"}],
+        },
+    )
     hosts = tmp_path / "hosts"
     hosts.write_text(f"127.0.0.1 localhost\n{DDB_IP} dynamodb.{SEOUL}.amazonaws.com\n")
     with service("front", config, setup=(f"ip addr add {DDB_IP}/32 dev lo",)) as pid:
@@ -378,8 +501,9 @@ def test_a_silent_tls_client_does_not_hold_up_the_others(tmp_path, lab_ca, root_
         holder = subprocess.Popen(["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", silent])
         try:
             time.sleep(0.3)
-            status, _ = curl(pid, lab_ca, f"https://{vhost}:10443/hello.txt", "--resolve", f"{vhost}:10443:{S3_IP}",
-                             "--max-time", "5")
+            status, _ = curl(
+                pid, lab_ca, f"https://{vhost}:10443/hello.txt", "--resolve", f"{vhost}:10443:{S3_IP}", "--max-time", "5"
+            )
             assert status == 403  # answered (anonymously denied), not stuck behind the silent peer
         finally:
             holder.kill()

@@ -1,5 +1,6 @@
 """A subnet whose CIDR is its VPC's own comes up and carries traffic (AWS allows it; vpclab's router
 used to fail at start with `route ... File exists`)."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,7 @@ from lab.scenario.observe import trace
 
 WHOLE_VPC = Path(__file__).resolve().parents[1] / "data" / "whole-vpc-subnet.yaml"
 TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"),
-              pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(120)]
 
 
 def test_a_lab_whose_subnet_is_the_whole_vpc_starts_and_routes(tmp_path):

@@ -6,6 +6,7 @@ so the reader is checked against the format, not against scapy's idea of it. A p
 is written as a list of steps, each a sighting at one node, optionally rewriting the packet (NAT)
 from there on; times advance by a few microseconds per step, as on a real veth chain.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,6 @@ ARPHRD_ETHER = 1
 STEP = 0.000005  # s between two sightings of one packet
 
 
-
 def public_private_plan() -> dict:
     """The plan of the chapter's first figure, as the realizer writes it to plan.json."""
     return json.loads(json.dumps(plan_to_dict(compile_plan(load_topology(str(TOPOLOGY))))))
@@ -45,8 +45,10 @@ class SyntheticRun:
         self.directory = directory
         self.plan = plan or public_private_plan()
         self.frames: dict[str, list[tuple[float, bytes]]] = defaultdict(list)
-        self.ifindex = {name: {"lo": 1} | {i["name"]: n for n, i in enumerate(node["interfaces"] + node["bridges"], 2)}
-                        for name, node in self.plan["nodes"].items()}
+        self.ifindex = {
+            name: {"lo": 1} | {i["name"]: n for n, i in enumerate(node["interfaces"] + node["bridges"], 2)}
+            for name, node in self.plan["nodes"].items()
+        }
         self.clock = 1_700_000_000.0
 
     def travel(self, packet, steps: list[tuple], start: float | None = None) -> float:
@@ -70,8 +72,9 @@ class SyntheticRun:
         captures.mkdir(parents=True, exist_ok=True)
         (self.directory / "plan.json").write_text(json.dumps(self.plan))
         (self.directory / "drops.json").write_text(json.dumps(drops or {}))
-        (captures / "interfaces.json").write_text(json.dumps(
-            {node: {str(i): name for name, i in names.items()} for node, names in self.ifindex.items()}))
+        (captures / "interfaces.json").write_text(
+            json.dumps({node: {str(i): name for name, i in names.items()} for node, names in self.ifindex.items()})
+        )
         for node in self.plan["nodes"]:
             writer = PcapWriter(str(captures / f"{node}.pcap"), linktype=LINUX_SLL2, sync=True)
             writer.write_header(None)

@@ -3,6 +3,7 @@ app1 (private subnet) reaches S3 through the VPC router, the NAT gateway, the ro
 internet gateway and the internet. Sightings, interfaces and packet types copy a real run's captures
 (the VPC router sees a routed frame on the bridge port as 'otherhost', then on the bridge).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -20,35 +21,56 @@ from lab.results import ServiceSaw, StopReason, Translation
 APP1, DB1, NAT, EIP, S3 = "10.0.2.4", "10.0.3.4", "10.0.1.254", "13.124.153.222", "52.219.60.10"
 APP1_PORT, NAT_PORT = 41234, 1024
 ISN, SERVER_ISN = 1000, 5000
-NO_DROPS = {"app-nat-a": [{"comment": "NAT_GATEWAY_NO_INBOUND", "packets": 0, "bytes": 0}],
-            "app-igw": [{"comment": "NO_PUBLIC_IP", "packets": 0, "bytes": 0},
-                        {"comment": "NO_PUBLIC_IP_MAPPING", "packets": 0, "bytes": 0}]}
+NO_DROPS = {
+    "app-nat-a": [{"comment": "NAT_GATEWAY_NO_INBOUND", "packets": 0, "bytes": 0}],
+    "app-igw": [
+        {"comment": "NO_PUBLIC_IP", "packets": 0, "bytes": 0},
+        {"comment": "NO_PUBLIC_IP_MAPPING", "packets": 0, "bytes": 0},
+    ],
+}
 
 
 def out_via_nat(until: str = "s3-ap-northeast-2") -> list[tuple]:
     """app1 -> router -> NAT gateway (source NAT) -> router -> IGW (1:1 NAT) -> internet -> S3."""
-    steps = [("app1", "eth0", "out"),
-             ("app-router", "br1p0", "in", OTHERHOST), ("app-router", "br1", "in"),
-             ("app-router", "br0", "out", {"ttl": 63}), ("app-router", "br0p1", "out"),
-             ("app-nat-a", "eth0", "in"), ("app-nat-a", "eth0", "out", {"src": NAT, "sport": NAT_PORT, "ttl": 62}),
-             ("app-router", "br0p1", "in", OTHERHOST), ("app-router", "br0", "in"),
-             ("app-router", "igw", "out", {"ttl": 61}),
-             ("app-igw", "vpc", "in"), ("app-igw", "inet", "out", {"src": EIP, "ttl": 60}),
-             ("internet", "igw0", "in"), ("internet", "svc0", "out", {"ttl": 59}),
-             ("s3-ap-northeast-2", "inet", "in")]
-    return steps[:max(i for i, s in enumerate(steps) if s[0] == until) + 1]
+    steps = [
+        ("app1", "eth0", "out"),
+        ("app-router", "br1p0", "in", OTHERHOST),
+        ("app-router", "br1", "in"),
+        ("app-router", "br0", "out", {"ttl": 63}),
+        ("app-router", "br0p1", "out"),
+        ("app-nat-a", "eth0", "in"),
+        ("app-nat-a", "eth0", "out", {"src": NAT, "sport": NAT_PORT, "ttl": 62}),
+        ("app-router", "br0p1", "in", OTHERHOST),
+        ("app-router", "br0", "in"),
+        ("app-router", "igw", "out", {"ttl": 61}),
+        ("app-igw", "vpc", "in"),
+        ("app-igw", "inet", "out", {"src": EIP, "ttl": 60}),
+        ("internet", "igw0", "in"),
+        ("internet", "svc0", "out", {"ttl": 59}),
+        ("s3-ap-northeast-2", "inet", "in"),
+    ]
+    return steps[: max(i for i, s in enumerate(steps) if s[0] == until) + 1]
 
 
 def back_via_nat(until: str = "app1") -> list[tuple]:
-    steps = [("s3-ap-northeast-2", "inet", "out"),
-             ("internet", "svc0", "in"), ("internet", "igw0", "out"),
-             ("app-igw", "inet", "in"), ("app-igw", "vpc", "out", {"dst": NAT}),
-             ("app-router", "igw", "in"), ("app-router", "br0", "out"), ("app-router", "br0p1", "out"),
-             ("app-nat-a", "eth0", "in"), ("app-nat-a", "eth0", "out", {"dst": APP1, "dport": APP1_PORT}),
-             ("app-router", "br0p1", "in", OTHERHOST), ("app-router", "br0", "in"),
-             ("app-router", "br1", "out"), ("app-router", "br1p0", "out"),
-             ("app1", "eth0", "in")]
-    return steps[:max(i for i, s in enumerate(steps) if s[0] == until) + 1]
+    steps = [
+        ("s3-ap-northeast-2", "inet", "out"),
+        ("internet", "svc0", "in"),
+        ("internet", "igw0", "out"),
+        ("app-igw", "inet", "in"),
+        ("app-igw", "vpc", "out", {"dst": NAT}),
+        ("app-router", "igw", "in"),
+        ("app-router", "br0", "out"),
+        ("app-router", "br0p1", "out"),
+        ("app-nat-a", "eth0", "in"),
+        ("app-nat-a", "eth0", "out", {"dst": APP1, "dport": APP1_PORT}),
+        ("app-router", "br0p1", "in", OTHERHOST),
+        ("app-router", "br0", "in"),
+        ("app-router", "br1", "out"),
+        ("app-router", "br1p0", "out"),
+        ("app1", "eth0", "in"),
+    ]
+    return steps[: max(i for i, s in enumerate(steps) if s[0] == until) + 1]
 
 
 def syn(ip_id: int = 100, dport: int = 443):
@@ -56,8 +78,7 @@ def syn(ip_id: int = 100, dport: int = 443):
 
 
 def answer(flags: str, ip_id: int = 0):
-    return IP(src=S3, dst=EIP, id=ip_id, ttl=64) / TCP(sport=443, dport=NAT_PORT, flags=flags, seq=SERVER_ISN,
-                                                       ack=ISN + 1)
+    return IP(src=S3, dst=EIP, id=ip_id, ttl=64) / TCP(sport=443, dport=NAT_PORT, flags=flags, seq=SERVER_ISN, ack=ISN + 1)
 
 
 def handshake(lab: SyntheticRun) -> None:
@@ -86,10 +107,17 @@ def test_nat_path_hop_by_hop(lab):
         ("app-router", "vpc-router", "br0p1", "igw"),
         ("app-igw", "internet-gateway", "vpc", "inet"),
         ("internet", "internet", "igw0", "svc0"),
-        ("s3-ap-northeast-2", "service", "inet", None)]
+        ("s3-ap-northeast-2", "service", "inet", None),
+    ]
     assert [h.translations for h in path.path] == [
-        (), (), (Translation("source", "10.0.2.4:41234", "10.0.1.254:1024"),), (),
-        (Translation("source", "10.0.1.254:1024", "13.124.153.222:1024"),), (), ()]
+        (),
+        (),
+        (Translation("source", "10.0.2.4:41234", "10.0.1.254:1024"),),
+        (),
+        (Translation("source", "10.0.1.254:1024", "13.124.153.222:1024"),),
+        (),
+        (),
+    ]
     nodes = lab.plan["nodes"]
     assert [h.aws_id for h in path.path][:3] == [nodes[n]["aws_id"] for n in ("app1", "app-router", "app-nat-a")]
     assert path.path[1].frames == (0, 1, 2, 3)  # br1p0, br1, br0, br0p1 in app-router.pcap
@@ -98,14 +126,34 @@ def test_nat_path_hop_by_hop(lab):
 def test_nat_path_outcome_and_what_s3_saw(lab):
     handshake(lab)
     path = observed_path(load_run(lab.write(NO_DROPS)), "app1", S3, 443)
-    assert (path.outcome, path.reply, path.delivered_to, path.dropped_at, path.explanation) == \
-        ("ok", True, "s3-ap-northeast-2", None, None)
+    assert (path.outcome, path.reply, path.delivered_to, path.dropped_at, path.explanation) == (
+        "ok",
+        True,
+        "s3-ap-northeast-2",
+        None,
+        None,
+    )
     assert path.service_saw == ServiceSaw(EIP, "internet", None, "s3-ap-northeast-2", NAT_PORT)
-    assert [h.node for h in path.reply_path] == ["s3-ap-northeast-2", "internet", "app-igw", "app-router",
-                                                 "app-nat-a", "app-router", "app1"]
+    assert [h.node for h in path.reply_path] == [
+        "s3-ap-northeast-2",
+        "internet",
+        "app-igw",
+        "app-router",
+        "app-nat-a",
+        "app-router",
+        "app1",
+    ]
     assert path.reply_path[2].translations == (Translation("destination", "13.124.153.222:1024", "10.0.1.254:1024"),)
-    assert path.flow == {"source": "app1", "proto": "tcp", "src": APP1, "sport": APP1_PORT, "dst": S3,
-                         "dport": 443, "start": path.path[0].time, "packets": 3}
+    assert path.flow == {
+        "source": "app1",
+        "proto": "tcp",
+        "src": APP1,
+        "sport": APP1_PORT,
+        "dst": S3,
+        "dport": 443,
+        "start": path.path[0].time,
+        "packets": 3,
+    }
 
 
 def test_observed_path_lines_up_with_the_static_explanation(lab):
@@ -122,29 +170,47 @@ def test_a_packet_that_enters_a_node_and_never_leaves_was_dropped_there(lab):
     """db1's subnet has no route out: the router swallows the SYN, and no counter says why."""
     for retry, ip_id in enumerate((7, 8)):  # a retransmission: same sequence number, new IP id
         first = IP(src=DB1, dst=S3, id=ip_id) / TCP(sport=50000, dport=443, flags="S", seq=ISN)
-        lab.travel(first, [("db1", "eth0", "out"), ("app-router", "br2p0", "in"), ("app-router", "br2", "in")],
-                   start=1_700_000_000.0 + retry)
+        lab.travel(
+            first,
+            [("db1", "eth0", "out"), ("app-router", "br2p0", "in"), ("app-router", "br2", "in")],
+            start=1_700_000_000.0 + retry,
+        )
     path = observed_path(load_run(lab.write(NO_DROPS)), "db1")
     assert hops(path.path) == [("db1", "instance", None, "eth0"), ("app-router", "vpc-router", "br2p0", None)]
-    assert (path.outcome, path.dropped_at, path.delivered_to, path.drop_evidence, path.reply, path.attempts) == \
-        ("timeout", "app-router", None, (), False, 2)
+    assert (path.outcome, path.dropped_at, path.delivered_to, path.drop_evidence, path.reply, path.attempts) == (
+        "timeout",
+        "app-router",
+        None,
+        (),
+        False,
+        2,
+    )
     assert path.explanation.code == "UNCOUNTED_DROP"
     assert path.explanation.node == "app-router"
-    assert path.explanation.message.startswith("the packet entered app-router on br2p0 and never left it; "
-                                                  "no drop counter there counted anything")
+    assert path.explanation.message.startswith(
+        "the packet entered app-router on br2p0 and never left it; no drop counter there counted anything"
+    )
 
 
 def test_a_counted_drop_names_the_rule(lab):
     lab.travel(syn(), out_via_nat(until="app-igw")[:-1])  # into the IGW, never out
-    drops = {"app-igw": [{"comment": "NO_PUBLIC_IP", "packets": 1, "bytes": 60},
-                         {"comment": "NO_PUBLIC_IP_MAPPING", "packets": 0, "bytes": 0}]}
+    drops = {
+        "app-igw": [
+            {"comment": "NO_PUBLIC_IP", "packets": 1, "bytes": 60},
+            {"comment": "NO_PUBLIC_IP_MAPPING", "packets": 0, "bytes": 0},
+        ]
+    }
     path = observed_path(load_run(lab.write(drops)), "app1")
     assert (path.outcome, path.dropped_at) == ("timeout", "app-igw")
     assert path.drop_evidence == ({"comment": "NO_PUBLIC_IP", "packets": 1, "bytes": 60},)
     assert path.explanation == StopReason(
-        "NO_PUBLIC_IP", lab.plan["nodes"]["app-igw"]["aws_id"], "app-igw",
+        "NO_PUBLIC_IP",
+        lab.plan["nodes"]["app-igw"]["aws_id"],
+        "app-igw",
         "the packet entered app-igw on vpc and never left it; drop counters there: NO_PUBLIC_IP 1 packet",
-        "NO_PUBLIC_IP", ({"comment": "NO_PUBLIC_IP", "packets": 1, "bytes": 60},))
+        "NO_PUBLIC_IP",
+        ({"comment": "NO_PUBLIC_IP", "packets": 1, "bytes": 60},),
+    )
 
 
 def test_refused_names_who_reset(lab):
@@ -186,8 +252,10 @@ def test_a_packet_missing_from_the_next_capture_is_reported_as_not_captured(lab)
     lab.travel(syn(), out_via_nat(until="app-router")[:5])  # leaves the router towards the NAT gateway
     path = observed_path(load_run(lab.write(NO_DROPS)), "app1")
     assert path.explanation.code == "NOT_CAPTURED"
-    assert path.explanation.message == ("the packet left app-router on br0p1, but the capture at "
-                                           "app-nat-a/eth0 never shows it arriving (capture loss or a capture missing)")
+    assert path.explanation.message == (
+        "the packet left app-router on br0p1, but the capture at "
+        "app-nat-a/eth0 never shows it arriving (capture loss or a capture missing)"
+    )
 
 
 def test_flows_are_opened_by_their_source_only(lab):
@@ -221,8 +289,9 @@ def test_no_matching_connection_is_a_clear_error(lab):
     run = load_run(lab.write())
     with pytest.raises(CaptureError) as caught:
         observed_path(run, "app1", S3, 80)
-    assert str(caught.value) == ("no tcp connection from app1 to 52.219.60.10:80 in the captures "
-                                 "(app1 opened: tcp 52.219.60.10:443)")
+    assert str(caught.value) == (
+        "no tcp connection from app1 to 52.219.60.10:80 in the captures (app1 opened: tcp 52.219.60.10:443)"
+    )
     with pytest.raises(BadArgument, match="protocol 'sctp': expected one of tcp, udp, icmp"):
         observed_path(run, "app1", proto="sctp")
 

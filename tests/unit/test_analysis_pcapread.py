@@ -1,5 +1,6 @@
 """The fast pcap reader: SLL2 header fields, IPv4 and L4 fields, and a fingerprint that survives
 exactly what forwarding and kernel NAT change (addresses, ports, TTL, checksums) and nothing else."""
+
 from __future__ import annotations
 
 import logging
@@ -15,7 +16,8 @@ from lab.errors import UnreadableRun
 
 T0 = 1_700_000_000.25
 TCP_SYN = IP(src="10.0.2.4", dst="52.219.60.10", id=4321, ttl=64) / TCP(
-    sport=41234, dport=443, flags="S", seq=1000, options=[("MSS", 1460)])
+    sport=41234, dport=443, flags="S", seq=1000, options=[("MSS", 1460)]
+)
 
 
 def write(path, frames: list[bytes], linktype: int = LINUX_SLL2) -> str:
@@ -44,8 +46,9 @@ def nat(packet, **changes):
 
 def test_tcp_fields_and_direction(tmp_path):
     s = one(tmp_path, sll2(3, OUTGOING) + bytes(TCP_SYN / b"hello"), {3: "br0p1"})
-    assert s == Sighting(T0, "n", 0, "br0p1", "out", OUTGOING, "10.0.2.4", "52.219.60.10", 6, 41234, 443, 4321,
-                         1000, 0, 0x02, 5, s.fingerprint)
+    assert s == Sighting(
+        T0, "n", 0, "br0p1", "out", OUTGOING, "10.0.2.4", "52.219.60.10", 6, 41234, 443, 4321, 1000, 0, 0x02, 5, s.fingerprint
+    )
     assert one(tmp_path, sll2(3, OTHERHOST) + bytes(TCP_SYN)).direction == "in"
 
 
@@ -76,14 +79,18 @@ def test_fingerprint_ignores_the_flags_gso_moves(tmp_path):
 
 
 def test_udp_and_icmp(tmp_path):
-    dns = one(tmp_path, sll2(2, OUTGOING) + bytes(IP(src="10.0.2.4", dst="10.0.0.2", id=0) /
-                                                  UDP(sport=5353, dport=53) / b"\x12\x34query"))
+    dns = one(
+        tmp_path,
+        sll2(2, OUTGOING) + bytes(IP(src="10.0.2.4", dst="10.0.0.2", id=0) / UDP(sport=5353, dport=53) / b"\x12\x34query"),
+    )
     assert (dns.proto, dns.sport, dns.dport, dns.length, dns.tcp_flags) == (17, 5353, 53, 7, 0)
     echo = IP(src="10.0.2.4", dst="52.219.60.10", id=77) / ICMP(type=8, id=0x3CF6, seq=1) / b"ping"
     seen = one(tmp_path, sll2(2, OUTGOING) + bytes(echo))
     assert (seen.proto, seen.sport, seen.dport, seen.length) == (1, 0x3CF6, 0x3CF6, 4)
-    renumbered = one(tmp_path, sll2(2, 0) + bytes(
-        IP(src="10.0.1.254", dst="52.219.60.10", id=77, ttl=63) / ICMP(type=8, id=0x1111, seq=1) / b"ping"))
+    renumbered = one(
+        tmp_path,
+        sll2(2, 0) + bytes(IP(src="10.0.1.254", dst="52.219.60.10", id=77, ttl=63) / ICMP(type=8, id=0x1111, seq=1) / b"ping"),
+    )
     assert renumbered.fingerprint == seen.fingerprint  # NAT may rewrite the echo id like a port
 
 
@@ -135,8 +142,10 @@ def test_wrong_link_type_says_how_to_capture(tmp_path):
     path = write(tmp_path / "eth.pcap", [bytes(14) + bytes(TCP_SYN)], linktype=1)
     with pytest.raises(UnreadableRun) as caught:
         list(read_pcap(path, "n"))
-    assert str(caught.value) == (f"{path}: link type 1 is not LINUX_SLL2 (276); capture with "
-                                 "`tcpdump -i any -y LINUX_SLL2` so each packet names its interface")
+    assert str(caught.value) == (
+        f"{path}: link type 1 is not LINUX_SLL2 (276); capture with "
+        "`tcpdump -i any -y LINUX_SLL2` so each packet names its interface"
+    )
 
 
 def test_not_a_pcap(tmp_path):

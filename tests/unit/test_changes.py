@@ -1,5 +1,6 @@
 """Live changes as data: (dis)associating a gateway endpoint changes exactly the prefix-list routes
 of that route table, and AWS's refusals are refused (no kernel needed)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,12 +42,15 @@ def test_associating_again_restores_the_original_plan(topology):
     assert route_changes(compile_plan(topology), compile_plan(on)) == {}
 
 
-@pytest.mark.parametrize("endpoint, table, on, error, message", [
-    ("s3-gw", "private", True, StateConflict, "already associated"),
-    ("s3-gw", "public", False, StateConflict, "not associated"),
-    ("s3-gw", "nowhere", True, UnknownName, "route table nowhere: not in vpc app"),
-    ("nope", "private", True, UnknownName, "endpoint nope: no such endpoint"),
-])
+@pytest.mark.parametrize(
+    "endpoint, table, on, error, message",
+    [
+        ("s3-gw", "private", True, StateConflict, "already associated"),
+        ("s3-gw", "public", False, StateConflict, "not associated"),
+        ("s3-gw", "nowhere", True, UnknownName, "route table nowhere: not in vpc app"),
+        ("nope", "private", True, UnknownName, "endpoint nope: no such endpoint"),
+    ],
+)
 def test_refusals(topology, endpoint, table, on, error, message):
     """A name the lab lacks and a change it is already in are different mistakes, told apart by class."""
     with pytest.raises(error, match=message):

@@ -2,6 +2,7 @@
 that a mistake is one line, never a traceback. What the commands compute is tested through the Python
 API elsewhere; here only that the CLI passes it on faithfully.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,10 @@ def test_validate_rejects_a_corpus_file_with_one_exact_line(capsys):
     assert main(["validate", "tests/data/invalid/bad-cidr.yaml"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == ("tests/data/invalid/bad-cidr.yaml:7: subnet private-a: '10.0.1.0/33' is not a valid IPv4 "
-                   "CIDR block (InvalidParameterValue)\n")
+    assert err == (
+        "tests/data/invalid/bad-cidr.yaml:7: subnet private-a: '10.0.1.0/33' is not a valid IPv4 "
+        "CIDR block (InvalidParameterValue)\n"
+    )
 
 
 def test_validate_reports_every_file_and_fails_if_any_is_wrong(capsys):
@@ -64,8 +67,9 @@ def test_validate_of_a_missing_file_is_one_line(capsys):
 def test_plan_json_is_the_whole_plan(capsys):
     assert main(["plan", "topologies/gateway-endpoint.yaml", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert {"app1", "batch1", "app-router", "app-nat-a", "app-igw", "app-s3-gw", "internet",
-            "s3-ap-northeast-2"} <= set(data["nodes"])
+    assert {"app1", "batch1", "app-router", "app-nat-a", "app-igw", "app-s3-gw", "internet", "s3-ap-northeast-2"} <= set(
+        data["nodes"]
+    )
     assert data == plan_to_dict(compile_plan(load_topology("topologies/gateway-endpoint.yaml")))
 
 
@@ -85,8 +89,7 @@ def test_the_acceptance_command(capsys):
     assert err == ""
     assert data["outcome"] == "ok"
     assert [hop["kind"] for hop in data["path"]] == NAT_PATH
-    nat_eip = next(p for p in compile_plan(load_topology("topologies/public-private.yaml")).public_ips
-                   if p.owner == "nat-a")
+    nat_eip = next(p for p in compile_plan(load_topology("topologies/public-private.yaml")).public_ips if p.owner == "nat-a")
     assert data["service_saw"]["source_ip"] == str(nat_eip.address)
 
 
@@ -103,8 +106,9 @@ def test_explain_with_an_unknown_source_is_one_line(capsys):
     assert main(["explain", "topologies/public-private.yaml", "--from", "nobody", "--to", "s3.ap-northeast-2.amazonaws.com"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == ("vpclab: source nobody: no such instance (instances: web1, app1, db1, or internet-client) "
-                   "(InvalidInstanceID.NotFound)\n")
+    assert err == (
+        "vpclab: source nobody: no such instance (instances: web1, app1, db1, or internet-client) (InvalidInstanceID.NotFound)\n"
+    )
     assert "Traceback" not in err
 
 
@@ -134,8 +138,9 @@ def test_run_checks_every_scenario_file_before_building_any_lab(capsys, monkeypa
 # -- exit codes, chosen by the error's class (lab.errors) -------------------------------------------------
 def test_a_bad_argument_exits_2_in_one_line(capsys, tmp_path):
     assert main(["inspect", str(tmp_path), "--packet", "app1", "first"]) == 2
-    assert capsys.readouterr().err == ("vpclab: --packet app1 first: INDEX is a packet's position in the "
-                                       "node's capture (0, 1, ...)\n")
+    assert capsys.readouterr().err == (
+        "vpclab: --packet app1 first: INDEX is a packet's position in the node's capture (0, 1, ...)\n"
+    )
 
 
 def test_a_directory_that_is_not_a_run_exits_2(capsys, tmp_path):
@@ -147,8 +152,9 @@ def test_not_root_is_an_environment_failure_exit_3(capsys, monkeypatch):
     """Not a mistake in the input: the same command works as root, so it is not exit 2."""
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     assert main(["clean"]) == 3
-    assert capsys.readouterr().err == ("vpclab: start: building a lab needs root (namespaces, links, nftables); "
-                                       "validate, plan and explain do not\n")
+    assert capsys.readouterr().err == (
+        "vpclab: start: building a lab needs root (namespaces, links, nftables); validate, plan and explain do not\n"
+    )
 
 
 def boom(file):
@@ -159,8 +165,9 @@ def test_an_unexpected_exception_is_a_bug_exit_70_without_a_traceback(capsys, mo
     monkeypatch.setattr("lab.cli.commands.planned", boom)  # stands for any bug below the CLI
     assert main(["plan", "topologies/public-private.yaml"]) == 70
     err = capsys.readouterr().err
-    assert err == ("vpclab: internal error: KeyError: 'a bug in vpclab' (run with --debug for the traceback, "
-                   "and please report it)\n")
+    assert err == (
+        "vpclab: internal error: KeyError: 'a bug in vpclab' (run with --debug for the traceback, and please report it)\n"
+    )
 
 
 def test_debug_adds_the_traceback_and_keeps_the_exit_code(capsys, monkeypatch, tmp_path):
@@ -178,5 +185,7 @@ def test_debug_adds_the_traceback_and_keeps_the_exit_code(capsys, monkeypatch, t
 def test_a_run_whose_plan_is_cut_short_exits_2(capsys, tmp_path):
     (tmp_path / "plan.json").write_text('{"nodes": {')
     assert main(["inspect", str(tmp_path)]) == 2
-    assert capsys.readouterr().err == (f"vpclab: {tmp_path / 'plan.json'}: not what vpclab writes (Expecting "
-                                       "property name enclosed in double quotes: line 1 column 12 (char 11))\n")
+    assert capsys.readouterr().err == (
+        f"vpclab: {tmp_path / 'plan.json'}: not what vpclab writes (Expecting "
+        "property name enclosed in double quotes: line 1 column 12 (char 11))\n"
+    )

@@ -4,6 +4,7 @@ like vpclab's output is marked as checked or says why not, and the checker itsel
 example from a current one. The convention: docs/architecture.md, "Examples in the
 docs are checked"; the code: tests/doc_examples.py.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,10 @@ def test_the_example_shows_what_vpclab_prints(example, tmp_path):
     actual = doc_examples.run(example, tmp_path)
     problem = doc_examples.mismatch(example, actual)
     if problem:
-        pytest.fail(f"{example.block}: the example of `{example.command}` is stale: {problem}. "
-                    f"vpclab prints now:\n{actual}", pytrace=False)
+        pytest.fail(
+            f"{example.block}: the example of `{example.command}` is stale: {problem}. vpclab prints now:\n{actual}",
+            pytrace=False,
+        )
 
 
 def test_the_docs_have_checked_examples_of_both_kinds():
@@ -37,14 +40,15 @@ def test_every_block_of_vpclab_output_is_marked():
     """An example added without a marker would go stale unnoticed: mark it `<!-- checked... -->`, or
     `<!-- unchecked: why -->` when it cannot be run."""
     unmarked = [str(b) for b in doc_examples.unmarked_output()]
-    assert unmarked == [], (f"blocks that look like vpclab's output but carry no marker: {unmarked}; put "
-                            "<!-- checked: COMMAND -->, <!-- copy of: PATH --> or <!-- unchecked: WHY --> on the "
-                            "line before each (docs/architecture.md, 'Examples in the docs are checked')")
+    assert unmarked == [], (
+        f"blocks that look like vpclab's output but carry no marker: {unmarked}; put "
+        "<!-- checked: COMMAND -->, <!-- copy of: PATH --> or <!-- unchecked: WHY --> on the "
+        "line before each (docs/architecture.md, 'Examples in the docs are checked')"
+    )
 
 
 def test_every_unchecked_block_says_why():
-    silent = [str(b) for doc in doc_examples.DOCS for b in doc_examples.blocks(doc)
-              if b.kind == "unchecked" and not b.argument]
+    silent = [str(b) for doc in doc_examples.DOCS for b in doc_examples.blocks(doc) if b.kind == "unchecked" and not b.argument]
     assert silent == []
 
 
@@ -54,8 +58,9 @@ def test_every_fixture_directory_is_used():
     assert sorted(p.name for p in doc_examples.FIXTURES.iterdir() if p.name not in used) == []
 
 
-@pytest.mark.parametrize("block", [b for doc in doc_examples.DOCS for b in doc_examples.blocks(doc)
-                                   if b.kind == "copy of"], ids=str)
+@pytest.mark.parametrize(
+    "block", [b for doc in doc_examples.DOCS for b in doc_examples.blocks(doc) if b.kind == "copy of"], ids=str
+)
 def test_a_copy_of_a_file_holds_its_data(block):
     problem = doc_examples.copy_mismatch(block)
     assert problem is None, f"{block}: the block is no longer a copy of {block.argument}: {problem}"
@@ -63,6 +68,7 @@ def test_a_copy_of_a_file_holds_its_data(block):
 
 # The checker can fail: each case below is a stale example it must catch, or a normalised one it
 # must let through.
+
 
 def check(expected: str, actual: str, language: str = "") -> str | None:
     block = Block("docs/x.md", 1, language, expected, "checked", None, "vpclab plan x.yaml")
@@ -94,8 +100,9 @@ def test_ephemeral_ports_and_drop_counts_are_normalised_but_kept_consistent():
 def test_json_examples_are_compared_as_data_with_their_elisions():
     actual = '{"steps": [{"n": 1}, {"n": 2, "line": 23}, {"n": 3}], "passed": true, "port": 41234}'
     assert check('{"steps": [..., {"n": 2, "line": 23}, ...], "passed": true, "port": ...}', actual, "json") is None
-    assert ".steps[1].line" in check('{"steps": [{"n": 1}, {"n": 2, "line": 9}, ...], "passed": true, "port": ...}',
-                                     actual, "json")
+    assert ".steps[1].line" in check(
+        '{"steps": [{"n": 1}, {"n": 2, "line": 9}, ...], "passed": true, "port": ...}', actual, "json"
+    )
     assert "keys" in check('{"steps": [...], "passed": true}', actual, "json")
     assert check('{"steps": [...], "...": ...}', actual, "json") is None
     assert check('{"steps": [{"n": 3}, ...], "...": ...}', actual, "json") is not None

@@ -1,5 +1,6 @@
 """One error class per meaning (lab.errors): every LabError vpclab defines picks bad input, a failed
 expectation or an environment failure, and so an exit code; the planner's errors say where."""
+
 from __future__ import annotations
 
 import importlib
@@ -22,8 +23,7 @@ from lab.errors import (
 )
 from lab.plan.addressing import PublicIpPool
 
-MEANINGS = {BadInput: EXIT_BAD_INPUT, ExpectationFailed: EXIT_EXPECTATION_FAILED,
-            EnvironmentFailure: EXIT_ENVIRONMENT}
+MEANINGS = {BadInput: EXIT_BAD_INPUT, ExpectationFailed: EXIT_EXPECTATION_FAILED, EnvironmentFailure: EXIT_ENVIRONMENT}
 
 
 def every_lab_error() -> set[type]:
@@ -38,8 +38,16 @@ def every_lab_error() -> set[type]:
 
 def test_every_error_class_has_exactly_one_meaning_and_its_exit_code():
     errors = every_lab_error()
-    assert {"TopologyError", "RealizeError", "ServiceError", "CaptureError", "ProbeFailed", "UnknownName",
-            "StateConflict", "MalformedPolicy"} <= {e.__name__ for e in errors}  # the walk found them
+    assert {
+        "TopologyError",
+        "RealizeError",
+        "ServiceError",
+        "CaptureError",
+        "ProbeFailed",
+        "UnknownName",
+        "StateConflict",
+        "MalformedPolicy",
+    } <= {e.__name__ for e in errors}  # the walk found them
     for error in errors:
         meanings = [m for m in MEANINGS if issubclass(error, m)]
         assert len(meanings) == 1, f"{error.__module__}.{error.__name__} means {meanings or 'nothing'}"

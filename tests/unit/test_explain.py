@@ -2,6 +2,7 @@
 topologies that each isolate one AWS rule: which hops a packet crosses, where it stops and why, and
 which source address the service sees.
 """
+
 from __future__ import annotations
 
 import textwrap
@@ -51,6 +52,7 @@ def private_ip(topology, node: str) -> str:
 
 # -- topologies/public-private.yaml: the chapter's first figure ------------------------------------
 
+
 def test_private_instance_reaches_s3_through_nat_and_internet_gateway(monkeypatch):
     topology = shipped("public-private.yaml", monkeypatch)
     result = run(topology, "app1", S3_NAME)
@@ -93,6 +95,7 @@ def test_ec2_private_hostname_leads_to_the_instance(monkeypatch):
 
 # -- topologies/gateway-endpoint.yaml: the same instance, privately -------------------------------
 
+
 @pytest.mark.parametrize("target", [S3_NAME, "lab-bucket.s3.ap-northeast-2.amazonaws.com"])
 def test_gateway_endpoint_keeps_s3_traffic_private(target, monkeypatch):
     topology = shipped("gateway-endpoint.yaml", monkeypatch)
@@ -120,11 +123,13 @@ def test_the_rest_of_the_internet_still_goes_through_the_nat_gateway(monkeypatch
     assert result.outcome == "ok"
     assert kinds(result) == NAT_PATH[:-1] + ["internet"]
     assert result.path[-1].node == "internet-client"
-    assert result.path[4].translations == (Translation("source", private_ip(topology, "app-nat-a"),
-                                                       public_ip(topology, "nat-a")),)
+    assert result.path[4].translations == (
+        Translation("source", private_ip(topology, "app-nat-a"), public_ip(topology, "nat-a")),
+    )
 
 
 # -- one rule each --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("route", ["52.219.60.0/24", "52.219.60.0/23"])
 def test_a_more_specific_or_equal_static_route_beats_the_prefix_list(route):
@@ -141,8 +146,9 @@ def test_a_more_specific_or_equal_static_route_beats_the_prefix_list(route):
 
 def test_a_bucket_in_another_region_is_not_in_the_local_prefix_list():
     """Prefix lists are per Region: a us-east-1 bucket from ap-northeast-2 still takes NAT and IGW."""
-    topology = load(nat_vpc("[{destination: 0.0.0.0/0, target: nat-a}]",
-                            top="services: {s3: {buckets: {far-bucket: {region: us-east-1}}}}\n"))
+    topology = load(
+        nat_vpc("[{destination: 0.0.0.0/0, target: nat-a}]", top="services: {s3: {buckets: {far-bucket: {region: us-east-1}}}}\n")
+    )
     result = run(topology, "app1", "far-bucket.s3.us-east-1.amazonaws.com")
     assert result.outcome == "ok"
     assert kinds(result) == NAT_PATH
@@ -155,15 +161,20 @@ def test_peering_is_not_transitive():
     """A peering connection (a link between the routers, not a hop) reaches the peer's own addresses
     only, never its NAT gateway, internet gateway or gateway endpoints (gateway-endpoints.html;
     vpc-peering-basics.html)."""
-    topology = load(nat_vpc("[{destination: 0.0.0.0/0, target: nat-a}, {destination: 10.1.0.0/16, target: to-b}]",
-                            app="peering: {to-b: {peer_vpc: b}}\n", other_vpcs="""
+    topology = load(
+        nat_vpc(
+            "[{destination: 0.0.0.0/0, target: nat-a}, {destination: 10.1.0.0/16, target: to-b}]",
+            app="peering: {to-b: {peer_vpc: b}}\n",
+            other_vpcs="""
         b:
           cidr: 10.1.0.0/16
           subnets: {private-a: {cidr: 10.1.2.0/24, az: a, route_table: private}}
           route_tables:
             private: [{destination: 0.0.0.0/0, target: to-b}]
           instances: {b1: {subnet: private-a}}
-        """))
+        """,
+        )
+    )
     pcx = aws_id("pcx", "to-b")
     for target in (S3_NAME, "internet-client"):
         result = run(topology, "b1", target)
@@ -187,15 +198,24 @@ def test_default_route_to_the_internet_gateway_without_a_public_ip_is_dropped():
 def test_the_internet_cannot_open_a_connection_to_a_nat_gateway():
     """From a public instance in another VPC to the NAT gateway's Elastic IP: the IGW translates it,
     the NAT gateway refuses connections initiated from outside (vpc-nat-gateway.html)."""
-    outside = public_vpc("outside", "10.9.0.0/16", "10.9.1.0/24",
-                         more="instances: {visitor: {subnet: public-a, public_ip: true}}")
+    outside = public_vpc(
+        "outside", "10.9.0.0/16", "10.9.1.0/24", more="instances: {visitor: {subnet: public-a, public_ip: true}}"
+    )
     topology = load(nat_vpc("[{destination: 0.0.0.0/0, target: nat-a}]", endpoints="", other_vpcs=outside))
     result = run(topology, "visitor", public_ip(topology, "nat-a"))
     assert (result.outcome, result.explanation.code) == ("timeout", "NAT_GATEWAY_NO_INBOUND")
-    assert kinds(result) == ["instance", "vpc-router", "internet-gateway", "internet", "internet-gateway",
-                             "vpc-router", "nat-gateway"]
-    assert result.path[4].translations == (Translation("destination", public_ip(topology, "nat-a"),
-                                                         private_ip(topology, "app-nat-a")),)
+    assert kinds(result) == [
+        "instance",
+        "vpc-router",
+        "internet-gateway",
+        "internet",
+        "internet-gateway",
+        "vpc-router",
+        "nat-gateway",
+    ]
+    assert result.path[4].translations == (
+        Translation("destination", public_ip(topology, "nat-a"), private_ip(topology, "app-nat-a")),
+    )
 
 
 def test_without_dns_support_names_do_not_resolve_but_addresses_still_route():
@@ -240,8 +260,9 @@ def test_an_unknown_source_is_an_unknown_name(monkeypatch):
     topology = shipped("public-private.yaml", monkeypatch)
     with pytest.raises(UnknownName) as caught:
         run(topology, "nobody", S3_NAME)
-    assert str(caught.value) == ("source nobody: no such instance (instances: web1, app1, db1, or internet-client) "
-                                 "(InvalidInstanceID.NotFound)")
+    assert str(caught.value) == (
+        "source nobody: no such instance (instances: web1, app1, db1, or internet-client) (InvalidInstanceID.NotFound)"
+    )
 
 
 def test_a_target_that_is_neither_node_address_nor_host_name_is_an_unknown_name(monkeypatch):

@@ -9,6 +9,7 @@ it. After an intended change, rewrite the files and review them like code:
 Topologies are loaded by a path relative to the repository root, as a user types it, because the
 plan records its source file.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -52,10 +53,16 @@ def test_plan_matches_golden(name):
     assert golden.exists(), f"{golden} is missing; create it with VPCLAB_UPDATE_GOLDEN=1 and review it"
     expected = json.loads(golden.read_text(encoding="utf-8"))
     if actual != expected:
-        diff = "".join(difflib.unified_diff(render(expected).splitlines(True), render(actual).splitlines(True),
-                                            f"{golden} (golden)", "compiled now", n=2))
-        pytest.fail(f"the plan of topologies/{name}.yaml differs from its golden file; if the change is "
-                    f"intended, rerun with VPCLAB_UPDATE_GOLDEN=1 and review the diff:\n{diff}", pytrace=False)
+        diff = "".join(
+            difflib.unified_diff(
+                render(expected).splitlines(True), render(actual).splitlines(True), f"{golden} (golden)", "compiled now", n=2
+            )
+        )
+        pytest.fail(
+            f"the plan of topologies/{name}.yaml differs from its golden file; if the change is "
+            f"intended, rerun with VPCLAB_UPDATE_GOLDEN=1 and review the diff:\n{diff}",
+            pytrace=False,
+        )
 
 
 def test_every_golden_file_has_a_topology():

@@ -4,6 +4,7 @@ imports the CLI: the benchmarks and the library are its callers' tools, not its 
 
 Read from the source (ast), so a function-level import counts as much as one at the top.
 """
+
 from __future__ import annotations
 
 import ast
@@ -57,6 +58,7 @@ def test_the_cli_modules_import_each_other_without_a_cycle():
 def test_nothing_outside_the_cli_imports_the_cli():
     sources = [p for p in (REPO / "lab").rglob("*.py") if "cli" not in p.relative_to(REPO / "lab").parts]
     sources += list((REPO / "benchmarks").rglob("*.py"))
-    importers = sorted(str(p.relative_to(REPO)) for p in sources
-                       if any(n == "lab.cli" or n.startswith("lab.cli.") for n in imported(p)))
+    importers = sorted(
+        str(p.relative_to(REPO)) for p in sources if any(n == "lab.cli" or n.startswith("lab.cli.") for n in imported(p))
+    )
     assert importers == []

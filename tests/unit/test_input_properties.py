@@ -6,6 +6,7 @@ and the shipped topologies with one part replaced by anything. Those that load a
 Policies: any JSON text, any structure under the policy grammar's keys; those that parse are
 evaluated against a request.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,21 +27,84 @@ REPO = Path(__file__).resolve().parents[2]
 SHIPPED = [YAML(typ="safe").load(p.read_text()) for p in sorted((REPO / "topologies").glob("*.yaml"))]
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-KEYS = st.sampled_from(("vpcs", "services", "region", "s3", "dynamodb", "buckets", "tables", "objects",
-                        "policy", "type", "service", "az", "subnet", "target", "destination", "rule", "port",
-                        "ports", "protocol", "action", "peer_vpc", "private_ip", "<<", "app", "a") + VPC_KEYS)
+KEYS = st.sampled_from(
+    (
+        "vpcs",
+        "services",
+        "region",
+        "s3",
+        "dynamodb",
+        "buckets",
+        "tables",
+        "objects",
+        "policy",
+        "type",
+        "service",
+        "az",
+        "subnet",
+        "target",
+        "destination",
+        "rule",
+        "port",
+        "ports",
+        "protocol",
+        "action",
+        "peer_vpc",
+        "private_ip",
+        "<<",
+        "app",
+        "a",
+    )
+    + VPC_KEYS
+)
 ODD_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70), st.floats(),
-    st.sampled_from(["10.0.0.0/16", "10.0.1.0/24", "0.0.0.0/0", "10.0.0.1/16", "pl:s3", "pl-78a54011", "igw",
-                     "a", "ap-northeast-2", "gateway", "interface", "s3", "dynamodb", "tcp", "allow", "1024-65535",
-                     "", " ", "NaN", ".inf", "~", "0x10", "1_000", "\x00", "\n", "é", "a" * 300]),
-    st.text(max_size=12))
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(),
+    st.sampled_from(
+        [
+            "10.0.0.0/16",
+            "10.0.1.0/24",
+            "0.0.0.0/0",
+            "10.0.0.1/16",
+            "pl:s3",
+            "pl-78a54011",
+            "igw",
+            "a",
+            "ap-northeast-2",
+            "gateway",
+            "interface",
+            "s3",
+            "dynamodb",
+            "tcp",
+            "allow",
+            "1024-65535",
+            "",
+            " ",
+            "NaN",
+            ".inf",
+            "~",
+            "0x10",
+            "1_000",
+            "\x00",
+            "\n",
+            "é",
+            "a" * 300,
+        ]
+    ),
+    st.text(max_size=12),
+)
 
 
 def structures(leaves=ODD_SCALARS):
-    return st.recursive(leaves, lambda inner: st.one_of(
-        st.lists(inner, max_size=4), st.dictionaries(st.one_of(KEYS, st.text(max_size=6)), inner, max_size=5)),
-        max_leaves=40)
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4), st.dictionaries(st.one_of(KEYS, st.text(max_size=6)), inner, max_size=5)
+        ),
+        max_leaves=40,
+    )
 
 
 def only_clean_errors(text: str) -> None:
@@ -97,12 +161,43 @@ def test_any_nesting_depth(depth, opener):
         only_clean_errors("vpcs:\n" + "".join(f"{'  ' * i}- \n" for i in range(depth)))
 
 
-POLICY_KEYS = st.sampled_from(("Version", "Id", "Statement", "AWS", "aws:SourceVpce", "aws:SourceIp",
-                               "s3:prefix", "ForAnyValue:StringLike", "ForAllValues:StringEquals",
-                               "StringLikeIfExists", "Null") + STATEMENT_KEYS + tuple(OPERATORS))
-POLICY_SCALARS = st.one_of(ODD_SCALARS, st.sampled_from(
-    ["Allow", "Deny", "*", "s3:*", "s3:Get*", "arn:aws:s3:::b/*", "arn:aws:s3:::*:*", "2012-10-17", "true",
-     "10.0.0.0/8", "vpce-1a2b3c4d", "arn:aws:iam::111122223333:root", "111122223333"]))
+POLICY_KEYS = st.sampled_from(
+    (
+        "Version",
+        "Id",
+        "Statement",
+        "AWS",
+        "aws:SourceVpce",
+        "aws:SourceIp",
+        "s3:prefix",
+        "ForAnyValue:StringLike",
+        "ForAllValues:StringEquals",
+        "StringLikeIfExists",
+        "Null",
+    )
+    + STATEMENT_KEYS
+    + tuple(OPERATORS)
+)
+POLICY_SCALARS = st.one_of(
+    ODD_SCALARS,
+    st.sampled_from(
+        [
+            "Allow",
+            "Deny",
+            "*",
+            "s3:*",
+            "s3:Get*",
+            "arn:aws:s3:::b/*",
+            "arn:aws:s3:::*:*",
+            "2012-10-17",
+            "true",
+            "10.0.0.0/8",
+            "vpce-1a2b3c4d",
+            "arn:aws:iam::111122223333:root",
+            "111122223333",
+        ]
+    ),
+)
 
 
 @st.composite
@@ -121,14 +216,19 @@ def test_any_policy_document_parses_cleanly_and_evaluates(document, principal):
         policy = parse_policy(document, "policy")
     except MalformedPolicy:
         return
-    request = Request(principal, "s3:GetObject", "arn:aws:s3:::b/k",
-                      {"aws:sourcevpce": "vpce-1a2b3c4d", "aws:sourceip": "10.0.0.5"})
+    request = Request(
+        principal, "s3:GetObject", "arn:aws:s3:::b/k", {"aws:sourcevpce": "vpce-1a2b3c4d", "aws:sourceip": "10.0.0.5"}
+    )
     decide(request, Scope("endpoint policy", policy), Scope("bucket policy", policy))
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.one_of(st.text(alphabet='{}[]:,"\\ \nNaIfuetrl0123456789.eE+-', max_size=120),
-                 policy_documents().map(lambda d: json.dumps(d, allow_nan=True))))
+@given(
+    st.one_of(
+        st.text(alphabet='{}[]:,"\\ \nNaIfuetrl0123456789.eE+-', max_size=120),
+        policy_documents().map(lambda d: json.dumps(d, allow_nan=True)),
+    )
+)
 def test_any_policy_text(text):
     try:
         parse_policy(read_policy(text, "bucket"), "policy")

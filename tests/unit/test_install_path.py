@@ -2,6 +2,7 @@
 after it, and the README, CI and the Vagrant VM all use exactly those, so what CI proves is what a
 reader of the README gets. These tests read the files; they run nothing.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,8 @@ def test_vagrant_box_is_pinned():
 def test_test_sh_provisions_then_lints_then_runs_pytest():
     lines = code_lines(REPO / "scripts/test.sh")
     provision = next(i for i, line in enumerate(lines) if "scripts/provision.sh" in line)
-    ruff = next(i for i, line in enumerate(lines) if "bin/ruff\" check" in line)
-    mypy = next(i for i, line in enumerate(lines) if "bin/mypy\"" in line)
+    ruff = next(i for i, line in enumerate(lines) if 'bin/ruff" check' in line)
+    mypy = next(i for i, line in enumerate(lines) if 'bin/mypy"' in line)
     pytest_run = next(i for i, line in enumerate(lines) if "-m pytest" in line)
     assert provision < ruff < pytest_run and provision < mypy < pytest_run
 

@@ -8,6 +8,7 @@ the file name:
 The exact text is the contract: a user reads it, so a reworded message is a visible change. Any
 exception other than TopologyError fails the test, because a traceback is a defect.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -34,9 +35,12 @@ def expected_lines(path: Path) -> list[str]:
     # Decoded leniently: one case is deliberately not UTF-8, but every header is ASCII.
     text = path.read_bytes().decode("utf-8", errors="replace")
     header = itertools.takewhile(lambda line: line.startswith("# expect"), text.splitlines())
-    return [f"{path.parent.as_posix()}/{rest}" if kind == "# expect-file"
-            else f"{path.as_posix()}{rest[1:] if rest.startswith('0:') else ':' + rest}"  # line 0: no line
-            for kind, _, rest in (line.partition(": ") for line in header)]
+    return [
+        f"{path.parent.as_posix()}/{rest}"
+        if kind == "# expect-file"
+        else f"{path.as_posix()}{rest[1:] if rest.startswith('0:') else ':' + rest}"  # line 0: no line
+        for kind, _, rest in (line.partition(": ") for line in header)
+    ]
 
 
 def rejected_as_announced(load, path: Path) -> TopologyError:

@@ -1,6 +1,7 @@
 """The parts of a lab's life cycle that need no root: reading state files (a bad one is reported,
 never fatal), finding the cgroup2 hierarchy in mountinfo, refusing a cgroup path that is not a
 lab's, the run directory's lock, and the prompt's report of a dead service."""
+
 from __future__ import annotations
 
 import io
@@ -44,14 +45,21 @@ def test_a_state_file_round_trips_with_its_cgroup(state_dir):
     assert state.LabState.load(lab.path) == lab
 
 
-@pytest.mark.parametrize("text, says", [
-    ('{"tag": "vl1", "run_dir": "/tmp/x", "own', "Unterminated string"),
-    ("[1, 2]", "not a vpclab lab state"),
-    ('{"tag": 7, "run_dir": "/tmp/x", "owner": {"pid": 1, "start": 1, "what": "x"}, "nodes": {}, '
-     '"netns": {}, "processes": []}', "7 is not a string"),
-    ("[" * 100_000, "recursion"),
-    ("\udcff", "codec can't decode"),
-], ids=["cut short", "a list", "a wrong type", "nested deep", "not UTF-8"])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ('{"tag": "vl1", "run_dir": "/tmp/x", "own', "Unterminated string"),
+        ("[1, 2]", "not a vpclab lab state"),
+        (
+            '{"tag": 7, "run_dir": "/tmp/x", "owner": {"pid": 1, "start": 1, "what": "x"}, "nodes": {}, '
+            '"netns": {}, "processes": []}',
+            "7 is not a string",
+        ),
+        ("[" * 100_000, "recursion"),
+        ("\udcff", "codec can't decode"),
+    ],
+    ids=["cut short", "a list", "a wrong type", "nested deep", "not UTF-8"],
+)
 def test_an_unreadable_state_file_is_skipped_with_its_reason(state_dir, text, says):
     good = state.LabState("vl000002", "/tmp/run")
     good.save()
@@ -71,35 +79,48 @@ def test_a_state_file_that_is_not_a_regular_file_is_not_read(state_dir):
 
 
 # -- cgroups ----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("text, mounts", [
-    (HYBRID, [(Path("/sys/fs/cgroup/unified"), True)]),
-    (PURE_V2, [(Path("/sys/fs/cgroup"), True)]),
-    (READ_ONLY, [(Path("/sys/fs/cgroup"), False)]),
-    (ESCAPED, [(Path("/mnt/my cgroups"), True)]),
-], ids=["hybrid (v1 controllers, v2 at unified)", "pure v2", "read-only mount", "a space in the path"])
+@pytest.mark.parametrize(
+    "text, mounts",
+    [
+        (HYBRID, [(Path("/sys/fs/cgroup/unified"), True)]),
+        (PURE_V2, [(Path("/sys/fs/cgroup"), True)]),
+        (READ_ONLY, [(Path("/sys/fs/cgroup"), False)]),
+        (ESCAPED, [(Path("/mnt/my cgroups"), True)]),
+    ],
+    ids=["hybrid (v1 controllers, v2 at unified)", "pure v2", "read-only mount", "a space in the path"],
+)
 def test_cgroup2_hierarchies_are_found_in_mountinfo(text, mounts):
     assert cgroup.cgroup2_mounts(text) == mounts
 
 
 def test_a_command_joins_the_cgroup_before_it_runs():
     argv = cgroup.joining(Path("/sys/fs/cgroup/vpclab-vl1"), ["mnexec", "-da", "42", "tcpdump"])
-    assert argv[:2] == ["/bin/sh", "-c"] and argv[3:] == ["/sys/fs/cgroup/vpclab-vl1/cgroup.procs", "mnexec",
-                                                          "-da", "42", "tcpdump"]
+    assert argv[:2] == ["/bin/sh", "-c"] and argv[3:] == [
+        "/sys/fs/cgroup/vpclab-vl1/cgroup.procs",
+        "mnexec",
+        "-da",
+        "42",
+        "tcpdump",
+    ]
     assert cgroup.joining(None, ["tcpdump"]) == ["tcpdump"]
 
 
-@pytest.mark.parametrize("path, ok", [
-    ("unified/vpclab-vl1", True),
-    ("unified", False),  # the hierarchy's root: every process on the machine
-    ("unified/user.slice", False),
-    ("unified/x/vpclab-vl1", False),
-    ("unified/vpclab-vl2", False),  # another lab's
-    ("memory/vpclab-vl1", False),  # not a cgroup2 hierarchy
-])
+@pytest.mark.parametrize(
+    "path, ok",
+    [
+        ("unified/vpclab-vl1", True),
+        ("unified", False),  # the hierarchy's root: every process on the machine
+        ("unified/user.slice", False),
+        ("unified/x/vpclab-vl1", False),
+        ("unified/vpclab-vl2", False),  # another lab's
+        ("memory/vpclab-vl1", False),  # not a cgroup2 hierarchy
+    ],
+)
 def test_only_the_labs_own_cgroup_is_ever_killed(tmp_path, monkeypatch, path, ok):
     """A fake hierarchy: a cgroup2 mount at tmp/unified, a cgroup v1 one at tmp/memory."""
-    (tmp_path / "mountinfo").write_text(f"41 31 0:38 / {tmp_path}/unified rw - cgroup2 cgroup2 rw\n"
-                                        f"35 31 0:32 / {tmp_path}/memory rw - cgroup cgroup rw,memory\n")
+    (tmp_path / "mountinfo").write_text(
+        f"41 31 0:38 / {tmp_path}/unified rw - cgroup2 cgroup2 rw\n35 31 0:32 / {tmp_path}/memory rw - cgroup cgroup rw,memory\n"
+    )
     monkeypatch.setattr(cgroup, "MOUNTINFO", tmp_path / "mountinfo")
     (tmp_path / path).mkdir(parents=True)
     assert cgroup.is_lab_cgroup(tmp_path / path, "vl1") is ok
@@ -149,6 +170,7 @@ def test_the_prompt_reports_a_dead_service_once_before_the_next_prompt(monkeypat
 
     def die(arg):
         deaths.append("front s3-ap-northeast-2 is not running (its log's last line: Killed)")
+
     prompt.do_die = die
     prompt.stdin = io.StringIO("nodes\ndie\nnodes\nexit\n")
     prompt.cmdloop()

@@ -2,6 +2,7 @@
 the 100-VPC topology, 703 namespaces): the plan gives every ingress of a front ports of its own,
 and waiting on a pipe works whatever its descriptor number. The lab itself is brought up, traced
 and torn down in tests/integration/test_hundred_vpcs.py; its figures are in docs/benchmarks.md."""
+
 from __future__ import annotations
 
 import os

@@ -1,5 +1,6 @@
 """What a valid topology turns into: the defaults AWS applies, canonical values, scoped names, warnings
 that do not stop a load, deterministic ids and the region data the other layers look things up in."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -53,8 +54,7 @@ def test_defaults_are_aws_defaults():
     assert not app.internet_gateway
     assert app.subnets["private-a"].az == "ap-northeast-2a"
     assert app.subnets["private-a"].route_table is None  # the main route table
-    assert app.security_groups["web"].egress == (
-        SecurityGroupRule("-1", None, None, ipaddress.IPv4Network("0.0.0.0/0")),)
+    assert app.security_groups["web"].egress == (SecurityGroupRule("-1", None, None, ipaddress.IPv4Network("0.0.0.0/0")),)
 
 
 def test_a_vpc_or_subnet_cidr_must_name_its_first_address_as_ec2_demands():
@@ -126,7 +126,8 @@ def test_nat_gateway_without_route_to_igw_is_a_warning_not_an_error():
     assert [str(p) for p in validate(topology)] == [
         "inline.yaml:8: warning: nat gateway nat-a is in subnet public-a, whose route table has no default "
         "route to the internet gateway: AWS accepts it, but nothing it translates can reach the internet "
-        "(vpclab.NatGatewayNotPublic)"]
+        "(vpclab.NatGatewayNotPublic)"
+    ]
 
 
 def test_aws_ids_are_deterministic_and_shaped_like_aws():
@@ -136,11 +137,14 @@ def test_aws_ids_are_deterministic_and_shaped_like_aws():
     assert re.fullmatch(r"subnet-[0-9a-f]{17}", subnet)
 
 
-@pytest.mark.parametrize("address, service, region", [
-    ("52.219.60.10", "s3", "ap-northeast-2"),
-    ("52.216.0.10", "s3", "us-east-1"),
-    ("52.94.6.10", "dynamodb", "ap-northeast-2"),
-])
+@pytest.mark.parametrize(
+    "address, service, region",
+    [
+        ("52.219.60.10", "s3", "ap-northeast-2"),
+        ("52.216.0.10", "s3", "us-east-1"),
+        ("52.94.6.10", "dynamodb", "ap-northeast-2"),
+    ],
+)
 def test_service_for_address(address, service, region):
     svc = regions.service_for_address(ipaddress.IPv4Address(address))
     assert (svc.service, svc.region) == (service, region)
@@ -150,30 +154,41 @@ def test_service_for_address_outside_aws_ranges():
     assert regions.service_for_address(ipaddress.IPv4Address("8.8.8.8")) is None
 
 
-@pytest.mark.parametrize("hostname, service, region", [
-    ("s3.ap-northeast-2.amazonaws.com", "s3", "ap-northeast-2"),
-    ("bucket.s3.ap-northeast-2.amazonaws.com", "s3", "ap-northeast-2"),
-    ("s3.amazonaws.com", "s3", "us-east-1"),  # the legacy global name boto3 still uses in us-east-1
-    ("lab-bucket.s3.amazonaws.com.", "s3", "us-east-1"),
-    ("DynamoDB.ap-northeast-2.amazonaws.com", "dynamodb", "ap-northeast-2"),
-])
+@pytest.mark.parametrize(
+    "hostname, service, region",
+    [
+        ("s3.ap-northeast-2.amazonaws.com", "s3", "ap-northeast-2"),
+        ("bucket.s3.ap-northeast-2.amazonaws.com", "s3", "ap-northeast-2"),
+        ("s3.amazonaws.com", "s3", "us-east-1"),  # the legacy global name boto3 still uses in us-east-1
+        ("lab-bucket.s3.amazonaws.com.", "s3", "us-east-1"),
+        ("DynamoDB.ap-northeast-2.amazonaws.com", "dynamodb", "ap-northeast-2"),
+    ],
+)
 def test_service_for_hostname(hostname, service, region):
     svc = regions.service_for_hostname(hostname)
     assert (svc.service, svc.region) == (service, region)
 
 
-@pytest.mark.parametrize("hostname", [
-    "example.com", "xs3.ap-northeast-2.amazonaws.com", "s3.ap-northeast-2.amazonaws.com.example.com",
-])
+@pytest.mark.parametrize(
+    "hostname",
+    [
+        "example.com",
+        "xs3.ap-northeast-2.amazonaws.com",
+        "s3.ap-northeast-2.amazonaws.com.example.com",
+    ],
+)
 def test_service_for_hostname_rejects_lookalikes(hostname):
     assert regions.service_for_hostname(hostname) is None
 
 
-@pytest.mark.parametrize("name, parsed", [
-    ("s3", ("ap-northeast-2", "s3")),
-    ("com.amazonaws.us-east-1.dynamodb", ("us-east-1", "dynamodb")),
-    ("s3.amazonaws.com", None),
-    ("com.amazonaws.s3", None),
-])
+@pytest.mark.parametrize(
+    "name, parsed",
+    [
+        ("s3", ("ap-northeast-2", "s3")),
+        ("com.amazonaws.us-east-1.dynamodb", ("us-east-1", "dynamodb")),
+        ("s3.amazonaws.com", None),
+        ("com.amazonaws.s3", None),
+    ],
+)
 def test_parse_service_name(name, parsed):
     assert regions.parse_service_name(name, "ap-northeast-2") == parsed

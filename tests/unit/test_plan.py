@@ -5,6 +5,7 @@ answers are in test_plan_dns.py).
 The golden plans (test_golden_plans.py) catch any change; these tests say which AWS rule each decision
 follows, so a failing one names the rule that broke. AWS sources are cited where a rule is stated.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -59,7 +60,9 @@ def bridge_of(plan, vpc: str, subnet_cidr: Net) -> str:
 
 # -- addresses ------------------------------------------------------------------------------------
 
-ALLOCATION = vpcs(public_vpc(more="""
+ALLOCATION = vpcs(
+    public_vpc(
+        more="""
     nat_gateways:
       nat-a: {subnet: public-a}
       nat-b: {subnet: public-a}
@@ -71,7 +74,9 @@ ALLOCATION = vpcs(public_vpc(more="""
       pinned: {subnet: public-a, private_ip: 10.0.1.5}
       top: {subnet: public-a, private_ip: 10.0.1.254}
       web3: {subnet: public-a}
-    """))
+    """
+    )
+)
 
 
 def test_instances_from_base_plus_4_up_and_aws_managed_enis_from_the_top_down():
@@ -80,7 +85,12 @@ def test_instances_from_base_plus_4_up_and_aws_managed_enis_from_the_top_down():
     claimed first and skipped by both."""
     plan = compile_plan(load(ALLOCATION))
     assert {n: str(ip_of(plan, n)) for n in ("web1", "web2", "pinned", "top", "web3")} == {
-        "web1": "10.0.1.4", "web2": "10.0.1.6", "pinned": "10.0.1.5", "top": "10.0.1.254", "web3": "10.0.1.7"}
+        "web1": "10.0.1.4",
+        "web2": "10.0.1.6",
+        "pinned": "10.0.1.5",
+        "top": "10.0.1.254",
+        "web3": "10.0.1.7",
+    }
     assert str(ip_of(plan, "app-nat-a")) == "10.0.1.253"
     assert str(ip_of(plan, "app-nat-b")) == "10.0.1.252"
     assert str(ip_of(plan, "app-s3-if-a")) == "10.0.1.251"
@@ -92,30 +102,53 @@ def test_every_eni_is_on_its_subnet_with_the_subnet_router_as_gateway():
         eth0 = plan.node(name).interface("eth0").addresses[0]
         assert eth0.network == Net("10.0.1.0/24")
         assert [(r.destination, r.via) for r in plan.node(name).routes if r.destination == DEFAULT] == [
-            (DEFAULT, Addr("10.0.1.1"))]
+            (DEFAULT, Addr("10.0.1.1"))
+        ]
 
 
 def test_a_full_28_subnet_is_insufficient_free_addresses():
     """A /28 has 16 addresses, 5 of them reserved: 11 instances fit, the 12th does not."""
+
     def topology(count: int) -> str:
-        lines = ["vpcs:", "  app:", "    cidr: 10.0.0.0/16", "    subnets:",
-                 "      tiny: {cidr: 10.0.0.16/28, az: a}", "    instances:"]
+        lines = [
+            "vpcs:",
+            "  app:",
+            "    cidr: 10.0.0.0/16",
+            "    subnets:",
+            "      tiny: {cidr: 10.0.0.16/28, az: a}",
+            "    instances:",
+        ]
         return "\n".join(lines + [f"      i{n}: {{subnet: tiny}}" for n in range(count)]) + "\n"
 
     plan = compile_plan(load_topology("inline.yaml", topology(11)))
     assert [str(ip_of(plan, f"i{n}")) for n in range(11)] == [f"10.0.0.{20 + n}" for n in range(11)]
     with pytest.raises(TopologyError) as caught:
         compile_plan(load_topology("inline.yaml", topology(12)))
-    assert str(caught.value) == ("inline.yaml:18: instance i11: subnet tiny 10.0.0.16/28 has no free address "
-                                 "left (InsufficientFreeAddressesInSubnet)")
+    assert str(caught.value) == (
+        "inline.yaml:18: instance i11: subnet tiny 10.0.0.16/28 has no free address left (InsufficientFreeAddressesInSubnet)"
+    )
 
 
 def test_a_nat_gateway_in_a_full_subnet_is_insufficient_free_addresses():
-    text = "\n".join(["vpcs:", "  app:", "    cidr: 10.0.0.0/16", "    internet_gateway: true",
-                      "    subnets:", "      tiny: {cidr: 10.0.0.16/28, az: a, route_table: public}",
-                      "    route_tables:", "      public: [{destination: 0.0.0.0/0, target: igw}]",
-                      "    nat_gateways:", "      nat-a: {subnet: tiny}", "    instances:"]
-                     + [f"      i{n}: {{subnet: tiny}}" for n in range(11)]) + "\n"
+    text = (
+        "\n".join(
+            [
+                "vpcs:",
+                "  app:",
+                "    cidr: 10.0.0.0/16",
+                "    internet_gateway: true",
+                "    subnets:",
+                "      tiny: {cidr: 10.0.0.16/28, az: a, route_table: public}",
+                "    route_tables:",
+                "      public: [{destination: 0.0.0.0/0, target: igw}]",
+                "    nat_gateways:",
+                "      nat-a: {subnet: tiny}",
+                "    instances:",
+            ]
+            + [f"      i{n}: {{subnet: tiny}}" for n in range(11)]
+        )
+        + "\n"
+    )
     with pytest.raises(TopologyError) as caught:
         compile_plan(load_topology("inline.yaml", text))
     assert [(p.line, p.code) for p in caught.value.problems] == [(10, "InsufficientFreeAddressesInSubnet")]
@@ -139,6 +172,7 @@ def test_nat_gateway_gets_an_elastic_ip_and_instances_a_plain_public_ip(monkeypa
 
 
 # -- determinism and names --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_plans_are_deterministic(name, monkeypatch):
@@ -171,8 +205,7 @@ def test_every_link_end_is_an_interface_of_its_node(monkeypatch):
                 assert iface in [i.name for i in plan.node(node).interfaces], (link, node)
 
 
-@pytest.mark.parametrize("instance", ["internet", "internet-client", "app-router", "app-igw", "app-nat-a",
-                                      "s3-ap-northeast-2"])
+@pytest.mark.parametrize("instance", ["internet", "internet-client", "app-router", "app-igw", "app-nat-a", "s3-ap-northeast-2"])
 def test_instance_named_like_a_generated_node_is_rejected_at_its_line(instance):
     topology = load(f"""
         vpcs:
@@ -228,6 +261,7 @@ def test_a_gateway_named_like_a_generated_node_is_rejected_at_its_line():
 
 # -- the VPC router ------------------------------------------------------------------------------
 
+
 def test_router_has_a_table_per_route_table_plus_main_and_edge(monkeypatch):
     topology = shipped("gateway-endpoint.yaml", monkeypatch)
     router = compile_plan(topology).node("app-router")
@@ -235,12 +269,16 @@ def test_router_has_a_table_per_route_table_plus_main_and_edge(monkeypatch):
     numbers = [t.number for t in router.route_tables]
     assert len(set(numbers)) == len(numbers)
     assert {t.name: t.number for t in router.route_tables if t.number in (MAIN_ROUTE_TABLE, EDGE_TABLE)} == {
-        "(main)": MAIN_ROUTE_TABLE, "edge (from gateways and peers)": EDGE_TABLE}
-    assert sorted(t.name for t in router.route_tables
-                  if t.number not in (MAIN_ROUTE_TABLE, EDGE_TABLE)) == sorted(vpc.route_tables)
+        "(main)": MAIN_ROUTE_TABLE,
+        "edge (from gateways and peers)": EDGE_TABLE,
+    }
+    assert sorted(t.name for t in router.route_tables if t.number not in (MAIN_ROUTE_TABLE, EDGE_TABLE)) == sorted(
+        vpc.route_tables
+    )
     assert all(t.number > 255 for t in router.route_tables)  # clear of the kernel's own tables
     assert {t.name: t.aws_id for t in router.route_tables if t.name in vpc.route_tables} == {
-        name: aws_id("rtb", "app", name) for name in vpc.route_tables}
+        name: aws_id("rtb", "app", name) for name in vpc.route_tables
+    }
 
 
 def test_ip_rules_pick_the_table_by_the_subnet_bridge_and_the_edge_table_for_everything_else(monkeypatch):
@@ -286,8 +324,7 @@ def test_prefix_list_routes_expand_to_every_cidr_of_the_list_behind_static_route
 
 def test_a_static_route_for_a_prefix_list_cidr_outranks_the_endpoint_route():
     plan = compile_plan(load(nat_vpc("[{destination: 52.219.60.0/23, target: nat-a}]", instances="")))
-    same = sorted((r.metric, str(r.via)) for r in table(plan, "app", "private").routes
-                  if r.destination == Net("52.219.60.0/23"))
+    same = sorted((r.metric, str(r.via)) for r in table(plan, "app", "private").routes if r.destination == Net("52.219.60.0/23"))
     assert same == [(STATIC_METRIC, "10.0.1.254"), (PREFIX_LIST_METRIC, str(ip_of(plan, "app-s3-gw", "vpc")))]
 
 
@@ -323,22 +360,32 @@ def test_every_table_has_the_local_route_of_every_subnet(monkeypatch):
 
 # -- gateways -------------------------------------------------------------------------------------
 
+
 def nft_map(ruleset: str, name: str) -> dict[str, str]:
     found = re.search(rf"map {name} {{ type ipv4_addr : ipv4_addr; elements = {{ (.*?) }} }}", ruleset)
     return dict(pair.split(" : ") for pair in found.group(1).split(", ")) if found else {}
 
 
 TWO_PUBLIC_VPCS = vpcs(
-    public_vpc("blue", more="""
+    public_vpc(
+        "blue",
+        more="""
         nat_gateways: {nat-a: {subnet: public-a}}
         instances:
           blue1: {subnet: public-a, public_ip: true}
           blue2: {subnet: public-a}
-        """),
-    public_vpc("green", "10.1.0.0/16", "10.1.1.0/24", more="""
+        """,
+    ),
+    public_vpc(
+        "green",
+        "10.1.0.0/16",
+        "10.1.1.0/24",
+        more="""
         instances:
           green1: {subnet: public-a, public_ip: true}
-        """))
+        """,
+    ),
+)
 
 
 def test_internet_gateway_maps_exactly_the_public_ips_of_its_vpc():
@@ -422,8 +469,9 @@ def test_vpcs_with_the_same_cidr_reach_s3_over_separate_ingresses():
     vpce = {vpc: aws_id("vpce", vpc, "s3-gw") for vpc in ("blue", "green")}
     labels = {i.iface: i.label for i in front.ingresses}
     assert sorted(labels.values()) == sorted(["internet", vpce["blue"], vpce["green"]])
-    ends = {labels[iface]: end for end, (node_name, iface) in
-            ((link.a, link.b) for link in plan.links) if node_name == front.node}
+    ends = {
+        labels[iface]: end for end, (node_name, iface) in ((link.a, link.b) for link in plan.links) if node_name == front.node
+    }
     assert ends[vpce["blue"]] == ("blue-s3-gw", "svc") and ends[vpce["green"]] == ("green-s3-gw", "svc")
     assert all(re.fullmatch(r"vpce\d+", i) for i, label in labels.items() if label != "internet")
     assert len({i.mark for i in front.ingresses}) == len(front.ingresses)
@@ -459,8 +507,7 @@ def test_peering_routes_point_at_the_peer_router_and_arrive_in_the_edge_table():
     plan = compile_plan(load(PEERED))
     (link,) = [link for link in plan.links if link.description.startswith("peering connection")]
     (hub_end, spoke_end) = sorted((link.a, link.b))
-    for (router, iface), (peer, peer_iface), cidr in ((hub_end, spoke_end, "10.1.0.0/16"),
-                                                       (spoke_end, hub_end, "10.0.0.0/16")):
+    for (router, iface), (peer, peer_iface), cidr in ((hub_end, spoke_end, "10.1.0.0/16"), (spoke_end, hub_end, "10.0.0.0/16")):
         vpc = router.removesuffix("-router")
         (route,) = [r for r in table(plan, vpc, "private").routes if r.destination == Net(cidr)]
         assert (route.dev, route.via, route.metric) == (iface, ip_of(plan, peer, peer_iface), STATIC_METRIC)

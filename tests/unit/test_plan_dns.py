@@ -5,6 +5,7 @@ hostnames, the DNS attributes), https://docs.aws.amazon.com/vpc/latest/privateli
 (endpoint names, private DNS), https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html
 (S3 private DNS and PrivateDnsOnlyForInboundResolverEndpoint).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -42,8 +43,15 @@ def answer(plan, vpc: str, name: str):
     return record and (record.origin, [str(a) for a in record.addresses])
 
 
-@pytest.mark.parametrize("name", ["s3.ap-northeast-2.amazonaws.com", "lab-bucket.s3.ap-northeast-2.amazonaws.com",
-                                  "S3.AP-NORTHEAST-2.AMAZONAWS.COM.", "s3.dualstack.ap-northeast-2.amazonaws.com"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "s3.ap-northeast-2.amazonaws.com",
+        "lab-bucket.s3.ap-northeast-2.amazonaws.com",
+        "S3.AP-NORTHEAST-2.AMAZONAWS.COM.",
+        "s3.dualstack.ap-northeast-2.amazonaws.com",
+    ],
+)
 def test_s3_names_resolve_to_s3_public_addresses(name, monkeypatch):
     """A gateway endpoint changes routes, not DNS (gateway-endpoints.html)."""
     for topology in ("public-private.yaml", "gateway-endpoint.yaml"):
@@ -87,14 +95,16 @@ def test_ec2_public_hostname_answers_the_private_ip_inside_the_vpc(monkeypatch):
 
 
 def test_us_east_1_private_hostnames_are_in_ec2_internal():
-    plan = compile_plan(load("""
+    plan = compile_plan(
+        load("""
         region: us-east-1
         vpcs:
           app:
             cidr: 10.0.0.0/16
             subnets: {private-a: {cidr: 10.0.2.0/24, az: a}}
             instances: {app1: {subnet: private-a}}
-        """))
+        """)
+    )
     assert answer(plan, "app", "ip-10-0-2-4.ec2.internal") == ("ec2-private", ["10.0.2.4"])
 
 
@@ -133,8 +143,11 @@ def test_interface_endpoint_names_resolve_to_its_enis_everywhere():
     """Endpoint-specific names are public records (regional: every ENI; zonal: that AZ's ENI)."""
     plan = compile_plan(load(interface_endpoint(", private_dns: false")))
     vpce = aws_id("vpce", "app", "s3-if")
-    regional = next(r.name for r in plan.resolvers["app"].records
-                    if r.origin == "vpce" and r.name.startswith(vpce) and ".s3.ap-northeast-2.vpce." in r.name)
+    regional = next(
+        r.name
+        for r in plan.resolvers["app"].records
+        if r.origin == "vpce" and r.name.startswith(vpce) and ".s3.ap-northeast-2.vpce." in r.name
+    )
     stem = regional.split(".")[0]
     for vpc in ("app", "other"):
         assert answer(plan, vpc, regional) == ("vpce", ["10.0.2.254", "10.0.12.254"])
@@ -159,7 +172,8 @@ def test_private_dns_needs_dns_hostnames_in_the_vpc():
 
 
 def test_without_dns_support_the_vpc_has_no_resolver():
-    plan = compile_plan(load("""
+    plan = compile_plan(
+        load("""
         vpcs:
           app:
             cidr: 10.0.0.0/16
@@ -169,7 +183,8 @@ def test_without_dns_support_the_vpc_has_no_resolver():
           other:
             cidr: 10.1.0.0/16
             subnets: {private-a: {cidr: 10.1.2.0/24, az: a}}
-        """))
+        """)
+    )
     assert sorted(plan.resolvers) == ["other"]
     assert plan.node("app-router").loopback == ()
     assert plan.node("other-router").loopback != ()

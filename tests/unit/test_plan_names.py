@@ -1,5 +1,6 @@
 """The plan as the one source of names, ids and relations: the allocation it carries, the look-ups
 the layers above use, and the eni- ids of network interfaces."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -87,6 +88,7 @@ def test_no_name_or_id_is_assembled_outside_the_naming_module():
     """`git grep` finds no aws_id( call and no node name built from a VPC's name (`<vpc>-router`,
     `<vpc>-<nat>`, ...) outside lab/plan/names.py."""
     pattern = r"aws_id\(|f\"\{[a-z_.]*\}-(router|igw)\"|f\"\{[a-z_]*vpc(\.name)?\}-\{"
-    found = subprocess.run(["git", "grep", "-nE", pattern, "--", "lab"],
-                           cwd=REPO, capture_output=True, text=True).stdout.splitlines()
+    found = subprocess.run(
+        ["git", "grep", "-nE", pattern, "--", "lab"], cwd=REPO, capture_output=True, text=True
+    ).stdout.splitlines()
     assert [line for line in found if not line.startswith("lab/plan/names.py:")] == []

@@ -1,5 +1,6 @@
 """A subnet as large as its VPC: AWS allows it ("The size of the subnet's IPv4 CIDR block can be the
 same as a VPC's IPv4 CIDR block", create-subnet), so the plan must be one the kernel accepts."""
+
 from __future__ import annotations
 
 from collections import Counter

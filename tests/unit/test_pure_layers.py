@@ -3,6 +3,7 @@
 DESIGN.md section 3 makes model/, plan/ and analysis/ pure; importing every module of them in a fresh
 interpreter (so nothing the test runner loaded counts) and finding no kernel-facing module proves it.
 """
+
 from __future__ import annotations
 
 import subprocess

@@ -2,6 +2,7 @@
 pure verbs, and traces and scenario results built from real predictions, validate against it; the
 schema's outcomes are the Outcome enum's, and output that breaks the contract is caught.
 (tests/integration/test_cli_lab.py and test_scenarios.py validate real packet-level output.)"""
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,13 @@ from result_schema import SCHEMA, problems
 REPO = Path(__file__).resolve().parents[2]
 S3 = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
 # Sources whose predictions end ok, not reachable (timeout), dns-failure and denied.
-PREDICTIONS = [("topologies/public-private.yaml", "app1", S3), ("topologies/public-private.yaml", "db1", S3),
-               ("topologies/public-private.yaml", "app1", "nowhere.s3.example.com"),
-               ("topologies/gateway-endpoint-policies.yaml", "app1", "other-bucket.s3.ap-northeast-2.amazonaws.com"),
-               ("topologies/public-private.yaml", "internet-client", "app1")]
+PREDICTIONS = [
+    ("topologies/public-private.yaml", "app1", S3),
+    ("topologies/public-private.yaml", "db1", S3),
+    ("topologies/public-private.yaml", "app1", "nowhere.s3.example.com"),
+    ("topologies/gateway-endpoint-policies.yaml", "app1", "other-bucket.s3.ap-northeast-2.amazonaws.com"),
+    ("topologies/public-private.yaml", "internet-client", "app1"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -51,8 +55,16 @@ def a_trace(outcome: Outcome = Outcome.DNS_FAILURE) -> Trace:
     """What trace() builds when the probe could not resolve the name (no packet, no observed path)."""
     topology = load_topology("topologies/public-private.yaml")
     predicted = explain(topology, compile_plan(topology), "app1", S3)
-    return Trace("app1", S3, 443, outcome, {"target": S3, "outcome": outcome, "error": "Name does not resolve"},
-                 None, predicted, ["predicted outcome ok, observed dns-failure"])
+    return Trace(
+        "app1",
+        S3,
+        443,
+        outcome,
+        {"target": S3, "outcome": outcome, "error": "Name does not resolve"},
+        None,
+        predicted,
+        ["predicted outcome ok, observed dns-failure"],
+    )
 
 
 def test_a_trace_validates():
@@ -62,10 +74,16 @@ def test_a_trace_validates():
 def test_a_run_of_trace_and_command_steps_validates():
     scenario = load_scenario("scenarios/public-and-nat-paths.yaml")
     by_action = {s.action: s for s in scenario.steps}
-    steps = [StepResult(by_action["trace"], a_trace(), ("expected outcome ok, observed dns-failure",),
-                        ("front s3-ap-northeast-2 is not running",)),
-             StepResult(by_action["dns"], CommandResult(Outcome.OK, 0, "52.219.60.10\n", ("52.219.60.10",))),
-             StepResult(by_action["s3"], CommandResult(Outcome.TIMEOUT, None, "timed out"))]
+    steps = [
+        StepResult(
+            by_action["trace"],
+            a_trace(),
+            ("expected outcome ok, observed dns-failure",),
+            ("front s3-ap-northeast-2 is not running",),
+        ),
+        StepResult(by_action["dns"], CommandResult(Outcome.OK, 0, "52.219.60.10\n", ("52.219.60.10",))),
+        StepResult(by_action["s3"], CommandResult(Outcome.TIMEOUT, None, "timed out")),
+    ]
     assert problems([ScenarioResult(scenario, steps, None).to_dict()]) == []
 
 

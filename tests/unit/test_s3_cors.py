@@ -1,6 +1,7 @@
 """CORS preflights are answered by the front from the bucket's CORS rules, as S3 answers them
 (RESTOPTIONSobject.html, cors-troubleshooting.html), and never reach moto: an OPTIONS of the
 service listed every bucket with no signature and no policy."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -11,15 +12,21 @@ from fronts import s3_fronts
 from signing import REGION, call, environ, signed_environ
 
 LAB = f"lab-bucket.s3.{REGION}.amazonaws.com"
-CORS = (b'<CORSConfiguration><CORSRule><AllowedOrigin>https://*.example.com</AllowedOrigin>'
-        b'<AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedHeader>x-amz-*</AllowedHeader>'
-        b'<ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>300</MaxAgeSeconds></CORSRule></CORSConfiguration>')
+CORS = (
+    b"<CORSConfiguration><CORSRule><AllowedOrigin>https://*.example.com</AllowedOrigin>"
+    b"<AllowedMethod>GET</AllowedMethod><AllowedMethod>PUT</AllowedMethod><AllowedHeader>x-amz-*</AllowedHeader>"
+    b"<ExposeHeader>ETag</ExposeHeader><MaxAgeSeconds>300</MaxAgeSeconds></CORSRule></CORSConfiguration>"
+)
 
 
-def preflight(app, url: str, origin: str | None = "https://app.example.com", method: str | None = "GET",
-              headers: str | None = None):
-    sent = {k: v for k, v in (("Origin", origin), ("Access-Control-Request-Method", method),
-                              ("Access-Control-Request-Headers", headers)) if v is not None}
+def preflight(
+    app, url: str, origin: str | None = "https://app.example.com", method: str | None = "GET", headers: str | None = None
+):
+    sent = {
+        k: v
+        for k, v in (("Origin", origin), ("Access-Control-Request-Method", method), ("Access-Control-Request-Headers", headers))
+        if v is not None
+    }
     return call(app, environ("OPTIONS", url, headers=sent))
 
 
@@ -37,13 +44,16 @@ def test_the_service_and_a_bucket_without_cors_refuse_and_list_nothing(tmp_path)
     assert code(preflight(fronts.endpoint, f"https://{LAB}/hello.txt", origin=None))[:2] == (400, "BadRequest")
 
 
-@pytest.mark.parametrize("origin, method, headers, allowed", [
-    ("https://app.example.com", "GET", None, True),
-    ("https://app.example.com", "PUT", "X-Amz-Meta-Owner, x-amz-acl", True),
-    ("https://app.example.com", "DELETE", None, False),
-    ("https://evil.example.org", "GET", None, False),
-    ("https://app.example.com", "GET", "authorization", False),
-])
+@pytest.mark.parametrize(
+    "origin, method, headers, allowed",
+    [
+        ("https://app.example.com", "GET", None, True),
+        ("https://app.example.com", "PUT", "X-Amz-Meta-Owner, x-amz-acl", True),
+        ("https://app.example.com", "DELETE", None, False),
+        ("https://evil.example.org", "GET", None, False),
+        ("https://app.example.com", "GET", "authorization", False),
+    ],
+)
 def test_a_preflight_follows_the_buckets_rules(tmp_path, origin, method, headers, allowed):
     fronts = s3_fronts(tmp_path)
     assert call(fronts.internet, signed_environ("PUT", f"https://{LAB}/?cors", CORS)).status_code == 200

@@ -7,6 +7,7 @@ ACLs disabled on new buckets: https://docs.aws.amazon.com/AmazonS3/latest/usergu
 CopyObject/UploadPartCopy read their source (s3:GetObject) and DeleteObjects checks each key:
 https://docs.aws.amazon.com/AmazonS3/latest/userguide/using-with-s3-policy-actions.html.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,9 +26,17 @@ def lab(tmp_path):
     return s3_fronts(tmp_path)
 
 
-@pytest.mark.parametrize("source", ["vpce-only-bucket/secret.txt", "/vpce-only-bucket/secret.txt",
-                                    "vpce-only-bucket%2Fsecret.txt", "vpce-only-bucket/secret.txt?versionId=null",
-                                    "other-bucket/report.txt", "%2Fother-bucket%2Freport.txt"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "vpce-only-bucket/secret.txt",
+        "/vpce-only-bucket/secret.txt",
+        "vpce-only-bucket%2Fsecret.txt",
+        "vpce-only-bucket/secret.txt?versionId=null",
+        "other-bucket/report.txt",
+        "%2Fother-bucket%2Freport.txt",
+    ],
+)
 def test_copy_object_needs_to_read_its_source(lab, source):
     """Through s3-gw: lab-bucket may be written, but the source's bucket policy or the endpoint
     policy denies reading it; from the internet vpce-only-bucket's policy denies it."""
@@ -56,8 +65,12 @@ def start_upload(app, url: str) -> str:
 def test_upload_part_copy_needs_to_read_its_source(lab):
     upload = start_upload(lab.endpoint, f"https://{LAB}/big.bin")
     for app in (lab.endpoint, lab.internet):
-        copied = s3(app, "PUT", f"https://{LAB}/big.bin?partNumber=1&uploadId={upload}",
-                    headers={"x-amz-copy-source": "vpce-only-bucket/secret.txt"})
+        copied = s3(
+            app,
+            "PUT",
+            f"https://{LAB}/big.bin?partNumber=1&uploadId={upload}",
+            headers={"x-amz-copy-source": "vpce-only-bucket/secret.txt"},
+        )
         assert code(copied) == (403, "AccessDenied") and not leaks(copied)
     parts = s3(lab.internet, "GET", f"https://{LAB}/big.bin?uploadId={upload}")
     assert parts.status_code == 200 and b"<Part>" not in parts.data
@@ -66,20 +79,31 @@ def test_upload_part_copy_needs_to_read_its_source(lab):
 def test_an_upload_id_serves_only_its_own_key(lab):
     """Parts sent to a key the endpoint policy allows must not land in another key's upload: moto
     finds uploads by id alone; S3 answers NoSuchUpload."""
-    lab = s3_fronts(lab.log.parent, endpoint_policy=policy([{"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
-                                                             "Resource": "arn:aws:s3:::lab-bucket/public/*"}]))
+    lab = s3_fronts(
+        lab.log.parent,
+        endpoint_policy=policy(
+            [{"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::lab-bucket/public/*"}]
+        ),
+    )
     upload = start_upload(lab.internet, f"https://{LAB}/private.txt")
     part = s3(lab.endpoint, "PUT", f"https://{LAB}/public/x?partNumber=1&uploadId={upload}", b"hijacked")
     assert code(part) == (404, "NoSuchUpload") and ET.fromstring(part.data).findtext("UploadId") == upload
-    done = s3(lab.endpoint, "POST", f"https://{LAB}/public/x?uploadId={upload}",
-              b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>")
+    done = s3(
+        lab.endpoint,
+        "POST",
+        f"https://{LAB}/public/x?uploadId={upload}",
+        b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>",
+    )
     assert code(done) == (404, "NoSuchUpload")
     assert set(stored_objects()["lab-bucket"]) == {"hello.txt"}
     own = start_upload(lab.endpoint, f"https://{LAB}/public/x")  # its own upload works from end to end
     etag = s3(lab.endpoint, "PUT", f"https://{LAB}/public/x?partNumber=1&uploadId={own}", b"mine").headers["ETag"]
-    done = s3(lab.endpoint, "POST", f"https://{LAB}/public/x?uploadId={own}",
-              f"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part>"
-              "</CompleteMultipartUpload>".encode())
+    done = s3(
+        lab.endpoint,
+        "POST",
+        f"https://{LAB}/public/x?uploadId={own}",
+        f"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>".encode(),
+    )
     assert done.status_code == 200 and stored_objects()["lab-bucket"]["public/x"] == b"mine"
 
 
@@ -90,18 +114,28 @@ def delete_request(keys: list[str], quiet: bool = False) -> bytes:
 
 def delete_result(response) -> tuple[list[str], list[tuple[str, str]]]:
     root = ET.fromstring(response.data)
-    return ([d.findtext(f"{XMLNS}Key") for d in root.iter(f"{XMLNS}Deleted")],
-            [(e.findtext(f"{XMLNS}Key"), e.findtext(f"{XMLNS}Code")) for e in root.iter(f"{XMLNS}Error")])
+    return (
+        [d.findtext(f"{XMLNS}Key") for d in root.iter(f"{XMLNS}Deleted")],
+        [(e.findtext(f"{XMLNS}Key"), e.findtext(f"{XMLNS}Code")) for e in root.iter(f"{XMLNS}Error")],
+    )
 
 
 @pytest.mark.parametrize("quiet", [False, True])
 def test_delete_objects_deletes_only_the_keys_the_policies_allow(tmp_path, quiet):
-    keep = policy([{"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
-                    "Resource": "arn:aws:s3:::lab-bucket/keep/*"}])
-    lab = s3_fronts(tmp_path, {**OBJECTS, "lab-bucket": {"keep/a.txt": "a", "tmp/b.txt": "b", "keep/c": "c"}},
-                    bucket_policies={"lab-bucket": keep})
-    response = s3(lab.internet, "POST", f"https://{LAB}/?delete",
-                  delete_request(["keep/a.txt", "tmp/b.txt", "keep/c", "../other-bucket/report.txt"], quiet))
+    keep = policy(
+        [{"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "arn:aws:s3:::lab-bucket/keep/*"}]
+    )
+    lab = s3_fronts(
+        tmp_path,
+        {**OBJECTS, "lab-bucket": {"keep/a.txt": "a", "tmp/b.txt": "b", "keep/c": "c"}},
+        bucket_policies={"lab-bucket": keep},
+    )
+    response = s3(
+        lab.internet,
+        "POST",
+        f"https://{LAB}/?delete",
+        delete_request(["keep/a.txt", "tmp/b.txt", "keep/c", "../other-bucket/report.txt"], quiet),
+    )
     deleted, errors = delete_result(response)
     assert response.status_code == 200 and errors == [("keep/a.txt", "AccessDenied"), ("keep/c", "AccessDenied")]
     assert deleted == ([] if quiet else ["tmp/b.txt", "../other-bucket/report.txt"])
@@ -124,20 +158,31 @@ def test_delete_objects_hands_moto_exactly_the_keys_it_checked(tmp_path):
     assert stored_objects()["lab-bucket"] == {"a\nb": b"newline", " padded ": b"spaces"}
 
 
-@pytest.mark.parametrize("document", [b"<Delete></Delete>", b"<Delete><Object/></Delete>", b"not xml",
-                                      delete_request(["k"] * 1001), b"<Other><Object><Key>hello.txt</Key></Object></Other>"])
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"<Delete></Delete>",
+        b"<Delete><Object/></Delete>",
+        b"not xml",
+        delete_request(["k"] * 1001),
+        b"<Other><Object><Key>hello.txt</Key></Object></Other>",
+    ],
+)
 def test_a_delete_document_s3_cannot_read_is_malformed_xml(lab, document):
     assert code(s3(lab.internet, "POST", f"https://{LAB}/?delete", document)) == (400, "MalformedXML")
     assert stored_objects()["lab-bucket"] == {"hello.txt": HELLO}
 
 
-@pytest.mark.parametrize("method, url, action", [
-    ("GET", f"https://{LAB}/hello.txt?versionId=null", "s3:GetObjectVersion"),
-    ("HEAD", f"https://{LAB}/hello.txt?versionId=null", "s3:GetObjectVersion"),
-    ("DELETE", f"https://{LAB}/hello.txt?versionId=null", "s3:DeleteObjectVersion"),
-    ("GET", f"https://{LAB}/hello.txt?versionId=null&acl", "s3:GetObjectVersionAcl"),
-    ("GET", f"https://{LAB}/?versions", "s3:ListBucketVersions"),
-])
+@pytest.mark.parametrize(
+    "method, url, action",
+    [
+        ("GET", f"https://{LAB}/hello.txt?versionId=null", "s3:GetObjectVersion"),
+        ("HEAD", f"https://{LAB}/hello.txt?versionId=null", "s3:GetObjectVersion"),
+        ("DELETE", f"https://{LAB}/hello.txt?versionId=null", "s3:DeleteObjectVersion"),
+        ("GET", f"https://{LAB}/hello.txt?versionId=null&acl", "s3:GetObjectVersionAcl"),
+        ("GET", f"https://{LAB}/?versions", "s3:ListBucketVersions"),
+    ],
+)
 def test_a_version_id_is_its_own_action(lab, method, url, action):
     """s3-gw allows GetObject, not GetObjectVersion: naming a version does not slip past it."""
     response = s3(lab.endpoint, method, url)
@@ -149,7 +194,7 @@ def test_a_version_id_is_its_own_action(lab, method, url, action):
 
 
 def test_two_subresources_are_one_operation_and_moto_sees_only_that_one(lab):
-    tagging = b'<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>'
+    tagging = b"<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>"
     assert code(s3(lab.endpoint, "GET", f"https://{LAB}/hello.txt?acl&tagging")) == (403, "AccessDenied")
     both = s3(lab.internet, "PUT", f"https://{LAB}/hello.txt?tagging&acl", tagging)
     assert code(both) == (400, "AccessControlListNotSupported")  # PutObjectAcl, refused; never PutObjectTagging
@@ -159,17 +204,20 @@ def test_two_subresources_are_one_operation_and_moto_sees_only_that_one(lab):
     assert code(policy_first) == (404, "NoSuchBucketPolicy") and lab.logged()[-1]["action"] == "s3:GetBucketPolicy"
 
 
-@pytest.mark.parametrize("method, url, expected", [
-    ("GET", f"https://{OTHER}/report.txt?x-id=GetObject&foo", (403, "AccessDenied")),
-    ("GET", f"https://{OTHER}/?website&list-type=2", (403, "AccessDenied")),
-    ("DELETE", f"https://{LAB}/hello.txt?x-id=PutObject", (403, "AccessDenied")),
-    ("DELETE", f"https://{LAB}/hello.txt?tagging", (403, "AccessDenied")),
-    ("PUT", f"https://{LAB}/hello.txt?retention", (403, "AccessDenied")),
-    ("GET", f"https://{LAB}/hello.txt?uploadId=1", (403, "AccessDenied")),  # ListParts
-    ("POST", f"https://{LAB}/hello.txt?restore", (403, "AccessDenied")),
-    ("GET", f"https://{LAB}/?session", (501, "NotImplemented")),  # CreateSession: directory buckets
-    ("PUT", f"https://{LAB}/hello.txt?renameObject", (501, "NotImplemented")),
-])
+@pytest.mark.parametrize(
+    "method, url, expected",
+    [
+        ("GET", f"https://{OTHER}/report.txt?x-id=GetObject&foo", (403, "AccessDenied")),
+        ("GET", f"https://{OTHER}/?website&list-type=2", (403, "AccessDenied")),
+        ("DELETE", f"https://{LAB}/hello.txt?x-id=PutObject", (403, "AccessDenied")),
+        ("DELETE", f"https://{LAB}/hello.txt?tagging", (403, "AccessDenied")),
+        ("PUT", f"https://{LAB}/hello.txt?retention", (403, "AccessDenied")),
+        ("GET", f"https://{LAB}/hello.txt?uploadId=1", (403, "AccessDenied")),  # ListParts
+        ("POST", f"https://{LAB}/hello.txt?restore", (403, "AccessDenied")),
+        ("GET", f"https://{LAB}/?session", (501, "NotImplemented")),  # CreateSession: directory buckets
+        ("PUT", f"https://{LAB}/hello.txt?renameObject", (501, "NotImplemented")),
+    ],
+)
 def test_subresource_markers_decide_the_action_and_unknown_ones_are_ignored(lab, method, url, expected):
     response = s3(lab.endpoint, method, url)
     assert code(response) == expected and not leaks(response)
@@ -182,27 +230,45 @@ def test_an_unknown_marker_on_an_allowed_read_reads_just_the_object(lab):
     assert stored_objects()["lab-bucket"] == {"hello.txt": HELLO}
 
 
-@pytest.mark.parametrize("headers, expected", [
-    ({"x-amz-acl": "public-read"}, (400, "AccessControlListNotSupported")),
-    ({"x-amz-acl": "authenticated-read"}, (400, "AccessControlListNotSupported")),
-    ({"x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'}, (400, "AccessControlListNotSupported")),
-    ({"x-amz-acl": "bucket-owner-full-control"}, (200, None)),
-    ({"x-amz-acl": "private"}, (200, None)),
-])
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({"x-amz-acl": "public-read"}, (400, "AccessControlListNotSupported")),
+        ({"x-amz-acl": "authenticated-read"}, (400, "AccessControlListNotSupported")),
+        ({"x-amz-grant-read": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'}, (400, "AccessControlListNotSupported")),
+        ({"x-amz-acl": "bucket-owner-full-control"}, (200, None)),
+        ({"x-amz-acl": "private"}, (200, None)),
+    ],
+)
 def test_acls_are_disabled_as_on_every_new_bucket(lab, headers, expected):
     response = s3(lab.internet, "PUT", f"https://{LAB}/acl.txt", b"x", headers)
     assert code(response) == expected
     assert ("acl.txt" in stored_objects()["lab-bucket"]) == (expected[0] == 200)
     assert code(s3(lab.internet, "PUT", f"https://{LAB}/hello.txt?acl", b"<AccessControlPolicy/>")) == (
-        400, "AccessControlListNotSupported")
+        400,
+        "AccessControlListNotSupported",
+    )
 
 
 def public_lab(tmp_path, key: str, cidr: str):
-    readable = policy([{"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                        "Resource": "arn:aws:s3:::public-bucket/*", "Condition": {"IpAddress": {key: cidr}}}])
-    return s3_fronts(tmp_path, {**OBJECTS, "public-bucket": {"index.html": "<h1>public</h1>"}},
-                     bucket_policies={"public-bucket": readable},
-                     endpoint_policy=parse_policy(DEFAULT_ENDPOINT_POLICY, "default"))
+    readable = policy(
+        [
+            {
+                "Sid": "PublicRead",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": "arn:aws:s3:::public-bucket/*",
+                "Condition": {"IpAddress": {key: cidr}},
+            }
+        ]
+    )
+    return s3_fronts(
+        tmp_path,
+        {**OBJECTS, "public-bucket": {"index.html": "<h1>public</h1>"}},
+        bucket_policies={"public-bucket": readable},
+        endpoint_policy=parse_policy(DEFAULT_ENDPOINT_POLICY, "default"),
+    )
 
 
 def test_an_anonymous_read_a_bucket_policy_allows_is_served(tmp_path):
@@ -227,10 +293,20 @@ def test_an_anonymous_read_through_the_endpoint_is_served_on_aws_vpc_source_ip(t
 
 def test_a_parameter_given_twice_is_checked_as_moto_reads_it(tmp_path):
     """moto reads a parameter's first value; the policy check reads the same one, and moto gets no other."""
-    private = policy([{"Effect": "Deny", "Principal": "*", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::lab-bucket",
-                       "Condition": {"StringLike": {"s3:prefix": "private/*"}}}])
-    lab = s3_fronts(tmp_path, {"lab-bucket": {"private/a.txt": "p", "public/b.txt": "b"}},
-                    bucket_policies={"lab-bucket": private})
+    private = policy(
+        [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:ListBucket",
+                "Resource": "arn:aws:s3:::lab-bucket",
+                "Condition": {"StringLike": {"s3:prefix": "private/*"}},
+            }
+        ]
+    )
+    lab = s3_fronts(
+        tmp_path, {"lab-bucket": {"private/a.txt": "p", "public/b.txt": "b"}}, bucket_policies={"lab-bucket": private}
+    )
     first_private = s3(lab.internet, "GET", f"https://{LAB}/?list-type=2&prefix=private%2F&prefix=public%2F")
     assert code(first_private) == (403, "AccessDenied") and b"private/a.txt" not in first_private.data
     first_public = s3(lab.internet, "GET", f"https://{LAB}/?list-type=2&prefix=public%2F&prefix=private%2F")
@@ -238,8 +314,12 @@ def test_a_parameter_given_twice_is_checked_as_moto_reads_it(tmp_path):
 
 
 def test_an_upload_id_given_twice_is_checked_as_moto_reads_it(tmp_path):
-    lab = s3_fronts(tmp_path, endpoint_policy=policy([{"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
-                                                       "Resource": "arn:aws:s3:::lab-bucket/public/*"}]))
+    lab = s3_fronts(
+        tmp_path,
+        endpoint_policy=policy(
+            [{"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::lab-bucket/public/*"}]
+        ),
+    )
     theirs = start_upload(lab.internet, f"https://{LAB}/private.txt")
     mine = start_upload(lab.endpoint, f"https://{LAB}/public/x")
     part = s3(lab.endpoint, "PUT", f"https://{LAB}/public/x?partNumber=1&uploadId={theirs}&uploadId={mine}", b"hijacked")
@@ -251,12 +331,15 @@ def test_an_upload_id_given_twice_is_checked_as_moto_reads_it(tmp_path):
 def test_bypassing_governance_retention_needs_its_own_permission(lab):
     """x-amz-bypass-governance-retention needs s3:BypassGovernanceRetention (DeleteObject,
     DeleteObjects, PutObjectRetention), which s3-gw's policy does not grant."""
-    lab = s3_fronts(lab.log.parent, endpoint_policy=policy([{"Effect": "Allow", "Principal": "*", "Action": "s3:*Object",
-                                                             "Resource": "arn:aws:s3:::lab-bucket/*"}]))
+    lab = s3_fronts(
+        lab.log.parent,
+        endpoint_policy=policy(
+            [{"Effect": "Allow", "Principal": "*", "Action": "s3:*Object", "Resource": "arn:aws:s3:::lab-bucket/*"}]
+        ),
+    )
     bypass = {"x-amz-bypass-governance-retention": "true"}
     assert code(s3(lab.endpoint, "DELETE", f"https://{LAB}/hello.txt", headers=bypass)) == (403, "AccessDenied")
-    batch = s3(lab.endpoint, "POST", f"https://{LAB}/?delete",
-               b"<Delete><Object><Key>hello.txt</Key></Object></Delete>", bypass)
+    batch = s3(lab.endpoint, "POST", f"https://{LAB}/?delete", b"<Delete><Object><Key>hello.txt</Key></Object></Delete>", bypass)
     assert b"<Code>AccessDenied</Code>" in batch.data
     assert stored_objects()["lab-bucket"] == {"hello.txt": HELLO}
     assert s3(lab.endpoint, "DELETE", f"https://{LAB}/hello.txt").status_code == 204  # without it, allowed

@@ -11,6 +11,7 @@
 https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html,
 sigv4-streaming.html, sigv4-streaming-trailers.html.
 """
+
 from __future__ import annotations
 
 import base64
@@ -39,8 +40,9 @@ from lab.services.s3_backend import rewrite
 from signing import LAB_CREDENTIALS, REGION, call, environ, signed_environ
 
 LAB = f"https://lab-bucket.s3.{REGION}.amazonaws.com"
-VERSIONING = (b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
-              b'<Status>Enabled</Status></VersioningConfiguration>')
+VERSIONING = (
+    b'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>'
+)
 
 
 class Declared(S3SigV4Auth):
@@ -84,8 +86,11 @@ def test_an_unknown_key_or_a_bad_signature_reads_no_body(tmp_path):
         old, new = next(iter(change.items()))
         env["HTTP_AUTHORIZATION"] = env["HTTP_AUTHORIZATION"].replace(old, new, 1)
         env["wsgi.input"] = body = Counted(b"\0" * 4096)
-        assert code(call(fronts.internet, env))[1] in ("InvalidAccessKeyId", "AuthorizationHeaderMalformed",
-                                                       "SignatureDoesNotMatch")
+        assert code(call(fronts.internet, env))[1] in (
+            "InvalidAccessKeyId",
+            "AuthorizationHeaderMalformed",
+            "SignatureDoesNotMatch",
+        )
         assert body.taken == 0
     assert "big.bin" not in stored_objects()["lab-bucket"]
 
@@ -97,7 +102,8 @@ def test_any_other_payload_value_is_invalid_argument(tmp_path):
     assert ET.fromstring(response.data).findtext("Message") == (
         "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, "
-        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.")
+        "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value."
+    )
     assert b"<ArgumentName>x-amz-content-sha256</ArgumentName><ArgumentValue>anything</ArgumentValue>" in response.data
     assert "g.txt" not in stored_objects()["lab-bucket"]
 
@@ -105,8 +111,10 @@ def test_any_other_payload_value_is_invalid_argument(tmp_path):
 def test_a_hex_digest_is_compared_in_any_case(tmp_path):
     fronts = s3_fronts(tmp_path)
     other = s3_chunked.hashlib.sha256(b"OTHER").hexdigest().upper()
-    assert code(call(fronts.internet, declared_environ("PUT", f"{LAB}/g.txt", b"REAL", other))) \
-        == (400, "XAmzContentSHA256Mismatch")
+    assert code(call(fronts.internet, declared_environ("PUT", f"{LAB}/g.txt", b"REAL", other))) == (
+        400,
+        "XAmzContentSHA256Mismatch",
+    )
     assert "g.txt" not in stored_objects()["lab-bucket"]
     right = s3_chunked.hashlib.sha256(b"REAL").hexdigest().upper()
     assert call(fronts.internet, declared_environ("PUT", f"{LAB}/g.txt", b"REAL", right)).status_code == 200
@@ -118,18 +126,31 @@ def versions(key: str) -> list:
     return [getattr(v, "value", "delete marker") for v in bucket.keys.getlist(key)]
 
 
-@pytest.mark.parametrize("content_type, encode", [("application/json", lambda v: json.dumps({"versionId": v})),
-                                                   ("application/x-www-form-urlencoded", lambda v: f"versionId={v}")])
+@pytest.mark.parametrize(
+    "content_type, encode",
+    [
+        ("application/json", lambda v: json.dumps({"versionId": v})),
+        ("application/x-www-form-urlencoded", lambda v: f"versionId={v}"),
+    ],
+)
 def test_a_body_names_no_version_to_delete(tmp_path, content_type, encode):
     """moto's _get_param reads a form's fields and falls back to a JSON body; S3 ignores a
     DeleteObject's body and writes a delete marker."""
-    deny = parse_policy({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObjectVersion", "Resource": "arn:aws:s3:::lab-bucket/*"}]}, "p")
+    deny = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObjectVersion", "Resource": "arn:aws:s3:::lab-bucket/*"}
+            ],
+        },
+        "p",
+    )
     fronts = s3_fronts(tmp_path, bucket_policies={"lab-bucket": deny})
     assert call(fronts.internet, signed_environ("PUT", f"{LAB}/?versioning", VERSIONING)).status_code == 200
     v1 = call(fronts.internet, signed_environ("PUT", f"{LAB}/doc.txt", b"v1")).headers["x-amz-version-id"]
-    deleted = call(fronts.internet, signed_environ("DELETE", f"{LAB}/doc.txt", encode(v1).encode(),
-                                                   {"Content-Type": content_type}))
+    deleted = call(
+        fronts.internet, signed_environ("DELETE", f"{LAB}/doc.txt", encode(v1).encode(), {"Content-Type": content_type})
+    )
     assert deleted.status_code == 204 and deleted.headers.get("x-amz-delete-marker") == "true"
     assert versions("doc.txt") == [b"v1", "delete marker"]
 
@@ -137,13 +158,21 @@ def test_a_body_names_no_version_to_delete(tmp_path, content_type, encode):
 def test_a_form_body_is_an_objects_data_not_a_subresource(tmp_path):
     """werkzeug parses a form body, and moto took its fields for the request's parameters and its
     'file' field for the body: the object held another body than the one sent and authorized."""
-    deny = parse_policy({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Principal": "*", "Action": "s3:PutObjectTagging", "Resource": "arn:aws:s3:::lab-bucket/*"}]}, "p")
+    deny = parse_policy(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObjectTagging", "Resource": "arn:aws:s3:::lab-bucket/*"}
+            ],
+        },
+        "p",
+    )
     fronts = s3_fronts(tmp_path, bucket_policies={"lab-bucket": deny})
     tagging = "<Tagging><TagSet><Tag><Key>owner</Key><Value>mallory</Value></Tag></TagSet></Tagging>"
     form = urlencode({"tagging": "", "key": "x", "file": tagging}).encode()
-    put = call(fronts.internet, signed_environ("PUT", f"{LAB}/hello.txt", form,
-                                               {"Content-Type": "application/x-www-form-urlencoded"}))
+    put = call(
+        fronts.internet, signed_environ("PUT", f"{LAB}/hello.txt", form, {"Content-Type": "application/x-www-form-urlencoded"})
+    )
     assert put.status_code == 200
     assert stored_objects()["lab-bucket"]["hello.txt"] == form
     tags = call(fronts.internet, signed_environ("GET", f"{LAB}/hello.txt?tagging"))
@@ -151,16 +180,35 @@ def test_a_form_body_is_an_objects_data_not_a_subresource(tmp_path):
 
 
 def test_moto_gets_only_the_operations_headers_and_body():
-    env = environ("DELETE", f"{LAB}/doc.txt", b'{"versionId": "1"}', {
-        "Content-Type": "application/json", "versionId": "1", "x-amz-decoded-content-length": "314572800",
-        "x-amz-trailer": "x-amz-checksum-crc32", "x-amz-bypass-governance-retention": "true", "X-Amz-Date": "x"})
+    env = environ(
+        "DELETE",
+        f"{LAB}/doc.txt",
+        b'{"versionId": "1"}',
+        {
+            "Content-Type": "application/json",
+            "versionId": "1",
+            "x-amz-decoded-content-length": "314572800",
+            "x-amz-trailer": "x-amz-checksum-crc32",
+            "x-amz-bypass-governance-retention": "true",
+            "X-Amz-Date": "x",
+        },
+    )
     rewrite(env, identify("DELETE", "object", (), ()), S3Target("lab-bucket", "doc.txt"), [], REGION, None)
     headers = {k: v for k, v in env.items() if k.startswith("HTTP_") or k.startswith("CONTENT_")}
-    assert set(headers) == {"HTTP_HOST", "HTTP_AUTHORIZATION", "HTTP_X_AMZ_CONTENT_SHA256", "CONTENT_LENGTH",
-                            "HTTP_X_AMZ_BYPASS_GOVERNANCE_RETENTION"}
+    assert set(headers) == {
+        "HTTP_HOST",
+        "HTTP_AUTHORIZATION",
+        "HTTP_X_AMZ_CONTENT_SHA256",
+        "CONTENT_LENGTH",
+        "HTTP_X_AMZ_BYPASS_GOVERNANCE_RETENTION",
+    }
     assert (env["CONTENT_LENGTH"], env["wsgi.input"].read()) == ("0", b"")
-    put = environ("PUT", f"{LAB}/doc.txt", b"data", {"Content-Type": "text/plain", "Content-Encoding": "gzip,aws-chunked",
-                                                    "x-amz-meta-owner": "alice", "Range": "bytes=0-1"})
+    put = environ(
+        "PUT",
+        f"{LAB}/doc.txt",
+        b"data",
+        {"Content-Type": "text/plain", "Content-Encoding": "gzip,aws-chunked", "x-amz-meta-owner": "alice", "Range": "bytes=0-1"},
+    )
     rewrite(put, identify("PUT", "object", (), ()), S3Target("lab-bucket", "doc.txt"), [], REGION, None)
     assert (put["CONTENT_TYPE"], put["HTTP_CONTENT_ENCODING"], put["HTTP_X_AMZ_META_OWNER"]) == ("text/plain", "gzip", "alice")
     assert "HTTP_RANGE" not in put and put["wsgi.input"].read() == b"data"
@@ -172,8 +220,11 @@ def test_a_streaming_declaration_without_a_body_allocates_nothing(tmp_path, meth
     an anonymous preflight included."""
     fronts = s3_fronts(tmp_path)
     headers = {"x-amz-decoded-content-length": str(300 * 1024 * 1024)}
-    env = (declared_environ(method, f"{LAB}/hello.txt", b"", s3_chunked.SIGNED_CHUNKS, headers) if signed else
-           environ(method, f"{LAB}/hello.txt", b"", {**headers, "x-amz-content-sha256": s3_chunked.SIGNED_CHUNKS}))
+    env = (
+        declared_environ(method, f"{LAB}/hello.txt", b"", s3_chunked.SIGNED_CHUNKS, headers)
+        if signed
+        else environ(method, f"{LAB}/hello.txt", b"", {**headers, "x-amz-content-sha256": s3_chunked.SIGNED_CHUNKS})
+    )
     tracemalloc.start()
     try:
         response = call(fronts.internet, env)
@@ -197,8 +248,15 @@ def signed_chunks(env: dict, parts: list[bytes], trailer: dict[str, str] | None 
     return out + lines.replace("\n", "\r\n").encode() + f"x-amz-trailer-signature:{signature}\r\n\r\n".encode()
 
 
-def streaming_put(value: str, parts: list[bytes], *, trailer: dict[str, str] | None = None,
-                  tamper: bytes | None = None, length: str | None = "", trailer_header: str | None = None) -> dict:
+def streaming_put(
+    value: str,
+    parts: list[bytes],
+    *,
+    trailer: dict[str, str] | None = None,
+    tamper: bytes | None = None,
+    length: str | None = "",
+    trailer_header: str | None = None,
+) -> dict:
     """A signed PUT of `parts` in aws-chunked coding; `length`: x-amz-decoded-content-length ('': the
     right one, None: none); `trailer_header`: x-amz-trailer (default: the trailer's names)."""
     data = b"".join(parts)
@@ -226,11 +284,14 @@ def crc32(data: bytes) -> str:
 PARTS = [b"a" * 8192, b"b" * 100]
 
 
-@pytest.mark.parametrize("value, trailer", [
-    (s3_chunked.SIGNED_CHUNKS, None),
-    (s3_chunked.SIGNED_CHUNKS_TRAILER, {"x-amz-checksum-crc32": crc32(b"".join(PARTS))}),
-    (s3_chunked.UNSIGNED_TRAILER, {"x-amz-checksum-crc32": crc32(b"".join(PARTS))}),
-])
+@pytest.mark.parametrize(
+    "value, trailer",
+    [
+        (s3_chunked.SIGNED_CHUNKS, None),
+        (s3_chunked.SIGNED_CHUNKS_TRAILER, {"x-amz-checksum-crc32": crc32(b"".join(PARTS))}),
+        (s3_chunked.UNSIGNED_TRAILER, {"x-amz-checksum-crc32": crc32(b"".join(PARTS))}),
+    ],
+)
 def test_an_aws_chunked_upload_is_decoded_and_verified_in_the_front(tmp_path, value, trailer):
     fronts = s3_fronts(tmp_path)
     put = call(fronts.internet, streaming_put(value, PARTS, trailer=trailer))
@@ -240,11 +301,14 @@ def test_an_aws_chunked_upload_is_decoded_and_verified_in_the_front(tmp_path, va
     assert "aws-chunked" not in head.headers.get("Content-Encoding", "")
 
 
-@pytest.mark.parametrize("value, trailer, expected", [
-    (s3_chunked.SIGNED_CHUNKS, None, (403, "SignatureDoesNotMatch")),
-    (s3_chunked.SIGNED_CHUNKS_TRAILER, {"x-amz-checksum-crc32": crc32(b"".join(PARTS))}, (403, "SignatureDoesNotMatch")),
-    (s3_chunked.UNSIGNED_TRAILER, {"x-amz-checksum-crc32": crc32(b"".join(PARTS))}, (400, "BadDigest")),
-])
+@pytest.mark.parametrize(
+    "value, trailer, expected",
+    [
+        (s3_chunked.SIGNED_CHUNKS, None, (403, "SignatureDoesNotMatch")),
+        (s3_chunked.SIGNED_CHUNKS_TRAILER, {"x-amz-checksum-crc32": crc32(b"".join(PARTS))}, (403, "SignatureDoesNotMatch")),
+        (s3_chunked.UNSIGNED_TRAILER, {"x-amz-checksum-crc32": crc32(b"".join(PARTS))}, (400, "BadDigest")),
+    ],
+)
 def test_a_chunk_changed_on_the_way_is_refused_and_stores_nothing(tmp_path, value, trailer, expected):
     fronts = s3_fronts(tmp_path)
     put = call(fronts.internet, streaming_put(value, PARTS, trailer=trailer, tamper=b"A" + b"a" * 8191))
@@ -265,13 +329,16 @@ def sha256_b64(data: bytes) -> str:
     return base64.b64encode(s3_chunked.hashlib.sha256(data).digest()).decode()
 
 
-@pytest.mark.parametrize("declared, trailer, expected", [
-    ("x-amz-checksum-sha256", {"x-amz-checksum-sha256": sha256_b64(b"".join(PARTS))}, (200, None)),
-    ("x-amz-checksum-sha256", {"x-amz-checksum-sha256": sha256_b64(b"other")}, (400, "BadDigest")),
-    ("x-amz-checksum-crc32", {"x-amz-checksum-sha256": sha256_b64(b"".join(PARTS))}, (400, "MalformedTrailerError")),
-    ("x-amz-checksum-crc32", {}, (400, "MalformedTrailerError")),
-    ("x-amz-meta-owner", {"x-amz-meta-owner": "mallory"}, (400, "MalformedTrailerError")),
-])
+@pytest.mark.parametrize(
+    "declared, trailer, expected",
+    [
+        ("x-amz-checksum-sha256", {"x-amz-checksum-sha256": sha256_b64(b"".join(PARTS))}, (200, None)),
+        ("x-amz-checksum-sha256", {"x-amz-checksum-sha256": sha256_b64(b"other")}, (400, "BadDigest")),
+        ("x-amz-checksum-crc32", {"x-amz-checksum-sha256": sha256_b64(b"".join(PARTS))}, (400, "MalformedTrailerError")),
+        ("x-amz-checksum-crc32", {}, (400, "MalformedTrailerError")),
+        ("x-amz-meta-owner", {"x-amz-meta-owner": "mallory"}, (400, "MalformedTrailerError")),
+    ],
+)
 def test_the_trailer_is_the_declared_checksum_of_the_body(tmp_path, declared, trailer, expected):
     fronts = s3_fronts(tmp_path)
     env = streaming_put(s3_chunked.UNSIGNED_TRAILER, PARTS, trailer=trailer, trailer_header=declared)
@@ -279,13 +346,16 @@ def test_the_trailer_is_the_declared_checksum_of_the_body(tmp_path, declared, tr
     assert ("streamed.bin" in stored_objects()["lab-bucket"]) == (expected[0] == 200)
 
 
-@pytest.mark.parametrize("headers, expected", [
-    ({"Content-MD5": base64.b64encode(s3_chunked.hashlib.md5(b"data").digest()).decode()}, (200, None)),
-    ({"Content-MD5": base64.b64encode(s3_chunked.hashlib.md5(b"other").digest()).decode()}, (400, "BadDigest")),
-    ({"Content-MD5": "not base64!"}, (400, "InvalidDigest")),
-    ({"x-amz-checksum-crc32": crc32(b"data")}, (200, None)),
-    ({"x-amz-checksum-crc32": crc32(b"other")}, (400, "BadDigest")),
-])
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        ({"Content-MD5": base64.b64encode(s3_chunked.hashlib.md5(b"data").digest()).decode()}, (200, None)),
+        ({"Content-MD5": base64.b64encode(s3_chunked.hashlib.md5(b"other").digest()).decode()}, (400, "BadDigest")),
+        ({"Content-MD5": "not base64!"}, (400, "InvalidDigest")),
+        ({"x-amz-checksum-crc32": crc32(b"data")}, (200, None)),
+        ({"x-amz-checksum-crc32": crc32(b"other")}, (400, "BadDigest")),
+    ],
+)
 def test_a_plain_bodys_digests_are_checked(tmp_path, headers, expected):
     """moto stores whatever checksum it is given; S3 compares it with the body."""
     fronts = s3_fronts(tmp_path)
@@ -307,9 +377,18 @@ def test_botocores_own_unsigned_trailer_encoding_is_read(tmp_path):
     fronts = s3_fronts(tmp_path)
     data = bytes(range(256)) * 40
     encoded = AwsChunkedWrapper(io.BytesIO(data), Crc32Checksum, "x-amz-checksum-crc32", chunk_size=4096).read()
-    env = declared_environ("PUT", f"{LAB}/cli.bin", b"", s3_chunked.UNSIGNED_TRAILER, {
-        "Content-Encoding": "aws-chunked", "x-amz-trailer": "x-amz-checksum-crc32",
-        "x-amz-decoded-content-length": str(len(data)), "x-amz-sdk-checksum-algorithm": "CRC32"})
+    env = declared_environ(
+        "PUT",
+        f"{LAB}/cli.bin",
+        b"",
+        s3_chunked.UNSIGNED_TRAILER,
+        {
+            "Content-Encoding": "aws-chunked",
+            "x-amz-trailer": "x-amz-checksum-crc32",
+            "x-amz-decoded-content-length": str(len(data)),
+            "x-amz-sdk-checksum-algorithm": "CRC32",
+        },
+    )
     env.update({"wsgi.input": io.BytesIO(encoded), "CONTENT_LENGTH": str(len(encoded))})
     put = call(fronts.internet, env)
     assert put.status_code == 200, put.data
@@ -319,8 +398,9 @@ def test_botocores_own_unsigned_trailer_encoding_is_read(tmp_path):
 
 def test_a_decoded_length_over_the_limit_is_refused_before_reading(tmp_path):
     fronts = s3_fronts(tmp_path)
-    env = streaming_put(s3_chunked.UNSIGNED_TRAILER, [b"x"], trailer={"x-amz-checksum-crc32": crc32(b"x")},
-                        length=str(s3_chunked.MAX_BODY + 1))
+    env = streaming_put(
+        s3_chunked.UNSIGNED_TRAILER, [b"x"], trailer={"x-amz-checksum-crc32": crc32(b"x")}, length=str(s3_chunked.MAX_BODY + 1)
+    )
     env["wsgi.input"] = body = Counted(env["wsgi.input"].getvalue())
     assert code(call(fronts.internet, env)) == (400, "EntityTooLarge") and body.taken == 0
     with mock.patch.object(s3_chunked, "MAX_BODY", 8000):
@@ -332,11 +412,21 @@ def test_a_decoded_length_over_the_limit_is_refused_before_reading(tmp_path):
 def test_chunk_signatures_are_the_ones_aws_documents():
     """The example of https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html: 64 KB then
     1 KB of 'a', seed signature 4f232c43..., in us-east-1 on 2013-05-24 with the documented example key."""
-    signed = sigv4.Signed("AKIAIOSFODNN7EXAMPLE", "20130524", "us-east-1", "s3", "20130524T000000Z",
-                          ("host",), "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9", False)
-    expected = ["ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
-                "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497",
-                "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9"]
+    signed = sigv4.Signed(
+        "AKIAIOSFODNN7EXAMPLE",
+        "20130524",
+        "us-east-1",
+        "s3",
+        "20130524T000000Z",
+        ("host",),
+        "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
+        False,
+    )
+    expected = [
+        "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648",
+        "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497",
+        "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9",
+    ]
     with mock.patch.dict(sigv4.KEYS, {"AKIAIOSFODNN7EXAMPLE": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}):
         previous, got = signed.signature, []
         for part in (b"a" * 65536, b"a" * 1024, b""):
@@ -353,11 +443,17 @@ class Empty:
 def as_boto3_sends(method: str, operation: str, **params) -> dict:
     """The environ of the request boto3 (this botocore) sends for an S3 call over HTTPS, as werkzeug's
     server would deliver it: PutObject goes aws-chunked with a CRC32 trailer, as the AWS CLI's uploads do."""
-    client = boto3.client("s3", region_name=REGION, endpoint_url=f"https://s3.{REGION}.amazonaws.com",
-                          aws_access_key_id=LAB_CREDENTIALS.access_key, aws_secret_access_key=LAB_CREDENTIALS.secret_key)
+    client = boto3.client(
+        "s3",
+        region_name=REGION,
+        endpoint_url=f"https://s3.{REGION}.amazonaws.com",
+        aws_access_key_id=LAB_CREDENTIALS.access_key,
+        aws_secret_access_key=LAB_CREDENTIALS.secret_key,
+    )
     sent = []
-    client.meta.events.register(f"before-send.s3.{operation}",
-                                lambda request, **_: sent.append(request) or AWSResponse(request.url, 200, {}, Empty()))
+    client.meta.events.register(
+        f"before-send.s3.{operation}", lambda request, **_: sent.append(request) or AWSResponse(request.url, 200, {}, Empty())
+    )
     getattr(client, method)(**params)
     (request,) = sent
     body = request.body.read() if hasattr(request.body, "read") else request.body or b""

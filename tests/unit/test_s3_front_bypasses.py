@@ -10,6 +10,7 @@ Part two (what a request does): test_s3_front_action_bypasses.py.
 S3's answers: https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html#ErrorCodeList;
 addressing: https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html.
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -37,10 +38,18 @@ HOST_VARIANTS = [  # (Host, path, the bucket S3 reads, its answer to the interne
     (f"{S3_HOST}.", "/vpce-only-bucket/secret.txt", "vpce-only-bucket", (403, "AccessDenied")),
     ("52.219.60.10", "/vpce-only-bucket/secret.txt", "vpce-only-bucket", (403, "AccessDenied")),
     (f"www.{VPCE_ONLY}", "/secret.txt", "www.vpce-only-bucket", (404, "NoSuchBucket")),
-    ("vpce-only-bucket.s3-website.ap-northeast-2.amazonaws.com", "/secret.txt",
-     "vpce-only-bucket.s3-website.ap-northeast-2.amazonaws.com", (404, "NoSuchBucket")),  # a CNAME's whole name
-    ("vpce-only-bucket.s3-ap-northeast-2.amazonaws.com", "/secret.txt",
-     "vpce-only-bucket.s3-ap-northeast-2.amazonaws.com", (404, "NoSuchBucket")),
+    (
+        "vpce-only-bucket.s3-website.ap-northeast-2.amazonaws.com",
+        "/secret.txt",
+        "vpce-only-bucket.s3-website.ap-northeast-2.amazonaws.com",
+        (404, "NoSuchBucket"),
+    ),  # a CNAME's whole name
+    (
+        "vpce-only-bucket.s3-ap-northeast-2.amazonaws.com",
+        "/secret.txt",
+        "vpce-only-bucket.s3-ap-northeast-2.amazonaws.com",
+        (404, "NoSuchBucket"),
+    ),
     ("vpce-only-bucket.example.com", "/secret.txt", "vpce-only-bucket.example.com", (404, "NoSuchBucket")),
     (f"{VPCE_ONLY}.", "/", "vpce-only-bucket", (403, "AccessDenied")),
     (f"www.{VPCE_ONLY}", "/", "www.vpce-only-bucket", (404, "NoSuchBucket")),
@@ -56,13 +65,25 @@ def test_no_host_form_reads_a_bucket_its_policy_denies(lab, host, path, bucket, 
     assert line["bucket"] == bucket
 
 
-@pytest.mark.parametrize("host", [LAB, f"{LAB}.", LAB.upper(), f"www.{LAB}", "lab-bucket.example.com",
-                                  f"lab-bucket.{OTHER}", "lab-bucket.s3-website.ap-northeast-2.amazonaws.com"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        LAB,
+        f"{LAB}.",
+        LAB.upper(),
+        f"www.{LAB}",
+        "lab-bucket.example.com",
+        f"lab-bucket.{OTHER}",
+        "lab-bucket.s3-website.ap-northeast-2.amazonaws.com",
+    ],
+)
 def test_a_put_through_the_endpoint_lands_in_the_bucket_it_was_checked_for_or_nowhere(lab, host):
     response = s3(lab.endpoint, "PUT", f"https://{host}/pwned.txt", b"pwned")
     after = stored_objects()
     assert {b: set(keys) for b, keys in after.items() if b != "lab-bucket"} == {
-        "other-bucket": {"report.txt"}, "vpce-only-bucket": {"secret.txt"}}
+        "other-bucket": {"report.txt"},
+        "vpce-only-bucket": {"secret.txt"},
+    }
     written = response.status_code == 200
     assert written == (host.lower().removesuffix(".") == LAB.lower())
     assert ("pwned.txt" in after["lab-bucket"]) == written
@@ -78,17 +99,20 @@ def test_a_method_s3_does_not_have_is_method_not_allowed(lab, method):
     assert stored_objects() == before
 
 
-@pytest.mark.parametrize("method, host, path, expected", [
-    ("POST", S3_HOST, "/moto-api/reset", (405, "MethodNotAllowed")),
-    ("POST", LAB, "/moto-api/reset", (405, "MethodNotAllowed")),
-    ("POST", "52.219.60.10", "/moto-api/reset", (405, "MethodNotAllowed")),
-    ("GET", S3_HOST, "/moto-api/data.json", (404, "NoSuchBucket")),
-    ("GET", LAB, "/moto-api/data.json", (404, "NoSuchKey")),
-    ("POST", S3_HOST, "/moto-api/recorder/upload-recording", (405, "MethodNotAllowed")),
-    ("GET", S3_HOST, "/moto-api/recorder/download-recording", (404, "NoSuchBucket")),
-    ("POST", S3_HOST, "/moto-api/state-manager/set-transition", (405, "MethodNotAllowed")),
-    ("GET", S3_HOST, "/moto-api/", (404, "NoSuchBucket")),
-])
+@pytest.mark.parametrize(
+    "method, host, path, expected",
+    [
+        ("POST", S3_HOST, "/moto-api/reset", (405, "MethodNotAllowed")),
+        ("POST", LAB, "/moto-api/reset", (405, "MethodNotAllowed")),
+        ("POST", "52.219.60.10", "/moto-api/reset", (405, "MethodNotAllowed")),
+        ("GET", S3_HOST, "/moto-api/data.json", (404, "NoSuchBucket")),
+        ("GET", LAB, "/moto-api/data.json", (404, "NoSuchKey")),
+        ("POST", S3_HOST, "/moto-api/recorder/upload-recording", (405, "MethodNotAllowed")),
+        ("GET", S3_HOST, "/moto-api/recorder/download-recording", (404, "NoSuchBucket")),
+        ("POST", S3_HOST, "/moto-api/state-manager/set-transition", (405, "MethodNotAllowed")),
+        ("GET", S3_HOST, "/moto-api/", (404, "NoSuchBucket")),
+    ],
+)
 def test_the_mocks_management_api_is_not_there(lab, method, host, path, expected):
     before = stored_objects()
     for signed in (True, False):
@@ -105,28 +129,32 @@ def test_the_s3_front_answers_no_iam(lab):
     form = b"Action=CreateUser&UserName=mallory&Version=2010-05-08"
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     assert code(s3(lab.internet, "POST", f"https://{S3_HOST}/", form, headers)) == (405, "MethodNotAllowed")
-    as_iam = s3(lab.internet, "POST", f"https://{S3_HOST}/", form, {**headers, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"},
-                service="iam")
+    as_iam = s3(
+        lab.internet, "POST", f"https://{S3_HOST}/", form, {**headers, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}, service="iam"
+    )
     assert code(as_iam) == (405, "MethodNotAllowed")  # S3 has no POST on the service, whoever signed it
     assert all(not backend.users for account in iam_backends.values() for backend in account.values())
 
 
-@pytest.mark.parametrize("app, url, expected", [
-    ("internet", f"https://{S3_HOST}/lab-bucket/..%2Fvpce-only-bucket%2Fsecret.txt", (404, "NoSuchKey")),
-    ("internet", f"https://{S3_HOST}/lab-bucket/../vpce-only-bucket/secret.txt", (404, "NoSuchKey")),
-    ("internet", f"https://{LAB}/../vpce-only-bucket/secret.txt", (404, "NoSuchKey")),
-    ("internet", f"https://{LAB}/%2E%2E/%2E%2E/vpce-only-bucket/secret.txt", (404, "NoSuchKey")),
-    ("internet", f"https://{S3_HOST}/vpce-only-bucket%2Fsecret.txt", (403, "AccessDenied")),
-    ("internet", f"https://{S3_HOST}/vpce-only-bucket/./secret.txt", (403, "AccessDenied")),
-    ("internet", f"https://{S3_HOST}/vpce-only-bucket//secret.txt", (403, "AccessDenied")),
-    ("endpoint", f"https://{S3_HOST}/lab-bucket/..%2Fother-bucket%2Freport.txt", (404, "NoSuchKey")),
-    ("endpoint", f"https://{S3_HOST}/lab-bucket/../other-bucket/report.txt", (404, "NoSuchKey")),
-    ("endpoint", f"https://{S3_HOST}/other-bucket%2Freport.txt", (403, "AccessDenied")),
-    ("endpoint", f"https://{S3_HOST}//other-bucket/report.txt", (400, "InvalidBucketName")),
-    ("endpoint", f"https://{S3_HOST}//", (400, "InvalidBucketName")),
-    ("endpoint", f"https://{LAB}//hello.txt", (404, "NoSuchKey")),
-    ("endpoint", f"https://{LAB}/%2Fhello.txt", (404, "NoSuchKey")),
-])
+@pytest.mark.parametrize(
+    "app, url, expected",
+    [
+        ("internet", f"https://{S3_HOST}/lab-bucket/..%2Fvpce-only-bucket%2Fsecret.txt", (404, "NoSuchKey")),
+        ("internet", f"https://{S3_HOST}/lab-bucket/../vpce-only-bucket/secret.txt", (404, "NoSuchKey")),
+        ("internet", f"https://{LAB}/../vpce-only-bucket/secret.txt", (404, "NoSuchKey")),
+        ("internet", f"https://{LAB}/%2E%2E/%2E%2E/vpce-only-bucket/secret.txt", (404, "NoSuchKey")),
+        ("internet", f"https://{S3_HOST}/vpce-only-bucket%2Fsecret.txt", (403, "AccessDenied")),
+        ("internet", f"https://{S3_HOST}/vpce-only-bucket/./secret.txt", (403, "AccessDenied")),
+        ("internet", f"https://{S3_HOST}/vpce-only-bucket//secret.txt", (403, "AccessDenied")),
+        ("endpoint", f"https://{S3_HOST}/lab-bucket/..%2Fother-bucket%2Freport.txt", (404, "NoSuchKey")),
+        ("endpoint", f"https://{S3_HOST}/lab-bucket/../other-bucket/report.txt", (404, "NoSuchKey")),
+        ("endpoint", f"https://{S3_HOST}/other-bucket%2Freport.txt", (403, "AccessDenied")),
+        ("endpoint", f"https://{S3_HOST}//other-bucket/report.txt", (400, "InvalidBucketName")),
+        ("endpoint", f"https://{S3_HOST}//", (400, "InvalidBucketName")),
+        ("endpoint", f"https://{LAB}//hello.txt", (404, "NoSuchKey")),
+        ("endpoint", f"https://{LAB}/%2Fhello.txt", (404, "NoSuchKey")),
+    ],
+)
 def test_encoded_slashes_dots_and_double_slashes_are_parts_of_the_key(lab, app, url, expected):
     response = s3(getattr(lab, app), "GET", url)
     assert code(response) == expected and not leaks(response)
@@ -142,8 +170,9 @@ def test_a_double_slash_is_no_list_of_buckets_past_the_endpoint_policy(tmp_path)
     assert s3(lab.endpoint, "GET", f"https://{S3_HOST}/").status_code == 403  # no ListAllMyBuckets there
 
 
-@pytest.mark.parametrize("key", ["../vpce-only-bucket/pwned", "..%2Fvpce-only-bucket%2Fpwned", "%2E%2E/x", "a//b",
-                                 "/lead", "trail/", "./.", "%252F"])
+@pytest.mark.parametrize(
+    "key", ["../vpce-only-bucket/pwned", "..%2Fvpce-only-bucket%2Fpwned", "%2E%2E/x", "a//b", "/lead", "trail/", "./.", "%252F"]
+)
 def test_a_put_with_dots_or_slashes_writes_that_very_key_in_lab_bucket(lab, key):
     response = s3(lab.endpoint, "PUT", f"https://{S3_HOST}/lab-bucket/{key}", b"dots")
     assert response.status_code == 200
@@ -175,8 +204,9 @@ def test_presigned_urls_are_checked_like_any_request(lab):
 
 @pytest.mark.parametrize("host, status", [(OTHER, 403), (VPCE_ONLY, 403), (LAB, 200)])
 def test_a_chunked_body_is_checked_like_any_other(lab, host, status):
-    response = call(lab.endpoint, signed_environ("PUT", f"https://{host}/chunked.txt", b"chunk one, chunk two",
-                                                 chunked=True, client=INSIDE))
+    response = call(
+        lab.endpoint, signed_environ("PUT", f"https://{host}/chunked.txt", b"chunk one, chunk two", chunked=True, client=INSIDE)
+    )
     assert response.status_code == status
     stored = {b: keys.get("chunked.txt") for b, keys in stored_objects().items()}
     assert stored == {b: (b"chunk one, chunk two" if status == 200 and f"{b}." in host else None) for b in stored}
@@ -189,8 +219,10 @@ def test_a_chunked_body_that_is_not_the_signed_one_is_refused(lab):
 
 
 def test_a_browser_form_upload_is_not_implemented_and_stores_nothing(lab):
-    form = (b'--x\r\nContent-Disposition: form-data; name="key"\r\n\r\nform.txt\r\n--x\r\n'
-            b'Content-Disposition: form-data; name="file"; filename="f"\r\n\r\nposted\r\n--x--\r\n')
+    form = (
+        b'--x\r\nContent-Disposition: form-data; name="key"\r\n\r\nform.txt\r\n--x\r\n'
+        b'Content-Disposition: form-data; name="file"; filename="f"\r\n\r\nposted\r\n--x--\r\n'
+    )
     headers = {"Content-Type": "multipart/form-data; boundary=x"}
     for app, host in ((lab.endpoint, OTHER), (lab.internet, VPCE_ONLY), (lab.endpoint, LAB)):
         response = call(app, environ("POST", f"https://{host}/", form, headers, client=INSIDE))
@@ -199,8 +231,14 @@ def test_a_browser_form_upload_is_not_implemented_and_stores_nothing(lab):
 
 
 def test_a_cors_preflight_returns_no_data(lab):
-    preflight = call(lab.internet, environ("OPTIONS", f"https://{VPCE_ONLY}/secret.txt",
-                                           headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"}))
+    preflight = call(
+        lab.internet,
+        environ(
+            "OPTIONS",
+            f"https://{VPCE_ONLY}/secret.txt",
+            headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"},
+        ),
+    )
     assert SECRET not in preflight.data and not leaks(preflight)
 
 

@@ -10,6 +10,7 @@ the front decided and logged is what moto did.
 The world is topologies/gateway-endpoint-policies.yaml's (tests/fronts.py); requests are signed by
 botocore and come from the internet or through s3-gw.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -25,14 +26,45 @@ from signing import call, signed_environ
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BUCKETS = ["lab-bucket", "other-bucket", "vpce-only-bucket", "no-such-bucket"]
-HOST_FORMS = ["{b}.s3.ap-northeast-2.amazonaws.com", "{b}.s3.ap-northeast-2.amazonaws.com.",
-              "{B}.S3.AP-NORTHEAST-2.AMAZONAWS.COM", "{b}.s3.dualstack.ap-northeast-2.amazonaws.com",
-              "{b}.s3.amazonaws.com", "{b}.s3.ap-northeast-2.amazonaws.com:443", "www.{b}.s3.ap-northeast-2.amazonaws.com",
-              "{b}.example.com", "{b}.s3-website.ap-northeast-2.amazonaws.com",
-              "s3.ap-northeast-2.amazonaws.com/{b}", "s3.amazonaws.com./{b}", "52.219.60.10/{b}"]
-MARKERS = ["acl", "tagging", "versionId", "uploads", "uploadId", "partNumber", "delete", "list-type", "versions",
-           "policy", "location", "restore", "select", "website", "x-id", "attributes", "retention", "torrent",
-           "prefix", "response-content-type", "AWSAccessKeyId", "X-Amz-Date", "bogus"]
+HOST_FORMS = [
+    "{b}.s3.ap-northeast-2.amazonaws.com",
+    "{b}.s3.ap-northeast-2.amazonaws.com.",
+    "{B}.S3.AP-NORTHEAST-2.AMAZONAWS.COM",
+    "{b}.s3.dualstack.ap-northeast-2.amazonaws.com",
+    "{b}.s3.amazonaws.com",
+    "{b}.s3.ap-northeast-2.amazonaws.com:443",
+    "www.{b}.s3.ap-northeast-2.amazonaws.com",
+    "{b}.example.com",
+    "{b}.s3-website.ap-northeast-2.amazonaws.com",
+    "s3.ap-northeast-2.amazonaws.com/{b}",
+    "s3.amazonaws.com./{b}",
+    "52.219.60.10/{b}",
+]
+MARKERS = [
+    "acl",
+    "tagging",
+    "versionId",
+    "uploads",
+    "uploadId",
+    "partNumber",
+    "delete",
+    "list-type",
+    "versions",
+    "policy",
+    "location",
+    "restore",
+    "select",
+    "website",
+    "x-id",
+    "attributes",
+    "retention",
+    "torrent",
+    "prefix",
+    "response-content-type",
+    "AWSAccessKeyId",
+    "X-Amz-Date",
+    "bogus",
+]
 SEEDED = {(bucket, key): text.encode() for bucket, keys in OBJECTS.items() for key, text in keys.items()}
 counter = itertools.count()
 
@@ -59,15 +91,19 @@ def requests(draw, methods: list[str]):
     host = draw(st.sampled_from(HOST_FORMS)).format(b=bucket, B=bucket.upper())
     path = "".join(draw(st.lists(segment_chars(), min_size=draw(st.sampled_from([0, 1, 1, 1])), max_size=12)))
     names = draw(st.lists(st.sampled_from(MARKERS) | st.text("abc-", min_size=1, max_size=4), max_size=3))  # repeats too
-    query = "&".join(quote(n, safe="-_.~") + (f"={quote(v, safe='-_.~')}" if v else "")
-                     for n, v in ((n, draw(st.sampled_from(["", "1", "null", "a b"]))) for n in names))
+    query = "&".join(
+        quote(n, safe="-_.~") + (f"={quote(v, safe='-_.~')}" if v else "")
+        for n, v in ((n, draw(st.sampled_from(["", "1", "null", "a b"]))) for n in names)
+    )
     url = f"https://{host}/{path}" + (f"?{query}" if query else "")
     return draw(st.sampled_from(methods)), url, f"property-body-{next(counter)}".encode()
 
 
 def send(lab, ingress: str, method: str, url: str, body: bytes):
-    response = call(getattr(lab, ingress), signed_environ(method, url, body if method.upper() in ("PUT", "POST") else b"",
-                                                         client=("10.0.2.4", 40000)))
+    response = call(
+        getattr(lab, ingress),
+        signed_environ(method, url, body if method.upper() in ("PUT", "POST") else b"", client=("10.0.2.4", 40000)),
+    )
     line = json.loads(lab.log.read_text().splitlines()[-1])
     return response, line
 
@@ -79,10 +115,8 @@ def holders(body: bytes) -> list[tuple[str, str]]:
 @SETTINGS
 @given(request=requests(["PUT"] * 6 + ["put", "Put"]), ingress=st.sampled_from(["internet", "endpoint"]))
 @example(request=("PUT", "https://lab-bucket.s3.ap-northeast-2.amazonaws.com./pwned.txt", b"issue-8-a"), ingress="endpoint")
-@example(request=("PUT", "https://www.lab-bucket.s3.ap-northeast-2.amazonaws.com/pwned.txt", b"issue-8-b"),
-         ingress="endpoint")
-@example(request=("PUT", "https://s3.ap-northeast-2.amazonaws.com//other-bucket/pwned.txt", b"issue-8-c"),
-         ingress="endpoint")
+@example(request=("PUT", "https://www.lab-bucket.s3.ap-northeast-2.amazonaws.com/pwned.txt", b"issue-8-b"), ingress="endpoint")
+@example(request=("PUT", "https://s3.ap-northeast-2.amazonaws.com//other-bucket/pwned.txt", b"issue-8-c"), ingress="endpoint")
 def test_a_put_is_stored_exactly_where_it_was_authorized_or_nowhere(lab, request, ingress):
     method, url, body = request
     response, line = send(lab, ingress, method, url, body)
@@ -95,8 +129,7 @@ def test_a_put_is_stored_exactly_where_it_was_authorized_or_nowhere(lab, request
 
 
 @SETTINGS
-@given(request=requests(["PUT"]), reader=requests(["GET", "HEAD", "get"]),
-       ingress=st.sampled_from(["internet", "endpoint"]))
+@given(request=requests(["PUT"]), reader=requests(["GET", "HEAD", "get"]), ingress=st.sampled_from(["internet", "endpoint"]))
 def test_a_read_answers_the_logged_objects_data_and_nothing_else(lab, request, reader, ingress):
     method, url, body = request
     send(lab, "internet", method, url, body)  # most of these store an object the read may find
@@ -106,7 +139,8 @@ def test_a_read_answers_the_logged_objects_data_and_nothing_else(lab, request, r
         if response.status_code in (200, 206) and line["action"] == "s3:GetObject":  # 206: a partNumber's part
             data = objects[line["bucket"]][line["key"]]
             assert (response.data if reader[0] == "GET" else response.headers["Content-Length"]) == (
-                data if reader[0] == "GET" else str(len(data))), (read_url, line)
+                data if reader[0] == "GET" else str(len(data))
+            ), (read_url, line)
         elif response.status_code not in (200, 206):
             assert not any(d and d in response.data for keys in objects.values() for d in keys.values())
 
@@ -125,12 +159,19 @@ def test_delete_objects_removes_exactly_the_keys_it_names(lab, keys, named):
     """Keys of any characters XML can carry: moto deletes the ones named and no other."""
     prefix = f"del-{next(counter)}/"
     for key in keys:
-        assert send(lab, "internet", "PUT", f"https://s3.ap-northeast-2.amazonaws.com/lab-bucket/{quote(prefix + key, safe='/')}",
-                    b"x")[0].status_code == 200
+        assert (
+            send(
+                lab,
+                "internet",
+                "PUT",
+                f"https://s3.ap-northeast-2.amazonaws.com/lab-bucket/{quote(prefix + key, safe='/')}",
+                b"x",
+            )[0].status_code
+            == 200
+        )
     chosen = named.draw(st.lists(st.sampled_from(keys), unique=True))
     document = "<Delete>" + "".join(f"<Object><Key>{xml_text(prefix + k)}</Key></Object>" for k in chosen) + "</Delete>"
-    response, _ = send(lab, "internet", "POST", "https://lab-bucket.s3.ap-northeast-2.amazonaws.com/?delete",
-                       document.encode())
+    response, _ = send(lab, "internet", "POST", "https://lab-bucket.s3.ap-northeast-2.amazonaws.com/?delete", document.encode())
     assert response.status_code == (200 if chosen else 400)
-    left = {k[len(prefix):] for k in stored_objects()["lab-bucket"] if k.startswith(prefix)}
+    left = {k[len(prefix) :] for k in stored_objects()["lab-bucket"] if k.startswith(prefix)}
     assert left == set(keys) - set(chosen)

@@ -1,6 +1,7 @@
 """Which S3 operation a request is, and what it is authorized as: method, what the path names, one
 subresource and required parameters or headers, as in S3's API reference; unknown query parameters
 are ignored, as S3 ignores them."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,28 +9,32 @@ import pytest
 from lab.model.s3_operations import OPERATIONS, extra_actions, identify
 
 
-@pytest.mark.parametrize("method, level, params, headers, name", [
-    ("GET", "service", (), (), "ListBuckets"),
-    ("GET", "bucket", (), (), "ListObjects"),
-    ("GET", "bucket", ("list-type", "prefix"), (), "ListObjectsV2"),
-    ("GET", "bucket", ("acl",), (), "GetBucketAcl"),
-    ("PUT", "object", (), (), "PutObject"),
-    ("PUT", "object", (), ("x-amz-copy-source",), "CopyObject"),
-    ("PUT", "object", ("partNumber", "uploadId"), (), "UploadPart"),
-    ("PUT", "object", ("partNumber", "uploadId"), ("x-amz-copy-source",), "UploadPartCopy"),
-    ("GET", "object", ("uploadId",), (), "ListParts"),
-    ("GET", "object", ("response-content-type", "foo"), (), "GetObject"),  # unknown parameters ignored
-    ("GET", "object", ("policy",), (), "GetObject"),  # a bucket subresource means nothing on an object
-    ("POST", "bucket", ("delete",), (), "DeleteObjects"),
-    ("DELETE", "object", ("tagging", "versionId"), (), "DeleteObjectTagging"),
-    ("POST", "object", ("select", "select-type"), (), "SelectObjectContent"),
-])
+@pytest.mark.parametrize(
+    "method, level, params, headers, name",
+    [
+        ("GET", "service", (), (), "ListBuckets"),
+        ("GET", "bucket", (), (), "ListObjects"),
+        ("GET", "bucket", ("list-type", "prefix"), (), "ListObjectsV2"),
+        ("GET", "bucket", ("acl",), (), "GetBucketAcl"),
+        ("PUT", "object", (), (), "PutObject"),
+        ("PUT", "object", (), ("x-amz-copy-source",), "CopyObject"),
+        ("PUT", "object", ("partNumber", "uploadId"), (), "UploadPart"),
+        ("PUT", "object", ("partNumber", "uploadId"), ("x-amz-copy-source",), "UploadPartCopy"),
+        ("GET", "object", ("uploadId",), (), "ListParts"),
+        ("GET", "object", ("response-content-type", "foo"), (), "GetObject"),  # unknown parameters ignored
+        ("GET", "object", ("policy",), (), "GetObject"),  # a bucket subresource means nothing on an object
+        ("POST", "bucket", ("delete",), (), "DeleteObjects"),
+        ("DELETE", "object", ("tagging", "versionId"), (), "DeleteObjectTagging"),
+        ("POST", "object", ("select", "select-type"), (), "SelectObjectContent"),
+    ],
+)
 def test_the_operation_a_request_is(method, level, params, headers, name):
     assert identify(method, level, params, headers).name == name
 
 
-@pytest.mark.parametrize("method, level", [("PUT", "service"), ("POST", "object"), ("HEAD", "service"),
-                                           ("PATCH", "object"), ("get", "object")])
+@pytest.mark.parametrize(
+    "method, level", [("PUT", "service"), ("POST", "object"), ("HEAD", "service"), ("PATCH", "object"), ("get", "object")]
+)
 def test_no_operation_of_that_shape(method, level):
     assert identify(method, level, (), ()) is None
 
@@ -50,10 +55,14 @@ def test_every_operation_name_is_unique_and_every_action_is_s3s():
 def test_headers_that_make_a_write_need_more():
     put = identify("PUT", "object", (), ("x-amz-tagging",))
     assert extra_actions(put, {"x-amz-tagging", "x-amz-object-lock-legal-hold"}) == [
-        "s3:PutObjectLegalHold", "s3:PutObjectTagging"]
+        "s3:PutObjectLegalHold",
+        "s3:PutObjectTagging",
+    ]
     create = identify("PUT", "bucket", (), ())
     assert extra_actions(create, {"x-amz-bucket-object-lock-enabled"}) == [
-        "s3:PutBucketObjectLockConfiguration", "s3:PutBucketVersioning"]
+        "s3:PutBucketObjectLockConfiguration",
+        "s3:PutBucketVersioning",
+    ]
     assert extra_actions(identify("GET", "object", (), ()), {"x-amz-tagging"}) == []
 
 

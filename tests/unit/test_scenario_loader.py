@@ -6,6 +6,7 @@ The corpus uses the headers of tests/data/invalid (see test_invalid_corpus.py):
     # expect-file: REL/PATH:LINE: MESSAGE (CODE)   a problem in the topology file it names
 Any other exception fails the test, because a traceback is a defect.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -46,6 +47,7 @@ def one_step(tmp_path: Path, step: str) -> dict:
 
 # -- the shipped scenarios ---------------------------------------------------------------------
 
+
 def test_there_are_shipped_scenarios():
     assert len(SHIPPED) >= 3
 
@@ -67,6 +69,7 @@ def test_a_step_is_located_at_its_list_item():
 
 # -- the invalid corpus ------------------------------------------------------------------------
 
+
 def test_corpus_is_large_enough():
     assert len(CASES) >= 11
 
@@ -85,6 +88,7 @@ def test_missing_scenario_file_is_a_topology_error(tmp_path):
 
 # -- what a valid file becomes -----------------------------------------------------------------
 
+
 def test_topology_path_is_relative_to_the_scenario_file(tmp_path, monkeypatch):
     (tmp_path / "labs").mkdir()
     (tmp_path / "labs" / "t.yaml").write_text(Path(PUBLIC_PRIVATE).read_text())
@@ -96,7 +100,9 @@ def test_topology_path_is_relative_to_the_scenario_file(tmp_path, monkeypatch):
 
 
 def test_inline_topology_is_part_of_the_scenario_file(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         topology:
           vpcs:
             app:
@@ -105,15 +111,15 @@ def test_inline_topology_is_part_of_the_scenario_file(tmp_path):
               instances: {app1: {subnet: private-a}, app2: {subnet: private-a}}
         steps:
           - {from: app1, trace: app2, port: 22}
-        """)
+        """,
+    )
     scenario = load_scenario(path)
     assert scenario.topology.file == str(path)
     assert list(scenario.topology.instances) == ["app1", "app2"]
 
 
 def test_name_defaults_to_the_file_stem_and_a_step_name_to_its_number(tmp_path):
-    path = write(tmp_path, f"topology: {PUBLIC_PRIVATE}\nsteps:\n  - {{from: app1, run: 'true'}}\n",
-                 name="my-lab.yaml")
+    path = write(tmp_path, f"topology: {PUBLIC_PRIVATE}\nsteps:\n  - {{from: app1, run: 'true'}}\n", name="my-lab.yaml")
     scenario = load_scenario(path)
     assert scenario.name == "my-lab"
     assert (scenario.steps[0].name, scenario.steps[0].line) == ("step 1", 3)
@@ -123,8 +129,11 @@ def test_each_action_keeps_its_argument(tmp_path):
     cases = {
         "{from: app1, trace: internet-client, port: 80}": ("trace", "internet-client", 80),
         "{from: app1, trace: 13.125.240.143}": ("trace", "13.125.240.143", None),
-        "{from: web1, http: 'https://lab-bucket.s3.ap-northeast-2.amazonaws.com/hello.txt'}":
-            ("http", "https://lab-bucket.s3.ap-northeast-2.amazonaws.com/hello.txt", None),
+        "{from: web1, http: 'https://lab-bucket.s3.ap-northeast-2.amazonaws.com/hello.txt'}": (
+            "http",
+            "https://lab-bucket.s3.ap-northeast-2.amazonaws.com/hello.txt",
+            None,
+        ),
         "{from: app1, s3: get lab-bucket/hello.txt}": ("s3", "get lab-bucket/hello.txt", None),
         "{from: app1, s3: ls lab-bucket}": ("s3", "ls lab-bucket", None),
         "{from: db1, dns: s3.ap-northeast-2.amazonaws.com}": ("dns", "s3.ap-northeast-2.amazonaws.com", None),
@@ -137,13 +146,18 @@ def test_each_action_keeps_its_argument(tmp_path):
 
 def test_a_change_step_names_an_endpoint_and_a_route_table_and_no_node(tmp_path):
     gateway = (REPO / "topologies" / "gateway-endpoint.yaml").as_posix()
-    scenario = load_scenario(write(tmp_path, f"""
+    scenario = load_scenario(
+        write(
+            tmp_path,
+            f"""
         topology: {gateway}
         steps:
           - {{name: without the endpoint, disassociate: s3-gw private}}
           - {{from: app1, trace: lab-bucket.s3.ap-northeast-2.amazonaws.com}}
           - {{associate: app/s3-gw private}}
-        """))
+        """,
+        )
+    )
     changes = [(s.action, s.argument, s.source, s.expect) for s in scenario.steps if s.source is None]
     assert changes == [("disassociate", "s3-gw private", None, {}), ("associate", "app/s3-gw private", None, {})]
     with pytest.raises(BadInput, match=r"^step 'without the endpoint': disassociate changes the lab and runs in no node$"):
@@ -161,14 +175,22 @@ def test_the_demo_acts_ship_in_the_package_and_load_from_any_directory(name, tmp
     assert scenario.name.startswith(f"Figure {name[3]}: ") and scenario.steps
 
 
-@pytest.mark.parametrize(("url", "parts"), [
-    ("https://lab-bucket.s3.ap-northeast-2.amazonaws.com/hello.txt?versionId=1",
-     HttpUrl("lab-bucket.s3.ap-northeast-2.amazonaws.com", 443, "/hello.txt?versionId=1")),
-    ("http://Web1:8080", HttpUrl("web1", 8080, "/")),
-    ("http://web1", HttpUrl("web1", 80, "/")),
-    ("ftp://web1/", None), ("https://:443/", None), ("https://web1:0/", None), ("https://web1:70000/", None),
-    ("lab-bucket", None),
-])
+@pytest.mark.parametrize(
+    ("url", "parts"),
+    [
+        (
+            "https://lab-bucket.s3.ap-northeast-2.amazonaws.com/hello.txt?versionId=1",
+            HttpUrl("lab-bucket.s3.ap-northeast-2.amazonaws.com", 443, "/hello.txt?versionId=1"),
+        ),
+        ("http://Web1:8080", HttpUrl("web1", 8080, "/")),
+        ("http://web1", HttpUrl("web1", 80, "/")),
+        ("ftp://web1/", None),
+        ("https://:443/", None),
+        ("https://web1:0/", None),
+        ("https://web1:70000/", None),
+        ("lab-bucket", None),
+    ],
+)
 def test_an_http_step_goes_where_its_url_says(url, parts):
     """The loader checks an http step's URL and the runner sends it with the same reading of it."""
     assert http_url(url) == parts
@@ -184,7 +206,9 @@ def test_the_runner_refuses_an_http_step_without_a_url_as_the_loader_does():
 
 
 def test_expectations_become_plain_values(tmp_path):
-    step = one_step(tmp_path, """
+    step = one_step(
+        tmp_path,
+        """
     from: app1
     trace: lab-bucket.s3.ap-northeast-2.amazonaws.com
     expect:
@@ -192,11 +216,11 @@ def test_expectations_become_plain_values(tmp_path):
       path: [instance, app-router, nat-0cf5093f692d7bd5f, vpc-router, internet-gateway, internet, service]
       not_via: gateway-endpoint
       service_saw: {source: elastic-ip:nat-a, source_in: 13.124.153.7/16, ingress: internet}
-    """)
+    """,
+    )
     assert step.expect == {
         "outcome": "ok",
-        "path": ["instance", "app-router", "nat-0cf5093f692d7bd5f", "vpc-router", "internet-gateway", "internet",
-                 "service"],
+        "path": ["instance", "app-router", "nat-0cf5093f692d7bd5f", "vpc-router", "internet-gateway", "internet", "service"],
         "not_via": ["gateway-endpoint"],  # a single name is a list of one, as in topologies
         "service_saw": {"source": "elastic-ip:nat-a", "source_in": "13.124.0.0/16", "ingress": "internet"},
     }
@@ -204,21 +228,23 @@ def test_expectations_become_plain_values(tmp_path):
 
 
 def test_command_expectations(tmp_path):
-    step = one_step(tmp_path, """
+    step = one_step(
+        tmp_path,
+        """
     from: db1
     dns: lab-bucket.s3.ap-northeast-2.amazonaws.com
     expect: {outcome: ok, dns_answer: [52.219.60.10, public-ip:web1], exit: 0, output_contains: '52.'}
-    """)
-    assert step.expect == {"outcome": "ok", "dns_answer": ["52.219.60.10", "public-ip:web1"], "exit": 0,
-                           "output_contains": "52."}
+    """,
+    )
+    assert step.expect == {"outcome": "ok", "dns_answer": ["52.219.60.10", "public-ip:web1"], "exit": 0, "output_contains": "52."}
 
 
 # -- layering ----------------------------------------------------------------------------------
 
+
 def test_loading_observing_and_checking_import_nothing_that_touches_the_kernel():
     """The runner builds labs; the loader, the checks and the reading of a trace do not."""
-    code = ("import sys, lab.scenario.loader, lab.scenario.expect, lab.scenario.observe; "
-            "print(' '.join(sorted(sys.modules)))")
+    code = "import sys, lab.scenario.loader, lab.scenario.expect, lab.scenario.observe; print(' '.join(sorted(sys.modules)))"
     run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     loaded = run.stdout.split()

@@ -3,6 +3,7 @@
 Each check is a full TLS handshake between two in-memory `ssl` objects (no sockets), verifying the
 server's certificate against ca.pem and the requested host name, as boto3 and curl do.
 """
+
 from __future__ import annotations
 
 import ssl
@@ -45,15 +46,27 @@ def lab(tmp_path_factory):
     return make_lab_ca(tmp_path_factory.mktemp("ca"))
 
 
-@pytest.mark.parametrize("hostname", ["s3.ap-northeast-2.amazonaws.com", "lab-bucket.s3.ap-northeast-2.amazonaws.com",
-                                      "lab-bucket.s3.dualstack.ap-northeast-2.amazonaws.com"])
+@pytest.mark.parametrize(
+    "hostname",
+    [
+        "s3.ap-northeast-2.amazonaws.com",
+        "lab-bucket.s3.ap-northeast-2.amazonaws.com",
+        "lab-bucket.s3.dualstack.ap-northeast-2.amazonaws.com",
+    ],
+)
 def test_s3_front_certificate_verifies_for_path_and_virtual_hosted_names(lab, hostname):
     cert, key = lab.issue_for(SEOUL_S3)
     handshake(lab.ca_path, cert, key, hostname)
 
 
-@pytest.mark.parametrize("hostname", ["a.b.s3.ap-northeast-2.amazonaws.com",  # a wildcard covers one label
-                                      "lab-bucket.s3.us-east-1.amazonaws.com", "dynamodb.ap-northeast-2.amazonaws.com"])
+@pytest.mark.parametrize(
+    "hostname",
+    [
+        "a.b.s3.ap-northeast-2.amazonaws.com",  # a wildcard covers one label
+        "lab-bucket.s3.us-east-1.amazonaws.com",
+        "dynamodb.ap-northeast-2.amazonaws.com",
+    ],
+)
 def test_names_outside_the_certificate_fail_verification(lab, hostname):
     cert, key = lab.issue_for(SEOUL_S3)
     with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
@@ -64,8 +77,11 @@ def test_us_east_1_covers_the_global_name_boto3_uses(lab):
     cert, key = lab.issue_for(regions.region("us-east-1").services["s3"])
     for hostname in ("s3.amazonaws.com", "lab-bucket.s3.amazonaws.com", "lab-bucket.s3.us-east-1.amazonaws.com"):
         handshake(lab.ca_path, cert, key, hostname)
-    names = x509.load_pem_x509_certificate(cert.read_bytes()).extensions.get_extension_for_class(
-        x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+    names = (
+        x509.load_pem_x509_certificate(cert.read_bytes())
+        .extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        .value.get_values_for_type(x509.DNSName)
+    )
     assert names == list(regions.region("us-east-1").services["s3"].hostnames)
 
 

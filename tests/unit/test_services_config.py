@@ -1,4 +1,5 @@
 """The JSON the realizer starts each service with: what parses, and what each mistake says."""
+
 from __future__ import annotations
 
 import json
@@ -16,12 +17,18 @@ from lab.services.errors import ServiceError
 
 REPO = Path(__file__).resolve().parents[2]
 
-FRONT = {"service": "s3", "region": "ap-northeast-2",
-         "ingresses": [{"name": "internet", "http": 10080, "https": 10443},
-                       {"name": "vpce-0a1b2c3d4e5f60718", "http": 10081, "https": 10444,
-                        "vpc_id": "vpc-0a1b2c3d4e5f60718", "policy": None}],
-         "cert": "/run/ca/s3-cert.pem", "key": "/run/ca/s3-key.pem", "request_log": "/run/s3/requests.jsonl",
-         "buckets": [{"name": "lab-bucket", "region": "ap-northeast-2", "objects": {"hello.txt": "hello\n"}}]}
+FRONT = {
+    "service": "s3",
+    "region": "ap-northeast-2",
+    "ingresses": [
+        {"name": "internet", "http": 10080, "https": 10443},
+        {"name": "vpce-0a1b2c3d4e5f60718", "http": 10081, "https": 10444, "vpc_id": "vpc-0a1b2c3d4e5f60718", "policy": None},
+    ],
+    "cert": "/run/ca/s3-cert.pem",
+    "key": "/run/ca/s3-key.pem",
+    "request_log": "/run/s3/requests.jsonl",
+    "buckets": [{"name": "lab-bucket", "region": "ap-northeast-2", "objects": {"hello.txt": "hello\n"}}],
+}
 
 
 def write(tmp_path: Path, data) -> Path:
@@ -39,8 +46,10 @@ def front_error(tmp_path: Path, **changes) -> str:
 def test_front_config_parses_into_model_values(tmp_path):
     config = load_front_config(write(tmp_path, FRONT))
     default = parse_policy(DEFAULT_ENDPOINT_POLICY, "default")  # null: AWS's default endpoint policy
-    assert config.ingresses == (Ingress("internet", 10080, 10443),
-                                Ingress("vpce-0a1b2c3d4e5f60718", 10081, 10444, "vpc-0a1b2c3d4e5f60718", default))
+    assert config.ingresses == (
+        Ingress("internet", 10080, 10443),
+        Ingress("vpce-0a1b2c3d4e5f60718", 10081, 10444, "vpc-0a1b2c3d4e5f60718", default),
+    )
     assert [i.vpce_id for i in config.ingresses] == [None, "vpce-0a1b2c3d4e5f60718"]
     assert config.buckets == (Bucket("lab-bucket", "ap-northeast-2", None, {}),)
     assert config.buckets[0].objects == {"hello.txt": "hello\n"}
@@ -49,8 +58,7 @@ def test_front_config_parses_into_model_values(tmp_path):
 
 
 def test_endpoint_and_bucket_policies_are_parsed_once_at_start(tmp_path):
-    deny = {"Statement": {"Sid": "NoDeletes", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
-                          "Resource": "*"}}
+    deny = {"Statement": {"Sid": "NoDeletes", "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject", "Resource": "*"}}
     ingresses = [FRONT["ingresses"][0], {**FRONT["ingresses"][1], "policy": deny}]
     buckets = [{**FRONT["buckets"][0], "policy": deny}, {"name": "open", "region": "ap-northeast-2", "policy": None}]
     config = load_front_config(write(tmp_path, {**FRONT, "ingresses": ingresses, "buckets": buckets}))
@@ -60,44 +68,82 @@ def test_endpoint_and_bucket_policies_are_parsed_once_at_start(tmp_path):
 
 def test_dynamodb_front_holds_tables(tmp_path):
     data = {k: v for k, v in FRONT.items() if k != "buckets"}
-    config = load_front_config(write(tmp_path, {**data, "service": "dynamodb",
-                                                "tables": [{"name": "orders", "region": "us-east-1",
-                                                            "partition_key": "id"}]}))
+    config = load_front_config(
+        write(
+            tmp_path,
+            {**data, "service": "dynamodb", "tables": [{"name": "orders", "region": "us-east-1", "partition_key": "id"}]},
+        )
+    )
     assert config.tables == (Table("orders", "us-east-1", "id"),)
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"service": "sqs"}, "service: 'sqs' is not one of s3, dynamodb"),
-    ({"service": "dynamodb"}, "buckets: a dynamodb front holds tables, not buckets"),
-    ({"region": "mars-1"}, "region: unknown region 'mars-1' (known: ap-northeast-2, us-east-1)"),
-    ({"ingresses": []}, "ingresses: at least one ingress is needed"),
-    ({"ingresses": [{"name": "vpc-1", "http": 1, "https": 2}]},
-     "ingresses[0].name: 'vpc-1' is neither 'internet' nor a vpce id (vpce-0123abcd...)"),
-    ({"ingresses": [{"name": "internet", "http": 80, "https": 70000}]},
-     "ingresses[0].https: port 70000 is not in 1-65535"),
-    ({"ingresses": [{"name": "internet", "http": "80", "https": 443}]}, 'ingresses[0].http: expected int, got "80"'),
-    ({"ingresses": [{"name": "internet", "http": 80, "https": 443, "iface": "inet"}]},
-     "ingresses[0]: unknown field iface (expected name, http, https, vpc_id, policy)"),
-    ({"ingresses": [{"name": "internet", "http": 80, "https": 443, "vpc_id": "vpc-0a1b2c3d"}]},
-     "ingresses[0]: the internet ingress has no vpc_id and no policy (endpoints have)"),
-    ({"ingresses": [{"name": "vpce-0a1b2c3d", "http": 80, "https": 443}]},
-     "ingresses[0].vpc_id: endpoint vpce-0a1b2c3d needs its VPC's id (vpc-0123abcd...), got null"),
-    ({"ingresses": [{"name": "vpce-0a1b2c3d", "http": 80, "https": 443, "vpc_id": "vpc-0a1b2c3d",
-                     "policy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*"}]}}]},
-     "ingresses[0].policy.Statement[0]: a statement needs exactly one of Resource and NotResource "
-     "(MalformedPolicyDocument)"),
-    ({"buckets": [{"name": "b", "region": "ap-northeast-2", "policy": {"Statement": []}}]},
-     "buckets[0].policy.Statement: a policy needs at least one statement (MalformedPolicyDocument)"),
-    ({"ingresses": [{"name": "internet", "http": 80, "https": 443}, {"name": "internet", "http": 81, "https": 444}]},
-     "ingresses: ingress names repeat: internet, internet"),
-    ({"ingresses": [{"name": "internet", "http": 80, "https": 443},
-                    {"name": "vpce-0a1b2c3d4e5f60718", "http": 80, "https": 444, "vpc_id": "vpc-0a1b2c3d"}]},
-     "ingresses: local ports repeat: 80, 443, 80, 444 (each ingress needs ports of its own to be told apart)"),
-    ({"buckets": [{"name": "b", "region": "ap-northeast-2", "objects": {"k": 1}}]},
-     "buckets[0].objects['k']: expected str, got 1"),
-    ({"bucket": []}, "unknown field bucket (expected service, region, ingresses, cert, key, request_log, "
-                     "buckets, tables, elsewhere)"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"service": "sqs"}, "service: 'sqs' is not one of s3, dynamodb"),
+        ({"service": "dynamodb"}, "buckets: a dynamodb front holds tables, not buckets"),
+        ({"region": "mars-1"}, "region: unknown region 'mars-1' (known: ap-northeast-2, us-east-1)"),
+        ({"ingresses": []}, "ingresses: at least one ingress is needed"),
+        (
+            {"ingresses": [{"name": "vpc-1", "http": 1, "https": 2}]},
+            "ingresses[0].name: 'vpc-1' is neither 'internet' nor a vpce id (vpce-0123abcd...)",
+        ),
+        ({"ingresses": [{"name": "internet", "http": 80, "https": 70000}]}, "ingresses[0].https: port 70000 is not in 1-65535"),
+        ({"ingresses": [{"name": "internet", "http": "80", "https": 443}]}, 'ingresses[0].http: expected int, got "80"'),
+        (
+            {"ingresses": [{"name": "internet", "http": 80, "https": 443, "iface": "inet"}]},
+            "ingresses[0]: unknown field iface (expected name, http, https, vpc_id, policy)",
+        ),
+        (
+            {"ingresses": [{"name": "internet", "http": 80, "https": 443, "vpc_id": "vpc-0a1b2c3d"}]},
+            "ingresses[0]: the internet ingress has no vpc_id and no policy (endpoints have)",
+        ),
+        (
+            {"ingresses": [{"name": "vpce-0a1b2c3d", "http": 80, "https": 443}]},
+            "ingresses[0].vpc_id: endpoint vpce-0a1b2c3d needs its VPC's id (vpc-0123abcd...), got null",
+        ),
+        (
+            {
+                "ingresses": [
+                    {
+                        "name": "vpce-0a1b2c3d",
+                        "http": 80,
+                        "https": 443,
+                        "vpc_id": "vpc-0a1b2c3d",
+                        "policy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*"}]},
+                    }
+                ]
+            },
+            "ingresses[0].policy.Statement[0]: a statement needs exactly one of Resource and NotResource "
+            "(MalformedPolicyDocument)",
+        ),
+        (
+            {"buckets": [{"name": "b", "region": "ap-northeast-2", "policy": {"Statement": []}}]},
+            "buckets[0].policy.Statement: a policy needs at least one statement (MalformedPolicyDocument)",
+        ),
+        (
+            {"ingresses": [{"name": "internet", "http": 80, "https": 443}, {"name": "internet", "http": 81, "https": 444}]},
+            "ingresses: ingress names repeat: internet, internet",
+        ),
+        (
+            {
+                "ingresses": [
+                    {"name": "internet", "http": 80, "https": 443},
+                    {"name": "vpce-0a1b2c3d4e5f60718", "http": 80, "https": 444, "vpc_id": "vpc-0a1b2c3d"},
+                ]
+            },
+            "ingresses: local ports repeat: 80, 443, 80, 444 (each ingress needs ports of its own to be told apart)",
+        ),
+        (
+            {"buckets": [{"name": "b", "region": "ap-northeast-2", "objects": {"k": 1}}]},
+            "buckets[0].objects['k']: expected str, got 1",
+        ),
+        (
+            {"bucket": []},
+            "unknown field bucket (expected service, region, ingresses, cert, key, request_log, buckets, tables, elsewhere)",
+        ),
+    ],
+)
 def test_front_config_mistakes_name_the_field(tmp_path, changes, message):
     assert front_error(tmp_path, **changes) == message
 

@@ -4,6 +4,7 @@ its errors through the S3 front.
 
 The same app runs behind real ports in tests/integration/test_services.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,16 @@ def s3():
     """moto's S3 app with a bucket in Seoul and one in us-east-1."""
     reset_moto("s3")
     app = service_app("s3")
-    seed(app, "s3", SEOUL, (Bucket("lab-bucket", SEOUL, None, {"hello.txt": "hello\n", "dir/ü.txt": "u"}),
-                            Bucket("virginia-bucket", "us-east-1", None, {})), ())
+    seed(
+        app,
+        "s3",
+        SEOUL,
+        (
+            Bucket("lab-bucket", SEOUL, None, {"hello.txt": "hello\n", "dir/ü.txt": "u"}),
+            Bucket("virginia-bucket", "us-east-1", None, {}),
+        ),
+        (),
+    )
     return app
 
 
@@ -46,8 +55,10 @@ def front(s3, tmp_path):
 
 
 def test_buckets_are_created_in_their_regions(s3):
-    for bucket, region, host in (("lab-bucket", SEOUL, f"s3.{SEOUL}.amazonaws.com"),
-                                 ("virginia-bucket", "us-east-1", "s3.amazonaws.com")):
+    for bucket, region, host in (
+        ("lab-bucket", SEOUL, f"s3.{SEOUL}.amazonaws.com"),
+        ("virginia-bucket", "us-east-1", "s3.amazonaws.com"),
+    ):
         response = call(s3, signed_environ("GET", f"https://{host}/{bucket}?location", region=region))
         # GetBucketLocation answers an empty constraint for us-east-1, as S3 does
         assert ET.fromstring(response.data).text == (None if region == "us-east-1" else region)
@@ -91,10 +102,16 @@ def test_dynamodb_tables_are_created_in_their_region():
     seed(app, "dynamodb", SEOUL, (), (Table("orders", SEOUL, "id"),))
 
     def describe(region: str) -> dict:
-        env = signed_environ("POST", f"https://dynamodb.{region}.amazonaws.com/", b'{"TableName": "orders"}',
-                             {"X-Amz-Target": "DynamoDB_20120810.DescribeTable",
-                              "Content-Type": "application/x-amz-json-1.0"}, service="dynamodb", region=region)
+        env = signed_environ(
+            "POST",
+            f"https://dynamodb.{region}.amazonaws.com/",
+            b'{"TableName": "orders"}',
+            {"X-Amz-Target": "DynamoDB_20120810.DescribeTable", "Content-Type": "application/x-amz-json-1.0"},
+            service="dynamodb",
+            region=region,
+        )
         return json.loads(call(app, env).data)
+
     table = describe(SEOUL)["Table"]
     assert (table["TableStatus"], table["KeySchema"]) == ("ACTIVE", [{"AttributeName": "id", "KeyType": "HASH"}])
     assert describe("us-east-1")["__type"].endswith("ResourceNotFoundException")
@@ -105,7 +122,8 @@ def test_a_service_that_cannot_start_says_why_on_stderr_and_nothing_on_stdout(mo
     """The realizer waits for READY on stdout; a failure must end the process and explain itself."""
     config = tmp_path / "bad.json"
     config.write_text(json.dumps({"service": "s3"}))
-    run = subprocess.run([sys.executable, "-m", f"lab.services.{module}", "--config", str(config)],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [sys.executable, "-m", f"lab.services.{module}", "--config", str(config)], capture_output=True, text=True, timeout=60
+    )
     assert (run.returncode, run.stdout) == (1, "")
     assert f"{config}: missing " in run.stderr and "Traceback" not in run.stderr

@@ -1,6 +1,7 @@
 """What the lab's Route 53 Resolver answers, from the plan's records and by the plan's lookup rule
 (`lab.plan.dns.resolve`), without sockets: A records with TTL 60, NXDOMAIN for names the plan does
 not know (nothing is forwarded), NODATA for other types of known names."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -31,13 +32,16 @@ def ask(name: str, qtype: str = "A") -> tuple[DNSRecord, DnsRecord | None]:
     return DNSRecord.parse(reply.pack()), used  # what goes on the wire
 
 
-@pytest.mark.parametrize("name, addresses", [
-    ("s3.ap-northeast-2.amazonaws.com", ["10.0.2.50", "10.0.3.50"]),  # exact; the first (private) record wins
-    ("lab-bucket.s3.ap-northeast-2.amazonaws.com", ["52.219.60.10", "3.5.140.10"]),  # longest wildcard
-    ("a.b.s3.ap-northeast-2.amazonaws.com", ["52.219.60.10", "3.5.140.10"]),  # DNS wildcards span labels
-    ("only.s3.ap-northeast-2.amazonaws.com", ["192.0.2.9"]),  # exact beats every wildcard
-    ("dynamodb.ap-northeast-2.amazonaws.com", ["192.0.2.1"]),  # the only wildcard that matches
-])
+@pytest.mark.parametrize(
+    "name, addresses",
+    [
+        ("s3.ap-northeast-2.amazonaws.com", ["10.0.2.50", "10.0.3.50"]),  # exact; the first (private) record wins
+        ("lab-bucket.s3.ap-northeast-2.amazonaws.com", ["52.219.60.10", "3.5.140.10"]),  # longest wildcard
+        ("a.b.s3.ap-northeast-2.amazonaws.com", ["52.219.60.10", "3.5.140.10"]),  # DNS wildcards span labels
+        ("only.s3.ap-northeast-2.amazonaws.com", ["192.0.2.9"]),  # exact beats every wildcard
+        ("dynamodb.ap-northeast-2.amazonaws.com", ["192.0.2.1"]),  # the only wildcard that matches
+    ],
+)
 def test_a_queries_get_the_planned_addresses(name, addresses):
     reply, used = ask(name)
     assert reply.header.rcode == RCODE.NOERROR

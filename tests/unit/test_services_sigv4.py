@@ -10,6 +10,7 @@ time more than 15 minutes off is RequestTimeTooSkewed; Signature Version 2 in a 
 only SigV4 is InvalidRequest "Please use AWS4-HMAC-SHA256"); DynamoDB's:
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,22 @@ from signing import call, environ, key_path, sign, signed_environ
 HOST = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
 URL = f"https://{HOST}/hello.txt"
 HELLO = OBJECTS["lab-bucket"]["hello.txt"].encode()
-KEYS = ["a b.txt", "ü/€ 😀.txt", "a+b=c&d.txt", "~user/x~", "a//b", "../x", "./y/./z/..", "dir/", "%41",
-        "semi;colon,comma", "q?mark#hash", "star*'()!$@:", "tab\there", "ends with space "]
+KEYS = [
+    "a b.txt",
+    "ü/€ 😀.txt",
+    "a+b=c&d.txt",
+    "~user/x~",
+    "a//b",
+    "../x",
+    "./y/./z/..",
+    "dir/",
+    "%41",
+    "semi;colon,comma",
+    "q?mark#hash",
+    "star*'()!$@:",
+    "tab\there",
+    "ends with space ",
+]
 
 
 def now() -> datetime:
@@ -49,8 +64,11 @@ def s3(tmp_path):
 @pytest.mark.parametrize("key", KEYS)
 @pytest.mark.parametrize("style", ["virtual", "path"])
 def test_what_botocore_signs_in_a_header_or_a_presigned_url_is_accepted(s3, key, style):
-    url = (f"https://{HOST}/{key_path(key)}" if style == "virtual"
-           else f"https://s3.ap-northeast-2.amazonaws.com/lab-bucket/{key_path(key)}")
+    url = (
+        f"https://{HOST}/{key_path(key)}"
+        if style == "virtual"
+        else f"https://s3.ap-northeast-2.amazonaws.com/lab-bucket/{key_path(key)}"
+    )
     body = f"data of {key}".encode()
     put = call(s3, signed_environ("PUT", url, body))
     assert put.status_code == 200, put.data
@@ -80,38 +98,75 @@ def refused(app, env: dict) -> dict[str, str]:
     return error_of(response)
 
 
-def tampered(method: str, url: str, body: bytes = b"", headers: dict | None = None, *, send_url: str | None = None,
-             send_body: bytes | None = None, change: dict | None = None, drop: str | None = None, **signing) -> dict:
+def tampered(
+    method: str,
+    url: str,
+    body: bytes = b"",
+    headers: dict | None = None,
+    *,
+    send_url: str | None = None,
+    send_body: bytes | None = None,
+    change: dict | None = None,
+    drop: str | None = None,
+    **signing,
+) -> dict:
     """A request signed by botocore, then changed on the way: another URL, body or header values."""
     signed_url, signed_headers = sign(method, url, body, headers, **signing)
     sent = {k: v for k, v in {**signed_headers, **(change or {})}.items() if k != drop}
     return environ(method, send_url or signed_url, body if send_body is None else send_body, sent)
 
 
-@pytest.mark.parametrize("env, expected", [
-    (lambda: signed_environ("GET", URL, credentials=Credentials(ids.ACCESS_KEY_ID, "not-the-secret")),
-     (403, "SignatureDoesNotMatch")),
-    (lambda: tampered("GET", URL, send_url=f"https://{HOST}/other.txt"), (403, "SignatureDoesNotMatch")),
-    (lambda: tampered("GET", URL, send_url=f"https://{HOST}/Hello.txt"), (403, "SignatureDoesNotMatch")),
-    (lambda: tampered("GET", f"https://{HOST}/?list-type=2&prefix=a",
-                      send_url=f"https://{HOST}/?list-type=2&prefix=h"), (403, "SignatureDoesNotMatch")),
-    (lambda: tampered("GET", URL, send_url=URL + "?versionId=null"), (403, "SignatureDoesNotMatch")),
-    (lambda: tampered("GET", URL, headers={"x-amz-meta-owner": "alice"}, change={"x-amz-meta-owner": "mallory"}),
-     (403, "SignatureDoesNotMatch")),
-    (lambda: tampered("GET", URL, headers={"x-amz-meta-owner": "alice"}, drop="x-amz-meta-owner"),
-     (403, "SignatureDoesNotMatch")),
-    (lambda: tampered("GET", URL, change={"Host": "vpce-only-bucket.s3.ap-northeast-2.amazonaws.com"}),
-     (403, "SignatureDoesNotMatch")),
-    (lambda: tampered("PUT", URL, b"original", send_body=b"tampered"), (400, "XAmzContentSHA256Mismatch")),
-    (lambda: tampered("GET", URL, how="query", send_url=None, change={"Host": "other-bucket.s3.ap-northeast-2.amazonaws.com"}),
-     (403, "SignatureDoesNotMatch")),
-    (lambda: tampered("GET", URL, drop="X-Amz-Content-SHA256"), (400, "InvalidRequest")),
-    (lambda: environ("GET", URL, headers={"Authorization": "AWS4-HMAC-SHA256 Credential=" + ids.ACCESS_KEY_ID
-                                          + "/20250101/ap-northeast-2/s3/aws4_request, SignedHeaders=host, Signature="
-                                          + "0" * 64, "X-Amz-Date": now().strftime("%Y%m%dT%H%M%SZ"),
-                                          "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}),
-     (400, "AuthorizationHeaderMalformed")),  # the credential's date is not X-Amz-Date's
-])
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        (
+            lambda: signed_environ("GET", URL, credentials=Credentials(ids.ACCESS_KEY_ID, "not-the-secret")),
+            (403, "SignatureDoesNotMatch"),
+        ),
+        (lambda: tampered("GET", URL, send_url=f"https://{HOST}/other.txt"), (403, "SignatureDoesNotMatch")),
+        (lambda: tampered("GET", URL, send_url=f"https://{HOST}/Hello.txt"), (403, "SignatureDoesNotMatch")),
+        (
+            lambda: tampered("GET", f"https://{HOST}/?list-type=2&prefix=a", send_url=f"https://{HOST}/?list-type=2&prefix=h"),
+            (403, "SignatureDoesNotMatch"),
+        ),
+        (lambda: tampered("GET", URL, send_url=URL + "?versionId=null"), (403, "SignatureDoesNotMatch")),
+        (
+            lambda: tampered("GET", URL, headers={"x-amz-meta-owner": "alice"}, change={"x-amz-meta-owner": "mallory"}),
+            (403, "SignatureDoesNotMatch"),
+        ),
+        (
+            lambda: tampered("GET", URL, headers={"x-amz-meta-owner": "alice"}, drop="x-amz-meta-owner"),
+            (403, "SignatureDoesNotMatch"),
+        ),
+        (
+            lambda: tampered("GET", URL, change={"Host": "vpce-only-bucket.s3.ap-northeast-2.amazonaws.com"}),
+            (403, "SignatureDoesNotMatch"),
+        ),
+        (lambda: tampered("PUT", URL, b"original", send_body=b"tampered"), (400, "XAmzContentSHA256Mismatch")),
+        (
+            lambda: tampered(
+                "GET", URL, how="query", send_url=None, change={"Host": "other-bucket.s3.ap-northeast-2.amazonaws.com"}
+            ),
+            (403, "SignatureDoesNotMatch"),
+        ),
+        (lambda: tampered("GET", URL, drop="X-Amz-Content-SHA256"), (400, "InvalidRequest")),
+        (
+            lambda: environ(
+                "GET",
+                URL,
+                headers={
+                    "Authorization": "AWS4-HMAC-SHA256 Credential="
+                    + ids.ACCESS_KEY_ID
+                    + "/20250101/ap-northeast-2/s3/aws4_request, SignedHeaders=host, Signature="
+                    + "0" * 64,
+                    "X-Amz-Date": now().strftime("%Y%m%dT%H%M%SZ"),
+                    "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD",
+                },
+            ),
+            (400, "AuthorizationHeaderMalformed"),
+        ),  # the credential's date is not X-Amz-Date's
+    ],
+)
 def test_a_signature_that_does_not_match_the_request_is_refused(s3, env, expected):
     got = refused(s3, env())
     assert (got["Status"], got["Code"]) == expected
@@ -126,19 +181,25 @@ def test_a_wrong_signature_says_so_and_shows_the_canonical_request(s3):
 
 def fake_authorization(signature: str, key: str = ids.ACCESS_KEY_ID) -> dict:
     stamp = now().strftime("%Y%m%dT%H%M%SZ")
-    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={key}/{stamp[:8]}/ap-northeast-2/s3/aws4_request, "
-                             f"SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}",
-            "X-Amz-Date": stamp, "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}
+    return {
+        "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/{stamp[:8]}/ap-northeast-2/s3/aws4_request, "
+        f"SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}",
+        "X-Amz-Date": stamp,
+        "X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD",
+    }
 
 
-@pytest.mark.parametrize("headers, expected", [
-    (fake_authorization("0" * 64), (403, "SignatureDoesNotMatch", {})),
-    (fake_authorization("0" * 64, key="x"), (403, "InvalidAccessKeyId", {"AWSAccessKeyId": "x"})),
-    (fake_authorization("0"), (400, "AuthorizationHeaderMalformed", {})),  # no signature of 64 hex digits
-    ({**fake_authorization("0"), "Authorization": ""}, (400, "AuthorizationHeaderMalformed", {})),
-    ({**fake_authorization("0"), "Authorization": "AWS4-HMAC-SHA256"}, (400, "AuthorizationHeaderMalformed", {})),
-    ({**fake_authorization("0"), "Authorization": "Bearer x"}, (400, "AuthorizationHeaderMalformed", {})),
-])
+@pytest.mark.parametrize(
+    "headers, expected",
+    [
+        (fake_authorization("0" * 64), (403, "SignatureDoesNotMatch", {})),
+        (fake_authorization("0" * 64, key="x"), (403, "InvalidAccessKeyId", {"AWSAccessKeyId": "x"})),
+        (fake_authorization("0"), (400, "AuthorizationHeaderMalformed", {})),  # no signature of 64 hex digits
+        ({**fake_authorization("0"), "Authorization": ""}, (400, "AuthorizationHeaderMalformed", {})),
+        ({**fake_authorization("0"), "Authorization": "AWS4-HMAC-SHA256"}, (400, "AuthorizationHeaderMalformed", {})),
+        ({**fake_authorization("0"), "Authorization": "Bearer x"}, (400, "AuthorizationHeaderMalformed", {})),
+    ],
+)
 def test_a_made_up_authorization_header_is_never_the_account(s3, headers, expected):
     """What the issue found accepted as the root user: 'Signature=0', an empty header."""
     got = refused(s3, environ("GET", URL, headers=headers))
@@ -190,8 +251,7 @@ def test_a_signature_for_another_service_is_malformed_where_it_was_given(s3):
     query = refused(s3, signed_environ("GET", URL, service="dynamodb", how="query"))
     assert (query["Status"], query["Code"]) == (400, "AuthorizationQueryParametersError")
     assert query["Message"].startswith("Error parsing the X-Amz-Credential parameter; incorrect service 'dynamodb'")
-    header = refused(s3, signed_environ("GET", URL, headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"},
-                                        service="dynamodb"))
+    header = refused(s3, signed_environ("GET", URL, headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"}, service="dynamodb"))
     assert (header["Status"], header["Code"]) == (400, "AuthorizationHeaderMalformed")
     url, _ = sign("GET", URL, how="query")
     stale = url.replace("X-Amz-Date=" + url.split("X-Amz-Date=")[1][:8], "X-Amz-Date=20200101")
@@ -213,8 +273,7 @@ def test_refusals_of_head_requests_carry_no_body(s3):
 
 def dynamodb(target: str, body: dict, **signing) -> dict:
     headers = {"X-Amz-Target": f"DynamoDB_20120810.{target}", "Content-Type": "application/x-amz-json-1.0"}
-    return signed_environ("POST", f"https://{DDB_HOST}/", json.dumps(body).encode(), headers,
-                          service="dynamodb", **signing)
+    return signed_environ("POST", f"https://{DDB_HOST}/", json.dumps(body).encode(), headers, service="dynamodb", **signing)
 
 
 ORDER = {"TableName": "orders", "Item": {"id": {"S": "o-1 ü"}}}
@@ -226,12 +285,15 @@ def test_dynamodb_accepts_what_botocore_signs(tmp_path):
     assert stored_items("orders") == [ORDER["Item"]]
 
 
-@pytest.mark.parametrize("change, kind", [
-    ({"credentials": Credentials(ids.ACCESS_KEY_ID, "not-the-secret")}, "InvalidSignatureException"),
-    ({"credentials": Credentials("AKIAI44QH8DHBEXAMPLE", ids.SECRET_ACCESS_KEY)}, "UnrecognizedClientException"),
-    ({"region": "us-east-1"}, "InvalidSignatureException"),
-    ({"at": now() - timedelta(minutes=20)}, "InvalidSignatureException"),
-])
+@pytest.mark.parametrize(
+    "change, kind",
+    [
+        ({"credentials": Credentials(ids.ACCESS_KEY_ID, "not-the-secret")}, "InvalidSignatureException"),
+        ({"credentials": Credentials("AKIAI44QH8DHBEXAMPLE", ids.SECRET_ACCESS_KEY)}, "UnrecognizedClientException"),
+        ({"region": "us-east-1"}, "InvalidSignatureException"),
+        ({"at": now() - timedelta(minutes=20)}, "InvalidSignatureException"),
+    ],
+)
 def test_dynamodb_refuses_other_signatures_with_its_own_errors(tmp_path, change, kind):
     front = dynamodb_fronts(tmp_path).internet
     response = call(front, dynamodb("PutItem", ORDER, **change))
@@ -241,8 +303,13 @@ def test_dynamodb_refuses_other_signatures_with_its_own_errors(tmp_path, change,
 
 def test_dynamodb_verifies_the_body_it_signed(tmp_path):
     front = dynamodb_fronts(tmp_path).internet
-    url, headers = sign("POST", f"https://{DDB_HOST}/", json.dumps(ORDER).encode(),
-                        {"X-Amz-Target": "DynamoDB_20120810.PutItem"}, service="dynamodb")
+    url, headers = sign(
+        "POST",
+        f"https://{DDB_HOST}/",
+        json.dumps(ORDER).encode(),
+        {"X-Amz-Target": "DynamoDB_20120810.PutItem"},
+        service="dynamodb",
+    )
     other = json.dumps({**ORDER, "Item": {"id": {"S": "forged"}}}).encode()
     response = call(front, environ("POST", url, other, {**headers, "Content-Length": str(len(other))}))
     assert json.loads(response.data)["__type"] == "com.amazon.coral.service#InvalidSignatureException"

@@ -1,6 +1,7 @@
 """A bucket of another region: S3 answers 301 PermanentRedirect with x-amz-bucket-region, which the AWS
 CLI and boto3 follow; buckets of the front's own region go on to moto
 (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html, PermanentRedirect)."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -17,7 +18,10 @@ def test_a_bucket_of_another_region_is_redirected_there(tmp_path):
     error = ET.fromstring(tokyo.data)
     assert (tokyo.status_code, tokyo.headers["x-amz-bucket-region"]) == (301, "ap-northeast-1")
     assert (error.findtext("Code"), error.findtext("Endpoint"), error.findtext("Bucket")) == (
-        "PermanentRedirect", "tokyo.s3.ap-northeast-1.amazonaws.com", "tokyo")
+        "PermanentRedirect",
+        "tokyo.s3.ap-northeast-1.amazonaws.com",
+        "tokyo",
+    )
     far = call(front, signed_environ("HEAD", "https://s3.ap-northeast-2.amazonaws.com/far-bucket"))
     assert (far.status_code, far.headers["x-amz-bucket-region"], far.data) == (301, "us-east-1", b"")
     far_get = ET.fromstring(call(front, signed_environ("GET", "https://far-bucket.s3.amazonaws.com/")).data)
