@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 RESULT_SCHEMA_VERSION = 1  # docs/result.schema.json: bump both when a serialized field changes meaning
+# The longest path a prediction or an observation follows: Linux's initial TTL, after which a
+# forwarding loop has dropped the packet anyway.
+MAX_HOPS = 64
 
 
 class Outcome(StrEnum):
@@ -94,6 +97,29 @@ class ServiceSaw:
     @property
     def via(self) -> str:
         return f"endpoint {self.vpce_id}" if self.vpce_id else "the internet"
+
+
+@dataclass(frozen=True)
+class DnsAnswer:
+    """A name looked up at the VPC resolver: its addresses, which zone answered (`public`,
+    `private-dns` of an endpoint, `ec2-private`, ...), and the resolver's address."""
+
+    name: str
+    answer: tuple[str, ...]
+    origin: str
+    resolver: str
+
+
+@dataclass(frozen=True)
+class AuthorizedRequest:
+    """A request as S3 authorizes it: the IAM action and resource its policies are evaluated for
+    (both None when S3 refuses the request before any policy)."""
+
+    method: str
+    path: str
+    signed: bool
+    action: str | None
+    resource: str | None
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,9 @@ from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.dns import resolve
 from lab.plan.names import INTERNET, INTERNET_CLIENT
 from lab.plan.types import Ingress, Plan, ServiceFront
-from lab.results import Hop, Outcome, ServiceSaw, StopReason, Translation
+from lab.results import MAX_HOPS, AuthorizedRequest, DnsAnswer, Hop, Outcome, ServiceSaw, StopReason, Translation
 
 Addr = ipaddress.IPv4Address
-MAX_HOPS = 32
 
 
 @dataclass
@@ -42,9 +41,9 @@ class Explanation:
     outcome: Outcome
     path: list[Hop]
     explanation: StopReason | None  # where and why the path stops
-    dns: dict | None = None  # {"name", "answer", "origin", "resolver"} when a name was looked up
+    dns: DnsAnswer | None = None  # when a name was looked up
     service_saw: ServiceSaw | None = None  # when a service was reached
-    request: dict | None = None  # to S3: {"method", "path", "action", "resource"} as S3 authorizes it
+    request: AuthorizedRequest | None = None  # to S3, as S3 authorizes it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -140,12 +139,7 @@ class Walker:
                 self.vpc_id(self.vpc.name),
                 f"the VPC resolver ({resolver.addresses[0]}) has no answer for {target}",
             )
-        result.dns = {
-            "name": target,
-            "answer": [str(a) for a in record.addresses],
-            "origin": record.origin,
-            "resolver": str(resolver.addresses[0]),
-        }
+        result.dns = DnsAnswer(target, tuple(str(a) for a in record.addresses), record.origin, str(resolver.addresses[0]))
         return record.addresses[0]
 
     # -- the walk -----------------------------------------------------------------------------
@@ -343,7 +337,7 @@ class Walker:
         vpce = ingress.label if ingress else None
         result.service_saw = ServiceSaw(str(src), vpce or "internet", vpce)
         if front.service == "s3" and self.port in (80, 443):
-            host = result.dns["name"] if result.dns else None
+            host = result.dns.name if result.dns else None
             result.request, denied_by = denial(self.t, host, self.http_path, self.port == 443, str(src), ingress, self.signed)
             if denied_by:
                 raise Stop(

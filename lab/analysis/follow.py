@@ -19,23 +19,24 @@ from dataclasses import dataclass
 
 from lab.analysis.pcapread import OTHERHOST, TCP, UDP, Sighting
 from lab.analysis.run import Run
-from lab.results import Hop, Translation
+from lab.results import MAX_HOPS, Hop, Translation
 
 # s: a veth delivers at once, and a packet repeated byte for byte must not match (a retransmitted
 # SYN-ACK, sent 1 s later, carries IP id 0 and the same sequence numbers again)
 LINK_WINDOW = 0.5
 CLOCK_SLACK = 0.001  # s: the taps at the two ends of a veth stamp the packet at slightly different points
-MAX_HOPS = 64  # a forwarding loop ends with the TTL; the walk ends here
 
 
 @dataclass
-class Trace:
+class Walked:
+    """One packet's walk through the captures (a Trace, lab.scenario.observe, is a whole probe's)."""
+
     hops: list[Hop]
     end: str  # delivered (to its destination address) | dropped | lost (not captured on arrival) | loop
     last: Sighting  # the arrival at the last node (for 'lost': the last departure; for 'loop': the next arrival)
 
 
-def follow(run: Run, first: Sighting) -> Trace:
+def follow(run: Run, first: Sighting) -> Walked:
     """Where the packet `first` (a departure from its source) went."""
     return Walk(run, first).trace()
 
@@ -49,7 +50,7 @@ class Walk:
             self.at[s.node].append(s)
         self.used: set[tuple[str, int]] = set()
 
-    def trace(self) -> Trace:
+    def trace(self) -> Walked:
         """Visit after visit until the packet stays somewhere; the source is a visit without arrival
         (a routed packet a node sends shows on the bridge first, then on the bridge port)."""
         hops: list[Hop] = []
@@ -61,11 +62,11 @@ class Walk:
                 hops.append(self.hop(visit, egress))
             if egress is None:
                 mine = arrival.dst in self.run.addresses.get(arrival.node, ())
-                return Trace(hops, "delivered" if mine else "dropped", arrival)
+                return Walked(hops, "delivered" if mine else "dropped", arrival)
             if arrival_next is None:
-                return Trace(hops, "lost", egress)
+                return Walked(hops, "lost", egress)
             arrival = arrival_next
-        return Trace(hops, "loop", arrival)
+        return Walked(hops, "loop", arrival)
 
     def bridged(self, arrival: Sighting, egress: Sighting | None) -> bool:
         """In and out through ports of one subnet bridge: switched, as AWS does within a subnet."""

@@ -15,7 +15,7 @@ from ipaddress import IPv4Address
 from itertools import islice
 from operator import attrgetter
 
-from lab.analysis.follow import Trace, follow
+from lab.analysis.follow import Walked, follow
 from lab.analysis.pcapread import ICMP, TCP, UDP, Sighting
 from lab.analysis.run import Run
 from lab.errors import BadArgument, CaptureError
@@ -251,7 +251,7 @@ def _service_saw(run: Run, arrival: Sighting) -> ServiceSaw:
     )
 
 
-def _timeout(run: Run, trace: Trace, reply_trace: Trace | None) -> StopReason:
+def _timeout(run: Run, trace: Walked, reply_trace: Walked | None) -> StopReason:
     if trace.end != "delivered":
         return _lost(run, trace, "the packet")
     if reply_trace is None:
@@ -267,7 +267,7 @@ def _timeout(run: Run, trace: Trace, reply_trace: Trace | None) -> StopReason:
     return _lost(run, reply_trace, "the reply")
 
 
-def _lost(run: Run, trace: Trace, what: str) -> StopReason:
+def _lost(run: Run, trace: Walked, what: str) -> StopReason:
     last = trace.last
     if trace.end == "dropped":
         counters = run.drop_counters(last.node)

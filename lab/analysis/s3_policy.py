@@ -15,6 +15,7 @@ from lab.model.policy import DEFAULT_ENDPOINT_POLICY, PolicyDocument, Request, S
 from lab.model.s3_requests import ROOT, S3Refusal, parse_target, request_context, request_keys, s3_action
 from lab.model.topology import Topology
 from lab.plan.types import Ingress
+from lab.results import AuthorizedRequest
 from lab.services.probe import USER_AGENT
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()  # a signed GET's x-amz-content-sha256
@@ -42,18 +43,18 @@ def probe_keys(t: Topology, host: str | None, bucket: str | None, action: str, q
 
 def denial(
     t: Topology, host: str | None, path: str, https: bool, source_ip: str, ingress: Ingress | None, signed: bool
-) -> tuple[dict, str | None]:
+) -> tuple[AuthorizedRequest, str | None]:
     """(the request as S3 authorizes it, why it is denied or None). `ingress`: the plan's way into
     the front the request came through when it came through an endpoint; None from the internet."""
     raw_path, _, query = path.partition("?")
     try:
         target = parse_target(host or "", raw_path)
     except S3Refusal:  # a name S3 refuses: the front answers before any policy, so none denies it
-        return {"method": "GET", "path": path, "signed": signed, "action": None, "resource": None}, None
+        return AuthorizedRequest("GET", path, signed, None, None), None
     bucket, key = target.bucket, target.key
     action, resource = s3_action("GET", bucket, key, query)
     if action is None:  # S3 refuses the request before any policy
-        return {"method": "GET", "path": path, "signed": signed, "action": None, "resource": resource}, None
+        return AuthorizedRequest("GET", path, signed, None, resource), None
     vpce, vpc_id = (ingress.label, ingress.vpc_id) if ingress else (None, None)
     endpoint_scope = endpoint_policy(ingress) if ingress else None
     policy = t.buckets[bucket].policy if bucket is not None and bucket in t.buckets else None
@@ -64,10 +65,7 @@ def denial(
         resource,
         request_context(https, signed, source_ip, vpce, vpc_id) | probe_keys(t, host, bucket, action, query, signed),
     )
-    return (
-        {"method": "GET", "path": path, "signed": signed, "action": action, "resource": resource},
-        decide(request, endpoint_scope, bucket_scope),
-    )
+    return AuthorizedRequest("GET", path, signed, action, resource), decide(request, endpoint_scope, bucket_scope)
 
 
 def endpoint_policy(ingress: Ingress) -> Scope:

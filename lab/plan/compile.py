@@ -25,7 +25,7 @@ from lab.plan.vpc_router import VpcWiring, build_router
 def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
     """`settings`: AWS's values unless a caller wants others (lab.plan.settings)."""
     settings = settings or Settings()
-    build, fronts = Build(topology, allocate(topology), settings), Fronts(topology)
+    build, fronts = Build(topology, allocate(topology), settings), Fronts(topology, settings)
     wirings = {vpc.name: VpcWiring.of(vpc) for vpc in topology.vpcs.values()}
     gateways.build_peerings(build, wirings)
     igw_sides = {}

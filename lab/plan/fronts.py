@@ -13,12 +13,11 @@ from lab.model import regions
 from lab.model.topology import Policy, Topology
 from lab.plan import names, nftables
 from lab.plan.context import Build
+from lab.plan.settings import Settings
 from lab.plan.types import EndpointKey, Ingress, Interface, KernelRoute, Node, RoutingRule, ServiceFront
 
 IfAddr = ipaddress.IPv4Interface
 DEFAULT = ipaddress.IPv4Network("0.0.0.0/0")
-FIRST_PORT = 8000  # a service front's local ports: two per ingress, from here up to the ephemeral ports
-MAX_INGRESSES = (32768 - FIRST_PORT) // 2
 INTERNET_LABEL = "internet"
 
 
@@ -35,8 +34,8 @@ class FrontLink:
 class Fronts:
     """The fronts the lab runs and the ways into each, in the order they are connected."""
 
-    def __init__(self, t: Topology):
-        self.t = t
+    def __init__(self, t: Topology, settings: Settings):
+        self.t, self.ports = t, settings.front_ports
         self.ways: dict[tuple[str, str], list[FrontLink]] = {k: [] for k in needed_fronts(t)}
 
     def connect(
@@ -54,18 +53,16 @@ class Fronts:
         self.ways[service, region].insert(0, FrontLink(names.FRONT_FROM_INTERNET, address, INTERNET_LABEL))
 
     def ingresses(self, service: str, region: str) -> list[Ingress]:
-        """Ingress k gets local ports 8000+2k (HTTP) and 8001+2k (HTTPS) and conntrack mark k+1: no two
-        ingresses share a port however many there are (8000+k and 8400+k collided from the 401st:
-        a 500-VPC lab's endpoint would have answered as another), and all stay below the kernel's
-        ephemeral ports (net.ipv4.ip_local_port_range starts at 32768)."""
-        found = self.ways[service, region]
-        if len(found) > MAX_INGRESSES:
+        """Ingress k gets the front ports' 2k-th (HTTP) and 2k+1-th (HTTPS) and conntrack mark k+1: no
+        two ingresses share a port however many there are (8000+k and 8400+k collided from the 401st:
+        a 500-VPC lab's endpoint would have answered as another)."""
+        found, room = self.ways[service, region], len(self.ports) // 2
+        if len(found) > room:
             raise PlanError(
-                f"{service} {region}: {len(found)} ways in (the internet and one per "
-                f"endpoint); a lab's front has room for {MAX_INGRESSES}"
+                f"{service} {region}: {len(found)} ways in (the internet and one per endpoint); a lab's front has room for {room}"
             )
         return [
-            Ingress(way.dev, way.label, FIRST_PORT + 2 * k, FIRST_PORT + 2 * k + 1, k + 1, *self.scope(way))
+            Ingress(way.dev, way.label, self.ports[2 * k], self.ports[2 * k + 1], k + 1, *self.scope(way))
             for k, way in enumerate(found)
         ]
 

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 # out" and "any further traffic ... the NAT gateway returns an RST packet"
 # (https://docs.aws.amazon.com/vpc/latest/userguide/nat-gateway-troubleshooting.html).
 NAT_GATEWAY_IDLE_TIMEOUT = 350
+# A service front's local ports, two per ingress: above the privileged ports, below the kernel's
+# ephemeral ones (net.ipv4.ip_local_port_range starts at 32768), so no client port collides with them.
+FRONT_PORTS = range(8000, 32768)
 
 
 @dataclass(frozen=True)
 class Settings:
     nat_gateway_idle_timeout: int = NAT_GATEWAY_IDLE_TIMEOUT  # seconds
+    front_ports: range = FRONT_PORTS

@@ -98,9 +98,10 @@ def members(path: Path) -> list[int]:
         return []
 
 
-def kill(path: Path, tag: str, timeout: float = 5.0) -> None:
+def kill(path: Path, tag: str, timeout: float = 5.0, kill_file: str | None = KILL) -> None:
     """Kill every process in lab `tag`'s cgroup `path`, wait until it is empty, remove it. Refuses a
-    path that is not a lab's cgroup, and a cgroup that vpclab itself is in."""
+    path that is not a lab's cgroup, and a cgroup that vpclab itself is in. `kill_file` None: as on a
+    kernel before 5.14, which has no cgroup.kill."""
     if not path.is_dir():
         return  # never made (killed first), or removed already (by `vpclab clean --all`)
     if not is_lab_cgroup(path, tag):
@@ -112,7 +113,7 @@ def kill(path: Path, tag: str, timeout: float = 5.0) -> None:
         while populated(path):
             if time.monotonic() > deadline:
                 raise RealizeError("cgroup", f"{path} still has processes {members(path)} after {timeout:.0f} s")
-            kill_members(path)
+            kill_members(path, kill_file)
             time.sleep(0.005)
         path.rmdir()
     except FileNotFoundError:
@@ -127,11 +128,11 @@ def populated(path: Path) -> bool:
     return "populated 1" in events.splitlines()
 
 
-def kill_members(path: Path) -> None:
+def kill_members(path: Path, kill_file: str | None) -> None:
     """cgroup.kill (Linux 5.14) kills them all at once, including those being forked; before it,
     SIGKILL to each pid, repeated by the caller until none is left."""
-    if (path / KILL).exists():
-        (path / KILL).write_text("1")
+    if kill_file is not None and (path / kill_file).exists():
+        (path / kill_file).write_text("1")
         return
     for pid in members(path):
         try:

@@ -26,6 +26,7 @@ import secrets
 import signal
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -70,11 +71,13 @@ class Lab:
         *,
         node_class: type[LabNode] = LabNode,
         services_class: type[Services] = Services,
+        cgroup_at: Callable[[str], Path | None] = cgroup.path_for,
     ):
         """`run_dir` None: a temporary one, vpclab-<tag> in the system's temporary directory, removed
         with the lab (also by `vpclab clean`). `node_class` is called as (name, cgroup path,
-        inNamespace=True) for each node; `services_class` as (lab) once, to run the lab's services."""
-        self.node_class, self.services_class = node_class, services_class
+        inNamespace=True) for each node; `services_class` as (lab) once, to run the lab's services;
+        `cgroup_at` as (tag): where the lab's cgroup is to be made, None for none."""
+        self.node_class, self.services_class, self.cgroup_at = node_class, services_class, cgroup_at
         self.tag = tag or f"vl{secrets.token_hex(3)}"
         temporary = run_dir is None
         directory = Path(tempfile.gettempdir()) / f"vpclab-{self.tag}" if run_dir is None else Path(run_dir)
@@ -164,7 +167,7 @@ class Lab:
     def record(self) -> None:
         """The lab's state file, naming the run directory and the cgroup before either exists: from
         here on a SIGKILL leaves nothing that `vpclab clean` cannot find."""
-        path = cgroup.path_for(self.tag)
+        path = self.cgroup_at(self.tag)
         self.state.cgroup = None if path is None else str(path)
         self.state.save()
 

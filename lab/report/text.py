@@ -54,8 +54,7 @@ def explanation_text(e: Explanation) -> str:
     ]
     if e.dns:
         lines.append(
-            f"  DNS: {e.dns['name']} -> {', '.join(e.dns['answer'])} ({e.dns['origin']} answer of "
-            f"the VPC resolver {e.dns['resolver']})"
+            f"  DNS: {e.dns.name} -> {', '.join(e.dns.answer)} ({e.dns.origin} answer of the VPC resolver {e.dns.resolver})"
         )
     for i, hop in enumerate(e.path):
         arrow = "  " if i == 0 else "  -> "

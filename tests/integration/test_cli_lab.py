@@ -52,7 +52,9 @@ def test_inspect_reads_a_kept_run(capsys, tmp_path):
     main(["trace", "topologies/gateway-endpoint.yaml", "--from", "app1", "--to", TARGET, "--keep", str(tmp_path / "run")])
     capsys.readouterr()
     assert main(["inspect", str(tmp_path / "run"), "--json"]) == 0
-    flows = json.loads(capsys.readouterr().out)["flows"]
+    inspection = json.loads(capsys.readouterr().out)
+    assert problems(inspection, "inspection") == []  # docs/result.schema.json
+    flows = inspection["flows"]
     https = [f for f in flows if f["source"] == "app1" and f["dport"] == 443]
     assert [h["kind"] for h in https[0]["path"]["path"]] == ["instance", "vpc-router", "gateway-endpoint", "service"]
     assert main(["inspect", str(tmp_path / "run"), "--flow", "443", "--json"]) == 0

@@ -167,24 +167,47 @@ def test_a_kept_run_directory_in_use_by_a_live_lab_is_refused(lab_sandbox, capsy
 
 
 # -- 4. what left the lab's namespaces and session ----------------------------------------------------------
-@pytest.mark.parametrize("kill_file", ["cgroup.kill", "no such file"], ids=["cgroup.kill", "SIGKILL per pid (Linux < 5.14)"])
-def test_teardown_ends_processes_that_left_the_lab(kill_file, lab_sandbox, monkeypatch):
-    monkeypatch.setattr(cgroup, "KILL", kill_file)
+def test_teardown_ends_processes_that_left_the_lab(lab_sandbox):
     before = root_snapshot(plan_addresses(PLAN))
-    from_shell, from_popen = lab_sandbox.tmp / "shell.pid", lab_sandbox.tmp / "popen.pid"
     with Lab(PLAN, lab_sandbox.tmp / "run") as lab:
-        assert lab.cgroup is not None, "this test needs a writable cgroup2 hierarchy"
-        lab.node("app1").cmd(escaping(from_shell))  # as typed at the prompt
-        step = lab.node("web1").popen(["bash", "-c", escaping(from_popen)])  # as a scenario's `run` step
-        lab.own(step.pid, "step")
-        step.wait()
-        escaped = [owned(wait_pid(f), "escaped") for f in (from_shell, from_popen)]
-        for proc in escaped:
-            assert_escaped(lab, proc.pid)
+        escaped = escape_twice(lab, lab_sandbox.tmp)
         record = lab_sandbox.record(lab.state)
         assert {p.pid for p in escaped} <= {p.pid for p in record.members}
     assert [p for p in escaped if p.alive()] == []
     assert residue(record, before) == []
+
+
+def test_without_cgroup_kill_each_member_is_sent_sigkill(lab_sandbox):
+    """Kernels before 5.14 have no cgroup.kill: the members, wherever they went, are killed one pid
+    at a time until the cgroup is empty."""
+    tag = f"t{os.getpid()}"
+    path = cgroup.path_for(tag)
+    assert path is not None, "this test needs a writable cgroup2 hierarchy"
+    cgroup.create(path)
+    try:
+        pidfiles = [lab_sandbox.tmp / f"{n}.pid" for n in range(3)]
+        for pidfile in pidfiles:
+            subprocess.run(cgroup.joining(path, ["sh", "-c", escaping(pidfile)]), check=True)
+        escaped = [owned(wait_pid(f), "escaped") for f in pidfiles]
+        assert {p.pid for p in escaped} <= set(cgroup.members(path))
+        cgroup.kill(path, tag, kill_file=None)
+        assert [p for p in escaped if p.alive()] == [] and not path.exists()
+    finally:
+        cgroup.kill(path, tag)
+
+
+def escape_twice(lab: Lab, tmp: Path) -> list:
+    """Two processes that leave the lab, one typed at the prompt, one from a scenario's `run` step."""
+    assert lab.cgroup is not None, "this test needs a writable cgroup2 hierarchy"
+    from_shell, from_popen = tmp / "shell.pid", tmp / "popen.pid"
+    lab.node("app1").cmd(escaping(from_shell))
+    step = lab.node("web1").popen(["bash", "-c", escaping(from_popen)])
+    lab.own(step.pid, "step")
+    step.wait()
+    escaped = [owned(wait_pid(f), "escaped") for f in (from_shell, from_popen)]
+    for proc in escaped:
+        assert_escaped(lab, proc.pid)
+    return escaped
 
 
 def test_clean_ends_processes_that_left_a_killed_lab(lab_sandbox):
@@ -210,10 +233,9 @@ def test_clean_ends_processes_that_left_a_killed_lab(lab_sandbox):
     ],
     ids=["no writable hierarchy", "the cgroup cannot be made"],
 )
-def test_without_a_cgroup_the_process_tree_is_walked_and_the_log_says_so(where, says, lab_sandbox, monkeypatch, caplog):
-    monkeypatch.setattr(cgroup, "path_for", lambda tag: where and Path(where))
+def test_without_a_cgroup_the_process_tree_is_walked_and_the_log_says_so(where, says, lab_sandbox, caplog):
     with caplog.at_level(logging.WARNING, logger="lab.realize.lab"):
-        with Lab(PLAN, lab_sandbox.tmp / "run") as lab:
+        with Lab(PLAN, lab_sandbox.tmp / "run", cgroup_at=lambda tag: where and Path(where)) as lab:
             # left the node's network namespace, still the shell's child
             pid = int(lab.node("app1").cmd("unshare -n sleep 1000 >/dev/null 2>&1 & echo $!").split()[-1])
             left = owned(pid, "unshare -n sleep")

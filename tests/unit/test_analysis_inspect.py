@@ -10,6 +10,7 @@ from synthetic_captures import SyntheticRun
 
 from lab.analysis.inspect import inspect_run, packet_detail
 from lab.errors import BadArgument, UnknownName
+from result_schema import problems
 
 
 @pytest.fixture
@@ -32,6 +33,7 @@ def run_dir(tmp_path):
 
 def test_inspect_lists_flows_with_paths_as_json_ready_data(run_dir):
     report = json.loads(json.dumps(inspect_run(run_dir).to_dict()))  # the CLI prints it as JSON
+    assert problems(report, "inspection") == []  # docs/result.schema.json
     assert report["packets"] == {"app-igw": 2, "app-router": 3, "web1": 1}
     (flow,) = report["flows"]
     assert (flow["source"], flow["dst"], flow["dport"]) == ("web1", "52.219.60.10", 443)

@@ -58,7 +58,7 @@ def test_private_instance_reaches_s3_through_nat_and_internet_gateway(monkeypatc
     result = run(topology, "app1", S3_NAME)
     assert (result.outcome, result.explanation) == ("ok", None)
     assert kinds(result) == NAT_PATH
-    assert result.dns["origin"] == "public" and result.destination == result.dns["answer"][0]
+    assert result.dns.origin == "public" and result.destination == result.dns.answer[0]
     assert result.service_saw == ServiceSaw(public_ip(topology, "nat-a"), "internet", None)
     assert result.path[2].aws_id == aws_id("nat", "app", "nat-a")
     assert result.path[4].aws_id == aws_id("igw", "app")
@@ -90,7 +90,7 @@ def test_instances_in_one_vpc_reach_each_other_over_the_local_route(monkeypatch)
 def test_ec2_private_hostname_leads_to_the_instance(monkeypatch):
     result = run(shipped("public-private.yaml", monkeypatch), "web1", "ip-10-0-2-4.ap-northeast-2.compute.internal")
     assert (result.outcome, result.path[-1].node) == ("ok", "app1")
-    assert result.dns["origin"] == "ec2-private"
+    assert result.dns.origin == "ec2-private"
 
 
 # -- topologies/gateway-endpoint.yaml: the same instance, privately -------------------------------
@@ -103,7 +103,7 @@ def test_gateway_endpoint_keeps_s3_traffic_private(target, monkeypatch):
     vpce = aws_id("vpce", "app", "s3-gw")
     assert result.outcome == "ok"
     assert kinds(result) == ENDPOINT_PATH
-    assert result.dns["origin"] == "public"  # the route table diverts S3's public addresses, DNS does not
+    assert result.dns.origin == "public"  # the route table diverts S3's public addresses, DNS does not
     assert "pl-78a54011" in result.path[1].detail
     assert result.path[2].aws_id == vpce
     assert result.service_saw == ServiceSaw(private_ip(topology, "app1"), vpce, vpce)

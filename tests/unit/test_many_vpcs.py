@@ -13,8 +13,8 @@ import pytest
 from lab.errors import PlanError
 from lab.model.loader import load_topology
 from lab.pipes import readable
-from lab.plan import fronts as fronts_module
 from lab.plan.compile import compile_plan
+from lab.plan.settings import Settings
 from topologies import many_vpcs, public_vpc, vpcs
 
 
@@ -43,10 +43,9 @@ def test_every_ingress_of_a_front_has_ports_of_its_own():
     assert min(ports) >= 1024 and max(ports) < 32768  # privileged below, the kernel's ephemeral above
 
 
-def test_a_front_with_more_ingresses_than_ports_is_a_plan_error(monkeypatch):
-    monkeypatch.setattr(fronts_module, "MAX_INGRESSES", 3)
+def test_a_front_with_more_ingresses_than_ports_is_a_plan_error():
     with pytest.raises(PlanError, match=r"s3 ap-northeast-2: 4 ways in .* room for 3"):
-        compile_plan(load_topology("inline.yaml", endpoints(3)))
+        compile_plan(load_topology("inline.yaml", endpoints(3)), Settings(front_ports=range(8000, 8006)))
 
 
 @pytest.fixture
