@@ -17,9 +17,36 @@ from lab.model import regions
 from lab.model.topology import Topology, Vpc
 from lab.plan import names
 from lab.plan.addressing import PublicIpPool, SubnetAllocator
-from lab.plan.types import EndpointKey, NatKey, PublicIp
 
 Addr = ipaddress.IPv4Address
+
+
+@dataclass(frozen=True, order=True)
+class NatKey:
+    """A NAT gateway: its name is scoped to its VPC."""
+
+    vpc: str
+    name: str
+
+
+@dataclass(frozen=True, order=True)
+class EndpointKey:
+    """A VPC endpoint: its name is scoped to its VPC."""
+
+    vpc: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PublicIp:
+    """A public IPv4 address (auto-assigned or Elastic) mapped 1:1 by an internet gateway."""
+
+    address: Addr
+    private_ip: Addr
+    owner: str  # instance or NAT gateway name
+    vpc: str
+    elastic: bool
+    allocation_id: str | None = None
 
 
 @dataclass(frozen=True)

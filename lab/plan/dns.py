@@ -19,8 +19,8 @@ from lab.model import regions
 from lab.model.topology import Endpoint, Topology, Vpc
 from lab.plan import names
 from lab.plan.addressing import RESOLVER_LINK_LOCAL
-from lab.plan.allocation import Allocation
-from lab.plan.types import DnsRecord, EndpointKey, PublicIp, Resolver
+from lab.plan.allocation import Allocation, EndpointKey, PublicIp
+from lab.plan.types import DnsRecord, Resolver
 
 Addr = ipaddress.IPv4Address
 

@@ -10,11 +10,12 @@ import ipaddress
 from lab.model import regions
 from lab.model.topology import Endpoint
 from lab.plan import names, nftables
+from lab.plan.allocation import EndpointKey
 from lab.plan.context import Build
 from lab.plan.fronts import Fronts
 from lab.plan.gateways import eni, host_route
 from lab.plan.routing import NextHop
-from lab.plan.types import EndpointKey, Interface, KernelRoute, Node
+from lab.plan.types import Interface, KernelRoute, Node
 from lab.plan.vpc_router import Edge, VpcWiring
 
 IfAddr = ipaddress.IPv4Interface

@@ -12,9 +12,10 @@ from lab.errors import PlanError
 from lab.model import regions
 from lab.model.topology import Policy, Topology
 from lab.plan import names, nftables
+from lab.plan.allocation import EndpointKey
 from lab.plan.context import Build
 from lab.plan.settings import Settings
-from lab.plan.types import EndpointKey, Ingress, Interface, KernelRoute, Node, RoutingRule, ServiceFront
+from lab.plan.types import Ingress, Interface, KernelRoute, Node, RoutingRule, ServiceFront
 
 IfAddr = ipaddress.IPv4Interface
 DEFAULT = ipaddress.IPv4Network("0.0.0.0/0")

@@ -7,9 +7,10 @@ import ipaddress
 from lab.model.topology import Vpc
 from lab.plan import names, nftables
 from lab.plan.addressing import mac_for
+from lab.plan.allocation import NatKey
 from lab.plan.context import Build
 from lab.plan.routing import NextHop
-from lab.plan.types import Interface, KernelRoute, NatKey, Node
+from lab.plan.types import Interface, KernelRoute, Node
 from lab.plan.vpc_router import Edge, VpcWiring
 
 IfAddr = ipaddress.IPv4Interface

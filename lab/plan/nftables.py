@@ -10,7 +10,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 
-from lab.plan.types import Ingress, PublicIp
+from lab.plan.allocation import PublicIp
+from lab.plan.types import Ingress
 
 
 def _set(items: Iterable[object]) -> str:

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from lab.model.topology import Bucket, Policy, Table
 from lab.plan import names
+from lab.plan.allocation import Allocation, EndpointKey, PublicIp
 from lab.plan.settings import Settings
-
-if TYPE_CHECKING:
-    from lab.plan.allocation import Allocation
 
 Net = ipaddress.IPv4Network
 Addr = ipaddress.IPv4Address
@@ -37,22 +34,6 @@ KINDS = (
 )  # a peering connection is a link
 
 MAIN_TABLE = 254  # the kernel's main table: a node's own traffic and non-policy routes
-
-
-@dataclass(frozen=True, order=True)
-class NatKey:
-    """A NAT gateway: its name is scoped to its VPC."""
-
-    vpc: str
-    name: str
-
-
-@dataclass(frozen=True, order=True)
-class EndpointKey:
-    """A VPC endpoint: its name is scoped to its VPC."""
-
-    vpc: str
-    name: str
 
 
 @dataclass(frozen=True)
@@ -129,18 +110,6 @@ class Link:
     b: tuple[str, str]
     role: str  # 'subnet' (ENI to its subnet), 'transit' (between gateways), 'service' (service ingress)
     description: str = ""
-
-
-@dataclass(frozen=True)
-class PublicIp:
-    """A public IPv4 address (auto-assigned or Elastic) mapped 1:1 by an internet gateway."""
-
-    address: Addr
-    private_ip: Addr
-    owner: str  # instance or NAT gateway name
-    vpc: str
-    elastic: bool
-    allocation_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
 
 from lab.model.s3_operations import extra_actions
 from lab.model.s3_requests import S3Refusal, S3Target
 from lab.services.access import VERDICT_KEY, Verdict
+from lab.services.authorize import S3Policies
 from lab.services.body import buffered_body, replace_body
+from lab.services.s3_call import S3Call
 from lab.services.s3_xml import MALFORMED, XMLNS, fields, local, parsed
-
-if TYPE_CHECKING:  # the front imports this module
-    from lab.services.authorize import S3Policies
-    from lab.services.s3front import S3Call
 
 MAX_KEYS = 1000
 OBJECT_FIELDS = ("Key", "VersionId", "ETag", "LastModifiedTime", "Size")  # the last three: conditional deletes

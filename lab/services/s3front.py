@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from lab.model.policy import PolicyDocument
-from lab.model.s3_operations import ACL_HEADERS, COPY, WRITES_OBJECT, Operation
-from lab.model.s3_requests import ROOT, S3Refusal, S3Target, checked, decode_path, operation, parse_target
+from lab.model.s3_operations import ACL_HEADERS, COPY, WRITES_OBJECT
+from lab.model.s3_requests import S3Refusal, S3Target, checked, decode_path, operation, parse_target
 from lab.services import s3_backend, s3_chunked, sigv4
 from lab.services.access import TARGET_KEY
 from lab.services.authorize import S3Policies, bucket_policy_answer, is_bucket_policy_action
 from lab.services.body import MAX_BODY, BodyTooLarge
 from lab.services.config import Ingress
+from lab.services.s3_call import S3Call
 from lab.services.s3_cors import preflight
 from lab.services.s3_delete import delete_objects
 from lab.services.s3_lookups import check_upload, object_tags
@@ -36,26 +36,6 @@ log = logging.getLogger(__name__)
 
 OWNER_ONLY_ACLS = ("bucket-owner-full-control", "private")  # the owner's full control, nobody else's
 SETS_ACL = (*WRITES_OBJECT, "CreateBucket", "PutObjectAcl", "PutBucketAcl")
-
-
-@dataclass(frozen=True)
-class S3Call:
-    """One request as S3 reads it."""
-
-    target: S3Target
-    op: Operation
-    pairs: list[tuple[str, str]]  # the query's parameters, decoded
-    signed: sigv4.Signed | None
-    copy_source: tuple[S3Target, str | None] | None = None  # CopyObject/UploadPartCopy: source and version
-    headers: frozenset[str] = frozenset()  # the request's header names, lower case
-
-    @property
-    def params(self) -> set[str]:
-        return {k for k, _ in self.pairs}
-
-    @property
-    def principal(self) -> str | None:
-        return ROOT if self.signed else None
 
 
 def raw_path(environ: dict) -> str:

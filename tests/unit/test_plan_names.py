@@ -12,9 +12,9 @@ import pytest
 from lab.analysis.explain import explain
 from lab.model.loader import load_topology
 from lab.plan import names
+from lab.plan.allocation import EndpointKey, NatKey
 from lab.plan.compile import compile_plan
 from lab.plan.serialize import plan_to_dict
-from lab.plan.types import EndpointKey, NatKey
 from topologies import nat_vpc
 
 REPO = Path(__file__).resolve().parents[2]
