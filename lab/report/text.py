@@ -21,7 +21,8 @@ def plan_text(plan: Plan) -> str:
         lines.append(f"{node.name} [{node.kind}{aws}] {node.description}")
         for iface in node.bridges + node.interfaces:
             if iface.addresses:
-                lines.append(f"    {iface.name:<8} {', '.join(map(str, iface.addresses))}")
+                eni = f"  {iface.eni}" if iface.eni else ""
+                lines.append(f"    {iface.name:<8} {', '.join(map(str, iface.addresses))}{eni}")
         if node.loopback:
             lines.append(f"    {'lo':<8} {', '.join(map(str, node.loopback))}")
         for table in node.route_tables:
