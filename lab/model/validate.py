@@ -12,8 +12,11 @@ from collections.abc import Iterator
 
 from lab.errors import Problem, TopologyError
 from lab.model import regions
+from lab.model.checks import choices, error
 from lab.model.s3_names import BUCKET_NAME_CODE, bucket_name_problem
-from lab.model.topology import Endpoint, PrefixListRef, Route, RouteTable, Subnet, Topology, Vpc
+from lab.model.topology import PrefixListRef, Route, RouteTable, Subnet, Topology, Vpc
+from lab.model.validate_endpoints import check_endpoints
+from lab.model.validate_security import check_group_refs, check_network_acls, check_security_groups
 
 RESTRICTED = [ipaddress.IPv4Network(n) for n in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3")]
 
@@ -39,10 +42,6 @@ def problems(t: Topology) -> Iterator[Problem]:
         yield from check_peerings(t, vpc)
     yield from check_instances(t)
     yield from check_services(t)
-
-
-def error(t: Topology, line: int, message: str, code: str) -> Problem:
-    return Problem(t.file, line, message, code)
 
 
 def check_vpc_cidr(t: Topology, vpc: Vpc) -> Iterator[Problem]:
@@ -89,10 +88,6 @@ def check_subnets(t: Topology, vpc: Vpc) -> Iterator[Problem]:
                 f"{where}: network acl '{sub.network_acl}' does not exist in vpc {vpc.name}{choices(vpc.network_acls)}",
                 "InvalidNetworkAclID.NotFound",
             )
-
-
-def choices(names) -> str:
-    return f" (it has: {', '.join(names)})" if names else ""
 
 
 def route_targets(t: Topology, vpc: Vpc) -> dict[str, str]:
@@ -236,143 +231,6 @@ def routes_to_igw(vpc: Vpc, table: str | None) -> bool:
     return vpc.internet_gateway and any(
         r.target == "igw" and isinstance(r.destination, ipaddress.IPv4Network) and r.destination.prefixlen == 0 for r in routes
     )
-
-
-def check_endpoints(t: Topology, vpc: Vpc) -> Iterator[Problem]:
-    by_az: dict[tuple[str, str], str] = {}
-    for ep in vpc.endpoints.values():
-        yield from check_endpoint_service(t, vpc, ep)
-        wrong = ("subnets", ep.subnets) if ep.type == "gateway" else ("route_tables", ep.route_tables)
-        if wrong[1] or (ep.type == "gateway" and ep.security_groups):
-            yield error(
-                t,
-                ep.line,
-                f"endpoint {ep.name}: {'a' if ep.type == 'gateway' else 'an'} "
-                f"{ep.type} endpoint takes "
-                f"{'route_tables' if ep.type == 'gateway' else 'subnets and security_groups'}, "
-                f"not {wrong[0] if wrong[1] else 'security_groups'}",
-                "InvalidParameter",
-            )
-        for rt in ep.route_tables:
-            if rt not in vpc.route_tables:
-                yield error(
-                    t,
-                    ep.line,
-                    f"endpoint {ep.name}: route table '{rt}' does not exist in vpc {vpc.name}{choices(vpc.route_tables)}",
-                    "InvalidRouteTableID.NotFound",
-                )
-        for name in ep.subnets:
-            sub = vpc.subnets.get(name)
-            if sub is None:
-                yield error(
-                    t,
-                    ep.line,
-                    f"endpoint {ep.name}: subnet '{name}' does not exist in vpc {vpc.name}{choices(vpc.subnets)}",
-                    "InvalidSubnetID.NotFound",
-                )
-            elif (ep.name, sub.az) in by_az:
-                yield error(
-                    t,
-                    ep.line,
-                    f"endpoint {ep.name}: subnets {by_az[ep.name, sub.az]} and "
-                    f"{name} are both in {sub.az}; an interface endpoint takes one subnet per "
-                    "Availability Zone",
-                    "DuplicateSubnetsInSameZone",
-                )
-            else:
-                by_az[ep.name, sub.az] = name
-        if ep.type == "interface" and not ep.subnets:
-            yield error(
-                t,
-                ep.line,
-                f"endpoint {ep.name}: an interface endpoint needs at least one subnet (one ENI is placed in each)",
-                "MissingParameter",
-            )
-        yield from check_group_refs(t, vpc, ep.security_groups, f"endpoint {ep.name}", ep.line)
-
-
-def check_endpoint_service(t: Topology, vpc: Vpc, ep: Endpoint) -> Iterator[Problem]:
-    offered = regions.REGIONS.get(ep.region)
-    if ep.type == "gateway" and ep.region == t.region and ep.service in regions.INTERFACE_ONLY_AWS_SERVICES:
-        yield error(
-            t,
-            ep.line,
-            f"endpoint {ep.name}: endpoint type (Gateway) does not match the "
-            f"service types of {ep.service_name}; only S3 and DynamoDB have gateway endpoints",
-            "InvalidParameter",
-        )
-    elif ep.region == t.region and ep.service in regions.INTERFACE_ONLY_AWS_SERVICES:
-        yield error(
-            t,
-            ep.line,
-            f"endpoint {ep.name}: {ep.service_name} is an AWS endpoint service that vpclab "
-            f"does not emulate; the lab offers {', '.join(regions.region(t.region).services)}",
-            "vpclab.ServiceNotEmulated",
-        )
-    elif ep.region != t.region or offered is None or ep.service not in offered.services:
-        same = (
-            (" vpclab emulates endpoints to services of the VPC's own region only (gateway endpoints are same-Region in AWS too)")
-            if ep.region != t.region
-            else ""
-        )
-        yield error(
-            t,
-            ep.line,
-            f"endpoint {ep.name}: the Vpc Endpoint Service '{ep.service_name}' does "
-            f"not exist in {t.region};{same or ' the lab offers'}"
-            f"{'' if same else ' ' + ', '.join(regions.region(t.region).services)}",
-            "InvalidServiceName",
-        )
-
-
-def check_group_refs(t: Topology, vpc: Vpc, groups, owner: str, line: int) -> Iterator[Problem]:
-    for group in groups:
-        if group not in vpc.security_groups:
-            yield error(
-                t,
-                line,
-                f"{owner}: security group '{group}' does not exist in vpc {vpc.name}{choices(vpc.security_groups)}",
-                "InvalidGroup.NotFound",
-            )
-
-
-def check_security_groups(t: Topology, vpc: Vpc) -> Iterator[Problem]:
-    for filters, kind in ((vpc.security_groups, "security group"), (vpc.network_acls, "network acl")):
-        for item in filters.values():  # say so, rather than let a learner believe they were applied
-            yield Problem(
-                t.file,
-                item.line,
-                f"{kind} {item.name} is checked but not yet enforced on "
-                "packets or in explain: traffic flows as if it allowed everything",
-                "vpclab.NotEnforced",
-                "warning",
-            )
-    for sg in vpc.security_groups.values():
-        for rule in sg.ingress + sg.egress:
-            if isinstance(rule.peer, str) and rule.peer not in vpc.security_groups:
-                yield error(
-                    t,
-                    rule.line,
-                    f"security group {sg.name}: rule references security group "
-                    f"'{rule.peer}', which does not exist in vpc {vpc.name}",
-                    "InvalidGroup.NotFound",
-                )
-
-
-def check_network_acls(t: Topology, vpc: Vpc) -> Iterator[Problem]:
-    for acl in vpc.network_acls.values():
-        for direction, entries in (("ingress", acl.ingress), ("egress", acl.egress)):
-            seen: dict[int, int] = {}
-            for entry in entries:
-                if entry.rule_number in seen:
-                    yield error(
-                        t,
-                        entry.line,
-                        f"network acl {acl.name}: {direction} rule number "
-                        f"{entry.rule_number} already exists (line {seen[entry.rule_number]})",
-                        "NetworkAclEntryAlreadyExists",
-                    )
-                seen.setdefault(entry.rule_number, entry.line)
 
 
 def check_peerings(t: Topology, vpc: Vpc) -> Iterator[Problem]:
