@@ -83,11 +83,11 @@ def joining(path: Path | None, argv: list[str]) -> list[str]:
     return list(argv) if path is None else ["/bin/sh", "-c", JOIN, str(path / "cgroup.procs"), *argv]
 
 
-def is_lab_cgroup(path: Path, tag: str) -> bool:
+def is_lab_cgroup(path: Path, tag: str, mountinfo: Path = MOUNTINFO) -> bool:
     """Whether `path` (read back from a state file) is lab `tag`'s cgroup, and nothing else: a
     direct child named vpclab-<tag> of a cgroup2 mount. A damaged state file must never make
     `vpclab clean` kill the members of some other cgroup, let alone of a hierarchy's root."""
-    mounts = {point for point, _ in cgroup2_mounts(MOUNTINFO.read_text())}
+    mounts = {point for point, _ in cgroup2_mounts(mountinfo.read_text())}
     return path.is_absolute() and path.name == f"{PREFIX}{tag}" and path.parent in mounts
 
 
@@ -98,13 +98,13 @@ def members(path: Path) -> list[int]:
         return []
 
 
-def kill(path: Path, tag: str, timeout: float = 5.0, kill_file: str | None = KILL) -> None:
+def kill(path: Path, tag: str, timeout: float = 5.0, kill_file: str | None = KILL, mountinfo: Path = MOUNTINFO) -> None:
     """Kill every process in lab `tag`'s cgroup `path`, wait until it is empty, remove it. Refuses a
     path that is not a lab's cgroup, and a cgroup that vpclab itself is in. `kill_file` None: as on a
     kernel before 5.14, which has no cgroup.kill."""
     if not path.is_dir():
         return  # never made (killed first), or removed already (by `vpclab clean --all`)
-    if not is_lab_cgroup(path, tag):
+    if not is_lab_cgroup(path, tag, mountinfo):
         raise RealizeError("cgroup", f"{path} is not lab {tag}'s cgroup; refusing to kill its members")
     if os.getpid() in members(path):
         raise RealizeError("cgroup", f"vpclab itself is in the lab's cgroup {path}; refusing to kill it")

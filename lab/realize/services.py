@@ -221,7 +221,7 @@ class Services:
             conf = self.dir / f"{vpc}-resolv.conf"
             conf.write_text(f"nameserver {self.plan.resolvers[vpc].addresses[0]}\noptions timeout:1 attempts:2\n")
             binds.append(mounts.Bind(str(conf), "/etc/resolv.conf"))
-        return binds + [mounts.Bind(str(state.STATE_DIR), str(state.STATE_DIR), read_only=True)]
+        return binds + [mounts.Bind(str(state.state_dir()), str(state.state_dir()), read_only=True)]
 
     def stop(self) -> None:
         """End of input tells the launcher to stop its children (SIGTERM, then SIGKILL) and exit."""

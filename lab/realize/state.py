@@ -20,7 +20,15 @@ from pathlib import Path
 
 from lab.realize.guard import process_start_time
 
-STATE_DIR = Path(os.environ.get("VPCLAB_STATE_DIR", "/run/vpclab/labs"))
+DEFAULT_STATE_DIR = "/run/vpclab/labs"
+
+
+def state_dir() -> Path:
+    """Where running labs are recorded: $VPCLAB_STATE_DIR (a test's sandbox) or /run/vpclab/labs,
+    read at each use so that a caller sets it without patching this module."""
+    return Path(os.environ.get("VPCLAB_STATE_DIR", DEFAULT_STATE_DIR))
+
+
 MAX_STATE_BYTES = 16 << 20  # a 1,000-node lab's file is well under 1 MB
 
 
@@ -47,10 +55,10 @@ class LabState:
 
     @property
     def path(self) -> Path:
-        return STATE_DIR / f"{self.tag}.json"
+        return state_dir() / f"{self.tag}.json"
 
     def save(self) -> None:
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        state_dir().mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         # vars, not asdict: asdict deep-copies every record, and a 700-node lab saves its state
         # hundreds of times while it starts
@@ -125,7 +133,7 @@ def owned(pid: int, what: str) -> Owned:
 def scan() -> tuple[list[LabState], list[Skipped]]:
     """Every lab recorded in the state directory, and every file there that could not be read as one."""
     states, skipped = [], []
-    for path in sorted(STATE_DIR.glob("*.json")) if STATE_DIR.is_dir() else []:
+    for path in sorted(state_dir().glob("*.json")) if state_dir().is_dir() else []:
         try:
             states.append(LabState.load(path))
         except (OSError, ValueError, RecursionError) as exc:  # JSON, UTF-8, UnreadableState: ValueErrors

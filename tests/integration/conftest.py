@@ -141,7 +141,6 @@ class LabSandbox:
 def lab_sandbox(tmp_path, monkeypatch):
     sandbox = LabSandbox(tmp_path)
     monkeypatch.setenv("VPCLAB_STATE_DIR", str(sandbox.state_dir))
-    monkeypatch.setattr(lab_state, "STATE_DIR", sandbox.state_dir)  # read once, at import
     try:
         yield sandbox
     finally:

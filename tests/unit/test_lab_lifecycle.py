@@ -34,7 +34,7 @@ ESCAPED = "50 24 0:26 / /mnt/my\\040cgroups rw - cgroup2 none rw\n"
 # -- state files --------------------------------------------------------------------------------------
 @pytest.fixture
 def state_dir(tmp_path, monkeypatch):
-    monkeypatch.setattr(state, "STATE_DIR", tmp_path)
+    monkeypatch.setenv("VPCLAB_STATE_DIR", str(tmp_path))
     return tmp_path
 
 
@@ -121,13 +121,13 @@ def test_only_the_labs_own_cgroup_is_ever_killed(tmp_path, monkeypatch, path, ok
     (tmp_path / "mountinfo").write_text(
         f"41 31 0:38 / {tmp_path}/unified rw - cgroup2 cgroup2 rw\n35 31 0:32 / {tmp_path}/memory rw - cgroup cgroup rw,memory\n"
     )
-    monkeypatch.setattr(cgroup, "MOUNTINFO", tmp_path / "mountinfo")
+    mountinfo = tmp_path / "mountinfo"
     (tmp_path / path).mkdir(parents=True)
-    assert cgroup.is_lab_cgroup(tmp_path / path, "vl1") is ok
-    assert cgroup.is_lab_cgroup(Path(path), "vl1") is False  # relative
+    assert cgroup.is_lab_cgroup(tmp_path / path, "vl1", mountinfo) is ok
+    assert cgroup.is_lab_cgroup(Path(path), "vl1", mountinfo) is False  # relative
     if not ok:
         with pytest.raises(RealizeError, match="is not lab vl1's cgroup; refusing"):
-            cgroup.kill(tmp_path / path, "vl1")
+            cgroup.kill(tmp_path / path, "vl1", mountinfo=mountinfo)
 
 
 def test_a_cgroup_that_was_never_made_is_nothing_to_kill(tmp_path):
