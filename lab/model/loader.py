@@ -294,7 +294,11 @@ def parse_rule_ports(sec: Section) -> tuple[str, int | None, int | None]:
     if proto in ("-1", "icmp"):
         if sec.has("port") or sec.has("ports"):
             raise sec.error("port" if sec.has("port") else "ports", f"{sec.what}: protocol {proto} takes no ports")
-        return proto, None, None
+        return (proto, *parse_icmp(sec)) if proto == "icmp" else (proto, None, None)
+    if sec.has("icmp_type") or sec.has("icmp_code"):
+        raise sec.error(
+            "icmp_type" if sec.has("icmp_type") else "icmp_code", f"{sec.what}: only protocol icmp takes icmp_type and icmp_code"
+        )
     if sec.has("port") and sec.has("ports"):
         raise sec.error("ports", f"{sec.what}: give either port or ports, not both", "InvalidParameterCombination")
     key = "ports" if sec.has("ports") else "port"
@@ -321,7 +325,7 @@ def whole_number(value: object) -> int | None:
 
 
 def parse_sg_rule(sec: Section, region: str) -> SecurityGroupRule:
-    sec.allow("protocol", "port", "ports", "cidr", "prefix_list", "security_group", "description")
+    sec.allow("protocol", "port", "ports", "icmp_type", "icmp_code", "cidr", "prefix_list", "security_group", "description")
     proto, low, high = parse_rule_ports(sec)
     peers = [k for k in ("cidr", "prefix_list", "security_group") if sec.has(k)]
     if len(peers) != 1:
@@ -346,11 +350,25 @@ def parse_security_group(name: str, sec: Section, vpc: str, region: str) -> Secu
         egress = tuple(parse_sg_rule(r, region) for r in sec.items("egress", f"an egress rule of {sec.what}"))
     else:  # AWS: a new security group allows all outbound traffic
         egress = (SecurityGroupRule("-1", None, None, ipaddress.IPv4Network("0.0.0.0/0"), line=sec.line),)
+def parse_icmp(sec: Section) -> tuple[int | None, int | None]:
+    """`icmp_type: 8`, `icmp_code: 0` (each 0-255; absent: all), kept as AWS keeps them: the type
+    in FromPort, the code in ToPort. A code needs a type, as in the EC2 API."""
+    found: list[int | None] = []
+    for key in ("icmp_type", "icmp_code"):
+        value = whole_number(sec.raw(key)) if sec.has(key) else None
+        if sec.has(key) and (value is None or value > 255):
+            raise sec.error(key, f"{sec.what}: {key} must be a whole number from 0 to 255, not {sec.raw(key)!r}")
+        found.append(value)
+    if found[1] is not None and found[0] is None:
+        raise sec.error("icmp_code", f"{sec.what}: icmp_code needs an icmp_type", "InvalidParameterCombination")
+    return found[0], found[1]
+
+
     return SecurityGroup(name, sec.text("description", name), ingress, egress, line=sec.line)
 
 
 def parse_nacl_entry(sec: Section) -> NetworkAclEntry:
-    sec.allow("rule", "protocol", "port", "ports", "cidr", "action", "description")
+    sec.allow("rule", "protocol", "port", "ports", "icmp_type", "icmp_code", "cidr", "action", "description")
     number = sec.require("rule")
     if not is_int(number) or not 1 <= number <= 32766:
         raise sec.error("rule", f"{sec.what}: rule number must be 1 to 32766, not {number!r}")

@@ -76,8 +76,8 @@ class SecurityGroupRule:
     """One allow rule; `peer` is a CIDR, a prefix list or another security group's name."""
 
     protocol: str  # 'tcp', 'udp', 'icmp' or '-1' (all)
-    from_port: int | None
-    to_port: int | None
+    from_port: int | None  # tcp/udp: the lowest port; icmp: the type (None: all), as AWS's FromPort
+    to_port: int | None  # tcp/udp: the highest port; icmp: the code (None: all), as AWS's ToPort
     peer: Net | PrefixListRef | str
     line: int = field(default=0, compare=False)
 
@@ -95,7 +95,7 @@ class SecurityGroup:
 class NetworkAclEntry:
     rule_number: int
     protocol: str
-    from_port: int | None
+    from_port: int | None  # as in SecurityGroupRule
     to_port: int | None
     cidr: Net
     action: str  # 'allow' or 'deny'

@@ -17,6 +17,8 @@ from lab.plan.dns import resolvers
 from lab.plan.endpoints import build_endpoints
 from lab.plan.fronts import Fronts
 from lab.plan.internet import build_internet
+from lab.plan.security import eni_security, subnet_acls
+from lab.plan.security_types import EniSecurity, SubnetAcl
 from lab.plan.settings import Settings
 from lab.plan.types import Plan
 from lab.plan.vpc_router import VpcWiring, build_router
@@ -29,12 +31,17 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
     wirings = {vpc.name: VpcWiring.of(vpc) for vpc in topology.vpcs.values()}
     gateways.build_peerings(build, wirings)
     igw_sides = {}
+    security: dict[str, EniSecurity] = {}
+    acls: dict[str, SubnetAcl] = {}
     for wiring in wirings.values():
         gateways.build_instances(build, wiring)
         gateways.build_nat_gateways(build, wiring)
         igw_sides[wiring.vpc.name] = gateways.build_internet_gateway(build, wiring)
         build_endpoints(build, wiring, fronts)
+        vpc_security, vpc_acls = eni_security(topology, wiring.vpc, build.allocation), subnet_acls(wiring.vpc, wiring.bridges)
         build_router(build, wiring)
+        security |= vpc_security
+        acls |= vpc_acls
     build_internet(build, {v: s for v, s in igw_sides.items() if s}, fronts)
     for service, region in fronts.ways:
         fronts.build(build, service, region)
@@ -49,6 +56,8 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
         resolvers(topology, a),
         fronts.service_fronts(),
         {svc.prefix_list_id: svc.ranges for svc in regions.all_services()},
+        security,
+        acls,
         a,
         settings,
     )

@@ -23,6 +23,8 @@ INTERNET = "internet"
 INTERNET_CLIENT = "internet-client"
 MAIN_TABLE_NAME = "(main)"  # the VPC's main route table, which the topology does not name
 EDGE_TABLE_NAME = "edge"  # the router's table for traffic entering from gateways and peers
+DEFAULT_SECURITY_GROUP = "default"  # every VPC's own group, used by an ENI that names none
+DEFAULT_NETWORK_ACL = "(default)"  # every VPC's own ACL, used by a subnet that names none
 
 # Kernel interface names that are the same in every node of a kind (each node has its own namespace).
 ENI = "eth0"  # an instance's, NAT gateway's or endpoint's network interface
@@ -65,6 +67,16 @@ def eip_allocation_id(vpc: str, owner: str) -> str:
 
 def vpce_id(vpc: str, endpoint: str) -> str:
     return aws_id("vpce", vpc, endpoint)
+
+
+def security_group_id(vpc: str, group: str) -> str:
+    """A security group's sg- id; the VPC's default group is `DEFAULT_SECURITY_GROUP`."""
+    return aws_id("sg", vpc, group)
+
+
+def network_acl_id(vpc: str, acl: str) -> str:
+    """A network ACL's acl- id; the VPC's default ACL is `DEFAULT_NETWORK_ACL`."""
+    return aws_id("acl", vpc, acl)
 
 
 def pcx_id(peering: str) -> str:

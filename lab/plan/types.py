@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from lab.model.topology import Bucket, Policy, Table
 from lab.plan import names
 from lab.plan.allocation import Allocation, EndpointKey, PublicIp
+from lab.plan.security_types import EniSecurity, SubnetAcl
 from lab.plan.settings import Settings
 
 Net = ipaddress.IPv4Network
@@ -166,6 +167,8 @@ class Plan:
     resolvers: dict[str, Resolver]
     services: tuple[ServiceFront, ...]
     prefix_lists: dict[str, tuple[Net, ...]]  # pl id -> CIDRs, as `describe-prefix-lists` shows
+    security: dict[str, EniSecurity]  # node -> its ENI's security groups (instances, endpoint ENIs)
+    network_acls: dict[str, SubnetAcl]  # subnet id -> the subnet's network ACL
     # What the plan was built from (not part of its JSON: every value is shown where it is used).
     allocation: Allocation = field(metadata={"internal": True})
     settings: Settings = field(default=Settings(), metadata={"internal": True})
@@ -198,6 +201,19 @@ class Plan:
     def eni_id(self, node: str) -> str | None:
         """The eni- id of an instance's, NAT gateway's or endpoint's network interface."""
         return self.nodes[node].interface(names.ENI).eni
+
+    def eni_security(self, node: str) -> EniSecurity | None:
+        """The security groups and rules of a node's ENI; None for a node without security groups
+        (a NAT gateway, a router, a gateway endpoint...)."""
+        return self.security.get(node)
+
+    def subnet_acl(self, vpc: str, subnet: str) -> SubnetAcl:
+        """The network ACL of a subnet (the VPC's default ACL when the topology names none)."""
+        return self.network_acls[names.subnet_id(vpc, subnet)]
+
+    def subnet_acl_at(self, vpc: str, address: Addr) -> SubnetAcl | None:
+        """The network ACL of the subnet of `vpc` that holds `address`, if any."""
+        return next((a for a in self.network_acls.values() if a.vpc == vpc and address in a.cidr), None)
 
     def vpce_id(self, vpc: str, endpoint: str) -> str:
         return self.allocation.vpce_ids[EndpointKey(vpc, endpoint)]
