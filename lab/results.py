@@ -68,8 +68,8 @@ class Hop:
 class StopReason:
     """Why the packet (or the request) went no further: an explanation code (an nftables drop
     comment of lab.plan.nftables, or one of explain's), the AWS component that decided (an AWS id
-    where there is one), the node, the rule that decided if one did, a sentence, and the drop
-    counters that counted it (observed)."""
+    where there is one), the node, the rule that decided if one did, a sentence, the drop
+    counters that counted it (observed), and for a security group or network ACL the direction."""
 
     code: str
     component: str
@@ -77,6 +77,9 @@ class StopReason:
     message: str
     rule: str | None = None
     evidence: tuple[dict, ...] = ()  # {"comment", "packets", "bytes", ...} from drops.json
+    # ingress | egress: the way a security group or network ACL that decided was filtering, as
+    # Reachability Analyzer's Explanation.Direction; None for the other components
+    direction: str | None = None
 
     def because(self) -> str:
         """The message, with its code unless the message already names it."""

@@ -4,16 +4,20 @@ It walks AWS's semantics hop by hop: the source VPC's DNS answer, longest prefix
 table of the subnet the packet is in (a prefix-list route beats 0.0.0.0/0, a more specific CIDR beats
 the prefix list, a static route beats a prefix-list route of the same prefix), NAT gateway source
 translation, the internet gateway's 1:1 NAT (only for addresses that have a public IP), gateway
-endpoints and peering (only the peer's own subnets are reachable: not transitive). It stops at the
-first component that drops the packet and names it with an explanation code; the codes that a
-packet-level drop can also report are the comments of the nftables drop rules (lab.plan.nftables).
+endpoints and peering (only the peer's own subnets are reachable: not transitive), the security
+groups of the ENIs the packet leaves and reaches and the network ACLs of the subnets it leaves and
+enters (lab.analysis.explain_security). It stops at the first component that drops the packet and
+names it with an explanation code; the codes that a packet-level drop can also report are the
+comments of the nftables drop rules (lab.plan.nftables). Once the request has arrived, the reply
+is walked back to the source: network ACLs are stateless and judge it again.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
+from lab.analysis.explain_security import EGRESS, INGRESS, NAT_GATEWAY_PORTS, Filters, Packet
 from lab.analysis.s3_policy import denial
 from lab.errors import UnknownName
 from lab.model import regions
@@ -44,17 +48,26 @@ class Explanation:
     dns: DnsAnswer | None = None  # when a name was looked up
     service_saw: ServiceSaw | None = None  # when a service was reached
     request: AuthorizedRequest | None = None  # to S3, as S3 authorizes it
+    return_path: list[Hop] = field(default_factory=list)  # the reply's hops back, once the request arrived
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 class Stop(Exception):
-    """The packet goes no further: what the client sees, and why (explain fills in the node)."""
+    """The packet goes no further: what the client sees, and why (explain fills in the node where
+    the reason names none: the last hop of the path)."""
 
     def __init__(self, outcome: Outcome, code: str, component: str, message: str, rule: str | None = None):
         super().__init__(message)
         self.outcome, self.reason = outcome, StopReason(code, component, None, message, rule)
+
+    @classmethod
+    def dropped(cls, reason: StopReason) -> Stop:
+        """A security group or network ACL dropped it: AWS says nothing, the client times out."""
+        stop = cls(Outcome.TIMEOUT, reason.code, reason.component, reason.message, reason.rule)
+        stop.reason = reason
+        return stop
 
 
 def explain(
@@ -70,7 +83,7 @@ def explain(
         walker.run(dst, result)
     except Stop as stop:
         result.outcome, result.reachable = stop.outcome, stop.outcome == Outcome.DENIED
-        result.explanation = replace(stop.reason, node=walker.path[-1].node)
+        result.explanation = replace(stop.reason, node=stop.reason.node or walker.path[-1].node)
     return result
 
 
@@ -80,6 +93,7 @@ class Walker:
 
     def __init__(self, t: Topology, plan: Plan, source: str, port: int, http_path: str = "/", signed: bool = True):
         self.t, self.plan, self.port, self.http_path, self.signed = t, plan, port, http_path, signed
+        self.filters, self.return_path = Filters(plan), None
         if source == INTERNET_CLIENT:
             self.inst = self.vpc = None
             self.src_ip = plan.eni_address(source)
@@ -144,6 +158,7 @@ class Walker:
 
     # -- the walk -----------------------------------------------------------------------------
     def run(self, dst: Addr, result: Explanation) -> None:
+        self.packet = Packet(self.src_ip, dst, self.port)
         if self.vpc is None or self.inst is None:
             self.path.append(self.node_hop(INTERNET))
             return self.on_internet(self.src_ip, dst, result)
@@ -152,17 +167,20 @@ class Walker:
         if dst == RESOLVER_LINK_LOCAL:  # answered inside the VPC whatever the route table says (vpc-dns.html)
             self.path.append(self.router_hop(vpc.name, f"{dst}: the Amazon DNS server's link-local address, not routed"))
             return self.deliver_local(vpc, dst, src, result)
+        if dst != vpc.cidr.network_address + 2:  # security groups do not filter the Amazon DNS server (vpc-security-groups.html)
+            self.leave_eni(node)
         for _ in range(MAX_HOPS):
             here = vpc.subnets[subnet].cidr
             if dst in here:
-                return self.deliver_local(vpc, dst, src, result)
+                return self.deliver_local(vpc, dst, src, result, subnet)
             target = self.route(vpc, subnet, dst)
             if target is None:  # the local route
-                return self.deliver_local(vpc, dst, src, result)
+                return self.deliver_local(vpc, dst, src, result, subnet)
             kind = route_targets(self.t, vpc)[target]  # the model's kinds, as validation checked them
             if kind == "nat-gateway":
                 nat = self.plan.nat_gateway(vpc.name, target)
-                nat_ip = self.plan.eni_address(nat.name)
+                nat_ip, nat_subnet = self.plan.eni_address(nat.name), vpc.nat_gateways[target].subnet
+                self.cross(vpc.name, subnet, nat_subnet)
                 self.path.append(
                     self.node_hop(
                         nat.name,
@@ -170,8 +188,10 @@ class Walker:
                         (Translation("source", str(src), str(nat_ip)),),
                     )
                 )
-                src, subnet = nat_ip, vpc.nat_gateways[target].subnet
+                src, subnet = nat_ip, nat_subnet
+                self.packet = self.packet.translated(nat_ip, NAT_GATEWAY_PORTS)
                 continue
+            self.cross(vpc.name, subnet, None)  # leaving the VPC's subnets: a gateway, an endpoint, a peer
             if kind == "internet-gateway":
                 return self.through_igw(vpc, src, dst, result)
             if kind == "gateway-endpoint":
@@ -225,6 +245,35 @@ class Walker:
             return f"{dest.pl_id} ({pl_name}, {prefix}) -> {route.target}"
         return f"{prefix} -> {route.target}"
 
+    # -- security groups and network ACLs (lab.analysis.explain_security) ------------------------
+    def leave_eni(self, node: str) -> None:
+        """The source ENI's security groups, outbound."""
+        self.filtered(*self.filters.eni(node, EGRESS, self.packet))
+
+    def reach_eni(self, node: str) -> str:
+        """The destination ENI's security groups, inbound: words for its hop's detail."""
+        detail, denied = self.filters.eni(node, INGRESS, self.packet)
+        if denied is not None:
+            raise Stop.dropped(denied)
+        return detail
+
+    def cross(self, vpc: str, left: str | None, entered: str | None) -> None:
+        """The network ACLs of the subnet the packet leaves and the one it enters, at the router."""
+        self.filtered(*self.filters.cross(vpc, left, entered, self.packet, len(self.path) - 1))
+
+    def filtered(self, detail: str, denied: StopReason | None) -> None:
+        if denied is not None:
+            raise Stop.dropped(denied)
+        if detail:
+            hop = self.path[-1]
+            self.path[-1] = replace(hop, detail=f"{hop.detail}; {detail}" if hop.detail else detail)
+
+    def arrive(self, result: Explanation) -> None:
+        """The request is there: the reply walks back, and stateless network ACLs judge it again."""
+        result.return_path, denied = self.filters.reply(self.path)
+        if denied is not None:
+            raise Stop.dropped(replace(denied, node=result.return_path[-1].node))
+
     # -- leaving the VPC ----------------------------------------------------------------------
     def through_igw(self, vpc: Vpc, src: Addr, dst: Addr, result: Explanation) -> None:
         igw = self.plan.internet_gateway(vpc.name)
@@ -238,6 +287,7 @@ class Walker:
                 f"{src} has no public IPv4 address, so the internet gateway has nothing to translate it to and drops the packet",
             )
         self.path.append(self.node_hop(igw.name, "1:1 NAT", (Translation("source", str(src), str(public.address)),)))
+        self.packet = self.packet.translated(public.address, self.packet.source_ports)
         self.path.append(self.node_hop(INTERNET))
         self.on_internet(public.address, dst, result)
 
@@ -251,7 +301,7 @@ class Walker:
             return self.into_vpc_from_internet(target, src, result)
         if dst in self.plan.node(INTERNET_CLIENT).addresses():
             self.path.append(self.node_hop(INTERNET_CLIENT))
-            return None
+            return self.arrive(result)
         # The lab's internet router answers ICMP network unreachable, as an internet router would.
         raise Stop(Outcome.NO_ROUTE, "NO_ROUTE_TO_DESTINATION", INTERNET, f"nothing in the lab's internet answers at {dst}")
 
@@ -261,6 +311,9 @@ class Walker:
             self.node_hop(igw.name, "1:1 NAT", (Translation("destination", str(public.address), str(public.private_ip)),))
         )
         self.path.append(self.router_hop(public.vpc, "local"))
+        self.packet = replace(self.packet, destination=public.private_ip)
+        owner_subnet = self.plan.subnet_acl_at(public.vpc, public.private_ip)
+        self.cross(public.vpc, None, owner_subnet.subnet if owner_subnet else None)
         if public.elastic:
             nat = self.plan.nat_gateway(public.vpc, public.owner)
             self.path.append(self.node_hop(nat.name))
@@ -270,7 +323,8 @@ class Walker:
                 nat.name,
                 "a NAT gateway does not accept connections initiated from outside",
             )
-        self.path.append(self.node_hop(public.owner))
+        self.path.append(self.node_hop(public.owner, self.reach_eni(public.owner)))
+        self.arrive(result)
 
     def through_gateway_endpoint(self, vpc: Vpc, name: str, src: Addr, dst: Addr, result: Explanation) -> None:
         ep = vpc.endpoints[name]
@@ -298,10 +352,11 @@ class Walker:
                 f"{dst} is outside vpc {peer.name} {peer.cidr}: a peering connection reaches only the "
                 "peer's own addresses, never its internet gateway, NAT gateway or gateway endpoints",
             )
-        self.deliver_local(peer, dst, src, result)
+        self.deliver_local(peer, dst, src, result, None)
 
     # -- arriving -------------------------------------------------------------------------------
-    def deliver_local(self, vpc: Vpc, dst: Addr, src: Addr, result: Explanation) -> None:
+    def deliver_local(self, vpc: Vpc, dst: Addr, src: Addr, result: Explanation, from_subnet: str | None = None) -> None:
+        """To an address of `vpc`, from its subnet `from_subnet` (None: from outside its subnets)."""
         if dst == vpc.cidr.network_address + 2 or dst == RESOLVER_LINK_LOCAL:
             if vpc.name not in self.plan.resolvers:
                 raise Stop(
@@ -314,7 +369,9 @@ class Walker:
             if self.path[-1].node == hop.node:  # the router node is where the resolver answers
                 self.path.pop()
             self.path.append(hop)
-            return
+            return self.arrive(result)  # network ACLs do not filter it either (vpc-network-acls.html)
+        entered = self.plan.subnet_acl_at(vpc.name, dst)
+        self.cross(vpc.name, from_subnet, entered.subnet if entered else None)
         node = next(
             (n for n in self.plan.nodes.values() if n.vpc == vpc.name and dst in n.addresses() and n.kind != "vpc-router"), None
         )
@@ -325,15 +382,18 @@ class Walker:
                 self.vpc_id(vpc.name),
                 f"no network interface in vpc {vpc.name} has the address {dst}",
             )
+        allowed = self.reach_eni(node.name)
         if node.kind == "interface-endpoint":
             front, ingress = self.plan.front_of(node.name)
-            self.path.append(self.node_hop(node.name, f"ENI of {ingress.label}"))
+            self.path.append(self.node_hop(node.name, "; ".join(filter(None, (f"ENI of {ingress.label}", allowed)))))
             return self.at_service(front, src, ingress, result)
-        self.path.append(self.node_hop(node.name))
+        self.path.append(self.node_hop(node.name, allowed))
+        self.arrive(result)
 
     def at_service(self, front: ServiceFront, src: Addr, ingress: Ingress | None, result: Explanation) -> None:
         """`ingress`: the endpoint's way into the front; None: from the internet."""
         self.path.append(self.node_hop(front.node))
+        self.arrive(result)
         vpce = ingress.label if ingress else None
         result.service_saw = ServiceSaw(str(src), vpce or "internet", vpce)
         if front.service == "s3" and self.port in (80, 443):

@@ -82,13 +82,14 @@ def test_public_instance_reaches_s3_with_its_own_public_ip(monkeypatch):
 
 
 def test_instances_in_one_vpc_reach_each_other_over_the_local_route(monkeypatch):
-    result = run(shipped("public-private.yaml", monkeypatch), "db1", "web1")
+    topology = shipped("public-private.yaml", monkeypatch)
+    result = explain(topology, compile_plan(topology), "db1", "web1", 22)  # web1's group lets ssh in
     assert (result.outcome, kinds(result)) == ("ok", ["instance", "vpc-router", "instance"])
     assert result.path[-1].node == "web1"
 
 
 def test_ec2_private_hostname_leads_to_the_instance(monkeypatch):
-    result = run(shipped("public-private.yaml", monkeypatch), "web1", "ip-10-0-2-4.ap-northeast-2.compute.internal")
+    result = run(shipped("public-private.yaml", monkeypatch), "db1", "ip-10-0-2-4.ap-northeast-2.compute.internal")
     assert (result.outcome, result.path[-1].node) == ("ok", "app1")
     assert result.dns.origin == "ec2-private"
 
@@ -164,7 +165,8 @@ def test_peering_is_not_transitive():
     topology = load(
         nat_vpc(
             "[{destination: 0.0.0.0/0, target: nat-a}, {destination: 10.1.0.0/16, target: to-b}]",
-            app="peering: {to-b: {peer_vpc: b}}\n",
+            app="peering: {to-b: {peer_vpc: b}}\nsecurity_groups: {from-b: {ingress: [{protocol: all, cidr: 10.1.0.0/16}]}}\n",
+            instances="app1: {subnet: private-a, security_groups: [from-b]}",
             other_vpcs="""
         b:
           cidr: 10.1.0.0/16
@@ -182,7 +184,7 @@ def test_peering_is_not_transitive():
         assert result.explanation.component == pcx
         assert kinds(result) == ["instance", "vpc-router", "vpc-router"]
         assert result.service_saw is None
-    inside = run(topology, "b1", "app1")
+    inside = run(topology, "b1", "app1")  # app1's group lets vpc b in (the default group would not)
     assert (inside.outcome, kinds(inside)) == ("ok", ["instance", "vpc-router", "vpc-router", "instance"])
 
 

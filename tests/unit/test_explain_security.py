@@ -1,0 +1,270 @@
+"""explain with security groups and network ACLs: each behaviour of issue 10's "Why", on a small inline
+VPC, predicted from the plan's rules as Reachability Analyzer words it (ENI_SG_RULES_MISMATCH,
+SUBNET_ACL_RESTRICTION, with the group or ACL, the rule and the direction), the reply's way back
+included (https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.html,
+https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.analysis.explain import explain
+from lab.model.loader import load_topology
+from lab.plan.compile import compile_plan
+from lab.plan.names import aws_id
+from result_schema import problems
+from topologies import entries, public_vpc, vpcs
+
+S3_NAME = "s3.ap-northeast-2.amazonaws.com"
+# app1 and app2 in private-a, other and srv in private-b, web1 (public IP) in public-a.
+INSTANCES = """
+app1: {subnet: private-a, private_ip: 10.0.2.4}
+app2: {subnet: private-a, private_ip: 10.0.2.5}
+other: {subnet: private-b, private_ip: 10.0.4.4}
+srv: {subnet: private-b, private_ip: 10.0.4.10, security_groups: [web]}
+web1: {subnet: public-a, public_ip: true}
+"""
+WEB_443_FROM_A = "web: {ingress: [{protocol: tcp, port: 443, cidr: 10.0.2.0/24}]}"
+ALLOW_ALL = "{rule: 100, cidr: 0.0.0.0/0, action: allow}"
+
+
+def lab(
+    groups: str = WEB_443_FROM_A,
+    acls: str = "",
+    acl_a: str = "",
+    acl_b: str = "",
+    instances: str = INSTANCES,
+    more: str = "",
+    acl_public: str = "",
+):
+    """vpc app: public-a (internet gateway, NAT gateway nat-a), private-a 10.0.2.0/24 and private-b
+    10.0.4.0/24 (default route to nat-a), with the given groups, ACLs (`acl_a`, `acl_b`,
+    `acl_public`: the subnets' ACLs), instances and more VPC keys."""
+
+    def subnet(name: str, cidr: str, az: str, acl: str) -> str:
+        return f"{name}: {{cidr: {cidr}, az: {az}, route_table: private" + (f", network_acl: {acl}}}" if acl else "}")
+
+    text = vpcs(
+        public_vpc(
+            subnets=subnet("private-a", "10.0.2.0/24", "a", acl_a) + "\n" + subnet("private-b", "10.0.4.0/24", "b", acl_b),
+            route_tables="private: [{destination: 0.0.0.0/0, target: nat-a}]",
+            more="nat_gateways: {nat-a: {subnet: public-a}}\n"
+            + entries("security_groups", groups)
+            + entries("network_acls", acls)
+            + entries("instances", instances)
+            + more,
+        )
+    )
+    if acl_public:
+        public = "public-a: {cidr: 10.0.1.0/24, az: a, route_table: public"
+        text = text.replace(public + "}", f"{public}, network_acl: {acl_public}}}")
+    return load_topology("inline.yaml", text)
+
+
+def run(topology, source: str, target: str, port: int = 443):
+    return explain(topology, compile_plan(topology), source, target, port)
+
+
+def kinds(path) -> list[str]:
+    return [hop.kind for hop in path]
+
+
+def sg(group: str) -> str:
+    return aws_id("sg", "app", group)
+
+
+def acl(name: str) -> str:
+    return aws_id("acl", "app", name)
+
+
+def stopped(result, code: str, component: str, rule: str, direction: str) -> None:
+    """A silent drop: the client times out, and the reason names the component, rule and direction."""
+    assert (result.outcome, result.reachable) == ("timeout", False)
+    x = result.explanation
+    assert (x.code, x.component, x.rule, x.direction) == (code, component, rule, direction), x
+
+
+# -- security groups --------------------------------------------------------------------------------
+
+
+def test_a_port_the_group_does_not_allow_is_dropped():
+    topology = lab()
+    assert run(topology, "app1", "srv").outcome == "ok"
+    result = run(topology, "app1", "srv", 80)
+    stopped(result, "ENI_SG_RULES_MISMATCH", sg("web"), "*", "ingress")
+    assert "tcp port 80 from 10.0.2.4" in result.explanation.message
+    assert "inbound rules: " + sg("web") + " (web) ingress rule 1: tcp 443 from 10.0.2.0/24" in result.explanation.message
+    assert result.return_path == [] and result.service_saw is None
+
+
+def test_a_source_outside_the_allowed_cidr_is_dropped_even_from_the_same_subnet():
+    """The issue's own case: a group that allows only 10.0.2.0/24 must not let 10.0.4.4 in. Security
+    groups filter at the ENI, so two addresses of one subnet are filtered too."""
+    topology = lab()
+    result = run(topology, "other", "srv")
+    stopped(result, "ENI_SG_RULES_MISMATCH", sg("web"), "*", "ingress")
+    assert "from 10.0.4.4" in result.explanation.message
+    allowed = run(topology, "app1", "srv")
+    assert kinds(allowed.path) == ["instance", "vpc-router", "instance"]
+    assert f"allowed inbound by {sg('web')} (web) ingress rule 1: tcp 443 from 10.0.2.0/24" in allowed.path[-1].detail
+
+
+def test_a_group_reference_allows_the_members_private_addresses_only():
+    groups = """
+    web: {ingress: [{protocol: tcp, port: 443, security_group: clients}]}
+    clients: {}
+    """
+    instances = INSTANCES.replace(
+        "app1: {subnet: private-a, private_ip: 10.0.2.4}",
+        "app1: {subnet: private-a, private_ip: 10.0.2.4, security_groups: [clients]}",
+    )
+    topology = lab(groups, instances=instances)
+    assert run(topology, "app1", "srv").outcome == "ok"
+    result = run(topology, "app2", "srv")  # same subnet as app1, not a member
+    stopped(result, "ENI_SG_RULES_MISMATCH", sg("web"), "*", "ingress")
+    assert f"tcp 443 from {sg('clients')}" in result.explanation.message
+
+
+def test_egress_rules_filter_what_leaves_the_source():
+    groups = WEB_443_FROM_A + "\nnarrow: {egress: [{protocol: tcp, port: 443, cidr: 10.0.4.10/32}]}\nmute: {egress: []}"
+    instances = INSTANCES.replace("10.0.2.4}", "10.0.2.4, security_groups: [narrow]}").replace(
+        "10.0.2.5}", "10.0.2.5, security_groups: [mute]}"
+    )
+    topology = lab(groups, instances=instances)
+    assert run(topology, "app1", "srv").outcome == "ok"
+    result = run(topology, "app1", S3_NAME)
+    stopped(result, "ENI_SG_RULES_MISMATCH", sg("narrow"), "*", "egress")
+    assert "to 52.219" in result.explanation.message and "outbound rules" in result.explanation.message
+    assert kinds(result.path)[0] == "instance" and "nat-gateway" not in kinds(result.path)
+    muted = run(topology, "app2", "srv")
+    stopped(muted, "ENI_SG_RULES_MISMATCH", sg("mute"), "*", "egress")
+    assert "(outbound rules: none)" in muted.explanation.message
+
+
+def test_the_default_group_admits_its_members_and_nobody_else():
+    """default-security-group.html: in from the group's own members, out to anywhere."""
+    topology = lab()
+    ok = run(topology, "other", "app1")  # both in the default group
+    assert (ok.outcome, kinds(ok.path)) == ("ok", ["instance", "vpc-router", "instance"])
+    assert run(topology, "app1", S3_NAME).outcome == "ok"  # all out
+    result = run(topology, "srv", "app1")  # srv is in web only
+    stopped(result, "ENI_SG_RULES_MISMATCH", sg("default"), "*", "ingress")
+    assert f"all traffic from {sg('default')}" in result.explanation.message
+    web1 = str(next(p.address for p in compile_plan(topology).public_ips if p.owner == "web1"))
+    public = run(topology, "internet-client", web1)
+    stopped(public, "ENI_SG_RULES_MISMATCH", sg("default"), "*", "ingress")
+    assert [h.node for h in public.path] == ["internet-client", "internet", "app-igw", "app-router"]
+
+
+def test_the_interface_endpoint_eni_is_guarded_by_its_groups():
+    groups = WEB_443_FROM_A + "\nendpoints: {ingress: [{protocol: tcp, port: 443, cidr: 10.0.2.0/24}]}"
+    more = (
+        "endpoints: {s3-if: {type: interface, service: s3, subnets: [private-b], "
+        "security_groups: [endpoints], private_dns: false}}\n"
+    )
+    topology = lab(groups, more=more)
+    plan = compile_plan(topology)
+    eni = next(n for n in plan.nodes.values() if n.kind == "interface-endpoint")
+    address = str(plan.eni_address(eni.name))
+    ok = explain(topology, plan, "app1", address)
+    assert (ok.outcome, kinds(ok.path)) == ("ok", ["instance", "vpc-router", "interface-endpoint", "service"])
+    assert kinds(ok.return_path) == ["service", "interface-endpoint", "vpc-router", "instance"]
+    result = explain(topology, plan, "other", address)
+    stopped(result, "ENI_SG_RULES_MISMATCH", sg("endpoints"), "*", "ingress")
+    assert plan.eni_id(eni.name) in result.explanation.message and result.service_saw is None
+
+
+# -- network ACLs -----------------------------------------------------------------------------------
+
+
+def test_a_network_acl_without_an_ephemeral_port_rule_breaks_the_reply():
+    """The request gets in on 443; the answer goes back to the client's ephemeral port, which the
+    stateless ACL must allow outbound as well."""
+    acls = """
+    strict:
+      ingress: [{rule: 100, protocol: tcp, port: 443, cidr: 10.0.0.0/16, action: allow}]
+      egress: [{rule: 100, protocol: tcp, port: 443, cidr: 10.0.0.0/16, action: allow}]
+    """
+    result = run(lab(acls=acls, acl_b="strict"), "app1", "srv")
+    stopped(result, "SUBNET_ACL_RESTRICTION", acl("strict"), "*", "egress")
+    assert kinds(result.path) == ["instance", "vpc-router", "instance"]  # the request arrived
+    assert [h.node for h in result.return_path] == ["srv", "app-router"]
+    assert result.explanation.node == "app-router"
+    message = result.explanation.message
+    assert "the reply (tcp 10.0.4.10:443 -> 10.0.2.4) is dropped leaving subnet private-b" in message
+    assert "ports 32768-60999" in message and "net.ipv4.ip_local_port_range" in message and "stateless" in message
+    fixed = acls.replace(
+        "egress: [", "egress: [{rule: 200, protocol: tcp, ports: 1024-65535, cidr: 10.0.2.0/24, action: allow}, "
+    )
+    ok = run(lab(acls=fixed, acl_b="strict"), "app1", "srv")
+    assert ok.outcome == "ok"
+    assert [h.node for h in ok.return_path] == ["srv", "app-router", "app1"]
+    assert "the reply to ports 32768-60999 allowed" in ok.return_path[1].detail
+
+
+def test_a_reply_through_a_nat_gateway_comes_back_to_the_nat_gateways_ports():
+    """The public subnet's ACL sees the reply addressed to the NAT gateway's port (1024-65535)."""
+    acls = f"""
+    web-only:
+      ingress:
+        - {{rule: 100, cidr: 10.0.0.0/16, action: allow}}
+        - {{rule: 110, protocol: tcp, ports: 32768-65535, cidr: 0.0.0.0/0, action: allow}}
+      egress: [{ALLOW_ALL}]
+    """
+    result = run(lab(acls=acls, acl_public="web-only"), "app1", S3_NAME)
+    stopped(result, "SUBNET_ACL_RESTRICTION", acl("web-only"), "*", "ingress")
+    assert "ports 1024-32767 (of its range 1024-65535)" in result.explanation.message
+    assert "the NAT gateway's, 1024-65535" in result.explanation.message
+    assert [h.kind for h in result.return_path] == ["service", "internet", "internet-gateway", "vpc-router"]
+
+
+def test_network_acl_rules_are_evaluated_lowest_number_first():
+    deny_first = f"""
+    ordered:
+      ingress:
+        - {{rule: 200, cidr: 0.0.0.0/0, action: allow}}
+        - {{rule: 100, protocol: tcp, port: 443, cidr: 10.0.2.0/24, action: deny}}
+      egress: [{ALLOW_ALL}]
+    """
+    topology = lab(groups=WEB_443_FROM_A, acls=deny_first, acl_b="ordered")
+    result = run(topology, "app1", "srv")
+    stopped(result, "SUBNET_ACL_RESTRICTION", acl("ordered"), "100", "ingress")
+    assert "rule 100: deny tcp 443 10.0.2.0/24 is the lowest-numbered rule that matches" in result.explanation.message
+    assert kinds(result.path) == ["instance", "vpc-router"]
+    allow_first = deny_first.replace("rule: 200", "rule: 50")
+    assert run(lab(acls=allow_first, acl_b="ordered"), "app1", "srv").outcome == "ok"
+
+
+def test_a_new_custom_network_acl_denies_everything():
+    result = run(lab(acls="empty: {}", acl_a="empty"), "app1", "srv")
+    stopped(result, "SUBNET_ACL_RESTRICTION", acl("empty"), "*", "egress")
+    assert "it has no outbound rule, only the final * rule" in result.explanation.message
+    assert "leaving subnet private-a" in result.explanation.message
+
+
+def test_traffic_within_a_subnet_is_not_filtered_by_its_network_acl():
+    topology = lab(acls="empty: {}", acl_a="empty")
+    inside = run(topology, "app1", "app2")
+    assert (inside.outcome, kinds(inside.path)) == ("ok", ["instance", "instance"])
+    assert kinds(inside.return_path) == ["instance", "instance"]
+    stopped(run(topology, "app1", "other"), "SUBNET_ACL_RESTRICTION", acl("empty"), "*", "egress")
+    stopped(run(topology, "other", "app1"), "SUBNET_ACL_RESTRICTION", acl("empty"), "*", "ingress")
+
+
+def test_the_default_network_acl_allows_both_ways_and_names_nothing():
+    result = run(lab(), "app1", "srv")
+    assert result.outcome == "ok" and result.explanation is None
+    assert "acl-" not in result.path[1].detail
+    assert [h.node for h in result.return_path] == ["srv", "app-router", "app1"]
+
+
+# -- what every output carries ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source, port", [("other", 443), ("app1", 443)])
+def test_security_predictions_are_predictions_of_the_schema(source, port):
+    acls = "strict: {ingress: [{rule: 100, protocol: tcp, port: 443, cidr: 10.0.0.0/16, action: allow}], egress: []}"
+    data = run(lab(acls=acls, acl_b="strict"), source, "srv", port).to_dict()
+    assert problems(data, "prediction") == []
+    assert data["explanation"]["direction"] in ("ingress", "egress")
