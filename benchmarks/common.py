@@ -199,13 +199,26 @@ def wait_reachable(node, address: str, tries: int = 10) -> None:
 
 
 def iperf3_runs(
-    client, server, address: str, scratch: Path, *, runs: int = 3, seconds: int = 3, port: int = 5201, own=None
+    client,
+    server,
+    address: str,
+    scratch: Path,
+    *,
+    runs: int = 3,
+    seconds: int = 3,
+    port: int = 5201,
+    own=None,
+    bind: str | None = None,
+    ping: bool = True,
 ) -> IperfResult:
-    """`runs` single-stream TCP tests of `seconds` each from `client` to `address` (in `server`)."""
-    wait_reachable(client, address)
+    """`runs` single-stream TCP tests of `seconds` each from `client` to `address` (in `server`,
+    listening on `bind`, by default `address`: a node that translates the destination differs).
+    `ping`: wait until `address` answers ping first (not where ICMP does not pass)."""
+    if ping:
+        wait_reachable(client, address)
     result = IperfResult([], [], [])
     log_path = scratch / f"iperf3-{server.name}-{time.monotonic_ns()}.log"
-    with iperf3_server(server, address, port, log_path, own) as log:
+    with iperf3_server(server, bind or address, port, log_path, own) as log:
         for _ in range(runs):
             proc = client.popen(
                 ["iperf3", "-c", address, "-p", str(port), "-t", str(seconds), "-J"],
