@@ -22,9 +22,18 @@ setup(
         "trustme>=1.2",
         "cryptography>=42",
         "dnslib>=0.9.24",
+        "graphviz>=0.20",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "ruff>=0.15", "mypy>=1.15", "jsonschema>=4.20"]
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "hypothesis>=6.100",
+            "ruff>=0.15",
+            "mypy>=1.15",
+            "jsonschema>=4.20",
+            "xmlschema>=3.0",
+        ]
     },
     entry_points={"console_scripts": ["vpclab = lab.cli.main:entry_point"]},
 )

@@ -15,7 +15,7 @@ venv=${VPCLAB_VENV:-/opt/vpclab/venv}
 # dnsmasq-base, not dnsmasq: the full package starts a resolver in the root namespace.
 apt_packages=(
   mininet iproute2 iputils-ping traceroute nftables tcpdump tshark iperf3 curl dnsutils dnsmasq-base
-  ethtool procps
+  ethtool procps graphviz
   ca-certificates python3 python3-venv python3-setuptools
 )
 

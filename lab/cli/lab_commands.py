@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from lab.cli.common import TOPOLOGY, planned
@@ -142,30 +143,59 @@ VERBS = [add_up, add_trace, add_clean, add_inspect]
 def add_run(verbs) -> None:
     p = verbs.add_parser("run", help="run scenario files: a lab each, real traffic, expectations checked (root)")
     p.add_argument("files", nargs="+", metavar="SCENARIO", help="a scenario file (see docs/scenario-format.md)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the results as JSON (docs/result.schema.json), printed at the end")
+    p.add_argument(
+        "--junit", metavar="FILE", help="also write the results as JUnit XML: a testsuite per file, a testcase per step"
+    )
     p.add_argument("--keep", metavar="DIR", help="keep each run's captures in DIR/<scenario name>")
     p.set_defaults(run=run_scenarios)
 
 
 def run_scenarios(args: argparse.Namespace) -> int:
-    from lab.report.text import scenario_text
+    """Each step is printed as it finishes, then the summary across files; with --json, the JSON
+    alone at the end. --junit is written even when a lab fails to build, with the files run so far."""
+    from lab.cli.live import LiveRun, is_terminal, palette_for
+    from lab.report.text import run_summary, scenario_end, scenario_heading, step_text
     from lab.scenario.runner import run_scenario
 
     scenarios = load_scenarios(args.files)
-    results = []
-    with terminated_cleanly():
-        for file, scenario in zip(args.files, scenarios):
-            keep = Path(args.keep) / Path(file).stem if args.keep else None
-            result = run_scenario(scenario, keep)
-            results.append(result)
-            if not args.json:
-                print(scenario_text(result))
+    if args.junit:
+        writable(args.junit, "--junit")
+    paint = palette_for(sys.stdout)
+    heading, step = (lambda s, _: scenario_heading(s, paint)), (lambda r: step_text(r, paint))
+    observer = None if args.json else LiveRun(sys.stdout, heading, step, is_terminal(sys.stdout), paint)
+    results: list = []
+    try:
+        with terminated_cleanly(), observer or nullcontext():
+            for file, scenario in zip(args.files, scenarios):
+                keep = Path(args.keep) / Path(file).stem if args.keep else None
+                results.append(run_scenario(scenario, keep, observer))
+                if observer:
+                    print(scenario_end(results[-1], paint))
+    finally:
+        if args.junit and results:
+            write_junit(args.junit, results)
     if args.json:
         print_json([r.to_dict() for r in results])
+    else:
+        print(run_summary(results, paint))
     failed = [file for file, r in zip(args.files, results) if not r.passed]
     if failed:
         raise ExpectationFailed(f"{len(failed)} of {len(results)} scenarios failed: {', '.join(failed)}")
     return 0
+
+
+def writable(path: str, option: str) -> None:
+    """Refuse an output file that cannot be written before any lab is built, not after the run."""
+    parent = Path(path).resolve().parent
+    if Path(path).is_dir() or not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise BadArgument(f"{option} {path}: cannot write there (is the directory there, and writable?)")
+
+
+def write_junit(path: str, results: list) -> None:
+    from lab.report.junit import junit_xml
+
+    Path(path).write_text(junit_xml(results), encoding="utf-8")
 
 
 def load_scenarios(files: list[str]) -> list:

@@ -234,7 +234,18 @@ def parse_instance(name: str, sec: Section, vpc: str) -> Instance:
 
 
 def parse_endpoint(name: str, sec: Section, vpc: str, region: str) -> Endpoint:
-    sec.allow("type", "service", "route_tables", "subnets", "policy", "private_dns", "security_groups", "description")
+    sec.allow(
+        "type",
+        "service",
+        "route_tables",
+        "subnets",
+        "subnet_configurations",
+        "policy",
+        "private_dns",
+        "private_dns_only_for_inbound_resolver_endpoint",
+        "security_groups",
+        "description",
+    )
     kind = sec.text("type", "gateway")
     if kind not in ("gateway", "interface"):
         raise sec.error("type", f"endpoint {name}: type must be gateway or interface, not '{kind}'", "InvalidVpcEndpointType")
@@ -257,8 +268,30 @@ def parse_endpoint(name: str, sec: Section, vpc: str, region: str) -> Endpoint:
         parse_policy(sec, "policy", "endpoint"),
         sec.flag("private_dns", kind == "interface"),
         sec.names("security_groups"),
+        parse_subnet_configurations(sec, name),
+        sec.flag("private_dns_only_for_inbound_resolver_endpoint", False)
+        if sec.has("private_dns_only_for_inbound_resolver_endpoint")
+        else None,
         line=sec.line,
     )
+
+
+def parse_subnet_configurations(sec: Section, endpoint: str) -> dict[str, ipaddress.IPv4Address]:
+    """`subnet_configurations: [{subnet: isolated-a, ipv4: 10.0.3.50}]`: the ENI address asked for
+    in a subnet, as CreateVpcEndpoint's SubnetConfigurations (SubnetId, Ipv4) take it
+    (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SubnetConfiguration.html)."""
+    found: dict[str, ipaddress.IPv4Address] = {}
+    for item in sec.items("subnet_configurations", f"a subnet configuration of endpoint {endpoint}"):
+        item.allow("subnet", "ipv4")
+        subnet, address = item.required_text("subnet"), item.address("ipv4")
+        if address is None:
+            raise item.error(None, f"{item.what} needs 'ipv4'", MISSING)
+        if subnet in found:
+            raise item.error(
+                "subnet", f"endpoint {endpoint}: subnet {subnet} is configured twice in subnet_configurations", "InvalidParameter"
+            )
+        found[subnet] = address
+    return found
 
 
 def parse_policy(sec: Section, key: str, kind: str) -> Policy | None:

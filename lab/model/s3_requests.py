@@ -40,6 +40,11 @@ S3_ENDPOINTS = tuple(
         reverse=True,
     )
 )
+# An S3 interface endpoint's names (lab.plan.names.endpoint_dns_name): `vpce-<id>-<suffix>[-<az>].s3.<region>.vpce.amazonaws.com`
+# under `bucket.`, `accesspoint.` or `control.` (https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html).
+S3_VPCE_NAME = re.compile(
+    r"(?:(?P<label>[a-z0-9.-]+)\.)?vpce-[0-9a-f]+-[a-z0-9]{8}(?:-[a-z0-9-]+)?\.s3\.[a-z0-9-]+\.vpce\.amazonaws\.com"
+)
 # What a request may name as a bucket: the naming rules' alphabet and length
 # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
@@ -99,6 +104,9 @@ def parse_target(host: str, raw_path: str) -> S3Target:
     name, path = _host_name(host), decode_path(raw_path)
     if not path.startswith("/"):
         raise S3Refusal(400, "InvalidURI", "Couldn't parse the specified URI.")
+    vpce = S3_VPCE_NAME.fullmatch(name)
+    if vpce:
+        name = endpoint_host(vpce.group("label"))
     endpoint = next((e for e in S3_ENDPOINTS if name == e or name.endswith("." + e)), None)
     if endpoint == name or not name or _is_address(name):  # path style
         bucket, slash, key = path[1:].partition("/")
@@ -108,6 +116,22 @@ def parse_target(host: str, raw_path: str) -> S3Target:
     else:  # virtual-hosted, or a CNAME whose whole name is the bucket's
         target = S3Target(name[: -len(endpoint) - 1] if endpoint else name, path[1:] or None)
     return checked(target)
+
+
+def endpoint_host(label: str | None) -> str:
+    """What an interface endpoint's name addresses, as the regional name would: its bare name and
+    `bucket.vpce-...` are path style (boto3 and the AWS CLI given it as --endpoint-url put the bucket
+    in the path), `<bucket>.bucket.vpce-...` is virtual-hosted. Access points and S3 Control
+    (`accesspoint.`, `control.`) are not emulated."""
+    if label is None or label == "bucket":
+        return ""
+    if label.endswith(".bucket"):
+        return label.removesuffix(".bucket")
+    raise S3Refusal(
+        501,
+        "NotImplemented",
+        f"vpclab does not emulate S3's {label.split('.')[-1]} API; use the endpoint's bucket. name",
+    )
 
 
 def checked(target: S3Target) -> S3Target:

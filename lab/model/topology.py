@@ -132,6 +132,10 @@ class Endpoint:
     policy: Policy | None  # None: AWS's default full-access policy
     private_dns: bool
     security_groups: tuple[str, ...]
+    # subnet -> the ENI's IPv4 address asked for (SubnetConfigurations); other subnets: AWS picks
+    subnet_ips: dict[str, Addr] = field(default_factory=dict, compare=False)
+    # DnsOptions.PrivateDnsOnlyForInboundResolverEndpoint as written; None: AWS's default (lab.model.dns_options)
+    private_dns_only_for_inbound_resolver_endpoint: bool | None = None
     line: int = field(default=0, compare=False)
 
     @property
@@ -198,3 +202,15 @@ class Topology:
     def peerings_of(self, vpc: str) -> list[Peering]:
         """Peering connections usable as route targets in `vpc` (it is either side of them)."""
         return [p for p in self.peerings() if vpc in (p.requester, p.accepter)]
+
+
+def private_dns_only_for_inbound_resolver(vpc: Vpc, ep: Endpoint) -> bool:
+    """Whether `ep`'s private DNS answers only a Route 53 inbound Resolver endpoint, leaving the
+    VPC's own clients on the service's public names (and so on the gateway endpoint). As written,
+    else AWS's default: on for a private-DNS endpoint whose VPC also has a gateway endpoint for the
+    service (https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html,
+    "Private DNS"; https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DnsOptionsSpecification.html)."""
+    if ep.private_dns_only_for_inbound_resolver_endpoint is not None:
+        return ep.private_dns_only_for_inbound_resolver_endpoint
+    gateways = {(e.service, e.region) for e in vpc.endpoints.values() if e.type == "gateway"}
+    return ep.type == "interface" and ep.private_dns and (ep.service, ep.region) in gateways

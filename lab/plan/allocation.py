@@ -68,13 +68,19 @@ def allocate(t: Topology) -> Allocation:
     endpoint_ips: dict[EndpointKey, Mapping[str, Addr]] = {}
     for vpc in t.vpcs.values():
         pools = {s.name: SubnetAllocator(s, t.file) for s in vpc.subnets.values()}
+        for ep in vpc.endpoints.values():  # addresses asked for are claimed before any is picked
+            for subnet, address in ep.subnet_ips.items():
+                pools[subnet].claim(address)
         instance_ips |= instance_addresses(t, vpc, pools)
         for nat in vpc.nat_gateways.values():
             nat_ips[NatKey(vpc.name, nat.name)] = pools[nat.subnet].take(f"nat gateway {nat.name}", nat.line, True)
         for ep in vpc.endpoints.values():
             if ep.type == "interface":
                 endpoint_ips[EndpointKey(vpc.name, ep.name)] = MappingProxyType(
-                    {vpc.subnets[s].az: pools[s].take(f"endpoint {ep.name}", ep.line, True) for s in ep.subnets}
+                    {
+                        vpc.subnets[s].az: ep.subnet_ips.get(s) or pools[s].take(f"endpoint {ep.name}", ep.line, True)
+                        for s in ep.subnets
+                    }
                 )
     vpce_ids = {EndpointKey(v.name, e): names.vpce_id(v.name, e) for v in t.vpcs.values() for e in v.endpoints}
     pcx_ids = {p.name: names.pcx_id(p.name) for p in t.peerings()}

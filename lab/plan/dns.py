@@ -11,12 +11,11 @@ https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endp
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from lab.model import regions
-from lab.model.topology import Endpoint, Topology, Vpc
+from lab.model.topology import Endpoint, Topology, Vpc, private_dns_only_for_inbound_resolver
 from lab.plan import names
 from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.allocation import Allocation, EndpointKey, PublicIp
@@ -39,21 +38,34 @@ def public_hostname(address: Addr, region: str) -> str:
     return f"ec2-{dashed(address)}.{domain}"
 
 
-def endpoint_dns_suffix(vpce_id: str) -> str:
-    """The 8-character label AWS appends to an endpoint's DNS names (e.g. -29p5708s)."""
-    return hashlib.sha256(vpce_id.encode()).hexdigest()[:8]
+def endpoint_names(vpce_id: str, service: str, region: str, azs: list[str]) -> list[tuple[str, str | None]]:
+    """(name, az or None for the regional name) of an interface endpoint: the regional name and one
+    zonal name per AZ (lab.plan.names.endpoint_dns_name). S3's are the wildcards `*.vpce-...`
+    whose first label is `bucket`, `accesspoint` or `control`
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html);
+    the bare names answer too."""
+    plain: list[tuple[str, str | None]] = [(names.endpoint_dns_name(vpce_id, service, region), None)]
+    plain += [(names.endpoint_dns_name(vpce_id, service, region, az), az) for az in azs]
+    if service != "s3":
+        return plain
+    return [(f"*.{n}", az) for n, az in plain] + plain
 
 
-def endpoint_names(vpce_id: str, ep: Endpoint, azs: list[str]) -> list[tuple[str, str | None]]:
-    """(name, az or None for the regional name); S3 names are wildcards (bucket., accesspoint., ...)."""
-    stem = f"{vpce_id}-{endpoint_dns_suffix(vpce_id)}"
-    base = f"{ep.service}.{ep.region}.vpce.amazonaws.com"
-    wild = "*." if ep.service == "s3" else ""
-    names: list[tuple[str, str | None]] = [(f"{wild}{stem}.{base}", None)]
-    names += [(f"{wild}{stem}-{az}.{base}", az) for az in azs]
-    if ep.service != "s3":
-        return names
-    return names + [(n[2:], az) for n, az in names]  # the bare names answer too
+def certificate_names(allocation: Allocation, service: str, region: str, vpce_ids: Iterable[str]) -> list[str]:
+    """Every endpoint-specific name a client may send to the front of `service` in `region` through
+    the interface endpoints among `vpce_ids` (a front's ingress labels), so that TLS verifies each:
+    the DNS names above, and for S3 the virtual-hosted `<bucket>.bucket.vpce-...` ones."""
+    keys = {vpce: key for key, vpce in allocation.vpce_ids.items()}
+    found: list[str] = []
+    for vpce in dict.fromkeys(vpce_ids):  # an endpoint has one ingress per ENI
+        key = keys.get(vpce)
+        if key is None or key not in allocation.endpoint_ips:  # the internet, or a gateway endpoint
+            continue
+        for name, _ in endpoint_names(vpce, service, region, sorted(allocation.endpoint_ips[key])):
+            found.append(name)
+            if service == "s3" and not name.startswith("*."):
+                found.append(f"*.bucket.{name}")
+    return found
 
 
 def public_records(
@@ -101,22 +113,28 @@ def vpc_records(t: Topology, vpc: Vpc, allocation: Allocation) -> list[DnsRecord
         for p in public_ips:  # inside its own VPC a public hostname answers with the private IP
             if p.vpc == vpc.name and p.owner in ips:
                 records.append(DnsRecord(public_hostname(p.address, t.region), (p.private_ip,), "ec2-private"))
-    gateway_services = {(e.service, e.region) for e in vpc.endpoints.values() if e.type == "gateway"}
     for other in t.vpcs.values():
         for ep in other.endpoints.values():
             if ep.type != "interface":
                 continue
             key = EndpointKey(other.name, ep.name)
             enis, vpce = allocation.endpoint_ips[key], allocation.vpce_ids[key]
-            for name, az in endpoint_names(vpce, ep, sorted(enis)):
+            for name, az in endpoint_names(vpce, ep.service, ep.region, sorted(enis)):
                 records.append(DnsRecord(name, tuple(enis.values()) if az is None else (enis[az],), "vpce"))
-            private = ep.private_dns and other.name == vpc.name and vpc.enable_dns_support and vpc.enable_dns_hostnames
-            if private and not (ep.service == "s3" and (ep.service, ep.region) in gateway_services):
+            if other.name == vpc.name and answers_private_dns(vpc, ep):
                 svc = regions.region(ep.region).services[ep.service]
                 for name in private_dns_names(svc):
                     records.append(DnsRecord(name, tuple(enis.values()), "private-dns"))
     records += public_records(public_ips, ips, t.region, {b.name: b.region for b in t.buckets.values()})
     return records
+
+
+def answers_private_dns(vpc: Vpc, ep: Endpoint) -> bool:
+    """Whether the VPC's own resolver answers `ep`'s service names with the ENIs: private DNS on
+    (which validation lets through only with both DNS attributes of the VPC), and not kept for an
+    inbound Resolver endpoint (lab.model.topology.private_dns_only_for_inbound_resolver)."""
+    usable = vpc.enable_dns_support and vpc.enable_dns_hostnames
+    return ep.type == "interface" and ep.private_dns and usable and not private_dns_only_for_inbound_resolver(vpc, ep)
 
 
 def private_dns_names(svc: regions.RegionalService) -> list[str]:

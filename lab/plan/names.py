@@ -101,6 +101,26 @@ def endpoint_eni_id(vpc: str, endpoint: str, az: str) -> str:
     return aws_id("eni", vpc, endpoint, az)
 
 
+# -- interface endpoint DNS names ----------------------------------------------------------------
+BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+S3_ENDPOINT_LABELS = ("bucket", "accesspoint", "control")  # the '*' of S3's `*.vpce-...` names
+
+
+def endpoint_dns_suffix(vpce: str) -> str:
+    """The 8 letters and digits AWS appends to an endpoint's id in its DNS names (`-29p5708s`),
+    derived from the vpce id so that the names stay put from run to run."""
+    value = int.from_bytes(hashlib.sha256(("dns/" + vpce).encode()).digest()[:8], "big")
+    return "".join(BASE36[(value >> (5 * i)) % 36] for i in range(8))
+
+
+def endpoint_dns_name(vpce: str, service: str, region: str, az: str | None = None) -> str:
+    """An interface endpoint's regional name (`az` None) or the zonal name of one AZ, as
+    describe-vpc-endpoints' DnsEntries show them: `vpce-<id>-<suffix>[-<az>].<service>.<region>.vpce.amazonaws.com`
+    (https://docs.aws.amazon.com/vpc/latest/privatelink/privatelink-access-aws-services.html)."""
+    zone = f"-{az}" if az else ""
+    return f"{vpce}-{endpoint_dns_suffix(vpce)}{zone}.{service}.{region}.vpce.amazonaws.com"
+
+
 # -- node names -----------------------------------------------------------------------------------
 def router_node(vpc: str) -> str:
     return f"{vpc}-router"

@@ -146,7 +146,11 @@ SERVICE_PORTS = (80, 443)  # what an AWS service front answers on: HTTP and HTTP
 
 def interface_endpoint(eni: str, target: ipaddress.IPv4Address) -> str:
     """Forward the service's ports arriving at the ENI's private IP to the service, keeping the
-    client's address; any other TCP port leads nowhere (the ENI serves only the service)."""
+    client's address; any other TCP port leads nowhere (the ENI serves only the service).
+
+    Interface endpoints carry TCP only (https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html,
+    "Considerations"): a ping or a UDP datagram to the ENI's address gets no answer, neither an echo
+    reply nor a port-unreachable, and is counted as INTERFACE_ENDPOINT_TCP_ONLY."""
     return _table(
         "interface_endpoint",
         [
@@ -163,6 +167,7 @@ def interface_endpoint(eni: str, target: ipaddress.IPv4Address) -> str:
             "chain input {",
             "  type filter hook input priority filter; policy accept;",
             f'  iifname "{eni}" meta l4proto tcp counter drop comment "INTERFACE_ENDPOINT_PORT_NOT_SERVED"',
+            f'  iifname "{eni}" counter drop comment "INTERFACE_ENDPOINT_TCP_ONLY"',
             "}",
         ],
     )

@@ -21,6 +21,7 @@ from typing import IO
 
 from lab.model import ids, regions
 from lab.pipes import readable
+from lab.plan.dns import certificate_names
 from lab.plan.serialize import to_data
 from lab.realize import cgroup, mounts, processes, state
 from lab.realize.errors import RealizeError
@@ -170,7 +171,8 @@ class Services:
         return last_line(self.dir / "launcher.log") or "exited"
 
     def front_config(self, front) -> dict:
-        cert, key = self.ca.issue_for(regions.region(front.region).services[front.service])
+        endpoint_names = certificate_names(self.plan.allocation, front.service, front.region, [i.label for i in front.ingresses])
+        cert, key = self.ca.issue_for(regions.region(front.region).services[front.service], endpoint_names)
         config = {
             "service": front.service,
             "region": front.region,

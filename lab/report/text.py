@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING
 from lab.analysis.explain import Explanation
 from lab.analysis.inspect import Inspection
 from lab.plan.types import Plan
+from lab.report.style import PLAIN, Palette
 from lab.results import CommandResult, Hop, Outcome, StopReason
 
 if TYPE_CHECKING:  # named only: importing the scenario runner would load the realizer for `explain`
+    from lab.scenario.loader import Scenario
     from lab.scenario.observe import Trace
-    from lab.scenario.runner import ScenarioResult
+    from lab.scenario.runner import ScenarioResult, StepResult
 
 
 def plan_text(plan: Plan) -> str:
@@ -143,32 +145,35 @@ def hop_line(path: list[Hop]) -> str:
     return " -> ".join(parts)
 
 
-def demo_text(result: ScenarioResult) -> str:
-    """One act of the demo (a scenario): its name as the title, then per step its name as the
-    caption, the path, what S3 saw, and the prediction; a change of the lab is a caption alone."""
-    owners = {
-        str(p.address): f"{p.owner}'s {'Elastic IP' if p.elastic else 'public IP'}"
-        for p in (result.plan.public_ips if result.plan else ())
+def demo_heading(scenario: Scenario, paint: Palette = PLAIN) -> str:
+    """An act of the demo (a scenario) is titled by its name; demo_step shows each of its steps."""
+    return paint.title(f"== {scenario.name}") + "\n"
+
+
+def public_ip_owners(plan: Plan | None) -> dict[str, str]:
+    """Public IP -> "web1's public IP", "nat-a's Elastic IP": how the demo names where S3 saw a request from."""
+    return {
+        str(p.address): f"{p.owner}'s {'Elastic IP' if p.elastic else 'public IP'}" for p in (plan.public_ips if plan else ())
     }
-    lines = [f"== {result.scenario.name}", ""]
-    for step in result.steps:
-        t = step.observed
-        if isinstance(t, CommandResult):  # a change of the lab, not traffic
-            lines += [f"   >> {step.step.name}", ""]
-            continue
-        lines += [
-            f"   {step.step.name}",
-            f"     path:    {hop_line(t.observed.path if t.observed else [])}",
-            f"     result:  {demo_result(owners, t)}",
-        ]
-        why = t.predicted.explanation.message if t.predicted.explanation else None
-        if why and t.outcome not in (Outcome.OK, Outcome.DENIED):
-            lines.append(f"     why:     {why}")
-        verdict = "agrees" if t.agrees else "DISAGREES (a vpclab bug): " + "; ".join(t.disagreements)
-        lines += [f"     predicted by AWS's rules (vpclab explain): {verdict}"]
-        lines += [f"     FAILED:  {failure}" for failure in step.failures if not failure.startswith("vpclab bug")]
-        lines.append("")
-    return "\n".join(lines)
+
+
+def demo_step(owners: dict[str, str], step: StepResult, paint: Palette = PLAIN) -> str:
+    """A step of an act: its caption, the path, what S3 answered, and the prediction's verdict."""
+    t = step.observed
+    if isinstance(t, CommandResult):  # a change of the lab, not traffic
+        return f"   >> {step.step.name}\n"
+    lines = [
+        f"   {paint.title(step.step.name)}",
+        f"     path:    {hop_line(t.observed.path if t.observed else [])}",
+        f"     result:  {demo_result(owners, t)}",
+    ]
+    why = t.predicted.explanation.message if t.predicted.explanation else None
+    if why and t.outcome not in (Outcome.OK, Outcome.DENIED):
+        lines.append(f"     why:     {why}")
+    verdict = paint.good("agrees") if t.agrees else paint.bad("DISAGREES (a vpclab bug): " + "; ".join(t.disagreements))
+    lines += [f"     predicted by AWS's rules (vpclab explain): {verdict}"]
+    lines += [f"     {paint.bad('FAILED:')}  {failure}" for failure in step.failures if not failure.startswith("vpclab bug")]
+    return "\n".join(lines) + "\n"
 
 
 def demo_result(owners: dict[str, str], t: Trace) -> str:
@@ -189,17 +194,48 @@ def demo_result(owners: dict[str, str], t: Trace) -> str:
     return f"{t.outcome}: {x.because() if x else ''}"
 
 
-def scenario_text(result: ScenarioResult) -> str:
-    """One line per step (PASS/FAIL), the path the packets took, and every failed expectation."""
-    lines = [f"scenario {result.scenario.name} ({result.scenario.file}): {'passed' if result.passed else 'FAILED'}"]
-    for step in result.steps:
-        where = f"from {step.step.source}" if step.step.source is not None else step.step.action
-        lines.append(f"  {'PASS' if step.passed else 'FAIL'}  {step.step.name}  ({where}, line {step.step.line})")
-        observed = step.observed
-        path = [] if isinstance(observed, CommandResult) or not observed.observed else observed.observed.path
-        if path:
-            lines.append(f"        path: {hop_line(path)}  [{observed.outcome}]")
-        lines += [f"        - {failure}" for failure in step.failures]
-    if result.run_dir:
-        lines.append(f"  captures: {result.run_dir}/captures")
+def scenario_heading(scenario: Scenario, paint: Palette = PLAIN) -> str:
+    """`vpclab run` shows a scenario as its heading, then step_text per step as each finishes,
+    then scenario_end; run_summary after the last file."""
+    return paint.title(f"scenario {scenario.name} ({scenario.file})")
+
+
+def step_text(step: StepResult, paint: Palette = PLAIN) -> str:
+    """A step's PASS/FAIL line (where it ran, its line in the file, how long it took), its path, and
+    every expectation it failed."""
+    where = f"from {step.step.source}" if step.step.source is not None else step.step.action
+    mark = paint.good("PASS") if step.passed else paint.bad("FAIL")
+    lines = [f"  {mark}  {step.step.name}  ({where}, line {step.step.line}, {paint.quiet(seconds(step.seconds))})"]
+    observed = step.observed
+    path = [] if isinstance(observed, CommandResult) or not observed.observed else observed.observed.path
+    if path:
+        lines.append(f"        path: {hop_line(path)}  [{observed.outcome}]")
+    lines += [f"        - {paint.bad(failure)}" for failure in step.failures]
     return "\n".join(lines)
+
+
+def scenario_end(result: ScenarioResult, paint: Palette = PLAIN) -> str:
+    """Where the captures are, and the scenario's verdict: `passed` or `FAILED`, its steps and time."""
+    lines = [f"  captures: {result.run_dir}/captures"] if result.run_dir else []
+    failed = sum(not s.passed for s in result.steps)
+    verdict = paint.good("passed") if result.passed else paint.bad("FAILED")
+    counts = f"{len(result.steps)} steps" + (f", {failed} failed" if failed else "")
+    lines.append(f"scenario {result.scenario.name}: {verdict} ({counts}, {seconds(result.seconds)})")
+    return "\n".join(lines) + "\n"
+
+
+def run_summary(results: list[ScenarioResult], paint: Palette = PLAIN) -> str:
+    """The summary across files: scenarios and steps passed and failed, and the time they took."""
+    steps = [s for r in results for s in r.steps]
+    failed_scenarios = sum(not r.passed for r in results)
+    failed_steps = sum(not s.passed for s in steps)
+    line = (
+        f"{len(results)} scenario{'s' * (len(results) != 1)}: {len(results) - failed_scenarios} passed, "
+        f"{failed_scenarios} failed; {len(steps)} step{'s' * (len(steps) != 1)}: {len(steps) - failed_steps} passed, "
+        f"{failed_steps} failed; {seconds(sum(r.seconds for r in results))}"
+    )
+    return paint.bad(line) if failed_scenarios else paint.good(line)
+
+
+def seconds(value: float) -> str:
+    return f"{value:.1f} s"

@@ -5,8 +5,9 @@ static prediction fails too: that is a bug in vpclab, and it is reported as one.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from lab.analysis.explain import explain
@@ -30,6 +31,7 @@ class StepResult:
     observed: Trace | CommandResult
     failures: tuple[str, ...] = ()
     stopped_services: tuple[str, ...] = ()  # what had died in the lab when the step failed
+    seconds: float = field(default=0.0, compare=False)  # how long it ran (reports, JUnit; not in the JSON)
 
     @property
     def passed(self) -> bool:
@@ -59,6 +61,7 @@ class ScenarioResult:
     steps: list[StepResult]
     run_dir: str | None
     plan: Plan | None = None  # as the lab was built (a report names its public IPs' owners)
+    seconds: float = 0.0  # the whole scenario: building, steps, teardown (reports, JUnit; not in the JSON)
 
     @property
     def passed(self) -> bool:
@@ -76,28 +79,56 @@ class ScenarioResult:
         }
 
 
-def run_scenario(scenario: Scenario | Path | str, keep: Path | None = None) -> ScenarioResult:
-    """One lab for the scenario (a loaded one, or a file), every step run and checked, torn down."""
+class RunObserver:
+    """What a caller hears while a scenario runs, as it happens: the seam through which `vpclab run`
+    and `vpclab demo` show progress and each step when it finishes (the runner itself never
+    prints). Every method does nothing here; a caller overrides those it wants."""
+
+    def building(self, scenario: Scenario, plan: Plan) -> None:
+        """The lab of `plan` is being built (seconds: namespaces, links, services)."""
+
+    def step_started(self, step: Step) -> None:
+        """The lab is up and `step` has started."""
+
+    def step_finished(self, result: StepResult) -> None:
+        """`result.step` has finished, passed or failed."""
+
+    def tearing_down(self, scenario: Scenario) -> None:
+        """The last step has finished; the lab is being removed."""
+
+
+def run_scenario(
+    scenario: Scenario | Path | str, keep: Path | None = None, observer: RunObserver | None = None
+) -> ScenarioResult:
+    """One lab for the scenario (a loaded one, or a file), every step run and checked, torn down;
+    `observer` hears of each stage as it happens."""
+    started, observer = time.monotonic(), observer or RunObserver()
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     plan = compile_plan(scenario.topology)
+    observer.building(scenario, plan)
     with Lab(plan, keep) as lab:  # without keep, a temporary run directory that goes with the lab
-        results = run_steps(scenario, plan, lab)
-    return ScenarioResult(scenario, results, str(keep) if keep else None, plan)
+        results = run_steps(scenario, plan, lab, observer)
+        observer.tearing_down(scenario)
+    return ScenarioResult(scenario, results, str(keep) if keep else None, plan, time.monotonic() - started)
 
 
-def run_steps(scenario: Scenario, plan: Plan, lab: Lab) -> list[StepResult]:
+def run_steps(scenario: Scenario, plan: Plan, lab: Lab, observer: RunObserver | None = None) -> list[StepResult]:
     """Every step in order; a change step (associate, disassociate) changes the lab's routes, and
     the steps after it are predicted and run against the changed topology and plan."""
-    results = []
+    results, observer = [], observer or RunObserver()
     for step in scenario.steps:
+        observer.step_started(step)
+        started = time.monotonic()
         if step.action in CHANGES:
             endpoint, table = step.argument.split()
             topology, plan = change_lab(lab, scenario.topology, endpoint, table, on=step.action == "associate")
             scenario = replace(scenario, topology=topology)
-            results.append(StepResult(step, CommandResult(Outcome.OK, 0, "")))
+            result = StepResult(step, CommandResult(Outcome.OK, 0, ""))
         else:
-            results.append(run_step(scenario, plan, lab, step))
+            result = run_step(scenario, plan, lab, step)
+        results.append(replace(result, seconds=time.monotonic() - started))
+        observer.step_finished(results[-1])
     return results
 
 

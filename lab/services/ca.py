@@ -47,14 +47,17 @@ class LabCa:
         key.chmod(0o600)
         return cert, key
 
-    def issue_for(self, service: RegionalService) -> tuple[Path, Path]:
+    def issue_for(self, service: RegionalService, endpoint_names: Iterable[str] = ()) -> tuple[Path, Path]:
         """The certificate of a service front: every name the service answers to, wildcards included,
         so both `https://bucket.s3.<region>.amazonaws.com/` and `https://s3.<region>.amazonaws.com/bucket/`
         verify. Every S3 front also answers to the legacy global names: S3's DNS sends
-        `<bucket>.s3.amazonaws.com` to the bucket's Region (lab.plan.dns), and clients verify that name."""
+        `<bucket>.s3.amazonaws.com` to the bucket's Region (lab.plan.dns), and clients verify that name.
+        `endpoint_names`: the names of the interface endpoints that lead to this front
+        (lab.plan.dns.certificate_names), which clients use as --endpoint-url."""
         names = list(service.hostnames)
         if service.service == "s3":
             names += [n for n in ("s3.amazonaws.com", "*.s3.amazonaws.com") if n not in names]
+        names += [n for n in endpoint_names if n not in names]
         return self.issue(names, front_node(service.service, service.region))  # named as its front
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from lab.model import regions
 from lab.model.loader import load_topology
+from lab.plan import names
 from lab.plan.compile import compile_plan
 from lab.plan.dns import resolve
 from lab.plan.names import aws_id
@@ -165,10 +166,13 @@ def test_s3_private_dns_stays_public_when_the_vpc_has_an_s3_gateway_endpoint():
     assert answer(plan, "app", "s3.ap-northeast-2.amazonaws.com") == ("public", S3_PUBLIC)
 
 
-def test_private_dns_needs_dns_hostnames_in_the_vpc():
-    plan = compile_plan(load(interface_endpoint(vpc_settings="enable_dns_hostnames: false")))
+def test_without_dns_hostnames_the_vpc_has_no_ec2_hostnames_and_no_private_dns():
+    """Private DNS with enable_dns_hostnames false is refused (tests/unit/test_interface_endpoints.py);
+    without it the VPC's resolver still answers the endpoint's own names."""
+    plan = compile_plan(load(interface_endpoint(", private_dns: false", vpc_settings="enable_dns_hostnames: false")))
     assert answer(plan, "app", "s3.ap-northeast-2.amazonaws.com") == ("public", S3_PUBLIC)
     assert answer(plan, "app", "ip-10-0-2-4.ap-northeast-2.compute.internal") is None
+    assert answer(plan, "app", names.endpoint_dns_name(aws_id("vpce", "app", "s3-if"), "s3", "ap-northeast-2"))[0] == "vpce"
 
 
 def test_without_dns_support_the_vpc_has_no_resolver():
