@@ -93,7 +93,8 @@ class Walker:
 
     def __init__(self, t: Topology, plan: Plan, source: str, port: int, http_path: str = "/", signed: bool = True):
         self.t, self.plan, self.port, self.http_path, self.signed = t, plan, port, http_path, signed
-        self.filters, self.return_path = Filters(plan), None
+        self.filters = Filters(plan)
+        self.source_eni: str | None = None  # the ENI whose groups the packet has yet to leave by
         if source == INTERNET_CLIENT:
             self.inst = self.vpc = None
             self.src_ip = plan.eni_address(source)
@@ -163,12 +164,10 @@ class Walker:
             self.path.append(self.node_hop(INTERNET))
             return self.on_internet(self.src_ip, dst, result)
         vpc, src, subnet = self.vpc, self.src_ip, self.inst.subnet
-        node = self.inst.name
+        node = self.source_eni = self.inst.name
         if dst == RESOLVER_LINK_LOCAL:  # answered inside the VPC whatever the route table says (vpc-dns.html)
             self.path.append(self.router_hop(vpc.name, f"{dst}: the Amazon DNS server's link-local address, not routed"))
             return self.deliver_local(vpc, dst, src, result)
-        if dst != vpc.cidr.network_address + 2:  # security groups do not filter the Amazon DNS server (vpc-security-groups.html)
-            self.leave_eni(node)
         for _ in range(MAX_HOPS):
             here = vpc.subnets[subnet].cidr
             if dst in here:
@@ -181,6 +180,7 @@ class Walker:
                 nat = self.plan.nat_gateway(vpc.name, target)
                 nat_ip, nat_subnet = self.plan.eni_address(nat.name), vpc.nat_gateways[target].subnet
                 self.cross(vpc.name, subnet, nat_subnet)
+                self.leave_eni(vpc.name)
                 self.path.append(
                     self.node_hop(
                         nat.name,
@@ -192,6 +192,7 @@ class Walker:
                 self.packet = self.packet.translated(nat_ip, NAT_GATEWAY_PORTS)
                 continue
             self.cross(vpc.name, subnet, None)  # leaving the VPC's subnets: a gateway, an endpoint, a peer
+            self.leave_eni(vpc.name)
             if kind == "internet-gateway":
                 return self.through_igw(vpc, src, dst, result)
             if kind == "gateway-endpoint":
@@ -246,27 +247,37 @@ class Walker:
         return f"{prefix} -> {route.target}"
 
     # -- security groups and network ACLs (lab.analysis.explain_security) ------------------------
-    def leave_eni(self, node: str) -> None:
-        """The source ENI's security groups, outbound."""
-        self.filtered(*self.filters.eni(node, EGRESS, self.packet))
+    # As in the lab's VPC router (lab.plan.security_nft): the ACLs of the subnet left and entered,
+    # then the source ENI's groups outbound, then the destination ENI's inbound. The ENIs are ports
+    # of the router's subnet bridges, so a packet a group drops stops in the router, even within a subnet.
+    def leave_eni(self, vpc: str) -> None:
+        """The source ENI's security groups, outbound, once (a NAT gateway's packets have none)."""
+        node, self.source_eni = self.source_eni, None
+        if node is not None:
+            self.note(0, self.screened(vpc, *self.filters.eni(node, EGRESS, self.packet)))
 
-    def reach_eni(self, node: str) -> str:
+    def reach_eni(self, vpc: str, node: str) -> str:
         """The destination ENI's security groups, inbound: words for its hop's detail."""
-        detail, denied = self.filters.eni(node, INGRESS, self.packet)
+        return self.screened(vpc, *self.filters.eni(node, INGRESS, self.packet))
+
+    def screened(self, vpc: str, detail: str, denied: StopReason | None) -> str:
         if denied is not None:
+            if self.path[-1].kind != "vpc-router":  # within a subnet: the bridge's port in the router
+                self.path.append(self.router_hop(vpc, "the subnet's bridge, whose ports carry the ENIs' security groups"))
             raise Stop.dropped(denied)
         return detail
 
     def cross(self, vpc: str, left: str | None, entered: str | None) -> None:
         """The network ACLs of the subnet the packet leaves and the one it enters, at the router."""
-        self.filtered(*self.filters.cross(vpc, left, entered, self.packet, len(self.path) - 1))
-
-    def filtered(self, detail: str, denied: StopReason | None) -> None:
+        detail, denied = self.filters.cross(vpc, left, entered, self.packet, len(self.path) - 1)
         if denied is not None:
             raise Stop.dropped(denied)
+        self.note(-1, detail)
+
+    def note(self, at: int, detail: str) -> None:
         if detail:
-            hop = self.path[-1]
-            self.path[-1] = replace(hop, detail=f"{hop.detail}; {detail}" if hop.detail else detail)
+            hop = self.path[at]
+            self.path[at] = replace(hop, detail=f"{hop.detail}; {detail}" if hop.detail else detail)
 
     def arrive(self, result: Explanation) -> None:
         """The request is there: the reply walks back, and stateless network ACLs judge it again."""
@@ -323,7 +334,7 @@ class Walker:
                 nat.name,
                 "a NAT gateway does not accept connections initiated from outside",
             )
-        self.path.append(self.node_hop(public.owner, self.reach_eni(public.owner)))
+        self.path.append(self.node_hop(public.owner, self.reach_eni(public.vpc, public.owner)))
         self.arrive(result)
 
     def through_gateway_endpoint(self, vpc: Vpc, name: str, src: Addr, dst: Addr, result: Explanation) -> None:
@@ -370,8 +381,6 @@ class Walker:
                 self.path.pop()
             self.path.append(hop)
             return self.arrive(result)  # network ACLs do not filter it either (vpc-network-acls.html)
-        entered = self.plan.subnet_acl_at(vpc.name, dst)
-        self.cross(vpc.name, from_subnet, entered.subnet if entered else None)
         node = next(
             (n for n in self.plan.nodes.values() if n.vpc == vpc.name and dst in n.addresses() and n.kind != "vpc-router"), None
         )
@@ -382,7 +391,10 @@ class Walker:
                 self.vpc_id(vpc.name),
                 f"no network interface in vpc {vpc.name} has the address {dst}",
             )
-        allowed = self.reach_eni(node.name)
+        entered = self.plan.subnet_acl_at(vpc.name, dst)
+        self.cross(vpc.name, from_subnet, entered.subnet if entered else None)
+        self.leave_eni(vpc.name)
+        allowed = self.reach_eni(vpc.name, node.name)
         if node.kind == "interface-endpoint":
             front, ingress = self.plan.front_of(node.name)
             self.path.append(self.node_hop(node.name, "; ".join(filter(None, (f"ENI of {ingress.label}", allowed)))))

@@ -143,7 +143,7 @@ def sg_denial(security: EniSecurity, direction: str, packet: Packet) -> StopReas
         f"no {WAY[direction]} rule of the security group{'s' if len(security.groups) > 1 else ''} {groups} of "
         f"{security.eni} ({security.node}) allows tcp port {packet.port} {peer}: security groups only allow, "
         f"and what none of their rules allows is dropped ({WAY[direction]} rules: {listed})",
-        "*",
+        f"{security.eni} {direction} {','.join(security.groups)}",  # the words of the lab's drop counter
         direction=direction,
     )
 
@@ -157,7 +157,7 @@ def acl_denial(acl: SubnetAcl, direction: str, entry: AclEntry, packet: Packet) 
         None,
         f"{owner(acl)} denies {WAY[direction]} tcp port {packet.port} {peer} ({verb} subnet {acl.subnet}): "
         f"{decided_by(acl, direction, entry)}",
-        entry.number,
+        acl_rule(acl, direction, entry),
         direction=direction,
     )
 
@@ -186,9 +186,14 @@ def reply_denied(acl: SubnetAcl, direction: str, request: Packet) -> StopReason 
         f"{owner(acl)} denies {WAY[direction]} tcp to ports {ports}{whole} {peer}: {decided_by(acl, direction, entry)}. "
         "Network ACLs are stateless: the reply needs its own rule for the client's ephemeral ports "
         f"({ports_assumed(request)})",
-        entry.number,
+        acl_rule(acl, direction, entry),
         direction=direction,
     )
+
+
+def acl_rule(acl: SubnetAcl, direction: str, entry: AclEntry) -> str:
+    """The entry that decided, in the words of the lab's drop counter (lab.plan.security_nft)."""
+    return f"{acl.acl_id} {direction} rule {entry.number}"
 
 
 def reply_flow(request: Packet, port: int) -> Flow:

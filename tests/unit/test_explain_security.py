@@ -79,10 +79,21 @@ def acl(name: str) -> str:
 
 
 def stopped(result, code: str, component: str, rule: str, direction: str) -> None:
-    """A silent drop: the client times out, and the reason names the component, rule and direction."""
+    """A silent drop in the VPC router (where the lab filters): the client times out, and the reason
+    names the component, the rule in the words of the lab's drop counter, and the direction."""
     assert (result.outcome, result.reachable) == ("timeout", False)
     x = result.explanation
-    assert (x.code, x.component, x.rule, x.direction) == (code, component, rule, direction), x
+    assert (x.code, x.component, x.rule, x.direction, x.node) == (code, component, rule, direction, "app-router"), x
+
+
+def sg_dropped(result, group: str, eni: str, direction: str) -> None:
+    """`eni`: an instance's name, or an eni- id."""
+    eni_id = eni if eni.startswith("eni-") else aws_id("eni", eni)
+    stopped(result, "ENI_SG_RULES_MISMATCH", sg(group), f"{eni_id} {direction} {sg(group)}", direction)
+
+
+def acl_dropped(result, name: str, number: str, direction: str) -> None:
+    stopped(result, "SUBNET_ACL_RESTRICTION", acl(name), f"{acl(name)} {direction} rule {number}", direction)
 
 
 # -- security groups --------------------------------------------------------------------------------
@@ -92,7 +103,7 @@ def test_a_port_the_group_does_not_allow_is_dropped():
     topology = lab()
     assert run(topology, "app1", "srv").outcome == "ok"
     result = run(topology, "app1", "srv", 80)
-    stopped(result, "ENI_SG_RULES_MISMATCH", sg("web"), "*", "ingress")
+    sg_dropped(result, "web", "srv", "ingress")
     assert "tcp port 80 from 10.0.2.4" in result.explanation.message
     assert "inbound rules: " + sg("web") + " (web) ingress rule 1: tcp 443 from 10.0.2.0/24" in result.explanation.message
     assert result.return_path == [] and result.service_saw is None
@@ -103,8 +114,9 @@ def test_a_source_outside_the_allowed_cidr_is_dropped_even_from_the_same_subnet(
     groups filter at the ENI, so two addresses of one subnet are filtered too."""
     topology = lab()
     result = run(topology, "other", "srv")
-    stopped(result, "ENI_SG_RULES_MISMATCH", sg("web"), "*", "ingress")
+    sg_dropped(result, "web", "srv", "ingress")
     assert "from 10.0.4.4" in result.explanation.message
+    assert kinds(result.path) == ["instance", "vpc-router"]  # the bridge's port in the router drops it
     allowed = run(topology, "app1", "srv")
     assert kinds(allowed.path) == ["instance", "vpc-router", "instance"]
     assert f"allowed inbound by {sg('web')} (web) ingress rule 1: tcp 443 from 10.0.2.0/24" in allowed.path[-1].detail
@@ -122,7 +134,7 @@ def test_a_group_reference_allows_the_members_private_addresses_only():
     topology = lab(groups, instances=instances)
     assert run(topology, "app1", "srv").outcome == "ok"
     result = run(topology, "app2", "srv")  # same subnet as app1, not a member
-    stopped(result, "ENI_SG_RULES_MISMATCH", sg("web"), "*", "ingress")
+    sg_dropped(result, "web", "srv", "ingress")
     assert f"tcp 443 from {sg('clients')}" in result.explanation.message
 
 
@@ -134,11 +146,11 @@ def test_egress_rules_filter_what_leaves_the_source():
     topology = lab(groups, instances=instances)
     assert run(topology, "app1", "srv").outcome == "ok"
     result = run(topology, "app1", S3_NAME)
-    stopped(result, "ENI_SG_RULES_MISMATCH", sg("narrow"), "*", "egress")
+    sg_dropped(result, "narrow", "app1", "egress")
     assert "to 52.219" in result.explanation.message and "outbound rules" in result.explanation.message
     assert kinds(result.path)[0] == "instance" and "nat-gateway" not in kinds(result.path)
     muted = run(topology, "app2", "srv")
-    stopped(muted, "ENI_SG_RULES_MISMATCH", sg("mute"), "*", "egress")
+    sg_dropped(muted, "mute", "app2", "egress")
     assert "(outbound rules: none)" in muted.explanation.message
 
 
@@ -149,11 +161,11 @@ def test_the_default_group_admits_its_members_and_nobody_else():
     assert (ok.outcome, kinds(ok.path)) == ("ok", ["instance", "vpc-router", "instance"])
     assert run(topology, "app1", S3_NAME).outcome == "ok"  # all out
     result = run(topology, "srv", "app1")  # srv is in web only
-    stopped(result, "ENI_SG_RULES_MISMATCH", sg("default"), "*", "ingress")
+    sg_dropped(result, "default", "app1", "ingress")
     assert f"all traffic from {sg('default')}" in result.explanation.message
     web1 = str(next(p.address for p in compile_plan(topology).public_ips if p.owner == "web1"))
     public = run(topology, "internet-client", web1)
-    stopped(public, "ENI_SG_RULES_MISMATCH", sg("default"), "*", "ingress")
+    sg_dropped(public, "default", "web1", "ingress")
     assert [h.node for h in public.path] == ["internet-client", "internet", "app-igw", "app-router"]
 
 
@@ -171,7 +183,7 @@ def test_the_interface_endpoint_eni_is_guarded_by_its_groups():
     assert (ok.outcome, kinds(ok.path)) == ("ok", ["instance", "vpc-router", "interface-endpoint", "service"])
     assert kinds(ok.return_path) == ["service", "interface-endpoint", "vpc-router", "instance"]
     result = explain(topology, plan, "other", address)
-    stopped(result, "ENI_SG_RULES_MISMATCH", sg("endpoints"), "*", "ingress")
+    sg_dropped(result, "endpoints", plan.eni_id(eni.name), "ingress")
     assert plan.eni_id(eni.name) in result.explanation.message and result.service_saw is None
 
 
@@ -187,7 +199,7 @@ def test_a_network_acl_without_an_ephemeral_port_rule_breaks_the_reply():
       egress: [{rule: 100, protocol: tcp, port: 443, cidr: 10.0.0.0/16, action: allow}]
     """
     result = run(lab(acls=acls, acl_b="strict"), "app1", "srv")
-    stopped(result, "SUBNET_ACL_RESTRICTION", acl("strict"), "*", "egress")
+    acl_dropped(result, "strict", "*", "egress")
     assert kinds(result.path) == ["instance", "vpc-router", "instance"]  # the request arrived
     assert [h.node for h in result.return_path] == ["srv", "app-router"]
     assert result.explanation.node == "app-router"
@@ -213,7 +225,7 @@ def test_a_reply_through_a_nat_gateway_comes_back_to_the_nat_gateways_ports():
       egress: [{ALLOW_ALL}]
     """
     result = run(lab(acls=acls, acl_public="web-only"), "app1", S3_NAME)
-    stopped(result, "SUBNET_ACL_RESTRICTION", acl("web-only"), "*", "ingress")
+    acl_dropped(result, "web-only", "*", "ingress")
     assert "ports 1024-32767 (of its range 1024-65535)" in result.explanation.message
     assert "the NAT gateway's, 1024-65535" in result.explanation.message
     assert [h.kind for h in result.return_path] == ["service", "internet", "internet-gateway", "vpc-router"]
@@ -229,7 +241,7 @@ def test_network_acl_rules_are_evaluated_lowest_number_first():
     """
     topology = lab(groups=WEB_443_FROM_A, acls=deny_first, acl_b="ordered")
     result = run(topology, "app1", "srv")
-    stopped(result, "SUBNET_ACL_RESTRICTION", acl("ordered"), "100", "ingress")
+    acl_dropped(result, "ordered", "100", "ingress")
     assert "rule 100: deny tcp 443 10.0.2.0/24 is the lowest-numbered rule that matches" in result.explanation.message
     assert kinds(result.path) == ["instance", "vpc-router"]
     allow_first = deny_first.replace("rule: 200", "rule: 50")
@@ -238,7 +250,7 @@ def test_network_acl_rules_are_evaluated_lowest_number_first():
 
 def test_a_new_custom_network_acl_denies_everything():
     result = run(lab(acls="empty: {}", acl_a="empty"), "app1", "srv")
-    stopped(result, "SUBNET_ACL_RESTRICTION", acl("empty"), "*", "egress")
+    acl_dropped(result, "empty", "*", "egress")
     assert "it has no outbound rule, only the final * rule" in result.explanation.message
     assert "leaving subnet private-a" in result.explanation.message
 
@@ -248,8 +260,8 @@ def test_traffic_within_a_subnet_is_not_filtered_by_its_network_acl():
     inside = run(topology, "app1", "app2")
     assert (inside.outcome, kinds(inside.path)) == ("ok", ["instance", "instance"])
     assert kinds(inside.return_path) == ["instance", "instance"]
-    stopped(run(topology, "app1", "other"), "SUBNET_ACL_RESTRICTION", acl("empty"), "*", "egress")
-    stopped(run(topology, "other", "app1"), "SUBNET_ACL_RESTRICTION", acl("empty"), "*", "ingress")
+    acl_dropped(run(topology, "app1", "other"), "empty", "*", "egress")
+    acl_dropped(run(topology, "other", "app1"), "empty", "*", "ingress")
 
 
 def test_the_default_network_acl_allows_both_ways_and_names_nothing():
