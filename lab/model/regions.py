@@ -7,8 +7,18 @@ Sources (see ../shared/reference/aws-behaviour.md for the full notes):
   AWS's own CLI example; the others come from public deployments (not AWS-authored). AWS publishes
   no id for ap-northeast-2 DynamoDB: vpclab uses a lab-made id, marked below.
 - Names: https://docs.aws.amazon.com/AmazonS3/latest/userguide/VirtualHosting.html (S3 endpoints,
-  including the legacy global s3.amazonaws.com that boto3 still uses in us-east-1) and
-  https://docs.aws.amazon.com/general/latest/gr/ddb.html (dynamodb.<region>.amazonaws.com).
+  including the legacy global s3.amazonaws.com that boto3 still uses in us-east-1),
+  https://docs.aws.amazon.com/general/latest/gr/ddb.html (dynamodb.<region>.amazonaws.com),
+  https://docs.aws.amazon.com/general/latest/gr/sqs-service.html (sqs.<region>.amazonaws.com, and
+  the legacy <region>.queue.amazonaws.com that the AWS CLI v1 still sends to),
+  https://docs.aws.amazon.com/general/latest/gr/sts.html (sts.<region>.amazonaws.com; the global
+  sts.amazonaws.com is served in us-east-1) and
+  https://docs.aws.amazon.com/general/latest/gr/asm.html (secretsmanager.<region>.amazonaws.com).
+- LAB: SQS, STS and Secrets Manager have no entries of their own in ip-ranges.json (their endpoints
+  sit in the AMAZON ranges) and no prefix list. The lab gives each a /28 of its own, carved by the
+  lab out of one AMAZON range of the region (IPR: 43.249.45.0/24 in ap-northeast-2, 52.95.208.0/22
+  in us-east-1, neither an EC2, S3 or DYNAMODB range): real AWS addresses of the right region and
+  owner, but which of them AWS gives each service is the lab's choice, not AWS's.
 The prefix list's entries are taken to be the service's ip-ranges entries for the region; AWS's real
 lists may aggregate differently (aws-behaviour.md section 10), which does not change any lesson.
 """
@@ -21,6 +31,8 @@ from dataclasses import dataclass
 Net = ipaddress.IPv4Network
 
 GATEWAY_SERVICES = ("s3", "dynamodb")  # the only services with gateway endpoints (PL gateway-endpoints)
+# Interface-only services the lab serves (moto behind a front each, lab.services.catalog).
+INTERFACE_SERVICES_EMULATED = ("sqs", "sts", "secretsmanager")
 # AWS services reached through interface endpoints only: a selection of "AWS services that integrate
 # with AWS PrivateLink" (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html).
 # A gateway endpoint to one of them is AWS's type mismatch (InvalidParameter); to a name AWS has no
@@ -64,7 +76,7 @@ class RegionalService:
     service: str
     region: str
     ranges: tuple[Net, ...]
-    prefix_list_id: str
+    prefix_list_id: str | None  # None: AWS manages no prefix list for the service (interface-only ones)
     hostnames: tuple[str, ...]  # names that resolve to the service's public addresses; '*.' = any label
 
     @property
@@ -79,6 +91,10 @@ class RegionalService:
     def addresses(self) -> tuple[ipaddress.IPv4Address, ...]:
         """The public addresses the lab's service front answers on: one host in each of the first two ranges."""
         return tuple(net.network_address + 10 for net in self.ranges[:2])
+
+    @property
+    def has_gateway_endpoint(self) -> bool:
+        return self.service in GATEWAY_SERVICES
 
     def covers(self, address: ipaddress.IPv4Address) -> bool:
         return any(address in net for net in self.ranges)
@@ -100,6 +116,21 @@ def service_name(region: str, service: str) -> str:
 
 def _nets(*cidrs: str) -> tuple[Net, ...]:
     return tuple(ipaddress.IPv4Network(c) for c in cidrs)
+
+
+def _interface_services(region: str, carve_from: str) -> dict[str, RegionalService]:
+    """The interface-only services the lab emulates (lab.services.catalog), each on a /28 of its own
+    carved out of `carve_from`, an AMAZON range of the region (LAB above), named as AWS names them."""
+    cut = ipaddress.IPv4Network(carve_from).subnets(new_prefix=28)
+    found = {}
+    for service in INTERFACE_SERVICES_EMULATED:
+        names: tuple[str, ...] = (f"{service}.{region}.amazonaws.com",)
+        if service == "sts" and region == "us-east-1":
+            names += ("sts.amazonaws.com",)  # STS's global endpoint, served in us-east-1
+        if service == "sqs":  # the legacy names, which the AWS CLI v1 still uses
+            names += (f"{region}.queue.amazonaws.com",) + (("queue.amazonaws.com",) if region == "us-east-1" else ())
+        found[service] = RegionalService(service, region, (next(cut),), None, names)
+    return found
 
 
 def _s3_names(region: str, legacy_global: bool) -> tuple[str, ...]:
@@ -146,6 +177,7 @@ REGIONS: dict[str, Region] = {
                 "pl-0d2e4a7b",  # lab-made: no published id for this region
                 ("dynamodb.ap-northeast-2.amazonaws.com",),
             ),
+            **_interface_services("ap-northeast-2", "43.249.45.0/24"),
         },
     ),
     "us-east-1": Region(
@@ -167,6 +199,7 @@ REGIONS: dict[str, Region] = {
                 "pl-02cd2c6b",
                 ("dynamodb.us-east-1.amazonaws.com",),
             ),
+            **_interface_services("us-east-1", "52.95.208.0/22"),
         },
     ),
 }
@@ -174,6 +207,11 @@ REGIONS: dict[str, Region] = {
 
 def region(name: str) -> Region:
     return REGIONS[name]
+
+
+def emulated_services() -> tuple[str, ...]:
+    """Every service the lab serves, gateway ones first, in one order for every region."""
+    return GATEWAY_SERVICES + INTERFACE_SERVICES_EMULATED
 
 
 def all_services() -> list[RegionalService]:

@@ -131,9 +131,9 @@ def effective_routes(vpc: Vpc, table: RouteTable) -> list[Route]:
     for ep in vpc.endpoints.values():
         if ep.type == "gateway" and table.name in ep.route_tables:
             svc = regions.REGIONS.get(ep.region, None)
-            if svc and ep.service in svc.services:
+            if svc and ep.service in svc.services and svc.services[ep.service].prefix_list_id:
                 pl = svc.services[ep.service]
-                ref = PrefixListRef(pl.region, pl.service, pl.prefix_list_id)
+                ref = PrefixListRef(pl.region, pl.service, pl.prefix_list_id or "")
                 if not any(r.destination == ref and r.target == ep.name for r in routes):
                     routes.append(Route(ref, ep.name, line=ep.line))
     return routes

@@ -183,7 +183,13 @@ def check_private_dns_domains(t: Topology, vpc: Vpc) -> Iterator[Problem]:
             first[key] = ep.name
 
 
+def offered_names(t: Topology) -> tuple[str, ...]:
+    return tuple(regions.region(t.region).services)
+
+
 def check_endpoint_service(t: Topology, vpc: Vpc, ep: Endpoint) -> Iterator[Problem]:
+    """The service must be one AWS offers in the VPC's region and the lab emulates (S3, DynamoDB and
+    the interface-only ones of lab.services.catalog); a gateway endpoint only to S3 or DynamoDB."""
     offered = regions.REGIONS.get(ep.region)
     if ep.type == "gateway" and ep.region == t.region and ep.service in regions.INTERFACE_ONLY_AWS_SERVICES:
         yield error(
@@ -193,7 +199,7 @@ def check_endpoint_service(t: Topology, vpc: Vpc, ep: Endpoint) -> Iterator[Prob
             f"service types of {ep.service_name}; only S3 and DynamoDB have gateway endpoints",
             "InvalidParameter",
         )
-    elif ep.region == t.region and ep.service in regions.INTERFACE_ONLY_AWS_SERVICES:
+    elif ep.region == t.region and ep.service in regions.INTERFACE_ONLY_AWS_SERVICES and ep.service not in offered_names(t):
         yield error(
             t,
             ep.line,

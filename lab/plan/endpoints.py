@@ -45,7 +45,9 @@ def build_gateway_endpoint(build: Build, wiring: VpcWiring, fronts: Fronts, ep: 
             vpc.name,
             (Interface(names.TO_VPC, (e_side,)), out),
             routes=(KernelRoute(vpc.cidr, names.TO_VPC, r_side.ip, origin="vpc"),)
-            + tuple(KernelRoute(c, names.TO_SERVICE, svc_side, origin=svc.prefix_list_id) for c in svc.ranges),
+            + tuple(
+                KernelRoute(c, names.TO_SERVICE, svc_side, origin=svc.prefix_list_id or svc.service_name) for c in svc.ranges
+            ),
             nftables=nftables.gateway_endpoint([s.cidr for s in vpc.subnets.values()], names.TO_VPC, names.TO_SERVICE),
             forwarding=True,
             description=f"gateway endpoint {ep.name} for {svc.service_name}",

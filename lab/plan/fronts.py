@@ -1,4 +1,4 @@
-"""AWS regional services as nodes: one front per (service, region) the lab uses, with one way in
+"""AWS regional services as nodes: one front per (service, region) the lab emulates, with one way in
 (an ingress) from the internet and one per endpoint ENI, so the front knows how every connection
 arrived (the internet, or which vpce) and applies that endpoint's policy.
 """
@@ -120,11 +120,8 @@ def reply_routes(ingress: Ingress, way: FrontLink) -> list[KernelRoute]:
 
 
 def needed_fronts(t: Topology) -> list[tuple[str, str]]:
-    """Service fronts the lab runs: S3 of the lab's region always, plus whatever is used."""
-    wanted = (
-        [("s3", t.region)]
-        + [("s3", b.region) for b in t.buckets.values()]
-        + [("dynamodb", tb.region) for tb in t.tables.values()]
-        + [(e.service, e.region) for v in t.vpcs.values() for e in v.endpoints.values()]
-    )
-    return list(dict.fromkeys(wanted))
+    """Every service the lab emulates, in every region it emulates, whatever the topology declares:
+    AWS's public endpoints always answer (`s3.us-east-1.amazonaws.com` from a lab with no bucket
+    there included). The lab's own region first, so its fronts take the first interface names."""
+    order = [t.region] + [r for r in regions.REGIONS if r != t.region]
+    return [(s, r) for r in order for s in regions.emulated_services()]

@@ -1,4 +1,4 @@
-"""The processes that make a lab an AWS: one service front per (service, region) in its node, one
+"""The processes that make a lab an AWS: one service front per (service, region) the lab emulates, in its node, one
 Route 53 Resolver per VPC in the VPC router's node, and what every node needs to use them (the
 VPC's resolver in /etc/resolv.conf, the lab CA in the trust store, AWS client settings).
 
@@ -191,7 +191,7 @@ class Services:
             config["elsewhere"] = {
                 b.name: b.region for f in self.plan.services if f.service == "s3" and f.region != front.region for b in f.buckets
             }
-        else:
+        elif front.service == "dynamodb":
             config["tables"] = [{"name": t.name, "region": t.region, "partition_key": t.partition_key} for t in front.tables]
         return config
 

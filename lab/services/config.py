@@ -175,12 +175,14 @@ def load_front_config(path: Path) -> FrontConfig:
         ("buckets", "tables", "elsewhere"),
     )
     service = _typed(d["service"], str, f"{at}service")
-    if service not in regions.GATEWAY_SERVICES:
-        raise ServiceError(f"{at}service: {service!r} is not one of {', '.join(regions.GATEWAY_SERVICES)}")
-    holds = {"s3": "buckets", "dynamodb": "tables"}[service]
-    stray = [k for k in ("buckets", "tables") if k in d and k != holds]
+    if service not in regions.emulated_services():
+        raise ServiceError(f"{at}service: {service!r} is not one of {', '.join(regions.emulated_services())}")
+    holds = {"s3": "buckets", "dynamodb": "tables"}.get(service)
+    stray = [
+        k for k in ("buckets", "tables", "elsewhere") if k in d and k != holds and not (k == "elsewhere" and service == "s3")
+    ]
     if stray:
-        raise ServiceError(f"{at}{stray[0]}: a {service} front holds {holds}, not {stray[0]}")
+        raise ServiceError(f"{at}{stray[0]}: a {service} front holds {holds or 'nothing declared'}, not {stray[0]}")
     ingresses = _items(d, "ingresses", at, _ingress)
     _check_unique_ingresses(ingresses, f"{at}ingresses")
     cert, key, request_log = (Path(_typed(d[k], str, at + k)) for k in ("cert", "key", "request_log"))

@@ -1,4 +1,4 @@
-"""An AWS regional service front (S3 or DynamoDB): moto's server app on one HTTP and one HTTPS
+"""An AWS regional service front (S3, DynamoDB, or a service of lab.services.catalog): moto's server app on one HTTP and one HTTPS
 port per ingress, all in one process so that every ingress sees the same buckets and tables.
 
     python -m lab.services.front --config FRONT.json
@@ -49,8 +49,11 @@ from moto.server import create_backend_app
 from werkzeug.serving import make_server
 
 from lab.model.ids import ACCOUNT_ID
+from lab.model.topology import Bucket
 from lab.services import process
 from lab.services.access import RequestLog
+from lab.services.api_front import ApiFront
+from lab.services.catalog import SERVICES
 from lab.services.config import FrontConfig, Ingress, load_front_config
 from lab.services.dynamodb_front import DynamoDbFront
 from lab.services.errors import ServiceError
@@ -80,10 +83,21 @@ def service_app(service: str):
 
 
 def checked_app(config: FrontConfig, ingress: Ingress, app):
-    """The front of one ingress: what AWS checks, then moto (lab.services.s3front, .dynamodb_front)."""
+    """The front of one ingress: what AWS checks, then moto (lab.services.s3front, .dynamodb_front,
+    and .api_front for the services of lab.services.catalog)."""
     if config.service == "s3":
         return S3Front(app, config.region, ingress, config.bucket_policies, config.elsewhere)
-    return DynamoDbFront(app, ingress, config.region)
+    if config.service == "dynamodb":
+        return DynamoDbFront(app, ingress, config.region)
+    return ApiFront(app, SERVICES[config.service], ingress, config.region)
+
+
+def listed_only(config: FrontConfig) -> tuple[Bucket, ...]:
+    """The account's buckets of other regions, created empty here so that ListBuckets, which S3 answers
+    from every region with all of the account's buckets, lists them too (ListBuckets.html); every
+    other request for one is sent to its region first (S3Front: 301 PermanentRedirect), so their
+    objects are never needed here. A bucket created in another region while the lab runs is not listed."""
+    return tuple(Bucket(name, region, policy=None, objects={}) for name, region in config.elsewhere.items())
 
 
 def tls_context(config: FrontConfig) -> ssl.SSLContext:
@@ -109,7 +123,7 @@ def serve(app, port: int, tls: ssl.SSLContext | None) -> None:
 
 def start(config: FrontConfig) -> None:
     app = service_app(config.service)
-    seed(app, config.service, config.region, config.buckets, config.tables)
+    seed(app, config.service, config.region, config.buckets + listed_only(config), config.tables)
     tls = tls_context(config)
     try:
         requests = JsonLines(config.request_log)

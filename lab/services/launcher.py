@@ -27,6 +27,7 @@ from pathlib import Path
 from moto.core.utils import get_service_model
 from moto.server import create_backend_app
 
+from lab.model import regions
 from lab.namespaces import CLONE_NEWNET, CLONE_NEWNS, setns
 from lab.pipes import readable
 from lab.services import front, process, resolver
@@ -118,10 +119,10 @@ def stop_all(children: dict[int, str]) -> None:
 
 
 def warm() -> None:
-    """What every child would otherwise do first: moto's S3 and DynamoDB apps import their backends,
+    """What every child would otherwise do first: moto's service apps import their backends,
     and their first answers load botocore's service models (~40 ms each)."""
-    for service in ("s3", "dynamodb"):
-        create_backend_app(service)
+    for service in regions.emulated_services():
+        create_backend_app(service)  # type: ignore[arg-type]  # moto types it as a Literal of its services
         get_service_model(service)
 
 

@@ -17,6 +17,7 @@ from urllib.parse import quote
 from werkzeug.test import Client
 
 from lab.model.topology import Bucket, Table
+from lab.services.catalog import SERVICES, ApiService
 from lab.services.errors import ServiceError
 
 S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -99,7 +100,21 @@ def seed(app, service: str, region: str, buckets: tuple[Bucket, ...], tables: tu
         _check(client.get("/", headers=headers), "listing buckets")
         for bucket in buckets:
             create_bucket(client, bucket)
-    else:
+    elif service == "dynamodb":
         _check(_dynamodb(client, region, "ListTables", {}), "listing tables")
         for table in tables:
             create_table(client, table)
+    else:
+        _check(_warm_api(client, SERVICES[service], region), f"{service} {SERVICES[service].warm}")
+
+
+def _warm_api(client: Client, service: ApiService, region: str):
+    """The service's harmless call (a list, or who am I), in its JSON protocol where it has one."""
+    headers = {"Host": f"{service.name}.{region}.amazonaws.com", **_scope(region, service.signing_name)}
+    if service.json_target is None:
+        return client.post("/", headers=headers, query_string={"Action": service.warm, "Version": service.query_version})
+    headers |= {
+        "X-Amz-Target": f"{service.json_target}.{service.warm}",
+        "Content-Type": f"application/x-amz-json-{service.json_version}",
+    }
+    return client.post("/", headers=headers, query_string={"Action": service.warm}, data="{}")

@@ -11,6 +11,7 @@ import resource
 import pytest
 
 from lab.errors import PlanError
+from lab.model import regions
 from lab.model.loader import load_topology
 from lab.pipes import readable
 from lab.plan.compile import compile_plan
@@ -20,11 +21,12 @@ from topologies import many_vpcs, public_vpc, vpcs
 
 def test_the_generated_topology_is_the_issues():
     """Seven namespaces per VPC (three instances, router, internet gateway, NAT gateway, endpoint)
-    plus the internet router, its client and the S3 front."""
+    plus the internet router, its client and a front for every service in every region."""
     plan = compile_plan(load_topology("inline.yaml", many_vpcs(10)))
-    assert len(plan.nodes) == 7 * 10 + 3
+    fronts = len(regions.emulated_services()) * len(regions.REGIONS)
+    assert len(plan.nodes) == 7 * 10 + 2 + fronts
     assert {plan.node(n).kind for n in ("web10", "app10", "db10")} == {"instance"}
-    assert [f.node for f in plan.services] == ["s3-ap-northeast-2"]
+    assert len(plan.services) == fronts and plan.services[0].node == "s3-ap-northeast-2"
     assert len(plan.services[0].ingresses) == 1 + 10  # the internet and one per endpoint
 
 

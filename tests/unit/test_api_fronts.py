@@ -1,0 +1,294 @@
+"""The moto-backed interface-only services (SQS, STS, Secrets Manager): the table and its region data,
+the IAM action each request is read as (query `Action=` and JSON `X-Amz-Target`), endpoint policies
+with each service's own AccessDenied, and requests shaped to make the front and moto disagree. Over
+real boto3 clients and moto's real apps, in process (tests/api_clients.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from botocore.exceptions import ClientError
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.sqs.models import sqs_backends
+
+from api_clients import client, front_app
+from lab.model import regions
+from lab.model.ids import ACCOUNT_ID
+from lab.model.policy import parse_policy
+from lab.plan.fronts import needed_fronts
+from lab.services.api_front import ApiFront
+from lab.services.catalog import SERVICES, operation_names
+from lab.services.config import Ingress
+from lab.services.front import service_app
+from signing import call, signed_environ
+
+REGION = "ap-northeast-2"
+VPCE, VPC = "vpce-0a1b2c3d4e5f60718", "vpc-0a1b2c3d4e5f60718"
+INTERNET = Ingress("internet", 1, 2)
+
+
+def endpoint(*statements: dict) -> Ingress:
+    document = {"Version": "2012-10-17", "Statement": [{"Principal": "*", "Resource": "*", **s} for s in statements]}
+    return Ingress(VPCE, 3, 4, VPC, parse_policy(document, "endpoint policy"))
+
+
+ALL_BUT = {"Effect": "Allow", "Action": "*"}
+
+
+@pytest.fixture(autouse=True)
+def empty_moto():
+    for backends in (sqs_backends, secretsmanager_backends):
+        for account in backends.values():
+            for backend in account.values():
+                backend.reset()
+
+
+def clients(tmp_path, service: str, ingress: Ingress, region: str = REGION):
+    return client(front_app(service, region, ingress, tmp_path / "requests.jsonl"), service, region)
+
+
+def logged(tmp_path) -> list[dict]:
+    return [json.loads(line) for line in (tmp_path / "requests.jsonl").read_text().splitlines()]
+
+
+# -- the table and its region data -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_table_entry_has_region_data_in_every_region(name):
+    assert name in regions.INTERFACE_SERVICES_EMULATED and name in regions.INTERFACE_ONLY_AWS_SERVICES
+    for region in regions.REGIONS.values():
+        svc = region.services[name]
+        assert svc.service_name == f"com.amazonaws.{region.name}.{name}"
+        assert f"{name}.{region.name}.amazonaws.com" in svc.hostnames
+        assert svc.prefix_list_id is None and not svc.has_gateway_endpoint
+        assert svc.addresses and all(svc.covers(a) for a in svc.addresses)
+        assert regions.service_for_address(svc.addresses[0]) == svc  # no other service's range holds it
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_table_names_only_real_operations(name):
+    entry = SERVICES[name]
+    assert set(entry.actions) | entry.not_emulated <= operation_names(name)
+    assert entry.warm in operation_names(name)
+
+
+def test_every_service_front_in_every_region_whatever_the_topology_declares(tmp_path):
+    from lab.model.loader import load_topology
+
+    topology = tmp_path / "t.yaml"
+    topology.write_text("region: ap-northeast-2\nvpcs:\n  app:\n    cidr: 10.0.0.0/16\n")
+    fronts = needed_fronts(load_topology(topology))
+    assert set(fronts) == {(s, r) for s in regions.emulated_services() for r in regions.REGIONS}
+    assert fronts[0] == ("s3", "ap-northeast-2")  # the lab's own region first
+
+
+# -- the IAM action of a request -------------------------------------------------------------------
+
+
+def read_action(service: str, method: str, url: str, body: bytes = b"", headers: dict | None = None) -> str:
+    front = ApiFront(service_app(service), SERVICES[service], INTERNET, REGION)
+    env = signed_environ(method, url, body, headers, service=SERVICES[service].signing_name, how="header")
+    found = front.read(env)
+    return SERVICES[service].action(found.operation)
+
+
+SQS_URL = f"https://sqs.{REGION}.amazonaws.com/"
+QUEUE = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/jobs"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "url", "body", "headers", "action"),
+    [
+        ("sqs", "POST", SQS_URL, b"{}", {"X-Amz-Target": "AmazonSQS.SendMessage"}, "sqs:SendMessage"),
+        ("sqs", "POST", SQS_URL, b"{}", {"X-Amz-Target": "AmazonSQS.SendMessageBatch"}, "sqs:SendMessage"),
+        ("sqs", "POST", SQS_URL, b"{}", {"X-Amz-Target": "AmazonSQS.DeleteMessageBatch"}, "sqs:DeleteMessage"),
+        ("sqs", "POST", SQS_URL, b"Action=ReceiveMessage&QueueUrl=" + QUEUE.encode(), FORM, "sqs:ReceiveMessage"),
+        ("sqs", "GET", SQS_URL + "?Action=ListQueues&Version=2012-11-05", b"", None, "sqs:ListQueues"),
+        ("sqs", "POST", f"{SQS_URL}{ACCOUNT_ID}/jobs", b"Action=PurgeQueue", FORM, "sqs:PurgeQueue"),
+        (
+            "sts",
+            "POST",
+            f"https://sts.{REGION}.amazonaws.com/",
+            b"Action=GetCallerIdentity&Version=2011-06-15",
+            FORM,
+            "sts:GetCallerIdentity",
+        ),
+        (
+            "secretsmanager",
+            "POST",
+            f"https://secretsmanager.{REGION}.amazonaws.com/",
+            b"{}",
+            {"X-Amz-Target": "secretsmanager.GetSecretValue"},
+            "secretsmanager:GetSecretValue",
+        ),
+    ],
+)
+def test_action_read_from_the_request(service, method, url, body, headers, action):
+    assert read_action(service, method, url, body, headers) == action
+
+
+@pytest.mark.parametrize(
+    ("service", "headers", "body", "url", "code"),
+    [
+        ("sqs", {"X-Amz-Target": "AmazonSQS.Nope"}, b"{}", SQS_URL, "UnknownOperationException"),
+        ("sqs", {"X-Amz-Target": "amazonsqs.SendMessage"}, b"{}", SQS_URL, "UnknownOperationException"),
+        ("sqs", {"X-Amz-Target": "AmazonSQS.SendMessage"}, b"{}", SQS_URL + "?Action=DeleteQueue", "UnknownOperationException"),
+        (
+            "sqs",
+            {"X-Amz-Target": "AmazonSQS.SendMessage"},
+            b'{"QueueUrl": "a", "QueueUrl": "b"}',
+            SQS_URL,
+            "SerializationException",
+        ),
+        ("sqs", FORM, b"Action=ListQueues&Action=DeleteQueue", SQS_URL, "MalformedQueryString"),
+        ("sqs", FORM, b"Action=DeleteQueue", SQS_URL + "?Action=ListQueues", "MalformedQueryString"),
+        ("sqs", FORM, b"Action=Frobnicate", SQS_URL, "InvalidAction"),
+        ("sqs", FORM, b"Version=2012-11-05", SQS_URL, "MissingAction"),
+        ("sqs", {"X-Amz-Target": "AmazonSQS.StartMessageMoveTask"}, b"{}", SQS_URL, "NotImplemented"),
+        ("secretsmanager", {"X-Amz-Target": "secretsmanager.BatchGetSecretValue"}, b"{}", None, "NotImplemented"),
+        ("secretsmanager", FORM, b"Action=GetSecretValue", None, "UnknownOperationException"),
+        ("sts", FORM, b"Action=AssumeRoleWithWebIdentity", None, "NotImplemented"),
+    ],
+)
+def test_requests_the_front_does_not_read_as_an_operation(service, headers, body, url, code):
+    from lab.services.catalog import ApiError
+
+    front = ApiFront(service_app(service), SERVICES[service], INTERNET, REGION)
+    env = signed_environ("POST", url or f"https://{service}.{REGION}.amazonaws.com/", body, headers, service=service)
+    with pytest.raises(ApiError) as refused:
+        front.read(env)
+    assert refused.value.code == code
+
+
+# -- real clients, over the internet ingress -------------------------------------------------------
+
+
+def test_sqs_create_send_receive(tmp_path):
+    sqs = clients(tmp_path, "sqs", INTERNET)
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    assert url == QUEUE
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["hello"]
+    assert [e["action"] for e in logged(tmp_path)] == ["sqs:CreateQueue", "sqs:SendMessage", "sqs:ReceiveMessage"]
+
+
+def test_sqs_query_protocol_is_served_too(tmp_path):
+    """The query protocol SQS still takes (older SDKs), signed, as a form body."""
+    app = front_app("sqs", REGION, INTERNET, tmp_path / "requests.jsonl")
+    clients(tmp_path, "sqs", INTERNET).create_queue(QueueName="jobs")
+    body = f"Action=SendMessage&Version=2012-11-05&QueueUrl={QUEUE}&MessageBody=old".encode()
+    answer = call(app, signed_environ("POST", SQS_URL, body, FORM, service="sqs"))
+    assert answer.status_code == 200 and b"<SendMessageResponse" in answer.get_data()
+    assert [m.body for m in sqs_backends[ACCOUNT_ID][REGION].queues["jobs"]._messages] == ["old"]
+
+
+def test_sts_get_caller_identity_is_the_lab_account(tmp_path):
+    assert clients(tmp_path, "sts", INTERNET).get_caller_identity()["Account"] == ACCOUNT_ID
+
+
+def test_secrets_manager_round_trip(tmp_path):
+    secrets = clients(tmp_path, "secretsmanager", INTERNET)
+    made = secrets.create_secret(Name="db", SecretString="hunter2")
+    assert made["ARN"].startswith(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:db-")
+    assert secrets.get_secret_value(SecretId="db")["SecretString"] == "hunter2"
+
+
+def test_regions_are_apart(tmp_path):
+    """A queue made in ap-northeast-2 is not in us-east-1's SQS (moto keeps one backend per region)."""
+    clients(tmp_path, "sqs", INTERNET).create_queue(QueueName="jobs")
+    assert clients(tmp_path, "sqs", INTERNET, "us-east-1").list_queues().get("QueueUrls", []) == []
+
+
+# -- signatures ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("service", "signing", "code", "status"),
+    [
+        ("sqs", None, "MissingAuthenticationToken", 403),
+        ("sqs", {"region": "us-east-1"}, "SignatureDoesNotMatch", 403),
+        ("sts", None, "MissingAuthenticationToken", 403),
+        ("secretsmanager", {"region": "us-east-1"}, "InvalidSignatureException", 400),
+    ],
+)
+def test_signature_refusals_in_the_services_words(tmp_path, service, signing, code, status):
+    app = front_app(service, REGION, INTERNET, tmp_path / "requests.jsonl")
+    entry = SERVICES[service]
+    if entry.json_target:
+        headers = {"X-Amz-Target": f"{entry.json_target}.{entry.warm}", "Content-Type": "application/x-amz-json-1.0"}
+        body = b"{}"
+    else:
+        headers, body = FORM, f"Action={entry.warm}".encode()
+    env = signed_environ(
+        "POST", f"https://{service}.{REGION}.amazonaws.com/", body, headers, service=service, **(signing or {"how": None})
+    )
+    answer = call(app, env)
+    assert answer.status_code == status
+    text = answer.get_data(as_text=True)
+    assert code in (answer.headers.get("x-amzn-query-error", "") + text)
+
+
+# -- endpoint policies -----------------------------------------------------------------------------
+
+
+def test_sqs_endpoint_policy_denies_one_action(tmp_path):
+    sqs = clients(tmp_path, "sqs", endpoint(ALL_BUT, {"Effect": "Deny", "Action": "sqs:SendMessage"}))
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    for attempt in (
+        lambda: sqs.send_message(QueueUrl=url, MessageBody="x"),
+        lambda: sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "1", "MessageBody": "x"}]),
+    ):
+        with pytest.raises(ClientError) as denied:
+            attempt()
+        assert denied.value.response["Error"]["Code"] == "AccessDenied"
+        assert "explicit deny in a VPC endpoint policy" in denied.value.response["Error"]["Message"]
+    assert sqs_backends[ACCOUNT_ID][REGION].queues["jobs"]._messages == []
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []  # other actions still pass
+    assert logged(tmp_path)[-2]["denied_by"].startswith(f"endpoint policy of {VPCE}")
+
+
+def test_sqs_policy_on_one_queue_meets_every_spelling_of_its_url(tmp_path):
+    queue = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:secret-jobs"
+    sqs = clients(tmp_path, "sqs", endpoint(ALL_BUT, {"Effect": "Deny", "Action": "sqs:*", "Resource": queue}))
+    sqs.create_queue(QueueName="jobs")
+    clients(tmp_path, "sqs", INTERNET).create_queue(QueueName="secret-jobs")
+    for url in (
+        f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/secret-jobs",
+        f"https://sqs.us-east-1.amazonaws.com/{ACCOUNT_ID}/secret-jobs",
+        f"http://localhost/{ACCOUNT_ID}/secret-jobs",
+    ):
+        with pytest.raises(ClientError) as denied:
+            sqs.receive_message(QueueUrl=url)
+        assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError) as other_account:
+        sqs.receive_message(QueueUrl=f"https://sqs.{REGION}.amazonaws.com/999999999999/secret-jobs")
+    assert other_account.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+
+
+def test_secret_denied_by_name_full_and_partial_arn(tmp_path):
+    clients(tmp_path, "secretsmanager", INTERNET).create_secret(Name="prod/db", SecretString="hunter2")
+    real = secretsmanager_backends[ACCOUNT_ID][REGION].secrets.get("prod/db").arn
+    secrets = clients(
+        tmp_path,
+        "secretsmanager",
+        endpoint(ALL_BUT, {"Effect": "Deny", "Action": "secretsmanager:GetSecretValue", "Resource": real}),
+    )
+    for spelling in ("prod/db", real, real.rsplit("-", 1)[0]):
+        with pytest.raises(ClientError) as denied:
+            secrets.get_secret_value(SecretId=spelling)
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert real in denied.value.response["Error"]["Message"]
+    assert secrets.describe_secret(SecretId="prod/db")["Name"] == "prod/db"
+
+
+def test_sts_endpoint_policy_allowing_other_actions_only(tmp_path):
+    sts = clients(tmp_path, "sts", endpoint({"Effect": "Allow", "Action": "sts:AssumeRole"}))
+    with pytest.raises(ClientError) as denied:
+        sts.get_caller_identity()
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert "because no VPC endpoint policy allows the sts:GetCallerIdentity action" in denied.value.response["Error"]["Message"]
