@@ -219,7 +219,7 @@ def scenario_end(result: ScenarioResult, paint: Palette = PLAIN) -> str:
     lines = [f"  captures: {result.run_dir}/captures"] if result.run_dir else []
     failed = sum(not s.passed for s in result.steps)
     verdict = paint.good("passed") if result.passed else paint.bad("FAILED")
-    counts = f"{len(result.steps)} steps" + (f", {failed} failed" if failed else "")
+    counts = plural(len(result.steps), "step") + (f", {failed} failed" if failed else "")
     lines.append(f"scenario {result.scenario.name}: {verdict} ({counts}, {seconds(result.seconds)})")
     return "\n".join(lines) + "\n"
 
@@ -230,11 +230,15 @@ def run_summary(results: list[ScenarioResult], paint: Palette = PLAIN) -> str:
     failed_scenarios = sum(not r.passed for r in results)
     failed_steps = sum(not s.passed for s in steps)
     line = (
-        f"{len(results)} scenario{'s' * (len(results) != 1)}: {len(results) - failed_scenarios} passed, "
-        f"{failed_scenarios} failed; {len(steps)} step{'s' * (len(steps) != 1)}: {len(steps) - failed_steps} passed, "
+        f"{plural(len(results), 'scenario')}: {len(results) - failed_scenarios} passed, "
+        f"{failed_scenarios} failed; {plural(len(steps), 'step')}: {len(steps) - failed_steps} passed, "
         f"{failed_steps} failed; {seconds(sum(r.seconds for r in results))}"
     )
     return paint.bad(line) if failed_scenarios else paint.good(line)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def seconds(value: float) -> str:
