@@ -350,6 +350,20 @@ def parse_rule_ports(sec: Section) -> tuple[str, int | None, int | None]:
     return proto, low, high
 
 
+def parse_icmp(sec: Section) -> tuple[int | None, int | None]:
+    """`icmp_type: 8`, `icmp_code: 0` (each 0-255; absent: all), kept as AWS keeps them: the type
+    in FromPort, the code in ToPort. A code needs a type, as in the EC2 API."""
+    found: list[int | None] = []
+    for key in ("icmp_type", "icmp_code"):
+        value = whole_number(sec.raw(key)) if sec.has(key) else None
+        if sec.has(key) and (value is None or value > 255):
+            raise sec.error(key, f"{sec.what}: {key} must be a whole number from 0 to 255, not {sec.raw(key)!r}")
+        found.append(value)
+    if found[1] is not None and found[0] is None:
+        raise sec.error("icmp_code", f"{sec.what}: icmp_code needs an icmp_type", "InvalidParameterCombination")
+    return found[0], found[1]
+
+
 def whole_number(value: object) -> int | None:
     """A non-negative integer, from YAML (an int, not a bool or float) or from text ('443')."""
     if is_int(value):
@@ -383,20 +397,6 @@ def parse_security_group(name: str, sec: Section, vpc: str, region: str) -> Secu
         egress = tuple(parse_sg_rule(r, region) for r in sec.items("egress", f"an egress rule of {sec.what}"))
     else:  # AWS: a new security group allows all outbound traffic
         egress = (SecurityGroupRule("-1", None, None, ipaddress.IPv4Network("0.0.0.0/0"), line=sec.line),)
-def parse_icmp(sec: Section) -> tuple[int | None, int | None]:
-    """`icmp_type: 8`, `icmp_code: 0` (each 0-255; absent: all), kept as AWS keeps them: the type
-    in FromPort, the code in ToPort. A code needs a type, as in the EC2 API."""
-    found: list[int | None] = []
-    for key in ("icmp_type", "icmp_code"):
-        value = whole_number(sec.raw(key)) if sec.has(key) else None
-        if sec.has(key) and (value is None or value > 255):
-            raise sec.error(key, f"{sec.what}: {key} must be a whole number from 0 to 255, not {sec.raw(key)!r}")
-        found.append(value)
-    if found[1] is not None and found[0] is None:
-        raise sec.error("icmp_code", f"{sec.what}: icmp_code needs an icmp_type", "InvalidParameterCombination")
-    return found[0], found[1]
-
-
     return SecurityGroup(name, sec.text("description", name), ingress, egress, line=sec.line)
 
 
