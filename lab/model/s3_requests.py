@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, unquote_to_bytes
 
 from lab.model import regions
+from lab.model.endpoint_names import endpoint_name_parts
 from lab.model.ids import ACCOUNT_ID
 from lab.model.s3_names import MAX_KEY_BYTES, bucket_name_problem
 from lab.model.s3_operations import Operation, identify
@@ -39,11 +40,6 @@ S3_ENDPOINTS = tuple(
         key=len,
         reverse=True,
     )
-)
-# An S3 interface endpoint's names (lab.plan.names.endpoint_dns_name): `vpce-<id>-<suffix>[-<az>].s3.<region>.vpce.amazonaws.com`
-# under `bucket.`, `accesspoint.` or `control.` (https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html).
-S3_VPCE_NAME = re.compile(
-    r"(?:(?P<label>[a-z0-9.-]+)\.)?vpce-[0-9a-f]+-[a-z0-9]{8}(?:-[a-z0-9-]+)?\.s3\.[a-z0-9-]+\.vpce\.amazonaws\.com"
 )
 # What a request may name as a bucket: the naming rules' alphabet and length
 # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
@@ -104,8 +100,8 @@ def parse_target(host: str, raw_path: str) -> S3Target:
     name, path = _host_name(host), decode_path(raw_path)
     if not path.startswith("/"):
         raise S3Refusal(400, "InvalidURI", "Couldn't parse the specified URI.")
-    vpce = S3_VPCE_NAME.fullmatch(name)
-    if vpce:
+    vpce = endpoint_name_parts(name)
+    if vpce and vpce.group("service") == "s3":
         name = endpoint_host(vpce.group("label"))
     endpoint = next((e for e in S3_ENDPOINTS if name == e or name.endswith("." + e)), None)
     if endpoint == name or not name or _is_address(name):  # path style

@@ -16,6 +16,7 @@ import ssl
 import time
 
 from lab.model import regions
+from lab.model.endpoint_names import endpoint_name_parts
 from lab.results import Outcome
 
 USER_AGENT = "vpclab-probe"  # what S3 sees as aws:UserAgent (lab.analysis.s3_policy predicts with it)
@@ -43,8 +44,8 @@ def signature(host: str, path: str, tls: bool) -> dict[str, str]:
     from botocore.awsrequest import AWSRequest
     from botocore.session import Session
 
-    service = regions.service_for_hostname(host)
-    region = service.region if service else "us-east-1"
+    service, endpoint = regions.service_for_hostname(host), endpoint_name_parts(host)
+    region = service.region if service else endpoint.group("region") if endpoint else "us-east-1"
     request = AWSRequest("GET", f"{'https' if tls else 'http'}://{host}{path}", headers={"Host": host})
     S3SigV4Auth(Session().get_credentials(), "s3", region).add_auth(request)
     return {k: v for k, v in request.headers.items() if k.lower() != "host"}

@@ -17,6 +17,7 @@ import pytest
 
 from lab.errors import TopologyError
 from lab.model import regions
+from lab.model.endpoint_names import endpoint_name_parts
 from lab.model.loader import load_topology
 from lab.model.s3_requests import S3Refusal, S3Target, parse_target
 from lab.model.validate import validate
@@ -284,3 +285,15 @@ def test_the_s3_front_reads_buckets_under_an_endpoint_name():
     with pytest.raises(S3Refusal) as caught:
         parse_target(f"accesspoint.{regional}", "/")
     assert caught.value.code == "NotImplemented"
+
+
+def test_service_and_region_are_read_off_any_endpoint_name():
+    """The probe signs for the region in the name (it signed for us-east-1 and S3 answered 400)."""
+    ddb = names.endpoint_dns_name(names.vpce_id("app", "ddb-if"), "dynamodb", REGION, "ap-northeast-2a")
+    for name, label, service in (
+        (f"lab-bucket.bucket.{names.endpoint_dns_name(VPCE, 's3', REGION)}", "lab-bucket.bucket", "s3"),
+        (ddb.upper() + ".", None, "dynamodb"),
+    ):
+        parts = endpoint_name_parts(name)
+        assert parts and (parts.group("label"), parts.group("service"), parts.group("region")) == (label, service, REGION)
+    assert endpoint_name_parts("s3.ap-northeast-2.amazonaws.com") is None
