@@ -183,7 +183,7 @@ def reply_denied(acl: SubnetAcl, direction: str, request: Packet) -> StopReason 
         acl.acl_id,
         None,
         f"the reply (tcp {request.destination}:{request.port} -> {request.source}) is dropped {verb} subnet {acl.subnet}: "
-        f"{owner(acl)} denies {WAY[direction]} tcp to ports {ports}{whole} {peer}: {decided_by(acl, direction, entry)}. "
+        f"{owner(acl)} denies {WAY[direction]} tcp {peer} ports {ports}{whole}: {decided_by(acl, direction, entry)}. "
         "Network ACLs are stateless: the reply needs its own rule for the client's ephemeral ports "
         f"({ports_assumed(request)})",
         acl_rule(acl, direction, entry),

@@ -65,6 +65,7 @@ def explanation_text(e: Explanation) -> str:
         extra = f": {hop.detail}" if hop.detail else ""
         trans = f" [{'; '.join(map(str, hop.translations))}]" if hop.translations else ""
         lines.append(f"{arrow}{hop.node} [{hop.kind}]{aws}{extra}{trans}")
+    lines += reply_lines(e)
     if e.service_saw:
         lines.append(f"  the service saw source {e.service_saw.source_ip} via {e.service_saw.via}")
     if e.explanation:
@@ -72,6 +73,17 @@ def explanation_text(e: Explanation) -> str:
         lines.append(f"  stops at {x.component}: {x.message} ({x.code})")
     lines.append(f"predicted: {'reachable' if e.reachable else 'not reachable'}; a client would see {e.outcome}")
     return "\n".join(lines)
+
+
+def reply_lines(e: Explanation) -> list[str]:
+    """The reply's way back, where there is something to say: a network ACL of the topology let it
+    through, or one stopped it before it reached the source."""
+    back = e.return_path
+    if not back or (len(back) == len(e.path) and not any(h.detail for h in back)):
+        return []
+    hops = [f"{h.node}" + (f" ({h.detail})" if h.detail else "") for h in back]
+    cut = "" if len(back) == len(e.path) else " -> (dropped)"
+    return ["  reply: " + " -> ".join(hops) + cut]
 
 
 def observed_hops(path: list[Hop]) -> list[str]:

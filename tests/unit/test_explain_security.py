@@ -13,6 +13,7 @@ from lab.analysis.explain import explain
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.plan.names import aws_id
+from lab.report.text import explanation_text
 from result_schema import problems
 from topologies import entries, public_vpc, vpcs
 
@@ -205,7 +206,9 @@ def test_a_network_acl_without_an_ephemeral_port_rule_breaks_the_reply():
     assert result.explanation.node == "app-router"
     message = result.explanation.message
     assert "the reply (tcp 10.0.4.10:443 -> 10.0.2.4) is dropped leaving subnet private-b" in message
-    assert "ports 32768-60999" in message and "net.ipv4.ip_local_port_range" in message and "stateless" in message
+    assert "denies outbound tcp to 10.0.2.4 ports 32768-60999: no numbered rule matches" in message
+    assert "net.ipv4.ip_local_port_range" in message and "stateless" in message
+    assert "\n  reply: srv -> app-router -> (dropped)\n" in explanation_text(result)
     fixed = acls.replace(
         "egress: [", "egress: [{rule: 200, protocol: tcp, ports: 1024-65535, cidr: 10.0.2.0/24, action: allow}, "
     )
