@@ -305,6 +305,10 @@ def _counted(counters: list[dict]) -> str:
 
 
 def _because(run: Run, code: str, node: str, message: str, evidence: list[dict] | None = None) -> StopReason:
-    """A counted drop names its nftables rule by the counter's comment, the rule's own words."""
-    rule = evidence[0]["comment"] if evidence else None
-    return StopReason(code, run.component(node), node, message, rule, tuple(evidence or ()))
+    """A counted drop names its nftables rule by the counter's comment: its first word is the
+    explanation code, the rest (if any) the component, direction and rule that decided, e.g.
+    `SUBNET_ACL_RESTRICTION acl-0ab... egress rule 100` (lab.plan.security_nft)."""
+    code, _, detail = code.partition(" ")
+    rule = (detail or evidence[0]["comment"]) if evidence else None
+    component = detail.split()[0] if detail else run.component(node)  # the ENI or ACL that decided
+    return StopReason(code, component, node, message, rule, tuple(evidence or ()))

@@ -39,7 +39,7 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
         igw_sides[wiring.vpc.name] = gateways.build_internet_gateway(build, wiring)
         build_endpoints(build, wiring, fronts)
         vpc_security, vpc_acls = eni_security(topology, wiring.vpc, build.allocation), subnet_acls(wiring.vpc, wiring.bridges)
-        build_router(build, wiring)
+        build_router(build, wiring, vpc_security, vpc_acls)
         security |= vpc_security
         acls |= vpc_acls
     build_internet(build, {v: s for v, s in igw_sides.items() if s}, fronts)

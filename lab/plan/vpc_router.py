@@ -12,10 +12,11 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from lab.model.topology import Vpc
-from lab.plan import names, nftables
+from lab.plan import names, nftables, security_nft
 from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.context import Build
 from lab.plan.routing import NO_ROUTE_DEV, NextHop, vpc_router_tables
+from lab.plan.security_types import EniSecurity, SubnetAcl
 from lab.plan.types import Interface, Node
 
 IfAddr = ipaddress.IPv4Interface
@@ -38,6 +39,7 @@ class VpcWiring:
     vpc: Vpc
     bridges: dict[str, str]  # subnet -> bridge
     ports: dict[str, list[Interface]]  # subnet -> bridge ports, in the order ENIs attach
+    port_of: dict[str, str] = field(default_factory=dict)  # node -> its ENI's bridge port
     edges: list[Edge] = field(default_factory=list)  # toward gateways and endpoints
     hops: dict[str, NextHop] = field(default_factory=dict)  # route target -> where it leads
     peers: list[Edge] = field(default_factory=list)  # toward peers: after all other edges
@@ -57,6 +59,7 @@ class VpcWiring:
         bridge = self.bridges[subnet]
         port = names.bridge_port(bridge, len(self.ports[subnet]))
         self.ports[subnet].append(Interface(port, bridge=bridge))
+        self.port_of[node] = port
         build.link(
             (node, names.ENI),
             (self.router, port),
@@ -83,7 +86,9 @@ class VpcWiring:
         return names.router_edge("ep", self.gateway_endpoints - 1)
 
 
-def build_router(build: Build, wiring: VpcWiring) -> None:
+def build_router(build: Build, wiring: VpcWiring, security: dict[str, EniSecurity], acls: dict[str, SubnetAcl]) -> None:
+    """`security`: node -> its ENI's security groups; `acls`: subnet id -> its network ACL
+    (lab.plan.security), enforced here (lab.plan.security_nft)."""
     vpc = wiring.vpc
     for edge in wiring.peers:
         wiring.add_edge(edge)
@@ -105,7 +110,13 @@ def build_router(build: Build, wiring: VpcWiring) -> None:
             route_tables=tuple(tables),
             rules=tuple(rules),
             forwarding=True,
-            nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV, [e.iface.name for e in wiring.peers]),
+            nftables=nftables.vpc_router(vpc.cidr, NO_ROUTE_DEV, [e.iface.name for e in wiring.peers])
+            + security_nft.vpc_filters(
+                list(security.values()),
+                list(acls.values()),
+                [b.name for b in bridge_ifs] + [e.iface.name for e in wiring.edges] + [NO_ROUTE_DEV],
+            )
+            + security_nft.eni_check({wiring.port_of[node]: eni for node, eni in security.items()}),
             description=f"the implicit router of vpc {vpc.name} {vpc.cidr}, and its DNS resolver",
         )
     )

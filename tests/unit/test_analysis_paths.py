@@ -305,3 +305,17 @@ def test_a_dns_query_is_answered_by_the_resolver_in_the_vpc_router(lab):
     assert hops(path.path) == [("app1", "instance", None, "eth0"), ("app-router", "resolver", "br1p0", None)]
     assert hops(path.reply_path) == [("app-router", "vpc-router", None, "br1p0"), ("app1", "instance", "eth0", None)]
     assert (path.outcome, path.reply, path.delivered_to, path.attempts) == ("ok", True, "app-router", 1)
+
+
+def test_a_security_drop_comment_is_a_code_then_its_rule(lab):
+    """`SUBNET_ACL_RESTRICTION <acl> <direction> rule <n>`: the first word is the code (what a
+    scenario's dropped_by compares), the rest names the component, the direction and the rule."""
+    lab.travel(syn(), out_via_nat(until="app-igw")[:-1])
+    comment = "SUBNET_ACL_RESTRICTION acl-0123456789abcdef0 egress rule 100"
+    path = observed_path(load_run(lab.write({"app-igw": [{"comment": comment, "packets": 1, "bytes": 60}]})), "app1")
+    reason = path.explanation
+    assert (reason.code, reason.component, reason.rule) == (
+        "SUBNET_ACL_RESTRICTION",
+        "acl-0123456789abcdef0",
+        "acl-0123456789abcdef0 egress rule 100",
+    )
