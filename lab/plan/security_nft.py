@@ -9,7 +9,7 @@ is on in every new namespace); there, iifname/oifname are the bridges, that is t
   connection conntrack already knows (`established,related`) skips them. Rules live in sets with
   concatenated intervals (ENI . protocol . port . peer), so a lookup costs the same with 1 or 500
   rules; a verdict map sends each ENI's packets to a tiny chain of its own that ends in a counted
-  drop `ENI_SG_RULES_MISMATCH <eni> <direction> <groups>`.
+  drop `ENI_SG_RULES_MISMATCH <eni> <direction> <groups>` (as many groups as fit: sg_drop_rule).
 - network ACLs are per-subnet chains, in rule-number order (first match wins: allow returns, deny is a
   counted drop `SUBNET_ACL_RESTRICTION <acl> <direction> rule <n>`), the `*` last; dispatched by an
   `iifname . oifname` verdict map that holds only pairs of different interfaces, so they apply to
@@ -33,6 +33,7 @@ SG_CODE, ACL_CODE, CHECK_CODE = "ENI_SG_RULES_MISMATCH", "SUBNET_ACL_RESTRICTION
 SIDE = {INGRESS: "d", EGRESS: "s"}  # the ENI is the destination of what comes in, the source of what goes out
 PEER = {INGRESS: "s", EGRESS: "d"}
 ALL_PORTS, ALL_ICMP = (0, 65535), (0, 255)
+NFT_COMMENT_MAX = 128  # nft's NFT_USERDATA_MAXLEN: one comment longer and `nft -f` refuses the whole ruleset
 
 
 def _elements(items: Iterable[str]) -> list[str]:
@@ -82,9 +83,23 @@ def _sg_chain(index: int, direction: str, eni: EniSecurity) -> list[str]:
         f"    {me} . {peer} @sg_{direction}_any return",
         f"    meta l4proto {{ tcp, udp }} {me} . meta l4proto . th dport . {peer} @sg_{direction}_ports return",
         f"    meta l4proto icmp {me} . icmp type . icmp code . {peer} @sg_{direction}_icmp return",
-        f'    counter drop comment "{SG_CODE} {eni.eni} {direction} {",".join(eni.groups)}"',
+        f'    counter drop comment "{SG_CODE} {sg_drop_rule(eni, direction)}"',
         "  }",
     ]
+
+
+def sg_drop_rule(eni: EniSecurity, direction: str) -> str:
+    """What an ENI's drop comment says after the code: the ENI, the direction and its groups, as many
+    as fit in nft's 128 characters (five groups, AWS's default per interface, do not), the rest
+    counted: `eni-0ab... ingress sg-1,sg-2,sg-3,+2`. explain names the rule in the same words."""
+    head = f"{eni.eni} {direction} "
+    room = NFT_COMMENT_MAX - len(SG_CODE) - 1 - len(head)
+    for shown in range(len(eni.groups), -1, -1):
+        rest = len(eni.groups) - shown
+        groups = ",".join(eni.groups[:shown] + ((f"+{rest}",) if rest else ()))
+        if len(groups) <= room:
+            break
+    return head + groups
 
 
 def _match(m: Match) -> str:
