@@ -158,13 +158,14 @@ def mismatch(example: Example, actual: str) -> str | None:
 # Normalisation: what changes from run to run reads the same in the doc and in the output.
 ADDRESS_PORT = re.compile(r"\b(\d{1,3}(?:\.\d{1,3}){3}):(\d+)\b")
 PACKETS = re.compile(r"\b\d+ packets?\b")
+SECONDS = re.compile(r"\b\d+\.\d s\b")  # a step's or a run's time, as `vpclab run` shows it
 
 
 def normalised(text: str) -> list[str]:
-    """Lines without trailing blanks; drop counts as `N packets`; in each line, ports from 1024 up
-    (ephemeral ports, chosen by the kernel) numbered by first appearance, so a port kept across a
-    NAT still reads the same twice and a port changed does not."""
-    return [numbered_ports(PACKETS.sub("N packets", line.rstrip())) for line in text.rstrip().split("\n")]
+    """Lines without trailing blanks; drop counts as `N packets`; times as `T s`; in each line, ports
+    from 1024 up (ephemeral ports, chosen by the kernel) numbered by first appearance, so a port kept
+    across a NAT still reads the same twice and a port changed does not."""
+    return [numbered_ports(SECONDS.sub("T s", PACKETS.sub("N packets", line.rstrip()))) for line in text.rstrip().split("\n")]
 
 
 def numbered_ports(line: str) -> str:

@@ -67,8 +67,10 @@ def system_out(step: StepResult) -> str:
     path = observed.observed.path if observed.observed else []
     lines = [f"observed: {hop_line(path) or '(no packet captured)'}  [{observed.outcome}]"]
     saw = observed.observed.service_saw if observed.observed else None
-    if saw:
+    if saw and path[-1].kind == "service":
         lines.append(f"the service saw source {saw.source_ip} via {saw.via}")
+    elif saw:  # the packet reached a node that is no service (an instance, a NAT gateway): as vpclab trace says it
+        lines.append(f"{path[-1].node} saw source {saw.source_ip}")
     stop = observed.observed.explanation if observed.observed else None
     if stop:
         lines.append(f"stopped at {stop.node or stop.component}: {stop.because()}")

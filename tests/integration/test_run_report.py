@@ -50,6 +50,7 @@ def test_run_writes_a_junit_file_that_validates_and_counts_every_step(capsys, tm
     assert [c.get("name") for c in small.findall("testcase")] == [s.name for s in load_scenario(SMALL).steps]
     assert all(c.find("failure") is None for c in small.findall("testcase"))
     assert all("observed: internet-client -> internet" in c.findtext("system-out") for c in small.findall("testcase"))
+    assert "app-nat-a saw source 203.0.113.10" in small.findall("testcase")[1].findtext("system-out")  # not "the service"
     (case,) = failed.findall("testcase")
     assert case.find("failure").get("message") == "expected outcome denied, observed ok"
     assert "observed: app1 -> app-router -> app-nat-a" in case.findtext("system-out")
