@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from lab.model import regions
+from lab.model.bucket_policy import check_bucket_policy
 from lab.model.policy import MalformedPolicy
 from lab.model.policy import parse_policy as parse_policy_grammar
 from lab.model.policy_text import MALFORMED, PolicyTextError, read_policy
@@ -294,10 +295,11 @@ def parse_subnet_configurations(sec: Section, endpoint: str) -> dict[str, ipaddr
     return found
 
 
-def parse_policy(sec: Section, key: str, kind: str) -> Policy | None:
+def parse_policy(sec: Section, key: str, kind: str, bucket: str | None = None) -> Policy | None:
     """Load an endpoint's or a bucket's policy JSON file (path relative to the topology file) and
-    check it as AWS checks a policy when it is attached (lab.model.policy_text, lab.model.policy):
-    a mistake is reported before any lab is built."""
+    check it as AWS checks a policy when it is attached (lab.model.policy_text, lab.model.policy;
+    a bucket's as S3 checks it for that `bucket`, lab.model.bucket_policy): a mistake is reported
+    before any lab is built."""
     rel = sec.text(key)
     if rel is None:
         return None
@@ -310,7 +312,9 @@ def parse_policy(sec: Section, key: str, kind: str) -> Policy | None:
         raise sec.error(key, f"policy file '{rel}' is not UTF-8 text", MALFORMED) from None
     try:
         document = read_policy(text, kind)
-        parse_policy_grammar(document, "policy")
+        parsed = parse_policy_grammar(document, "policy")
+        if bucket is not None:
+            check_bucket_policy(parsed, bucket)
     except PolicyTextError as exc:
         raise fail(str(path), exc.line, str(exc), exc.code) from None
     except MalformedPolicy as exc:  # the message names statement and field, json_line finds them
@@ -453,9 +457,8 @@ def parse_services(doc: Section, region: str) -> tuple[dict[str, Bucket], dict[s
         s3.allow("buckets")
         for name, sec in s3.entries("buckets", "bucket"):
             sec.allow("region", "policy", "objects")
-            buckets[name] = Bucket(
-                name, sec.text("region", region), parse_policy(sec, "policy", "bucket"), parse_objects(sec, name), line=sec.line
-            )
+            policy = parse_policy(sec, "policy", "bucket", name)
+            buckets[name] = Bucket(name, sec.text("region", region), policy, parse_objects(sec, name), line=sec.line)
     ddb = services.section("dynamodb", "'services: dynamodb'")
     if ddb is not None:
         ddb.allow("tables")
