@@ -23,6 +23,7 @@ import ipaddress
 from dataclasses import dataclass, replace
 
 from lab.plan import names
+from lab.plan.security_nft import sg_drop_rule
 from lab.plan.security_types import EGRESS, INGRESS, AclEntry, EniSecurity, Flow, SubnetAcl
 from lab.plan.types import Plan
 from lab.results import Hop, StopReason, Translation
@@ -143,7 +144,7 @@ def sg_denial(security: EniSecurity, direction: str, packet: Packet) -> StopReas
         f"no {WAY[direction]} rule of the security group{'s' if len(security.groups) > 1 else ''} {groups} of "
         f"{security.eni} ({security.node}) allows tcp port {packet.port} {peer}: security groups only allow, "
         f"and what none of their rules allows is dropped ({WAY[direction]} rules: {listed})",
-        f"{security.eni} {direction} {','.join(security.groups)}",  # the words of the lab's drop counter
+        sg_drop_rule(security, direction),  # the words of the lab's drop counter
         direction=direction,
     )
 
