@@ -196,11 +196,11 @@ def parse_prefix_list(sec: Section, key: str, value: str, region: str) -> Prefix
     if value.startswith("pl:"):
         service = value[3:]
         svc = regions.region(region).services.get(service)
-        if svc is None:
+        if svc is None or svc.prefix_list_id is None:  # interface-only services have no AWS-managed list
             raise sec.error(
                 key,
                 f"there is no AWS-managed prefix list '{value}' in {region}; "
-                f"known: {', '.join('pl:' + s for s in regions.region(region).services)}",
+                f"known: {', '.join('pl:' + s for s in regions.GATEWAY_SERVICES)}",
                 "InvalidPrefixListID.NotFound",
             )
     else:
@@ -213,7 +213,7 @@ def parse_prefix_list(sec: Section, key: str, value: str, region: str) -> Prefix
                 "write pl:s3 or pl:dynamodb for the region's AWS-managed lists",
                 "InvalidPrefixListID.NotFound",
             )
-    return PrefixListRef(svc.region, svc.service, svc.prefix_list_id)
+    return PrefixListRef(svc.region, svc.service, svc.prefix_list_id or "")  # never empty: refused above
 
 
 def parse_nat(name: str, sec: Section, vpc: str, region: str) -> NatGateway:

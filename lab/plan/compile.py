@@ -55,7 +55,7 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
         a.public_ips,
         resolvers(topology, a),
         fronts.service_fronts(),
-        {svc.prefix_list_id: svc.ranges for svc in regions.all_services()},
+        {svc.prefix_list_id: svc.ranges for svc in regions.all_services() if svc.prefix_list_id},
         security,
         acls,
         a,
