@@ -135,8 +135,8 @@ def subnet_box(graph: graphviz.Digraph, topology: Topology, plan: Plan, vpc: Vpc
         inside = list(members(topology, plan, vpc, subnet))
         for name in inside:
             node(box, plan.node(name), drawn)
-        if not inside:  # Graphviz draws no empty cluster
-            box.node(f"empty_{sid}", label="", shape="point", style="invis")
+        if not inside:  # Graphviz draws no empty cluster; the id has a space, as no node's has
+            box.node(f"{sid} (empty)", label="", shape="point", style="invis")
 
 
 def members(topology: Topology, plan: Plan, vpc: Vpc, subnet: str) -> Iterator[str]:
@@ -200,12 +200,17 @@ def draw_path(graph: graphviz.Digraph, plan: Plan, path: DrawnPath) -> None:
 
 
 def stop_mark(graph: graphviz.Digraph, plan: Plan, kind: str, stop: StopReason, hops: list[str]) -> None:
-    """The octagon `<kind>_stop` beside the node the reason names (else the last hop): the code and
+    """The octagon `<kind> stop` beside the node the reason names (else the last hop): the code and
     the reason in AWS's words. A path with no hop (the name did not resolve) has nowhere to mark."""
     at = stop.node if stop.node in plan.nodes else (hops[-1] if hops else None)
     if at is None:
         return
     reason = textwrap.wrap(textwrap.shorten(stop.message, STOP_TEXT), 40)  # the whole text is in explain's output
     label = NEWLINE.join([f"stops here ({kind})", stop.code] + reason)
-    graph.node(f"{kind}_stop", label=label, shape="octagon", style="filled", fillcolor=DROP, fontcolor="white", color=DROP)
-    graph.edge(at, f"{kind}_stop", color=DROP, style="dashed", arrowhead="tee", constraint="false")
+    graph.node(stop_id(kind), label=label, shape="octagon", style="filled", fillcolor=DROP, fontcolor="white", color=DROP)
+    graph.edge(at, stop_id(kind), color=DROP, style="dashed", arrowhead="tee", constraint="false")
+
+
+def stop_id(kind: str) -> str:
+    """The stop mark's DOT id: with a space, so that no node of a lab (letters, digits, - and _) has it."""
+    return f"{kind} stop"

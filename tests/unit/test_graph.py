@@ -17,11 +17,12 @@ from lab.cli.main import main
 from lab.model.loader import load_topology
 from lab.plan import names
 from lab.plan.compile import compile_plan
-from lab.report.graph import PATH_STYLE, topology_dot
+from lab.report.graph import PATH_STYLE, stop_id, topology_dot
 from lab.report.render import render
 
 REPO = Path(__file__).resolve().parents[2]
 S3 = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
+STOP = stop_id("predicted")
 NODE = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|[\w.]+) \[(.*)\]$')
 EDGE = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|[\w.]+) -> ("(?:[^"\\]|\\.)*"|[\w.]+) \[(.*)\]$')
 SUBGRAPH = re.compile(r'^\s*subgraph ("(?:[^"\\]|\\.)*"|\w+) \{$')
@@ -122,15 +123,30 @@ def test_a_path_is_numbered_hop_by_hop_along_the_prediction():
     hops = [h.node for h in predicted.path]
     assert hops[:3] == ["app1", plan.router("app").name, plan.nat_gateway("app", "nat-a").name]
     assert path_edges(edges) == [(a, b, str(i)) for i, (a, b) in enumerate(zip(hops, hops[1:]), start=1)]
-    assert "predicted_stop" not in dot  # it arrived
+    assert STOP not in dot  # it arrived
 
 
 def test_where_a_path_stops_is_marked_with_its_reason():
     _, plan, predicted, dot = drawn("topologies/public-private.yaml", "db1", S3)
     nodes, edges = read_dot(dot)
     assert path_edges(edges) == [("db1", plan.router("app").name, "1")]
-    assert "predicted_stop" in nodes and "NO_ROUTE_TO_DESTINATION" in dot
-    assert [(a, b) for a, b, _ in edges if b == "predicted_stop"] == [(predicted.explanation.node, "predicted_stop")]
+    assert STOP in nodes and "NO_ROUTE_TO_DESTINATION" in dot
+    assert [(a, b) for a, b, _ in edges if b == STOP] == [(predicted.explanation.node, STOP)]
+
+
+def test_a_node_named_like_the_drawings_own_marks_stays_itself(tmp_path):
+    """Instance names are letters, digits, - and _: the stop mark and an empty subnet's filler have a
+    space in their ids, so an instance called `predicted_stop` or `empty` is neither."""
+    topology_file = tmp_path / "names.yaml"
+    topology_file.write_text(
+        "vpcs:\n  app:\n    cidr: 10.0.0.0/16\n    subnets:\n"
+        "      private-a: {cidr: 10.0.2.0/24, az: a}\n      spare: {cidr: 10.0.9.0/24, az: a}\n"
+        "    instances:\n      predicted_stop: {subnet: private-a}\n      empty: {subnet: private-a}\n"
+    )
+    _, plan, _, dot = drawn(str(topology_file), "predicted_stop", "10.0.77.7")
+    nodes, edges = read_dot(dot)
+    assert nodes["predicted_stop"][-1] == nodes["empty"][-1] == f"cluster_subnet_{names.subnet_id('app', 'private-a')}"
+    assert STOP in nodes and nodes[STOP] == [] and [a for a, b, _ in edges if b == STOP] == [plan.router("app").name]
 
 
 def test_the_report_draws_the_prediction_and_what_the_packets_did_side_by_side():
@@ -167,7 +183,7 @@ def test_dot_draws_the_path_in_svg():
 def test_the_graph_verb_writes_each_format(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     assert main(["graph", "topologies/public-private.yaml", "--path", "db1", S3, "--format", "dot"]) == 0
-    assert "predicted_stop" in capsys.readouterr().out
+    assert STOP in capsys.readouterr().out
     assert main(["graph", "topologies/public-private.yaml", "-o", str(tmp_path / "t.svg")]) == 0
     assert ET.parse(tmp_path / "t.svg").getroot().tag == "{http://www.w3.org/2000/svg}svg"
     assert main(["graph", "topologies/public-private.yaml", "-o", str(tmp_path / "t.png")]) == 0

@@ -7,11 +7,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
+import pytest
+
 from junit_schema import junit_problems
+from lab.cli.main import main
 from lab.report.junit import junit_xml
 from lab.report.text import hop_line
 from lab.results import CommandResult, Outcome
-from run_results import FAILURE, scenario_result
+from run_results import FAILURE, REPO, scenario_result
 
 
 def test_a_run_validates_and_counts_every_step():
@@ -77,3 +80,13 @@ def test_the_schema_refuses_what_jenkins_refuses():
     root = ET.fromstring(text)
     root.set("skipped", "0")
     assert any("skipped" in p for p in junit_problems(ET.tostring(root, encoding="unicode")))
+
+
+@pytest.mark.parametrize("where", ["missing/j.xml", "."])
+def test_a_junit_file_that_cannot_be_written_is_refused_before_any_lab(capsys, monkeypatch, tmp_path, where):
+    """Before any lab is built (so no root is needed to see it): a run's results are not lost at its end."""
+    monkeypatch.chdir(REPO)
+    path = tmp_path / where
+    assert main(["run", "scenarios/no-inbound.yaml", "--junit", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"vpclab: --junit {path}: cannot write there (is the directory there, and writable?)\n"
