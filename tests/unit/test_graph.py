@@ -81,6 +81,15 @@ def test_instances_sit_in_their_subnet_in_their_zone_in_their_vpc_in_the_region(
     assert set(nodes) >= set(plan.nodes)  # every node of the plan is drawn
 
 
+@pytest.mark.parametrize("topology_file", sorted(str(p.relative_to(REPO)) for p in (REPO / "topologies").glob("*.yaml")))
+def test_every_shipped_topology_draws_each_node_once_and_each_link(topology_file):
+    _, plan, _, dot = drawn(topology_file)
+    nodes, edges = read_dot(dot)
+    statements = [unquote(m[1]) for line in dot.splitlines() if (m := NODE.match(line)) and not EDGE.match(line)]
+    assert sorted(n for n in statements if n in plan.nodes) == sorted(plan.nodes)  # each once
+    assert {frozenset((k.a[0], k.b[0])) for k in plan.links} <= {frozenset((a, b)) for a, b, _ in edges}
+
+
 def test_subnets_are_public_or_private_by_their_route_to_the_internet_gateway():
     _, plan, _, dot = drawn("topologies/public-private.yaml")
     assert f'label="Public subnet public-a  {names.subnet_id("app", "public-a")}' in dot
