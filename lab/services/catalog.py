@@ -52,6 +52,8 @@ class ApiService:
     actions: Mapping[str, str] = field(default_factory=dict)  # operation -> IAM action name, where they differ
     not_emulated: frozenset[str] = frozenset()  # operations refused: vpclab cannot authorize them as AWS does
     json_query_codes: bool = False  # JSON errors carry the query protocol's code (SQS's AWS JSON protocol)
+    # operations the front answers itself, once authorized: (region) -> the answer's body (query XML)
+    front_answers: Mapping[str, Callable[[str], str]] = field(default_factory=dict)
 
     def action(self, operation: str) -> str:
         return f"{self.iam_prefix}:{self.actions.get(operation, operation)}"
@@ -94,6 +96,19 @@ def sqs_resources(operation: str, call: dict, region: str) -> tuple[str, ...]:
 
 
 # -- STS -----------------------------------------------------------------------------------------
+
+
+def caller_identity(region: str) -> str:
+    """GetCallerIdentity of the lab's one principal, the account's root user (its key is the only
+    one the fronts accept): AWS answers the account id as UserId and `arn:aws:iam::<account>:root`
+    (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html). moto does not
+    know a root user and would name an IAM user `moto`."""
+    return (
+        '<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+        f"<Arn>arn:aws:iam::{ACCOUNT_ID}:root</Arn><UserId>{ACCOUNT_ID}</UserId><Account>{ACCOUNT_ID}</Account>"
+        "</GetCallerIdentityResult><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+        "</GetCallerIdentityResponse>"
+    )
 
 
 def sts_resources(operation: str, call: dict, region: str) -> tuple[str, ...]:
@@ -162,6 +177,7 @@ SERVICES: dict[str, ApiService] = {
             "GetCallerIdentity",
             # federated callers are not the lab account's root user, which is the only principal the lab has
             not_emulated=frozenset({"AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "AssumeRoot"}),
+            front_answers={"GetCallerIdentity": caller_identity},
         ),
         ApiService(
             "secretsmanager",

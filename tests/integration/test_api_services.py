@@ -102,7 +102,7 @@ def test_sqs_over_the_internet_path(lab):
 
 def test_sts_and_secrets_manager_over_the_internet_path(lab):
     status, who = aws(lab, "app1", "sts", "get-caller-identity")
-    assert status == 0 and json.loads(who)["Account"] == "111122223333"
+    assert status == 0 and json.loads(who)["Arn"] == "arn:aws:iam::111122223333:root"
     assert aws(lab, "app1", "secretsmanager", "create-secret", "--name", "db", "--secret-string", "hunter2")[0] == 0
     status, got = aws(lab, "app1", "secretsmanager", "get-secret-value", "--secret-id", "db")
     assert status == 0 and json.loads(got)["SecretString"] == "hunter2"

@@ -186,8 +186,10 @@ def test_sqs_query_protocol_is_served_too(tmp_path):
     assert [m.body for m in sqs_backends[ACCOUNT_ID][REGION].queues["jobs"]._messages] == ["old"]
 
 
-def test_sts_get_caller_identity_is_the_lab_account(tmp_path):
-    assert clients(tmp_path, "sts", INTERNET).get_caller_identity()["Account"] == ACCOUNT_ID
+def test_sts_get_caller_identity_is_the_lab_accounts_root_user(tmp_path):
+    who = clients(tmp_path, "sts", INTERNET).get_caller_identity()
+    assert (who["Account"], who["UserId"], who["Arn"]) == (ACCOUNT_ID, ACCOUNT_ID, f"arn:aws:iam::{ACCOUNT_ID}:root")
+    assert logged(tmp_path)[-1]["action"] == "sts:GetCallerIdentity"
 
 
 def test_secrets_manager_round_trip(tmp_path):
