@@ -155,3 +155,39 @@ def test_s3_of_another_region_follows_the_redirect(lab):
     """`aws s3 ls` of a Seoul bucket asked in us-east-1: the 301 sends the CLI to the bucket's region."""
     status, listed = aws(lab, "app1", "s3", "ls", "s3://seoul-bucket/", "--region", "us-east-1")
     assert status == 0 and "hello.txt" in listed
+
+
+# -- sidesteps tried against the real lab ----------------------------------------------------------
+
+
+def curl_sqs(lab, node: str, path: str, form: str) -> tuple[str, str]:
+    """A query-protocol SQS call signed by curl (not the CLI's JSON protocol): (HTTP status, body)."""
+    signed = '--aws-sigv4 aws:amz:ap-northeast-2:sqs --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY"'
+    out = lab.node(node).cmd(
+        f"curl -sS -m 5 {signed} -H 'Content-Type: application/x-www-form-urlencoded' "
+        f"--data {shlex.quote(form)} -w '\\n%{{http_code}}' https://sqs.ap-northeast-2.amazonaws.com{path}"
+    )
+    body, _, status = out.strip().rpartition("\n")
+    return status, body
+
+
+def test_the_query_protocol_meets_the_same_endpoint_policy(lab):
+    """SendMessage in SQS's query protocol, by QueueUrl and by the queue's path, through the endpoint."""
+    assert aws(lab, "iso1", "sqs", "create-queue", "--queue-name", "sidestep")[0] == 0
+    queue = "https://sqs.ap-northeast-2.amazonaws.com/111122223333/sidestep"
+    for path, form in (
+        ("/", f"Action=SendMessage&Version=2012-11-05&QueueUrl={queue}&MessageBody=x"),
+        ("/111122223333/sidestep", "Action=SendMessage&Version=2012-11-05&MessageBody=x"),
+    ):
+        status, body = curl_sqs(lab, "iso1", path, form)
+        assert status == "403" and "<Code>AccessDenied</Code>" in body, (path, status, body)
+    status, body = curl_sqs(lab, "iso1", "/", f"Action=GetQueueAttributes&Version=2012-11-05&QueueUrl={queue}")
+    assert status == "200" and "GetQueueAttributesResponse" in body
+
+
+def test_only_80_and_443_answer_at_a_new_front(lab, tmp_path):
+    """The fronts' ingress rules hold for the new services: a scan of SQS's public address from the internet."""
+    from test_front_ingress import NEAR_PORTS, scan
+
+    address = str(lab.plan.service_front("sqs", "us-east-1").addresses[0])
+    assert scan(lab, "internet-client", address, NEAR_PORTS, tmp_path) == [80, 443]
