@@ -61,6 +61,7 @@ def build_interface_endpoint(build: Build, wiring: VpcWiring, fronts: Fronts, ep
     for subnet in ep.subnets:
         az = vpc.subnets[subnet].az
         node, eni_id = names.endpoint_eni_node(vpc.name, ep.name, az), names.endpoint_eni_id(vpc.name, ep.name, az)
+        address = build.allocation.endpoint_ips[key][az]
         wiring.attach(build, node, subnet)
         out, svc_side = fronts.connect(build, node, key, ep.service, ep.region)
         build.add(
@@ -69,12 +70,12 @@ def build_interface_endpoint(build: Build, wiring: VpcWiring, fronts: Fronts, ep
                 "interface-endpoint",
                 eni_id,
                 vpc.name,
-                (eni(vpc, subnet, node, build.allocation.endpoint_ips[key][az], eni_id), out),
+                (eni(vpc, subnet, node, address, eni_id), out),
                 routes=host_route(wiring.subnet_gateway(subnet))
                 + tuple(
                     KernelRoute(IfAddr(f"{a}/32").network, names.TO_SERVICE, svc_side, origin="service") for a in svc.addresses
                 ),
-                nftables=nftables.interface_endpoint(names.ENI, svc.addresses[0]),
+                nftables=nftables.interface_endpoint(names.ENI, address, svc.addresses[0]),
                 forwarding=True,
                 description=f"ENI of interface endpoint {ep.name} ({vpce}) in {az}",
             )

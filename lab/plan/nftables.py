@@ -144,9 +144,11 @@ def gateway_endpoint(subnets: list[ipaddress.IPv4Network], inside: str, service:
 SERVICE_PORTS = (80, 443)  # what an AWS service front answers on: HTTP and HTTPS
 
 
-def interface_endpoint(eni: str, target: ipaddress.IPv4Address) -> str:
-    """Forward the service's ports arriving at the ENI's private IP to the service, keeping the
-    client's address; any other TCP port leads nowhere (the ENI serves only the service).
+def interface_endpoint(eni: str, address: ipaddress.IPv4Address, target: ipaddress.IPv4Address) -> str:
+    """Forward the service's ports arriving at the ENI's private IP (`address`) to the service,
+    keeping the client's address; any other TCP port leads nowhere (the ENI serves only the
+    service), and nothing addressed elsewhere is forwarded (a client routing some other address
+    through the ENI reaches no service).
 
     Interface endpoints carry TCP only (https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html,
     "Considerations"): a ping or a UDP datagram to the ENI's address gets no answer, neither an echo
@@ -156,7 +158,7 @@ def interface_endpoint(eni: str, target: ipaddress.IPv4Address) -> str:
         [
             "chain prerouting {",
             "  type nat hook prerouting priority dstnat; policy accept;",
-            f'  iifname "{eni}" tcp dport {_set(SERVICE_PORTS)} dnat ip to {target}',
+            f'  iifname "{eni}" ip daddr {address} tcp dport {_set(SERVICE_PORTS)} dnat ip to {target}',
             "}",
             "chain forward {",
             "  type filter hook forward priority filter; policy drop;",

@@ -220,3 +220,23 @@ def test_from_a_peered_vpc_the_interface_endpoint_works_and_the_gateway_endpoint
     )
     assert run(lab, "app1", f"curl -sS -m 3 -o /dev/null https://lab-bucket.bucket.{S3_NAME}/hello.txt").endswith("exit=0")
     assert [r["vpce_id"] for r in requests(lab)[before:]] == [S3_GW, S3_IF]
+
+
+# -- adversarial -------------------------------------------------------------------------------
+def test_an_address_routed_through_the_eni_reaches_no_service(lab):
+    """A client that makes the ENI its gateway for some other address (here a TEST-NET one, port 443)
+    must not reach S3 through it: an ENI takes only what is addressed to it."""
+    node = lab.node("app1")
+    node.cmd(f"ip route add 198.51.100.7/32 via {ENI_A}")
+    try:
+        before = len(requests(lab))
+        out = run(lab, "app1", "curl -sS -k -m 3 -o /dev/null -w '%{http_code}' https://198.51.100.7/")
+        assert out.endswith("000exit=28"), out
+        assert len(requests(lab)) == before
+    finally:
+        node.cmd("ip route del 198.51.100.7/32")
+
+
+def test_the_ruleset_forwards_only_what_is_addressed_to_the_eni(lab):
+    ruleset = lab.plan.node("app-s3-if-a").nftables
+    assert f"ip daddr {ENI_A} tcp dport {{ 80, 443 }} dnat ip to" in ruleset
