@@ -297,3 +297,19 @@ def test_service_and_region_are_read_off_any_endpoint_name():
         parts = endpoint_name_parts(name)
         assert parts and (parts.group("label"), parts.group("service"), parts.group("region")) == (label, service, REGION)
     assert endpoint_name_parts("s3.ap-northeast-2.amazonaws.com") is None
+
+
+def test_each_eni_carries_the_endpoints_groups_or_the_vpcs_default_group():
+    """The security-group filter (lab.plan.security) keys its rules by each ENI: an endpoint without
+    security_groups gets the VPC's default group, as CreateVpcEndpoint does."""
+    text = topology(
+        endpoints="ddb-if: {type: interface, service: dynamodb, subnets: [private-a], security_groups: [endpoints]}",
+        vpc="security_groups: {endpoints: {description: HTTPS in, ingress: [{protocol: tcp, port: 443, cidr: 10.0.0.0/16}]}}",
+    )
+    plan = compile_plan(load(text))
+    for az in ("a", "c"):
+        security = plan.eni_security(f"app-s3-if-{az}")
+        assert security.groups == (names.security_group_id("app", names.DEFAULT_SECURITY_GROUP),)
+        assert security.eni == plan.node(f"app-s3-if-{az}").interface("eth0").eni
+    assert plan.eni_security("app-ddb-if-a").groups == (names.security_group_id("app", "endpoints"),)
+    assert str(plan.eni_security("app-ddb-if-a").address) == eni_ip(plan, "app-ddb-if-a")
