@@ -13,7 +13,7 @@ import pytest
 from security_lab import security_lab, send
 
 from lab.plan import names
-from lab.scenario.observe import drop_counters
+from lab.scenario.observe import added_since, drop_counters
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(120)]
 SG = "ENI_SG_RULES_MISMATCH"
@@ -103,3 +103,51 @@ def test_a_spoofed_source_does_not_get_another_enis_rules(lab):
     lab.node("ops1").cmd(f"{sys.executable} -c '{spoof}'")
     counters = {c["comment"]: c["packets"] for c in drop_counters(lab)["shop-router"]}
     assert counters.get("ENI_SOURCE_DEST_CHECK source", 0) >= 3, counters
+
+
+def test_icmp_rules_match_the_type_and_replies_pass(lab):
+    """Group app admits echo requests (type 8) from the VPC; the echo reply needs no rule (stateful).
+    Group web admits no ICMP at all."""
+    assert " 0% packet loss" in lab.node("web1").cmd("ping -c 2 -W 1 10.0.2.10")
+    assert "100% packet loss" in lab.node("ops1").cmd("ping -c 1 -W 1 10.0.1.10")
+    counters = {c["comment"]: c["packets"] for c in drop_counters(lab)["shop-router"]}
+    dropped = f"{SG} {names.instance_eni_id('web1')} ingress {names.security_group_id('shop', 'web')}"
+    assert counters[dropped] >= 1, counters
+
+
+def test_the_amazon_dns_server_is_not_filtered(lab):
+    """db1 may send only HTTPS to S3, yet resolves names: AWS's groups do not filter traffic to the
+    Amazon DNS server (security-group-connection-tracking.html, the note on VPC+2)."""
+    out = lab.node("db1").cmd("dig +short +time=2 +tries=1 @10.0.0.2 s3.ap-northeast-2.amazonaws.com")
+    assert out.strip() and "timed out" not in out, out
+
+
+def test_a_spoofed_source_outside_every_group_cannot_dodge_egress_rules(lab):
+    """db1's group sends only to S3. An address that is no ENI's has no group at all, so without the
+    source check db1 could leave by it; the check drops it at db1's port."""
+    before = drop_counters(lab)
+    scapy(lab, "db1", 'send(IP(src="10.0.3.99", dst="10.0.1.10")/TCP(dport=443, flags="S"), count=3, verbose=0)')
+    assert counted_since(lab, before)["ENI_SOURCE_DEST_CHECK source"] == 3
+
+
+def test_an_arp_claim_for_another_enis_address_is_dropped(lab):
+    """ops1 answers ARP for app1's address (to receive, and be judged as, app1): dropped at its port,
+    and the router keeps app1's MAC for it."""
+    before = drop_counters(lab)
+    claim = 'sendp(Ether(dst="ff:ff:ff:ff:ff:ff")/ARP(op=2, psrc="10.0.2.10", pdst="10.0.2.1"), iface="eth0", count=2, verbose=0)'
+    scapy(lab, "ops1", claim)
+    assert counted_since(lab, before)["ENI_SOURCE_DEST_CHECK arp"] == 2
+    lab.node("web1").cmd("ping -c 1 -W 1 10.0.2.10")  # the router resolves app1 now, if it had not
+    neighbour = lab.node("shop-router").cmd("ip neigh show 10.0.2.10")
+    assert lab.plan.node("ops1").interface("eth0").mac not in neighbour, neighbour
+
+
+def scapy(lab, node: str, statement: str) -> None:
+    lab.node(node).cmd(f"{sys.executable} -c 'from scapy.all import ARP, IP, TCP, Ether, send, sendp; {statement}'")
+
+
+def counted_since(lab, before: dict[str, list[dict]]) -> dict[str, int]:
+    """What the router's drop counters counted since `before`, by comment."""
+    router = "shop-router"
+    added = added_since({router: before[router]}, {router: drop_counters(lab)[router]})[router]
+    return {c["comment"]: c["packets"] for c in added}
