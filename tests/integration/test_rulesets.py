@@ -66,8 +66,21 @@ RULESETS = rulesets()
 
 
 def test_every_kind_of_ruleset_is_checked():
-    tables = {line.split()[2] for _, _, ruleset in RULESETS for line in ruleset.splitlines() if line.startswith("table ip ")}
-    assert tables == {"vpc_router", "internet_gateway", "nat_gateway", "gateway_endpoint", "interface_endpoint", "service_front"}
+    tables = {
+        tuple(line.split()[1:3]) for _, _, ruleset in RULESETS for line in ruleset.splitlines() if line.startswith("table ")
+    }
+    assert tables == {
+        ("ip", t)
+        for t in (
+            "vpc_router",
+            "vpc_filters",
+            "internet_gateway",
+            "nat_gateway",
+            "gateway_endpoint",
+            "interface_endpoint",
+            "service_front",
+        )
+    } | {("bridge", "eni_check")}
 
 
 @pytest.mark.parametrize("ruleset", [r for _, _, r in RULESETS], ids=[f"{label}:{node}" for label, node, _ in RULESETS])
