@@ -6,7 +6,9 @@ VPC uses the interface endpoint while the gateway endpoint of the same VPC refus
 The lab: vpc app (isolated subnets in two AZs) with an S3 gateway endpoint and S3 and DynamoDB
 interface endpoints whose group lets everything in from 10.0.0.0/8, so that only the endpoint
 itself decides; vpc peer, peered, routes app's CIDR and S3's prefix list to the peering connection.
-The bucket's policy denies GetObject unless aws:VpcSourceIp is in app's subnet isolated-a.
+The bucket's policy denies GetObject unless aws:VpcSourceIp is in app's subnet isolated-a, and
+everything not through app's endpoints (aws:SourceVpce) or not from app's VPC (aws:SourceVpc, the
+endpoint's VPC even for a peered client), or with any aws:SourceIp (absent through an endpoint).
 Sources: https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html (TCP
 only), https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html
 (endpoint names, --endpoint-url), https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html
@@ -77,6 +79,22 @@ POLICY = {
             "Action": "s3:GetObject",
             "Resource": "arn:aws:s3:::lab-bucket/*",
             "Condition": {"NotIpAddress": {"aws:VpcSourceIp": "10.0.3.0/24"}},
+        },
+        {  # through either endpoint of app, whichever VPC the client is in
+            "Sid": "OnlyAppsEndpoints",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::lab-bucket", "arn:aws:s3:::lab-bucket/*"],
+            "Condition": {"StringNotEquals": {"aws:SourceVpce": [names.vpce_id("app", "s3-if"), names.vpce_id("app", "s3-gw")]}},
+        },
+        {  # the endpoint's VPC, even for a client of the peered VPC
+            "Sid": "OnlyAppsVpc",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::lab-bucket", "arn:aws:s3:::lab-bucket/*"],
+            "Condition": {"StringNotEquals": {"aws:SourceVpc": names.vpc_id("app")}},
         },
         {  # never applies through an endpoint: S3 leaves aws:SourceIp out there
             "Sid": "NoPublicSource",
