@@ -46,6 +46,11 @@ def plan_text(plan: Plan) -> str:
             "",
             f"DNS resolver of vpc {resolver.vpc} at {', '.join(map(str, resolver.addresses))}: {len(resolver.records)} names",
         ]
+        lines += [  # the names a learner cannot guess: interface endpoints' own, and private DNS
+            f"    {r.name} -> {', '.join(map(str, r.addresses))} ({r.origin})"
+            for r in resolver.records
+            if r.origin in ("vpce", "private-dns")
+        ]
     return "\n".join(lines)
 
 

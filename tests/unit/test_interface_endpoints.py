@@ -24,6 +24,7 @@ from lab.model.validate import validate
 from lab.plan import names
 from lab.plan.compile import compile_plan
 from lab.plan.dns import certificate_names, resolve
+from lab.report.text import plan_text
 from lab.services.ca import make_lab_ca
 from tests.unit.test_services_ca import handshake
 
@@ -313,3 +314,9 @@ def test_each_eni_carries_the_endpoints_groups_or_the_vpcs_default_group():
         assert security.eni == plan.node(f"app-s3-if-{az}").interface("eth0").eni
     assert plan.eni_security("app-ddb-if-a").groups == (names.security_group_id("app", "endpoints"),)
     assert str(plan.eni_security("app-ddb-if-a").address) == eni_ip(plan, "app-ddb-if-a")
+
+
+def test_vpclab_plan_lists_the_names_a_learner_cannot_guess():
+    text = plan_text(compile_plan(load(topology())))
+    assert f"    {names.endpoint_dns_name(VPCE, 's3', REGION)} -> 10.0.2.254, 10.0.12.254 (vpce)" in text
+    assert "    s3.ap-northeast-2.amazonaws.com -> 10.0.2.254, 10.0.12.254 (private-dns)" in text
