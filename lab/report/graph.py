@@ -194,7 +194,16 @@ def draw_path(graph: graphviz.Digraph, plan: Plan, path: DrawnPath) -> None:
     colour = PATH_STYLE.get(path.kind, PATH_STYLE["predicted"])
     hops = [h.node for h in path.hops]
     for number, (a, b) in enumerate(zip(hops, hops[1:]), start=1):
-        graph.edge(a, b, label=str(number), color=colour, fontcolor=colour, penwidth="2.5", constraint="false")
+        graph.edge(
+            a,
+            b,
+            label=str(number),
+            color=colour,
+            fontcolor=colour,
+            penwidth="2.5",
+            constraint="false",
+            **{"class": f"hop {path.kind}-hop"},  # in the SVG: how the HTML report's test finds the path
+        )
     if path.stop is not None:
         stop_mark(graph, plan, path.kind, path.stop, hops)
 

@@ -174,7 +174,7 @@ def test_the_report_draws_the_prediction_and_what_the_packets_did_side_by_side()
 
 def test_dot_draws_the_path_in_svg():
     """The real `dot` (Debian's graphviz, installed by scripts/provision.sh): an SVG that parses, with
-    every cluster, and every edge of the path (SVG titles edges `a->b`)."""
+    every cluster, and every edge of the path (SVG titles edges `a->b`), classed as a predicted hop."""
     _, plan, predicted, dot = drawn("topologies/public-private.yaml", "app1", S3)
     svg = ET.fromstring(render(dot, "svg"))
     ns = {"svg": "http://www.w3.org/2000/svg"}
@@ -184,7 +184,7 @@ def test_dot_draws_the_path_in_svg():
     assert f"cluster_subnet_{names.subnet_id('app', 'private-a')}" in groups["cluster"]
     hops = [h.node for h in predicted.path]
     for a, b in zip(hops, hops[1:]):
-        assert f"{a}->{b}" in groups["edge"], (a, b)
+        assert f"{a}->{b}" in groups["edge hop predicted-hop"], (a, b)  # the class the HTML report's test finds
     texts = {t.text for t in svg.iter(f"{{{ns['svg']}}}text")}
     assert {"1", str(len(hops) - 1)} <= texts and "app1" in texts
 
