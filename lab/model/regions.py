@@ -13,8 +13,9 @@ Sources (see ../shared/reference/aws-behaviour.md for the full notes):
   the legacy <region>.queue.amazonaws.com that the AWS CLI v1 still sends to),
   https://docs.aws.amazon.com/general/latest/gr/sts.html (sts.<region>.amazonaws.com; the global
   sts.amazonaws.com is served in us-east-1) and
-  https://docs.aws.amazon.com/general/latest/gr/asm.html (secretsmanager.<region>.amazonaws.com).
-- LAB: SQS, STS and Secrets Manager have no entries of their own in ip-ranges.json (their endpoints
+  https://docs.aws.amazon.com/general/latest/gr/asm.html (secretsmanager.<region>.amazonaws.com),
+  https://docs.aws.amazon.com/general/latest/gr/kms.html (kms.<region>.amazonaws.com).
+- LAB: SQS, STS, Secrets Manager and KMS have no entries of their own in ip-ranges.json (their endpoints
   sit in the AMAZON ranges) and no prefix list. The lab gives each a /28 of its own, carved by the
   lab out of one AMAZON range of the region (IPR: 43.249.45.0/24 in ap-northeast-2, 52.95.208.0/22
   in us-east-1, neither an EC2, S3 or DYNAMODB range): real AWS addresses of the right region and
@@ -32,7 +33,7 @@ Net = ipaddress.IPv4Network
 
 GATEWAY_SERVICES = ("s3", "dynamodb")  # the only services with gateway endpoints (PL gateway-endpoints)
 # Interface-only services the lab serves (moto behind a front each, lab.services.catalog).
-INTERFACE_SERVICES_EMULATED = ("sqs", "sts", "secretsmanager")
+INTERFACE_SERVICES_EMULATED = ("sqs", "sts", "secretsmanager", "kms")
 # AWS services reached through interface endpoints only: a selection of "AWS services that integrate
 # with AWS PrivateLink" (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html).
 # A gateway endpoint to one of them is AWS's type mismatch (InvalidParameter); to a name AWS has no

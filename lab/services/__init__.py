@@ -19,7 +19,7 @@ the exception: a one-shot client, not a service, whose result is the one JSON li
     seed      buckets and tables declared in the topology, created through the service's own API
     launcher  the parent of a lab's services: imports once, forks each into its node
     front     an AWS regional service front on moto, one HTTP(S) port pair per ingress
-    catalog   the moto-backed interface-only services (SQS, STS, Secrets Manager) as one table
+    catalog   the moto-backed interface-only services (SQS, STS, Secrets Manager, KMS) as one table
     api_front the front of a catalog service: Action=/X-Amz-Target read once, SigV4, endpoint policy
     resolver  a VPC's Route 53 Resolver (AmazonProvidedDNS) answering from planned records
     probe     a client for scenario steps: resolve, connect, one GET; prints what happened

@@ -1,4 +1,4 @@
-"""The front of one ingress of a moto-backed API service (SQS, STS, Secrets Manager: one entry each
+"""The front of one ingress of a moto-backed API service (SQS, STS, Secrets Manager, KMS: one entry each
 in lab.services.catalog): the same hardened pattern as the S3 and DynamoDB fronts.
 
 Each request is read once: the operation from `X-Amz-Target` (JSON protocol) or `Action=` (query

@@ -12,11 +12,14 @@ Sources: SQS https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDevelop
 (the batch calls need the single call's permission) and sqs-json-api-responses.html (JSON errors carry
 the query error code in x-amzn-query-error); STS https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html
 and reference_sts_vpc_endpoint_policies.html; Secrets Manager
-https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_iam-permissions.html.
+https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_iam-permissions.html;
+KMS https://docs.aws.amazon.com/kms/latest/developerguide/kms-api-permissions-reference.html.
 """
 
 from __future__ import annotations
 
+import base64
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -143,6 +146,56 @@ def secrets_resources(operation: str, call: dict, region: str) -> tuple[str, ...
     return ("*",)  # ListSecrets, GetRandomPassword
 
 
+# -- KMS -----------------------------------------------------------------------------------------
+
+
+def key_arn(key_id: str, region: str) -> str:
+    """The ARN of the key moto would use for `key_id` (key id, key ARN, alias name or alias ARN, read
+    as moto reads them: the part after ':key/' or ':alias/'), found without moto's side effects (it
+    creates an AWS-managed key when asked for its alias); a key that does not exist is named by the
+    ARN its id or alias would have. KMS authorizes a call on the key, whatever names it
+    (https://docs.aws.amazon.com/kms/latest/developerguide/cmks-in-iam-policies.html)."""
+    from moto.kms.models import kms_backends
+
+    backend = kms_backends[ACCOUNT_ID][region]
+    alias = backend.get_alias_name(key_id)
+    if alias.startswith("alias/"):
+        found = next((k for k in backend.keys.values() if alias in k.aliases), None)
+        return found.arn if found is not None else arn("kms", region, alias)
+    raw = backend.get_key_id(key_id)
+    return backend.keys[raw].arn if raw in backend.keys else arn("kms", region, f"key/{raw}")
+
+
+def ciphertext_key(blob: str, region: str) -> str | None:
+    """The key a Decrypt's ciphertext names (moto's ciphertext carries its key id, as KMS's does);
+    None for a blob moto cannot read either."""
+    from moto.kms.utils import _deserialize_ciphertext_blob
+
+    try:
+        return key_arn(_deserialize_ciphertext_blob(base64.b64decode(blob, validate=True)).key_id, region)
+    except (ValueError, struct.error, UnicodeDecodeError):
+        return None
+
+
+def kms_resources(operation: str, call: dict, region: str) -> tuple[str, ...]:
+    """Decrypt acts on the key of its ciphertext (moto refuses a KeyId naming another); an alias call
+    on the alias and on its key (or keys: UpdateAlias's old and new); the listing and creating calls on "*"."""
+    if operation == "Decrypt" and isinstance(call.get("CiphertextBlob"), str):
+        found = ciphertext_key(call["CiphertextBlob"], region)
+        if found is not None:
+            return (found,)
+    if isinstance(call.get("AliasName"), str):
+        alias = call["AliasName"]
+        current = key_arn(alias, region)
+        targets = (key_arn(call["TargetKeyId"], region),) if isinstance(call.get("TargetKeyId"), str) else ()
+        keys = tuple(k for k in (current, *targets) if ":key/" in k)
+        name = "alias/" + alias.split(":alias/", 1)[1] if alias.startswith("arn:") and ":alias/" in alias else alias
+        return (arn("kms", region, name), *dict.fromkeys(keys))
+    if operation != "ListAliases" and isinstance(call.get("KeyId"), str):  # ListAliases' KeyId only filters
+        return (key_arn(call["KeyId"], region),)
+    return ("*",)
+
+
 SERVICES: dict[str, ApiService] = {
     s.name: s
     for s in (
@@ -191,6 +244,19 @@ SERVICES: dict[str, ApiService] = {
             "ListSecrets",
             # needs secretsmanager:GetSecretValue on every secret it returns, which only the answer tells
             not_emulated=frozenset({"BatchGetSecretValue"}),
+        ),
+        ApiService(
+            "kms",
+            "kms",
+            "kms",
+            "TrentService",
+            "1.1",
+            None,
+            "",
+            kms_resources,
+            "ListKeys",
+            # ReEncrypt needs two actions (kms:ReEncryptFrom, kms:ReEncryptTo) on two keys
+            not_emulated=frozenset({"ReEncrypt"}),
         ),
     )
 }

@@ -8,6 +8,7 @@ bucket), and S3's ListBuckets lists the account's buckets of every region. One l
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -34,6 +35,7 @@ vpcs:
       sqs-if: {type: interface, service: sqs, subnets: [iso-a], policy: no-send.json}
       sts-if: {type: interface, service: sts, subnets: [iso-a]}
       secrets-if: {type: interface, service: secretsmanager, subnets: [iso-a]}
+      kms-if: {type: interface, service: kms, subnets: [iso-a]}
     instances:
       iso1: {subnet: iso-a}
   web:
@@ -129,6 +131,22 @@ def test_through_interface_endpoints_the_policy_denies_one_action(lab):
     status, got = aws(lab, "iso1", "secretsmanager", "get-secret-value", "--secret-id", "iso")
     assert status == 0 and json.loads(got)["SecretString"] == "s"
     assert logged(lab, "secretsmanager")[-1]["ingress"] == aws_id("vpce", "app", "secrets-if")
+
+
+def test_kms_through_its_interface_endpoint(lab):
+    status, made = aws(lab, "iso1", "kms", "create-key")
+    assert status == 0, made
+    key = json.loads(made)["KeyMetadata"]["KeyId"]
+    status, sealed = aws(lab, "iso1", "kms", "encrypt", "--key-id", key, "--plaintext", "hunter2")
+    assert status == 0, sealed
+    blob = json.loads(sealed)["CiphertextBlob"]
+    script = f"import base64,sys; sys.stdout.buffer.write(base64.b64decode('{blob}'))"
+    lab.node("iso1").cmd(f"python3 -c {shlex.quote(script)} > /tmp/helperD-blob.bin")
+    status, opened = aws(lab, "iso1", "kms", "decrypt", "--ciphertext-blob", "fileb:///tmp/helperD-blob.bin")
+    lab.node("iso1").cmd("rm -f /tmp/helperD-blob.bin")
+    assert status == 0, opened
+    assert base64.b64decode(json.loads(opened)["Plaintext"]) == b"hunter2"
+    assert [r["ingress"] for r in logged(lab, "kms")[-3:]] == [aws_id("vpce", "app", "kms-if")] * 3
 
 
 def test_an_endpoint_serves_only_its_region(lab):

@@ -294,3 +294,52 @@ def test_sts_endpoint_policy_allowing_other_actions_only(tmp_path):
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
     assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert "because no VPC endpoint policy allows the sts:GetCallerIdentity action" in denied.value.response["Error"]["Message"]
+
+
+# -- KMS -------------------------------------------------------------------------------------------
+
+
+def test_kms_encrypt_decrypt_round_trip(tmp_path):
+    kms = clients(tmp_path, "kms", INTERNET)
+    key = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/app", TargetKeyId=key)
+    blob = kms.encrypt(KeyId="alias/app", Plaintext=b"hunter2")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"hunter2"
+    assert [e["action"] for e in logged(tmp_path)][-3:] == ["kms:CreateAlias", "kms:Encrypt", "kms:Decrypt"]
+
+
+def test_kms_policy_on_a_key_meets_its_alias_its_arn_and_its_ciphertext(tmp_path):
+    """A Deny on one key's ARN: by key id, key ARN, alias name, alias ARN, and Decrypt with no KeyId
+    (the key read from the ciphertext, as moto reads it)."""
+    internet = clients(tmp_path, "kms", INTERNET)
+    key = internet.create_key()["KeyMetadata"]
+    internet.create_alias(AliasName="alias/secret", TargetKeyId=key["KeyId"])
+    blob = internet.encrypt(KeyId=key["KeyId"], Plaintext=b"s")["CiphertextBlob"]
+    kms = clients(tmp_path, "kms", endpoint(ALL_BUT, {"Effect": "Deny", "Action": "kms:*", "Resource": key["Arn"]}))
+    alias_arn = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:alias/secret"
+    for key_id in (key["KeyId"], key["Arn"], "alias/secret", alias_arn):
+        with pytest.raises(ClientError) as denied:
+            kms.encrypt(KeyId=key_id, Plaintext=b"x")
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException", key_id
+    for attempt in (lambda: kms.decrypt(CiphertextBlob=blob), lambda: kms.decrypt(CiphertextBlob=blob, KeyId="alias/other")):
+        with pytest.raises(ClientError) as denied:
+            attempt()
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert key["Arn"] in denied.value.response["Error"]["Message"]
+    with pytest.raises(ClientError) as moved:  # pointing the alias elsewhere needs the key too
+        kms.update_alias(AliasName="alias/secret", TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
+    assert moved.value.response["Error"]["Code"] == "AccessDeniedException"
+
+
+def test_kms_decrypt_naming_another_key_than_its_ciphertexts(tmp_path):
+    """An allowed KeyId does not unlock a ciphertext of a denied key: moto decrypts with the
+    ciphertext's key, so the front authorizes that one."""
+    internet = clients(tmp_path, "kms", INTERNET)
+    secret = internet.create_key()["KeyMetadata"]
+    open_key = internet.create_key()["KeyMetadata"]
+    blob = internet.encrypt(KeyId=secret["KeyId"], Plaintext=b"s")["CiphertextBlob"]
+    kms = clients(tmp_path, "kms", endpoint({"Effect": "Allow", "Action": "kms:*", "Resource": open_key["Arn"]}))
+    with pytest.raises(ClientError) as denied:
+        kms.decrypt(CiphertextBlob=blob, KeyId=open_key["KeyId"])
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "because no VPC endpoint policy allows the kms:Decrypt action" in denied.value.response["Error"]["Message"]

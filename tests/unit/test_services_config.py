@@ -80,7 +80,7 @@ def test_dynamodb_front_holds_tables(tmp_path):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"service": "kms"}, "service: 'kms' is not one of s3, dynamodb, sqs, sts, secretsmanager"),
+        ({"service": "sns"}, "service: 'sns' is not one of s3, dynamodb, sqs, sts, secretsmanager, kms"),
         ({"service": "dynamodb"}, "buckets: a dynamodb front holds tables, not buckets"),
         ({"region": "mars-1"}, "region: unknown region 'mars-1' (known: ap-northeast-2, us-east-1)"),
         ({"ingresses": []}, "ingresses: at least one ingress is needed"),
