@@ -320,3 +320,19 @@ def test_vpclab_plan_lists_the_names_a_learner_cannot_guess():
     text = plan_text(compile_plan(load(topology())))
     assert f"    {names.endpoint_dns_name(VPCE, 's3', REGION)} -> 10.0.2.254, 10.0.12.254 (vpce)" in text
     assert "    s3.ap-northeast-2.amazonaws.com -> 10.0.2.254, 10.0.12.254 (private-dns)" in text
+
+
+@pytest.mark.parametrize(
+    "config, code, text",
+    [
+        ("{subnet: private-a}", "MissingParameter", "needs 'ipv4'"),
+        ("{subnet: private-a, ipv4: 10.0.2.300}", "InvalidParameterValue", "'10.0.2.300' is not a valid IPv4 address"),
+        ("{subnet: private-a, ipv4: 10.0.2.9, ipv6: '::1'}", "UnknownParameter", "unknown key 'ipv6'"),
+        ("{subnet: private-a, ipv4: 10.0.2.9}, {subnet: private-a, ipv4: 10.0.2.10}", "InvalidParameter", "configured twice"),
+    ],
+)
+def test_a_bad_subnet_configuration_is_named_at_its_line(config, code, text):
+    with pytest.raises(TopologyError) as caught:
+        load(topology(f",\n          subnet_configurations: [{config}]"))
+    problem = caught.value.problems[0]
+    assert (problem.code, problem.line) == (code, 9) and text in problem.message, problem
