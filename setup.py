@@ -8,7 +8,10 @@ setup(
     description="A packet-level lab for AWS VPC endpoints, built from Linux network namespaces",
     python_requires=">=3.11",
     packages=find_packages(include=["lab", "lab.*"]),
-    package_data={"lab": ["data/*.yaml", "data/demo/*.yaml", "data/policies/*.json"]},
+    package_data={
+        "lab": ["data/*.yaml", "data/demo/*.yaml", "data/policies/*.json"],
+        "lab.report": ["templates/*.j2", "templates/*.css"],
+    },
     install_requires=[
         "ruamel.yaml>=0.18",
         "scapy>=2.6",
@@ -23,6 +26,7 @@ setup(
         "cryptography>=42",
         "dnslib>=0.9.24",
         "graphviz>=0.20",
+        "jinja2>=3.1",
     ],
     extras_require={
         "test": [
@@ -33,6 +37,7 @@ setup(
             "mypy>=1.15",
             "jsonschema>=4.20",
             "xmlschema>=3.0",
+            "playwright>=1.50",
         ]
     },
     entry_points={"console_scripts": ["vpclab = lab.cli.main:entry_point"]},

@@ -18,6 +18,12 @@ apt_packages=(
   ethtool procps graphviz
   ca-certificates python3 python3-venv python3-setuptools
 )
+# Chromium, for the HTML report's browser test: Debian ships it as a deb; Ubuntu 24.04 only as a
+# snap (its deb is a stub that installs the snap, which containers and CI cannot run), so there
+# the test skips and says why.
+if [ "$(. /etc/os-release && echo "${ID:-}")" = debian ]; then
+  apt_packages+=(chromium)
+fi
 
 log() { printf 'provision: %s\n' "$*" >&2; }
 

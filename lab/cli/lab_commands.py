@@ -1,4 +1,5 @@
-"""The verbs that build real labs (root): up, trace, clean, inspect."""
+"""The verbs that build real labs (root): up, trace, run, clean; and those that read what they
+kept (no root): inspect, runs."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def add_trace(verbs) -> None:
     p.add_argument("--port", type=port, default=443, help="destination TCP port (default 443)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--keep", metavar="DIR", help="keep captures, logs and the plan in DIR")
+    p.add_argument("--html", metavar="FILE", help="also write the trace as an HTML page (the path drawn on the topology)")
     p.set_defaults(run=run_trace)
 
 
@@ -49,8 +51,13 @@ def run_trace(args: argparse.Namespace) -> int:
 
     topology, plan = planned(args.file)
     predicted = explain(topology, plan, args.source, args.target, args.port)
+    if args.html:
+        writable(args.html, "--html")
+    remember_kept(args.keep, plan.source, "trace", f"{args.source} -> {args.target} port {args.port}")
     with running_lab(plan, args.keep) as lab:
         result = trace(lab, predicted, args.source, args.target, args.port)
+    if args.html:
+        write_trace_html(args.html, topology, plan, result, args.keep)
     if args.json:
         print_json(result.to_dict(args.keep))
     else:
@@ -75,9 +82,34 @@ def run_up(args: argparse.Namespace) -> int:
         from lab.cli.prompt import LabPrompt as prompt
 
     topology, plan = planned(args.file)
-    with running_lab(plan, args.keep) as lab:
-        prompt(topology, plan, lab).cmdloop()
+    remember_kept(args.keep, plan.source, "up", "the vpclab prompt")
+    shown = None  # the run directory, once the prompt's greeting has named it
+    try:
+        with running_lab(plan, args.keep) as lab:
+            shown = lab.run_dir
+            prompt(topology, plan, lab).cmdloop()
+    finally:
+        if shown is not None:
+            print(farewell(str(shown), args.keep))
     return 0
+
+
+def farewell(run_dir: str, keep: str | None) -> str:
+    """What became of the run directory the prompt showed: kept, or removed with the lab."""
+    if keep:
+        return f"vpclab: the lab is removed; its captures, logs and plan are kept in {run_dir} (vpclab inspect {run_dir})"
+    return (
+        f"vpclab: the lab is removed, and its run directory {run_dir} (captures, logs) with it; "
+        "to keep them, start it with --keep DIR"
+    )
+
+
+def remember_kept(keep: str | None, topology: str, command: str, what: str) -> None:
+    """A run kept with --keep joins `vpclab runs`' list (`topology`: its file)."""
+    if keep:
+        from lab.realize.runs import kept, remember
+
+        remember(kept(keep, topology, command, what))
 
 
 def add_clean(verbs) -> None:
@@ -137,7 +169,31 @@ def run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-VERBS = [add_up, add_trace, add_clean, add_inspect]
+def add_runs(verbs) -> None:
+    p = verbs.add_parser("runs", help="the run directories kept with --keep: topology, age, what ran (no root)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run_runs)
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from lab.realize.runs import age, kept_runs
+
+    runs, dropped = kept_runs()
+    if args.json:
+        print_json([asdict(r) for r in runs])
+        return 0
+    for line in dropped:
+        print(f"vpclab: {line}", file=sys.stderr)
+    if not runs:
+        print("no kept run (vpclab run, trace and up keep one with --keep DIR)")
+    for r in runs:
+        print(f"{r.run_dir}  {r.topology}  {age(r.started)} ago  vpclab {r.command}: {r.what}")
+    return 0
+
+
+VERBS = [add_up, add_trace, add_clean, add_inspect, add_runs]
 
 
 def add_run(verbs) -> None:
@@ -146,6 +202,9 @@ def add_run(verbs) -> None:
     p.add_argument("--json", action="store_true", help="the results as JSON (docs/result.schema.json), printed at the end")
     p.add_argument(
         "--junit", metavar="FILE", help="also write the results as JUnit XML: a testsuite per file, a testcase per step"
+    )
+    p.add_argument(
+        "--html", metavar="FILE", help="also write an HTML report: every step's path drawn on the topology, its hops and stops"
     )
     p.add_argument("--keep", metavar="DIR", help="keep each run's captures in DIR/<scenario name>")
     p.set_defaults(run=run_scenarios)
@@ -159,8 +218,9 @@ def run_scenarios(args: argparse.Namespace) -> int:
     from lab.scenario.runner import run_scenario
 
     scenarios = load_scenarios(args.files)
-    if args.junit:
-        writable(args.junit, "--junit")
+    for option in ("junit", "html"):
+        if getattr(args, option):
+            writable(getattr(args, option), f"--{option}")
     paint = palette_for(sys.stdout)
     heading, step = (lambda s, _: scenario_heading(s, paint)), (lambda r: step_text(r, paint))
     observer = None if args.json else LiveRun(sys.stdout, heading, step, is_terminal(sys.stdout), paint)
@@ -169,12 +229,15 @@ def run_scenarios(args: argparse.Namespace) -> int:
         with terminated_cleanly(), observer or nullcontext():
             for file, scenario in zip(args.files, scenarios):
                 keep = Path(args.keep) / Path(file).stem if args.keep else None
+                remember_kept(str(keep) if keep else None, scenario.topology.file, "run", scenario.name)
                 results.append(run_scenario(scenario, keep, observer))
                 if observer:
                     print(scenario_end(results[-1], paint))
     finally:
         if args.junit and results:
             write_junit(args.junit, results)
+        if args.html and results:
+            write_html(args.html, results, args.files)
     if args.json:
         print_json([r.to_dict() for r in results])
     else:
@@ -196,6 +259,26 @@ def write_junit(path: str, results: list) -> None:
     from lab.report.junit import junit_xml
 
     Path(path).write_text(junit_xml(results), encoding="utf-8")
+
+
+def write_html(path: str, results: list, files: list[str]) -> None:
+    """The report, and beside it each kept run's traced steps' packets (lab.report.pcap_slices)."""
+    from lab.report.html import html_page, run_report
+    from lab.report.pcap_slices import SliceWriter
+
+    numbers = range(1, len(results) + 1)
+    slices = SliceWriter(
+        Path(path), {i: r.run_dir for i, r in zip(numbers, results)}, {i: Path(f).stem for i, f in zip(numbers, files)}
+    )
+    Path(path).write_text(html_page(run_report(results, slices)), encoding="utf-8")
+
+
+def write_trace_html(path: str, topology, plan, result, keep: str | None) -> None:
+    from lab.report.html import html_page, trace_report
+    from lab.report.pcap_slices import SliceWriter
+
+    slices = SliceWriter(Path(path), {1: keep}, {1: Path(plan.source).stem})
+    Path(path).write_text(html_page(trace_report(topology, plan, result, keep, slices)), encoding="utf-8")
 
 
 def load_scenarios(files: list[str]) -> list:
