@@ -26,6 +26,7 @@ from lab.model.validate import effective_routes, route_targets
 from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.dns import resolve
 from lab.plan.names import INTERNET, INTERNET_CLIENT
+from lab.plan.nftables import SERVICE_PORTS
 from lab.plan.types import Ingress, Plan, ServiceFront
 from lab.results import MAX_HOPS, AuthorizedRequest, DnsAnswer, Hop, Outcome, ServiceSaw, StopReason, Translation
 
@@ -395,6 +396,15 @@ class Walker:
         self.cross(vpc.name, from_subnet, entered.subnet if entered else None)
         self.leave_eni(vpc.name)
         allowed = self.reach_eni(vpc.name, node.name)
+        if node.kind == "interface-endpoint" and self.port not in SERVICE_PORTS:
+            self.path.append(self.node_hop(node.name, allowed))
+            raise Stop(
+                Outcome.TIMEOUT,
+                "INTERFACE_ENDPOINT_PORT_NOT_SERVED",
+                node.aws_id or node.name,
+                f"the ENI of an interface endpoint forwards only ports {' and '.join(map(str, SERVICE_PORTS))} to its "
+                f"service; nothing answers on {self.port}",
+            )
         if node.kind == "interface-endpoint":
             front, ingress = self.plan.front_of(node.name)
             self.path.append(self.node_hop(node.name, "; ".join(filter(None, (f"ENI of {ingress.label}", allowed)))))

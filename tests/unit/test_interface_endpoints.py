@@ -15,6 +15,7 @@ import textwrap
 
 import pytest
 
+from lab.analysis.explain import explain
 from lab.errors import TopologyError
 from lab.model import regions
 from lab.model.endpoint_names import endpoint_name_parts
@@ -25,6 +26,7 @@ from lab.plan import names
 from lab.plan.compile import compile_plan
 from lab.plan.dns import certificate_names, resolve
 from lab.report.text import plan_text
+from lab.results import Outcome
 from lab.services.ca import make_lab_ca
 from tests.unit.test_services_ca import handshake
 
@@ -336,3 +338,19 @@ def test_a_bad_subnet_configuration_is_named_at_its_line(config, code, text):
         load(topology(f",\n          subnet_configurations: [{config}]"))
     problem = caught.value.problems[0]
     assert (problem.code, problem.line) == (code, 9) and text in problem.message, problem
+
+
+def test_explain_stops_at_the_eni_for_a_port_it_does_not_serve():
+    """Packets say so (INTERFACE_ENDPOINT_PORT_NOT_SERVED, scenarios/interface-private-dns-off.yaml);
+    explain predicted the service answering on any port."""
+    text = topology(
+        ", security_groups: [open]",
+        vpc="security_groups: {open: {description: all from the VPC, ingress: [{protocol: all, cidr: 10.0.0.0/16}]}}",
+    )
+    t = load(text)
+    plan = compile_plan(t)
+    stopped = explain(t, plan, "app1", "10.0.2.254", 22)
+    assert stopped.explanation and stopped.explanation.code == "INTERFACE_ENDPOINT_PORT_NOT_SERVED"
+    assert (stopped.outcome, stopped.reachable) == (Outcome.TIMEOUT, False)
+    assert [h.node for h in stopped.path][-1] == "app-s3-if-a"
+    assert explain(t, plan, "app1", "10.0.2.254", 443).outcome == Outcome.OK
