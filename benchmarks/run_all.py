@@ -20,6 +20,8 @@ BENCHMARKS = [  # (script, needs root, time limit in s)
     ("bench_bringup.py", True, 300),
     ("bench_scale.py", True, 900),
     ("bench_throughput.py", True, 300),
+    ("bench_interface_endpoint.py", True, 300),
+    ("bench_security_groups.py", True, 600),
     ("bench_analysis.py", False, 120),
 ]
 
