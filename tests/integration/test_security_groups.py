@@ -151,3 +151,68 @@ def counted_since(lab, before: dict[str, list[dict]]) -> dict[str, int]:
     router = "shop-router"
     added = added_since({router: before[router]}, {router: drop_counters(lab)[router]})[router]
     return {c["comment"]: c["packets"] for c in added}
+
+
+def test_a_tracked_connection_survives_removing_the_rule_that_admitted_it(lab, tmp_path):
+    """AWS: changing a rule does not interrupt the tracked connections it admitted; new ones are
+    judged by the rules now (security-group-connection-tracking.html). The router's rule tables are
+    replaced in one nft transaction, its conntrack table is not."""
+    server = lab.node("app1").popen([sys.executable, "-c", ECHO], stdout=subprocess.PIPE, text=True)
+    lab.own(server.pid, "echo server in app1")
+    client = lab.node("web1").popen(
+        [sys.executable, "-u", "-c", HELD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lab.own(client.pid, "held client in web1")
+    try:
+        server.stdout.readline()
+        assert ask(client) == "ping"
+        replace_filters(lab, without_rule(lab, "app", 0), tmp_path)  # group app no longer admits 8080
+        try:
+            assert ask(client) == "ping"  # the held connection still carries data both ways
+            seen = send(lab, "web1", "10.0.2.10", 8080)  # a new one is judged by the rules now
+            assert seen.outcome == "timeout" and seen.reason.code == SG
+        finally:
+            replace_filters(lab, lab.plan, tmp_path)
+    finally:
+        for proc in (client, server):
+            proc.kill()
+            proc.wait()
+
+
+HELD = """
+import socket, sys
+s = socket.create_connection(("10.0.2.10", 8080), timeout=5)
+for line in sys.stdin:
+    s.sendall(b"ping")
+    print(s.recv(10).decode(), flush=True)
+"""
+
+
+def ask(client) -> str:
+    client.stdin.write("go\n")
+    client.stdin.flush()
+    return client.stdout.readline().strip()
+
+
+def without_rule(lab, group: str, index: int):
+    """The running plan, but for group `group` of VPC shop without its `index`th ingress rule."""
+    from dataclasses import replace
+
+    from lab.model.loader import load_topology
+    from lab.plan.compile import compile_plan
+
+    topology = load_topology(lab.plan.source)
+    vpc = topology.vpcs["shop"]
+    sg = vpc.security_groups[group]
+    groups = dict(vpc.security_groups) | {group: replace(sg, ingress=sg.ingress[:index] + sg.ingress[index + 1 :])}
+    return compile_plan(replace(topology, vpcs=dict(topology.vpcs) | {"shop": replace(vpc, security_groups=groups)}))
+
+
+def replace_filters(lab, plan, tmp_path) -> None:
+    """The router's security tables from `plan`, swapped for the running ones in one transaction."""
+    ruleset = plan.router("shop").nftables
+    filters = ruleset[ruleset.index("table ip vpc_filters") :]
+    path = tmp_path / "filters.nft"
+    path.write_text("delete table ip vpc_filters\ndelete table bridge eni_check\n" + filters)
+    out = lab.node("shop-router").cmd(f"nft -f {path} && echo LOADED")
+    assert "LOADED" in out, out
