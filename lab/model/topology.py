@@ -209,7 +209,10 @@ def private_dns_only_for_inbound_resolver(vpc: Vpc, ep: Endpoint) -> bool:
     VPC's own clients on the service's public names (and so on the gateway endpoint). As written,
     else AWS's default: on for a private-DNS endpoint whose VPC also has a gateway endpoint for the
     service (https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html,
-    "Private DNS"; https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DnsOptionsSpecification.html)."""
+    "Private DNS"; https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DnsOptionsSpecification.html).
+    S3's guide states the default; DynamoDB, the other service with both kinds of endpoint, gets the
+    same, as the API reference describes the option for every such service (DynamoDB's default is
+    not stated there: uncertain)."""
     if ep.private_dns_only_for_inbound_resolver_endpoint is not None:
         return ep.private_dns_only_for_inbound_resolver_endpoint
     gateways = {(e.service, e.region) for e in vpc.endpoints.values() if e.type == "gateway"}
