@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -42,6 +41,8 @@ from common import (  # noqa: E402
     leftovers,
     machine,
     median,
+    nft,
+    open_front_port,
     require_root,
     scratch_dir,
     table,
@@ -83,26 +84,8 @@ def open_port(lab: Lab, plan: Plan) -> tuple[str, str]:
         "table ip bench {\n  chain prerouting {\n    type nat hook prerouting priority dstnat - 1; policy accept;\n"
         f'    iifname "eth0" tcp dport {PORT} dnat ip to {front.addresses[0]}\n  }}\n}}\n',
     )
-    nft(
-        lab.node(front.node),
-        "".join(
-            f'add element ip service_front ingress_redirect {{ "{i.iface}" . {PORT} : {PORT} }}\n'
-            f'add element ip service_front ingress_ports {{ "{i.iface}" . {PORT} }}\n'
-            for i in front.ingresses
-        ),
-    )
+    open_front_port(lab, front, PORT)
     return eni.name, str(plan.eni_address(eni.name))
-
-
-def nft(node, script: str) -> None:
-    path = Path(tempfile.mkstemp(prefix="bench-nft-", suffix=".nft")[1])
-    try:
-        path.write_text(script)
-        out = node.cmd(f"nft -f {path}; echo rc=$?")
-    finally:
-        path.unlink()
-    if not out.strip().endswith("rc=0"):
-        raise RuntimeError(f"nft in {node.name}: {out.strip()}")
 
 
 def bench_lab(scratch: Path, runs: int, seconds: int, pids: list[Owned], tags: list[str]) -> list:

@@ -12,7 +12,8 @@ iperf3, one TCP stream, `--runs` tests of `--seconds` each per path, median Gbit
   internet gateway, internet;
 * (c) gateway-endpoint path, topologies/gateway-endpoint.yaml: app1 -> 52.219.60.10:5201, the S3
   front's address, so the route table's prefix-list route takes it through the endpoint node
-  (`iperf3 -s` in the S3 front node; its nftables redirect only ports 80 and 443);
+  (`iperf3 -s` in the S3 front node, which serves only 80 and 443 and resets the rest: port 5201 is
+  added to its redirect map and ingress-port set, `common.open_front_port`, so it is served alike);
 * per path, a kernel chain with the same forwarding steps and nothing of vpclab (`chain_baseline`):
   what this kernel itself gives for that many hops, and so how much of the gap to one veth pair
   is vpclab's (nftables, policy routing, conntrack) and how much is the path's length.
@@ -40,6 +41,7 @@ from common import (  # noqa: E402
     leftovers,
     machine,
     median,
+    open_front_port,
     owned,
     plan_of,
     require_root,
@@ -124,8 +126,22 @@ def bench_lab(topology: str, scratch: Path, runs: int, seconds: int, pids: list[
     with Lab(plan, run_dir) as lab:
         tags.append(lab.tag)
         pids += list(lab.state.nodes.values()) + lab.state.processes
+        # In a service front iperf3 -s listens on every address: its redirect delivers to the ingress link's own.
+        listen: dict[str, str] = {}
+        for front in (f for f in plan.services if f.node in {server for _, _, server, _ in PATHS[topology]}):
+            open_front_port(lab, front, 5201)  # the front resets any port but 80 and 443
+            listen[front.node] = "0.0.0.0"
         for label, client, server, address in PATHS[topology]:
-            result = iperf3_runs(lab.node(client), lab.node(server), address, scratch, runs=runs, seconds=seconds, own=lab.own)
+            result = iperf3_runs(
+                lab.node(client),
+                lab.node(server),
+                address,
+                scratch,
+                runs=runs,
+                seconds=seconds,
+                own=lab.own,
+                bind=listen.get(server),
+            )
             results.append((label, "on", result))
         stats = {c.node.name: c.stop() for c in lab.captures}
         pcaps = sum(p.stat().st_size for p in (run_dir / "captures").glob("*.pcap"))
@@ -135,7 +151,16 @@ def bench_lab(topology: str, scratch: Path, runs: int, seconds: int, pids: list[
             flush=True,
         )
         for label, client, server, address in PATHS[topology]:
-            result = iperf3_runs(lab.node(client), lab.node(server), address, scratch, runs=runs, seconds=seconds, own=lab.own)
+            result = iperf3_runs(
+                lab.node(client),
+                lab.node(server),
+                address,
+                scratch,
+                runs=runs,
+                seconds=seconds,
+                own=lab.own,
+                bind=listen.get(server),
+            )
             results.append((label, "off", result))
         pids += lab.state.processes
     return results

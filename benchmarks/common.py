@@ -241,6 +241,35 @@ def iperf3_runs(
     return result
 
 
+def nft(node, script: str) -> None:
+    """`script` loaded by `nft -f` in `node` (through a file: node shells take one line at a time)."""
+    fd, name = tempfile.mkstemp(prefix="bench-", suffix=".nft")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(script)
+        out = node.cmd(f"nft -f {path}; echo rc=$?")
+    finally:
+        path.unlink()
+    if not out.strip().endswith("rc=0"):
+        raise RuntimeError(f"nft in {node.name}: {out.strip()}")
+
+
+def open_front_port(lab, front, port: int) -> None:
+    """A service front serves `port` as it serves 80 and 443: the pair (ingress link, port) joins its
+    redirect map and its ingress-port set for every ingress (lab.plan.nftables.service_front), so a
+    connection to `port` takes the very lookups a request takes, and reaches a server listening on
+    `port` in the front (the front itself listens on 80 and 443 only; anything else it resets)."""
+    nft(
+        lab.node(front.node),
+        "".join(
+            f'add element ip service_front ingress_redirect {{ "{i.iface}" . {port} : {port} }}\n'
+            f'add element ip service_front ingress_ports {{ "{i.iface}" . {port} }}\n'
+            for i in front.ingresses
+        ),
+    )
+
+
 def leftovers(procs: list[Owned], tags: list[str]) -> list[str]:
     """What would prove a benchmark left something behind: one of its processes alive (pid and start
     time: on a busy machine a pid is soon someone else's), a state file of one of its labs (other
