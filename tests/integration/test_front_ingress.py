@@ -39,8 +39,10 @@ vpcs:
     nat_gateways: {nat-a: {subnet: public-a}}
     endpoints:
       s3-gw: {type: gateway, service: s3, route_tables: [isolated]}
-      s3-if: {type: interface, service: s3, subnets: [private-a], private_dns: false}
+      s3-if: {type: interface, service: s3, subnets: [private-a], private_dns: false, security_groups: [any-tcp]}
     peering: {app-peer: {peer_vpc: peer}}
+    security_groups:  # every TCP port from both VPCs: the ENI itself must be what serves only 80 and 443
+      any-tcp: {description: any TCP port, ingress: [{protocol: tcp, ports: 1-65535, cidr: 10.0.0.0/8}]}
     instances:
       web1: {subnet: public-a, public_ip: true}
       app1: {subnet: private-a}
