@@ -102,8 +102,8 @@ class ApiFront:
             raise ApiError("UnknownOperationException", f"Unknown operation {target}")
         try:
             params = json.loads(body or b"{}", object_pairs_hook=unique_keys)
-        except ValueError as e:
-            raise ApiError("SerializationException", f"Malformed JSON body: {e}") from None
+        except (ValueError, RecursionError) as e:  # nested past Python's limit: refused, not a traceback
+            raise ApiError("SerializationException", f"Malformed JSON body: {str(e)[:200]}") from None
         if not isinstance(params, dict):
             raise ApiError("SerializationException", "The body must be a JSON object")
         return self.checked(Call(operation, "json", params))

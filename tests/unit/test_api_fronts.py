@@ -22,7 +22,7 @@ from lab.services.api_front import ApiFront
 from lab.services.catalog import SERVICES, operation_names
 from lab.services.config import Ingress
 from lab.services.front import service_app
-from signing import call, signed_environ
+from signing import call, environ, signed_environ
 
 REGION = "ap-northeast-2"
 VPCE, VPC = "vpce-0a1b2c3d4e5f60718", "vpc-0a1b2c3d4e5f60718"
@@ -343,3 +343,20 @@ def test_kms_decrypt_naming_another_key_than_its_ciphertexts(tmp_path):
         kms.decrypt(CiphertextBlob=blob, KeyId=open_key["KeyId"])
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "because no VPC endpoint policy allows the kms:Decrypt action" in denied.value.response["Error"]["Message"]
+
+
+def test_a_body_nested_past_pythons_limit_is_refused_not_a_traceback(tmp_path):
+    deep = b'{"a":' * 100000 + b"1" + b"}" * 100000
+    app = front_app("sqs", REGION, INTERNET, tmp_path / "requests.jsonl")
+    answer = call(app, signed_environ("POST", SQS_URL, deep, {"X-Amz-Target": "AmazonSQS.ListQueues"}, service="sqs"))
+    assert answer.status_code == 400 and "SerializationException" in answer.headers["x-amzn-query-error"]
+
+
+def test_a_presigned_sts_url_is_good_for_its_signed_method_only(tmp_path):
+    """botocore presigns a query-protocol call for its HTTP method (POST), its parameters in the URL."""
+    sts = client(front_app("sts", REGION, INTERNET, tmp_path / "requests.jsonl"), "sts", REGION)
+    url = sts.generate_presigned_url("get_caller_identity", ExpiresIn=60)
+    app = front_app("sts", REGION, INTERNET, tmp_path / "requests.jsonl")
+    assert call(app, environ("POST", url)).status_code == 200
+    refused = call(app, environ("GET", url))
+    assert refused.status_code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in refused.get_data()
