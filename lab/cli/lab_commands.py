@@ -95,9 +95,15 @@ def run_up(args: argparse.Namespace) -> int:
 
 
 def farewell(run_dir: str, keep: str | None) -> str:
-    """What became of the run directory the prompt showed: kept, or removed with the lab."""
+    """What became of the run directory the prompt showed: kept, removed with the lab, or (a
+    teardown that failed half-way) still there although it was not to be kept."""
     if keep:
         return f"vpclab: the lab is removed; its captures, logs and plan are kept in {run_dir} (vpclab inspect {run_dir})"
+    if Path(run_dir).exists():
+        return (
+            f"vpclab: the run directory {run_dir} is still there although it was not to be kept "
+            "(the teardown did not finish): run vpclab clean, or delete it"
+        )
     return (
         f"vpclab: the lab is removed, and its run directory {run_dir} (captures, logs) with it; "
         "to keep them, start it with --keep DIR"

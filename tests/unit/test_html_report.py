@@ -21,9 +21,10 @@ from test_analysis_paths import APP1, APP1_PORT, NO_DROPS, S3, handshake, out_vi
 from lab.analysis.paths import observed_path
 from lab.analysis.pcapread import LINKTYPE_LINUX_SLL2, read_pcap
 from lab.analysis.run import load_run
+from lab.cli.lab_commands import farewell
 from lab.cli.main import main
 from lab.realize import runs
-from lab.report.html import NOT_KEPT, html_page, run_report, safe_svg
+from lab.report.html import NOT_KEPT, html_page, run_report, safe_svg, trace_report
 from lab.report.pcap_slices import SliceWriter
 from lab.results import CommandResult, Hop, Outcome
 from run_results import FAILURE, scenario_result
@@ -220,3 +221,26 @@ def test_html_to_a_path_that_cannot_be_written_is_refused_before_any_lab(tmp_pat
     code = main(["run", "--html", str(tmp_path / "no" / "r.html"), "scenarios/gateway-endpoint.yaml"])
     assert code == 2
     assert capsys.readouterr().err.startswith(f"vpclab: --html {tmp_path / 'no' / 'r.html'}: cannot write there")
+
+
+def test_up_says_where_the_run_directory_it_showed_went(tmp_path):
+    kept, gone, left = tmp_path / "kept", tmp_path / "gone", tmp_path / "left"
+    left.mkdir()
+    assert farewell(str(kept), str(kept)).endswith(f"kept in {kept} (vpclab inspect {kept})")
+    assert farewell(str(gone), None).startswith(f"vpclab: the lab is removed, and its run directory {gone} (captures, logs)")
+    assert "still there although it was not to be kept" in farewell(str(left), None)
+
+
+def test_a_trace_report_is_one_step_failed_when_the_packets_disagree():
+    result = scenario_result()
+    trace = result.steps[1].observed
+    trace.disagreements = ["predicted hops a -> b; observed a -> c"]
+    report = trace_report(result.scenario.topology, result.plan, trace, None, None)
+    (step,) = report.steps
+    assert not report.passed and step.failures == (
+        "the observed path disagrees with the prediction: predicted hops a -> b; observed a -> c",
+    )
+    page = html_page(report)
+    (article,) = step_articles(page)
+    assert "failed" in article["class"] and article["groups"].count("edge hop observed-hop") == len(trace.observed.path) - 1
+    assert f"vpclab trace --from {trace.source} --to {trace.target} --port {trace.port}" in page and "--keep DIR" in page
