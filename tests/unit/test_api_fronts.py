@@ -10,6 +10,8 @@ import json
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from moto.secretsmanager.models import secretsmanager_backends
 from moto.sqs.models import sqs_backends
 
@@ -360,3 +362,55 @@ def test_a_presigned_sts_url_is_good_for_its_signed_method_only(tmp_path):
     assert call(app, environ("POST", url)).status_code == 200
     refused = call(app, environ("GET", url))
     assert refused.status_code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in refused.get_data()
+
+
+# -- the front and moto agree on the queue -------------------------------------------------------
+
+QUEUE_URL_PARTS = st.lists(
+    st.sampled_from(
+        [
+            "https://",
+            "http://",
+            "sqs.ap-northeast-2.amazonaws.com",
+            "localhost",
+            "/",
+            "//",
+            ACCOUNT_ID,
+            "999999999999",
+            "secret-jobs",
+            "jobs",
+            "?x=/secret-jobs",
+            "#secret-jobs",
+            "%2F",
+            "..",
+            ".",
+            "secret-jobs/",
+            " ",
+        ]
+    ),
+    max_size=7,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(parts=QUEUE_URL_PARTS)
+@example(parts=["https://", "sqs.ap-northeast-2.amazonaws.com", "/", ACCOUNT_ID, "/", "secret-jobs"])
+def test_no_queue_url_sends_to_the_denied_queue(tmp_path, parts):
+    """Whatever the QueueUrl, a message moto stores in secret-jobs was authorized for secret-jobs:
+    with SendMessage denied on it, it stays empty (and jobs takes only what was allowed)."""
+    for account in sqs_backends.values():
+        for backend in account.values():
+            backend.reset()
+    internet = clients(tmp_path, "sqs", INTERNET)
+    for name in ("jobs", "secret-jobs"):
+        internet.create_queue(QueueName=name)
+    secret = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:secret-jobs"
+    app = front_app(
+        "sqs",
+        REGION,
+        endpoint(ALL_BUT, {"Effect": "Deny", "Action": "sqs:SendMessage", "Resource": secret}),
+        tmp_path / "requests.jsonl",
+    )
+    body = json.dumps({"QueueUrl": "".join(parts), "MessageBody": "x"}).encode()
+    call(app, signed_environ("POST", SQS_URL, body, {"X-Amz-Target": "AmazonSQS.SendMessage"}, service="sqs"))
+    assert sqs_backends[ACCOUNT_ID][REGION].queues["secret-jobs"]._messages == []
