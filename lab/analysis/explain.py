@@ -17,12 +17,13 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import asdict, dataclass, field, replace
 
+from lab.analysis.explain_routes import lookup
 from lab.analysis.explain_security import EGRESS, INGRESS, NAT_GATEWAY_PORTS, Filters, Packet
 from lab.analysis.s3_policy import denial
 from lab.errors import UnknownName
 from lab.model import regions
-from lab.model.topology import PrefixListRef, Route, Topology, Vpc
-from lab.model.validate import effective_routes, route_targets
+from lab.model.topology import Topology, Vpc
+from lab.model.validate import route_targets
 from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.dns import resolve
 from lab.plan.names import INTERNET, INTERNET_CLIENT
@@ -96,6 +97,7 @@ class Walker:
         self.t, self.plan, self.port, self.http_path, self.signed = t, plan, port, http_path, signed
         self.filters = Filters(plan)
         self.source_eni: str | None = None  # the ENI whose groups the packet has yet to leave by
+        self.came_by: tuple[str, str] | None = None  # (vpc, route target) it entered the destination's VPC by
         if source == INTERNET_CLIENT:
             self.inst = self.vpc = None
             self.src_ip = plan.eni_address(source)
@@ -203,49 +205,39 @@ class Walker:
         raise Stop(Outcome.TIMEOUT, "ROUTING_LOOP", node, "the path loops")  # pragma: no cover
 
     def route(self, vpc: Vpc, subnet: str, dst: Addr) -> str | None:
-        """Longest prefix match in the subnet's route table; None as target means `local`."""
-        table_name = vpc.subnets[subnet].route_table
-        table = vpc.route_tables.get(table_name) if table_name else None
-        rtb = self.plan.route_table(vpc.name, table_name).aws_id
-        label = f"{table_name or 'main'} ({rtb})"
-        best: tuple[tuple[int, int], Route | None, str] = (
-            ((vpc.cidr.prefixlen, 2), None, "local") if dst in vpc.cidr else ((-1, 0), None, "")
-        )
-        for route in effective_routes(vpc, table) if table else []:
-            for prefix in self.prefixes(route):
-                if dst in prefix:
-                    rank = (prefix.prefixlen, 1 if isinstance(route.destination, PrefixListRef) else 2)
-                    if rank > best[0]:
-                        best = (rank, route, str(prefix))
-        rank, chosen, chosen_prefix = best
-        router = self.router_hop(vpc.name, f"route table {label}")
+        """Longest prefix match in the subnet's route table (lab.analysis.explain_routes); None as
+        target means `local`."""
+        choice = lookup(self.plan, vpc, subnet, dst)
+        router = self.router_hop(vpc.name, f"route table {choice.table}")
         self.path.append(router)
-        if rank[0] < 0:
+        if not choice.found:
             raise Stop(
                 Outcome.TIMEOUT,
                 "NO_ROUTE_TO_DESTINATION",
-                rtb,
-                f"route table {label} of subnet {subnet} has no route to {dst}",
-                f"route table {label}",
+                choice.rtb,
+                f"route table {choice.table} of subnet {subnet} has no route to {dst}",
+                f"route table {choice.table}",
             )
-        self.path[-1] = replace(
-            router, detail=f"{router.detail}: {chosen_prefix if chosen is None else self.describe(chosen, chosen_prefix)}"
-        )
-        return None if chosen is None else chosen.target
+        self.path[-1] = replace(router, detail=f"{router.detail}: {choice.text}")
+        return choice.target
 
-    @staticmethod
-    def prefixes(route: Route) -> tuple[ipaddress.IPv4Network, ...]:
-        dest = route.destination
-        if isinstance(dest, PrefixListRef):
-            return regions.region(dest.region).services[dest.service].ranges
-        return (dest,)
-
-    def describe(self, route: Route, prefix: str) -> str:
-        dest = route.destination
-        if isinstance(dest, PrefixListRef):
-            pl_name = regions.region(dest.region).services[dest.service].prefix_list_name
-            return f"{dest.pl_id} ({pl_name}, {prefix}) -> {route.target}"
-        return f"{prefix} -> {route.target}"
+    def route_back(self, vpc: Vpc, address: Addr) -> None:
+        """The reply leaves by the route table of the destination's subnet: where the request came
+        in from a peering connection or the internet gateway, that table needs a route back to the
+        client (a peering needs routes on both sides), or the reply dies in the router."""
+        came_by, owner = self.came_by, self.plan.subnet_acl_at(vpc.name, address)
+        if came_by is None or came_by[0] != vpc.name or owner is None:
+            return
+        choice, client = lookup(self.plan, vpc, owner.subnet, self.packet.source), self.packet.source
+        if choice.found and choice.target == came_by[1]:
+            return
+        table = f"route table {choice.table} of subnet {owner.subnet}"
+        if not choice.found:
+            code, why = "NO_ROUTE_TO_DESTINATION", f"has no route back: {table} has no route to {client}"
+        else:  # AWS routes each direction by its own table: the answer goes elsewhere, the client never sees it
+            code, why = "REPLY_ROUTED_ELSEWHERE", f"is routed away: {table} sends it by {choice.text}"
+        message = f"the reply from {address} to {client} {why}, but the request came in by {came_by[1]}"
+        self.filters.block(len(self.path) - 1, StopReason(code, choice.rtb, None, message, f"route table {choice.table}"))
 
     # -- security groups and network ACLs (lab.analysis.explain_security) ------------------------
     # As in the lab's VPC router (lab.plan.security_nft): the ACLs of the subnet left and entered,
@@ -324,6 +316,7 @@ class Walker:
         )
         self.path.append(self.router_hop(public.vpc, "local"))
         self.packet = replace(self.packet, destination=public.private_ip)
+        self.came_by = (public.vpc, "igw")
         owner_subnet = self.plan.subnet_acl_at(public.vpc, public.private_ip)
         self.cross(public.vpc, None, owner_subnet.subnet if owner_subnet else None)
         if public.elastic:
@@ -335,7 +328,9 @@ class Walker:
                 nat.name,
                 "a NAT gateway does not accept connections initiated from outside",
             )
-        self.path.append(self.node_hop(public.owner, self.reach_eni(public.vpc, public.owner)))
+        allowed = self.reach_eni(public.vpc, public.owner)
+        self.route_back(self.t.vpcs[public.vpc], public.private_ip)
+        self.path.append(self.node_hop(public.owner, allowed))
         self.arrive(result)
 
     def through_gateway_endpoint(self, vpc: Vpc, name: str, src: Addr, dst: Addr, result: Explanation) -> None:
@@ -356,6 +351,7 @@ class Walker:
         self.path.append(
             self.router_hop(peer.name, f"from peering connection {pcx_id}: only vpc {peer.name}'s own addresses are reachable")
         )
+        self.came_by = (peer.name, name)
         if dst not in peer.cidr:
             raise Stop(
                 Outcome.TIMEOUT,
@@ -396,6 +392,7 @@ class Walker:
         self.cross(vpc.name, from_subnet, entered.subnet if entered else None)
         self.leave_eni(vpc.name)
         allowed = self.reach_eni(vpc.name, node.name)
+        self.route_back(vpc, dst)
         if node.kind == "interface-endpoint" and self.port not in SERVICE_PORTS:
             self.path.append(self.node_hop(node.name, allowed))
             raise Stop(

@@ -75,6 +75,12 @@ class Filters:
     def __init__(self, plan: Plan):
         self.plan = plan
         self.crossings: list[Crossing] = []
+        self.blocked: dict[int, StopReason] = {}  # path index -> why the reply dies there (no route back)
+
+    def block(self, at: int, reason: StopReason) -> None:
+        """The reply dies at the path's hop `at` before any ACL there judges it (the router drops
+        what it has no route for first)."""
+        self.blocked[at] = reason
 
     # -- security groups ------------------------------------------------------------------------
     def eni(self, node: str, direction: str, packet: Packet) -> tuple[str, StopReason | None]:
@@ -114,6 +120,9 @@ class Filters:
         with the client's port as the destination port; security groups let it through."""
         back: list[Hop] = []
         for at in range(len(path) - 1, -1, -1):
+            if at in self.blocked:
+                back.append(reversed_hop(path[at], ""))
+                return back, self.blocked[at]
             details = []
             for crossing in reversed([c for c in self.crossings if c.at == at]):
                 direction = OTHER[crossing.direction]

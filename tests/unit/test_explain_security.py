@@ -7,6 +7,8 @@ https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html).
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 from lab.analysis.explain import explain
@@ -283,3 +285,53 @@ def test_security_predictions_are_predictions_of_the_schema(source, port):
     data = run(lab(acls=acls, acl_b="strict"), source, "srv", port).to_dict()
     assert problems(data, "prediction") == []
     assert data["explanation"]["direction"] in ("ingress", "egress")
+
+
+# -- the reply's route back -------------------------------------------------------------------------
+
+
+def peered(b_routes: str):
+    """app1 (vpc app) -> b1 (vpc b, whose group lets vpc app in), over peering to-b; `b_routes`: b's table."""
+    text = f"""
+    vpcs:
+      app:
+        cidr: 10.0.0.0/16
+        subnets: {{private-a: {{cidr: 10.0.2.0/24, az: a, route_table: private}}}}
+        route_tables: {{private: [{{destination: 10.1.0.0/16, target: to-b}}]}}
+        peering: {{to-b: {{peer_vpc: b}}}}
+        instances: {{app1: {{subnet: private-a, private_ip: 10.0.2.4}}}}
+      b:
+        cidr: 10.1.0.0/16
+        subnets: {{private-a: {{cidr: 10.1.2.0/24, az: a, route_table: private}}}}
+        route_tables: {{private: {b_routes}}}
+        security_groups: {{from-app: {{ingress: [{{protocol: all, cidr: 10.0.0.0/16}}]}}}}
+        instances: {{b1: {{subnet: private-a, private_ip: 10.1.2.4, security_groups: [from-app]}}}}
+    """
+    return load_topology("inline.yaml", textwrap.dedent(text).lstrip("\n"))
+
+
+def test_a_peering_without_a_route_back_loses_the_reply():
+    """vpc-peering-routing.html: each side's route table needs a route to the other's CIDR."""
+    result = run(peered("[]"), "app1", "b1")
+    assert (result.outcome, result.reachable) == ("timeout", False)
+    x = result.explanation
+    assert (x.code, x.component, x.node) == ("NO_ROUTE_TO_DESTINATION", aws_id("rtb", "b", "private"), "b-router")
+    assert "the reply from 10.1.2.4 to 10.0.2.4 has no route back" in x.message and "came in by to-b" in x.message
+    assert "reply: b1 -> b-router -> (dropped)" in explanation_text(result)
+    assert [h.node for h in result.path] == ["app1", "app-router", "b-router", "b1"]  # the request arrived
+    assert [h.node for h in result.return_path] == ["b1", "b-router"]
+    ok = run(peered("[{destination: 10.0.0.0/16, target: to-b}]"), "app1", "b1")
+    assert ok.outcome == "ok" and [h.node for h in ok.return_path] == ["b1", "b-router", "app-router", "app1"]
+
+
+def test_a_public_ip_in_a_subnet_routed_to_a_nat_gateway_cannot_answer_the_internet():
+    """The internet gateway translates the request in; the answer follows the subnet's 0.0.0.0/0, to
+    the NAT gateway, not back to the internet gateway: the client never sees it."""
+    groups = "open: {ingress: [{protocol: tcp, port: 443, cidr: 0.0.0.0/0}]}"
+    instances = "lonely: {subnet: private-a, public_ip: true, security_groups: [open]}"
+    topology = lab(groups, instances=instances)
+    address = str(next(p.address for p in compile_plan(topology).public_ips if p.owner == "lonely"))
+    result = run(topology, "internet-client", address)
+    assert (result.outcome, result.explanation.code) == ("timeout", "REPLY_ROUTED_ELSEWHERE")
+    assert "sends it by 0.0.0.0/0 -> nat-a, but the request came in by igw" in result.explanation.message
+    assert [h.node for h in result.return_path] == ["lonely", "app-router"]
