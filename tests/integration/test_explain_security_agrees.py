@@ -13,7 +13,9 @@ from security_lab import REPO, security_lab
 
 from lab.analysis.explain import explain
 from lab.model.loader import load_topology
+from lab.plan.compile import compile_plan
 from lab.plan.names import aws_id
+from lab.realize.lab import Lab
 from lab.scenario.observe import trace
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(300)]
@@ -67,3 +69,60 @@ def test_the_reply_of_a_forgotten_ephemeral_rule_dies_where_predicted(lab, topol
     seen = trace(lab, predicted, "app1", "db1", 5432)
     assert [h.node for h in seen.observed.reply_path] == ["db1", "shop-router"]
     assert seen.observed.delivered_to == "db1"  # the request arrived; only the reply died
+
+
+PEERED = """
+vpcs:
+  app:
+    cidr: 10.0.0.0/16
+    internet_gateway: true
+    subnets:
+      public-a: {cidr: 10.0.1.0/24, az: a, route_table: public}
+      private-a: {cidr: 10.0.2.0/24, az: a, route_table: private}
+    route_tables:
+      public: [{destination: 0.0.0.0/0, target: igw}]
+      private: [{destination: 10.1.0.0/16, target: to-b}, {destination: 0.0.0.0/0, target: nat-a}]
+    nat_gateways: {nat-a: {subnet: public-a}}
+    peering: {to-b: {peer_vpc: b}}
+    security_groups: {open: {ingress: [{protocol: tcp, port: 22, cidr: 0.0.0.0/0}]}}
+    instances:
+      app1: {subnet: private-a, private_ip: 10.0.2.4}
+      lonely: {subnet: private-a, private_ip: 10.0.2.9, public_ip: true, security_groups: [open]}
+  b:
+    cidr: 10.1.0.0/16
+    subnets: {private-a: {cidr: 10.1.2.0/24, az: a, route_table: private}}
+    route_tables: {private: []}
+    security_groups: {from-app: {ingress: [{protocol: all, cidr: 10.0.0.0/16}]}}
+    instances: {b1: {subnet: private-a, private_ip: 10.1.2.4, security_groups: [from-app]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory):
+    topology = load_topology("peered.yaml", PEERED)
+    with Lab(compile_plan(topology), tmp_path_factory.mktemp("routes") / "run") as lab:
+        yield topology, lab
+
+
+def test_a_reply_without_a_route_back_over_peering_dies_where_predicted(routed):
+    """b's table has no route to vpc app: app1's SYN arrives at b1, b1's answer dies in b's router."""
+    topology, lab = routed
+    predicted = explain(topology, lab.plan, "app1", "b1", 22)
+    assert (predicted.outcome, predicted.explanation.code) == ("timeout", "NO_ROUTE_TO_DESTINATION")
+    seen = trace(lab, predicted, "app1", "b1", 22)
+    assert seen.agrees, seen.disagreements
+    assert seen.observed.delivered_to == "b1" and seen.observed.explanation.code == "NO_ROUTE_TO_DESTINATION"
+    assert [h.node for h in seen.observed.reply_path] == [h.node for h in predicted.return_path] == ["b1", "b-router"]
+
+
+def test_a_reply_routed_to_a_nat_gateway_never_reaches_the_internet_client(routed):
+    """lonely has a public IP, but its subnet's 0.0.0.0/0 leads to the NAT gateway: the answer to the
+    internet client goes there, not back through the internet gateway."""
+    topology, lab = routed
+    address = str(next(p.address for p in lab.plan.public_ips if p.owner == "lonely"))
+    predicted = explain(topology, lab.plan, "internet-client", address, 22)
+    assert (predicted.outcome, predicted.explanation.code) == ("timeout", "REPLY_ROUTED_ELSEWHERE")
+    seen = trace(lab, predicted, "internet-client", address, 22)
+    assert seen.agrees, seen.disagreements
+    assert seen.observed.delivered_to == "lonely"
+    assert "app-nat-a" in [h.node for h in seen.observed.reply_path]
