@@ -165,7 +165,7 @@ def rule_line(rule: RoutingRule) -> str:
     return f"rule add{match} table {rule.table} priority {rule.priority}"
 
 
-APPLY = {"links": "ip -batch", "ip": "ip -batch", "nft": "nft -f"}  # a node file's kind -> its tool
+APPLY = {"links": "ip -batch", "ip": "ip -batch", "nft": "nft -f", "security": "nft -f"}  # a node file's kind -> its tool
 
 
 def apply_command(name: str, files: dict[str, str], directory: Path) -> str:

@@ -326,6 +326,21 @@ class Lab:
         (self.run_dir / "plan.json").write_text(json.dumps(plan_to_dict(new_plan), indent=1))
         return changes
 
+    def change_filters(self, new_plan: Plan) -> list[str]:
+        """Swap the security tables of each VPC router whose security groups or network ACLs differ
+        in `new_plan`, one nft transaction per router (lab.plan.security_nft.filters_swap): its
+        conntrack table stays, so open connections keep flowing, as AWS's tracked ones do. Then run
+        on `new_plan`. The routers changed, by name."""
+        from lab.plan.security_nft import filters_swap
+
+        swaps = {name: filters_swap(self.plan.node(name).nftables, node.nftables) for name, node in new_plan.nodes.items()}
+        changed = {name: {"security": text} for name, text in swaps.items() if text}
+        if changed:
+            self.in_every_shell("security change of", changed)
+        self.plan = new_plan
+        (self.run_dir / "plan.json").write_text(json.dumps(plan_to_dict(new_plan), indent=1))
+        return sorted(changed)
+
     # -- helpers ----------------------------------------------------------------------------------
     def own(self, pid: int, what: str) -> None:
         self.state.processes.append(owned(pid, what))

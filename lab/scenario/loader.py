@@ -33,12 +33,15 @@ from lab.model.validate import validate
 from lab.plan.changes import associate, find_endpoint
 from lab.plan.compile import compile_plan
 from lab.plan.names import INTERNET_CLIENT
+from lab.plan.security_changes import ACTIONS as SECURITY_CHANGES
+from lab.plan.security_changes import PermissionConflict, change_permission, parse_permission
 from lab.plan.types import KINDS, Plan
 from lab.results import Outcome
 from lab.scenario.expect import resolve_address
 
-ACTIONS = ("trace", "http", "s3", "dns", "run", "associate", "disassociate")
-CHANGES = ("associate", "disassociate")  # change the running lab, as the prompt's verbs do; no node
+# change the running lab, as the prompt's verbs (and `aws ec2 authorize-security-group-...`) do; no node
+CHANGES = ("associate", "disassociate", *SECURITY_CHANGES)
+ACTIONS = ("trace", "http", "s3", "dns", "run", *CHANGES)
 OUTCOMES = tuple(Outcome)  # the one vocabulary (lab.results), in its order
 S3_OPS = ("ls", "get", "put")
 EXPECT_KEYS = ("outcome", "path", "not_via", "service_saw", "dns_answer", "status", "output_contains", "exit", "dropped_by")
@@ -52,8 +55,7 @@ APPLIES = {
     "s3": COMMAND,
     "run": COMMAND,
     "dns": COMMAND + ("dns_answer",),
-    "associate": (),
-    "disassociate": (),
+    **{change: () for change in CHANGES},
 }
 SERVICE_SAW_KEYS = ("source", "source_in", "ingress")
 ADDRESS_KINDS = ("public-ip", "elastic-ip", "private-ip")
@@ -110,11 +112,15 @@ def check_changes(file: str, topology: Topology, steps: tuple[Step, ...]) -> Non
     """Each change applies to the topology as the steps before it left it: associating what is
     already associated is found here, before a lab is built."""
     for step in (s for s in steps if s.action in CHANGES):
-        endpoint, table = step.argument.split()
         try:
-            topology = associate(topology, endpoint, table, on=step.action == "associate")
+            if step.action in SECURITY_CHANGES:
+                topology = change_permission(topology, step.action, step.argument)
+            else:
+                endpoint, table = step.argument.split()
+                topology = associate(topology, endpoint, table, on=step.action == "associate")
         except StateConflict as e:
-            raise fail(file, step.line, f"step '{step.name}': {e}", "IncorrectState") from None
+            code = e.code if isinstance(e, PermissionConflict) else "IncorrectState"
+            raise fail(file, step.line, f"step '{step.name}': {e}", code) from None
 
 
 def scenario_topology(doc: Section) -> Topology:
@@ -169,8 +175,10 @@ def parse_step(sec: Section, number: int, plan: Plan, topology: Topology) -> Ste
 
 
 def parse_change(sec: Section, number: int, action: str, argument: str, topology: Topology) -> Step:
-    """`associate: ENDPOINT ROUTE_TABLE`: a gateway endpoint and a route table the topology has.
-    Whether the association exists at that point is known only while the steps run."""
+    """`associate: ENDPOINT ROUTE_TABLE`: a gateway endpoint and a route table the topology has;
+    `authorize-ingress: GROUP --protocol tcp --port 443 --cidr 10.0.0.0/16` (and revoke-, -egress):
+    a rule of a group the topology has (lab.plan.security_changes). Whether the association or the
+    rule exists at that point is known only while the steps run."""
     if sec.has("from") or sec.has("expect"):
         key = "from" if sec.has("from") else "expect"
         raise sec.error(
@@ -178,6 +186,13 @@ def parse_change(sec: Section, number: int, action: str, argument: str, topology
             f"step {number}: {action} changes the lab, not a node: a change step takes no '{key}'",
             "InvalidParameterCombination",
         )
+    if action in SECURITY_CHANGES:
+        try:
+            parse_permission(topology, action, argument)
+        except LabError as e:
+            code = "InvalidGroup.NotFound" if isinstance(e, UnknownName) else BAD_VALUE
+            raise sec.error(action, f"step {number}: {e}", code) from None
+        return Step(sec.text("name") or f"step {number}", None, action, argument, None, {}, sec.line)
     words = argument.split()
     if len(words) != 2:
         raise sec.error(action, f"step {number}: {action} takes 'ENDPOINT ROUTE_TABLE', not '{argument}'")

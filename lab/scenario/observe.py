@@ -170,3 +170,15 @@ def change_lab(lab, topology, endpoint: str, route_table: str, on: bool):
     plan = compile_plan(changed, lab.plan.settings)  # a shortened timeout stays short
     lab.change_routes(plan)
     return changed, plan
+
+
+def change_security(lab, topology, action: str, argument: str):
+    """Authorize or revoke a security-group rule in the running lab (lab.plan.security_changes); the
+    new model and plan. Open connections stay open; new ones meet the new rules."""
+    from lab.plan.compile import compile_plan
+    from lab.plan.security_changes import change_permission
+
+    changed = change_permission(topology, action, argument)
+    plan = compile_plan(changed, lab.plan.settings)
+    lab.change_filters(plan)
+    return changed, plan

@@ -17,8 +17,8 @@ from lab.plan.types import Plan
 from lab.realize.lab import Lab
 from lab.results import RESULT_SCHEMA_VERSION, CommandResult, Outcome
 from lab.scenario.expect import as_observed, check
-from lab.scenario.loader import CHANGES, Scenario, Step, http_url, load_scenario
-from lab.scenario.observe import Trace, change_lab, trace
+from lab.scenario.loader import CHANGES, SECURITY_CHANGES, Scenario, Step, http_url, load_scenario
+from lab.scenario.observe import Trace, change_lab, change_security, trace
 
 COMMAND_TIMEOUT = 30
 
@@ -120,7 +120,11 @@ def run_steps(scenario: Scenario, plan: Plan, lab: Lab, observer: RunObserver | 
     for step in scenario.steps:
         observer.step_started(step)
         started = time.monotonic()
-        if step.action in CHANGES:
+        if step.action in SECURITY_CHANGES:
+            topology, plan = change_security(lab, scenario.topology, step.action, step.argument)
+            scenario = replace(scenario, topology=topology)
+            result = StepResult(step, CommandResult(Outcome.OK, 0, ""))
+        elif step.action in CHANGES:
             endpoint, table = step.argument.split()
             topology, plan = change_lab(lab, scenario.topology, endpoint, table, on=step.action == "associate")
             scenario = replace(scenario, topology=topology)

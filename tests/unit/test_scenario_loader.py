@@ -18,7 +18,7 @@ import pytest
 from test_invalid_corpus import rejected_as_announced
 
 from lab.errors import BadInput, TopologyError
-from lab.scenario.loader import ACTIONS, HttpUrl, Step, http_url, load_scenario
+from lab.scenario.loader import ACTIONS, CHANGES, HttpUrl, Step, http_url, load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "scenarios").glob("*.yaml"))
@@ -58,7 +58,10 @@ def test_every_shipped_scenario_loads(path):
     assert scenario.file == path and scenario.name and scenario.steps
     for step in scenario.steps:
         assert step.action in ACTIONS and step.argument
-        assert step.source in scenario.topology.instances or step.source == "internet-client"
+        if step.action in CHANGES:
+            assert step.source is None
+        else:
+            assert step.source in scenario.topology.instances or step.source == "internet-client"
 
 
 def test_a_step_is_located_at_its_list_item():
