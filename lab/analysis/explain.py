@@ -15,10 +15,11 @@ is walked back to the source: network ACLs are stateless and judge it again.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 
 from lab.analysis.explain_routes import lookup
 from lab.analysis.explain_security import EGRESS, INGRESS, NAT_GATEWAY_PORTS, Filters, Packet
+from lab.analysis.explanation import Explanation, Stop
 from lab.analysis.s3_policy import denial
 from lab.errors import UnknownName
 from lab.model import regions
@@ -29,47 +30,9 @@ from lab.plan.dns import resolve
 from lab.plan.names import INTERNET, INTERNET_CLIENT
 from lab.plan.nftables import SERVICE_PORTS
 from lab.plan.types import Ingress, Plan, ServiceFront
-from lab.results import MAX_HOPS, AuthorizedRequest, DnsAnswer, Hop, Outcome, ServiceSaw, StopReason, Translation
+from lab.results import MAX_HOPS, DnsAnswer, Hop, Outcome, ServiceSaw, StopReason, Translation
 
 Addr = ipaddress.IPv4Address
-
-
-@dataclass
-class Explanation:
-    """The prediction: `reachable` says whether the packets get to the destination (a request a
-    policy then denies did get there); `outcome` is what a client at the source would see."""
-
-    source: str
-    target: str
-    destination: str | None
-    port: int
-    reachable: bool
-    outcome: Outcome
-    path: list[Hop]
-    explanation: StopReason | None  # where and why the path stops
-    dns: DnsAnswer | None = None  # when a name was looked up
-    service_saw: ServiceSaw | None = None  # when a service was reached
-    request: AuthorizedRequest | None = None  # to S3, as S3 authorizes it
-    return_path: list[Hop] = field(default_factory=list)  # the reply's hops back, once the request arrived
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-class Stop(Exception):
-    """The packet goes no further: what the client sees, and why (explain fills in the node where
-    the reason names none: the last hop of the path)."""
-
-    def __init__(self, outcome: Outcome, code: str, component: str, message: str, rule: str | None = None):
-        super().__init__(message)
-        self.outcome, self.reason = outcome, StopReason(code, component, None, message, rule)
-
-    @classmethod
-    def dropped(cls, reason: StopReason) -> Stop:
-        """A security group or network ACL dropped it: AWS says nothing, the client times out."""
-        stop = cls(Outcome.TIMEOUT, reason.code, reason.component, reason.message, reason.rule)
-        stop.reason = reason
-        return stop
 
 
 def explain(
