@@ -16,14 +16,17 @@ from argparse import ArgumentTypeError
 from lab.analysis.explain import explain
 from lab.cli.output import port, target
 from lab.errors import LabError
+from lab.plan.security_changes import ACTIONS as SECURITY_CHANGES
 from lab.report.text import explanation_text, trace_text
-from lab.scenario.observe import change_lab, trace
+from lab.scenario.observe import change_lab, change_security, trace
 
 INTRO = """vpclab: lab {tag} is up ({nodes} nodes); captures in {run_dir}/captures.
   NODE COMMAND        run a command in a node, e.g.  {example} aws s3 ls s3://{bucket}
   path SRC TARGET [PORT]     send real traffic, show its path from the captures
   explain SRC TARGET [PORT]  the path AWS's rules predict (no packets)
   associate | disassociate ENDPOINT ROUTE_TABLE   change the lab live, as in AWS
+  authorize-ingress | revoke-ingress GROUP --protocol tcp --port 443 --cidr 10.0.0.0/16
+                             (and -egress; or --source-group G): a security-group rule, live
   nodes                      what is in the lab;  exit (or Ctrl-D) tears it all down"""
 
 
@@ -61,6 +64,8 @@ class LabPrompt(cmd.Cmd):
 
     def default(self, line: str) -> bool:  # type: ignore[override]  # cmd.Cmd passes it on as onecmd's stop flag
         name, _, command = line.partition(" ")
+        if name in SECURITY_CHANGES:  # cmd.Cmd cannot dispatch a name with a hyphen to a do_ method
+            return self.change_security(name, command)
         if name not in self.lab.nodes:
             print(f"no node or command '{name}' (nodes: {', '.join(self.lab.nodes)}; help for commands)")
             return False
@@ -136,6 +141,17 @@ class LabPrompt(cmd.Cmd):
             "Connections already open to those addresses break: their next packets take the new "
             "route, where S3 does not know them"
         )
+        return False
+
+    def change_security(self, action: str, arg: str) -> bool:
+        """authorize-ingress GROUP --protocol P [--port N] (--cidr C | --source-group G), and the
+        other three (lab.plan.security_changes): the router's security tables are swapped live."""
+        try:
+            self.topology, self.plan = change_security(self.lab, self.topology, action, arg)
+        except LabError as exc:
+            print(f"vpclab: {exc}")
+            return False
+        print(f"{action}: done. Connections already open stay open (security groups track them); new ones meet the changed rules")
         return False
 
     def do_nodes(self, arg: str) -> bool:

@@ -216,3 +216,24 @@ def replace_filters(lab, plan, tmp_path) -> None:
     path.write_text("delete table ip vpc_filters\ndelete table bridge eni_check\n" + filters)
     out = lab.node("shop-router").cmd(f"nft -f {path} && echo LOADED")
     assert "LOADED" in out, out
+
+
+def test_the_prompt_authorizes_and_revokes_a_rule_live(lab, capsys):
+    """At the lab's prompt, as with the AWS CLI: web1 -> app1:443 is dropped, then arrives once the
+    rule is authorized, then is dropped again once it is revoked."""
+    from lab.cli.prompt import LabPrompt
+    from lab.model.loader import load_topology
+
+    prompt = LabPrompt(load_topology(lab.plan.source), lab.plan, lab)
+    rule = "app --protocol tcp --port 443 --cidr 10.0.1.0/24"
+    try:
+        prompt.onecmd(f"authorize-ingress {rule}")
+        assert "authorize-ingress: done" in capsys.readouterr().out
+        assert send(lab, "web1", "10.0.2.10", 443).outcome == "refused"
+        prompt.onecmd(f"authorize-ingress {rule}")  # twice: AWS's error, the lab unchanged
+        assert "already has this ingress rule" in capsys.readouterr().out
+    finally:
+        prompt.onecmd(f"revoke-ingress {rule}")
+    assert "revoke-ingress: done" in capsys.readouterr().out
+    seen = send(lab, "web1", "10.0.2.10", 443)
+    assert seen.outcome == "timeout" and seen.reason.code == SG
