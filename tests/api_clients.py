@@ -32,15 +32,12 @@ def front_app(service: str, region: str, ingress: Ingress, log: Path) -> Request
     return RequestLog(ApiFront(service_app(service), SERVICES[service], ingress, region), service, ingress, JsonLines(log))
 
 
-def client(app, service: str, region: str, **config):
-    """A boto3 client of `service` whose requests `app` answers."""
+def client(app, service: str, region: str, credentials: dict | None = None):
+    """A boto3 client of `service` whose requests `app` answers; the lab's key pair unless
+    `credentials` (boto3's aws_access_key_id, aws_secret_access_key, aws_session_token) are given."""
+    keys = credentials or {"aws_access_key_id": ids.ACCESS_KEY_ID, "aws_secret_access_key": ids.SECRET_ACCESS_KEY}
     made = boto3.session.Session().client(
-        service,
-        region_name=region,
-        aws_access_key_id=ids.ACCESS_KEY_ID,
-        aws_secret_access_key=ids.SECRET_ACCESS_KEY,
-        endpoint_url=f"https://{service}.{region}.amazonaws.com",
-        **config,
+        service, region_name=region, endpoint_url=f"https://{service}.{region}.amazonaws.com", **keys
     )
 
     def deliver(request, **_):

@@ -414,3 +414,19 @@ def test_no_queue_url_sends_to_the_denied_queue(tmp_path, parts):
     body = json.dumps({"QueueUrl": "".join(parts), "MessageBody": "x"}).encode()
     call(app, signed_environ("POST", SQS_URL, body, {"X-Amz-Target": "AmazonSQS.SendMessage"}, service="sqs"))
     assert sqs_backends[ACCOUNT_ID][REGION].queues["secret-jobs"]._messages == []
+
+
+def test_temporary_credentials_from_sts_are_not_accepted(tmp_path):
+    """moto issues them (under the lab's key id, as its fixed example key, with a secret of its own),
+    but the lab's one principal is the account's root user: its key pair only, so a request signed
+    with them does not verify."""
+    app = front_app("sts", REGION, INTERNET, tmp_path / "requests.jsonl")
+    issued = client(app, "sts", REGION).get_session_token()["Credentials"]
+    keys = {
+        "aws_access_key_id": issued["AccessKeyId"],
+        "aws_secret_access_key": issued["SecretAccessKey"],
+        "aws_session_token": issued["SessionToken"],
+    }
+    with pytest.raises(ClientError) as refused:
+        client(app, "sts", REGION, keys).get_caller_identity()
+    assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
