@@ -17,7 +17,7 @@ setup(
         "scapy>=2.6",
         "pyroute2>=0.9",
         "dpkt>=1.9.8",
-        "moto[s3,dynamodb]>=5.2",
+        "moto[s3,dynamodb,sqs,sts,secretsmanager,kms]>=5.2",
         "flask>=3",
         "flask-cors>=5",
         "boto3>=1.40",
