@@ -311,4 +311,6 @@ def _because(run: Run, code: str, node: str, message: str, evidence: list[dict] 
     code, _, detail = code.partition(" ")
     rule = (detail or evidence[0]["comment"]) if evidence else None
     component = detail.split()[0] if detail else run.component(node)  # the ENI or ACL that decided
-    return StopReason(code, component, node, message, rule, tuple(evidence or ()))
+    words = detail.split()
+    direction = words[1] if len(words) > 1 and words[1] in ("ingress", "egress") else None  # as explain's
+    return StopReason(code, component, node, message, rule, tuple(evidence or ()), direction)

@@ -57,6 +57,7 @@ def test_prediction_and_packets_agree(lab, topology, source, target, port, code)
         return
     assert (said.code, observed.code) == (code, code), (said, observed)
     assert said.rule == observed.rule, (said.rule, observed.rule)
+    assert said.direction == observed.direction in ("ingress", "egress")
     assert said.node == seen.observed.dropped_at or said.node == seen.observed.reply_path[-1].node
     if code == "SUBNET_ACL_RESTRICTION":
         assert said.component == observed.component

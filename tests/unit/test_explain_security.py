@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from lab.analysis.explain import explain
+from lab.analysis.paths import _because
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.plan.names import aws_id
@@ -335,3 +336,15 @@ def test_a_public_ip_in_a_subnet_routed_to_a_nat_gateway_cannot_answer_the_inter
     assert (result.outcome, result.explanation.code) == ("timeout", "REPLY_ROUTED_ELSEWHERE")
     assert "sends it by 0.0.0.0/0 -> nat-a, but the request came in by igw" in result.explanation.message
     assert [h.node for h in result.return_path] == ["lonely", "app-router"]
+
+
+def test_an_observed_drop_names_its_direction_as_the_prediction_does():
+    """The lab's drop counter says `<code> <component> <direction> ...`; the observed reason reads it."""
+    comment = f"SUBNET_ACL_RESTRICTION {acl('strict')} egress rule *"
+    seen = _because(None, comment, "app-router", "the reply died", [{"comment": comment, "packets": 1, "bytes": 60}])
+    assert (seen.code, seen.component, seen.rule, seen.direction) == (
+        "SUBNET_ACL_RESTRICTION",
+        acl("strict"),
+        f"{acl('strict')} egress rule *",
+        "egress",
+    )
