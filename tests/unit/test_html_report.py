@@ -2,7 +2,7 @@
 cut down to drawing, every traced step has its picture with both paths' numbered hop edges,
 failed steps are marked; a kept run's steps get their packets as pcap slices (lab.report.pcap_slices,
 from synthetic captures); the list of kept runs (lab.realize.runs) and the CLI's checks.
-The page in a real browser: tests/integration/test_html_report.py."""
+The page in a real browser: tests/integration/test_html_report_browser.py."""
 
 from __future__ import annotations
 
