@@ -7,12 +7,15 @@ https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html).
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from lab.analysis.explain import explain
 from lab.analysis.paths import _because
+from lab.cli.main import main
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.plan.names import aws_id
@@ -20,6 +23,7 @@ from lab.report.text import explanation_text
 from result_schema import problems
 from topologies import entries, public_vpc, vpcs
 
+REPO = Path(__file__).resolve().parents[2]
 S3_NAME = "s3.ap-northeast-2.amazonaws.com"
 # app1 and app2 in private-a, other and srv in private-b, web1 (public IP) in public-a.
 INSTANCES = """
@@ -348,3 +352,18 @@ def test_an_observed_drop_names_its_direction_as_the_prediction_does():
         f"{acl('strict')} egress rule *",
         "egress",
     )
+
+
+def test_explain_json_on_the_shipped_topology_carries_the_reply_and_the_direction(capsys, monkeypatch):
+    """`vpclab explain --json`: the explanation's direction and the reply's hops, as the schema says."""
+    monkeypatch.chdir(REPO)
+    argv = ["explain", "topologies/security-groups.yaml", "--from", "app1", "--to", "db1", "--port", "5432", "--json"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert problems(data, "prediction") == []
+    assert (data["outcome"], data["explanation"]["code"], data["explanation"]["direction"]) == (
+        "timeout",
+        "SUBNET_ACL_RESTRICTION",
+        "egress",
+    )
+    assert [h["node"] for h in data["return_path"]] == ["db1", "shop-router"]
