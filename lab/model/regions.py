@@ -79,6 +79,8 @@ class RegionalService:
     ranges: tuple[Net, ...]
     prefix_list_id: str | None  # None: AWS manages no prefix list for the service (interface-only ones)
     hostnames: tuple[str, ...]  # names that resolve to the service's public addresses; '*.' = any label
+    # of those, the names an interface endpoint's private DNS does not take over (SQS's legacy names)
+    public_only: tuple[str, ...] = ()
 
     @property
     def prefix_list_name(self) -> str:
@@ -128,9 +130,12 @@ def _interface_services(region: str, carve_from: str) -> dict[str, RegionalServi
         names: tuple[str, ...] = (f"{service}.{region}.amazonaws.com",)
         if service == "sts" and region == "us-east-1":
             names += ("sts.amazonaws.com",)  # STS's global endpoint, served in us-east-1
-        if service == "sqs":  # the legacy names, which the AWS CLI v1 still uses
-            names += (f"{region}.queue.amazonaws.com",) + (("queue.amazonaws.com",) if region == "us-east-1" else ())
-        found[service] = RegionalService(service, region, (next(cut),), None, names)
+        legacy: tuple[str, ...] = ()
+        if service == "sqs":  # the legacy names, which the AWS CLI v1 still uses; private DNS takes only
+            # sqs.<region>.amazonaws.com (sqs-internetwork-traffic-privacy.html: "enable private DNS and
+            # specify endpoints in the format sqs.us-east-2.amazonaws.com")
+            legacy = (f"{region}.queue.amazonaws.com",) + (("queue.amazonaws.com",) if region == "us-east-1" else ())
+        found[service] = RegionalService(service, region, (next(cut),), None, names + legacy, legacy)
     return found
 
 

@@ -138,8 +138,13 @@ def answers_private_dns(vpc: Vpc, ep: Endpoint) -> bool:
 
 
 def private_dns_names(svc: regions.RegionalService) -> list[str]:
-    """The service names a private hosted zone takes over; never S3's legacy global name or dualstack."""
-    return [n for n in svc.hostnames if ".dualstack." not in n and n.removeprefix("*.") != "s3.amazonaws.com"]
+    """The service names a private hosted zone takes over; never S3's legacy global name or dualstack,
+    nor a service's public-only names (SQS's legacy <region>.queue.amazonaws.com)."""
+    return [
+        n
+        for n in svc.hostnames
+        if ".dualstack." not in n and n.removeprefix("*.") != "s3.amazonaws.com" and n not in svc.public_only
+    ]
 
 
 def resolve(records: tuple[DnsRecord, ...] | list[DnsRecord], name: str) -> DnsRecord | None:

@@ -63,6 +63,9 @@ NO_SEND = {
     ],
 }
 SQS_VPCE = aws_id("vpce", "app", "sqs-if")
+# The AWS CLI v1 sends SQS calls to the legacy ap-northeast-2.queue.amazonaws.com, which private DNS
+# does not take over: through the endpoint it must be given SQS's current name, as in AWS.
+SQS_NAME = ("--endpoint-url", "https://sqs.ap-northeast-2.amazonaws.com")
 
 
 @pytest.fixture(scope="module")
@@ -113,12 +116,12 @@ def test_sts_and_secrets_manager_over_the_internet_path(lab):
 def test_through_interface_endpoints_the_policy_denies_one_action(lab):
     """Private DNS sends iso1 (no route to the internet) to the endpoints' ENIs; the SQS endpoint's
     policy denies sqs:SendMessage only."""
-    status, made = aws(lab, "iso1", "sqs", "create-queue", "--queue-name", "private-jobs")
+    status, made = aws(lab, "iso1", "sqs", "create-queue", "--queue-name", "private-jobs", *SQS_NAME)
     assert status == 0, made
     url = json.loads(made)["QueueUrl"]
-    status, denied = aws(lab, "iso1", "sqs", "send-message", "--queue-url", url, "--message-body", "x")
+    status, denied = aws(lab, "iso1", "sqs", "send-message", "--queue-url", url, "--message-body", "x", *SQS_NAME)
     assert status != 0 and "(AccessDenied)" in denied and "explicit deny in a VPC endpoint policy" in denied
-    assert aws(lab, "iso1", "sqs", "receive-message", "--queue-url", url)[0] == 0
+    assert aws(lab, "iso1", "sqs", "receive-message", "--queue-url", url, *SQS_NAME)[0] == 0
     last = logged(lab, "sqs")[-2:]
     assert [(r["ingress"], r["action"], r["decision"]) for r in last] == [
         (SQS_VPCE, "sqs:SendMessage", "deny"),
@@ -147,6 +150,16 @@ def test_kms_through_its_interface_endpoint(lab):
     assert status == 0, opened
     assert base64.b64decode(json.loads(opened)["Plaintext"]) == b"hunter2"
     assert [r["ingress"] for r in logged(lab, "kms")[-3:]] == [aws_id("vpce", "app", "kms-if")] * 3
+
+
+def test_private_dns_does_not_take_over_sqs_legacy_name(lab):
+    """The CLI v1's default SQS name resolves to SQS's public address even inside the endpoint's VPC,
+    so from the isolated subnet it goes nowhere (AWS's documented need for sqs.<region>.amazonaws.com)."""
+    legacy = "ap-northeast-2.queue.amazonaws.com"
+    public = str(lab.plan.service_front("sqs", "ap-northeast-2").addresses[0])
+    assert lab.node("iso1").cmd(f"getent hosts {legacy}").split()[:1] == [public]
+    said = lab.node("iso1").cmd("AWS_MAX_ATTEMPTS=1 aws sqs list-queues --cli-connect-timeout 2 2>&1; echo exit=$?")
+    assert f"https://{legacy}/" in said and "exit=0" not in said
 
 
 def test_an_endpoint_serves_only_its_region(lab):
@@ -191,7 +204,7 @@ def curl_sqs(lab, node: str, path: str, form: str) -> tuple[str, str]:
 
 def test_the_query_protocol_meets_the_same_endpoint_policy(lab):
     """SendMessage in SQS's query protocol, by QueueUrl and by the queue's path, through the endpoint."""
-    assert aws(lab, "iso1", "sqs", "create-queue", "--queue-name", "sidestep")[0] == 0
+    assert aws(lab, "iso1", "sqs", "create-queue", "--queue-name", "sidestep", *SQS_NAME)[0] == 0
     queue = "https://sqs.ap-northeast-2.amazonaws.com/111122223333/sidestep"
     for path, form in (
         ("/", f"Action=SendMessage&Version=2012-11-05&QueueUrl={queue}&MessageBody=x"),
