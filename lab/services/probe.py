@@ -39,15 +39,18 @@ def resolve(target: str) -> list[str]:
 
 def signature(host: str, path: str, tls: bool) -> dict[str, str]:
     """SigV4 headers for GET https://host/path with the node's AWS credentials (the environment),
-    so S3 sees the request an AWS SDK would send; the region is the one in the host name."""
-    from botocore.auth import S3SigV4Auth
+    so the service sees the request an AWS SDK would send: S3's signer for S3, the plain one with the
+    service's own signing name for the others; the region and service are the host name's."""
+    from botocore.auth import S3SigV4Auth, SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.session import Session
 
     service, endpoint = regions.service_for_hostname(host), endpoint_name_parts(host)
     region = service.region if service else endpoint.group("region") if endpoint else "us-east-1"
+    name = service.service if service else endpoint.group("service") if endpoint else "s3"
     request = AWSRequest("GET", f"{'https' if tls else 'http'}://{host}{path}", headers={"Host": host})
-    S3SigV4Auth(Session().get_credentials(), "s3", region).add_auth(request)
+    signer = S3SigV4Auth if name == "s3" else SigV4Auth
+    signer(Session().get_credentials(), name, region).add_auth(request)  # each service signs as its own name
     return {k: v for k, v in request.headers.items() if k.lower() != "host"}
 
 

@@ -15,10 +15,12 @@ import shlex
 
 import pytest
 
+from lab.analysis.explain import explain
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.plan.names import aws_id
 from lab.realize.lab import Lab
+from lab.scenario.observe import trace
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(300)]
 
@@ -69,13 +71,34 @@ SQS_NAME = ("--endpoint-url", "https://sqs.ap-northeast-2.amazonaws.com")
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def topology(tmp_path_factory):
     where = tmp_path_factory.mktemp("api-services")
     (where / "no-send.json").write_text(json.dumps(NO_SEND))
     (where / "lab.yaml").write_text(TOPOLOGY)
-    plan = compile_plan(load_topology(str(where / "lab.yaml")))
-    with Lab(plan, where / "run") as running:
+    return load_topology(str(where / "lab.yaml"))
+
+
+@pytest.fixture(scope="module")
+def lab(topology, tmp_path_factory):
+    with Lab(compile_plan(topology), tmp_path_factory.mktemp("api-services-run") / "run") as running:
         yield running
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "ingress"),
+    [
+        ("iso1", "sqs.ap-northeast-2.amazonaws.com", SQS_VPCE),  # through the interface endpoint (private DNS)
+        ("iso1", "kms.ap-northeast-2.amazonaws.com", aws_id("vpce", "app", "kms-if")),
+        ("app1", "sts.us-east-1.amazonaws.com", "internet"),  # another region, over the NAT gateway
+        ("app1", "secretsmanager.ap-northeast-2.amazonaws.com", "internet"),
+    ],
+)
+def test_trace_agrees_with_explain_for_the_new_services(topology, lab, source, target, ingress):
+    """`vpclab trace`'s signed GET (signed for the service the name is) reaches the front by the
+    predicted path, and the front saw it come by the predicted ingress."""
+    result = trace(lab, explain(topology, lab.plan, source, target), source, target, 443)
+    assert result.agrees, result.disagreements
+    assert result.outcome == "ok" and result.observed.service_saw.ingress == ingress, result.probe
 
 
 def aws(lab, node: str, *words: str) -> tuple[int, str]:

@@ -16,7 +16,7 @@ from moto.secretsmanager.models import secretsmanager_backends
 from moto.sqs.models import sqs_backends
 
 from api_clients import client, front_app
-from lab.model import regions
+from lab.model import ids, regions
 from lab.model.ids import ACCOUNT_ID
 from lab.model.policy import parse_policy
 from lab.plan.fronts import needed_fronts
@@ -430,3 +430,15 @@ def test_temporary_credentials_from_sts_are_not_accepted(tmp_path):
     with pytest.raises(ClientError) as refused:
         client(app, "sts", REGION, keys).get_caller_identity()
     assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+
+
+@pytest.mark.parametrize("service", ["s3", "dynamodb", *sorted(SERVICES)])
+def test_the_probe_signs_for_the_service_its_target_names(monkeypatch, service):
+    """`vpclab trace`'s GET is signed as an SDK signs for that service (S3's signer for S3 only)."""
+    from lab.services.probe import signature
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ids.ACCESS_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", ids.SECRET_ACCESS_KEY)
+    headers = signature(f"{service}.us-east-1.amazonaws.com", "/", True)
+    assert f"/us-east-1/{service}/aws4_request" in headers["Authorization"]
+    assert ("X-Amz-Content-SHA256" in headers) == (service == "s3")
