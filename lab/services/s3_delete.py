@@ -19,7 +19,6 @@ from lab.services.s3_xml import MALFORMED, XMLNS, fields, local, parsed
 
 MAX_KEYS = 1000
 OBJECT_FIELDS = ("Key", "VersionId", "ETag", "LastModifiedTime", "Size")  # the last three: conditional deletes
-ET.register_namespace("", XMLNS)
 
 
 def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
@@ -42,7 +41,9 @@ def delete_document(objects: list[tuple[str, str | None]], quiet: bool) -> bytes
         ET.SubElement(obj, f"{{{XMLNS}}}Key").text = key
         if version is not None:
             ET.SubElement(obj, f"{{{XMLNS}}}VersionId").text = version
-    return ET.tostring(root).replace(b"\r", b"&#13;")  # no markup ElementTree writes holds a raw CR
+    # S3's namespace given as the default here, not registered: ElementTree's registry is process-wide
+    # and another module's default (lab.report.html registers SVG's) would turn it into ns0:
+    return ET.tostring(root, default_namespace=XMLNS).replace(b"\r", b"&#13;")  # no markup ElementTree writes holds a raw CR
 
 
 def with_errors(result: bytes | None, denied: list[tuple[str, str | None]], quiet: bool) -> bytes:
@@ -59,7 +60,7 @@ def with_errors(result: bytes | None, denied: list[tuple[str, str | None]], quie
             ET.SubElement(error, f"{{{XMLNS}}}VersionId").text = version
         ET.SubElement(error, f"{{{XMLNS}}}Code").text = "AccessDenied"
         ET.SubElement(error, f"{{{XMLNS}}}Message").text = "Access Denied"
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root)
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, default_namespace=XMLNS)
 
 
 def delete_objects(
