@@ -82,4 +82,3 @@ def reaches(resource: str, level: str, bucket: str) -> bool:
 def example(levels: set[str], bucket: str) -> str:
     shapes = {"bucket": f"{S3_ARN}{bucket}", "object": f"{S3_ARN}{bucket}/*", "service": '"*"'}
     return ", ".join(shapes[level] for level in sorted(levels))
-

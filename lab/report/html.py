@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # named only: importing the runner would load the realizer
     from lab.scenario.observe import Trace
     from lab.scenario.runner import ScenarioResult, StepResult
 
-SVG_NS, XLINK_NS = "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"
+SVG_NS = "http://www.w3.org/2000/svg"
 # What Graphviz's SVG is made of; anything else (script, foreignObject, a, image, style) is dropped.
 SVG_ELEMENTS = frozenset({"svg", "g", "title", "path", "polygon", "polyline", "ellipse", "text", "line", "rect", "circle"})
 OUTPUT_CHARS = 20_000  # of a command's output shown; the rest is cut, and the page says so
@@ -168,19 +168,19 @@ def safe_svg(svg: bytes, prefix: str) -> Markup:
     share ids. Graphviz escapes label text itself; this guards against what it passes through."""
     root = ET.fromstring(svg)
     prune(root, prefix)
-    ET.register_namespace("", SVG_NS)
-    ET.register_namespace("xlink", XLINK_NS)
+    root.set("xmlns", SVG_NS)  # names were made local: ET.register_namespace is global to the process
     return Markup(ET.tostring(root, encoding="unicode"))
 
 
 def prune(element: ET.Element, prefix: str) -> None:
+    element.tag = local(element.tag)
     for child in list(element):
         if local(child.tag) not in SVG_ELEMENTS:
             element.remove(child)
         else:
             prune(child, prefix)
     for name in list(element.attrib):
-        if local(name).lower().startswith("on") or local(name) in ("href", "style"):
+        if local(name).lower().startswith("on") or local(name) in ("href", "style") or name.startswith("{"):
             del element.attrib[name]
     if "id" in element.attrib:
         element.attrib["id"] = f"{prefix}-{element.attrib['id']}"
