@@ -96,6 +96,7 @@ class Sighting(NamedTuple):
     tcp_flags: int
     length: int
     fingerprint: tuple
+    ip_length: int = 0  # the IP header's total length: what a VPC flow log counts as bytes
 
 
 def read_pcap(path: str | Path, node: str, interfaces: dict[int, str] | None = None) -> Iterator[Sighting]:
@@ -160,6 +161,7 @@ def _sighting(buf: bytes, ts: float, node: str, index: int, iface: str, pkttype:
         flags,
         max(total - (l4 - SLL2_LEN) - hlen, 0),
         (proto, ip_id, a, b, flags & TCP_KEPT_FLAGS, digest),
+        total,
     )
 
 

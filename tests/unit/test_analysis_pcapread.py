@@ -46,8 +46,8 @@ def nat(packet, **changes):
 
 def test_tcp_fields_and_direction(tmp_path):
     s = one(tmp_path, sll2(3, OUTGOING) + bytes(TCP_SYN / b"hello"), {3: "br0p1"})
-    assert s == Sighting(
-        T0, "n", 0, "br0p1", "out", OUTGOING, "10.0.2.4", "52.219.60.10", 6, 41234, 443, 4321, 1000, 0, 0x02, 5, s.fingerprint
+    assert s == Sighting(  # ip_length 49: IP 20 + TCP 24 (with MSS) + 5
+        T0, "n", 0, "br0p1", "out", OUTGOING, "10.0.2.4", "52.219.60.10", 6, 41234, 443, 4321, 1000, 0, 0x02, 5, s.fingerprint, 49
     )
     assert one(tmp_path, sll2(3, OTHERHOST) + bytes(TCP_SYN)).direction == "in"
 
