@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from lab.model import regions
 from lab.model.bucket_policy import check_bucket_policy
+from lab.model.loader_load_balancers import parse_load_balancer, parse_target_group
 from lab.model.policy import MalformedPolicy
 from lab.model.policy import parse_policy as parse_policy_grammar
 from lab.model.policy_text import MALFORMED, PolicyTextError, read_policy
@@ -56,6 +57,8 @@ VPC_KEYS = (
     "security_groups",
     "network_acls",
     "peering",
+    "load_balancers",
+    "target_groups",
     "description",
 )
 
@@ -104,6 +107,8 @@ def parse_vpc(name: str, sec: Section, region: str, instances: dict[str, Instanc
     security_groups = parse_children(sec, "security_groups", parse_security_group, name, region)
     network_acls = parse_children(sec, "network_acls", parse_network_acl, name, region)
     peerings = parse_children(sec, "peering", parse_peering, name, region)
+    load_balancers = parse_children(sec, "load_balancers", parse_load_balancer, name, region)
+    target_groups = parse_children(sec, "target_groups", parse_target_group, name, region)
     route_tables = parse_route_tables(sec, name, region)
     parse_instances(sec, name, instances)
     return Vpc(
@@ -120,6 +125,8 @@ def parse_vpc(name: str, sec: Section, region: str, instances: dict[str, Instanc
         network_acls=network_acls,
         peerings=peerings,
         line=sec.line,
+        load_balancers=load_balancers,
+        target_groups=target_groups,
     )
 
 

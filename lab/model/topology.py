@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from lab.model import regions
+from lab.model.load_balancers import LoadBalancer, TargetGroup
 
 Net = ipaddress.IPv4Network
 Addr = ipaddress.IPv4Address
@@ -168,6 +169,9 @@ class Vpc:
     network_acls: dict[str, NetworkAcl] = field(compare=False)
     peerings: dict[str, Peering] = field(compare=False)
     line: int = field(default=0, compare=False)
+    # Network Load Balancers and their target groups (lab.model.load_balancers)
+    load_balancers: dict[str, LoadBalancer] = field(default_factory=dict, compare=False)
+    target_groups: dict[str, TargetGroup] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

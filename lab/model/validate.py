@@ -16,6 +16,7 @@ from lab.model.checks import choices, error
 from lab.model.s3_names import BUCKET_NAME_CODE, bucket_name_problem
 from lab.model.topology import PrefixListRef, Route, RouteTable, Subnet, Topology, Vpc
 from lab.model.validate_endpoints import check_endpoints
+from lab.model.validate_load_balancers import check_load_balancers
 from lab.model.validate_security import check_group_refs, check_network_acls, check_security_groups
 
 RESTRICTED = [ipaddress.IPv4Network(n) for n in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/3")]
@@ -41,6 +42,7 @@ def problems(t: Topology) -> Iterator[Problem]:
         yield from check_network_acls(t, vpc)
         yield from check_peerings(t, vpc)
     yield from check_instances(t)
+    yield from check_load_balancers(t)
     yield from check_services(t)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from lab.model import regions
@@ -32,6 +32,14 @@ class NatKey:
 @dataclass(frozen=True, order=True)
 class EndpointKey:
     """A VPC endpoint: its name is scoped to its VPC."""
+
+    vpc: str
+    name: str
+
+
+@dataclass(frozen=True, order=True)
+class LoadBalancerKey:
+    """A Network Load Balancer: its name is scoped to its VPC in the model (unique per region in AWS)."""
 
     vpc: str
     name: str
@@ -60,12 +68,15 @@ class Allocation:
     public_ips: tuple[PublicIp, ...]
     vpce_ids: Mapping[EndpointKey, str]
     pcx_ids: Mapping[str, str]
+    # NLB -> {AZ: its node's IP}
+    load_balancer_ips: Mapping[LoadBalancerKey, Mapping[str, Addr]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def allocate(t: Topology) -> Allocation:
     instance_ips: dict[str, Addr] = {}
     nat_ips: dict[NatKey, Addr] = {}
     endpoint_ips: dict[EndpointKey, Mapping[str, Addr]] = {}
+    lb_ips: dict[LoadBalancerKey, Mapping[str, Addr]] = {}
     for vpc in t.vpcs.values():
         pools = {s.name: SubnetAllocator(s, t.file) for s in vpc.subnets.values()}
         for ep in vpc.endpoints.values():  # addresses asked for are claimed before any is picked
@@ -82,6 +93,7 @@ def allocate(t: Topology) -> Allocation:
                         for s in ep.subnets
                     }
                 )
+        lb_ips |= load_balancer_addresses(vpc, pools)
     vpce_ids = {EndpointKey(v.name, e): names.vpce_id(v.name, e) for v in t.vpcs.values() for e in v.endpoints}
     pcx_ids = {p.name: names.pcx_id(p.name) for p in t.peerings()}
     return Allocation(
@@ -91,7 +103,18 @@ def allocate(t: Topology) -> Allocation:
         public_addresses(t, instance_ips, nat_ips),
         MappingProxyType(vpce_ids),
         MappingProxyType(pcx_ids),
+        MappingProxyType(lb_ips),
     )
+
+
+def load_balancer_addresses(vpc: Vpc, pools: dict[str, SubnetAllocator]) -> dict[LoadBalancerKey, Mapping[str, Addr]]:
+    """One private IP per NLB subnet, from the top of the subnet as for other AWS-managed ENIs."""
+    return {
+        LoadBalancerKey(vpc.name, lb.name): MappingProxyType(
+            {vpc.subnets[s].az: pools[s].take(f"load balancer {lb.name}", lb.line, True) for s in lb.subnets}
+        )
+        for lb in vpc.load_balancers.values()
+    }
 
 
 def instance_addresses(t: Topology, vpc: Vpc, pools: dict[str, SubnetAllocator]) -> dict[str, Addr]:

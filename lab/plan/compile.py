@@ -17,6 +17,7 @@ from lab.plan.dns import resolvers
 from lab.plan.endpoints import build_endpoints
 from lab.plan.fronts import Fronts
 from lab.plan.internet import build_internet
+from lab.plan.load_balancers import LoadBalancers
 from lab.plan.security import eni_security, subnet_acls
 from lab.plan.security_types import EniSecurity, SubnetAcl
 from lab.plan.settings import Settings
@@ -28,6 +29,7 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
     """`settings`: AWS's values unless a caller wants others (lab.plan.settings)."""
     settings = settings or Settings()
     build, fronts = Build(topology, allocate(topology), settings), Fronts(topology, settings)
+    load_balancers = LoadBalancers(topology)
     wirings = {vpc.name: VpcWiring.of(vpc) for vpc in topology.vpcs.values()}
     gateways.build_peerings(build, wirings)
     igw_sides = {}
@@ -38,6 +40,7 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
         gateways.build_nat_gateways(build, wiring)
         igw_sides[wiring.vpc.name] = gateways.build_internet_gateway(build, wiring)
         build_endpoints(build, wiring, fronts)
+        load_balancers.attach(build, wiring)
         vpc_security, vpc_acls = eni_security(topology, wiring.vpc, build.allocation), subnet_acls(wiring.vpc, wiring.bridges)
         build_router(build, wiring, vpc_security, vpc_acls)
         security |= vpc_security
@@ -45,6 +48,7 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
     build_internet(build, {v: s for v, s in igw_sides.items() if s}, fronts)
     for service, region in fronts.ways:
         fronts.build(build, service, region)
+    nlbs = load_balancers.build(build, wirings)
     build.check_names()
     a = build.allocation
     return Plan(
@@ -60,4 +64,5 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
         acls,
         a,
         settings,
+        nlbs,
     )

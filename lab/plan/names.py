@@ -8,7 +8,8 @@ lists and older resources); these are derived from the resource's path in the mo
 
 Node names: instances keep theirs; the VPC router is `<vpc>-router`, the internet gateway
 `<vpc>-igw`, NAT gateways and gateway endpoints `<vpc>-<name>`, an interface endpoint one node per
-AZ, `<vpc>-<name>-<zone letter>`; the internet `internet` with its public host `internet-client`,
+AZ, `<vpc>-<name>-<zone letter>`, and so is a Network Load Balancer's node; the internet
+`internet` with its public host `internet-client`,
 and each AWS service front `<service>-<region>`.
 
 One name is not made here: a service's name (`com.amazonaws.<region>.<service>`), which the model
@@ -101,6 +102,32 @@ def endpoint_eni_id(vpc: str, endpoint: str, az: str) -> str:
     return aws_id("eni", vpc, endpoint, az)
 
 
+def load_balancer_id(vpc: str, lb: str) -> str:
+    """The 16 hex digits closing an NLB's ARN and naming it in its ENIs' descriptions (`net/<name>/<id>`)."""
+    return aws_id("elb", vpc, lb)[-16:]
+
+
+def load_balancer_arn(region: str, account: str, vpc: str, lb: str) -> str:
+    """arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/net/<name>/<id>
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/network-load-balancers.html)."""
+    return f"arn:aws:elasticloadbalancing:{region}:{account}:loadbalancer/net/{lb}/{load_balancer_id(vpc, lb)}"
+
+
+def target_group_arn(region: str, account: str, vpc: str, group: str) -> str:
+    """arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>."""
+    return f"arn:aws:elasticloadbalancing:{region}:{account}:targetgroup/{group}/{aws_id('tg', vpc, group)[-16:]}"
+
+
+def load_balancer_dns_name(vpc: str, lb: str, region: str) -> str:
+    """An internal NLB's DNS name: `internal-<name>-<id>.elb.<region>.amazonaws.com`."""
+    return f"internal-{lb}-{load_balancer_id(vpc, lb)}.elb.{region}.amazonaws.com"
+
+
+def load_balancer_eni_id(vpc: str, lb: str, az: str) -> str:
+    """The network interface ELB creates for an NLB in one AZ (described `ELB net/<name>/<id>`)."""
+    return aws_id("eni", "elb", vpc, lb, az)
+
+
 # -- interface endpoint DNS names ----------------------------------------------------------------
 BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 S3_ENDPOINT_LABELS = ("bucket", "accesspoint", "control")  # the '*' of S3's `*.vpce-...` names
@@ -142,6 +169,11 @@ def endpoint_eni_node(vpc: str, endpoint: str, az: str) -> str:
     return f"{vpc}-{endpoint}-{az[-1]}"
 
 
+def load_balancer_node(vpc: str, lb: str, az: str) -> str:
+    """One NLB node per enabled Availability Zone, like an interface endpoint's ENIs."""
+    return f"{vpc}-{lb}-{az[-1]}"
+
+
 def front_node(service: str, region: str) -> str:
     return f"{service}-{region}"
 
@@ -161,7 +193,7 @@ def router_edge(kind: str, index: int) -> str:
 
 
 def front_ingress(index: int) -> str:
-    """A service front's interface from its `index`th endpoint ENI."""
+    """A service front's or NLB node's interface from its `index`th endpoint ENI."""
     return f"vpce{index}"
 
 

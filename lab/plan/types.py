@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from lab.model.topology import Bucket, Policy, Table
 from lab.plan import names
 from lab.plan.allocation import Allocation, EndpointKey, PublicIp
+from lab.plan.load_balancer_types import LoadBalancerPlan, NlbNode
 from lab.plan.security_types import EniSecurity, SubnetAcl
 from lab.plan.settings import Settings
 
@@ -172,6 +173,8 @@ class Plan:
     # What the plan was built from (not part of its JSON: every value is shown where it is used).
     allocation: Allocation = field(metadata={"internal": True})
     settings: Settings = field(default=Settings(), metadata={"internal": True})
+    # The Network Load Balancers (lab.plan.load_balancer_types); their nodes are in `nodes`.
+    load_balancers: tuple[LoadBalancerPlan, ...] = field(default=(), metadata={"internal": True})
 
     def node(self, name: str) -> Node:
         return self.nodes[name]
@@ -241,6 +244,18 @@ class Plan:
         if found is None:
             raise KeyError(f"no service front has an ingress from {vpce}")
         return found
+
+    def load_balancer(self, vpc: str, name: str) -> LoadBalancerPlan:
+        """A Network Load Balancer by its VPC and name."""
+        return next(lb for lb in self.load_balancers if (lb.vpc, lb.name) == (vpc, name))
+
+    def load_balancer_node(self, vpc: str, name: str, az: str) -> NlbNode | None:
+        """The NLB's node in an Availability Zone (full name), None where it is not enabled."""
+        return self.load_balancer(vpc, name).node_in(az)
+
+    def load_balancer_of(self, node: str) -> tuple[LoadBalancerPlan, NlbNode] | None:
+        """The NLB a lab node belongs to, and that node's plan."""
+        return next(((lb, n) for lb in self.load_balancers for n in lb.nodes if n.node == node), None)
 
     def public_ip_of(self, private_ip: Addr, vpc: str) -> PublicIp | None:
         return next((p for p in self.public_ips if p.private_ip == private_ip and p.vpc == vpc), None)

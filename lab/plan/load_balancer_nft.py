@@ -1,0 +1,91 @@
+"""The nftables ruleset of a Network Load Balancer node: kernel forwarding where AWS forwards.
+
+A TCP listener without PROXY protocol is a DNAT to one target of its group, chosen by a flow hash
+over the connection's 4-tuple (AWS: "selects a target from the target group for the default rule
+using a flow hash algorithm", https://docs.aws.amazon.com/elasticloadbalancing/latest/network/introduction.html);
+conntrack keeps every later packet of the connection on that target. The hash picks one of
+`SLOTS` entries of the group's map, and the health checker (lab.services.health) refills the map
+with the healthy targets, so targets leave and re-enter rotation without touching the rules.
+
+A listener whose group has proxy_protocol_v2 on is redirected to the node's own proxy
+(lab.services.nlb_proxy): PPv2 rewrites the stream, the one place the lab terminates TCP.
+
+Source NAT to the node's own IP: always for connections that came through an interface endpoint
+(PrivateLink never preserves the client IP), and for clients in the VPC when the group does not
+preserve the client IP (edit-target-group-attributes.html, "Client IP preservation").
+"""
+
+from __future__ import annotations
+
+from lab.plan.load_balancer_types import SLOTS, LoadBalancerPlan, NlbNode, NlbTarget, NlbTargetGroup
+
+TABLE = "nlb"
+HASH_SEED = 0x4E4C42  # 'NLB'
+PRIVATELINK_MARK_MAX = 0xFF  # ingress marks are 1..255; connections of in-VPC clients carry 0
+
+
+def group_map(group: NlbTargetGroup) -> str:
+    """The name of a target group's map in the node (nft names: letters, digits, '_')."""
+    return "tg_" + "".join(c if c.isalnum() else "_" for c in group.name)
+
+
+def slot_elements(targets: tuple[NlbTarget, ...] | list[NlbTarget]) -> str:
+    """`0 : ip . port, 1 : ...` over all SLOTS, the targets repeated in turn (empty: no targets)."""
+    if not targets:
+        return ""
+    return ", ".join(f"{i} : {targets[i % len(targets)].address} . {targets[i % len(targets)].port}" for i in range(SLOTS))
+
+
+def load_balancer_node(lb: LoadBalancerPlan, node: NlbNode, eni: str) -> str:
+    """The node's whole ruleset. At start every candidate target is in its map (all `initial`,
+    which is AWS's fail-open case); the health checker narrows it."""
+    maps = [
+        f"map {group_map(g)} {{ typeof numgen inc mod {SLOTS} : ip daddr . tcp dport;"
+        + (f" elements = {{ {slot_elements(lb.candidates(node, g))} }}" if lb.candidates(node, g) else "")
+        + " }"
+        for g in lb.target_groups
+    ]
+    return (
+        f"table ip {TABLE} {{\n"
+        + "\n".join(f"  {line}" for line in maps + prerouting(lb, node) + postrouting(lb, node, eni) + filters(node))
+        + "\n}\n"
+    )
+
+
+def prerouting(lb: LoadBalancerPlan, node: NlbNode) -> list[str]:
+    body = [f'iifname "{i.iface}" ct mark set {i.mark}' for i in node.ingresses]
+    for listener in lb.listeners:
+        group, match = lb.group_of(listener), f"ip daddr {node.address} tcp dport {listener.port}"
+        if listener.proxy_port is not None:
+            body.append(f"{match} redirect to :{listener.proxy_port}")
+        else:
+            flow_hash = f"jhash ip saddr . tcp sport . ip daddr . tcp dport mod {SLOTS} seed {HASH_SEED:#x}"
+            body.append(f"{match} dnat ip to {flow_hash} map @{group_map(group)}")
+            body.append(f'{match} counter drop comment "NLB_NO_HEALTHY_TARGET"')  # the group's map is empty
+    return ["chain prerouting {", "  type nat hook prerouting priority dstnat; policy accept;", *(f"  {b}" for b in body), "}"]
+
+
+def postrouting(lb: LoadBalancerPlan, node: NlbNode, eni: str) -> list[str]:
+    body = [f'oifname "{eni}" ct mark 1-{PRIVATELINK_MARK_MAX} snat ip to {node.address}']
+    for listener in lb.listeners:
+        group = lb.group_of(listener)
+        if listener.proxy_port is None and not group.client_ip_preserved:
+            body.append(f'oifname "{eni}" ct status dnat ct original proto-dst {listener.port} snat ip to {node.address}')
+    return ["chain postrouting {", "  type nat hook postrouting priority srcnat; policy accept;", *(f"  {b}" for b in body), "}"]
+
+
+def filters(node: NlbNode) -> list[str]:
+    """Replies of PrivateLink connections are routed back by their conntrack mark; the node
+    forwards only what a listener translated, and counts the rest."""
+    return [
+        "chain mark_replies {",
+        "  type filter hook prerouting priority mangle; policy accept;",
+        "  ct mark != 0 meta mark set ct mark",
+        "}",
+        "chain forward {",
+        "  type filter hook forward priority filter; policy drop;",
+        "  ct state established,related accept",
+        "  ct status dnat accept",
+        '  counter drop comment "NLB_NO_LISTENER"',
+        "}",
+    ]
