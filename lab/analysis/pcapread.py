@@ -61,6 +61,7 @@ TCP_HEADER = struct.Struct("!HHIIBB")  # ports, seq, ack, data offset, flags
 UDP_HEADER = struct.Struct("!HHH")  # ports, length
 ICMP_HEADER = struct.Struct("!BBxxHH")  # type, code, (checksum), echo id, echo seq
 SLL2_LEN = 20
+KEYLOG = "tls-keys.log"  # captures/tls-keys.log: the SSLKEYLOGFILE of every TLS client and server of a run
 PCAP_HEADER_LEN = 24
 MAGICS = {
     b"\xd4\xc3\xb2\xa1": ("<", 1e6),
@@ -178,10 +179,12 @@ def _reader(file, path) -> dpkt.pcap.Reader:
     return reader
 
 
-def records(path: str | Path) -> Iterator[tuple[float, bytes]]:
+def records(path: str | Path, lengths: bool = False) -> Iterator[tuple]:
     """(time, frame) of every record of an SLL2 pcap, ending quietly where a capture stopped in the
-    middle of writing one. dpkt checks the file header; the records are then sliced straight out of
-    a memory map: dpkt's own iterator builds a header object per record and took a third of the time."""
+    middle of writing one; with `lengths`, (time, frame, length on the wire), for writers that must
+    say how much the snap length cut. dpkt checks the file header; the records are then sliced
+    straight out of a memory map: dpkt's own iterator builds a header object per record and took a
+    third of the time."""
     with open(path, "rb") as file:
         _reader(file, path)
         file.seek(0)
@@ -196,11 +199,14 @@ def records(path: str | Path) -> Iterator[tuple[float, bytes]]:
             record = struct.Struct(order + "IIII")
             offset = PCAP_HEADER_LEN
             while offset + 16 <= size:
-                seconds, fraction, caplen, _ = record.unpack_from(data, offset)
+                seconds, fraction, caplen, wirelen = record.unpack_from(data, offset)
                 start, offset = offset + 16, offset + 16 + caplen
                 if offset > size:
                     break
-                yield seconds + fraction / divisor, data[start:offset]
+                if lengths:
+                    yield seconds + fraction / divisor, data[start:offset], wirelen
+                else:
+                    yield seconds + fraction / divisor, data[start:offset]
             if offset != size:
                 log.warning("%s: the last packet record is cut short (capture stopped mid-write); ignored", path)
 
