@@ -149,9 +149,8 @@ def add_inspect(verbs) -> None:
     p.add_argument("--flow", metavar="WHAT", help="only flows from/to this node, address or port")
     p.add_argument(
         "--packet",
-        nargs=2,
-        metavar=("NODE", "INDEX"),
-        help="show one captured packet in detail (INDEX counts from 0, as the hops' frames do)",
+        metavar="FRAME",
+        help="show one frame of captures/run.pcapng in detail (numbered from 1, as Wireshark and the listing do)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=run_inspect)
@@ -161,11 +160,10 @@ def run_inspect(args: argparse.Namespace) -> int:
     from lab.analysis.inspect import inspect_run, packet_detail
     from lab.report.text import inspect_text
 
-    if args.packet:
-        node, index = args.packet
-        if not index.isdigit():
-            raise BadArgument(f"--packet {node} {index}: INDEX is a packet's position in the node's capture (0, 1, ...)")
-        print(packet_detail(args.run_dir, node, int(index)))
+    if args.packet is not None:
+        if not args.packet.isdigit():
+            raise BadArgument(f"--packet {args.packet}: FRAME is a frame number of captures/run.pcapng (1, 2, ...)")
+        print(packet_detail(args.run_dir, int(args.packet)))
         return 0
     data = inspect_run(args.run_dir, args.flow)
     if args.json:

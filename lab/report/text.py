@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lab.analysis.explain import Explanation
-from lab.analysis.inspect import Inspection
+from lab.analysis.inspect import Inspection, clock
 from lab.plan.types import Plan
 from lab.report.style import PLAIN, Palette
 from lab.results import CommandResult, Hop, Outcome, StopReason
@@ -136,21 +136,41 @@ def trace_text(t: Trace, captures: str | None = None) -> str:
 
 
 def inspect_text(data: Inspection) -> str:
-    lines = [f"run {data.run}: " + ", ".join(f"{n} {c}" for n, c in data.packets.items()) + " packets"]
+    """Frames as Wireshark numbers them in captures/run.pcapng, each hop with its frames and time."""
+    frames = data.frames or {}
+    lines = [
+        f"run {data.run}: {sum(frames.values())} frames in {data.capture} (Wireshark's numbers, from 1): "
+        + ", ".join(f"{n} {c}" for n, c in frames.items())
+    ]
     if not data.flows:
         lines.append("no flow matched")
     for flow, path in data.flows:
         lines.append("")
         lines.append(
             f"{flow.protocol} {flow.node} {flow.src}:{flow.sport} -> {flow.dst}:{flow.dport}"
-            f" ({len(flow.sightings)} packets): {path.outcome}"
+            f" ({plural(len(flow.sightings), 'packet')} at {flow.node}, from {clock(flow.sightings[0].time)} UTC): {path.outcome}"
         )
-        lines += ["  " + line for line in observed_hops(path.path)]
+        for hop, line in zip(path.path, observed_hops(path.path)):
+            numbers = data.hop_frames(hop)
+            when = f" at {clock(hop.time)[11:]}" if hop.time else ""
+            lines.append(f"  {line}" + (f"  frames {frame_ranges(numbers)}{when}" if numbers else when))
         if path.service_saw:
             lines.append(f"    the service saw {path.service_saw.source_ip}")
         if path.explanation:
             lines.append(f"    {stopped(path.explanation)}")
+    lines += ["", "one frame in full: vpclab inspect RUN_DIR --packet FRAME"]
     return "\n".join(lines)
+
+
+def frame_ranges(numbers: list[int]) -> str:
+    """1, 2, 3, 7 -> '1-3, 7': Wireshark's `frame.number in {1..3 7}` reads the same ranges."""
+    ranges: list[list[int]] = []
+    for n in numbers:
+        if ranges and n == ranges[-1][1] + 1:
+            ranges[-1][1] = n
+        else:
+            ranges.append([n, n])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
 
 
 def hop_line(path: list[Hop]) -> str:

@@ -137,10 +137,8 @@ def test_run_checks_every_scenario_file_before_building_any_lab(capsys, monkeypa
 
 # -- exit codes, chosen by the error's class (lab.errors) -------------------------------------------------
 def test_a_bad_argument_exits_2_in_one_line(capsys, tmp_path):
-    assert main(["inspect", str(tmp_path), "--packet", "app1", "first"]) == 2
-    assert capsys.readouterr().err == (
-        "vpclab: --packet app1 first: INDEX is a packet's position in the node's capture (0, 1, ...)\n"
-    )
+    assert main(["inspect", str(tmp_path), "--packet", "first"]) == 2
+    assert capsys.readouterr().err == "vpclab: --packet first: FRAME is a frame number of captures/run.pcapng (1, 2, ...)\n"
 
 
 def test_a_directory_that_is_not_a_run_exits_2(capsys, tmp_path):
