@@ -13,16 +13,23 @@ and a pipe held open for the lab's life (in a 703-node lab, over a second and 70
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import signal
 import time
 from pathlib import Path
 
+from lab.analysis.pcapread import KEYLOG
 from lab.errors import CaptureError
 from lab.realize.state import Owned, owned
 
-SNAPLEN = 512  # headers plus the first bytes of payload: enough for fingerprints and HTTP lines
+log = logging.getLogger(__name__)
+
+# Headers and the payload's first 4 KiB: a whole TLS ClientHello, so Wireshark reads the SNI and, with
+# captures/tls-keys.log, decrypts the session (docs/captures.md has the measured sizes).
+SNAPLEN = 4096
+MERGE_AT_TEARDOWN = 256 << 20  # bytes of per-node captures merged into run.pcapng when the lab stops
 
 
 class Capture:
@@ -112,6 +119,28 @@ def wait_ready(captures: list[Capture], timeout: float = 10.0) -> None:
                 f"tcpdump in {waiting[0].node.name} did not start in {timeout:.0f} s: {waiting[0].said().strip() or 'no output'}"
             )
         time.sleep(0.01)
+
+
+def keylog_path(directory: Path) -> Path:
+    """The SSLKEYLOGFILE every process of the lab gets (curl, botocore, Python's ssl, the fronts)."""
+    return directory / KEYLOG
+
+
+def merge(directory: Path) -> None:
+    """captures/run.pcapng from the per-node pcaps (lab.analysis.pcapng), once the captures stopped.
+    A failure is logged, never raised: the per-node captures are the evidence and stay either way.
+    Captures over MERGE_AT_TEARDOWN bytes (a throughput run) are left for `vpclab inspect` to merge
+    on demand: the merge writes ~90 k frames/s, so teardown would wait tens of seconds."""
+    from lab.analysis.pcapng import write_merged  # imported at teardown only: it loads scapy's writer
+
+    size = sum(p.stat().st_size for p in directory.glob("*.pcap"))
+    if size > MERGE_AT_TEARDOWN:
+        log.warning("%s: %d MB of captures; `vpclab inspect` writes run.pcapng on demand", directory, size >> 20)
+        return
+    try:
+        write_merged(directory.parent)
+    except Exception:  # noqa: BLE001 - `vpclab inspect` writes it again on demand
+        log.exception("%s: could not merge the captures into one pcapng", directory)
 
 
 def write_interfaces(directory: Path, indexes: dict[str, dict[int, str]]) -> None:

@@ -36,7 +36,7 @@ from mininet.node import Node as MininetNode
 from lab.plan.serialize import plan_to_dict
 from lab.plan.types import Plan
 from lab.realize import cgroup, cleanup, kernel, rundir
-from lab.realize.capture import Capture, wait_ready, write_interfaces
+from lab.realize.capture import Capture, merge, wait_ready, write_interfaces
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_namespace, netns_inode, require_root
 from lab.realize.services import Services
@@ -160,6 +160,7 @@ class Lab:
             self.captures = []
             if (self.run_dir / "captures").is_dir():  # tcpdump's own count of what it kept and lost
                 (self.run_dir / "captures" / "stats.json").write_text(json.dumps(stats, indent=1))
+                merge(self.run_dir / "captures")  # captures/run.pcapng, for Wireshark
         if self.nodes and self.run_dir.is_dir():
             self.save_drops()
 

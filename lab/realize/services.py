@@ -24,6 +24,7 @@ from lab.pipes import readable
 from lab.plan.dns import certificate_names
 from lab.plan.serialize import to_data
 from lab.realize import cgroup, mounts, processes, state
+from lab.realize.capture import keylog_path
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_mount_namespace
 from lab.services.ca import make_lab_ca
@@ -80,6 +81,7 @@ class Services:
             "REQUESTS_CA_BUNDLE": bundle,
             "CURL_CA_BUNDLE": bundle,
             "AWS_DEFAULT_REGION": self.plan.region,
+            "SSLKEYLOGFILE": str(keylog_path(self.lab.run_dir / "captures")),  # Wireshark decrypts the run's TLS
             **AWS_ENV,
         }
 

@@ -106,6 +106,8 @@ def tls_context(config: FrontConfig) -> ssl.SSLContext:
         context.load_cert_chain(config.cert, config.key)
     except (OSError, ssl.SSLError) as e:
         raise ServiceError(f"cannot load certificate {config.cert} with key {config.key}: {e}") from None
+    if keylog := os.environ.get("SSLKEYLOGFILE"):  # Python honours it for clients only: the lab's
+        context.keylog_filename = keylog  # TLS secrets, so Wireshark decrypts the run (docs/architecture.md)
     return context
 
 

@@ -57,6 +57,7 @@ def signature(host: str, path: str, tls: bool) -> dict[str, str]:
 def http_get(sock: socket.socket, host: str, path: str, tls: bool, timeout: float, sign: bool) -> dict:
     headers = "".join(f"{k}: {v}\r\n" for k, v in (signature(host, path, tls) if sign else {}).items())
     if tls:
+        # create_default_context honours SSLKEYLOGFILE (captures/tls-keys.log in the lab): Wireshark decrypts it
         sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
     sock.settimeout(timeout)
     sock.sendall(
