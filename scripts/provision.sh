@@ -39,6 +39,9 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing OS packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # tshark's wireshark-common asks whether non-root users may capture: no (vpclab captures as root
+  # with tcpdump; tshark only reads files), answered here so no run ever waits on the question.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi

@@ -27,7 +27,7 @@ from lab.realize.state import Owned, owned
 log = logging.getLogger(__name__)
 
 # Headers and the payload's first 4 KiB: a whole TLS ClientHello, so Wireshark reads the SNI and, with
-# captures/tls-keys.log, decrypts the session (docs/captures.md has the measured sizes).
+# captures/tls-keys.log, decrypts the session (docs/architecture.md has the measured sizes).
 SNAPLEN = 4096
 MERGE_AT_TEARDOWN = 256 << 20  # bytes of per-node captures merged into run.pcapng when the lab stops
 
