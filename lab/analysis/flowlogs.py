@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,8 +24,11 @@ from pathlib import Path
 from lab.analysis.flowlog_enis import Eni, enis_of
 from lab.analysis.flowlog_fields import DEFAULT_FORMAT, format_version, parse_format
 from lab.analysis.pcapread import ICMP, TCP, UDP, Sighting
-from lab.analysis.run import Run
+from lab.analysis.run import Run, load_run
+from lab.errors import LabError
 from lab.model import regions
+
+log = logging.getLogger(__name__)
 
 INTERVALS = (60, 600)  # CreateFlowLogs' MaxAggregationInterval: 60 or 600 (default) seconds
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
@@ -273,3 +277,30 @@ def write_flow_logs(run: Run, path: Path, interval: int = 600) -> Path:
     """The run's flow log in the default format, one record a line (what a kept run holds)."""
     path.write_text("".join(line + "\n" for line in render(run, flow_records(run, interval))))
     return path
+
+
+def save_flow_logs(run_dir: str | Path) -> Path | None:
+    """flowlogs.txt (default format, 600 s) in a kept run directory, written once the lab is down
+    and its captures and drop counters are complete; a run that cannot be read is logged, not
+    raised: the run's other evidence stays whatever became of this file."""
+    try:
+        return write_flow_logs(load_run(run_dir), Path(run_dir) / "flowlogs.txt")
+    except (LabError, OSError) as exc:
+        log.warning("%s: no flow log written (%s)", run_dir, exc)
+        return None
+
+
+def connection_records(run: Run, flow: dict, interval: int = 60) -> list[FlowRecord]:
+    """The records that hold a packet of one connection (paths.Flow.to_dict(): source node and
+    5-tuple at the source), on every ENI it crossed, translated or not: a packet is known at every
+    node by its fingerprint (lab.analysis.pcapread)."""
+    from lab.analysis.paths import PROTOCOLS, flows
+
+    key = (flow["source"], PROTOCOLS.get(flow["proto"]), flow["src"], flow["sport"], flow["dst"], flow["dport"])
+    mine = [
+        f for f in flows(run) if (f.node, f.proto, f.src, f.sport, f.dst, f.dport) == key and f.sightings[0].time >= flow["start"]
+    ]
+    if not mine:
+        return []
+    prints = {s.fingerprint for s in mine[0].sightings}
+    return [r for r in flow_records(run, interval) if any(s.fingerprint in prints for s in r.sightings)]

@@ -4,8 +4,10 @@ sentence that says what was expected and what the packets (or the command) showe
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from lab.analysis.flowlogs import FlowRecord, connection_records
+from lab.analysis.run import load_run
 from lab.plan.types import Plan
 from lab.results import CommandResult, Hop, Outcome, ServiceSaw, StopReason
 from lab.scenario.observe import Trace
@@ -24,6 +26,7 @@ class Observed:
     exit: int | None = None
     output: str = ""
     dns_answer: tuple[str, ...] = ()
+    flow_log: tuple[FlowRecord, ...] = ()  # the step's VPC Flow Log records, when an expectation reads them
 
 
 def as_observed(result: Trace | CommandResult) -> Observed:
@@ -34,6 +37,14 @@ def as_observed(result: Trace | CommandResult) -> Observed:
         return Observed(result.outcome, http_status=status)
     path = result.observed
     return Observed(result.outcome, tuple(path.path), path.explanation, path.service_saw, status)
+
+
+def with_flow_log(seen: Observed, result: Trace | CommandResult, run_dir) -> Observed:
+    """The step's flow log records (60 s interval), read from the captures so far: only a traced
+    connection has them."""
+    if not isinstance(result, Trace) or result.observed is None:
+        return seen
+    return replace(seen, flow_log=tuple(connection_records(load_run(run_dir), result.observed.flow)))
 
 
 def resolve_address(spec: str, plan: Plan) -> str:
@@ -90,7 +101,26 @@ def check(expect: dict, seen: Observed, plan: Plan) -> list[str]:
             failures.append(f"expected {label} {expect[key]}, got {got}")
     if "output_contains" in expect and expect["output_contains"] not in seen.output:
         failures.append(f"expected the output to contain {expect['output_contains']!r}; it was {seen.output[:200]!r}")
+    if "flow_log" in expect:
+        failures += check_flow_log(expect["flow_log"], seen.flow_log)
     return failures
+
+
+def check_flow_log(want: dict, records: tuple[FlowRecord, ...]) -> list[str]:
+    """Some record of the step's traffic has every value asked (eni: its node or eni- id)."""
+    for r in records:
+        if (
+            want.get("action", r.action) == r.action
+            and want.get("traffic_path", r.traffic_path) == r.traffic_path
+            and want.get("eni", r.eni.node) in (r.eni.node, r.eni.eni_id)
+        ):
+            return []
+    asked = ", ".join(f"{k} {v}" for k, v in want.items())
+    seen = "; ".join(
+        f"{r.eni.node} {r.direction} {r.pkt_src}:{r.sport}->{r.pkt_dst}:{r.dport} {r.action} path {r.traffic_path or '-'}"
+        for r in records
+    )
+    return [f"expected a flow log record with {asked}; the step's records: {seen or 'none'}"]
 
 
 def check_service_saw(want: dict, saw: ServiceSaw | None, plan: Plan) -> list[str]:

@@ -11,9 +11,10 @@ from scapy.layers.inet import ICMP, IP, TCP
 from synthetic_captures import SyntheticRun
 
 from lab.analysis.flowlog_fields import DEFAULT_FORMAT, az_id, parse_format
-from lab.analysis.flowlogs import flow_records, render
+from lab.analysis.flowlogs import connection_records, flow_records, render
 from lab.analysis.run import load_run
 from lab.errors import BadArgument
+from lab.scenario.expect import check_flow_log
 
 S3 = "52.219.60.10"
 APP1, WEB1, NAT = "10.0.2.4", "10.0.1.4", "10.0.1.254"
@@ -249,3 +250,36 @@ def test_formats():
     with pytest.raises(BadArgument, match="InvalidParameter"):
         parse_format("version srcaddr")
     assert (az_id("ap-northeast-2a"), az_id("us-east-1c"), az_id("eu-central-1b")) == ("apne2-az1", "use1-az3", "euc1-az2")
+
+
+def test_cli_prints_the_records_in_the_format_asked(nat_run, capsys):
+    from lab.cli.main import main
+
+    assert main(["flowlogs", str(nat_run.directory), "--eni", "app1", "--format", "${interface-id} ${flow-direction}"]) == 0
+    eni = nat_run.plan["nodes"]["app1"]["interfaces"][0]["eni"]
+    assert capsys.readouterr().out.splitlines() == [f"{eni} egress", f"{eni} ingress"]
+
+
+def test_cli_refuses_a_bad_format_and_an_unknown_eni(nat_run, capsys):
+    from lab.cli.main import main
+
+    assert main(["flowlogs", str(nat_run.directory), "--format", "${version} ${nope}"]) == 2
+    assert "InvalidParameter" in capsys.readouterr().err
+    assert main(["flowlogs", str(nat_run.directory), "--eni", "eni-0000"]) == 2
+    assert "InvalidNetworkInterfaceID.NotFound" in capsys.readouterr().err
+    assert main(["flowlogs", str(nat_run.directory / "nothing")]) == 2
+
+
+def test_connection_records_follow_one_connection_across_the_nat_gateway(nat_run):
+    flow = {"source": "app1", "proto": "tcp", "src": APP1, "sport": 40000, "dst": S3, "dport": 443, "start": 0}
+    records = connection_records(nat_run, flow)
+    assert {(r.eni.node, r.direction) for r in records} == {
+        ("app1", "egress"),
+        ("app1", "ingress"),
+        ("app-nat-a", "ingress"),
+        ("app-nat-a", "egress"),
+    }
+    assert check_flow_log({"eni": "app-nat-a", "traffic_path": 8, "action": "ACCEPT"}, tuple(records)) == []
+    (failure,) = check_flow_log({"action": "REJECT"}, tuple(records))
+    assert failure.startswith("expected a flow log record with action REJECT; the step's records: ")
+    assert f"app1 egress {APP1}:40000->{S3}:443 ACCEPT path 1" in failure
