@@ -21,8 +21,15 @@ def running_lab(plan, keep: str | None):
     makes a temporary one, recorded before it exists, and removes it with itself)."""
     from lab.realize.lab import Lab
 
-    with terminated_cleanly(), Lab(plan, keep) as lab:
-        yield lab
+    from lab.analysis.flowlogs import save_flow_logs
+
+    lab = None
+    try:
+        with terminated_cleanly(), Lab(plan, keep) as lab:
+            yield lab
+    finally:
+        if keep and lab is not None:  # a kept run holds its flow logs (flowlogs.txt)
+            save_flow_logs(lab.run_dir)
 
 
 def add_trace(verbs) -> None:
