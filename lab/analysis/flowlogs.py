@@ -137,9 +137,17 @@ def aws_service(address: str) -> str:
     return service.service.upper() if service.service in ("s3", "dynamodb") else "AMAZON"
 
 
-def logged(s: Sighting) -> bool:
-    """Flow logs skip Amazon DNS, IMDS, Time Sync and DHCP, and there is no multicast in a VPC."""
-    if s.src in UNLOGGED_ADDRESSES or s.dst in UNLOGGED_ADDRESSES or int(s.dst.split(".", 1)[0]) >= 224:
+def unlogged_addresses(run: Run) -> frozenset[str]:
+    """Addresses whose traffic flow logs skip: the Amazon DNS server (169.254.169.253 and each VPC's
+    base+2, answered by the router's resolver), the VPC router's own addresses, IMDS, Time Sync."""
+    routers = (a for name, n in run.plan["nodes"].items() if n["kind"] == "vpc-router" for a in run.addresses[name])
+    resolvers = (a for r in run.plan.get("resolvers", {}).values() for a in r["addresses"])
+    return UNLOGGED_ADDRESSES | frozenset(routers) | frozenset(resolvers)
+
+
+def logged(s: Sighting, unlogged: frozenset[str]) -> bool:
+    """Flow logs skip Amazon DNS, IMDS, Time Sync, the router and DHCP; a VPC has no multicast."""
+    if s.src in unlogged or s.dst in unlogged or int(s.dst.split(".", 1)[0]) >= 224:
         return False
     return not (s.proto == UDP and (s.sport in DHCP_PORTS or s.dport in DHCP_PORTS))
 
@@ -159,8 +167,9 @@ def flow_records(run: Run, interval: int = 600, eni: str | None = None) -> list[
 def _seen_at(run: Run, e: Eni, rejected: dict) -> Iterator[tuple[Sighting, str, str]]:
     """(sighting, direction, action) of what the ENI sent and received, and what the router
     rejected on the way to it."""
+    unlogged = unlogged_addresses(run)
     for s in run.by_node.get(e.node, []):
-        if s.iface == e.iface and logged(s) and s.dst != s.src:
+        if s.iface == e.iface and logged(s, unlogged) and s.dst != s.src:
             if s.direction == "out":
                 yield s, "egress", "REJECT" if (e.node, s.fingerprint) in rejected else "ACCEPT"
             else:
@@ -224,9 +233,9 @@ def _counted(counted: set[str], e: Eni, direction: str) -> bool:
 def _died_at(run: Run, router: str) -> Iterator[Sighting]:
     """What entered the router on a bridge port or a transit link and left it on none, other than
     what was for the router itself (the resolver) or is not logged."""
-    own = run.addresses.get(router, frozenset())
+    unlogged = unlogged_addresses(run)
     for s in run.by_node.get(router, []):
-        if s.direction != "in" or s.dst in own or not logged(s) or (router, s.iface) not in run.links:
+        if s.direction != "in" or not logged(s, unlogged) or (router, s.iface) not in run.links:
             continue
         if not any(
             o.node == router and o.direction == "out" and s.time <= o.time <= s.time + FORWARD_WINDOW
