@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from lab.errors import StateConflict, UnknownName
 from lab.model.topology import Endpoint, EndpointService, Topology
 
 PENDING, AVAILABLE, REJECTED = "pendingAcceptance", "available", "rejected"
@@ -23,10 +24,13 @@ DROP_CODES = {PENDING: "ENDPOINT_CONNECTION_PENDING_ACCEPTANCE", REJECTED: "ENDP
 ALLOWED_FROM = {"accept": (PENDING,), "reject": (PENDING, AVAILABLE)}
 
 
-class IncorrectState(Exception):
+class IncorrectState(StateConflict):
     """A decision the endpoint's state does not allow; `code` is the EC2 code the lab gives."""
 
     code = "IncorrectState"
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} ({self.code})"
 
 
 def connection_state(svc: EndpointService, ref: str) -> str:
@@ -56,3 +60,23 @@ def decide(t: Topology, svc: EndpointService, ref: str, action: str) -> Topology
     vpc = t.vpcs[svc.vpc]
     services = dict(vpc.endpoint_services) | {svc.name: changed}
     return dataclasses.replace(t, vpcs=dict(t.vpcs) | {vpc.name: dataclasses.replace(vpc, endpoint_services=services)})
+
+
+def find_connection(t: Topology, text: str) -> tuple[EndpointService, str]:
+    """The service and 'vpc/endpoint' of a consumer endpoint named as VPC/ENDPOINT, or as ENDPOINT
+    when one VPC alone has an endpoint of that name to an endpoint service."""
+    vpc_name, _, ep_name = text.rpartition("/")
+    found = [
+        (svc, f"{v.name}/{e.name}")
+        for v in t.vpcs.values()
+        for e in v.endpoints.values()
+        if e.name == ep_name and vpc_name in ("", v.name) and (svc := t.endpoint_service_of(e)) is not None
+    ]
+    if len(found) != 1:
+        known = [f"{v.name}/{e.name}" for v in t.vpcs.values() for e in v.endpoints.values() if e.endpoint_service]
+        hint = "name it as VPC/ENDPOINT" if found else "no endpoint to an endpoint service has that name"
+        raise UnknownName(
+            f"endpoint {text}: {hint} (endpoints to endpoint services: {', '.join(known) or 'none'}) "
+            "(InvalidVpcEndpointId.NotFound)"
+        )
+    return found[0]

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from lab.model import regions
 from lab.model.bucket_policy import check_bucket_policy
+from lab.model.loader_endpoint_services import parse_account, parse_endpoint_service, parse_service_reference
 from lab.model.loader_load_balancers import parse_load_balancer, parse_target_group
 from lab.model.policy import MalformedPolicy
 from lab.model.policy import parse_policy as parse_policy_grammar
@@ -59,6 +60,8 @@ VPC_KEYS = (
     "peering",
     "load_balancers",
     "target_groups",
+    "endpoint_services",
+    "account",
     "description",
 )
 
@@ -111,6 +114,10 @@ def parse_vpc(name: str, sec: Section, region: str, instances: dict[str, Instanc
     target_groups = parse_children(sec, "target_groups", parse_target_group, name, region)
     route_tables = parse_route_tables(sec, name, region)
     parse_instances(sec, name, instances)
+    account = parse_account(sec)
+    services = parse_children(
+        sec, "endpoint_services", lambda n, s, v, r: parse_endpoint_service(n, s, v, r, account), name, region
+    )
     return Vpc(
         name=name,
         cidr=sec.network("cidr", block=True),
@@ -124,6 +131,8 @@ def parse_vpc(name: str, sec: Section, region: str, instances: dict[str, Instanc
         security_groups=security_groups,
         network_acls=network_acls,
         peerings=peerings,
+        endpoint_services=services,
+        account=account,
         line=sec.line,
         load_balancers=load_balancers,
         target_groups=target_groups,
@@ -254,11 +263,12 @@ def parse_endpoint(name: str, sec: Section, vpc: str, region: str) -> Endpoint:
         "security_groups",
         "description",
     )
-    kind = sec.text("type", "gateway")
+    reference = parse_service_reference(sec, name)
+    kind = sec.text("type", "interface" if reference else "gateway")
     if kind not in ("gateway", "interface"):
         raise sec.error("type", f"endpoint {name}: type must be gateway or interface, not '{kind}'", "InvalidVpcEndpointType")
-    service = sec.required_text("service")
-    parsed = regions.parse_service_name(service, region)
+    service = reference or sec.required_text("service")
+    parsed = (region, service) if reference else regions.parse_service_name(service, region)
     if parsed is None:
         raise sec.error(
             "service",
@@ -274,12 +284,13 @@ def parse_endpoint(name: str, sec: Section, vpc: str, region: str) -> Endpoint:
         sec.names("route_tables"),
         sec.names("subnets"),
         parse_policy(sec, "policy", "endpoint"),
-        sec.flag("private_dns", kind == "interface"),
+        sec.flag("private_dns", kind == "interface" and not reference),
         sec.names("security_groups"),
         parse_subnet_configurations(sec, name),
         sec.flag("private_dns_only_for_inbound_resolver_endpoint", False)
         if sec.has("private_dns_only_for_inbound_resolver_endpoint")
         else None,
+        reference,
         line=sec.line,
     )
 

@@ -12,6 +12,8 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from lab.model import regions
+from lab.model.accounts import endpoint_service_id, endpoint_service_name
+from lab.model.ids import ACCOUNT_ID
 from lab.model.load_balancers import LoadBalancer, TargetGroup
 
 Net = ipaddress.IPv4Network
@@ -137,11 +139,43 @@ class Endpoint:
     subnet_ips: dict[str, Addr] = field(default_factory=dict, compare=False)
     # DnsOptions.PrivateDnsOnlyForInboundResolverEndpoint as written; None: AWS's default (lab.model.dns_options)
     private_dns_only_for_inbound_resolver_endpoint: bool | None = None
+    # An endpoint to an endpoint service (PrivateLink to a provider's NLB): the service as written,
+    # `vpc/service` or its service name `com.amazonaws.vpce.<region>.vpce-svc-...`; None: an AWS service
+    endpoint_service: str | None = None
     line: int = field(default=0, compare=False)
 
     @property
     def service_name(self) -> str:
-        return regions.service_name(self.region, self.service)
+        return self.endpoint_service or regions.service_name(self.region, self.service)
+
+
+@dataclass(frozen=True)
+class EndpointService:
+    """A provider's endpoint service (VPC endpoint service configuration) in front of its Network
+    Load Balancers; owned by the account of the VPC that holds them. The provider's decisions on
+    endpoint connections are `accepted` and `rejected` ('vpc/endpoint' of the consumers), as
+    accept-/reject-vpc-endpoint-connections take them
+    (https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html)."""
+
+    name: str
+    vpc: str
+    account: str
+    region: str
+    network_load_balancers: tuple[str, ...]  # NLB names in `vpc`
+    acceptance_required: bool
+    allowed_principals: tuple[str, ...]  # 'arn:aws:iam::<account>:root' or '*'
+    accepted: tuple[str, ...]
+    rejected: tuple[str, ...]
+    private_dns_name: str | None
+    line: int = field(default=0, compare=False)
+
+    @property
+    def service_id(self) -> str:
+        return endpoint_service_id(self.account, self.vpc, self.name)
+
+    @property
+    def service_name(self) -> str:
+        return endpoint_service_name(self.region, self.service_id)
 
 
 @dataclass(frozen=True)
@@ -168,6 +202,8 @@ class Vpc:
     security_groups: dict[str, SecurityGroup] = field(compare=False)
     network_acls: dict[str, NetworkAcl] = field(compare=False)
     peerings: dict[str, Peering] = field(compare=False)
+    endpoint_services: dict[str, EndpointService] = field(default_factory=dict, compare=False)
+    account: str = ACCOUNT_ID  # the owner account (OwnerId of describe-vpcs)
     line: int = field(default=0, compare=False)
     # Network Load Balancers and their target groups (lab.model.load_balancers)
     load_balancers: dict[str, LoadBalancer] = field(default_factory=dict, compare=False)
@@ -202,6 +238,14 @@ class Topology:
 
     def peerings(self) -> list[Peering]:
         return [p for vpc in self.vpcs.values() for p in vpc.peerings.values()]
+
+    def endpoint_services(self) -> list[EndpointService]:
+        return [s for vpc in self.vpcs.values() for s in vpc.endpoint_services.values()]
+
+    def endpoint_service_of(self, ep: Endpoint) -> EndpointService | None:
+        """The endpoint service an endpoint names (`vpc/service` or the service name), if any."""
+        ref = ep.endpoint_service
+        return next((s for s in self.endpoint_services() if ref in (f"{s.vpc}/{s.name}", s.service_name)), None)
 
     def peerings_of(self, vpc: str) -> list[Peering]:
         """Peering connections usable as route targets in `vpc` (it is either side of them)."""

@@ -15,6 +15,7 @@ from lab.model import regions
 from lab.model.checks import choices, error
 from lab.model.s3_names import BUCKET_NAME_CODE, bucket_name_problem
 from lab.model.topology import PrefixListRef, Route, RouteTable, Subnet, Topology, Vpc
+from lab.model.validate_endpoint_services import check_endpoint_services
 from lab.model.validate_endpoints import check_endpoints
 from lab.model.validate_load_balancers import check_load_balancers
 from lab.model.validate_security import check_group_refs, check_network_acls, check_security_groups
@@ -38,6 +39,7 @@ def problems(t: Topology) -> Iterator[Problem]:
         yield from check_route_tables(t, vpc)
         yield from check_gateways(t, vpc)
         yield from check_endpoints(t, vpc)
+        yield from check_endpoint_services(t, vpc)
         yield from check_security_groups(t, vpc)
         yield from check_network_acls(t, vpc)
         yield from check_peerings(t, vpc)

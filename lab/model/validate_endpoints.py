@@ -10,6 +10,7 @@ from lab.errors import Problem
 from lab.model import regions
 from lab.model.checks import choices, error
 from lab.model.topology import Endpoint, Topology, Vpc
+from lab.model.validate_endpoint_services import check_consumer_endpoint
 from lab.model.validate_security import check_group_refs
 
 
@@ -189,7 +190,11 @@ def offered_names(t: Topology) -> tuple[str, ...]:
 
 def check_endpoint_service(t: Topology, vpc: Vpc, ep: Endpoint) -> Iterator[Problem]:
     """The service must be one AWS offers in the VPC's region and the lab emulates (S3, DynamoDB and
-    the interface-only ones of lab.services.catalog); a gateway endpoint only to S3 or DynamoDB."""
+    the interface-only ones of lab.services.catalog); a gateway endpoint only to S3 or DynamoDB;
+    an endpoint service of the topology, visible to the VPC's account (lab.model.validate_endpoint_services)."""
+    if ep.endpoint_service:
+        yield from check_consumer_endpoint(t, vpc, ep)
+        return
     offered = regions.REGIONS.get(ep.region)
     if ep.type == "gateway" and ep.region == t.region and ep.service in regions.INTERFACE_ONLY_AWS_SERVICES:
         yield error(

@@ -1,7 +1,9 @@
 """Changing a running lab the way AWS lets you: associating a gateway endpoint with a route table
 adds its prefix-list route there, disassociating removes it (the route itself cannot be edited:
-https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html). A change is a new model,
-a new plan, and the difference between the two plans' route tables, which is all the kernel needs.
+https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html); a provider accepting or
+rejecting an endpoint connection opens or closes the consumer ENIs' way to its NLB. A change is a
+new model, a new plan, and the difference between the two plans (route tables, the ENIs' rulesets),
+which is all the kernel needs.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 
 from lab.errors import BadArgument, StateConflict, UnknownName
+from lab.model.endpoint_connections import decide, find_connection
 from lab.model.topology import Topology
 from lab.model.validate import validate
+from lab.plan.endpoint_services import TABLE
 from lab.plan.types import KernelRoute, Plan
 
 
@@ -60,3 +64,24 @@ def route_changes(old: Plan, new: Plan) -> dict[str, tuple[list[KernelRoute], li
 
 def all_routes(node) -> list[KernelRoute]:
     return list(node.routes) + [r for t in node.route_tables for r in t.routes]
+
+
+def decide_connection(t: Topology, action: str, endpoint: str) -> Topology:
+    """The topology after the provider accepts or rejects a consumer endpoint's connection
+    (`action` 'accept' or 'reject'; `endpoint` as VPC/ENDPOINT), as accept-/reject-vpc-endpoint-
+    connections do; an impossible decision raises IncorrectState (lab.model.endpoint_connections)."""
+    svc, ref = find_connection(t, endpoint)
+    changed = decide(t, svc, ref, action)
+    validate(changed)
+    return changed
+
+
+def endpoint_ruleset_swaps(old: Plan, new: Plan) -> dict[str, str]:
+    """node -> an `nft -f` text replacing its interface-endpoint table, for every endpoint ENI whose
+    ruleset differs in `new` (a connection accepted or rejected): one transaction per node, so the
+    ENI is never without its table."""
+    return {
+        name: f"delete table ip {TABLE}\n{node.nftables}"
+        for name, node in new.nodes.items()
+        if node.kind == "interface-endpoint" and node.nftables != old.nodes[name].nftables
+    }

@@ -14,6 +14,7 @@ from lab.plan import gateways
 from lab.plan.allocation import allocate
 from lab.plan.context import Build
 from lab.plan.dns import resolvers
+from lab.plan.endpoint_services import service_plans
 from lab.plan.endpoints import build_endpoints
 from lab.plan.fronts import Fronts
 from lab.plan.internet import build_internet
@@ -39,7 +40,7 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
         gateways.build_instances(build, wiring)
         gateways.build_nat_gateways(build, wiring)
         igw_sides[wiring.vpc.name] = gateways.build_internet_gateway(build, wiring)
-        build_endpoints(build, wiring, fronts)
+        build_endpoints(build, wiring, fronts, load_balancers)
         load_balancers.attach(build, wiring)
         vpc_security, vpc_acls = eni_security(topology, wiring.vpc, build.allocation), subnet_acls(wiring.vpc, wiring.bridges)
         build_router(build, wiring, vpc_security, vpc_acls)
@@ -65,4 +66,5 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
         a,
         settings,
         nlbs,
+        service_plans(topology, a),
     )

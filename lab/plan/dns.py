@@ -19,6 +19,7 @@ from lab.model.topology import Endpoint, Topology, Vpc, private_dns_only_for_inb
 from lab.plan import names
 from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.allocation import Allocation, EndpointKey, PublicIp
+from lab.plan.endpoint_services import dns_service_label
 from lab.plan.types import DnsRecord, Resolver
 
 Addr = ipaddress.IPv4Address
@@ -119,7 +120,7 @@ def vpc_records(t: Topology, vpc: Vpc, allocation: Allocation) -> list[DnsRecord
                 continue
             key = EndpointKey(other.name, ep.name)
             enis, vpce = allocation.endpoint_ips[key], allocation.vpce_ids[key]
-            for name, az in endpoint_names(vpce, ep.service, ep.region, sorted(enis)):
+            for name, az in endpoint_names(vpce, dns_service_label(t, ep), ep.region, sorted(enis)):
                 records.append(DnsRecord(name, tuple(enis.values()) if az is None else (enis[az],), "vpce"))
             if other.name == vpc.name and answers_private_dns(vpc, ep):
                 svc = regions.region(ep.region).services[ep.service]

@@ -12,8 +12,10 @@ from lab.model.topology import Endpoint
 from lab.plan import names, nftables
 from lab.plan.allocation import EndpointKey
 from lab.plan.context import Build
+from lab.plan.endpoint_services import build_consumer_endpoint
 from lab.plan.fronts import Fronts
 from lab.plan.gateways import eni, host_route
+from lab.plan.load_balancers import LoadBalancers
 from lab.plan.routing import NextHop
 from lab.plan.types import Interface, KernelRoute, Node
 from lab.plan.vpc_router import Edge, VpcWiring
@@ -21,9 +23,11 @@ from lab.plan.vpc_router import Edge, VpcWiring
 IfAddr = ipaddress.IPv4Interface
 
 
-def build_endpoints(build: Build, wiring: VpcWiring, fronts: Fronts) -> None:
+def build_endpoints(build: Build, wiring: VpcWiring, fronts: Fronts, nlbs: LoadBalancers) -> None:
     for ep in wiring.vpc.endpoints.values():
-        if ep.type == "gateway":
+        if ep.endpoint_service:  # PrivateLink to a provider's NLB (lab.plan.endpoint_services)
+            build_consumer_endpoint(build, wiring, nlbs, ep)
+        elif ep.type == "gateway":
             build_gateway_endpoint(build, wiring, fronts, ep)
         else:
             build_interface_endpoint(build, wiring, fronts, ep)

@@ -17,7 +17,9 @@ preserve the client IP (edit-target-group-attributes.html, "Client IP preservati
 
 from __future__ import annotations
 
-from lab.plan.load_balancer_types import SLOTS, LoadBalancerPlan, NlbNode, NlbTarget, NlbTargetGroup
+from collections.abc import Sequence
+
+from lab.plan.load_balancer_types import SLOTS, LoadBalancerPlan, NlbNode, NlbTargetGroup
 
 TABLE = "nlb"
 HASH_SEED = 0x4E4C42  # 'NLB'
@@ -29,11 +31,23 @@ def group_map(group: NlbTargetGroup) -> str:
     return "tg_" + "".join(c if c.isalnum() else "_" for c in group.name)
 
 
-def slot_elements(targets: tuple[NlbTarget, ...] | list[NlbTarget]) -> str:
-    """`0 : ip . port, 1 : ...` over all SLOTS, the targets repeated in turn (empty: no targets)."""
+def slot_elements(targets: Sequence[tuple[object, int]]) -> str:
+    """`0 : ip . port, 1 : ...` over all SLOTS, the (address, port) targets repeated in turn
+    (empty: no targets)."""
     if not targets:
         return ""
-    return ", ".join(f"{i} : {targets[i % len(targets)].address} . {targets[i % len(targets)].port}" for i in range(SLOTS))
+    return ", ".join(f"{i} : {targets[i % len(targets)][0]} . {targets[i % len(targets)][1]}" for i in range(SLOTS))
+
+
+def map_update(group_map_name: str, targets: Sequence[tuple[object, int]]) -> str:
+    """One `nft -f` transaction that puts `targets` in rotation in a group's map (the health
+    checker's; an empty list leaves the map empty: NLB_NO_HEALTHY_TARGET)."""
+    body = f"flush map ip {TABLE} {group_map_name}\n"
+    return body + (f"add element ip {TABLE} {group_map_name} {{ {slot_elements(targets)} }}\n" if targets else "")
+
+
+def pairs(lb: LoadBalancerPlan, node: NlbNode, group: NlbTargetGroup) -> list[tuple[object, int]]:
+    return [(t.address, t.port) for t in lb.candidates(node, group)]
 
 
 def load_balancer_node(lb: LoadBalancerPlan, node: NlbNode, eni: str) -> str:
@@ -41,7 +55,7 @@ def load_balancer_node(lb: LoadBalancerPlan, node: NlbNode, eni: str) -> str:
     which is AWS's fail-open case); the health checker narrows it."""
     maps = [
         f"map {group_map(g)} {{ typeof numgen inc mod {SLOTS} : ip daddr . tcp dport;"
-        + (f" elements = {{ {slot_elements(lb.candidates(node, g))} }}" if lb.candidates(node, g) else "")
+        + (f" elements = {{ {slot_elements(pairs(lb, node, g))} }}" if lb.candidates(node, g) else "")
         + " }"
         for g in lb.target_groups
     ]
@@ -55,7 +69,10 @@ def load_balancer_node(lb: LoadBalancerPlan, node: NlbNode, eni: str) -> str:
 def prerouting(lb: LoadBalancerPlan, node: NlbNode) -> list[str]:
     body = [f'iifname "{i.iface}" ct mark set {i.mark}' for i in node.ingresses]
     for listener in lb.listeners:
-        group, match = lb.group_of(listener), f"ip daddr {node.address} tcp dport {listener.port}"
+        # PrivateLink connections arrive addressed to the node's side of their link: its private IP
+        # may be the consumer ENI's own address when the VPCs' CIDRs overlap (lab.plan.endpoint_services)
+        addresses = ", ".join(str(a) for a in (node.address, *(i.address.ip for i in node.ingresses)))
+        group, match = lb.group_of(listener), f"ip daddr {{ {addresses} }} tcp dport {listener.port}"
         if listener.proxy_port is not None:
             body.append(f"{match} redirect to :{listener.proxy_port}")
         else:

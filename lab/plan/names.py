@@ -13,12 +13,17 @@ AZ, `<vpc>-<name>-<zone letter>`, and so is a Network Load Balancer's node; the 
 and each AWS service front `<service>-<region>`.
 
 One name is not made here: a service's name (`com.amazonaws.<region>.<service>`), which the model
-already needs to validate endpoints; it is made once, by lab.model.regions.service_name.
+already needs to validate endpoints; it is made once, by lab.model.regions.service_name. For the
+same reason an endpoint service's id and name are made by lab.model.accounts and offered here
+(`endpoint_service_id`, `endpoint_service_name`).
 """
 
 from __future__ import annotations
 
 import hashlib
+
+from lab.model.accounts import endpoint_service_id as endpoint_service_id  # made there, offered here
+from lab.model.accounts import endpoint_service_name as endpoint_service_name
 
 INTERNET = "internet"
 INTERNET_CLIENT = "internet-client"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from lab.model.topology import Bucket, Policy, Table
 from lab.plan import names
 from lab.plan.allocation import Allocation, EndpointKey, PublicIp
+from lab.plan.endpoint_service_types import EndpointConnection, EndpointServicePlan
 from lab.plan.load_balancer_types import LoadBalancerPlan, NlbNode
 from lab.plan.security_types import EniSecurity, SubnetAcl
 from lab.plan.settings import Settings
@@ -175,6 +176,8 @@ class Plan:
     settings: Settings = field(default=Settings(), metadata={"internal": True})
     # The Network Load Balancers (lab.plan.load_balancer_types); their nodes are in `nodes`.
     load_balancers: tuple[LoadBalancerPlan, ...] = field(default=(), metadata={"internal": True})
+    # The endpoint services and their consumers' connections (lab.plan.endpoint_services).
+    endpoint_services: tuple[EndpointServicePlan, ...] = field(default=(), metadata={"internal": True})
 
     def node(self, name: str) -> Node:
         return self.nodes[name]
@@ -256,6 +259,13 @@ class Plan:
     def load_balancer_of(self, node: str) -> tuple[LoadBalancerPlan, NlbNode] | None:
         """The NLB a lab node belongs to, and that node's plan."""
         return next(((lb, n) for lb in self.load_balancers for n in lb.nodes if n.node == node), None)
+
+    def endpoint_service(self, vpc: str, name: str) -> EndpointServicePlan:
+        return next(s for s in self.endpoint_services if (s.vpc, s.name) == (vpc, name))
+
+    def endpoint_connection(self, vpce: str) -> tuple[EndpointServicePlan, EndpointConnection] | None:
+        """The endpoint service an endpoint (by its vpce id) connects to, and the connection."""
+        return next(((s, c) for s in self.endpoint_services for c in s.connections if c.vpce == vpce), None)
 
     def public_ip_of(self, private_ip: Addr, vpc: str) -> PublicIp | None:
         return next((p for p in self.public_ips if p.private_ip == private_ip and p.vpc == vpc), None)
