@@ -16,9 +16,10 @@ from argparse import ArgumentTypeError
 from lab.analysis.explain import explain
 from lab.cli.output import port, target
 from lab.errors import LabError
+from lab.model.endpoint_connections import find_connection
 from lab.plan.security_changes import ACTIONS as SECURITY_CHANGES
 from lab.report.text import explanation_text, trace_text
-from lab.scenario.observe import change_lab, change_security, trace
+from lab.scenario.observe import change_connection, change_lab, change_security, trace
 
 INTRO = """vpclab: lab {tag} is up ({nodes} nodes); captures in {run_dir}/captures.
   NODE COMMAND        run a command in a node, e.g.  {example} aws s3 ls s3://{bucket}
@@ -27,6 +28,7 @@ INTRO = """vpclab: lab {tag} is up ({nodes} nodes); captures in {run_dir}/captur
   associate | disassociate ENDPOINT ROUTE_TABLE   change the lab live, as in AWS
   authorize-ingress | revoke-ingress GROUP --protocol tcp --port 443 --cidr 10.0.0.0/16
                              (and -egress; or --source-group G): a security-group rule, live
+  accept | reject VPC/ENDPOINT  the provider's decision on an endpoint connection, live
   nodes                      what is in the lab;  exit (or Ctrl-D) tears it all down"""
 
 
@@ -152,6 +154,29 @@ class LabPrompt(cmd.Cmd):
             print(f"vpclab: {exc}")
             return False
         print(f"{action}: done. Connections already open stay open (security groups track them); new ones meet the changed rules")
+        return False
+
+    def do_accept(self, arg: str) -> bool:
+        """accept VPC/ENDPOINT: the provider accepts a pending endpoint connection; its ENIs forward to the NLB."""
+        return self.decide(arg, "accept")
+
+    def do_reject(self, arg: str) -> bool:
+        """reject VPC/ENDPOINT: the provider rejects a pending or available endpoint connection; its ENIs carry nothing."""
+        return self.decide(arg, "reject")
+
+    def decide(self, arg: str, action: str) -> bool:
+        if len(arg.split()) != 1:
+            print(f"usage: {action} VPC/ENDPOINT   (an endpoint to an endpoint service)")
+            return False
+        try:
+            self.topology, self.plan = change_connection(self.lab, self.topology, action, arg.strip())
+        except LabError as exc:
+            print(f"vpclab: {exc}")
+            return False
+        vpc, name = find_connection(self.topology, arg.strip())[1].split("/")
+        vpce = self.plan.vpce_id(vpc, name)
+        state = next(c.state for s in self.plan.endpoint_services for c in s.connections if c.vpce == vpce)
+        print(f"{action}ed: endpoint {vpc}/{name} ({vpce}) is now {state}")
         return False
 
     def do_nodes(self, arg: str) -> bool:

@@ -182,3 +182,19 @@ def change_security(lab, topology, action: str, argument: str):
     plan = compile_plan(changed, lab.plan.settings)
     lab.change_filters(plan)
     return changed, plan
+
+
+def change_connection(lab, topology, action: str, endpoint: str):
+    """Accept or reject a consumer endpoint's connection in the running lab (lab.plan.changes): its
+    ENIs' rulesets are replaced, one nft transaction per ENI; the new model and plan. Connections
+    already open through a rejected endpoint stop at once: the ENI no longer forwards."""
+    from lab.plan.changes import decide_connection, endpoint_ruleset_swaps
+    from lab.plan.compile import compile_plan
+
+    changed = decide_connection(topology, action, endpoint)
+    plan = compile_plan(changed, lab.plan.settings)
+    swaps = endpoint_ruleset_swaps(lab.plan, plan)
+    if swaps:
+        lab.in_every_shell(f"{action} of {endpoint}:", {name: {"nft": text} for name, text in swaps.items()})
+    lab.change_filters(plan)  # no security table differs: this records the new plan as the running one
+    return changed, plan
