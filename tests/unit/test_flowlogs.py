@@ -284,3 +284,34 @@ def test_connection_records_follow_one_connection_across_the_nat_gateway(nat_run
     (failure,) = check_flow_log({"action": "REJECT"}, tuple(records))
     assert failure.startswith("expected a flow log record with action REJECT; the step's records: ")
     assert f"app1 egress {APP1}:40000->{S3}:443 ACCEPT path 1" in failure
+
+
+def test_nacl_denied_reply_is_accept_then_reject_on_the_same_eni(tmp_path):
+    """AWS's example: allowed in, the reply denied out by the subnet's ACL (stateless): the ENI's
+    ingress record ACCEPT and its egress record REJECT."""
+    lab = SyntheticRun(tmp_path)
+    db1 = "10.0.3.4"
+    request = IP(src=APP1, dst=db1, id=11) / TCP(sport=41000, dport=5432, flags="S", seq=1)
+    steps = [("app1", "eth0", "out"), ("app-router", "br1p0", "in"), ("app-router", "br2p0", "out"), ("db1", "eth0", "in")]
+    lab.travel(request, steps, 1_700_000_000.0)
+    reply = IP(src=db1, dst=APP1, id=12) / TCP(sport=5432, dport=41000, flags="SA", seq=7, ack=2)
+    lab.travel(reply, [("db1", "eth0", "out"), ("app-router", "br2p0", "in")])
+    acl = next(a["acl_id"] for a in lab.plan["network_acls"].values() if a["subnet"] == "isolated-a")
+    run = load_run(lab.write({"app-router": [{"comment": f"SUBNET_ACL_RESTRICTION {acl} egress rule 100", "packets": 1}]}))
+    seen = {(r.eni.node, r.direction, r.action) for r in flow_records(run) if r.log_status == "OK"}
+    assert seen == {
+        ("app1", "egress", "ACCEPT"),
+        ("db1", "ingress", "ACCEPT"),
+        ("db1", "egress", "REJECT"),
+    }
+
+
+def test_another_enis_counter_does_not_make_a_drop_a_reject(tmp_path):
+    """A packet for db1 lost at the router while only web1's security group counted drops: no REJECT
+    on db1 (nor anywhere), since no rule between the two ENIs counted anything."""
+    lab = SyntheticRun(tmp_path)
+    lost = IP(src=APP1, dst="10.0.3.4", id=13) / TCP(sport=41001, dport=5432, flags="S", seq=1)
+    lab.travel(lost, [("app1", "eth0", "out"), ("app-router", "br1p0", "in")], 1_700_000_000.0)
+    web1 = lab.plan["nodes"]["web1"]["interfaces"][0]["eni"]
+    run = load_run(lab.write({"app-router": [{"comment": f"ENI_SG_RULES_MISMATCH {web1} ingress sg-1", "packets": 4}]}))
+    assert [(r.eni.node, r.action) for r in flow_records(run) if r.log_status == "OK"] == [("app1", "ACCEPT")]
