@@ -96,6 +96,11 @@ class ServiceSaw:
     vpce_id: str | None
     node: str | None = None  # observed: the node that received it
     source_port: int | None = None  # observed
+    # PROXY protocol v2 (an NLB target group with proxy_protocol_v2): the header's source address
+    # (the consumer's private IP, which the packets' source never is over PrivateLink) and the vpce
+    # id of its AWS TLV (type 0xEA, subtype 0x01); None without the header
+    proxy_source: str | None = None
+    proxy_vpce_id: str | None = None
 
     @property
     def via(self) -> str:

@@ -1,0 +1,122 @@
+"""The static explanation through an endpoint service (PrivateLink to a provider's NLB): the
+consumer's ENI (its security groups and subnet ACL were judged on the way in, lab.analysis.explain),
+the connection's state, the NLB node of the ENI's AZ (which translates the source to its own IP:
+PrivateLink never preserves the client's address), then the provider VPC from the NLB node to a
+target, judged by the provider's ACLs and the target's security groups, as the lab's packets are.
+
+The packet-level codes match the ENI's ruleset (lab.plan.endpoint_services): a listener port of a
+pending or rejected connection is ENDPOINT_CONNECTION_PENDING_ACCEPTANCE / _REJECTED, another
+port INTERFACE_ENDPOINT_PORT_NOT_SERVED.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Protocol
+
+from lab.analysis.explain_security import EPHEMERAL_PORTS, Packet
+from lab.analysis.explanation import Explanation, Stop
+from lab.model.endpoint_connections import AVAILABLE, DROP_CODES
+from lab.model.topology import Topology
+from lab.plan.endpoint_service_types import EndpointConnection, EndpointServicePlan
+from lab.plan.types import Node, Plan
+from lab.results import Hop, Outcome, ServiceSaw, Translation
+
+Addr = ipaddress.IPv4Address
+
+
+class Walker(Protocol):
+    """What this module uses of lab.analysis.explain.Walker (which imports this module)."""
+
+    t: Topology
+    plan: Plan
+    port: int
+    path: list[Hop]
+    packet: Packet
+    source_eni: str | None
+
+    def node_hop(self, name: str, detail: str = "", translations: tuple[Translation, ...] = ()) -> Hop: ...
+    def router_hop(self, vpc: str, detail: str, kind: str = "vpc-router") -> Hop: ...
+    def vpc_id(self, vpc: str) -> str: ...
+    def cross(self, vpc: str, left: str | None, entered: str | None) -> None: ...
+    def leave_eni(self, vpc: str) -> None: ...
+    def reach_eni(self, vpc: str, node: str) -> str: ...
+    def arrive(self, result: Explanation) -> None: ...
+    def note(self, at: int, detail: str) -> None: ...
+
+
+def connection_of(plan: Plan, eni_node: str) -> tuple[EndpointServicePlan, EndpointConnection, str] | None:
+    """The service, the connection and the NLB node an endpoint ENI node belongs to, if any."""
+    for svc in plan.endpoint_services:
+        for conn in svc.connections:
+            for eni, nlb in conn.enis:
+                if eni == eni_node:
+                    return svc, conn, nlb
+    return None
+
+
+def through_endpoint_service(walker: Walker, eni: Node, src: Addr, result: Explanation, allowed: str) -> None:
+    found = connection_of(walker.plan, eni.name)
+    assert found is not None, "called for an endpoint service's ENI only"
+    svc, conn, nlb_name = found
+    lb, nlb = walker.plan.load_balancer_of(nlb_name) or (None, None)
+    assert lb is not None and nlb is not None, "the plan links every consumer ENI to an NLB node"
+    listener = next((li for li in lb.listeners if li.port == walker.port), None)
+    walker.path.append(walker.node_hop(eni.name, "; ".join(filter(None, (f"ENI of {conn.vpce} to {svc.service_name}", allowed)))))
+    if listener is None:
+        ports = ", ".join(str(li.port) for li in lb.listeners)
+        raise Stop(
+            Outcome.TIMEOUT,
+            "INTERFACE_ENDPOINT_PORT_NOT_SERVED",
+            eni.aws_id or eni.name,
+            f"the endpoint's ENI forwards only the NLB {lb.name}'s listener ports ({ports}); nothing answers on {walker.port}",
+        )
+    if conn.state != AVAILABLE:
+        raise Stop(
+            Outcome.TIMEOUT,
+            DROP_CODES[conn.state],
+            conn.vpce,
+            f"the endpoint's connection to {svc.service_name} is {conn.state}: the provider "
+            + ("has not accepted it (accept it: accept " if conn.state != "rejected" else "rejected it (")
+            + f"{conn.vpc}/{conn.endpoint}); its ENIs carry nothing",
+        )
+    group = lb.group_of(listener)
+    targets = lb.candidates(nlb, group)
+    if not targets:
+        walker.path.append(walker.node_hop(nlb.node))
+        raise Stop(Outcome.TIMEOUT, "NLB_NO_HEALTHY_TARGET", lb.arn, f"the NLB {lb.name} has no target in {nlb.az}")
+    target = targets[0]
+    walker.path.append(
+        walker.node_hop(
+            nlb.node,
+            f"listener {listener.port} -> target group {group.name}"
+            + (" (PROXY protocol v2)" if group.proxy_protocol_v2 else "")
+            + f"; one of {', '.join(t.target_id for t in targets)} by flow hash",
+            (
+                Translation("source", str(src), str(nlb.address)),
+                Translation("destination", f"{walker.packet.destination}:{walker.port}", f"{target.address}:{target.port}"),
+            ),
+        )
+    )
+    walker.packet = Packet(nlb.address, target.address, target.port, EPHEMERAL_PORTS)
+    at_target(walker, svc.vpc, nlb.node, nlb.subnet, target.node, result)
+    proxy = (str(src), conn.vpce) if group.proxy_protocol_v2 else (None, None)
+    result.service_saw = ServiceSaw(str(nlb.address), conn.vpce, conn.vpce, proxy_source=proxy[0], proxy_vpce_id=proxy[1])
+    if group.proxy_protocol_v2:
+        walker.note(-1, f"PROXY protocol v2 header: source {src}, AWS TLV vpce id {conn.vpce}")
+
+
+def at_target(walker: Walker, provider: str, nlb_node: str, nlb_subnet: str, node: str | None, result: Explanation) -> None:
+    """From the NLB node to the target in the provider VPC (`walker.packet` is the NLB's): the
+    provider's network ACLs, the NLB's security groups if it has any, the target's groups."""
+    vpc, dst = walker.t.vpcs[provider], walker.packet.destination
+    walker.path.append(walker.router_hop(vpc.name, "local"))
+    entered = walker.plan.subnet_acl_at(vpc.name, dst)
+    walker.source_eni = nlb_node
+    walker.cross(vpc.name, nlb_subnet, entered.subnet if entered else None)
+    walker.leave_eni(vpc.name)
+    if node is None:
+        raise Stop(Outcome.TIMEOUT, "NO_SUCH_ADDRESS", walker.vpc_id(vpc.name), f"no network interface has {dst}")
+    allowed = walker.reach_eni(vpc.name, node)
+    walker.path.append(walker.node_hop(node, allowed))
+    walker.arrive(result)
