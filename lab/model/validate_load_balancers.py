@@ -128,7 +128,8 @@ def check_target_group(t: Topology, vpc: Vpc, tg: TargetGroup) -> Iterator[Probl
             yield error(
                 t,
                 target.line,
-                f"target group {tg.name}: target type {tg.target_type} takes targets by {tg.target_type}",
+                f"target group {tg.name}: its targets are registered by {tg.target_type} (target_type {tg.target_type}), "
+                f"not by {'ip' if tg.target_type == 'instance' else 'instance'}",
                 "ValidationError",
             )
         elif target.instance is not None:

@@ -87,7 +87,8 @@ def postrouting(lb: LoadBalancerPlan, node: NlbNode, eni: str) -> list[str]:
     for listener in lb.listeners:
         group = lb.group_of(listener)
         if listener.proxy_port is None and not group.client_ip_preserved:
-            body.append(f'oifname "{eni}" ct status dnat ct original proto-dst {listener.port} snat ip to {node.address}')
+            listened = f"ct original protocol tcp ct original proto-dst {listener.port}"
+            body.append(f'oifname "{eni}" ct status dnat {listened} snat ip to {node.address}')
     return ["chain postrouting {", "  type nat hook postrouting priority srcnat; policy accept;", *(f"  {b}" for b in body), "}"]
 
 

@@ -28,6 +28,7 @@ from lab.realize.capture import keylog_path
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_mount_namespace
 from lab.services.ca import make_lab_ca
+from lab.services.nlb_config import PROVIDER_APP, nlb_config, provider_app_configs
 
 READY_TIMEOUT = 20.0
 LAUNCHER = ["-m", "lab.services.launcher"]  # run by this Python
@@ -92,6 +93,7 @@ class Services:
         for vpc, resolver in self.plan.resolvers.items():
             config = {**to_data(resolver), "query_log": str(self.dir / f"{vpc}-dns.jsonl")}
             requests.append(self.request(resolver.node, "resolver", config, name=f"{vpc}-resolver"))
+        requests += self.load_balancer_requests()
         try:
             stdin = self.pipes()[0]
             stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in requests))
@@ -212,6 +214,13 @@ class Services:
             "pid": self.lab.node(node).pid,
             "env": self.env(),
         }
+
+    def load_balancer_requests(self) -> list[dict]:
+        """One `nlb` process per NLB node (health checks, rotation, PPv2 proxy) and the provider
+        application on the targets of groups that name it (lab.services.nlb_config)."""
+        found = [self.request(n.node, "nlb", nlb_config(lb, n, self.dir)) for lb in self.plan.load_balancers for n in lb.nodes]
+        apps = provider_app_configs(self.plan, self.dir)
+        return found + [self.request(node, PROVIDER_APP, c, name=f"{node}-{PROVIDER_APP}") for node, c in apps.items()]
 
     def binds(self, name: str) -> list[mounts.Bind]:
         """What gives node `name` its own view of /etc (its VPC's resolver, a trust store with the

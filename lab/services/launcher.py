@@ -30,9 +30,9 @@ from moto.server import create_backend_app
 from lab.model import regions
 from lab.namespaces import CLONE_NEWNET, CLONE_NEWNS, setns
 from lab.pipes import readable
-from lab.services import front, process, resolver
+from lab.services import front, nlb_proxy, process, provider_app, resolver
 
-SERVICES = {"front": front.run, "resolver": resolver.run}
+SERVICES = {"front": front.run, "resolver": resolver.run, "nlb": nlb_proxy.run, "provider-app": provider_app.run}
 NAMESPACES = {"mnt": CLONE_NEWNS, "net": CLONE_NEWNET}  # mount first: entering it needs the original view
 GRACE = 3.0
 

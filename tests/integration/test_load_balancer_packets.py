@@ -1,0 +1,187 @@
+"""A Network Load Balancer from real packets: a client in the provider VPC reaches the targets
+through the NLB node's kernel DNAT (flow hash, one connection on one target, new connections
+spread over the node's AZ), and through the PROXY protocol v2 proxy (the target's application
+reads the v2 header: the client as the NLB saw it; the health checks' LOCAL headers); targets
+leave rotation after the unhealthy threshold and come back after the healthy one, and with every
+target unhealthy the NLB fails open. The targets' security group lets the VPC's CIDR in: an NLB
+without security groups reaches its targets from its nodes' IPs, which the targets' groups must
+allow, health checks included (AWS: "Target security groups").
+
+Sources: https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html,
+https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from lab.model.loader import load_topology
+from lab.plan.compile import compile_plan
+from lab.realize.lab import Lab
+
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(600)]
+
+TOPOLOGY = """
+region: ap-northeast-2
+vpcs:
+  provider:
+    cidr: 10.1.0.0/16
+    subnets:
+      app-a: {cidr: 10.1.1.0/24, az: a}
+      app-c: {cidr: 10.1.2.0/24, az: c}
+    instances:
+      client: {subnet: app-a, private_ip: 10.1.1.20}
+      web-a: {subnet: app-a, private_ip: 10.1.1.10, security_groups: [web]}
+      web-a2: {subnet: app-a, private_ip: 10.1.1.11, security_groups: [web]}
+      web-c: {subnet: app-c, private_ip: 10.1.2.10, security_groups: [web]}
+    security_groups:
+      web:
+        description: the NLB's nodes (health checks and traffic) from anywhere in the VPC
+        ingress: [{protocol: tcp, ports: 8080-8081, cidr: 10.1.0.0/16}]
+    load_balancers:
+      shop:
+        subnets: [app-a, app-c]
+        listeners:
+          - {port: 80, target_group: web}
+          - {port: 81, target_group: web-pp}
+    target_groups:
+      web:
+        target_type: ip
+        port: 8080
+        targets: [{ip: 10.1.1.10}, {ip: 10.1.1.11}, {ip: 10.1.2.10}]
+        health_check: {interval: 5, timeout: 2, healthy_threshold: 2, unhealthy_threshold: 2}
+        app: provider-app
+      web-pp:
+        target_type: ip
+        port: 8081
+        proxy_protocol_v2: true
+        targets: [{ip: 10.1.1.10}, {ip: 10.1.1.11}]
+        health_check: {interval: 5, timeout: 2, healthy_threshold: 2, unhealthy_threshold: 2}
+        app: provider-app
+"""
+# Two requests on one connection, then N new connections: which target answered each.
+CLIENT = """
+import http.client, json, sys
+host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+c = http.client.HTTPConnection(host, port, timeout=5)
+same = []
+for _ in range(3):
+    c.request("GET", "/"); same.append(json.loads(c.getresponse().read()))
+fresh = []
+for _ in range(n):
+    d = http.client.HTTPConnection(host, port, timeout=5)
+    d.request("GET", "/"); fresh.append(json.loads(d.getresponse().read())); d.close()
+print(json.dumps({"same": same, "fresh": fresh}))
+"""
+STOP = (  # the application stops answering on 8080: the kernel resets connections to it
+    "nft add table ip stopped; nft add chain ip stopped in '{ type filter hook input priority 0; }'; "
+    "nft add rule ip stopped in tcp dport 8080 reject with tcp reset"
+)
+START = "nft delete table ip stopped"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    where = tmp_path_factory.mktemp("nlb")
+    (where / "lab.yaml").write_text(TOPOLOGY)
+    plan = compile_plan(load_topology(str(where / "lab.yaml")))
+    with Lab(plan, where / "run") as running:
+        (where / "client.py").write_text(CLIENT)
+        running.client_script = str(where / "client.py")
+        yield running
+
+
+def nlb_ip(lab, az: str = "ap-northeast-2a") -> str:
+    node = lab.plan.load_balancer_node("provider", "shop", az)
+    assert node is not None
+    return str(node.address)
+
+
+def ask(lab, port: int, n: int = 12) -> dict:
+    out = lab.node("client").cmd(f"python3 {lab.client_script} {nlb_ip(lab)} {port} {n} 2>&1")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def health(lab, node: str = "provider-shop-a") -> dict:
+    return json.loads((lab.run_dir / "services" / f"{node}-target-health.json").read_text())
+
+
+def states(lab, group: str) -> dict[str, str]:
+    return {t["id"]: t["state"] for t in health(lab)[group]["targets"]}
+
+
+def wait_for(predicate, timeout: float = 40.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def healthy_all(lab) -> bool:
+    return set(states(lab, "web").values()) == {"healthy"} and set(states(lab, "web-pp").values()) == {"healthy"}
+
+
+def test_the_kernel_path_reaches_a_target_of_the_nodes_az_from_the_nlbs_ip(lab):
+    assert wait_for(lambda: healthy_all(lab))
+    seen = ask(lab, 80)
+    nodes = {r["node"] for r in seen["fresh"]}
+    assert nodes == {"web-a", "web-a2"}  # new connections spread; web-c is in the other AZ (no cross-zone)
+    for r in seen["fresh"]:
+        assert r["peer"].split(":")[0] == nlb_ip(lab)  # IP targets over TCP: client IP not preserved
+        assert r["local"].endswith(":8080") and "proxy_protocol" not in r
+
+
+def test_one_connection_stays_on_one_target(lab):
+    same = ask(lab, 80, n=0)["same"]
+    assert len({r["node"] for r in same}) == 1 and [r["request_on_connection"] for r in same] == [1, 2, 3]
+
+
+def test_ppv2_the_target_reads_the_client_as_the_nlb_saw_it(lab):
+    seen = ask(lab, 81, n=6)
+    for r in seen["same"] + seen["fresh"]:
+        pp = r["proxy_protocol"]
+        assert pp["command"] == "PROXY" and pp["source"].startswith("10.1.1.20:")
+        assert pp["destination"] == f"{nlb_ip(lab)}:81" and pp["vpce_id"] is None
+        assert r["peer"].split(":")[0] == nlb_ip(lab)
+    assert {r["node"] for r in seen["fresh"]} <= {"web-a", "web-a2"}
+
+
+def test_ppv2_health_checks_send_local(lab):
+    entries = [json.loads(line) for line in (lab.run_dir / "services" / "web-a-provider-app.jsonl").read_text().splitlines()]
+    local = [e for e in entries if e.get("proxy_protocol", {}).get("command") == "LOCAL"]
+    assert local and all(e["local"].endswith(":8081") and e["request"] is None for e in local)
+    plain = [e for e in entries if e["local"].endswith(":8080") and e["request"] is None]
+    assert plain and all("proxy_protocol" not in e for e in plain)  # no PPv2: a bare TCP connect
+
+
+def test_a_stopped_target_leaves_rotation_and_comes_back(lab):
+    lab.node("web-a2").cmd(STOP)
+    try:
+        assert wait_for(lambda: states(lab, "web")["10.1.1.11"] == "unhealthy")
+        assert {r["node"] for r in ask(lab, 80)["fresh"]} == {"web-a"}
+    finally:
+        lab.node("web-a2").cmd(START)
+    assert wait_for(lambda: states(lab, "web")["10.1.1.11"] == "healthy")
+    assert {r["node"] for r in ask(lab, 80, n=16)["fresh"]} == {"web-a", "web-a2"}
+
+
+def test_all_unhealthy_fails_open(lab):
+    nodes = ("web-a", "web-a2", "web-c")
+    for node in nodes:
+        lab.node(node).cmd(STOP)
+    try:
+        assert wait_for(lambda: set(states(lab, "web").values()) == {"unhealthy"})
+        assert health(lab)["web"]["failed_open"] is True
+        listed = lab.node("provider-shop-a").cmd("nft list map ip nlb tg_web")
+        assert "10.1.1.10 . 8080" in listed and "10.1.1.11 . 8080" in listed and "10.1.2.10" not in listed
+    finally:
+        for node in nodes:
+            lab.node(node).cmd(START)
+    assert wait_for(lambda: healthy_all(lab))
+    assert health(lab)["web"]["failed_open"] is False
