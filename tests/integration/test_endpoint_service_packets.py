@@ -1,0 +1,111 @@
+"""An endpoint service from real packets (topologies/endpoint-service.yaml): a consumer whose VPC
+has the provider's very CIDR reaches a target through its interface endpoint and the NLB; the
+target sees the NLB's address, and in the PROXY protocol v2 header the consumer's private IP and
+the endpoint's vpce id; a pending endpoint carries nothing (counted as such) until the provider
+accepts it live; a rejected one carries nothing either; the target cannot reach a consumer.
+
+Sources: https://docs.aws.amazon.com/vpc/latest/privatelink/configure-endpoint-service.html,
+https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html
+(proxy protocol), reference/aws-behaviour.md section 3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.analysis.explain import explain
+from lab.model.loader import load_topology
+from lab.plan.compile import compile_plan
+from lab.realize.lab import Lab
+from lab.results import Outcome
+from lab.scenario.observe import change_connection, trace
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    topology = load_topology(REPO / "topologies/endpoint-service.yaml")
+    with Lab(compile_plan(topology), tmp_path_factory.mktemp("es") / "run") as running:
+        running.topology = topology
+        yield running
+
+
+def eni_ip(lab, node: str) -> str:
+    return str(lab.plan.eni_address(node))
+
+
+def get(lab, source: str, address: str, timeout: int = 4) -> dict | None:
+    """One HTTP GET to port 80; the provider app's JSON, or None when nothing answered."""
+    out = lab.node(source).cmd(f"curl -s -m {timeout} http://{address}/ ; echo rc=$?")
+    body, _, rc = out.strip().rpartition("rc=")
+    return json.loads(body) if rc.strip() == "0" and body.strip() else None
+
+
+def dropped(lab, node: str, code: str) -> int:
+    """Packets counted by `node`'s nftables drop rule `code` so far."""
+    out = lab.node(node).cmd("nft -j list ruleset")
+    rules = [i["rule"] for i in json.loads(out)["nftables"] if "rule" in i]
+    return sum(e["counter"]["packets"] for r in rules if r.get("comment") == code for e in r["expr"] if "counter" in e)
+
+
+def wait_answer(lab, source: str, address: str, timeout: float = 60.0) -> dict:
+    """The first answer (the NLB's health checks bring the targets in at their own pace)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = get(lab, source, address)
+        if seen is not None:
+            return seen
+        time.sleep(1)
+    raise AssertionError(f"{source} got no answer from {address} in {timeout} s")
+
+
+def test_a_consumer_with_the_providers_cidr_reaches_the_target_through_its_endpoint(lab):
+    seen = wait_answer(lab, "app1", eni_ip(lab, "consumer-web-a"))
+    nlb = lab.plan.load_balancer("provider", "web-nlb").node_in("ap-northeast-2a")
+    assert seen["node"] in ("web1", "web2")
+    assert seen["peer"].split(":")[0] == str(nlb.address)  # PrivateLink never preserves the client IP
+    header = seen["proxy_protocol"]
+    assert header["source"].split(":")[0] == eni_ip(lab, "app1")  # the consumer, 10.0.1.x like web1
+    assert header["vpce_id"] == lab.plan.vpce_id("consumer", "web")
+
+
+def test_the_endpoints_dns_name_answers_with_its_eni(lab):
+    svc = lab.plan.endpoint_service("provider", "web-svc")
+    vpce = lab.plan.vpce_id("consumer", "web")
+    name = next(r.name for r in lab.plan.resolvers["consumer"].records if r.name.startswith(vpce) and "-ap-" not in r.name)
+    assert svc.service_id in name
+    assert lab.node("app1").cmd(f"dig +short {name}").split() == [eni_ip(lab, "consumer-web-a")]
+
+
+def test_a_pending_endpoint_carries_nothing_until_the_provider_accepts_it(lab):
+    address = eni_ip(lab, "staging-web-c")
+    before = dropped(lab, "staging-web-c", "ENDPOINT_CONNECTION_PENDING_ACCEPTANCE")
+    assert get(lab, "stage1", address, timeout=2) is None
+    assert dropped(lab, "staging-web-c", "ENDPOINT_CONNECTION_PENDING_ACCEPTANCE") > before
+    lab.topology, _ = change_connection(lab, lab.topology, "accept", "staging/web")
+    seen = wait_answer(lab, "stage1", address)
+    assert seen["proxy_protocol"]["vpce_id"] == lab.plan.vpce_id("staging", "web")
+
+
+def test_the_target_cannot_open_a_connection_to_a_consumer(lab):
+    stage1 = eni_ip(lab, "stage1")
+    assert lab.node("web1").cmd(f"curl -s -m 2 http://{stage1}/ ; echo rc=$?").strip().endswith(("rc=7", "rc=28"))
+    predicted = explain(lab.topology, lab.plan, "web1", stage1, 80)
+    assert predicted.explanation.code == "NO_ROUTE_TO_DESTINATION"
+    observed = trace(lab, predicted, "web1", stage1, 80)
+    assert observed.outcome != Outcome.OK and observed.agrees, observed.disagreements
+
+
+def test_a_rejected_endpoint_carries_nothing(lab):
+    address = eni_ip(lab, "consumer-web-a")
+    lab.topology, _ = change_connection(lab, lab.topology, "reject", "consumer/web")
+    before = dropped(lab, "consumer-web-a", "ENDPOINT_CONNECTION_REJECTED")
+    assert get(lab, "app1", address, timeout=2) is None
+    assert dropped(lab, "consumer-web-a", "ENDPOINT_CONNECTION_REJECTED") > before
