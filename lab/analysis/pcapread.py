@@ -74,7 +74,8 @@ MAGICS = {
 class Sighting(NamedTuple):
     """One packet seen once at one node. A tuple, because a run holds millions of them.
 
-    `index` is the packet's position in its node's pcap (Wireshark's frame number minus one).
+    `index` is the packet's position in its node's pcap (0-based); lab.analysis.pcapng's Merge.numbers
+    turns it into Wireshark's frame number in captures/run.pcapng.
     For ICMP echo, `sport` and `dport` both hold the echo id, the field NAT treats as the port
     (RFC 5508 section 3.1), so a reply reverses the tuple like TCP and UDP do; other ICMP uses 0.
     `length` is the L4 payload length from the IP header, whatever the snap length kept.

@@ -26,9 +26,11 @@ from lab.realize.state import Owned, owned
 
 log = logging.getLogger(__name__)
 
-# Headers and the payload's first 4 KiB: a whole TLS ClientHello, so Wireshark reads the SNI and, with
-# captures/tls-keys.log, decrypts the session (docs/architecture.md has the measured sizes).
-SNAPLEN = 4096
+# Headers and the payload's first ~950 bytes: the whole TLS ClientHello of the lab's clients (a
+# 589-byte frame; 512 cut it and its SNI), so Wireshark reads the SNI and, with captures/tls-keys.log,
+# decrypts the session. Not more: at iperf3 rates 2048 lost 4 % of the packets and 4096 22 %, 1024
+# 53 in 3.5 million (docs/benchmarks.md, 2026-12-06; docs/architecture.md has the sizes).
+SNAPLEN = 1024
 MERGE_AT_TEARDOWN = 256 << 20  # bytes of per-node captures merged into run.pcapng when the lab stops
 
 
