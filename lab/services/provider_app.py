@@ -95,6 +95,8 @@ class App:
                 writer.write(f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
                 await writer.drain()
                 self.record({**seen, "request": head.split(b"\r\n", 1)[0].decode(errors="replace")})
+                if b"\r\nconnection: close" in head.lower():  # HTTP/1.1: the client asked to end here
+                    break
             if count == 0:
                 self.record({**seen, "request": None})  # a health check, or a client that sent nothing
         except ppv2.ProxyProtocolError as e:
