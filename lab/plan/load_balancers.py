@@ -20,6 +20,7 @@ from lab.plan.allocation import LoadBalancerKey
 from lab.plan.context import Build
 from lab.plan.gateways import eni, host_route
 from lab.plan.load_balancer_nft import load_balancer_node
+from lab.plan.load_balancer_replies import steer_replies
 from lab.plan.load_balancer_types import LoadBalancerPlan, NlbIngress, NlbListener, NlbNode, NlbTarget, NlbTargetGroup
 from lab.plan.types import Interface, KernelRoute, Node, RoutingRule
 from lab.plan.vpc_router import VpcWiring
@@ -63,6 +64,7 @@ class LoadBalancers:
                 for node in plan.nodes:
                     build.add(nlb_node(plan, node, vpc, wirings[vpc.name]))
                 found.append(plan)
+            steer_replies(build, wirings[vpc.name], found)
         return tuple(found)
 
 

@@ -35,6 +35,7 @@ vpcs:
       app-c: {cidr: 10.1.2.0/24, az: c}
     instances:
       client: {subnet: app-a, private_ip: 10.1.1.20}
+      client-c: {subnet: app-c, private_ip: 10.1.2.20}
       web-a: {subnet: app-a, private_ip: 10.1.1.10, security_groups: [web]}
       web-a2: {subnet: app-a, private_ip: 10.1.1.11, security_groups: [web]}
       web-c: {subnet: app-c, private_ip: 10.1.2.10, security_groups: [web]}
@@ -48,6 +49,7 @@ vpcs:
         listeners:
           - {port: 80, target_group: web}
           - {port: 81, target_group: web-pp}
+          - {port: 82, target_group: web-instances}
     target_groups:
       web:
         target_type: ip
@@ -60,6 +62,11 @@ vpcs:
         port: 8081
         proxy_protocol_v2: true
         targets: [{ip: 10.1.1.10}, {ip: 10.1.1.11}]
+        health_check: {interval: 5, timeout: 2, healthy_threshold: 2, unhealthy_threshold: 2}
+        app: provider-app
+      web-instances:
+        port: 8080
+        targets: [{instance: web-a}, {instance: web-a2}, {instance: web-c}]
         health_check: {interval: 5, timeout: 2, healthy_threshold: 2, unhealthy_threshold: 2}
         app: provider-app
 """
@@ -101,8 +108,8 @@ def nlb_ip(lab, az: str = "ap-northeast-2a") -> str:
     return str(node.address)
 
 
-def ask(lab, port: int, n: int = 12) -> dict:
-    out = lab.node("client").cmd(f"python3 {lab.client_script} {nlb_ip(lab)} {port} {n} 2>&1")
+def ask(lab, port: int, n: int = 12, client: str = "client", az: str = "ap-northeast-2a") -> dict:
+    out = lab.node(client).cmd(f"python3 {lab.client_script} {nlb_ip(lab, az)} {port} {n} 2>&1")
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -124,7 +131,7 @@ def wait_for(predicate, timeout: float = 40.0) -> bool:
 
 
 def healthy_all(lab) -> bool:
-    return set(states(lab, "web").values()) == {"healthy"} and set(states(lab, "web-pp").values()) == {"healthy"}
+    return all(set(states(lab, g).values()) == {"healthy"} for g in ("web", "web-pp", "web-instances"))
 
 
 def test_the_kernel_path_reaches_a_target_of_the_nodes_az_from_the_nlbs_ip(lab):
@@ -135,6 +142,23 @@ def test_the_kernel_path_reaches_a_target_of_the_nodes_az_from_the_nlbs_ip(lab):
     for r in seen["fresh"]:
         assert r["peer"].split(":")[0] == nlb_ip(lab)  # IP targets over TCP: client IP not preserved
         assert r["local"].endswith(":8080") and "proxy_protocol" not in r
+
+
+@pytest.mark.parametrize(
+    ("client", "az", "targets"),
+    [
+        ("client", "ap-northeast-2a", {"web-a", "web-a2"}),  # client, node and targets in one subnet
+        ("client-c", "ap-northeast-2a", {"web-a", "web-a2"}),  # the answer is routed, from the node's subnet
+        ("client", "ap-northeast-2c", {"web-c"}),  # the node and its target in another subnet than the client
+    ],
+)
+def test_instance_targets_see_the_clients_own_ip(lab, client, az, targets):
+    """Client IP preservation, on by default for instance targets: the target sees the client's
+    address, and its answer still goes back through the NLB node (the client spoke to the NLB)."""
+    seen = ask(lab, 82, n=8, client=client, az=az)
+    own = str(lab.plan.eni_address(client))
+    assert {r["node"] for r in seen["fresh"]} == targets
+    assert all(r["peer"].split(":")[0] == own for r in seen["same"] + seen["fresh"])
 
 
 def test_one_connection_stays_on_one_target(lab):
