@@ -18,7 +18,7 @@ iperf3, one TCP stream, `--runs` tests of `--seconds` each per path, median Gbit
   what this kernel itself gives for that many hops, and so how much of the gap to one veth pair
   is vpclab's (nftables, policy routing, conntrack) and how much is the path's length.
 
-Each lab path is measured first as a user runs it (a tcpdump -s 512 on every node), then with the
+Each lab path is measured first as a user runs it (a tcpdump -s 1024 on every node), then with the
 lab's captures stopped (`Capture.stop()` on each; the lab stays up). "server saw" is the source
 address the iperf3 server logged: it shows which translations the path applied. Offloads stay on
 everywhere (TSO/GSO, measurements.md Trap 8), as in a lab.
