@@ -110,8 +110,9 @@ def at_target(walker: Walker, provider: str, nlb_node: str, nlb_subnet: str, nod
     """From the NLB node to the target in the provider VPC (`walker.packet` is the NLB's): the
     provider's network ACLs, the NLB's security groups if it has any, the target's groups."""
     vpc, dst = walker.t.vpcs[provider], walker.packet.destination
-    walker.path.append(walker.router_hop(vpc.name, "local"))
     entered = walker.plan.subnet_acl_at(vpc.name, dst)
+    if entered is None or entered.subnet != nlb_subnet:  # within a subnet the router only bridges
+        walker.path.append(walker.router_hop(vpc.name, "local"))
     walker.source_eni = nlb_node
     walker.cross(vpc.name, nlb_subnet, entered.subnet if entered else None)
     walker.leave_eni(vpc.name)

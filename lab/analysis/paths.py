@@ -17,6 +17,7 @@ from operator import attrgetter
 
 from lab.analysis.follow import Walked, follow
 from lab.analysis.pcapread import ICMP, TCP, UDP, Sighting
+from lab.analysis.privatelink_paths import proxied, second_half, target_saw
 from lab.analysis.run import Run
 from lab.errors import BadArgument, CaptureError
 from lab.results import Hop, Outcome, ServiceSaw, StopReason
@@ -172,8 +173,15 @@ def path_of(run: Run, flow: Flow) -> ObservedPath:
         attempts=_attempts(flow),
     )
     reply_trace = None
+    entry = proxied(run, trace.last) if trace.end == "delivered" else None
+    joined = second_half(run, trace.last, entry) if entry else None
+    if entry and joined is not None:  # an NLB's PPv2 proxy: its connection log joins the halves
+        result.path = trace.hops + joined.hops[1:]
+        result.delivered_to = joined.last.node if joined.end == "delivered" else None
+        if joined.end == "delivered":
+            result.service_saw = target_saw(joined.last, entry)
     if trace.end == "delivered":
-        result.service_saw = _service_saw(run, trace.last)
+        result.service_saw = result.service_saw or _service_saw(run, trace.last)
         reply = _reply_sent(run, trace.last)
         reply_trace = follow(run, reply) if reply is not None else None
         result.reply_path = reply_trace.hops if reply_trace else []

@@ -76,6 +76,19 @@ def test_a_consumer_with_the_providers_cidr_reaches_the_target_through_its_endpo
     assert header["vpce_id"] == lab.plan.vpce_id("consumer", "web")
 
 
+def test_trace_joins_the_consumer_half_and_the_provider_half_and_agrees(lab):
+    address = eni_ip(lab, "consumer-web-a")
+    wait_answer(lab, "app1", address)
+    observed = trace(lab, explain(lab.topology, lab.plan, "app1", address, 80), "app1", address, 80)
+    assert observed.outcome == Outcome.OK and observed.agrees, observed.disagreements
+    path = observed.observed.path
+    assert [h.kind for h in path] == ["instance", "interface-endpoint", "load-balancer", "instance"]
+    saw = observed.observed.service_saw
+    nlb = lab.plan.load_balancer("provider", "web-nlb").node_in("ap-northeast-2a")
+    assert saw.node in ("web1", "web2") and saw.source_ip == str(nlb.address)  # the NLB's IP, from the capture at the target
+    assert saw.proxy_source == eni_ip(lab, "app1") and saw.proxy_vpce_id == lab.plan.vpce_id("consumer", "web")
+
+
 def test_the_endpoints_dns_name_answers_with_its_eni(lab):
     svc = lab.plan.endpoint_service("provider", "web-svc")
     vpce = lab.plan.vpce_id("consumer", "web")
