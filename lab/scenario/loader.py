@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from lab.errors import BadInput, LabError, StateConflict, UnknownName
 from lab.model.dns_names import dns_name_problem, shown, target_problem
+from lab.model.endpoint_connections import find_connection
 from lab.model.loader import load_topology, parse_topology
 from lab.model.source import BAD_VALUE, MISSING, Section, fail, is_int, read_yaml
 from lab.model.topology import Topology
@@ -40,7 +41,8 @@ from lab.results import Outcome
 from lab.scenario.expect import resolve_address
 
 # change the running lab, as the prompt's verbs (and `aws ec2 authorize-security-group-...`) do; no node
-CHANGES = ("associate", "disassociate", *SECURITY_CHANGES)
+CONNECTION_CHANGES = ("accept", "reject")  # a provider's decision on an endpoint connection
+CHANGES = ("associate", "disassociate", *SECURITY_CHANGES, *CONNECTION_CHANGES)
 ACTIONS = ("trace", "http", "s3", "dns", "run", *CHANGES)
 OUTCOMES = tuple(Outcome)  # the one vocabulary (lab.results), in its order
 S3_OPS = ("ls", "get", "put")
@@ -177,8 +179,9 @@ def parse_step(sec: Section, number: int, plan: Plan, topology: Topology) -> Ste
 def parse_change(sec: Section, number: int, action: str, argument: str, topology: Topology) -> Step:
     """`associate: ENDPOINT ROUTE_TABLE`: a gateway endpoint and a route table the topology has;
     `authorize-ingress: GROUP --protocol tcp --port 443 --cidr 10.0.0.0/16` (and revoke-, -egress):
-    a rule of a group the topology has (lab.plan.security_changes). Whether the association or the
-    rule exists at that point is known only while the steps run."""
+    a rule of a group the topology has (lab.plan.security_changes); `accept: VPC/ENDPOINT` (and
+    reject): a consumer endpoint of an endpoint service. Whether the association, the rule or the
+    connection's state allows the change at that point is known only while the steps run."""
     if sec.has("from") or sec.has("expect"):
         key = "from" if sec.has("from") else "expect"
         raise sec.error(
@@ -193,6 +196,12 @@ def parse_change(sec: Section, number: int, action: str, argument: str, topology
             code = "InvalidGroup.NotFound" if isinstance(e, UnknownName) else BAD_VALUE
             raise sec.error(action, f"step {number}: {e}", code) from None
         return Step(sec.text("name") or f"step {number}", None, action, argument, None, {}, sec.line)
+    if action in CONNECTION_CHANGES:
+        try:
+            find_connection(topology, argument.strip())
+        except LabError as e:
+            raise sec.error(action, f"step {number}: {e}", "InvalidVpcEndpointId.NotFound") from None
+        return Step(sec.text("name") or f"step {number}", None, action, argument.strip(), None, {}, sec.line)
     words = argument.split()
     if len(words) != 2:
         raise sec.error(action, f"step {number}: {action} takes 'ENDPOINT ROUTE_TABLE', not '{argument}'")

@@ -17,8 +17,8 @@ from lab.plan.types import Plan
 from lab.realize.lab import Lab
 from lab.results import RESULT_SCHEMA_VERSION, CommandResult, Outcome
 from lab.scenario.expect import as_observed, check
-from lab.scenario.loader import CHANGES, SECURITY_CHANGES, Scenario, Step, http_url, load_scenario
-from lab.scenario.observe import Trace, change_lab, change_security, trace
+from lab.scenario.loader import CHANGES, CONNECTION_CHANGES, SECURITY_CHANGES, Scenario, Step, http_url, load_scenario
+from lab.scenario.observe import Trace, change_connection, change_lab, change_security, trace
 
 COMMAND_TIMEOUT = 30
 
@@ -114,14 +114,19 @@ def run_scenario(
 
 
 def run_steps(scenario: Scenario, plan: Plan, lab: Lab, observer: RunObserver | None = None) -> list[StepResult]:
-    """Every step in order; a change step (associate, disassociate) changes the lab's routes, and
-    the steps after it are predicted and run against the changed topology and plan."""
+    """Every step in order; a change step (associate, disassociate; a security-group rule; accept or
+    reject an endpoint connection) changes the running lab, and the steps after it are predicted
+    and run against the changed topology and plan."""
     results, observer = [], observer or RunObserver()
     for step in scenario.steps:
         observer.step_started(step)
         started = time.monotonic()
         if step.action in SECURITY_CHANGES:
             topology, plan = change_security(lab, scenario.topology, step.action, step.argument)
+            scenario = replace(scenario, topology=topology)
+            result = StepResult(step, CommandResult(Outcome.OK, 0, ""))
+        elif step.action in CONNECTION_CHANGES:
+            topology, plan = change_connection(lab, scenario.topology, step.action, step.argument)
             scenario = replace(scenario, topology=topology)
             result = StepResult(step, CommandResult(Outcome.OK, 0, ""))
         elif step.action in CHANGES:
