@@ -19,9 +19,8 @@ from lab.signals import terminated_cleanly
 def running_lab(plan, keep: str | None):
     """Build; always tear down; keep the run directory only when asked (without --keep the lab
     makes a temporary one, recorded before it exists, and removes it with itself)."""
-    from lab.realize.lab import Lab
-
     from lab.analysis.flowlogs import save_flow_logs
+    from lab.realize.lab import Lab
 
     lab = None
     try:
