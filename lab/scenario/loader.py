@@ -31,7 +31,7 @@ from lab.model.loader import load_topology, parse_topology
 from lab.model.source import BAD_VALUE, MISSING, Section, fail, is_int, read_yaml
 from lab.model.topology import Topology
 from lab.model.validate import validate
-from lab.plan.changes import associate, find_endpoint
+from lab.plan.changes import associate, decide_connection, find_endpoint
 from lab.plan.compile import compile_plan
 from lab.plan.names import INTERNET_CLIENT
 from lab.plan.security_changes import ACTIONS as SECURITY_CHANGES
@@ -117,6 +117,8 @@ def check_changes(file: str, topology: Topology, steps: tuple[Step, ...]) -> Non
         try:
             if step.action in SECURITY_CHANGES:
                 topology = change_permission(topology, step.action, step.argument)
+            elif step.action in CONNECTION_CHANGES:
+                topology = decide_connection(topology, step.action, step.argument)
             else:
                 endpoint, table = step.argument.split()
                 topology = associate(topology, endpoint, table, on=step.action == "associate")
