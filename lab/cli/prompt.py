@@ -171,7 +171,8 @@ class LabPrompt(cmd.Cmd):
         try:
             self.topology, self.plan = change_connection(self.lab, self.topology, action, arg.strip())
         except LabError as exc:
-            print(f"vpclab: {exc}")
+            code = getattr(exc, "code", None)  # IncorrectState: AWS's code for the impossible decision
+            print(f"vpclab: {exc}" + (f" ({code})" if code else ""))
             return False
         vpc, name = find_connection(self.topology, arg.strip())[1].split("/")
         vpce = self.plan.vpce_id(vpc, name)

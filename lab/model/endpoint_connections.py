@@ -29,9 +29,6 @@ class IncorrectState(StateConflict):
 
     code = "IncorrectState"
 
-    def __str__(self) -> str:
-        return f"{super().__str__()} ({self.code})"
-
 
 def connection_state(svc: EndpointService, ref: str) -> str:
     """The state of consumer endpoint `ref` ('vpc/endpoint') of `svc`."""
