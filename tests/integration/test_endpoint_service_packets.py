@@ -97,14 +97,22 @@ def test_the_endpoints_dns_name_answers_with_its_eni(lab):
     assert lab.node("app1").cmd(f"dig +short {name}").split() == [eni_ip(lab, "consumer-web-a")]
 
 
-def test_a_pending_endpoint_carries_nothing_until_the_provider_accepts_it(lab):
-    address = eni_ip(lab, "staging-web-c")
+def test_a_pending_endpoint_carries_nothing_until_the_provider_accepts_it_at_the_prompt(lab, capsys):
+    from lab.cli.prompt import LabPrompt
+
+    address, vpce = eni_ip(lab, "staging-web-c"), lab.plan.vpce_id("staging", "web")
     before = dropped(lab, "staging-web-c", "ENDPOINT_CONNECTION_PENDING_ACCEPTANCE")
     assert get(lab, "stage1", address, timeout=2) is None
     assert dropped(lab, "staging-web-c", "ENDPOINT_CONNECTION_PENDING_ACCEPTANCE") > before
-    lab.topology, _ = change_connection(lab, lab.topology, "accept", "staging/web")
+    prompt = LabPrompt(lab.topology, lab.plan, lab)
+    prompt.onecmd("accept staging/web")
+    assert f"accepted: endpoint staging/web ({vpce}) is now available" in capsys.readouterr().out
+    lab.topology = prompt.topology
     seen = wait_answer(lab, "stage1", address)
-    assert seen["proxy_protocol"]["vpce_id"] == lab.plan.vpce_id("staging", "web")
+    assert seen["proxy_protocol"]["vpce_id"] == vpce
+    prompt.onecmd("accept staging/web")  # twice: refused with AWS's code, the lab unchanged
+    assert "is available; accept needs pendingAcceptance (IncorrectState)" in capsys.readouterr().out
+    assert get(lab, "stage1", address) is not None
 
 
 def test_the_target_cannot_open_a_connection_to_a_consumer(lab):
