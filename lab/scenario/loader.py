@@ -46,10 +46,21 @@ CHANGES = ("associate", "disassociate", *SECURITY_CHANGES, *CONNECTION_CHANGES)
 ACTIONS = ("trace", "http", "s3", "dns", "run", *CHANGES)
 OUTCOMES = tuple(Outcome)  # the one vocabulary (lab.results), in its order
 S3_OPS = ("ls", "get", "put")
-EXPECT_KEYS = ("outcome", "path", "not_via", "service_saw", "dns_answer", "status", "output_contains", "exit", "dropped_by")
+EXPECT_KEYS = (
+    "outcome",
+    "path",
+    "not_via",
+    "service_saw",
+    "dns_answer",
+    "status",
+    "output_contains",
+    "exit",
+    "dropped_by",
+    "flow_log",
+)
 # What each action observes, hence what its expectations can check: traffic vpclab follows in the
 # captures, or a command's exit status and output (dig's answer too).
-TRAFFIC = ("outcome", "path", "not_via", "service_saw", "dropped_by", "status")
+TRAFFIC = ("outcome", "path", "not_via", "service_saw", "dropped_by", "status", "flow_log")
 COMMAND = ("outcome", "exit", "output_contains")
 APPLIES = {
     "trace": TRAFFIC,
@@ -60,6 +71,9 @@ APPLIES = {
     **{change: () for change in CHANGES},
 }
 SERVICE_SAW_KEYS = ("source", "source_in", "ingress")
+FLOW_LOG_KEYS = ("action", "traffic_path", "eni")
+FLOW_LOG_ACTIONS = ("ACCEPT", "REJECT")
+TRAFFIC_PATHS = range(1, 9)  # flow-log-records.html, traffic-path
 ADDRESS_KINDS = ("public-ip", "elastic-ip", "private-ip")
 
 
@@ -307,7 +321,37 @@ def parse_expect(expect: Section | None, number: int, action: str, plan: Plan, t
         address_spec(expect, "dns_answer", item, number, plan)
     if "service_saw" in checks:
         checks["service_saw"] = parse_service_saw(expect, number, plan, topology)
+    if "flow_log" in checks:
+        checks["flow_log"] = parse_flow_log(expect, number, plan)
     return checks
+
+
+def parse_flow_log(expect: Section, number: int, plan: Plan) -> dict:
+    """`flow_log: {action: REJECT, traffic_path: 8, eni: NODE}`: a VPC Flow Log record of the step's
+    traffic with these values (docs/flow-logs.md); `eni` is a node with an ENI, or its eni- id."""
+    sec = expect.required_section("flow_log", f"flow_log of step {number}")
+    sec.allow(*FLOW_LOG_KEYS)
+    want: dict = {}
+    if sec.has("action"):
+        action = sec.required_text("action")
+        if action not in FLOW_LOG_ACTIONS:
+            raise sec.error("action", f"step {number}: flow_log action must be ACCEPT or REJECT, not {action!r}")
+        want["action"] = action
+    if sec.has("traffic_path"):
+        path = sec.data["traffic_path"]
+        if not is_int(path) or int(path) not in TRAFFIC_PATHS:
+            raise sec.error("traffic_path", f"step {number}: flow_log traffic_path is a number from 1 to 8, not {path!r}")
+        want["traffic_path"] = int(path)
+    if sec.has("eni"):
+        eni = sec.required_text("eni")
+        enis = {i.eni: n.name for n in plan.nodes.values() for i in n.interfaces if i.eni}
+        if eni not in enis and eni not in enis.values():
+            known = ", ".join(sorted(enis.values()))
+            raise sec.error("eni", f"step {number}: flow_log eni '{eni}' is no ENI of the lab (nodes with one: {known})")
+        want["eni"] = eni
+    if not want:
+        raise sec.error(None, f"step {number}: flow_log names none of {', '.join(FLOW_LOG_KEYS)}", MISSING)
+    return want
 
 
 def ingress_spec(sec: Section, number: int, spec: str, topology: Topology) -> str:

@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from lab.analysis.explain import explain
+from lab.analysis.flowlogs import save_flow_logs
 from lab.errors import BadInput
 from lab.plan.compile import compile_plan
 from lab.plan.types import Plan
 from lab.realize.lab import Lab
 from lab.results import RESULT_SCHEMA_VERSION, CommandResult, Outcome
-from lab.scenario.expect import as_observed, check
+from lab.scenario.expect import as_observed, check, with_flow_log
 from lab.scenario.loader import CHANGES, CONNECTION_CHANGES, SECURITY_CHANGES, Scenario, Step, http_url, load_scenario
 from lab.scenario.observe import Trace, change_connection, change_lab, change_security, trace
 
@@ -110,6 +111,8 @@ def run_scenario(
     with Lab(plan, keep) as lab:  # without keep, a temporary run directory that goes with the lab
         results = run_steps(scenario, plan, lab, observer)
         observer.tearing_down(scenario)
+    if keep:
+        save_flow_logs(lab.run_dir)  # the captures and drop counters are complete once the lab is down
     return ScenarioResult(scenario, results, str(keep) if keep else None, plan, time.monotonic() - started)
 
 
@@ -145,7 +148,10 @@ def run_step(scenario: Scenario, plan, lab, step: Step) -> StepResult:
     """A failed step whose service has died says so first: the client's own words ("Could not
     connect") would blame the network."""
     observed = ACTIONS[step.action](scenario, plan, lab, step)
-    failures = check(step.expect, as_observed(observed), plan)
+    seen = as_observed(observed)
+    if "flow_log" in step.expect:
+        seen = with_flow_log(seen, observed, lab.run_dir)
+    failures = check(step.expect, seen, plan)
     if isinstance(observed, Trace):
         failures += [f"vpclab bug: the packets disagree with the prediction: {d}" for d in observed.disagreements]
     stopped = tuple(lab.stopped_services()) if failures else ()
