@@ -81,10 +81,11 @@ def veth_baseline(scratch: Path, runs: int, seconds: int, pids: list[Owned]) -> 
         net.stop()
 
 
-def chain_baseline(hops: str, scratch: Path, runs: int, seconds: int, pids: list[Owned]) -> IperfResult:
+def chain_baseline(hops: str, scratch: Path, runs: int, seconds: int, pids: list[Owned], measure=None) -> IperfResult:
     """The same forwarding steps as a lab path with nothing of vpclab: a line of Mininet nodes with
     `ip_forward`, plain routes, a Linux bridge where the lab's path crosses one, no nftables, no
-    policy routing, no conntrack. What this kernel gives for that many hops."""
+    policy routing, no conntrack. What this kernel gives for that many hops, by iperf3 unless
+    `measure` (called as iperf3_runs is) measures it another way."""
     net = MininetNet()
     try:
         names = ["bench-chain-c"] + [f"bench-chain-{i}" for i in range(len(hops))] + ["bench-chain-s"]
@@ -107,7 +108,7 @@ def chain_baseline(hops: str, scratch: Path, runs: int, seconds: int, pids: list
                     node.cmd(f"ip route add 10.99.{segment}.0/24 via 10.99.{i - 1}.1")
                 elif segment > i:
                     node.cmd(f"ip route add 10.99.{segment}.0/24 via 10.99.{i}.2")
-        return iperf3_runs(nodes[0], nodes[-1], f"10.99.{len(nodes) - 2}.2", scratch, runs=runs, seconds=seconds)
+        return (measure or iperf3_runs)(nodes[0], nodes[-1], f"10.99.{len(nodes) - 2}.2", scratch, runs=runs, seconds=seconds)
     finally:
         net.stop()
 
