@@ -142,3 +142,32 @@ def test_pending_is_the_state_of_an_endpoint_nobody_decided_on(lab):
     t, _ = lab
     svc = t.endpoint_services()[0]
     assert PENDING == "pendingAcceptance" and "staging/web" not in svc.accepted
+
+
+def test_the_consumers_network_acl_judges_the_way_to_the_eni():
+    """app2 in another subnet of the consumer VPC: the ENI's subnet ACL (no rule for port 80 in)
+    stops it at the router, as for any ENI."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    doc = yaml.load(SHIPPED.read_text())
+    consumer = doc["vpcs"]["consumer"]
+    consumer["subnets"]["app-a"]["network_acl"] = "eni-subnet"
+    consumer["subnets"]["client-c"] = {"cidr": "10.0.9.0/24", "az": "c"}
+    consumer["network_acls"] = {
+        "eni-subnet": {
+            "ingress": [{"rule": 100, "protocol": "tcp", "port": 443, "cidr": "10.0.0.0/16", "action": "allow"}],
+            "egress": [{"rule": 100, "protocol": "all", "cidr": "0.0.0.0/0", "action": "allow"}],
+        }
+    }
+    consumer["instances"]["app2"] = {"subnet": "client-c"}
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    t = load_topology("t.yaml", out.getvalue())
+    plan = compile_plan(t)
+    result = explain(t, plan, "app2", str(plan.eni_address("consumer-web-a")), 80)
+    assert (result.outcome, result.explanation.code) == (Outcome.TIMEOUT, "SUBNET_ACL_RESTRICTION")
+    assert result.explanation.component == names.network_acl_id("consumer", "eni-subnet")
+    assert result.explanation.direction == "ingress"
