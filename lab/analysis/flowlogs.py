@@ -301,8 +301,8 @@ def save_flow_logs(run_dir: str | Path) -> Path | None:
 
 def connection_records(run: Run, flow: dict, interval: int = 60) -> list[FlowRecord]:
     """The records that hold a packet of one connection (paths.Flow.to_dict(): source node and
-    5-tuple at the source), on every ENI it crossed, translated or not: a packet is known at every
-    node by its fingerprint (lab.analysis.pcapread)."""
+    5-tuple at the source), on every ENI it crossed, translated or not (a packet is known at every
+    node by its fingerprint, lab.analysis.pcapread), and the answers sent back on those ENIs."""
     from lab.analysis.paths import PROTOCOLS, flows
 
     key = (flow["source"], PROTOCOLS.get(flow["proto"]), flow["src"], flow["sport"], flow["dst"], flow["dport"])
@@ -312,4 +312,9 @@ def connection_records(run: Run, flow: dict, interval: int = 60) -> list[FlowRec
     if not mine:
         return []
     prints = {s.fingerprint for s in mine[0].sightings}
-    return [r for r in flow_records(run, interval) if any(s.fingerprint in prints for s in r.sightings)]
+    records = flow_records(run, interval)
+    held = {id(r) for r in records if any(s.fingerprint in prints for s in r.sightings)}
+    # An answer the source never received (a reply an ACL denied) is the same connection, reversed,
+    # on an ENI the connection reached.
+    reverse = {(r.eni.node, r.proto, r.pkt_dst, r.dport, r.pkt_src, r.sport) for r in records if id(r) in held}
+    return [r for r in records if id(r) in held or (r.eni.node, r.proto, r.pkt_src, r.sport, r.pkt_dst, r.dport) in reverse]

@@ -17,6 +17,7 @@ import os
 import textwrap
 
 import pytest
+from labsafety import REPO
 from scapy.layers.inet import IP, TCP
 from scapy.utils import PcapReader
 
@@ -212,3 +213,62 @@ def test_amazon_dns_traffic_is_not_logged(kept):
     _, run_dir, _ = kept
     lines = (run_dir / "flowlogs.txt").read_text().splitlines()
     assert not [line for line in lines if "10.0.0.2" in line.split()[3:5] or line.split()[6] == "53"]
+
+
+SECURITY_SCENARIO = """
+topology: {topology}
+steps:
+  - name: app1 -> db1:5432 arrives; db1's reset is denied by data-a's ACL on its way out
+    from: app1
+    trace: db1
+    port: 5432
+    expect:
+      outcome: timeout
+      flow_log: {{eni: db1, action: REJECT}}
+  - name: web1 -> app1:443, which group app does not let in
+    from: web1
+    trace: app1
+    port: 443
+    expect:
+      outcome: timeout
+      flow_log: {{eni: app1, action: REJECT}}
+  - name: web2 -> app1:8080, denied by app-a's ACL rule 90 on the way in
+    from: web2
+    trace: app1
+    port: 8080
+    expect:
+      outcome: timeout
+      flow_log: {{eni: app1, action: REJECT}}
+"""
+
+
+@pytest.fixture(scope="module")
+def security_run(tmp_path_factory):
+    """topologies/security-groups.yaml with three denials, kept: (result, records)."""
+    directory = tmp_path_factory.mktemp("flowlogs-security")
+    topology = REPO / "topologies" / "security-groups.yaml"
+    (directory / "scenario.yaml").write_text(SECURITY_SCENARIO.format(topology=topology))
+    result = run_scenario(directory / "scenario.yaml", keep=directory / "run")
+    return result, [r for r in flow_records(load_run(directory / "run")) if r.log_status == "OK"]
+
+
+def test_security_group_and_acl_denials_meet_their_expectations(security_run):
+    result, _ = security_run
+    assert [f"{r.step.name}: {f}" for r in result.steps for f in r.failures] == []
+
+
+def test_a_nacl_denied_reply_is_accept_in_and_reject_out_on_the_same_eni(security_run):
+    """AWS's example (flow-logs-records-examples.html): the request ACCEPT, the reply REJECT."""
+    _, records = security_run
+    db1 = {(r.direction, r.action, r.sport if r.direction == "egress" else r.dport) for r in records if r.eni.node == "db1"}
+    assert db1 == {("ingress", "ACCEPT", 5432), ("egress", "REJECT", 5432)}
+
+
+def test_inbound_denials_are_reject_on_the_destination_and_accept_at_the_source(security_run):
+    _, records = security_run
+    app1 = {(r.pkt_src, r.dport, r.direction, r.action) for r in records if r.eni.node == "app1" and r.direction == "ingress"}
+    assert ("10.0.1.10", 443, "ingress", "REJECT") in app1  # group app
+    assert ("10.0.1.20", 8080, "ingress", "REJECT") in app1  # app-a's ACL, rule 90
+    egress = [r for r in records if r.direction == "egress" and r.dport in (443, 8080)]
+    sent = {(r.eni.node, r.dport, r.action, r.traffic_path) for r in egress}
+    assert {("web1", 443, "ACCEPT", 1), ("web2", 8080, "ACCEPT", 1)} <= sent

@@ -304,6 +304,9 @@ def test_nacl_denied_reply_is_accept_then_reject_on_the_same_eni(tmp_path):
         ("db1", "ingress", "ACCEPT"),
         ("db1", "egress", "REJECT"),
     }
+    flow = {"source": "app1", "proto": "tcp", "src": APP1, "sport": 41000, "dst": db1, "dport": 5432, "start": 0}
+    step = {(r.eni.node, r.direction, r.action) for r in connection_records(run, flow)}
+    assert step == seen  # the reply app1 never got is still the step's
 
 
 def test_another_enis_counter_does_not_make_a_drop_a_reject(tmp_path):
