@@ -97,6 +97,21 @@ def test_the_endpoints_dns_name_answers_with_its_eni(lab):
     assert lab.node("app1").cmd(f"dig +short {name}").split() == [eni_ip(lab, "consumer-web-a")]
 
 
+def test_a_pending_endpoint_cannot_be_sidestepped_by_routing_to_the_nlb_through_the_eni(lab):
+    """stage1 sends straight to the NLB node's side of the private link, with the pending ENI as
+    its gateway: the ENI forwards only what it translated itself, so nothing reaches the NLB."""
+    nlb = lab.plan.load_balancer("provider", "web-nlb").node_in("ap-northeast-2c")
+    way = next(i for i in nlb.ingresses if i.label == lab.plan.vpce_id("staging", "web"))
+    stage1 = lab.node("stage1")
+    stage1.cmd(f"ip route add {way.address.ip}/32 via {eni_ip(lab, 'staging-web-c')}")
+    try:
+        assert get(lab, "stage1", str(way.address.ip), timeout=2) is None
+    finally:
+        stage1.cmd(f"ip route del {way.address.ip}/32")
+    log = lab.run_dir / "services" / f"{nlb.node}-connections.jsonl"
+    assert not log.exists() or lab.plan.vpce_id("staging", "web") not in log.read_text()
+
+
 def test_a_pending_endpoint_carries_nothing_until_the_provider_accepts_it_at_the_prompt(lab, capsys):
     from lab.cli.prompt import LabPrompt
 
