@@ -102,8 +102,6 @@ def through_endpoint_service(walker: Walker, eni: Node, src: Addr, result: Expla
     at_target(walker, svc.vpc, nlb.node, nlb.subnet, target.node, result)
     proxy = (str(src), conn.vpce) if group.proxy_protocol_v2 else (None, None)
     result.service_saw = ServiceSaw(str(nlb.address), conn.vpce, conn.vpce, proxy_source=proxy[0], proxy_vpce_id=proxy[1])
-    if group.proxy_protocol_v2:
-        walker.note(-1, f"PROXY protocol v2 header: source {src}, AWS TLV vpce id {conn.vpce}")
 
 
 def at_target(walker: Walker, provider: str, nlb_node: str, nlb_subnet: str, node: str | None, result: Explanation) -> None:

@@ -73,6 +73,8 @@ def explanation_text(e: Explanation) -> str:
     lines += reply_lines(e)
     if e.service_saw:
         lines.append(f"  the service saw source {e.service_saw.source_ip} via {e.service_saw.via}")
+        if (saw := e.service_saw).proxy_source:
+            lines.append(f"  and in the PROXY protocol v2 header: source {saw.proxy_source}, vpce id {saw.proxy_vpce_id}")
     if e.explanation:
         x = e.explanation
         lines.append(f"  stops at {x.component}: {x.message} ({x.code})")
@@ -122,6 +124,8 @@ def trace_text(t: Trace, captures: str | None = None) -> str:
             lines.append(f"  the service saw source {saw.source_ip}:{saw.source_port} via {saw.via}")
         else:
             lines.append(f"  {path[-1].node if path else 'the destination'} saw source {saw.source_ip}:{saw.source_port}")
+        if saw.proxy_source:  # an NLB's PROXY protocol v2 header (lab.analysis.privatelink_paths)
+            lines.append(f"  and in the PROXY protocol v2 header: source {saw.proxy_source}, vpce id {saw.proxy_vpce_id}")
     if t.observed and t.observed.explanation:
         lines.append(f"  {stopped(t.observed.explanation)}")
     verdict = (
