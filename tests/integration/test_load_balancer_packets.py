@@ -195,6 +195,44 @@ def test_a_stopped_target_leaves_rotation_and_comes_back(lab):
     assert {r["node"] for r in ask(lab, 80, n=16)["fresh"]} == {"web-a", "web-a2"}
 
 
+def counted(lab, node: str, comment: str) -> int:
+    lab.save_drops()
+    drops = json.loads((lab.run_dir / "drops.json").read_text())
+    return sum(c["packets"] for c in drops.get(node, []) if c["comment"] == comment)
+
+
+def test_a_zone_without_a_healthy_target_drops_and_counts(lab):
+    """Without cross-zone, node c sends only to web-c; with web-c unhealthy and healthy targets in
+    zone a, the NLB does not fail open: node c has no target (AWS takes its IP out of DNS)."""
+    lab.node("web-c").cmd(STOP)
+    try:
+        assert wait_for(lambda: states(lab, "web")["10.1.2.10"] == "unhealthy")
+        assert health(lab, "provider-shop-c")["web"]["failed_open"] is False
+        before = counted(lab, "provider-shop-c", "NLB_NO_HEALTHY_TARGET")
+        out = lab.node("client").cmd(f"curl -s -m 3 http://{nlb_ip(lab, 'ap-northeast-2c')}/; echo rc=$?")
+        assert out.strip().endswith("rc=28")  # curl's timeout: the SYN went nowhere
+        assert counted(lab, "provider-shop-c", "NLB_NO_HEALTHY_TARGET") > before
+        assert {r["node"] for r in ask(lab, 80, n=4)["fresh"]} <= {"web-a", "web-a2"}  # zone a unaffected
+    finally:
+        lab.node("web-c").cmd(START)
+    assert wait_for(lambda: healthy_all(lab))
+
+
+def test_the_nlb_node_is_no_router(lab):
+    """Adversarial: a client that routes through the NLB's IP to reach a target on a port no listener
+    serves gets nothing through: the node forwards only what its listeners translated."""
+    before = counted(lab, "provider-shop-a", "NLB_NO_LISTENER")
+    client = lab.node("client")
+    client.cmd(f"ip route add 10.1.2.10/32 via {nlb_ip(lab)}")
+    try:
+        out = client.cmd("curl -s -m 3 http://10.1.2.10:8080/; echo rc=$?")
+    finally:
+        client.cmd(f"ip route del 10.1.2.10/32 via {nlb_ip(lab)}")
+    assert out.strip().endswith("rc=28")
+    assert counted(lab, "provider-shop-a", "NLB_NO_LISTENER") > before
+    assert json.loads(client.cmd("curl -s -m 3 http://10.1.2.10:8080/"))["node"] == "web-c"  # directly: fine
+
+
 def test_all_unhealthy_fails_open(lab):
     nodes = ("web-a", "web-a2", "web-c")
     for node in nodes:
