@@ -41,6 +41,7 @@ def plan_text(plan: Plan) -> str:
             f"{p.owner} (vpc {p.vpc})"
             for p in plan.public_ips
         ]
+    lines += endpoint_service_lines(plan)
     for resolver in plan.resolvers.values():
         lines += [
             "",
@@ -52,6 +53,21 @@ def plan_text(plan: Plan) -> str:
             if r.origin in ("vpce", "private-dns")
         ]
     return "\n".join(lines)
+
+
+def endpoint_service_lines(plan: Plan) -> list[str]:
+    """Each endpoint service as describe-vpc-endpoint-service-configurations shows it, with its
+    consumers' connection states."""
+    lines = []
+    for svc in plan.endpoint_services:
+        zones, principals = ", ".join(svc.availability_zones), ", ".join(svc.allowed_principals) or "none (the owner only)"
+        lines += ["", f"endpoint service {svc.name} (vpc {svc.vpc}, account {svc.owner}): {svc.service_name}"]
+        lines.append(f"    NLBs {', '.join(svc.load_balancers)} in {zones}; acceptance required: {svc.acceptance_required}")
+        lines.append(f"    allowed principals: {principals}")
+        if svc.private_dns_name:
+            lines.append(f"    private DNS name {svc.private_dns_name}: {svc.private_dns_state}")
+        lines += [f"    {c.vpc}/{c.endpoint} {c.vpce} (account {c.owner}): {c.state}" for c in svc.connections]
+    return lines
 
 
 def explanation_text(e: Explanation) -> str:

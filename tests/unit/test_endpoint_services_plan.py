@@ -171,3 +171,13 @@ def test_the_consumers_network_acl_judges_the_way_to_the_eni():
     assert (result.outcome, result.explanation.code) == (Outcome.TIMEOUT, "SUBNET_ACL_RESTRICTION")
     assert result.explanation.component == names.network_acl_id("consumer", "eni-subnet")
     assert result.explanation.direction == "ingress"
+
+
+def test_vpclab_plan_shows_the_service_and_each_connections_state(lab):
+    from lab.report.text import plan_text
+
+    _, plan = lab
+    svc = plan.endpoint_service("provider", "web-svc")
+    text = plan_text(plan)
+    assert f"endpoint service web-svc (vpc provider, account 444455556666): {svc.service_name}" in text
+    assert f"staging/web {plan.vpce_id('staging', 'web')} (account 111122223333): pendingAcceptance" in text
