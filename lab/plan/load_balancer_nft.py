@@ -98,13 +98,13 @@ def filters(node: NlbNode) -> list[str]:
     return [
         "chain mark_replies {",
         "  type filter hook prerouting priority mangle; policy accept;",
-        "  ct mark != 0 meta mark set ct mark",
+        "  ct direction reply ct mark != 0 meta mark set ct mark",  # the client's own packets go on by main
         "}",
         # the PPv2 proxy's own answers to a PrivateLink client (a local socket): a route chain, so
         # the mark set here re-routes them by their ingress's table, not to the VPC by main's route
         "chain mark_local_replies {",
         "  type route hook output priority mangle; policy accept;",
-        "  ct mark != 0 meta mark set ct mark",
+        "  ct direction reply ct mark != 0 meta mark set ct mark",
         "}",
         "chain forward {",
         "  type filter hook forward priority filter; policy drop;",

@@ -145,3 +145,19 @@ def test_a_rejected_endpoint_carries_nothing(lab):
     before = dropped(lab, "consumer-web-a", "ENDPOINT_CONNECTION_REJECTED")
     assert get(lab, "app1", address, timeout=2) is None
     assert dropped(lab, "consumer-web-a", "ENDPOINT_CONNECTION_REJECTED") > before
+
+
+def test_without_ppv2_the_nlbs_kernel_path_carries_the_endpoint_too(tmp_path):
+    """The same lab with proxy_protocol_v2 off: the NLB node forwards in the kernel (DNAT to the
+    target, SNAT to its own IP), and the replies go back out of the endpoint's link by its mark."""
+    text = (REPO / "topologies/endpoint-service.yaml").read_text().replace("proxy_protocol_v2: true", "proxy_protocol_v2: false")
+    (tmp_path / "lab.yaml").write_text(text)
+    topology = load_topology(tmp_path / "lab.yaml")
+    with Lab(compile_plan(topology), tmp_path / "run") as kernel_lab:
+        address = eni_ip(kernel_lab, "consumer-web-a")
+        seen = wait_answer(kernel_lab, "app1", address)
+        nlb = kernel_lab.plan.load_balancer("provider", "web-nlb").node_in("ap-northeast-2a")
+        assert seen["peer"].split(":")[0] == str(nlb.address) and "proxy_protocol" not in seen
+        observed = trace(kernel_lab, explain(topology, kernel_lab.plan, "app1", address, 80), "app1", address, 80)
+        assert observed.outcome == Outcome.OK and observed.agrees, observed.disagreements
+        assert observed.observed.service_saw.source_ip == str(nlb.address)
