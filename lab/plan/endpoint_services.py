@@ -74,7 +74,7 @@ def consumer_eni_ruleset(eni: str, address: Addr, target: Addr, ports: tuple[int
     endpoint (lab.plan.nftables.interface_endpoint). Pending or rejected: nothing is forwarded and
     each packet to the listener ports is counted under the state's name."""
     listen = f'iifname "{eni}" ip daddr {address} tcp dport {{ {", ".join(map(str, ports))} }}'
-    forward = state == AVAILABLE
+    forward = state == AVAILABLE and bool(ports)  # an NLB without listeners: nothing to forward
     body = [
         "chain prerouting {",
         "  type nat hook prerouting priority dstnat; policy accept;",
@@ -88,7 +88,7 @@ def consumer_eni_ruleset(eni: str, address: Addr, target: Addr, ports: tuple[int
         "}",
         "chain input {",
         "  type filter hook input priority filter; policy accept;",
-        *([] if forward else [f'  {listen} counter drop comment "{DROP_CODES[state]}"']),
+        *([f'  {listen} counter drop comment "{DROP_CODES[state]}"'] if state in DROP_CODES and ports else []),
         f'  iifname "{eni}" meta l4proto tcp counter drop comment "INTERFACE_ENDPOINT_PORT_NOT_SERVED"',
         f'  iifname "{eni}" counter drop comment "INTERFACE_ENDPOINT_TCP_ONLY"',
         "}",

@@ -181,3 +181,15 @@ def test_vpclab_plan_shows_the_service_and_each_connections_state(lab):
     text = plan_text(plan)
     assert f"endpoint service web-svc (vpc provider, account 444455556666): {svc.service_name}" in text
     assert f"staging/web {plan.vpce_id('staging', 'web')} (account 111122223333): pendingAcceptance" in text
+
+
+@pytest.mark.parametrize("state", [AVAILABLE, PENDING, "rejected"])
+def test_an_nlb_without_listeners_gives_a_ruleset_nft_can_read(state):
+    """No listener port: no empty set (`tcp dport { }` is a syntax error for nft); TCP to the ENI
+    is then a port the endpoint does not serve."""
+    import ipaddress
+
+    from lab.plan.endpoint_services import consumer_eni_ruleset
+
+    text = consumer_eni_ruleset("eth0", ipaddress.IPv4Address("10.0.1.254"), ipaddress.IPv4Address("169.254.0.2"), (), state)
+    assert "{  }" not in text and "dport" not in text and "INTERFACE_ENDPOINT_PORT_NOT_SERVED" in text
