@@ -72,7 +72,8 @@ def consumer_eni_ruleset(eni: str, address: Addr, target: Addr, ports: tuple[int
     NLB node (`target`, its side of the private link), keeping the consumer's address (the NLB
     node translates it); other TCP ports and other protocols lead nowhere, as at any interface
     endpoint (lab.plan.nftables.interface_endpoint). Pending or rejected: nothing is forwarded and
-    each packet to the listener ports is counted under the state's name."""
+    each packet to the listener ports, or of a connection opened before a rejection, is counted
+    under the state's name."""
     listen = f'iifname "{eni}" ip daddr {address} tcp dport {{ {", ".join(map(str, ports))} }}'
     forward = state == AVAILABLE and bool(ports)  # an NLB without listeners: nothing to forward
     body = [
@@ -82,6 +83,8 @@ def consumer_eni_ruleset(eni: str, address: Addr, target: Addr, ports: tuple[int
         "}",
         "chain forward {",
         "  type filter hook forward priority filter; policy drop;",
+        # rejected after it was available: the connections already open through the ENI stop too
+        *([f'  iifname "{eni}" meta l4proto tcp counter drop comment "{DROP_CODES[state]}"'] if state in DROP_CODES else []),
         "  ct state established,related accept",
         f'  iifname "{eni}" meta l4proto tcp ct status dnat accept',
         '  counter drop comment "INTERFACE_ENDPOINT_TCP_ONLY"',

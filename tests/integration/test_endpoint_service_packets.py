@@ -139,9 +139,27 @@ def test_the_target_cannot_open_a_connection_to_a_consumer(lab):
     assert observed.outcome != Outcome.OK and observed.agrees, observed.disagreements
 
 
-def test_a_rejected_endpoint_carries_nothing(lab):
+HELD = """
+import http.client, sys
+c = http.client.HTTPConnection(sys.argv[1], 80, timeout=3)
+c.request("GET", "/"); c.getresponse().read(); print("CONNECTED", flush=True)
+sys.stdin.readline()
+try:
+    c.request("GET", "/"); print("ANSWER", c.getresponse().status)
+except Exception as e:
+    print("FAILED", type(e).__name__)
+"""
+
+
+def test_a_rejected_endpoint_carries_nothing_not_even_a_connection_opened_before(lab):
     address = eni_ip(lab, "consumer-web-a")
+    wait_answer(lab, "app1", address)
+    held = lab.node("app1").popen(["python3", "-c", HELD, address], stdin=-1, stdout=-1, stderr=-2, text=True)
+    lab.own(held.pid, "held connection in app1")
+    assert held.stdout.readline().startswith("CONNECTED")
     lab.topology, _ = change_connection(lab, lab.topology, "reject", "consumer/web")
+    out, _ = held.communicate("go\n", timeout=20)
+    assert out.startswith("FAILED"), out
     before = dropped(lab, "consumer-web-a", "ENDPOINT_CONNECTION_REJECTED")
     assert get(lab, "app1", address, timeout=2) is None
     assert dropped(lab, "consumer-web-a", "ENDPOINT_CONNECTION_REJECTED") > before
