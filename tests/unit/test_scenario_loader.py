@@ -167,7 +167,7 @@ def test_a_change_step_names_an_endpoint_and_a_route_table_and_no_node(tmp_path)
         _ = scenario.steps[0].node
 
 
-ACTS = ["act1.yaml", "act2.yaml", "act3.yaml", "act4.yaml", "act5.yaml"]
+ACTS = ["act1.yaml", "act2.yaml", "act3.yaml", "act4.yaml", "act5.yaml", "act6.yaml"]
 
 
 @pytest.mark.parametrize("name", ACTS)
