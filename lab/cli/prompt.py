@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import cmd
 import shlex
-import sys
 from argparse import ArgumentTypeError
 
 from lab.analysis.explain import explain
 from lab.cli.output import port, target
+from lab.cli.prompt_commands import MininetCommands
+from lab.cli.prompt_nodes import node_addresses, strip_comment, substitute, suggest
+from lab.cli.prompt_shell import run_at_prompt, save_env
 from lab.errors import LabError
 from lab.model.endpoint_connections import find_connection
 from lab.plan.security_changes import ACTIONS as SECURITY_CHANGES
@@ -29,10 +31,12 @@ INTRO = """vpclab: lab {tag} is up ({nodes} nodes); captures in {run_dir}/captur
   authorize-ingress | revoke-ingress GROUP --protocol tcp --port 443 --cidr 10.0.0.0/16
                              (and -egress; or --source-group G): a security-group rule, live
   accept | reject VPC/ENDPOINT  the provider's decision on an endpoint connection, live
-  nodes                      what is in the lab;  exit (or Ctrl-D) tears it all down"""
+  nodes | net | links | dump | routes VPC [TABLE] | pingall   what is in the lab, live
+  shell NODE                 an interactive shell in a node;  help  for every command
+  Ctrl-C interrupts a command or clears the line;  exit (or Ctrl-D) tears it all down"""
 
 
-class LabPrompt(cmd.Cmd):
+class LabPrompt(MininetCommands, cmd.Cmd):
     prompt = "vpclab> "
 
     def __init__(self, topology, plan, lab):
@@ -43,13 +47,32 @@ class LabPrompt(cmd.Cmd):
         self.intro = INTRO.format(
             tag=lab.tag, nodes=len(plan.nodes), run_dir=lab.run_dir, example=next(iter(topology.instances)), bucket=bucket
         )
+        save_env(lab, next(iter(plan.nodes)))  # for `vpclab exec`
+
+    def cmdloop(self, intro=None) -> None:
+        """Mininet's habit: Ctrl-C at the prompt or in a command says "Interrupt" and the prompt
+        goes on; only exit or Ctrl-D end the lab."""
+        while True:
+            try:
+                super().cmdloop(intro)
+                return
+            except KeyboardInterrupt:
+                print("\nInterrupt (exit or Ctrl-D tears the lab down)")
+                intro = self.intro = ""
+                for node in self.lab.nodes.values():  # a command caught before it was followed
+                    while node.waiting:
+                        node.sendInt()
+                        node.waitOutput()
+
+    def extra_commands(self) -> list[str]:
+        return list(SECURITY_CHANGES)
 
     def emptyline(self) -> bool:
         return False
 
     def precmd(self, line: str) -> str:
         self.report_stopped()  # a service that died while the prompt waited: before the command's output
-        return line
+        return strip_comment(line)  # `path app1 s3... # comment`, pasted from the README
 
     def postcmd(self, stop: bool, line: str) -> bool:
         if not stop:
@@ -69,26 +92,14 @@ class LabPrompt(cmd.Cmd):
         if name in SECURITY_CHANGES:  # cmd.Cmd cannot dispatch a name with a hyphen to a do_ method
             return self.change_security(name, command)
         if name not in self.lab.nodes:
-            print(f"no node or command '{name}' (nodes: {', '.join(self.lab.nodes)}; help for commands)")
+            hint = suggest(name, self.commands() + list(self.lab.nodes))
+            print(f"no node or command '{name}'{hint} (nodes lists the nodes; help the commands)")
             return False
         if not command.strip():
             print(f"usage: {name} COMMAND")
             return False
-        self.run_in(name, command)
+        run_at_prompt(self.lab.node(name), substitute(command, node_addresses(self.plan)))
         return False
-
-    def run_in(self, name: str, command: str) -> None:
-        """Stream the command's output as it comes; Ctrl-C interrupts the command, not the lab."""
-        node = self.lab.node(name)
-        node.sendCmd(command)
-        try:
-            while node.waiting:
-                sys.stdout.write(node.monitor(timeoutms=200))
-                sys.stdout.flush()
-        except KeyboardInterrupt:
-            node.sendInt()
-            node.waitOutput()
-            print()
 
     def parse(self, arg: str) -> tuple[str, str, int] | None:
         try:
@@ -180,16 +191,16 @@ class LabPrompt(cmd.Cmd):
         print(f"{action}ed: endpoint {vpc}/{name} ({vpce}) is now {state}")
         return False
 
-    def do_nodes(self, arg: str) -> bool:
-        """nodes: every node with its kind, AWS id and addresses."""
-        for node in self.plan.nodes.values():
-            addresses = ", ".join(str(a) for a in node.addresses())
-            print(f"{node.name:<22} {node.kind:<18} {node.aws_id or '':<24} {addresses}")
-        return False
-
     def do_exit(self, arg: str) -> bool:
         """exit: tear the lab down (also Ctrl-D)."""
+        print(
+            f"vpclab: tearing down lab {self.lab.tag}: its {len(self.plan.nodes)} nodes, their namespaces, "
+            f"services and captures; the captures are in {self.lab.run_dir}/captures until then"
+        )
         return True
 
+    def do_EOF(self, arg: str) -> bool:
+        print()
+        return self.do_exit(arg)
+
     do_quit = do_exit
-    do_EOF = do_exit
