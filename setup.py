@@ -38,6 +38,7 @@ setup(
             "jsonschema>=4.20",
             "xmlschema>=3.0",
             "playwright>=1.50",
+            "pexpect>=4.9",
         ]
     },
     entry_points={"console_scripts": ["vpclab = lab.cli.main:entry_point"]},
