@@ -89,6 +89,8 @@ def node_pid(state: LabState, node: str) -> int:
         same = False
     if not same:
         raise EnvironmentFailure(f"node {node} of lab {state.tag}: its shell is not in the namespace the lab recorded; refusing")
+    if netns_inode(shell.pid) == netns_inode():  # a damaged state file must not lead into the host
+        raise EnvironmentFailure(f"node {node} of lab {state.tag}: its shell is in the host's network namespace; refusing")
     return shell.pid
 
 
