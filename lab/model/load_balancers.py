@@ -22,8 +22,6 @@ Addr = ipaddress.IPv4Address
 TRAFFIC_PORT = "traffic-port"
 HEALTH_DEFAULTS = {"interval": 30, "timeout": 10, "healthy_threshold": 5, "unhealthy_threshold": 2}
 HEALTH_RANGES = {"interval": (5, 300), "timeout": (2, 120), "healthy_threshold": (2, 10), "unhealthy_threshold": (2, 10)}
-# Target health states as describe-target-health names them (TargetHealth.State).
-TARGET_STATES = ("initial", "healthy", "unhealthy", "unused", "draining")
 
 
 @dataclass(frozen=True)

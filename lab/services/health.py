@@ -5,7 +5,8 @@ a TCP health check opens a connection to the target's health-check port (the tra
 default) every `interval` seconds and fails if it is not established within `timeout`; a target
 becomes `healthy` after `healthy_threshold` consecutive successes and `unhealthy` after
 `unhealthy_threshold` consecutive failures; a newly registered target is `initial` until it is
-decided. With PROXY protocol v2 on, health checks carry a v2 LOCAL header. Each node routes new
+decided; a target in an Availability Zone the NLB does not enable is `unused`
+(Target.NotInUse). With PROXY protocol v2 on, health checks carry a v2 LOCAL header. Each node routes new
 connections to the healthy targets of its AZ (all enabled AZs with cross-zone); "If all targets
 fail health checks at the same time in all enabled Availability Zones, the load balancer fails
 open", as it does with no healthy target at all: every target is then used.
@@ -23,7 +24,9 @@ from lab.services import ppv2
 
 log = logging.getLogger(__name__)
 
-INITIAL, HEALTHY, UNHEALTHY = "initial", "healthy", "unhealthy"
+INITIAL, HEALTHY, UNHEALTHY, UNUSED = "initial", "healthy", "unhealthy", "unused"
+# describe-target-health's reason for a target in an Availability Zone the NLB does not enable
+NOT_IN_USE = "Target.NotInUse"
 
 
 @dataclass
@@ -38,7 +41,9 @@ class TargetHealth:
     reason: str = "Elb.RegistrationInProgress"
 
     def record(self, ok: bool, why: str = "") -> bool:
-        """One check's result; True when the state changed."""
+        """One check's result; True when the state changed. An unused target stays unused."""
+        if self.state == UNUSED:
+            return False
         self.successes, self.failures = (self.successes + 1, 0) if ok else (0, self.failures + 1)
         before = self.state
         if ok and self.successes >= self.healthy_threshold:
@@ -48,9 +53,14 @@ class TargetHealth:
         return self.state != before
 
 
+def unused() -> TargetHealth:
+    """A target in an Availability Zone the load balancer does not enable: never checked, never used."""
+    return TargetHealth(0, 0, UNUSED, reason=NOT_IN_USE)
+
+
 def in_rotation(candidates: list[str], health: dict[str, TargetHealth]) -> tuple[list[str], bool]:
     """The targets a node sends new connections to, of its `candidates` (keys of `health`, which
-    holds every target of the group in the enabled AZs), and whether the group failed open."""
+    holds every target of the group; unused ones are never healthy), and whether the group failed open."""
     if not any(h.state == HEALTHY for h in health.values()):
         return list(candidates), True
     return [c for c in candidates if health[c].state == HEALTHY], False

@@ -32,9 +32,9 @@ def nlb_config(lb: LoadBalancerPlan, node: NlbNode, directory: Path) -> dict:
                     "port": t.port,
                     "health_port": g.health_port(t),
                     "candidate": t in lb.candidates(node, g),
+                    "enabled": any(t.az == n.az for n in lb.nodes),  # in an enabled AZ: checked
                 }
                 for t in g.targets
-                if any(t.az == n.az for n in lb.nodes)  # targets in enabled AZs are checked
             ],
         }
         for g in lb.target_groups

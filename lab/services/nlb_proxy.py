@@ -47,8 +47,12 @@ class Group:
         self.config = config
         self.targets = {t["id"]: t for t in config["targets"]}
         self.health = {
-            t["id"]: health.TargetHealth(config["healthy_threshold"], config["unhealthy_threshold"]) for t in config["targets"]
+            t["id"]: health.TargetHealth(config["healthy_threshold"], config["unhealthy_threshold"])
+            if t["enabled"]
+            else health.unused()
+            for t in config["targets"]
         }
+        self.applying = asyncio.Lock()  # one map update at a time (binds to the loop on first use)
 
     def rotation(self) -> list[dict]:
         candidates = [i for i, t in self.targets.items() if t["candidate"]]
@@ -85,13 +89,16 @@ class Node:
             await asyncio.sleep(cfg["interval"])
 
     async def apply(self, group: Group) -> None:
-        """The group's map holds the targets in rotation; the health file says every target's state."""
-        update = map_update(group.config["map"], [(t["address"], t["port"]) for t in group.rotation()])
-        nft = await asyncio.create_subprocess_exec("nft", "-f", "-", stdin=asyncio.subprocess.PIPE)
-        await nft.communicate(update.encode())
-        if nft.returncode:
-            log.error("nft could not update map %s", group.config["map"])
-        self.write_health()
+        """The group's map holds the targets in rotation; the health file says every target's state.
+        One update at a time per group, the rotation read once the previous one is done: two checks
+        changing state together must not leave the older rotation in the map."""
+        async with group.applying:
+            update = map_update(group.config["map"], [(t["address"], t["port"]) for t in group.rotation()])
+            nft = await asyncio.create_subprocess_exec("nft", "-f", "-", stdin=asyncio.subprocess.PIPE)
+            await nft.communicate(update.encode())
+            if nft.returncode:
+                log.error("nft could not update map %s", group.config["map"])
+            self.write_health()
 
     def write_health(self) -> None:
         states = {
@@ -110,7 +117,7 @@ class Node:
     async def start(self) -> None:
         self.write_health()
         for group in self.groups.values():
-            for target_id in group.targets:
+            for target_id in (i for i, t in group.targets.items() if t["enabled"]):
                 self.tasks.append(asyncio.create_task(self.check_loop(group, target_id)))
         ways = [(self.config["address"], None)] + [(i["address"], i["label"]) for i in self.config["ingresses"]]
         for listener in (li for li in self.config["listeners"] if li["proxy_port"] is not None):

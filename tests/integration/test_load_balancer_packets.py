@@ -117,8 +117,8 @@ def health(lab, node: str = "provider-shop-a") -> dict:
     return json.loads((lab.run_dir / "services" / f"{node}-target-health.json").read_text())
 
 
-def states(lab, group: str) -> dict[str, str]:
-    return {t["id"]: t["state"] for t in health(lab)[group]["targets"]}
+def states(lab, group: str, node: str = "provider-shop-a") -> dict[str, str]:
+    return {t["id"]: t["state"] for t in health(lab, node)[group]["targets"]}
 
 
 def wait_for(predicate, timeout: float = 40.0) -> bool:
@@ -131,7 +131,12 @@ def wait_for(predicate, timeout: float = 40.0) -> bool:
 
 
 def healthy_all(lab) -> bool:
-    return all(set(states(lab, g).values()) == {"healthy"} for g in ("web", "web-pp", "web-instances"))
+    """Every target healthy as both nodes see it (each node checks every target on its own)."""
+    return all(
+        set(states(lab, g, node).values()) == {"healthy"}
+        for g in ("web", "web-pp", "web-instances")
+        for node in ("provider-shop-a", "provider-shop-c")
+    )
 
 
 def test_the_kernel_path_reaches_a_target_of_the_nodes_az_from_the_nlbs_ip(lab):

@@ -199,3 +199,12 @@ def test_the_node_and_app_configs(tmp_path):
     assert config["listeners"][1] == {"port": 81, "group": "web-pp", "proxy_port": lb.listeners[1].proxy_port}
     apps = provider_app_configs(plan, tmp_path)
     assert sorted(apps) == ["web-a", "web-a2", "web-c"] and apps["web-a"]["ports"] == [8080]
+
+
+def test_a_target_in_a_zone_the_nlb_does_not_enable_is_unused(tmp_path):
+    plan = compile_plan(load(tmp_path, BASE.replace("subnets: [app-a, app-c]", "subnets: [app-a]")))
+    lb = plan.load_balancer("provider", "shop")
+    web = next(g for g in nlb_config(lb, lb.nodes[0], tmp_path)["groups"] if g["name"] == "web")
+    assert [(t["enabled"], t["candidate"]) for t in web["targets"]] == [(True, True), (True, True), (False, False)]
+    h = health.unused()
+    assert (h.state, h.reason) == ("unused", "Target.NotInUse") and h.record(True) is False
