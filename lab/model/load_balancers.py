@@ -78,6 +78,7 @@ class Listener:
     port: int
     protocol: str  # 'TCP'
     target_group: str  # default action: forward to this target group
+    idle_timeout: int = 350  # attribute tcp.idle_timeout.seconds (60-6000; update-idle-timeout.html)
     line: int = field(default=0, compare=False)
 
 

@@ -41,13 +41,14 @@ def parse_load_balancer(name: str, sec: Section, vpc: str, region: str) -> LoadB
 
 
 def parse_listener(sec: Section) -> Listener:
-    sec.allow("port", "protocol", "target_group", "description")
+    sec.allow("port", "protocol", "target_group", "idle_timeout", "description")
     protocol = sec.text("protocol", "TCP").upper()
     if protocol != "TCP":
         raise sec.error(
             "protocol", f"{sec.what}: protocol must be TCP (the lab's NLB listeners are TCP), not '{protocol}'", VALIDATION
         )
-    return Listener(port_value(sec, "port"), protocol, sec.required_text("target_group"), line=sec.line)
+    idle = bounded(sec, "idle_timeout", 60, 6000) if sec.has("idle_timeout") else 350
+    return Listener(port_value(sec, "port"), protocol, sec.required_text("target_group"), idle, line=sec.line)
 
 
 def parse_target_group(name: str, sec: Section, vpc: str, region: str) -> TargetGroup:

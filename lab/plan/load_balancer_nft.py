@@ -61,9 +61,34 @@ def load_balancer_node(lb: LoadBalancerPlan, node: NlbNode, eni: str) -> str:
     ]
     return (
         f"table ip {TABLE} {{\n"
-        + "\n".join(f"  {line}" for line in maps + prerouting(lb, node) + postrouting(lb, node, eni) + filters(node))
+        + "\n".join(
+            f"  {line}"
+            for line in maps + idle_timeouts(lb, node) + prerouting(lb, node) + postrouting(lb, node, eni) + filters(node)
+        )
         + "\n}\n"
     )
+
+
+def idle_timeouts(lb: LoadBalancerPlan, node: NlbNode) -> list[str]:
+    """A kernel-path connection idle for its listener's `idle_timeout` (AWS: 350 s by default) is
+    forgotten, as AWS's NLB drops it from its flow table; what either side sends afterwards is
+    answered with a reset (`filters`). https://docs.aws.amazon.com/elasticloadbalancing/latest/network/update-idle-timeout.html"""
+    kernel = [li for li in lb.listeners if li.proxy_port is None]
+    addresses = ", ".join(str(a) for a in (node.address, *(i.address.ip for i in node.ingresses)))
+    objects = [
+        f"ct timeout idle_{t} {{ protocol tcp; l3proto ip; policy = {{ established: {t} }}; }}"
+        for t in sorted({li.idle_timeout for li in kernel})
+    ]
+    rules = [
+        f'ip daddr {{ {addresses} }} tcp dport {li.port} ct state new ct timeout set "idle_{li.idle_timeout}"' for li in kernel
+    ]
+    # before the listeners' DNAT rewrites the destination; conntrack has made the entry already
+    return objects + [
+        "chain idle_timeouts {",
+        "  type filter hook prerouting priority mangle; policy accept;",
+        *(f"  {r}" for r in rules),
+        "}",
+    ]
 
 
 def prerouting(lb: LoadBalancerPlan, node: NlbNode) -> list[str]:
@@ -109,6 +134,8 @@ def filters(node: NlbNode) -> list[str]:
         "chain forward {",
         "  type filter hook forward priority filter; policy drop;",
         "  ct state established,related accept",
+        # a TCP segment that opens nothing: its connection idled out (or never was) here
+        '  ct state new tcp flags & (syn | ack) != syn counter reject with tcp reset comment "NLB_IDLE_TIMEOUT"',
         "  ct status dnat accept",
         '  counter drop comment "NLB_NO_LISTENER"',
         "}",

@@ -49,6 +49,7 @@ class NlbListener:
     port: int
     target_group: str  # name, in the load balancer's `target_groups`
     proxy_port: int | None  # PPv2: the node's local port its proxy (lab.services.nlb_proxy) listens on
+    idle_timeout: int = 350  # seconds a kernel-path connection may stay idle before the node forgets it
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,12 @@ def plan_load_balancer(
     groups = tuple(target_group(t, vpc, g, build) for g in used)
     ppv2 = {g.name for g in groups if g.proxy_protocol_v2}
     listeners = tuple(
-        NlbListener(listener.port, listener.target_group, PROXY_PORT_BASE + k if listener.target_group in ppv2 else None)
+        NlbListener(
+            listener.port,
+            listener.target_group,
+            PROXY_PORT_BASE + k if listener.target_group in ppv2 else None,
+            listener.idle_timeout,
+        )
         for k, listener in enumerate(lb.listeners)
     )
     return LoadBalancerPlan(

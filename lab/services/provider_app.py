@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_HEAD = 16 + 65535 + 8192  # the longest v2 header, then the request's head
 READ_TIMEOUT = 10.0
-IDLE_TIMEOUT = 60.0  # a kept-alive connection with no request for this long is closed
+IDLE_TIMEOUT = 600.0  # a kept-alive connection idle this long is closed: after an NLB's 350 s
 
 
 def saw(peer: tuple, local: tuple, header: ppv2.Header | None, node: str) -> dict:

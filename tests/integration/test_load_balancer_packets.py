@@ -50,6 +50,7 @@ vpcs:
           - {port: 80, target_group: web}
           - {port: 81, target_group: web-pp}
           - {port: 82, target_group: web-instances}
+          - {port: 83, target_group: web, idle_timeout: 60}
     target_groups:
       web:
         target_type: ip
@@ -83,6 +84,19 @@ for _ in range(n):
     d = http.client.HTTPConnection(host, port, timeout=5)
     d.request("GET", "/"); fresh.append(json.loads(d.getresponse().read())); d.close()
 print(json.dumps({"same": same, "fresh": fresh}))
+"""
+# One request, `sys.argv[2]` seconds of silence, then another on the same connection.
+IDLE = """
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 83), timeout=5)
+s.sendall(b"GET / HTTP/1.1\\r\\nHost: nlb\\r\\n\\r\\n"); first = s.recv(4096)
+while not first.endswith(b"}\\n"):  # the whole answer (its JSON body ends the response)
+    first += s.recv(4096)
+time.sleep(float(sys.argv[2]))
+try:
+    s.sendall(b"GET / HTTP/1.1\\r\\nHost: nlb\\r\\n\\r\\n"); print("answered" if s.recv(4096) else "closed")
+except ConnectionResetError:
+    print("reset")
 """
 STOP = (  # the application stops answering on 8080: the kernel resets connections to it
     "nft add table ip stopped; nft add chain ip stopped in '{ type filter hook input priority 0; }'; "
@@ -236,6 +250,17 @@ def test_the_nlb_node_is_no_router(lab):
     assert out.strip().endswith("rc=28")
     assert counted(lab, "provider-shop-a", "NLB_NO_LISTENER") > before
     assert json.loads(client.cmd("curl -s -m 3 http://10.1.2.10:8080/"))["node"] == "web-c"  # directly: fine
+
+
+def test_an_idle_connection_is_forgotten_and_reset(lab, tmp_path):
+    """The listener's idle timeout (60 s here, AWS's least; 350 s by default): the NLB forgets the
+    connection, and the client's next segment is answered with a reset, counted NLB_IDLE_TIMEOUT."""
+    (tmp_path / "idle.py").write_text(IDLE)
+    before = counted(lab, "provider-shop-a", "NLB_IDLE_TIMEOUT")
+    client = lab.node("client")
+    assert client.cmd(f"python3 {tmp_path / 'idle.py'} {nlb_ip(lab)} 5").strip().endswith("answered")
+    assert client.cmd(f"python3 {tmp_path / 'idle.py'} {nlb_ip(lab)} 65").strip().endswith("reset")
+    assert counted(lab, "provider-shop-a", "NLB_IDLE_TIMEOUT") > before
 
 
 def test_all_unhealthy_fails_open(lab):

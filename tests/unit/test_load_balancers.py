@@ -122,6 +122,16 @@ def test_in_vpc_clients_are_snated_without_client_ip_preservation(tmp_path):
     assert "ct status dnat ct original protocol tcp ct original proto-dst 80 snat ip to" in ruleset
 
 
+def test_idle_timeout_is_the_listeners_and_kernel_path_only(tmp_path):
+    text = BASE.replace("{port: 80, target_group: web}", "{port: 80, target_group: web, idle_timeout: 60}")
+    plan = compile_plan(load(tmp_path, text))
+    assert [li.idle_timeout for li in plan.load_balancer("provider", "shop").listeners] == [60, 350]
+    ruleset = plan.node("provider-shop-a").nftables
+    assert "ct timeout idle_60 { protocol tcp; l3proto ip; policy = { established: 60 }; }" in ruleset
+    assert 'tcp dport 80 ct state new ct timeout set "idle_60"' in ruleset and "idle_350" not in ruleset  # 81 is PPv2
+    assert 'reject with tcp reset comment "NLB_IDLE_TIMEOUT"' in ruleset
+
+
 def test_map_update_is_one_transaction():
     assert map_update("tg_web", []) == "flush map ip nlb tg_web\n"
     update = map_update("tg_web", [("10.1.1.5", 8080)])
@@ -139,6 +149,7 @@ def test_map_update_is_one_transaction():
         (("{instance: web-c}", "{instance: ghost}"), "(InvalidTarget)"),
         (("{ip: 10.1.2.9, port: 9000}", "{ip: 10.9.2.9}"), "is not inside vpc provider 10.1.0.0/16 (InvalidTarget)"),
         (("health_check: {interval: 5", "health_check: {interval: 1"), "interval must be a whole number from 5 to 300"),
+        (("{port: 80, target_group: web}", "{port: 80, target_group: web, idle_timeout: 30}"), "from 60 to 6000"),
         (("    load_balancers:\n      shop:", "    load_balancers:\n      shop-:"), "(ValidationError)"),
         (("[{ip: 10.1.1.10}, ", "[{instance: web-a}, "), "registered by ip (target_type ip), not by instance (ValidationError)"),
     ],
