@@ -3,7 +3,9 @@
 - `NODE COMMAND`: sent to the node's Mininet shell; its output is streamed, and what the learner
   types while it runs is passed to it a line at a time (Mininet's habit: a node command's stdin is
   the terminal), so `app1 read x; echo $x` or `app1 python3` get their input. Ctrl-C sends SIGINT
-  to what runs in the node (Node.sendInt), never to the lab.
+  to what runs in the node (Node.sendInt), never to the lab. Ctrl-D is not passed on: a ^D that
+  reached the node's own shell after the command ended would end that shell, and the node with
+  it; programs that need an end of input run in `shell NODE`.
 - `shell NODE`: an interactive bash inside the node (its network and mount namespaces, the
   environment node commands get: AWS region, credentials, the lab's CA; the prompt's cwd), in
   the lab's cgroup, attached to the terminal: job control, `read`, `aws configure`, REPLs work.
@@ -100,9 +102,8 @@ def run_at_prompt(node, command: str) -> None:
     while node.waiting:
         try:
             readable, _, _ = select.select([node.stdout, sys.stdin] if typed else [node.stdout], [], [], 0.2)
-            if sys.stdin in readable:
-                data = os.read(sys.stdin.fileno(), 4096)
-                node.write(data.decode(errors="replace") if data else "\x04")
+            if sys.stdin in readable and (data := os.read(sys.stdin.fileno(), 4096)):
+                node.write(data.decode(errors="replace"))  # Ctrl-D (no data) is not passed: see above
             if node.stdout in readable:
                 sys.stdout.write(node.monitor(timeoutms=0))
                 sys.stdout.flush()

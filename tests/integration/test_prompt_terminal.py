@@ -142,6 +142,14 @@ def test_typed_input_reaches_a_node_command(term):
     term.expect_exact(PROMPT)
 
 
+def test_ctrl_d_during_a_node_command_does_not_end_the_node(term):
+    term.sendline("app1 sleep 1")
+    term.expect_exact("app1 sleep 1")
+    term.sendeof()
+    term.expect_exact(PROMPT, timeout=10)
+    assert "alive" in run(term, "app1 echo alive")
+
+
 def test_shell_in_a_node_runs_read_interactively(term):
     term.sendline("shell app1")
     term.expect_exact("app1$ ")
