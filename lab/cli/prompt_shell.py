@@ -98,6 +98,7 @@ def run_at_prompt(node, command: str) -> None:
     """Stream the node command's output; forward typed lines to it while it runs (only from a
     terminal: piped input holds the next prompt commands); Ctrl-C interrupts the command."""
     typed = sys.stdin.isatty()
+    drain(node)
     node.sendCmd(command)
     while node.waiting:
         try:
@@ -109,3 +110,14 @@ def run_at_prompt(node, command: str) -> None:
                 sys.stdout.flush()
         except KeyboardInterrupt:
             node.sendInt()
+
+
+def drain(node) -> None:
+    """Show what the node's shell printed since the last command ended: a line typed during a
+    command that did not read it is run by the node's shell afterwards (as in Mininet). Without
+    this its prompt marker would end the next command early, and every later command would show
+    its predecessor's output. (select, not Node.waitReadable: Mininet's poll also reports a pty
+    as writable, which it always is.)"""
+    while node.readbuf or select.select([node.stdout], [], [], 0.05)[0]:
+        sys.stdout.write(node.read(1024).replace("\x7f", ""))
+    sys.stdout.flush()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -140,6 +141,22 @@ def test_typed_input_reaches_a_node_command(term):
     term.sendline("forty-two")
     term.expect_exact("got:forty-two")
     term.expect_exact(PROMPT)
+
+
+def test_a_line_typed_to_a_command_that_does_not_read_it_does_not_shift_later_output(term):
+    term.sendline("app1 sleep 2")
+    term.expect_exact("app1 sleep 2")
+    # read by the node's shell after sleep, as in Mininet; its output and prompt marker come later
+    term.sendline("sleep 1; echo typed-$((1+1))")
+    term.expect_exact(PROMPT, timeout=10)
+    time.sleep(2)
+    term.sendline("app1 echo next-$((2+2))")
+    term.expect_exact("next-4")
+    term.expect_exact(PROMPT)
+    term.sendline("app1 echo then-$((3+3))")
+    term.expect_exact("then-6")
+    term.expect_exact(PROMPT)
+    assert "next-4" not in term.before  # each command's own output, not its predecessor's
 
 
 def test_ctrl_d_during_a_node_command_does_not_end_the_node(term):
