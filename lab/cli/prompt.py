@@ -194,7 +194,7 @@ class LabPrompt(MininetCommands, cmd.Cmd):
     def do_exit(self, arg: str) -> bool:
         """exit: tear the lab down (also Ctrl-D)."""
         print(
-            f"vpclab: tearing down lab {self.lab.tag}: its {len(self.plan.nodes)} nodes, their namespaces, "
+            f"tearing down lab {self.lab.tag}: its {len(self.plan.nodes)} nodes, their namespaces, "
             f"services and captures; the captures are in {self.lab.run_dir}/captures until then"
         )
         return True

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.cli.commands import DEMO_ACTS
 from lab.cli.main import main
 from lab.realize import kernel
+from lab.scenario.loader import load_scenario
 from result_schema import problems
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +70,8 @@ def test_inspect_reads_a_kept_run(capsys, tmp_path):
 def test_demo_shows_the_chapters_figures_and_they_agree(capsys, tmp_path):
     assert main(["demo", "--keep", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
-    assert out.count("predicted by AWS's rules (vpclab explain): agrees") == 7
+    traced = sum(step.action == "trace" for act in DEMO_ACTS for step in load_scenario(act).steps)
+    assert traced >= 14 and out.count("predicted by AWS's rules (vpclab explain): agrees") == traced
     assert "HTTP 403: AccessDenied: endpoint policy of vpce-" in out
     assert "(web1's public IP) via the internet" in out and "(nat-a's Elastic IP) via the internet" in out
     assert "NO_ROUTE_TO_DESTINATION" in out

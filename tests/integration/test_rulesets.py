@@ -79,6 +79,7 @@ def test_every_kind_of_ruleset_is_checked():
             "gateway_endpoint",
             "interface_endpoint",
             "service_front",
+            "nlb",
         )
     } | {("bridge", "eni_check")}
 
