@@ -19,7 +19,7 @@ from lab.model.accounts import endpoint_service_arn
 from lab.model.endpoint_connections import AVAILABLE, DROP_CODES, connection_state
 from lab.model.topology import Endpoint, EndpointService, Topology
 from lab.model.validate_endpoint_services import PRIVATE_DNS_STATE, service_azs
-from lab.plan import names
+from lab.plan import names, nftables
 from lab.plan.allocation import Allocation, EndpointKey
 from lab.plan.context import Build
 from lab.plan.endpoint_service_types import EndpointConnection, EndpointServicePlan
@@ -74,29 +74,8 @@ def consumer_eni_ruleset(eni: str, address: Addr, target: Addr, ports: tuple[int
     endpoint (lab.plan.nftables.interface_endpoint). Pending or rejected: nothing is forwarded and
     each packet to the listener ports, or of a connection opened before a rejection, is counted
     under the state's name."""
-    listen = f'iifname "{eni}" ip daddr {address} tcp dport {{ {", ".join(map(str, ports))} }}'
-    forward = state == AVAILABLE and bool(ports)  # an NLB without listeners: nothing to forward
-    body = [
-        "chain prerouting {",
-        "  type nat hook prerouting priority dstnat; policy accept;",
-        *([f"  {listen} dnat ip to {target}"] if forward else []),
-        "}",
-        "chain forward {",
-        "  type filter hook forward priority filter; policy drop;",
-        # rejected after it was available: the connections already open through the ENI stop too
-        *([f'  iifname "{eni}" meta l4proto tcp counter drop comment "{DROP_CODES[state]}"'] if state in DROP_CODES else []),
-        "  ct state established,related accept",
-        f'  iifname "{eni}" meta l4proto tcp ct status dnat accept',
-        '  counter drop comment "INTERFACE_ENDPOINT_TCP_ONLY"',
-        "}",
-        "chain input {",
-        "  type filter hook input priority filter; policy accept;",
-        *([f'  {listen} counter drop comment "{DROP_CODES[state]}"'] if state in DROP_CODES and ports else []),
-        f'  iifname "{eni}" meta l4proto tcp counter drop comment "INTERFACE_ENDPOINT_PORT_NOT_SERVED"',
-        f'  iifname "{eni}" counter drop comment "INTERFACE_ENDPOINT_TCP_ONLY"',
-        "}",
-    ]
-    return f"table ip {TABLE} {{\n" + "\n".join(f"  {line}" for line in body) + "\n}\n"
+    served = ports if state == AVAILABLE or state in DROP_CODES else ()
+    return nftables.interface_endpoint(eni, address, target, served, DROP_CODES.get(state))
 
 
 def dns_service_label(t: Topology, ep: Endpoint) -> str:

@@ -144,30 +144,43 @@ def gateway_endpoint(subnets: list[ipaddress.IPv4Network], inside: str, service:
 SERVICE_PORTS = (80, 443)  # what an AWS service front answers on: HTTP and HTTPS
 
 
-def interface_endpoint(eni: str, address: ipaddress.IPv4Address, target: ipaddress.IPv4Address) -> str:
-    """Forward the service's ports arriving at the ENI's private IP (`address`) to the service,
-    keeping the client's address; any other TCP port leads nowhere (the ENI serves only the
-    service), and nothing addressed elsewhere is forwarded (a client routing some other address
-    through the ENI reaches no service).
+def interface_endpoint(
+    eni: str,
+    address: ipaddress.IPv4Address,
+    target: ipaddress.IPv4Address,
+    ports: Iterable[int] = SERVICE_PORTS,
+    closed: str | None = None,
+) -> str:
+    """Forward `ports` arriving at the ENI's private IP (`address`) to `target` (an AWS service's
+    front, or an endpoint service's NLB node), keeping the client's address; any other TCP port
+    leads nowhere (the ENI serves only the service), and nothing addressed elsewhere is forwarded (a
+    client routing some other address through the ENI reaches no service). `closed`: the drop code
+    of an endpoint connection that is not available (pending, rejected): nothing is forwarded, and
+    each packet to the ports, or of a connection opened before a rejection, is counted under it.
 
     Interface endpoints carry TCP only (https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html,
     "Considerations"): a ping or a UDP datagram to the ENI's address gets no answer, neither an echo
     reply nor a port-unreachable, and is counted as INTERFACE_ENDPOINT_TCP_ONLY."""
+    ports = list(ports)
+    listen = f'iifname "{eni}" ip daddr {address} tcp dport {_set(ports)}' if ports else None
+    closing = [f'  iifname "{eni}" meta l4proto tcp counter drop comment "{closed}"'] if closed else []
     return _table(
         "interface_endpoint",
         [
             "chain prerouting {",
             "  type nat hook prerouting priority dstnat; policy accept;",
-            f'  iifname "{eni}" ip daddr {address} tcp dport {_set(SERVICE_PORTS)} dnat ip to {target}',
+            *([f"  {listen} dnat ip to {target}"] if listen and not closed else []),
             "}",
             "chain forward {",
             "  type filter hook forward priority filter; policy drop;",
+            *closing,  # rejected after it was available: the connections already open through the ENI stop too
             "  ct state established,related accept",
             f'  iifname "{eni}" meta l4proto tcp ct status dnat accept',
             '  counter drop comment "INTERFACE_ENDPOINT_TCP_ONLY"',
             "}",
             "chain input {",
             "  type filter hook input priority filter; policy accept;",
+            *([f'  {listen} counter drop comment "{closed}"'] if closed and listen else []),
             f'  iifname "{eni}" meta l4proto tcp counter drop comment "INTERFACE_ENDPOINT_PORT_NOT_SERVED"',
             f'  iifname "{eni}" counter drop comment "INTERFACE_ENDPOINT_TCP_ONLY"',
             "}",
