@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from lab.cli.common import TOPOLOGY, load_warned, planned
-from lab.cli.output import port, print_json, target
+from lab.cli.output import add_path_arguments, port, print_json
 from lab.errors import BadArgument, ExpectationFailed, TopologyError
 from lab.report.render import FORMATS
 from lab.signals import terminated_cleanly
@@ -56,16 +56,9 @@ def add_explain(verbs) -> None:
         "explain", help="predict the path from an instance to a target, like Reachability Analyzer (no packets, no root)"
     )
     p.add_argument("file", metavar="FILE", help=TOPOLOGY)
-    p.add_argument("--from", dest="source", required=True, metavar="INSTANCE", help="the source instance")
-    p.add_argument(
-        "--to",
-        dest="target",
-        required=True,
-        metavar="TARGET",
-        type=target,
-        help="a node name, an IPv4 address, or a host name resolved by the source VPC's resolver",
+    add_path_arguments(
+        p, "the source instance", "a node name, an IPv4 address, or a host name resolved by the source VPC's resolver"
     )
-    p.add_argument("--port", type=port, default=443, help="destination TCP port (default 443)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run_explain)
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from lab.cli.common import TOPOLOGY, planned
-from lab.cli.output import port, print_json, target
+from lab.cli.output import add_path_arguments, print_json
 from lab.errors import EXIT_ENVIRONMENT, BadArgument, ExpectationFailed, TopologyError
 from lab.signals import terminated_cleanly
 
@@ -34,16 +34,9 @@ def running_lab(plan, keep: str | None):
 def add_trace(verbs) -> None:
     p = verbs.add_parser("trace", help="build the lab, send real traffic, show the path from captures (root)")
     p.add_argument("file", metavar="FILE", help=TOPOLOGY)
-    p.add_argument("--from", dest="source", required=True, metavar="INSTANCE", help="the source: an instance, or internet-client")
-    p.add_argument(
-        "--to",
-        dest="target",
-        required=True,
-        metavar="TARGET",
-        type=target,
-        help="a node name, an IPv4 address or a host name (resolved inside the lab)",
+    add_path_arguments(
+        p, "the source: an instance, or internet-client", "a node name, an IPv4 address or a host name (resolved inside the lab)"
     )
-    p.add_argument("--port", type=port, default=443, help="destination TCP port (default 443)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--keep", metavar="DIR", help="keep captures, logs and the plan in DIR")
     p.add_argument("--html", metavar="FILE", help="also write the trace as an HTML page (the path drawn on the topology)")

@@ -31,3 +31,10 @@ def target(text: str) -> str:
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return text
+
+
+def add_path_arguments(parser, source_help: str, target_help: str) -> None:
+    """--from, --to and --port, as explain and trace take them."""
+    parser.add_argument("--from", dest="source", required=True, metavar="INSTANCE", help=source_help)
+    parser.add_argument("--to", dest="target", required=True, metavar="TARGET", type=target, help=target_help)
+    parser.add_argument("--port", type=port, default=443, help="destination TCP port (default 443)")
