@@ -69,6 +69,7 @@ class Node:
         self.groups = {g["name"]: Group(g) for g in config["groups"]}
         self.log = process.JsonLines(Path(config["connection_log"]))
         self.tasks: list[asyncio.Task] = []  # the health checks (the loop keeps weak references only)
+        self.written: dict[str, dict] = {}  # group -> its states as of the last map update applied
 
     async def check_loop(self, group: Group, target_id: str) -> None:
         target, cfg = group.targets[target_id], group.config
@@ -94,14 +95,18 @@ class Node:
         changing state together must not leave the older rotation in the map."""
         async with group.applying:
             update = map_update(group.config["map"], [(t["address"], t["port"]) for t in group.rotation()])
+            # the states the map was made from: a check that changes state meanwhile applies (and
+            # writes) its own update next, so the file never claims a target the map lacks
+            snapshot = self.states()
             nft = await asyncio.create_subprocess_exec("nft", "-f", "-", stdin=asyncio.subprocess.PIPE)
             await nft.communicate(update.encode())
             if nft.returncode:
                 log.error("nft could not update map %s", group.config["map"])
+            self.written = {**self.written, group.config["name"]: snapshot[group.config["name"]]}
             self.write_health()
 
-    def write_health(self) -> None:
-        states = {
+    def states(self) -> dict:
+        return {
             name: {
                 "failed_open": g.failed_open(),
                 "targets": [
@@ -110,6 +115,10 @@ class Node:
             }
             for name, g in self.groups.items()
         }
+
+    def write_health(self) -> None:
+        """describe-target-health's view as of the maps applied: each group as its last update left it."""
+        states = {**self.states(), **self.written}
         path = Path(self.config["health_file"])
         path.with_suffix(".tmp").write_text(json.dumps(states, indent=1))
         path.with_suffix(".tmp").replace(path)
