@@ -145,3 +145,13 @@ def lab_sandbox(tmp_path, monkeypatch):
         yield sandbox
     finally:
         sandbox.sweep()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def runs_index_sandbox(tmp_path_factory):
+    """Kept runs are listed in an index (lab.realize.runs, /var/lib/vpclab/runs): the tests keep
+    theirs in a directory of the session's own, so no test run leaves entries on the machine."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("VPCLAB_RUNS_DIR", str(tmp_path_factory.mktemp("runs-index")))
+    yield
+    patch.undo()
