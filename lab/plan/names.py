@@ -85,6 +85,17 @@ def network_acl_id(vpc: str, acl: str) -> str:
     return aws_id("acl", vpc, acl)
 
 
+def route_table_association_id(vpc: str, subnet: str | None) -> str:
+    """The rtbassoc- id of a subnet's explicit association with its route table; None: the main
+    route table's own association (`Main: true` in describe-route-tables)."""
+    return aws_id("rtbassoc", vpc, subnet or MAIN_TABLE_NAME)
+
+
+def network_acl_association_id(vpc: str, subnet: str) -> str:
+    """The aclassoc- id of a subnet's association with its network ACL (every subnet has one)."""
+    return aws_id("aclassoc", vpc, subnet)
+
+
 def pcx_id(peering: str) -> str:
     return aws_id("pcx", peering)
 
