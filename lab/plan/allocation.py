@@ -72,7 +72,8 @@ class Allocation:
     load_balancer_ips: Mapping[LoadBalancerKey, Mapping[str, Addr]] = field(default_factory=lambda: MappingProxyType({}))
 
 
-def allocate(t: Topology) -> Allocation:
+def allocate(t: Topology, kept: Allocation | None = None) -> Allocation:
+    """`kept`: the running plan's allocation (a live change): what still exists keeps its addresses."""
     instance_ips: dict[str, Addr] = {}
     nat_ips: dict[NatKey, Addr] = {}
     endpoint_ips: dict[EndpointKey, Mapping[str, Addr]] = {}
@@ -82,18 +83,23 @@ def allocate(t: Topology) -> Allocation:
         for ep in vpc.endpoints.values():  # addresses asked for are claimed before any is picked
             for subnet, address in ep.subnet_ips.items():
                 pools[subnet].claim(address)
+        held = claim_kept(vpc, pools, kept)
         instance_ips |= instance_addresses(t, vpc, pools)
         for nat in vpc.nat_gateways.values():
-            nat_ips[NatKey(vpc.name, nat.name)] = pools[nat.subnet].take(f"nat gateway {nat.name}", nat.line, True)
+            key = NatKey(vpc.name, nat.name)
+            nat_ips[key] = held.get(key) or pools[nat.subnet].take(f"nat gateway {nat.name}", nat.line, True)
         for ep in vpc.endpoints.values():
             if ep.type == "interface":
-                endpoint_ips[EndpointKey(vpc.name, ep.name)] = MappingProxyType(
+                key, ips = EndpointKey(vpc.name, ep.name), held.get(EndpointKey(vpc.name, ep.name)) or {}
+                endpoint_ips[key] = MappingProxyType(
                     {
-                        vpc.subnets[s].az: ep.subnet_ips.get(s) or pools[s].take(f"endpoint {ep.name}", ep.line, True)
+                        vpc.subnets[s].az: ep.subnet_ips.get(s)
+                        or ips.get(vpc.subnets[s].az)
+                        or pools[s].take(f"endpoint {ep.name}", ep.line, True)
                         for s in ep.subnets
                     }
                 )
-        lb_ips |= load_balancer_addresses(vpc, pools)
+        lb_ips |= load_balancer_addresses(vpc, pools, held)
     vpce_ids = {EndpointKey(v.name, e): names.vpce_id(v.name, e) for v in t.vpcs.values() for e in v.endpoints}
     pcx_ids = {p.name: names.pcx_id(p.name) for p in t.peerings()}
     return Allocation(
@@ -107,14 +113,43 @@ def allocate(t: Topology) -> Allocation:
     )
 
 
-def load_balancer_addresses(vpc: Vpc, pools: dict[str, SubnetAllocator]) -> dict[LoadBalancerKey, Mapping[str, Addr]]:
+def load_balancer_addresses(vpc: Vpc, pools: dict[str, SubnetAllocator], held: dict) -> dict[LoadBalancerKey, Mapping[str, Addr]]:
     """One private IP per NLB subnet, from the top of the subnet as for other AWS-managed ENIs."""
-    return {
-        LoadBalancerKey(vpc.name, lb.name): MappingProxyType(
-            {vpc.subnets[s].az: pools[s].take(f"load balancer {lb.name}", lb.line, True) for s in lb.subnets}
+    found = {}
+    for lb in vpc.load_balancers.values():
+        key = LoadBalancerKey(vpc.name, lb.name)
+        ips = held.get(key) or {}
+        found[key] = MappingProxyType(
+            {
+                vpc.subnets[s].az: ips.get(vpc.subnets[s].az) or pools[s].take(f"load balancer {lb.name}", lb.line, True)
+                for s in lb.subnets
+            }
         )
-        for lb in vpc.load_balancers.values()
-    }
+    return found
+
+
+def claim_kept(vpc: Vpc, pools: dict[str, SubnetAllocator], kept: Allocation | None) -> dict:
+    """The running plan's addresses of this VPC's NAT gateways, interface endpoints and NLBs that
+    still exist, claimed in their subnets before anything new is picked: a live change never
+    moves an address AWS would keep. key -> address (NAT) or {AZ: address}."""
+    if kept is None:
+        return {}
+    held: dict = {}
+    subnet_of = {s.cidr: s.name for s in vpc.subnets.values()}
+    for key, address in kept.nat_ips.items():
+        if key.vpc == vpc.name and key.name in vpc.nat_gateways:
+            held[key] = pools[vpc.nat_gateways[key.name].subnet].claim(address)
+    for table, present in ((kept.endpoint_ips, vpc.endpoints), (kept.load_balancer_ips, vpc.load_balancers)):
+        for key, by_az in table.items():
+            if key.vpc == vpc.name and key.name in present:
+                held[key] = {az: claimed(pools, subnet_of, address) for az, address in by_az.items()}
+    return held
+
+
+def claimed(pools: dict[str, SubnetAllocator], subnet_of: dict, address: Addr) -> Addr | None:
+    """`address` claimed in the subnet that holds it; None if no subnet does any more."""
+    subnet = next((name for cidr, name in subnet_of.items() if address in cidr), None)
+    return None if subnet is None else pools[subnet].claim(address)
 
 
 def instance_addresses(t: Topology, vpc: Vpc, pools: dict[str, SubnetAllocator]) -> dict[str, Addr]:

@@ -8,6 +8,8 @@ AWS component".
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from lab.model import regions
 from lab.model.topology import Topology
 from lab.plan import gateways
@@ -18,6 +20,7 @@ from lab.plan.endpoint_services import service_plans
 from lab.plan.endpoints import build_endpoints
 from lab.plan.fronts import Fronts
 from lab.plan.internet import build_internet
+from lab.plan.kept import Kept
 from lab.plan.load_balancers import LoadBalancers
 from lab.plan.security import eni_security, subnet_acls
 from lab.plan.security_types import EniSecurity, SubnetAcl
@@ -26,10 +29,12 @@ from lab.plan.types import Plan
 from lab.plan.vpc_router import VpcWiring, build_router
 
 
-def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
-    """`settings`: AWS's values unless a caller wants others (lab.plan.settings)."""
-    settings = settings or Settings()
-    build, fronts = Build(topology, allocate(topology), settings), Fronts(topology, settings)
+def compile_plan(topology: Topology, settings: Settings | None = None, kept: Kept | None = None) -> Plan:
+    """`settings`: AWS's values unless a caller wants others (lab.plan.settings); `kept`: what a
+    live change keeps of the running plan (lab.plan.kept), nothing for a new lab."""
+    settings, kept = settings or Settings(), kept or Kept()
+    build = Build(topology, allocate(topology, kept.allocation), settings, kept=kept)
+    fronts = Fronts(topology, settings)
     load_balancers = LoadBalancers(topology)
     wirings = {vpc.name: VpcWiring.of(vpc) for vpc in topology.vpcs.values()}
     gateways.build_peerings(build, wirings)
@@ -67,4 +72,5 @@ def compile_plan(topology: Topology, settings: Settings | None = None) -> Plan:
         settings,
         nlbs,
         service_plans(topology, a),
+        MappingProxyType(build.pairs.given),
     )

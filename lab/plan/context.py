@@ -17,6 +17,7 @@ from lab.model.topology import Topology
 from lab.plan import names
 from lab.plan.addressing import transit_links
 from lab.plan.allocation import Allocation
+from lab.plan.kept import Kept, Pair, TransitPairs
 from lab.plan.settings import Settings
 from lab.plan.types import Link, Node
 
@@ -33,11 +34,16 @@ class Build:
     settings: Settings
     nodes: dict[str, Node] = field(default_factory=dict)
     links: list[Link] = field(default_factory=list)
-    transit: Iterator[tuple[IfAddr, IfAddr]] = field(default_factory=transit_links)
+    kept: Kept = field(default_factory=Kept)  # what a live change keeps of the running plan (lab.plan.kept)
+    pairs: TransitPairs = field(init=False)
 
-    def transit_pair(self) -> tuple[IfAddr, IfAddr]:
-        """The two ends of the next link between gateways (link-local /30s, lab.plan.addressing)."""
-        return next(self.transit)
+    def __post_init__(self) -> None:
+        self.pairs = TransitPairs(transit_links(), self.kept.transit)
+
+    def transit_pair(self, key: str) -> Pair:
+        """The two ends of the link between gateways known as `key` (link-local /30s,
+        lab.plan.addressing): the next free pair, or the one it had in the running plan."""
+        return self.pairs.pair(key)
 
     def link(self, a: tuple[str, str], b: tuple[str, str], role: str, description: str) -> None:
         self.links.append(Link(a, b, role, description))

@@ -29,6 +29,7 @@ class FrontLink:
     dev: str
     address: IfAddr
     label: str
+    index: int  # k: its ports are the front ports' 2k-th and 2k+1-th, its conntrack mark k+1
     endpoint: EndpointKey | None = None
 
 
@@ -44,28 +45,41 @@ class Fronts:
     ) -> tuple[Interface, ipaddress.IPv4Address]:
         """A private link from an endpoint node to its service's front, one per endpoint ENI."""
         vpce, svc = build.allocation.vpce_ids[endpoint], regions.region(region).services[service]
-        (e_side, s_side), ways = build.transit_pair(), self.ways[service, region]
-        dev = names.front_ingress(len(ways))
-        ways.append(FrontLink(dev, s_side, vpce, endpoint))
-        build.link((node, names.TO_SERVICE), (names.front_node(service, region), dev), "service", f"{vpce} to {svc.service_name}")
+        (e_side, s_side), ways = build.transit_pair(f"front {node}"), self.ways[service, region]
+        front = names.front_node(service, region)
+        index = build.kept.ingresses.get((front, vpce)) or self.free_index(build, front, ways)
+        dev = names.front_ingress(index - 1)
+        ways.append(FrontLink(dev, s_side, vpce, index, endpoint))
+        build.link((node, names.TO_SERVICE), (front, dev), "service", f"{vpce} to {svc.service_name}")
         return Interface(names.TO_SERVICE, (e_side,)), s_side.ip
 
+    @staticmethod
+    def free_index(build: Build, front: str, ways: list[FrontLink]) -> int:
+        """The first endpoint ingress index (from 1; the internet's is 0) that neither this plan nor
+        the running one holds on `front`."""
+        taken = {w.index for w in ways} | {k for (node, _), k in build.kept.ingresses.items() if node == front}
+        return next(k for k in range(1, len(taken) + 2) if k not in taken)
+
     def from_internet(self, service: str, region: str, address: IfAddr) -> None:
-        self.ways[service, region].insert(0, FrontLink(names.FRONT_FROM_INTERNET, address, INTERNET_LABEL))
+        self.ways[service, region].insert(0, FrontLink(names.FRONT_FROM_INTERNET, address, INTERNET_LABEL, 0))
 
     def ingresses(self, service: str, region: str) -> list[Ingress]:
         """Ingress k gets the front ports' 2k-th (HTTP) and 2k+1-th (HTTPS) and conntrack mark k+1: no
         two ingresses share a port however many there are (8000+k and 8400+k collided from the 401st:
         a 500-VPC lab's endpoint would have answered as another)."""
-        found, room = self.ways[service, region], len(self.ports) // 2
-        if len(found) > room:
+        found, room = self.ordered(service, region), len(self.ports) // 2
+        if found and found[-1].index >= room:
             raise PlanError(
                 f"{service} {region}: {len(found)} ways in (the internet and one per endpoint); a lab's front has room for {room}"
             )
         return [
-            Ingress(way.dev, way.label, self.ports[2 * k], self.ports[2 * k + 1], k + 1, *self.scope(way))
-            for k, way in enumerate(found)
+            Ingress(way.dev, way.label, self.ports[2 * way.index], self.ports[2 * way.index + 1], way.index + 1, *self.scope(way))
+            for way in found
         ]
+
+    def ordered(self, service: str, region: str) -> list[FrontLink]:
+        """The front's ways in by ingress index (the internet's first)."""
+        return sorted(self.ways[service, region], key=lambda w: w.index)
 
     def scope(self, way: FrontLink) -> tuple[str | None, Policy | None]:
         """(the endpoint's VPC id, its policy): what the front needs to evaluate its requests."""
@@ -90,8 +104,8 @@ class Fronts:
 
     def build(self, build: Build, service: str, region: str) -> None:
         svc = regions.region(region).services[service]
-        ingresses = self.ingresses(service, region)
-        routes = [r for i, w in zip(ingresses, self.ways[service, region]) for r in reply_routes(i, w)]
+        ingresses, ways = self.ingresses(service, region), self.ordered(service, region)
+        routes = [r for i, w in zip(ingresses, ways) for r in reply_routes(i, w)]
         rules = [RoutingRule(1000 + i.mark, 100 + i.mark, fwmark=i.mark) for i in ingresses]
         build.add(
             Node(
@@ -99,7 +113,7 @@ class Fronts:
                 "service",
                 svc.service_name,
                 None,
-                tuple(Interface(w.dev, (w.address,)) for w in self.ways[service, region]),
+                tuple(Interface(w.dev, (w.address,)) for w in ways),
                 loopback=tuple(IfAddr(f"{a}/32") for a in svc.addresses),
                 routes=tuple(routes),
                 rules=tuple(rules),

@@ -74,7 +74,7 @@ def build_internet_gateway(build: Build, wiring: VpcWiring) -> tuple[IfAddr, IfA
     if not vpc.internet_gateway:
         return None
     node, igw = names.igw_node(vpc.name), names.igw_id(vpc.name)
-    (r_side, g_side), (g_out, i_side) = build.transit_pair(), build.transit_pair()
+    (r_side, g_side), (g_out, i_side) = build.transit_pair(f"igw {vpc.name}"), build.transit_pair(f"igw {vpc.name} out")
     dev = names.ROUTER_TO_IGW
     wiring.add_edge(Edge(Interface(dev, (r_side,)), "igw", NextHop(dev, g_side.ip, igw)))
     mine = [p for p in build.allocation.public_ips if p.vpc == vpc.name]
@@ -101,7 +101,7 @@ def build_internet_gateway(build: Build, wiring: VpcWiring) -> tuple[IfAddr, IfA
 def build_peerings(build: Build, wirings: dict[str, VpcWiring]) -> None:
     """One link between the two routers per peering connection; each side routes to the other."""
     for pcx in build.t.peerings():
-        a, b = build.transit_pair()
+        a, b = build.transit_pair(f"pcx {pcx.name}")
         pcx_id = build.allocation.pcx_ids[pcx.name]
         ends = [
             (wirings[side].router, wirings[side].add_peer(pcx.name, mine, theirs.ip, pcx_id))

@@ -73,7 +73,7 @@ def toward_fronts(build: Build, fronts: Fronts) -> Sides:
     """One interface per service front (its first ingress), and routes to the service's ranges."""
     ifs, routes = [], []
     for i, (service, region) in enumerate(fronts.ways):
-        (i_side, s_side), dev = build.transit_pair(), names.internet_to_front(i)
+        (i_side, s_side), dev = build.transit_pair(f"internet {service} {region}"), names.internet_to_front(i)
         ifs.append(Interface(dev, (i_side,)))
         fronts.from_internet(service, region, s_side)
         build.link(

@@ -49,7 +49,7 @@ class LoadBalancers:
         """A private link from an endpoint ENI node to the NLB's node in `az`: returns the ENI
         node's interface (`svc`) and the NLB node's address on the link, its next hop."""
         node = names.load_balancer_node(vpc, lb, az)
-        (e_side, n_side), ways = build.transit_pair(), self.ways.setdefault(node, [])
+        (e_side, n_side), ways = build.transit_pair(f"privatelink {from_node}"), self.ways.setdefault(node, [])
         dev = names.front_ingress(len(ways))
         ways.append(NlbIngress(dev, vpce, len(ways) + 1, n_side, e_side.ip))
         build.link((from_node, names.TO_SERVICE), (node, dev), "privatelink", f"{vpce} to {node}")

@@ -8,6 +8,7 @@ its own, so two nodes may both have an `eth0`.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lab.model.topology import Bucket, Policy, Table
@@ -178,6 +179,8 @@ class Plan:
     load_balancers: tuple[LoadBalancerPlan, ...] = field(default=(), metadata={"internal": True})
     # The endpoint services and their consumers' connections (lab.plan.endpoint_services).
     endpoint_services: tuple[EndpointServicePlan, ...] = field(default=(), metadata={"internal": True})
+    # Each transit link's pair by its key, for a live change to keep (lab.plan.kept).
+    transit: Mapping[str, tuple[IfAddr, IfAddr]] = field(default_factory=dict, metadata={"internal": True})
 
     def node(self, name: str) -> Node:
         return self.nodes[name]

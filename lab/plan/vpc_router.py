@@ -15,6 +15,7 @@ from lab.model.topology import Vpc
 from lab.plan import names, nftables, security_nft
 from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.context import Build
+from lab.plan.kept import first_free
 from lab.plan.routing import NO_ROUTE_DEV, NextHop, vpc_router_tables
 from lab.plan.security_types import EniSecurity, SubnetAcl
 from lab.plan.types import Interface, Node
@@ -43,7 +44,6 @@ class VpcWiring:
     edges: list[Edge] = field(default_factory=list)  # toward gateways and endpoints
     hops: dict[str, NextHop] = field(default_factory=dict)  # route target -> where it leads
     peers: list[Edge] = field(default_factory=list)  # toward peers: after all other edges
-    gateway_endpoints: int = 0
 
     @classmethod
     def of(cls, vpc: Vpc) -> VpcWiring:
@@ -57,7 +57,7 @@ class VpcWiring:
     def attach(self, build: Build, node: str, subnet: str) -> None:
         """Plugs the ENI of `node` (its `eth0`) into the bridge of `subnet`."""
         bridge = self.bridges[subnet]
-        port = names.bridge_port(bridge, len(self.ports[subnet]))
+        port = build.kept.ports.get(node) or self.free_port(build, bridge)
         self.ports[subnet].append(Interface(port, bridge=bridge))
         self.port_of[node] = port
         build.link(
@@ -80,10 +80,18 @@ class VpcWiring:
         self.peers.append(Edge(Interface(dev, (address,)), pcx, NextHop(dev, hop_via, pcx_id)))
         return dev
 
-    def gateway_endpoint_edge(self) -> str:
-        """The interface name of the router's next gateway endpoint: ep0, ep1, ..."""
-        self.gateway_endpoints += 1
-        return names.router_edge("ep", self.gateway_endpoints - 1)
+    def free_port(self, build: Build, bridge: str) -> str:
+        """The bridge's first port name that neither this plan nor the running one (kept) holds."""
+        taken = [p.name for ports in self.ports.values() for p in ports] + list(build.kept.ports.values())
+        return names.bridge_port(bridge, first_free(taken, lambda i: names.bridge_port(bridge, i)))
+
+    def gateway_endpoint_edge(self, build: Build, node: str) -> str:
+        """The router's interface toward gateway endpoint `node`: the one it had in the running
+        plan, or the first free of ep0, ep1, ..."""
+        if node in build.kept.edges:
+            return build.kept.edges[node]
+        taken = [e.iface.name for e in self.edges] + list(build.kept.edges.values())
+        return names.router_edge("ep", first_free(taken, lambda i: names.router_edge("ep", i)))
 
 
 def build_router(build: Build, wiring: VpcWiring, security: dict[str, EniSecurity], acls: dict[str, SubnetAcl]) -> None:
