@@ -86,12 +86,13 @@ def allocate(t: Topology, kept: Allocation | None = None) -> Allocation:
         held = claim_kept(vpc, pools, kept)
         instance_ips |= instance_addresses(t, vpc, pools)
         for nat in vpc.nat_gateways.values():
-            key = NatKey(vpc.name, nat.name)
-            nat_ips[key] = held.get(key) or pools[nat.subnet].take(f"nat gateway {nat.name}", nat.line, True)
+            nat_key = NatKey(vpc.name, nat.name)
+            nat_ips[nat_key] = held.get(nat_key) or pools[nat.subnet].take(f"nat gateway {nat.name}", nat.line, True)
         for ep in vpc.endpoints.values():
             if ep.type == "interface":
-                key, ips = EndpointKey(vpc.name, ep.name), held.get(EndpointKey(vpc.name, ep.name)) or {}
-                endpoint_ips[key] = MappingProxyType(
+                ep_key = EndpointKey(vpc.name, ep.name)
+                ips = held.get(ep_key) or {}
+                endpoint_ips[ep_key] = MappingProxyType(
                     {
                         vpc.subnets[s].az: ep.subnet_ips.get(s)
                         or ips.get(vpc.subnets[s].az)
@@ -115,7 +116,7 @@ def allocate(t: Topology, kept: Allocation | None = None) -> Allocation:
 
 def load_balancer_addresses(vpc: Vpc, pools: dict[str, SubnetAllocator], held: dict) -> dict[LoadBalancerKey, Mapping[str, Addr]]:
     """One private IP per NLB subnet, from the top of the subnet as for other AWS-managed ENIs."""
-    found = {}
+    found: dict[LoadBalancerKey, Mapping[str, Addr]] = {}
     for lb in vpc.load_balancers.values():
         key = LoadBalancerKey(vpc.name, lb.name)
         ips = held.get(key) or {}
@@ -136,10 +137,14 @@ def claim_kept(vpc: Vpc, pools: dict[str, SubnetAllocator], kept: Allocation | N
         return {}
     held: dict = {}
     subnet_of = {s.cidr: s.name for s in vpc.subnets.values()}
-    for key, address in kept.nat_ips.items():
-        if key.vpc == vpc.name and key.name in vpc.nat_gateways:
-            held[key] = pools[vpc.nat_gateways[key.name].subnet].claim(address)
-    for table, present in ((kept.endpoint_ips, vpc.endpoints), (kept.load_balancer_ips, vpc.load_balancers)):
+    for nat, address in kept.nat_ips.items():
+        if nat.vpc == vpc.name and nat.name in vpc.nat_gateways:
+            held[nat] = pools[vpc.nat_gateways[nat.name].subnet].claim(address)
+    tables: tuple[tuple[Mapping, Mapping], ...] = (
+        (kept.endpoint_ips, vpc.endpoints),
+        (kept.load_balancer_ips, vpc.load_balancers),
+    )
+    for table, present in tables:
         for key, by_az in table.items():
             if key.vpc == vpc.name and key.name in present:
                 held[key] = {az: claimed(pools, subnet_of, address) for az, address in by_az.items()}
