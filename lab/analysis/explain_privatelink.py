@@ -14,13 +14,15 @@ from __future__ import annotations
 import ipaddress
 from typing import Protocol
 
-from lab.analysis.explain_security import EPHEMERAL_PORTS, Packet
+from lab.analysis.explain_security import EPHEMERAL_PORTS, Filters, Packet, sg_denial
 from lab.analysis.explanation import Explanation, Stop
 from lab.model.endpoint_connections import AVAILABLE, DROP_CODES
 from lab.model.topology import Topology
 from lab.plan.endpoint_service_types import EndpointConnection, EndpointServicePlan
+from lab.plan.load_balancer_types import LoadBalancerPlan
+from lab.plan.security_types import EGRESS, INGRESS
 from lab.plan.types import Node, Plan
-from lab.results import Hop, Outcome, ServiceSaw, Translation
+from lab.results import Hop, Outcome, ServiceSaw, StopReason, Translation
 
 Addr = ipaddress.IPv4Address
 
@@ -39,7 +41,10 @@ class Walker(Protocol):
     def router_hop(self, vpc: str, detail: str, kind: str = "vpc-router") -> Hop: ...
     def vpc_id(self, vpc: str) -> str: ...
     def cross(self, vpc: str, left: str | None, entered: str | None) -> None: ...
-    def leave_eni(self, vpc: str) -> None: ...
+
+    filters: Filters
+
+    def screened(self, vpc: str, detail: str, denied: StopReason | None) -> str: ...
     def reach_eni(self, vpc: str, node: str) -> str: ...
     def arrive(self, result: Explanation) -> None: ...
     def note(self, at: int, detail: str) -> None: ...
@@ -80,6 +85,7 @@ def through_endpoint_service(walker: Walker, eni: Node, src: Addr, result: Expla
             + ("has not accepted it (accept it: accept " if conn.state != "rejected" else "rejected it (")
             + f"{conn.vpc}/{conn.endpoint}); its ENIs carry nothing",
         )
+    admitted = nlb_inbound(walker, lb, nlb.node, src)
     group = lb.group_of(listener)
     targets = lb.candidates(nlb, group)
     if not targets:
@@ -89,7 +95,8 @@ def through_endpoint_service(walker: Walker, eni: Node, src: Addr, result: Expla
     walker.path.append(
         walker.node_hop(
             nlb.node,
-            f"listener {listener.port} -> target group {group.name}"
+            admitted
+            + f"listener {listener.port} -> target group {group.name}"
             + (" (PROXY protocol v2)" if group.proxy_protocol_v2 else "")
             + f"; one of {', '.join(t.target_id for t in targets)} by flow hash",
             (
@@ -104,16 +111,30 @@ def through_endpoint_service(walker: Walker, eni: Node, src: Addr, result: Expla
     result.service_saw = ServiceSaw(str(nlb.address), conn.vpce, conn.vpce, proxy_source=proxy[0], proxy_vpce_id=proxy[1])
 
 
+def nlb_inbound(walker: Walker, lb: LoadBalancerPlan, node: str, src: Addr) -> str:
+    """The NLB's security groups' inbound rules on PrivateLink traffic, by the consumer client's
+    private IP, unless the NLB has none or EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic is
+    off (lab.plan.load_balancer_nft.privatelink_inbound): words for the node's hop, or a drop there."""
+    security = walker.plan.eni_security(node)
+    if security is None or not lb.privatelink_inbound_enforced:
+        return ""
+    packet = Packet(src, walker.packet.destination, walker.port)
+    rule = security.allowing_privatelink(packet.flow())
+    if rule is None:
+        walker.path.append(walker.node_hop(node, "PrivateLink traffic: the NLB's security groups judge it inbound"))
+        raise Stop.dropped(sg_denial(security, INGRESS, packet))
+    return f"{security.eni}: allowed inbound by {rule.text()}; "
+
+
 def at_target(walker: Walker, provider: str, nlb_node: str, nlb_subnet: str, node: str | None, result: Explanation) -> None:
     """From the NLB node to the target in the provider VPC (`walker.packet` is the NLB's): the
     provider's network ACLs, the NLB's security groups if it has any, the target's groups."""
-    vpc, dst = walker.t.vpcs[provider], walker.packet.destination
+    vpc, dst, at_nlb = walker.t.vpcs[provider], walker.packet.destination, len(walker.path) - 1
     entered = walker.plan.subnet_acl_at(vpc.name, dst)
     if entered is None or entered.subnet != nlb_subnet:  # within a subnet the router only bridges
         walker.path.append(walker.router_hop(vpc.name, "local"))
-    walker.source_eni = nlb_node
     walker.cross(vpc.name, nlb_subnet, entered.subnet if entered else None)
-    walker.leave_eni(vpc.name)
+    walker.note(at_nlb, walker.screened(vpc.name, *walker.filters.eni(nlb_node, EGRESS, walker.packet)))
     if node is None:
         raise Stop(Outcome.TIMEOUT, "NO_SUCH_ADDRESS", walker.vpc_id(vpc.name), f"no network interface has {dst}")
     allowed = walker.reach_eni(vpc.name, node)

@@ -91,4 +91,7 @@ class LoadBalancer:
     security_groups: tuple[str, ...]  # empty: none (an NLB created without groups has none)
     listeners: tuple[Listener, ...]
     cross_zone: bool = False  # attribute load_balancing.cross_zone.enabled
+    # EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic (SetSecurityGroups; default on): whether
+    # the groups' inbound rules judge what arrives through interface endpoints (PrivateLink)
+    enforce_inbound_on_privatelink: bool = True
     line: int = field(default=0, compare=False)

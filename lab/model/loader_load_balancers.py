@@ -24,7 +24,16 @@ VALIDATION = "ValidationError"
 
 
 def parse_load_balancer(name: str, sec: Section, vpc: str, region: str) -> LoadBalancer:
-    sec.allow("type", "scheme", "subnets", "security_groups", "listeners", "cross_zone", "description")
+    sec.allow(
+        "type",
+        "scheme",
+        "subnets",
+        "security_groups",
+        "listeners",
+        "cross_zone",
+        "enforce_security_group_inbound_rules_on_private_link_traffic",
+        "description",
+    )
     kind, scheme = sec.text("type", "network"), sec.text("scheme", "internal")
     if kind != "network":
         raise sec.error(
@@ -36,7 +45,13 @@ def parse_load_balancer(name: str, sec: Section, vpc: str, region: str) -> LoadB
         raise sec.error("scheme", f"load balancer {name}: only an internal scheme is emulated, not '{scheme}'", VALIDATION)
     listeners = tuple(parse_listener(item) for item in sec.items("listeners", f"a listener of load balancer {name}"))
     return LoadBalancer(
-        name, sec.names("subnets"), sec.names("security_groups"), listeners, sec.flag("cross_zone", False), line=sec.line
+        name,
+        sec.names("subnets"),
+        sec.names("security_groups"),
+        listeners,
+        sec.flag("cross_zone", False),
+        sec.flag("enforce_security_group_inbound_rules_on_private_link_traffic", True),
+        line=sec.line,
     )
 
 

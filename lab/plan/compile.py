@@ -54,7 +54,7 @@ def compile_plan(topology: Topology, settings: Settings | None = None, kept: Kep
     build_internet(build, {v: s for v, s in igw_sides.items() if s}, fronts)
     for service, region in fronts.ways:
         fronts.build(build, service, region)
-    nlbs = load_balancers.build(build, wirings)
+    nlbs = load_balancers.build(build, wirings, security)
     build.check_names()
     a = build.allocation
     return Plan(

@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lab.plan.load_balancer_types import SLOTS, LoadBalancerPlan, NlbNode, NlbTargetGroup
+from lab.plan.security_nft import SG_CODE, match_expr, sg_drop_rule
+from lab.plan.security_types import INGRESS, EniSecurity
 
 TABLE = "nlb"
 HASH_SEED = 0x4E4C42  # 'NLB'
@@ -50,9 +52,10 @@ def pairs(lb: LoadBalancerPlan, node: NlbNode, group: NlbTargetGroup) -> list[tu
     return [(t.address, t.port) for t in lb.candidates(node, group)]
 
 
-def load_balancer_node(lb: LoadBalancerPlan, node: NlbNode, eni: str) -> str:
+def load_balancer_node(lb: LoadBalancerPlan, node: NlbNode, eni: str, inbound: EniSecurity | None = None) -> str:
     """The node's whole ruleset. At start every candidate target is in its map (all `initial`,
-    which is AWS's fail-open case); the health checker narrows it."""
+    which is AWS's fail-open case); the health checker narrows it. `inbound`: the NLB's security
+    groups when their inbound rules judge PrivateLink traffic (`privatelink_inbound`)."""
     maps = [
         f"map {group_map(g)} {{ typeof numgen inc mod {SLOTS} : ip daddr . tcp dport;"
         + (f" elements = {{ {slot_elements(pairs(lb, node, g))} }}" if lb.candidates(node, g) else "")
@@ -63,7 +66,12 @@ def load_balancer_node(lb: LoadBalancerPlan, node: NlbNode, eni: str) -> str:
         f"table ip {TABLE} {{\n"
         + "\n".join(
             f"  {line}"
-            for line in maps + idle_timeouts(lb, node) + prerouting(lb, node) + postrouting(lb, node, eni) + filters(node)
+            for line in maps
+            + idle_timeouts(lb, node)
+            + privatelink_inbound(node, inbound)
+            + prerouting(lb, node)
+            + postrouting(lb, node, eni)
+            + filters(node)
         )
         + "\n}\n"
     )
@@ -87,6 +95,34 @@ def idle_timeouts(lb: LoadBalancerPlan, node: NlbNode) -> list[str]:
         "chain idle_timeouts {",
         "  type filter hook prerouting priority mangle; policy accept;",
         *(f"  {r}" for r in rules),
+        "}",
+    ]
+
+
+def privatelink_inbound(node: NlbNode, inbound: EniSecurity | None) -> list[str]:
+    """The NLB's security groups' inbound rules on a new connection from an interface endpoint,
+    judged by the consumer client's private IP (the endpoint's ENI keeps it; AWS's attribute
+    EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic, on by default:
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_SetSecurityGroups.html).
+    In-VPC clients cross the VPC router's filters instead (lab.plan.security_nft). Before the
+    listeners' DNAT, so the port judged is the listener's; dropped with the router's words."""
+    if inbound is None or not node.ingresses:
+        return []
+    ways = ", ".join(f'"{i.iface}"' for i in node.ingresses)
+    allowed = [
+        " ".join(p for p in ("" if net.prefixlen == 0 else f"ip saddr {net}", match_expr(rule.match), "return") if p)
+        for rule in inbound.ingress
+        if not rule.by_group  # a consumer's client is a member of none of the provider's groups
+        for net in rule.peers
+    ]
+    return [
+        "chain privatelink_inbound {",
+        "  type filter hook prerouting priority mangle + 1; policy accept;",
+        f"  iifname {{ {ways} }} ct state new jump sg_privatelink",
+        "}",
+        "chain sg_privatelink {",
+        *(f"  {a}" for a in allowed),
+        f'  counter drop comment "{SG_CODE} {sg_drop_rule(inbound, INGRESS)}"',
         "}",
     ]
 

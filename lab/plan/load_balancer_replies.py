@@ -24,6 +24,7 @@ import ipaddress
 from dataclasses import replace
 
 from lab.model.topology import Vpc
+from lab.plan import names
 from lab.plan.addressing import mac_for
 from lab.plan.context import Build
 from lab.plan.load_balancer_types import LoadBalancerPlan, NlbNode
@@ -36,19 +37,29 @@ TABLE_BASE = 3000  # its routing table 3000 + k (the router's own tables are 999
 RULE_BASE = 500  # its rule 500 + k, before the subnets' `iif` rules (1000 up)
 
 
-def preserving(lb: LoadBalancerPlan) -> bool:
-    """Whether some kernel-path listener of `lb` keeps the client's IP (the PPv2 proxy never does)."""
-    return any(lb.group_of(li).client_ip_preserved for li in lb.listeners if li.proxy_port is None)
+def preserved_marks(vpc: Vpc) -> dict[str, int]:
+    """NLB node -> the router's conntrack mark of the connections it forwards with the client's IP,
+    for the nodes of the VPC's NLBs of which some kernel-path listener keeps the client's IP (the
+    PPv2 proxy never does). The security filters (lab.plan.security_nft) read the same marks: a
+    target's rule that names the NLB's security group admits such a connection."""
+    kept = [
+        lb
+        for lb in vpc.load_balancers.values()
+        if any(
+            not g.proxy_protocol_v2 and g.client_ip_preserved for g in (vpc.target_groups[li.target_group] for li in lb.listeners)
+        )
+    ]
+    nodes = [names.load_balancer_node(vpc.name, lb.name, vpc.subnets[s].az) for lb in kept for s in lb.subnets]
+    return {node: MARK_BASE + k for k, node in enumerate(nodes)}
 
 
 def steer_replies(build: Build, wiring: VpcWiring, lbs: list[LoadBalancerPlan]) -> None:
     """Add the router's part for every node of the VPC's NLBs that preserve client IPs."""
-    vpc = wiring.vpc
-    nodes = [n for lb in lbs if lb.vpc == vpc.name and preserving(lb) for n in lb.nodes]
-    if not nodes:
+    vpc, kept = wiring.vpc, preserved_marks(wiring.vpc)
+    marks = [(kept[n.node], n) for lb in lbs if lb.vpc == vpc.name for n in lb.nodes if n.node in kept]
+    if not marks:
         return
     router = build.nodes[wiring.router]
-    marks = [(MARK_BASE + k, n) for k, n in enumerate(nodes)]
     build.nodes[wiring.router] = replace(
         router,
         # first: lab.plan.security_nft.filters_swap replaces everything from the security tables on

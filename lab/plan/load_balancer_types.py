@@ -88,6 +88,9 @@ class LoadBalancerPlan:
     nodes: tuple[NlbNode, ...]
     listeners: tuple[NlbListener, ...]
     target_groups: tuple[NlbTargetGroup, ...]
+    # EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic: the groups' inbound rules judge what
+    # comes through interface endpoints (by the consumer client's private IP); moot without groups
+    privatelink_inbound_enforced: bool = True
 
     def node_in(self, az: str) -> NlbNode | None:
         """The node of an Availability Zone (by its full name), if the NLB is enabled there."""

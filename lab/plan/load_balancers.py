@@ -22,6 +22,7 @@ from lab.plan.gateways import eni, host_route
 from lab.plan.load_balancer_nft import load_balancer_node
 from lab.plan.load_balancer_replies import steer_replies
 from lab.plan.load_balancer_types import LoadBalancerPlan, NlbIngress, NlbListener, NlbNode, NlbTarget, NlbTargetGroup
+from lab.plan.security_types import EniSecurity
 from lab.plan.types import Interface, KernelRoute, Node, RoutingRule
 from lab.plan.vpc_router import VpcWiring
 
@@ -55,14 +56,17 @@ class LoadBalancers:
         build.link((from_node, names.TO_SERVICE), (node, dev), "privatelink", f"{vpce} to {node}")
         return Interface(names.TO_SERVICE, (e_side,)), n_side.ip
 
-    def build(self, build: Build, wirings: dict[str, VpcWiring]) -> tuple[LoadBalancerPlan, ...]:
-        """Add every NLB node; returns the plans of the lab's NLBs (Plan.load_balancers)."""
+    def build(
+        self, build: Build, wirings: dict[str, VpcWiring], security: dict[str, EniSecurity]
+    ) -> tuple[LoadBalancerPlan, ...]:
+        """Add every NLB node; returns the plans of the lab's NLBs (Plan.load_balancers).
+        `security`: node -> its ENI's security groups (an NLB's nodes have an entry if it has groups)."""
         found = []
         for vpc in self.t.vpcs.values():
             for lb in vpc.load_balancers.values():
                 plan = plan_load_balancer(self.t, vpc, lb, self.ways, build)
                 for node in plan.nodes:
-                    build.add(nlb_node(plan, node, vpc, wirings[vpc.name]))
+                    build.add(nlb_node(plan, node, vpc, wirings[vpc.name], security.get(node.node)))
                 found.append(plan)
             steer_replies(build, wirings[vpc.name], found)
         return tuple(found)
@@ -102,6 +106,7 @@ def plan_load_balancer(
         tuple(nodes),
         listeners,
         groups,
+        lb.enforce_inbound_on_privatelink,
     )
 
 
@@ -135,9 +140,10 @@ def target_group(t: Topology, vpc: Vpc, tg: TargetGroup, build: Build | None) ->
     )
 
 
-def nlb_node(plan: LoadBalancerPlan, node: NlbNode, vpc: Vpc, wiring: VpcWiring) -> Node:
+def nlb_node(plan: LoadBalancerPlan, node: NlbNode, vpc: Vpc, wiring: VpcWiring, security: EniSecurity | None) -> Node:
     """The node: its ENI in the subnet, one interface per endpoint ENI reaching it, the reply
-    routes of those (by mark), and its ruleset."""
+    routes of those (by mark), and its ruleset (with its security groups' inbound rules for
+    PrivateLink traffic, which never crosses the VPC router's filters)."""
     ingress_ifaces = tuple(Interface(i.iface, (i.address,)) for i in node.ingresses)
     replies = tuple(
         KernelRoute(DEFAULT, i.iface, i.peer, table=REPLY_TABLE_BASE + i.mark, origin=f"reply path of {i.label}")
@@ -151,7 +157,7 @@ def nlb_node(plan: LoadBalancerPlan, node: NlbNode, vpc: Vpc, wiring: VpcWiring)
         (eni(vpc, node.subnet, node.node, node.address, node.eni_id), *ingress_ifaces),
         routes=host_route(wiring.subnet_gateway(node.subnet)) + replies,
         rules=tuple(RoutingRule(1000 + i.mark, REPLY_TABLE_BASE + i.mark, fwmark=i.mark) for i in node.ingresses),
-        nftables=load_balancer_node(plan, node, names.ENI),
+        nftables=load_balancer_node(plan, node, names.ENI, security if plan.privatelink_inbound_enforced else None),
         forwarding=True,
         description=f"node of Network Load Balancer {plan.name} in {node.az} ({plan.arn})",
     )

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from lab.model import regions
 from lab.model.topology import NetworkAclEntry, PrefixListRef, SecurityGroup, SecurityGroupRule, Topology, Vpc
 from lab.plan import names
-from lab.plan.allocation import Allocation, EndpointKey
+from lab.plan.allocation import Allocation, EndpointKey, LoadBalancerKey
+from lab.plan.load_balancer_replies import preserved_marks
 from lab.plan.security_types import (
     EGRESS,
     INGRESS,
@@ -45,6 +46,8 @@ class Member:
     subnet: str
     address: Addr
     groups: tuple[str, ...]
+    checked: bool = True  # the source/destination check; an NLB node forwards preserved client IPs
+    nlb_mark: int | None = None  # lab.plan.load_balancer_replies.preserved_marks
 
 
 def default_group() -> SecurityGroup:
@@ -63,7 +66,9 @@ def groups_of(vpc: Vpc) -> dict[str, SecurityGroup]:
 
 
 def members(t: Topology, vpc: Vpc, allocation: Allocation) -> Iterator[Member]:
-    """Every ENI of the VPC that has security groups: instances, then interface endpoints' ENIs."""
+    """Every ENI of the VPC that has security groups: instances, interface endpoints' ENIs, then
+    the nodes of NLBs created with groups (one created without has none, and AWS filters nothing
+    there: https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html)."""
     default = (names.DEFAULT_SECURITY_GROUP,)
     for inst in (i for i in t.instances.values() if i.vpc == vpc.name):
         ip = allocation.instance_ips[inst.name]
@@ -74,6 +79,13 @@ def members(t: Topology, vpc: Vpc, allocation: Allocation) -> Iterator[Member]:
             ip = allocation.endpoint_ips[EndpointKey(vpc.name, ep.name)][az]
             node, eni = names.endpoint_eni_node(vpc.name, ep.name, az), names.endpoint_eni_id(vpc.name, ep.name, az)
             yield Member(node, eni, subnet, ip, ep.security_groups or default)
+    marks = preserved_marks(vpc)
+    for lb in (b for b in vpc.load_balancers.values() if b.security_groups):
+        for subnet in lb.subnets:
+            az = vpc.subnets[subnet].az
+            ip = allocation.load_balancer_ips[LoadBalancerKey(vpc.name, lb.name)][az]
+            node, eni = names.load_balancer_node(vpc.name, lb.name, az), names.load_balancer_eni_id(vpc.name, lb.name, az)
+            yield Member(node, eni, subnet, ip, lb.security_groups, checked=False, nlb_mark=marks.get(node))
 
 
 def rule_match(protocol: str, from_port: int | None, to_port: int | None) -> Match:
@@ -123,6 +135,8 @@ def eni_security(t: Topology, vpc: Vpc, allocation: Allocation) -> dict[str, Eni
             m.groups,
             rules[INGRESS],
             rules[EGRESS],
+            m.checked,
+            m.nlb_mark,
         )
     return result
 

@@ -25,6 +25,7 @@ with no route is counted as NO_ROUTE_TO_DESTINATION, not as an ACL drop.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 
 from lab.plan.security_types import EGRESS, INGRESS, AclEntry, EniSecurity, Match, SubnetAcl
@@ -33,6 +34,7 @@ SG_CODE, ACL_CODE, CHECK_CODE = "ENI_SG_RULES_MISMATCH", "SUBNET_ACL_RESTRICTION
 SIDE = {INGRESS: "d", EGRESS: "s"}  # the ENI is the destination of what comes in, the source of what goes out
 PEER = {INGRESS: "s", EGRESS: "d"}
 ALL_PORTS, ALL_ICMP = (0, 65535), (0, 255)
+Addr = ipaddress.IPv4Address
 NFT_COMMENT_MAX = 128  # nft's NFT_USERDATA_MAXLEN: one comment longer and `nft -f` refuses the whole ruleset
 
 
@@ -76,14 +78,41 @@ def _sg_sets(direction: str, enis: list[EniSecurity]) -> list[str]:
     ]
 
 
-def _sg_chain(index: int, direction: str, eni: EniSecurity) -> list[str]:
+def _sg_chain(index: int, direction: str, eni: EniSecurity, via_nlb: bool) -> list[str]:
     me, peer = f"ip {SIDE[direction]}addr", f"ip {PEER[direction]}addr"
     return [
         f"chain sg_{direction}_{index} {{",
         f"    {me} . {peer} @sg_{direction}_any return",
         f"    meta l4proto {{ tcp, udp }} {me} . meta l4proto . th dport . {peer} @sg_{direction}_ports return",
         f"    meta l4proto icmp {me} . icmp type . icmp code . {peer} @sg_{direction}_icmp return",
+        *([f"    meta l4proto tcp {me} . ct mark . meta l4proto . th dport @{VIA_NLB} return"] if via_nlb else []),
         f'    counter drop comment "{SG_CODE} {sg_drop_rule(eni, direction)}"',
+        "  }",
+    ]
+
+
+VIA_NLB = "sg_ingress_via_nlb"
+
+
+def _via_nlb_set(enis: list[EniSecurity], marks: dict[Addr, int]) -> list[str]:
+    """A target's inbound rule that names a security group of an NLB admits what that NLB forwards
+    with the client's IP kept (AWS: "ensures that your targets accept traffic from your load balancer
+    even if you enable client IP preservation",
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html).
+    The router knows such a connection by the conntrack mark of the NLB node that forwarded it
+    (`marks`: node address -> mark, lab.plan.load_balancer_replies), not by its source."""
+    elements = [
+        f"{eni.address} . {mark:#x} . 6 . {_span(*(rule.match.ports or ALL_PORTS))}"
+        for eni in enis
+        for rule in eni.ingress
+        if rule.by_group and rule.match.protocol in (None, 6)
+        for node, mark in marks.items()
+        if any(node in net for net in rule.peers)
+    ]
+    return [
+        f"set {VIA_NLB} {{",
+        "    type ipv4_addr . mark . inet_proto . inet_service; flags interval;",
+        *_elements(elements),
         "  }",
     ]
 
@@ -102,7 +131,8 @@ def sg_drop_rule(eni: EniSecurity, direction: str) -> str:
     return head + groups
 
 
-def _match(m: Match) -> str:
+def match_expr(m: Match) -> str:
+    """A rule's protocol and ports (or ICMP type and code) as an nft match; '' for all traffic."""
     if m.protocol is None:
         return ""
     if m.ports is not None:
@@ -116,7 +146,7 @@ def _match(m: Match) -> str:
 
 def _acl_rule(entry: AclEntry, direction: str, acl: SubnetAcl) -> str:
     peer = "" if entry.cidr.prefixlen == 0 else f"ip {PEER[direction]}addr {entry.cidr}"
-    match = " ".join(part for part in (peer, _match(entry.match)) if part)
+    match = " ".join(part for part in (peer, match_expr(entry.match)) if part)
     if entry.action == "allow":
         verdict = "return"
     else:
@@ -146,11 +176,12 @@ def _eni_map(direction: str, enis: list[EniSecurity]) -> list[str]:
 def vpc_filters(enis: list[EniSecurity], acls: list[SubnetAcl], interfaces: list[str]) -> str:
     """The `ip vpc_filters` table of a VPC router: its ENIs' security groups and its subnets'
     network ACLs. `interfaces`: every L3 interface of the router (bridges, edges, the no-route stub)."""
-    body: list[str] = []
+    nlb_marks = {e.address: e.nlb_mark for e in enis if e.nlb_mark is not None}
+    body: list[str] = _via_nlb_set(enis, nlb_marks) if nlb_marks else []
     for direction in (EGRESS, INGRESS):
         body += _sg_sets(direction, enis) + _eni_map(direction, enis) + _acl_map(direction, acls, interfaces)
         for index, eni in enumerate(enis):
-            body += _sg_chain(index, direction, eni)
+            body += _sg_chain(index, direction, eni, bool(nlb_marks) and direction == INGRESS)
         for index, acl in enumerate(acls):
             body += _acl_chain(index, direction, acl)
     body += [
@@ -169,6 +200,7 @@ def vpc_filters(enis: list[EniSecurity], acls: list[SubnetAcl], interfaces: list
 def eni_check(ports: dict[str, EniSecurity]) -> str:
     """The `bridge eni_check` table: each checked port (bridge port -> its ENI) sends from, and
     receives for, its ENI's address only (and answers ARP for it only)."""
+    ports = {p: e for p, e in ports.items() if e.checked}  # an NLB node forwards clients' addresses
     if not ports:
         return ""
     names = _elements(f'"{p}"' for p in ports)

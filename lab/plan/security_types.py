@@ -87,6 +87,11 @@ class SgRule:
         peer = flow.source if self.direction == INGRESS else flow.destination
         return self.match.matches(flow) and any(peer in net for net in self.peers)
 
+    @property
+    def by_group(self) -> bool:
+        """Whether its peer is a security group (matched by membership, not by address)."""
+        return self.peer.startswith("sg-")
+
     def text(self) -> str:
         """The rule as a message names it: 'sg-0ab... (web) ingress rule 1: tcp 443 from 10.0.2.0/24'."""
         way = "from" if self.direction == INGRESS else "to"
@@ -95,7 +100,7 @@ class SgRule:
 
 @dataclass(frozen=True)
 class EniSecurity:
-    """The security groups of one ENI (an instance's, an interface endpoint's), and the rules they
+    """The security groups of one ENI (an instance's, an interface endpoint's, an NLB node's), and the rules they
     allow, in and out. NAT gateways have no security groups and no entry."""
 
     eni: str  # eni-...
@@ -107,9 +112,16 @@ class EniSecurity:
     group_names: tuple[str, ...]
     ingress: tuple[SgRule, ...]
     egress: tuple[SgRule, ...]
+    checked: bool = True  # its bridge port has the source/destination check (an NLB node's has not)
+    nlb_mark: int | None = None  # an NLB node keeping client IPs: the router's mark of what it forwards
 
     def rules(self, direction: str) -> tuple[SgRule, ...]:
         return self.ingress if direction == INGRESS else self.egress
+
+    def allowing_privatelink(self, flow: Flow) -> SgRule | None:
+        """An NLB's first inbound rule that allows PrivateLink traffic `flow` (from a consumer's
+        client, a member of none of the provider's groups): rules naming a group never match it."""
+        return next((r for r in self.ingress if not r.by_group and r.matches(flow)), None)
 
     def allowing(self, direction: str, flow: Flow) -> SgRule | None:
         """The first rule that allows `flow` in `direction` (ingress: arriving at this ENI), or None:

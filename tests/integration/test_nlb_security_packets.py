@@ -1,0 +1,124 @@
+"""Security groups and network ACLs of a Network Load Balancer, from real packets
+(tests/data/nlb/nlb-security.yaml): the NLB's group lets in its `clients` group and one consumer
+address, and no one else, whether they come from the VPC (judged in the VPC router) or through an
+endpoint (judged in the NLB's node, EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic being on);
+the target admits only what comes from the NLB's group, the client's IP kept; the NLB's subnet's
+network ACL keeps a subnet out. Every drop is counted under its explanation code, and explain
+predicts what trace observes.
+https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.analysis.explain import explain
+from lab.model.loader import load_topology
+from lab.plan.compile import compile_plan
+from lab.plan.security_nft import sg_drop_rule
+from lab.realize.lab import Lab
+from lab.results import Outcome
+from lab.scenario.observe import trace
+
+REPO = Path(__file__).resolve().parents[2]
+LAB = REPO / "tests/data/nlb/nlb-security.yaml"
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(600)]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    topology = load_topology(LAB)
+    with Lab(compile_plan(topology), tmp_path_factory.mktemp("nlbsg") / "run") as running:
+        running.topology = topology
+        wait_answer(running, "client1", nlb_ip(running))  # the health checks bring web1 in
+        yield running
+
+
+def nlb_ip(lab) -> str:
+    return str(lab.plan.load_balancer("provider", "shop").nodes[0].address)
+
+
+def endpoint_ip(lab) -> str:
+    return str(lab.plan.eni_address("consumer-shop-a"))
+
+
+def get(lab, source: str, address: str, port: int = 80, timeout: int = 3) -> dict | None:
+    """One HTTP GET; the provider app's JSON, or None when nothing answered."""
+    out = lab.node(source).cmd(f"curl -s -m {timeout} http://{address}:{port}/ ; echo rc=$?")
+    body, _, rc = out.strip().rpartition("rc=")
+    return json.loads(body) if rc.strip() == "0" and body.strip() else None
+
+
+def wait_answer(lab, source: str, address: str, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        seen = get(lab, source, address)
+        if seen is not None:
+            return seen
+        time.sleep(1)
+    raise AssertionError(f"{source} got no answer from {address} in {timeout} s")
+
+
+def dropped(lab, node: str, comment: str) -> int:
+    """Packets counted so far by `node`'s drop rule whose comment is `comment`."""
+    out = lab.node(node).cmd("nft -j list ruleset")
+    rules = [i["rule"] for i in json.loads(out)["nftables"] if "rule" in i]
+    return sum(e["counter"]["packets"] for r in rules if r.get("comment") == comment for e in r["expr"] if "counter" in e)
+
+
+def nlb_rule(lab) -> str:
+    """The drop comment of the NLB's groups, inbound (the same in the router and in the node)."""
+    node = lab.plan.load_balancer("provider", "shop").nodes[0].node
+    return f"ENI_SG_RULES_MISMATCH {sg_drop_rule(lab.plan.eni_security(node), 'ingress')}"
+
+
+def test_a_member_of_the_nlbs_allowed_group_reaches_the_target_which_sees_its_ip(lab):
+    """web1's group admits only the NLB's group: the kept client IP passes by the NLB's mark."""
+    seen = get(lab, "client1", nlb_ip(lab))
+    assert seen is not None and seen["peer"].split(":")[0] == str(lab.plan.eni_address("client1"))
+
+
+def test_the_target_refuses_the_same_client_coming_straight(lab):
+    web1 = lab.plan.eni_security("web1")
+    rule = f"ENI_SG_RULES_MISMATCH {sg_drop_rule(web1, 'ingress')}"
+    before = dropped(lab, "provider-router", rule)
+    assert get(lab, "client1", str(web1.address), 8080, timeout=2) is None
+    assert dropped(lab, "provider-router", rule) > before
+
+
+def test_the_nlbs_inbound_rules_drop_a_client_of_the_vpc_outside_its_group(lab):
+    before = dropped(lab, "provider-router", nlb_rule(lab))
+    assert get(lab, "stranger", nlb_ip(lab), timeout=2) is None
+    assert dropped(lab, "provider-router", nlb_rule(lab)) > before
+
+
+def test_the_nlbs_subnets_network_acl_applies_to_the_nlbs_address(lab):
+    acl = lab.plan.subnet_acl("provider", "lb-a")
+    rule = f"SUBNET_ACL_RESTRICTION {acl.acl_id} ingress rule 50"
+    before = dropped(lab, "provider-router", rule)
+    assert get(lab, "blocked1", nlb_ip(lab), timeout=2) is None  # in `clients`, but its subnet is denied
+    assert dropped(lab, "provider-router", rule) > before
+
+
+def test_privatelink_traffic_from_an_allowed_address_passes_and_trace_agrees(lab):
+    predicted = explain(lab.topology, lab.plan, "app1", endpoint_ip(lab), 80)
+    assert predicted.outcome == Outcome.OK
+    observed = trace(lab, predicted, "app1", endpoint_ip(lab), 80)
+    assert observed.outcome == Outcome.OK and observed.agrees, observed.disagreements
+    assert observed.observed.service_saw.source_ip == nlb_ip(lab)
+
+
+def test_privatelink_traffic_from_another_address_is_dropped_in_the_nlbs_node_as_predicted(lab):
+    node = lab.plan.load_balancer("provider", "shop").nodes[0].node
+    before = dropped(lab, node, nlb_rule(lab))
+    predicted = explain(lab.topology, lab.plan, "app2", endpoint_ip(lab), 80)
+    assert predicted.explanation.code == "ENI_SG_RULES_MISMATCH" and predicted.explanation.node == node
+    observed = trace(lab, predicted, "app2", endpoint_ip(lab), 80)
+    assert observed.outcome == Outcome.TIMEOUT and observed.agrees, observed.disagreements
+    assert observed.observed.explanation.code == "ENI_SG_RULES_MISMATCH"
+    assert dropped(lab, node, nlb_rule(lab)) > before
