@@ -142,6 +142,9 @@ class Endpoint:
     # An endpoint to an endpoint service (PrivateLink to a provider's NLB): the service as written,
     # `vpc/service` or its service name `com.amazonaws.vpce.<region>.vpce-svc-...`; None: an AWS service
     endpoint_service: str | None = None
+    # The vpce- id of an endpoint created live through the lab's EC2 API (lab.plan.ec2_endpoint_changes):
+    # a fresh id, never one handed out before; None: derived from the endpoint's name (lab.plan.names.vpce_id)
+    vpce_id: str | None = None
     line: int = field(default=0, compare=False)
 
     @property
@@ -235,6 +238,9 @@ class Topology:
     instances: dict[str, Instance] = field(compare=False)
     buckets: dict[str, Bucket] = field(compare=False)
     tables: dict[str, Table] = field(compare=False)
+    # How many resources the lab's EC2 API has created so far: each takes the next number into its
+    # id (lab.plan.names.created_vpce_id), so no id is handed out twice, as AWS never reuses one
+    created: int = field(default=0, compare=False)
 
     def peerings(self) -> list[Peering]:
         return [p for vpc in self.vpcs.values() for p in vpc.peerings.values()]

@@ -101,7 +101,9 @@ def allocate(t: Topology, kept: Allocation | None = None) -> Allocation:
                     }
                 )
         lb_ips |= load_balancer_addresses(vpc, pools, held)
-    vpce_ids = {EndpointKey(v.name, e): names.vpce_id(v.name, e) for v in t.vpcs.values() for e in v.endpoints}
+    vpce_ids = {
+        EndpointKey(v.name, n): e.vpce_id or names.vpce_id(v.name, n) for v in t.vpcs.values() for n, e in v.endpoints.items()
+    }
     pcx_ids = {p.name: names.pcx_id(p.name) for p in t.peerings()}
     return Allocation(
         MappingProxyType(instance_ips),

@@ -75,6 +75,13 @@ def vpce_id(vpc: str, endpoint: str) -> str:
     return aws_id("vpce", vpc, endpoint)
 
 
+def created_vpce_id(vpc: str, serial: int) -> str:
+    """The id of the `serial`th resource the lab's EC2 API created, an endpoint in `vpc`
+    (CreateVpcEndpoint): fresh, as AWS never hands an id out twice, and the same for the same
+    calls on the same topology, so runs stay reproducible."""
+    return aws_id("vpce", vpc, f"created-{serial}")
+
+
 def security_group_id(vpc: str, group: str) -> str:
     """A security group's sg- id; the VPC's default group is `DEFAULT_SECURITY_GROUP`."""
     return aws_id("sg", vpc, group)
