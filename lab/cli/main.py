@@ -18,7 +18,7 @@ import sys
 import traceback
 
 from lab import __version__
-from lab.cli import commands, flowlog_commands, lab_commands, labs
+from lab.cli import commands, exercise_commands, flowlog_commands, lab_commands, labs
 from lab.errors import EXIT_BUG, LabError, TopologyError
 
 
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vpclab {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
-    for register in commands.VERBS + lab_commands.VERBS + flowlog_commands.VERBS + labs.VERBS:
+    for register in commands.VERBS + lab_commands.VERBS + flowlog_commands.VERBS + labs.VERBS + exercise_commands.VERBS:
         register(verbs)
     return parser
 
