@@ -14,8 +14,6 @@ from lab.errors import BadArgument, StateConflict, UnknownName
 from lab.model.endpoint_connections import decide, find_connection
 from lab.model.topology import Topology
 from lab.model.validate import validate
-from lab.plan.endpoint_services import TABLE
-from lab.plan.types import KernelRoute, Plan
 
 
 def find_endpoint(t: Topology, name: str) -> tuple[str, str]:
@@ -51,21 +49,6 @@ def associate(t: Topology, endpoint: str, route_table: str, on: bool) -> Topolog
     return changed
 
 
-def route_changes(old: Plan, new: Plan) -> dict[str, tuple[list[KernelRoute], list[KernelRoute]]]:
-    """node -> (routes to delete, routes to add), over every node's kernel tables."""
-    changes = {}
-    for name, node in new.nodes.items():
-        before = set(all_routes(old.nodes[name]))
-        after = set(all_routes(node))
-        if before != after:
-            changes[name] = (sorted(before - after, key=str), sorted(after - before, key=str))
-    return changes
-
-
-def all_routes(node) -> list[KernelRoute]:
-    return list(node.routes) + [r for t in node.route_tables for r in t.routes]
-
-
 def decide_connection(t: Topology, action: str, endpoint: str) -> Topology:
     """The topology after the provider accepts or rejects a consumer endpoint's connection
     (`action` 'accept' or 'reject'; `endpoint` as VPC/ENDPOINT), as accept-/reject-vpc-endpoint-
@@ -74,14 +57,3 @@ def decide_connection(t: Topology, action: str, endpoint: str) -> Topology:
     changed = decide(t, svc, ref, action)
     validate(changed)
     return changed
-
-
-def endpoint_ruleset_swaps(old: Plan, new: Plan) -> dict[str, str]:
-    """node -> an `nft -f` text replacing its interface-endpoint table, for every endpoint ENI whose
-    ruleset differs in `new` (a connection accepted or rejected): one transaction per node, so the
-    ENI is never without its table."""
-    return {
-        name: f"delete table ip {TABLE}\n{node.nftables}"
-        for name, node in new.nodes.items()
-        if node.kind == "interface-endpoint" and node.nftables != old.nodes[name].nftables
-    }

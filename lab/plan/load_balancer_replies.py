@@ -62,7 +62,7 @@ def steer_replies(build: Build, wiring: VpcWiring, lbs: list[LoadBalancerPlan]) 
     router = build.nodes[wiring.router]
     build.nodes[wiring.router] = replace(
         router,
-        # first: lab.plan.security_nft.filters_swap replaces everything from the security tables on
+        # before the router's other tables (a live change replaces each table that differs: lab.plan.difference)
         nftables=ruleset(vpc, wiring, marks) + router.nftables,
         routes=router.routes
         + tuple(

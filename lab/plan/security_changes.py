@@ -1,6 +1,6 @@
 """Changing a security group of a running lab, as `aws ec2 authorize-security-group-ingress` (and
 -egress, and their revoke-) do: a change is a new model and a new plan; the VPC router's security
-tables are swapped in one nftables transaction (lab.plan.security_nft.filters_swap), its conntrack
+tables are swapped in one nftables transaction (lab.plan.difference.tables_swap), its conntrack
 table is kept, so connections already open stay open, as AWS's tracked connections do
 (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/security-group-connection-tracking.html).
 

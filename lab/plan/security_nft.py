@@ -225,18 +225,3 @@ def eni_check(ports: dict[str, EniSecurity]) -> str:
         "  }",
     ]
     return "table bridge eni_check {\n" + "\n".join(f"  {line}" for line in body) + "\n}\n"
-
-
-SECURITY_TABLES = (("ip", "vpc_filters"), ("bridge", "eni_check"))
-
-
-def filters_swap(old: str, new: str) -> str | None:
-    """An `nft -f` text that replaces a router's security tables of ruleset `old` by those of `new`
-    in one transaction (a live security-group change), or None if they are the same. The router's
-    other table and its conntrack entries stay: open connections keep flowing, as in AWS."""
-    start = f"table {SECURITY_TABLES[0][0]} {SECURITY_TABLES[0][1]} {{"
-    before, after = old[old.find(start) :], new[new.find(start) :]
-    if start not in old or start not in new or before == after:
-        return None
-    gone = [f"delete table {family} {name}\n" for family, name in SECURITY_TABLES if f"table {family} {name} {{" in before]
-    return "".join(gone) + after

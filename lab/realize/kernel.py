@@ -22,7 +22,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from lab.namespaces import CLONE_NEWNET, setns
-from lab.plan.types import KernelRoute, Node, RoutingRule
+from lab.plan.types import Interface, KernelRoute, Node, RoutingRule
 from lab.realize.errors import RealizeError
 
 # Sysctls set in every node before any of its interfaces exist, so new interfaces inherit them:
@@ -127,17 +127,6 @@ def veth_line(a_if: str, pid_b: int, b_if: str, mac_a: str | None, number: int) 
     return f"link add name {a_if} index {FIRST_LINK_INDEX + number}{address} type veth peer name {b_if} netns {pid_b}"
 
 
-class Indexes(dict):
-    """Interface name -> ifindex of one namespace, from one link dump (pyroute2's link_lookup dumps
-    every link for each name it looks up: that was a third of a lab's configuration time)."""
-
-    def __init__(self, ns: IPRoute):
-        super().__init__((link.get("ifname"), link["index"]) for link in ns.get_links())
-
-    def __missing__(self, ifname: str) -> int:
-        raise RealizeError("configure", f"interface {ifname} is missing")
-
-
 def ip_batch(node: Node) -> list[str]:
     """Bridges, addresses, links up, routes and rules of one node (its veths already exist), as
     `ip -batch` lines, for the node's shell to apply: all nodes at once, parsed by iproute2 in C."""
@@ -145,14 +134,22 @@ def ip_batch(node: Node) -> list[str]:
     stubs = [i.name for i in node.interfaces if i.kind == "stub"]  # a veth with both ends here
     lines += [f"link add {name} type veth peer name {name}-x" for name in stubs]
     lines += ["link set lo up"] + [f"link set {name}-x up" for name in stubs]
-    lines += [f"link set {i.name} address {i.mac}" for i in node.interfaces if i.mac]
-    lines += [f"link set {i.name} master {i.bridge}" for i in node.interfaces if i.bridge]
-    for iface in node.bridges + node.interfaces:
-        lines += [f"addr add {a.ip}/{a.network.prefixlen} dev {iface.name}" for a in iface.addresses]
-        lines.append(f"link set {iface.name} up")
+    lines += [f"addr add {a.ip}/{a.network.prefixlen} dev {b.name}" for b in node.bridges for a in b.addresses]
+    lines += [f"link set {b.name} up" for b in node.bridges]
+    lines += interface_lines(node.interfaces)
     lines += [f"addr add {a.ip}/32 dev lo" for a in node.loopback]
     lines += [route_line(r) for r in node.routes + tuple(r for t in node.route_tables for r in t.routes)]
     return lines + [rule_line(r) for r in node.rules]
+
+
+def interface_lines(interfaces: tuple[Interface, ...]) -> list[str]:
+    """MAC, bridge, addresses and up, for interfaces whose veths exist (a start, or a live change)."""
+    lines = [f"link set {i.name} address {i.mac}" for i in interfaces if i.mac]
+    lines += [f"link set {i.name} master {i.bridge}" for i in interfaces if i.bridge]
+    for iface in interfaces:
+        lines += [f"addr add {a.ip}/{a.network.prefixlen} dev {iface.name}" for a in iface.addresses]
+        lines.append(f"link set {iface.name} up")
+    return lines
 
 
 def route_line(route: KernelRoute) -> str:
@@ -192,15 +189,3 @@ def links_without_carrier(ns: IPRoute, indexes: dict[int, str]) -> list[str]:
     links = ns.get_links()
     indexes.update((link["index"], link.get("ifname")) for link in links)
     return [link.get("ifname") for link in links if link.get(("linkinfo", "kind")) == "veth" and link.get("operstate") != "UP"]
-
-
-def add_route(ns: IPRoute, index: Indexes, route: KernelRoute, command: str = "add") -> None:
-    spec = {"dst": str(route.destination), "table": route.table, "priority": route.metric, "oif": index[route.dev]}
-    if route.via is not None:
-        spec["gateway"] = str(route.via)
-    else:
-        spec["scope"] = "link"
-    try:
-        ns.route(command, **spec)
-    except NetlinkError as exc:
-        raise RealizeError("route", f"{route.destination} in table {route.table}: {exc}") from None

@@ -89,6 +89,7 @@ class Lab:
         self.nodes: dict[str, MininetNode] = {}
         self.captures: list[Capture] = []
         self.services: Services | None = None  # once launched
+        self.link_number = len(plan.links)  # veths made so far: a live change numbers its own after them
 
     # -- life cycle -------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -309,38 +310,12 @@ class Lab:
         return self.services
 
     # -- changing a running lab -----------------------------------------------------------------
-    def change_routes(self, new_plan: Plan) -> dict[str, tuple[list, list]]:
-        """Apply the route-table difference between the running plan and `new_plan`, then run on
-        `new_plan`. Connections already open keep their conntrack state; the packets that follow
-        take the new route (AWS: the switch disconnects open connections to those prefixes)."""
-        from lab.plan.changes import route_changes
+    def apply(self, new_plan: Plan):
+        """Run `new_plan` (compiled with this lab's Kept: lab.plan.kept) by applying only the
+        difference (lab.realize.changes); returns it (lab.plan.difference.Difference)."""
+        from lab.realize.changes import apply_plan
 
-        changes = route_changes(self.plan, new_plan)
-        for name, (gone, added) in changes.items():
-            with kernel.netns(self.nodes[name].pid, f"routes of {name}") as ns:
-                index = kernel.Indexes(ns)
-                for route in gone:
-                    kernel.add_route(ns, index, route, "del")
-                for route in added:
-                    kernel.add_route(ns, index, route)
-        self.plan = new_plan
-        (self.run_dir / "plan.json").write_text(json.dumps(plan_to_dict(new_plan), indent=1))
-        return changes
-
-    def change_filters(self, new_plan: Plan) -> list[str]:
-        """Swap the security tables of each VPC router whose security groups or network ACLs differ
-        in `new_plan`, one nft transaction per router (lab.plan.security_nft.filters_swap): its
-        conntrack table stays, so open connections keep flowing, as AWS's tracked ones do. Then run
-        on `new_plan`. The routers changed, by name."""
-        from lab.plan.security_nft import filters_swap
-
-        swaps = {name: filters_swap(self.plan.node(name).nftables, node.nftables) for name, node in new_plan.nodes.items()}
-        changed = {name: {"security": text} for name, text in swaps.items() if text}
-        if changed:
-            self.in_every_shell("security change of", changed)
-        self.plan = new_plan
-        (self.run_dir / "plan.json").write_text(json.dumps(plan_to_dict(new_plan), indent=1))
-        return sorted(changed)
+        return apply_plan(self, new_plan)
 
     # -- helpers ----------------------------------------------------------------------------------
     def own(self, pid: int, what: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,10 +24,12 @@ from lab.model import ids, regions
 from lab.pipes import readable
 from lab.plan.dns import certificate_names
 from lab.plan.serialize import to_data
+from lab.plan.types import Plan
 from lab.realize import cgroup, mounts, processes, state
 from lab.realize.capture import keylog_path
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_mount_namespace
+from lab.services import process
 from lab.services.ca import make_lab_ca
 from lab.services.nlb_config import PROVIDER_APP, nlb_config, provider_app_configs
 
@@ -91,8 +94,7 @@ class Services:
         self.ca = make_lab_ca(self.dir / "ca")
         requests = [self.request(front.node, "front", self.front_config(front)) for front in self.plan.services]
         for vpc, resolver in self.plan.resolvers.items():
-            config = {**to_data(resolver), "query_log": str(self.dir / f"{vpc}-dns.jsonl")}
-            requests.append(self.request(resolver.node, "resolver", config, name=f"{vpc}-resolver"))
+            requests.append(self.request(resolver.node, "resolver", self.resolver_config(vpc, resolver), name=f"{vpc}-resolver"))
         requests += self.load_balancer_requests()
         try:
             stdin = self.pipes()[0]
@@ -100,7 +102,11 @@ class Services:
             stdin.flush()
         except OSError:  # it died: its log says why
             raise RealizeError("service launcher", self.launcher_said()) from None
-        nodes = [self.lab.node(name) for name in self.plan.nodes]
+        self.prepare(list(self.plan.nodes))
+
+    def prepare(self, names: list[str]) -> None:
+        """Each node's view of /etc (`binds`) and the lab's environment in its shell."""
+        nodes = [self.lab.node(name) for name in names]
         mounts.bind_all({node.name: (node.pid, self.binds(node.name)) for node in nodes})
         exports = "export " + " ".join(f"{k}='{v}'" for k, v in self.env().items())
         for node in nodes:  # every node's shell at once, then each answer
@@ -235,6 +241,44 @@ class Services:
             conf.write_text(f"nameserver {self.plan.resolvers[vpc].addresses[0]}\noptions timeout:1 attempts:2\n")
             binds.append(mounts.Bind(str(conf), "/etc/resolv.conf"))
         return binds + [mounts.Bind(str(state.state_dir()), str(state.state_dir()), read_only=True)]
+
+    # -- a live change (lab.realize.changes) ------------------------------------------------------
+    def follow(self, plan: Plan, added: tuple[str, ...]) -> None:
+        """Serve `plan`: new nodes are prepared; each front whose ingresses, policies or buckets
+        changed and each resolver whose records changed reload their config (SIGHUP), and the
+        change is done when every one of them says it runs the new file."""
+        old, self.plan = self.plan, plan
+        self.prepare(list(added))
+        before = {f.node: f for f in old.services}
+        waits = [self.reload(f.node, self.front_config(f)) for f in plan.services if before.get(f.node) != f]
+        waits += [
+            self.reload(f"{vpc}-resolver", self.resolver_config(vpc, r))
+            for vpc, r in plan.resolvers.items()
+            if old.resolvers.get(vpc) != r
+        ]
+        for name, marker, digest in waits:
+            self.wait_loaded(name, marker, digest)
+
+    def resolver_config(self, vpc: str, resolver) -> dict:
+        return {**to_data(resolver), "query_log": str(self.dir / f"{vpc}-dns.jsonl")}
+
+    def reload(self, name: str, config: dict) -> tuple[str, Path, str]:
+        """Write service `name`'s new config and tell it (SIGHUP); (name, marker, digest) to wait for."""
+        path = self.dir / f"{name}.json"
+        data = json.dumps(config, indent=1).encode()
+        path.write_bytes(data)
+        pid = next((p for p, n in self.children.items() if n == name), None)
+        if pid is None:
+            raise RealizeError(f"service {name}", "is not running: it cannot take the change")
+        os.kill(pid, signal.SIGHUP)
+        return name, process.loaded_marker(path), process.config_digest(data)
+
+    def wait_loaded(self, name: str, marker: Path, digest: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not (marker.exists() and marker.read_text() == digest):
+            if time.monotonic() > deadline:
+                raise RealizeError(f"service {name}", f"did not take the change: {self.log_tail(name)}")
+            time.sleep(0.01)
 
     def stop(self) -> None:
         """End of input tells the launcher to stop its children (SIGTERM, then SIGKILL) and exit."""

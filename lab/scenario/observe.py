@@ -161,40 +161,39 @@ def trace(
     return Trace(source, target, port, outcome, result, observed, predicted, compare(predicted, observed, outcome))
 
 
-def change_lab(lab, topology, endpoint: str, route_table: str, on: bool):
-    """(Dis)associate a gateway endpoint and a route table in the running lab; the new model and plan."""
-    from lab.plan.changes import associate
+def apply_change(lab, changed):
+    """Run the changed model in the running lab: its plan, compiled keeping every name and address
+    that still exists (lab.plan.kept), applied as a difference (lab.realize.changes); the new model
+    and plan. A shortened timeout (the lab's settings) stays short."""
     from lab.plan.compile import compile_plan
+    from lab.plan.kept import Kept
 
-    changed = associate(topology, endpoint, route_table, on)
-    plan = compile_plan(changed, lab.plan.settings)  # a shortened timeout stays short
-    lab.change_routes(plan)
+    plan = compile_plan(changed, lab.plan.settings, Kept.of(lab.plan))
+    lab.apply(plan)
     return changed, plan
+
+
+def change_lab(lab, topology, endpoint: str, route_table: str, on: bool):
+    """(Dis)associate a gateway endpoint and a route table in the running lab: the table's
+    prefix-list routes come or go; open connections to those prefixes break, as AWS documents."""
+    from lab.plan.changes import associate
+
+    return apply_change(lab, associate(topology, endpoint, route_table, on))
 
 
 def change_security(lab, topology, action: str, argument: str):
-    """Authorize or revoke a security-group rule in the running lab (lab.plan.security_changes); the
-    new model and plan. Open connections stay open; new ones meet the new rules."""
-    from lab.plan.compile import compile_plan
+    """Authorize or revoke a security-group rule in the running lab (lab.plan.security_changes): the
+    router's security tables are replaced in one transaction, its conntrack stays, so open
+    connections stay open and new ones meet the new rules."""
     from lab.plan.security_changes import change_permission
 
-    changed = change_permission(topology, action, argument)
-    plan = compile_plan(changed, lab.plan.settings)
-    lab.change_filters(plan)
-    return changed, plan
+    return apply_change(lab, change_permission(topology, action, argument))
 
 
 def change_connection(lab, topology, action: str, endpoint: str):
     """Accept or reject a consumer endpoint's connection in the running lab (lab.plan.changes): its
-    ENIs' rulesets are replaced, one nft transaction per ENI; the new model and plan. Connections
-    already open through a rejected endpoint stop at once: the ENI no longer forwards."""
-    from lab.plan.changes import decide_connection, endpoint_ruleset_swaps
-    from lab.plan.compile import compile_plan
+    ENIs' tables are replaced; connections already open through a rejected endpoint stop at once,
+    the ENI no longer forwards."""
+    from lab.plan.changes import decide_connection
 
-    changed = decide_connection(topology, action, endpoint)
-    plan = compile_plan(changed, lab.plan.settings)
-    swaps = endpoint_ruleset_swaps(lab.plan, plan)
-    if swaps:
-        lab.in_every_shell(f"{action} of {endpoint}:", {name: {"nft": text} for name, text in swaps.items()})
-    lab.change_filters(plan)  # no security table differs: this records the new plan as the running one
-    return changed, plan
+    return apply_change(lab, decide_connection(topology, action, endpoint))

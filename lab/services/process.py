@@ -9,6 +9,7 @@ writes to the saved pipe, once.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +25,22 @@ from lab.errors import LabError
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+RELOAD_SIGNAL = signal.SIGHUP  # the realizer changed the service's config file: read it again
+
+
+def loaded_marker(config: Path) -> Path:
+    """Where a service says which config it runs: the digest of the file's bytes it last applied."""
+    return config.with_name(config.name + ".loaded")
+
+
+def config_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def mark_loaded(config: Path, data: bytes) -> None:
+    tmp = loaded_marker(config).with_suffix(".tmp")
+    tmp.write_text(config_digest(data))
+    tmp.replace(loaded_marker(config))
 
 
 def claim_stdout() -> TextIO:
@@ -49,21 +66,29 @@ def block_stop_signals() -> None:
 
     Called once the service is built, so that a hung start-up still dies of SIGTERM's default action.
     """
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS | {RELOAD_SIGNAL})
 
 
-def serve(ready: TextIO, begin: Callable[[], str]) -> int:
+Reload = Callable[[], str]
+
+
+def serve(ready: TextIO, begin: Callable[[], str], reload: Reload | None = None, config: Path | None = None) -> int:
     """A service's life: `begin` builds and starts it and says what it serves (logged), then READY,
-    then sleep until SIGTERM. A LabError from `begin` is the log's last line and exit status 1."""
+    then sleep until SIGTERM. A LabError from `begin` is the log's last line and exit status 1.
+    With `reload` and its `config` file: each SIGHUP (a live change of the lab) applies the file
+    again, then marks it loaded (`loaded_marker`), so the realizer knows the change is served."""
     configure_logging()
     try:
+        data = config.read_bytes() if config else b""
         summary = begin()
-    except LabError as e:
+    except (LabError, OSError) as e:
         log.error("%s", e)
         return 1
     log.info("%s", summary)
+    if config is not None:
+        mark_loaded(config, data)
     announce_ready(ready)
-    wait_for_stop()
+    wait_for_stop(reload, config)
     return 0
 
 
@@ -76,9 +101,18 @@ def service_main(module: str, description: str, run: Callable[[Path, TextIO], in
     return run(args.config, claim_stdout())
 
 
-def wait_for_stop() -> None:
-    """Sleep until SIGTERM or SIGINT; server threads are daemons and end with the process."""
-    received = signal.sigwait(STOP_SIGNALS)
+def wait_for_stop(reload: Reload | None = None, config: Path | None = None) -> None:
+    """Sleep until SIGTERM or SIGINT, reloading on each SIGHUP; server threads are daemons and end
+    with the process. A reload that fails is logged and leaves the service as it was."""
+    while (received := signal.sigwait(STOP_SIGNALS | {RELOAD_SIGNAL})) == RELOAD_SIGNAL:
+        if reload is None or config is None:
+            continue
+        try:
+            data = config.read_bytes()
+            log.info("reloaded: %s", reload())
+            mark_loaded(config, data)
+        except (LabError, OSError) as e:
+            log.error("reload failed: %s", e)
     log.info("stopping on %s", signal.Signals(received).name)
 
 

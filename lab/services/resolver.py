@@ -81,8 +81,9 @@ class PlannedAnswers(BaseResolver):
         return reply
 
 
-def start(config: ResolverConfig) -> None:
-    """Bind UDP and TCP on port 53 of every address, then serve each in a daemon thread."""
+def start(config: ResolverConfig) -> PlannedAnswers:
+    """Bind UDP and TCP on port 53 of every address, then serve each in a daemon thread; the
+    answers, whose records a live change replaces."""
     try:
         queries = JsonLines(config.query_log)
     except OSError as e:
@@ -100,20 +101,30 @@ def start(config: ResolverConfig) -> None:
     process.block_stop_signals()
     for server in servers:
         server.start_thread()
+    return answers
 
 
 def run(config_path: Path, ready) -> int:
     """Serve until SIGTERM; `ready` (from `process.claim_stdout`) hears READY once it listens."""
 
+    serving: list[PlannedAnswers] = []
+
     def begin() -> str:
         config = load_resolver_config(config_path)
-        start(config)
+        serving.append(start(config))
         return (
             f"resolver of {config.resolver.vpc} on {', '.join(map(str, config.resolver.addresses))}: "
             f"{len(config.resolver.records)} records"
         )
 
-    return process.serve(ready, begin)
+    def reload() -> str:
+        """A live change (an interface endpoint created or deleted, private DNS switched): the new
+        records, swapped in whole, so a query meets either the old set or the new one."""
+        records = load_resolver_config(config_path).resolver.records
+        serving[0].records = records
+        return f"{len(records)} records"
+
+    return process.serve(ready, begin, reload, config_path)
 
 
 def main(argv: list[str] | None = None) -> int:

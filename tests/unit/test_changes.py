@@ -10,8 +10,10 @@ import pytest
 from lab.errors import StateConflict, UnknownName
 from lab.model import regions
 from lab.model.loader import load_topology
-from lab.plan.changes import associate, find_endpoint, route_changes
+from lab.plan.changes import associate, find_endpoint
 from lab.plan.compile import compile_plan
+from lab.plan.difference import difference
+from lab.plan.kept import Kept
 
 REPO = Path(__file__).resolve().parents[2]
 S3 = regions.region("ap-northeast-2").services["s3"]
@@ -25,11 +27,12 @@ def topology(monkeypatch):
 
 def test_disassociating_removes_exactly_the_tables_prefix_list_routes(topology):
     before = compile_plan(topology)
-    after = compile_plan(associate(topology, "s3-gw", "private", on=False))
-    changes = route_changes(before, after)
-    assert list(changes) == ["app-router"]
-    gone, added = changes["app-router"]
-    assert added == []
+    after = compile_plan(associate(topology, "s3-gw", "private", on=False), kept=Kept.of(before))
+    diff = difference(before, after)
+    assert list(diff.changed) == ["app-router"] and not diff.added and not diff.removed and not diff.links
+    change = diff.changed["app-router"]
+    assert change.routes_added == () and change.interfaces == () and change.nft == ""
+    gone = change.routes_gone
     assert sorted(r.destination for r in gone) == sorted(S3.ranges)
     private = next(t.number for t in before.node("app-router").route_tables if t.name == "private")
     assert {r.table for r in gone} == {private}
@@ -39,7 +42,7 @@ def test_disassociating_removes_exactly_the_tables_prefix_list_routes(topology):
 def test_associating_again_restores_the_original_plan(topology):
     off = associate(topology, "s3-gw", "private", on=False)
     on = associate(off, "s3-gw", "private", on=True)
-    assert route_changes(compile_plan(topology), compile_plan(on)) == {}
+    assert not difference(compile_plan(topology), compile_plan(on))
 
 
 @pytest.mark.parametrize(

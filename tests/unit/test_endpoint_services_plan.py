@@ -15,8 +15,10 @@ from lab.errors import UnknownName
 from lab.model.endpoint_connections import AVAILABLE, PENDING, IncorrectState
 from lab.model.loader import load_topology
 from lab.plan import names
-from lab.plan.changes import decide_connection, endpoint_ruleset_swaps
+from lab.plan.changes import decide_connection
 from lab.plan.compile import compile_plan
+from lab.plan.difference import difference
+from lab.plan.kept import Kept
 from lab.results import Outcome
 
 SHIPPED = Path("topologies/endpoint-service.yaml")
@@ -67,11 +69,12 @@ def test_the_eni_forwards_only_when_available_and_counts_the_state_otherwise(lab
 
 def test_a_decision_swaps_only_the_ruleset_of_that_endpoints_enis(lab):
     t, plan = lab
-    accepted = compile_plan(decide_connection(t, "accept", "staging/web"))
-    swaps = endpoint_ruleset_swaps(plan, accepted)
-    assert list(swaps) == ["staging-web-c"]
-    assert swaps["staging-web-c"].startswith("delete table ip interface_endpoint\n")
-    assert "dnat ip to" in swaps["staging-web-c"]
+    accepted = compile_plan(decide_connection(t, "accept", "staging/web"), kept=Kept.of(plan))
+    diff = difference(plan, accepted)
+    assert list(diff.changed) == ["staging-web-c"] and not diff.added and not diff.removed
+    swap = diff.changed["staging-web-c"].nft
+    assert swap.startswith("delete table ip interface_endpoint\n")
+    assert "dnat ip to" in swap
     with pytest.raises(UnknownName, match="name it as VPC/ENDPOINT"):  # two VPCs have an endpoint `web`
         decide_connection(t, "reject", "web")
     rejected = compile_plan(decide_connection(t, "reject", "consumer/web"))

@@ -99,13 +99,13 @@ def test_each_eni_chain_ends_in_its_own_counted_drop():
 
 def test_a_live_change_swaps_only_the_security_tables():
     from lab.model.loader import load_topology
+    from lab.plan.difference import tables_swap
     from lab.plan.security_changes import change_permission
-    from lab.plan.security_nft import filters_swap
 
     topology = load_topology("topologies/security-groups.yaml")
     before = compile_plan(topology).router("shop").nftables
-    assert filters_swap(before, before) is None
+    assert tables_swap(before, before) == ""
     after = compile_plan(change_permission(topology, "authorize-ingress", "app --protocol tcp --port 443 --cidr 10.0.1.0/24"))
-    swap = filters_swap(before, after.router("shop").nftables)
-    assert swap.startswith("delete table ip vpc_filters\ndelete table bridge eni_check\ntable ip vpc_filters {")
+    swap = tables_swap(before, after.router("shop").nftables)
+    assert swap.startswith("delete table ip vpc_filters\ntable ip vpc_filters {")
     assert "table ip vpc_router" not in swap and "10.0.2.10 . 6 . 443 . 10.0.1.0/24" in swap

@@ -1,0 +1,133 @@
+"""A running lab changed to a new plan by applying only the difference (lab.plan.difference): the
+way `aws ec2 create-vpc-endpoint` or `delete-route` changes the lab while it runs.
+
+In order: the nodes that went are stopped (their capture kept in the run directory, their shell and
+anything started in their namespace ended, their namespace gone with its veths); new nodes get a
+shell, their links, their configuration and a capture; each remaining node that changed gets its
+new interfaces, the routes and rules that differ and its changed nftables tables, all nodes at once;
+last, the services whose configuration changed (a front's ingresses, a resolver's records) reload
+it. The plan then becomes the lab's, and plan.json says so.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from lab.plan.difference import Difference, NodeChange, difference
+from lab.plan.serialize import plan_to_dict
+from lab.plan.types import Plan
+from lab.realize import kernel, processes
+from lab.realize.capture import Capture, wait_ready, write_interfaces
+from lab.realize.errors import RealizeError
+from lab.realize.guard import check_own_namespace, netns_inode
+
+
+def apply_plan(lab, new: Plan) -> Difference:
+    """Make `lab` run `new`; returns what changed. A step the kernel refuses raises RealizeError
+    naming it; the lab then keeps what was applied (its plan stays the old one)."""
+    diff = difference(lab.plan, new)
+    remove_nodes(lab, diff.removed)
+    add_nodes(lab, new, diff)
+    change_nodes(lab, diff.changed)
+    lab.plan = new
+    if lab.services is not None:
+        lab.services.follow(new, diff.added)
+    record_interfaces(lab, set(diff.added) | {n for n, c in diff.changed.items() if c.interfaces})
+    (lab.run_dir / "plan.json").write_text(json.dumps(plan_to_dict(new), indent=1))
+    return diff
+
+
+def remove_nodes(lab, names: tuple[str, ...]) -> None:
+    """Capture first (its file stays evidence of what the node carried), then whatever runs in
+    the node's namespace, then its shell; the namespace and its veths go with the last process."""
+    for name in names:
+        capture = next((c for c in lab.captures if c.node.name == name), None)
+        if capture is not None:
+            capture.stop()
+            lab.captures.remove(capture)
+            lab.state.processes = [p for p in lab.state.processes if p != capture.proc]
+        shell = lab.state.nodes.pop(name)
+        processes.kill_strays(processes.strays([shell], [lab.state.netns.pop(name)]), [shell])
+        lab.nodes.pop(name).terminate()
+    if names:
+        lab.state.save()
+
+
+def add_nodes(lab, new: Plan, diff: Difference) -> None:
+    """Shells, links (by the shell of each link's first end), configuration and a capture for each
+    new node, as `Lab.start` does for all of them."""
+    for name in diff.added:
+        node = lab.node_class(name, lab.cgroup, inNamespace=True)
+        lab.record_shell(name, node)
+        check_own_namespace(name, node.pid)
+        lab.state.netns[name] = netns_inode(node.pid)
+        lab.state.save()
+        kernel.apply_sysctls(node.pid, kernel.sysctls(new.node(name)))
+    links: dict[str, list[str]] = {}
+    for link in diff.links:
+        (a, a_if), (b, b_if) = link.a, link.b
+        lab.link_number += 1
+        mac = new.node(a).interface(a_if).mac
+        links.setdefault(a, []).append(kernel.veth_line(a_if, lab.nodes[b].pid, b_if, mac, lab.link_number))
+    lab.in_every_shell("links of", {name: {"links": lines(ls)} for name, ls in links.items()})
+    files = {name: {"ip": lines(kernel.ip_batch(new.node(name)))} for name in diff.added}
+    for name in diff.added:
+        if new.node(name).nftables:
+            files[name]["nft"] = new.node(name).nftables
+    lab.in_every_shell("configuration of", files)
+    start_captures(lab, diff.added)
+
+
+def change_nodes(lab, changed: dict[str, NodeChange]) -> None:
+    """Every changed node's `ip -batch` and `nft -f`, all shells at once."""
+    files = {}
+    for name, change in changed.items():
+        files[name] = {"ip": lines(ip_lines(change))} if ip_lines(change) else {}
+        if change.nft:
+            files[name]["nft"] = change.nft
+    lab.in_every_shell("live change of", {name: f for name, f in files.items() if f})
+
+
+def ip_lines(change: NodeChange) -> list[str]:
+    """Rules and routes that go, the new interfaces as a start configures them, then what comes."""
+    out = [kernel.rule_line(r).replace("rule add", "rule del", 1) for r in change.rules_gone]
+    out += [kernel.route_line(r).replace("route add", "route del", 1) for r in change.routes_gone]
+    out += kernel.interface_lines(change.interfaces)
+    out += [kernel.route_line(r) for r in change.routes_added]
+    return out + [kernel.rule_line(r) for r in change.rules_added]
+
+
+def start_captures(lab, names: tuple[str, ...]) -> None:
+    captures = [Capture(lab.nodes[name], lab.run_dir / "captures") for name in names]
+    for capture in captures:
+        capture.node.sendCmd(capture.command())
+    answers = [capture.node.waitOutput() for capture in captures]
+    try:
+        for capture, out in zip(captures, answers):
+            lab.state.processes.append(capture.started(out))
+            lab.captures.append(capture)
+    finally:
+        lab.state.save()
+    wait_ready(captures)
+
+
+def record_interfaces(lab, names: set[str], timeout: float = 5.0) -> None:
+    """Wait for carrier on the new veths, then add their ifindexes to captures/interfaces.json (the
+    captures' link-layer header names an interface by index only)."""
+    path = lab.run_dir / "captures" / "interfaces.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    deadline = time.monotonic() + timeout
+    for name in sorted(names):
+        indexes: dict[int, str] = {}
+        with kernel.netns(lab.nodes[name].pid, f"links of {name}") as ns:
+            while missing := kernel.links_without_carrier(ns, indexes):
+                if time.monotonic() > deadline:
+                    raise RealizeError(f"links of {name}", f"no carrier on {', '.join(missing)}")
+                time.sleep(0.01)
+        known[name] = {str(i): n for i, n in indexes.items()}
+    write_interfaces(path.parent, {node: {int(i): n for i, n in ifs.items()} for node, ifs in known.items()})
+
+
+def lines(items: list[str]) -> str:
+    return "".join(line + "\n" for line in items)
