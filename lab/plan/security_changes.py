@@ -111,11 +111,19 @@ def find_group(t: Topology, name: str) -> tuple[str, str]:
 def change_permission(t: Topology, action: str, text: str) -> Topology:
     """The topology with the rule `text` authorized in (or revoked from) its group."""
     vpc_name, group, direction, rule = parse_permission(t, action, text)
+    result = with_rule(t, Permission(vpc_name, group, direction, rule), ACTIONS[action][1])
+    validate(result)
+    return result
+
+
+def with_rule(t: Topology, permission: Permission, authorize: bool) -> Topology:
+    """The topology with one rule authorized in (or revoked from) its group, unvalidated (the EC2
+    API's calls change several rules at once: lab.plan.ec2_security_changes)."""
+    vpc_name, group, direction, rule = permission
     vpc = t.vpcs[vpc_name]
     sg = vpc.security_groups.get(group) or default_group()
     rules = sg.ingress if direction == "ingress" else sg.egress
     same = [r for r in rules if same_rule(r, rule)]
-    authorize = ACTIONS[action][1]
     if authorize and same:
         raise PermissionConflict(f"security group {group} already has this {direction} rule", "InvalidPermission.Duplicate")
     if not authorize and not same:
@@ -126,9 +134,7 @@ def change_permission(t: Topology, action: str, text: str) -> Topology:
     else:
         new_sg = dataclasses.replace(sg, egress=changed)
     vpcs = dict(t.vpcs) | {vpc_name: dataclasses.replace(vpc, security_groups=dict(vpc.security_groups) | {group: new_sg})}
-    result = dataclasses.replace(t, vpcs=vpcs)
-    validate(result)
-    return result
+    return dataclasses.replace(t, vpcs=vpcs)
 
 
 def same_rule(a: SecurityGroupRule, b: SecurityGroupRule) -> bool:
