@@ -15,11 +15,13 @@ Sources (see ../shared/reference/aws-behaviour.md for the full notes):
   sts.amazonaws.com is served in us-east-1) and
   https://docs.aws.amazon.com/general/latest/gr/asm.html (secretsmanager.<region>.amazonaws.com),
   https://docs.aws.amazon.com/general/latest/gr/kms.html (kms.<region>.amazonaws.com).
-- LAB: SQS, STS, Secrets Manager and KMS have no entries of their own in ip-ranges.json (their endpoints
-  sit in the AMAZON ranges) and no prefix list. The lab gives each a /28 of its own, carved by the
-  lab out of one AMAZON range of the region (IPR: 43.249.45.0/24 in ap-northeast-2, 52.95.208.0/22
+- LAB: SQS, STS, Secrets Manager, KMS and the EC2 API have no entries of their own in ip-ranges.json
+  (their endpoints sit in the AMAZON ranges; the EC2 entries are the ranges of instances' public
+  and Elastic IPs, not of the API) and no prefix list. The lab gives each a /28 of its own, carved by
+  the lab out of one AMAZON range of the region (IPR: 43.249.45.0/24 in ap-northeast-2, 52.95.208.0/22
   in us-east-1, neither an EC2, S3 or DYNAMODB range): real AWS addresses of the right region and
-  owner, but which of them AWS gives each service is the lab's choice, not AWS's.
+  owner, but which of them AWS gives each service is the lab's choice, not AWS's. The EC2 API's
+  names: https://docs.aws.amazon.com/general/latest/gr/ec2-service.html (ec2.<region>.amazonaws.com).
 The prefix list's entries are taken to be the service's ip-ranges entries for the region; AWS's real
 lists may aggregate differently (aws-behaviour.md section 10), which does not change any lesson.
 """
@@ -34,6 +36,9 @@ Net = ipaddress.IPv4Network
 GATEWAY_SERVICES = ("s3", "dynamodb")  # the only services with gateway endpoints (PL gateway-endpoints)
 # Interface-only services the lab serves (moto behind a front each, lab.services.catalog).
 INTERFACE_SERVICES_EMULATED = ("sqs", "sts", "secretsmanager", "kms")
+# Services answered by the lab's controller, not moto: the EC2 API describes and changes the running
+# lab itself (lab.services.ec2_front); reached like the others, from the internet or an endpoint.
+CONTROLLER_SERVICES = ("ec2",)
 # AWS services reached through interface endpoints only: a selection of "AWS services that integrate
 # with AWS PrivateLink" (https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html).
 # A gateway endpoint to one of them is AWS's type mismatch (InvalidParameter); to a name AWS has no
@@ -126,7 +131,7 @@ def _interface_services(region: str, carve_from: str) -> dict[str, RegionalServi
     carved out of `carve_from`, an AMAZON range of the region (LAB above), named as AWS names them."""
     cut = ipaddress.IPv4Network(carve_from).subnets(new_prefix=28)
     found = {}
-    for service in INTERFACE_SERVICES_EMULATED:
+    for service in INTERFACE_SERVICES_EMULATED + CONTROLLER_SERVICES:
         names: tuple[str, ...] = (f"{service}.{region}.amazonaws.com",)
         if service == "sts" and region == "us-east-1":
             names += ("sts.amazonaws.com",)  # STS's global endpoint, served in us-east-1
@@ -217,6 +222,11 @@ def region(name: str) -> Region:
 
 def emulated_services() -> tuple[str, ...]:
     """Every service the lab serves, gateway ones first, in one order for every region."""
+    return GATEWAY_SERVICES + INTERFACE_SERVICES_EMULATED + CONTROLLER_SERVICES
+
+
+def moto_services() -> tuple[str, ...]:
+    """The services whose front has moto behind it (every one but the controller's)."""
     return GATEWAY_SERVICES + INTERFACE_SERVICES_EMULATED
 
 

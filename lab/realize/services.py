@@ -29,7 +29,7 @@ from lab.realize import cgroup, mounts, processes, state
 from lab.realize.capture import keylog_path
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_mount_namespace
-from lab.services import process
+from lab.services import control, process
 from lab.services.ca import make_lab_ca
 from lab.services.nlb_config import PROVIDER_APP, nlb_config, provider_app_configs
 
@@ -203,6 +203,8 @@ class Services:
             }
         elif front.service == "dynamodb":
             config["tables"] = [{"name": t.name, "region": t.region, "partition_key": t.partition_key} for t in front.tables]
+        elif front.service in regions.CONTROLLER_SERVICES:
+            config["control"] = str(self.lab.run_dir / control.SOCKET_NAME)
         return config
 
     def request(self, node: str, kind: str, config: dict, name: str | None = None) -> dict:

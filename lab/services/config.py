@@ -62,6 +62,8 @@ class FrontConfig:
     bucket_policies: dict[str, PolicyDocument] = field(default_factory=dict)
     # S3 only: the buckets of other regions (name -> region), answered with S3's redirect.
     elsewhere: dict[str, str] = field(default_factory=dict)
+    # EC2 only: the lab controller's socket (lab.services.control), which answers every EC2 call.
+    control: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -172,20 +174,24 @@ def load_front_config(path: Path) -> FrontConfig:
         _read(path),
         str(path),
         ("service", "region", "ingresses", "cert", "key", "request_log"),
-        ("buckets", "tables", "elsewhere"),
+        ("buckets", "tables", "elsewhere", "control"),
     )
     service = _typed(d["service"], str, f"{at}service")
     if service not in regions.emulated_services():
         raise ServiceError(f"{at}service: {service!r} is not one of {', '.join(regions.emulated_services())}")
-    holds = {"s3": "buckets", "dynamodb": "tables"}.get(service)
+    holds = {"s3": "buckets", "dynamodb": "tables", "ec2": "control"}.get(service)
     stray = [
-        k for k in ("buckets", "tables", "elsewhere") if k in d and k != holds and not (k == "elsewhere" and service == "s3")
+        k
+        for k in ("buckets", "tables", "elsewhere", "control")
+        if k in d and k != holds and not (k == "elsewhere" and service == "s3")
     ]
     if stray:
         raise ServiceError(f"{at}{stray[0]}: a {service} front holds {holds or 'nothing declared'}, not {stray[0]}")
     ingresses = _items(d, "ingresses", at, _ingress)
     _check_unique_ingresses(ingresses, f"{at}ingresses")
     cert, key, request_log = (Path(_typed(d[k], str, at + k)) for k in ("cert", "key", "request_log"))
+    if service in regions.CONTROLLER_SERVICES and "control" not in d:
+        raise ServiceError(f"{at}control: the {service} front needs the lab controller's socket (lab.services.control)")
     buckets = _items(d, "buckets", at, _bucket)
     return FrontConfig(
         service,
@@ -200,6 +206,7 @@ def load_front_config(path: Path) -> FrontConfig:
         elsewhere={
             str(k): _region(v, f"{at}elsewhere.{k}") for k, v in _typed(d.get("elsewhere", {}), dict, f"{at}elsewhere").items()
         },
+        control=Path(_typed(d["control"], str, f"{at}control")) if "control" in d else None,
     )
 
 

@@ -10,7 +10,8 @@ first (`lab.services.s3front`, `lab.services.dynamodb_front`): each request is r
 signature verified, every action authorized, and moto gets only the canonical form of what was
 allowed; only the service's own moto app is mounted. Every request is logged (`lab.services.access`).
 
-FRONT.json (`buckets` only for s3, `tables` only for dynamodb; both optional). An endpoint ingress
+FRONT.json (`buckets` only for s3, `tables` only for dynamodb; both optional; `control`, the lab
+controller's socket, only and always for ec2, whose front has no moto: lab.services.ec2_front). An endpoint ingress
 names its VPC and carries its policy (null: AWS's default, full access); a bucket may carry its policy:
 
     {"service": "s3", "region": "ap-northeast-2",
@@ -56,6 +57,7 @@ from lab.services.api_front import ApiFront
 from lab.services.catalog import SERVICES
 from lab.services.config import FrontConfig, Ingress, load_front_config
 from lab.services.dynamodb_front import DynamoDbFront
+from lab.services.ec2_front import Ec2Front
 from lab.services.errors import ServiceError
 from lab.services.process import JsonLines
 from lab.services.s3front import S3Front
@@ -89,6 +91,8 @@ def checked_app(config: FrontConfig, ingress: Ingress, app):
         return S3Front(app, config.region, ingress, config.bucket_policies, config.elsewhere)
     if config.service == "dynamodb":
         return DynamoDbFront(app, ingress, config.region)
+    if config.control is not None:  # EC2: the lab's controller answers, not moto
+        return Ec2Front(config.control, ingress, config.region)
     return ApiFront(app, SERVICES[config.service], ingress, config.region)
 
 
@@ -124,8 +128,10 @@ def serve(app, port: int, tls: ssl.SSLContext | None) -> None:
 
 
 def start(config: FrontConfig) -> None:
-    app = service_app(config.service)
-    seed(app, config.service, config.region, config.buckets + listed_only(config), config.tables)
+    app = None
+    if config.control is None:  # every front but EC2's has moto behind it
+        app = service_app(config.service)
+        seed(app, config.service, config.region, config.buckets + listed_only(config), config.tables)
     tls = tls_context(config)
     try:
         requests = JsonLines(config.request_log)

@@ -66,6 +66,16 @@ def test_endpoint_and_bucket_policies_are_parsed_once_at_start(tmp_path):
     assert list(config.bucket_policies) == ["lab-bucket"]
 
 
+def test_the_ec2_front_holds_the_controllers_socket_and_only_it_does(tmp_path):
+    data = {k: v for k, v in FRONT.items() if k != "buckets"}
+    config = load_front_config(write(tmp_path, {**data, "service": "ec2", "control": "/run/lab/control.sock"}))
+    assert config.control == Path("/run/lab/control.sock")
+    with pytest.raises(ServiceError, match="control: the ec2 front needs the lab controller's socket"):
+        load_front_config(write(tmp_path, {**data, "service": "ec2"}))
+    with pytest.raises(ServiceError, match="control: a s3 front holds buckets, not control"):
+        load_front_config(write(tmp_path, {**FRONT, "control": "/run/lab/control.sock"}))
+
+
 def test_dynamodb_front_holds_tables(tmp_path):
     data = {k: v for k, v in FRONT.items() if k != "buckets"}
     config = load_front_config(
@@ -80,7 +90,7 @@ def test_dynamodb_front_holds_tables(tmp_path):
 @pytest.mark.parametrize(
     "changes, message",
     [
-        ({"service": "sns"}, "service: 'sns' is not one of s3, dynamodb, sqs, sts, secretsmanager, kms"),
+        ({"service": "sns"}, "service: 'sns' is not one of s3, dynamodb, sqs, sts, secretsmanager, kms, ec2"),
         ({"service": "dynamodb"}, "buckets: a dynamodb front holds tables, not buckets"),
         ({"region": "mars-1"}, "region: unknown region 'mars-1' (known: ap-northeast-2, us-east-1)"),
         ({"ingresses": []}, "ingresses: at least one ingress is needed"),
@@ -140,7 +150,8 @@ def test_dynamodb_front_holds_tables(tmp_path):
         ),
         (
             {"bucket": []},
-            "unknown field bucket (expected service, region, ingresses, cert, key, request_log, buckets, tables, elsewhere)",
+            "unknown field bucket (expected service, region, ingresses, cert, key, request_log, buckets, tables, "
+            "elsewhere, control)",
         ),
     ],
 )

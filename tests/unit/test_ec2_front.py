@@ -1,0 +1,224 @@
+"""The EC2 front (lab.services.ec2_front) over real boto3 clients, in process: botocore builds and
+signs each request as for AWS (tests/api_clients.py), the front reads it, checks its signature and
+the endpoint's policy, and asks a controller over the lab's control socket. Until the lab's own
+controller runs in these tests, a small one answers here from lab.plan.ec2_describe, as the lab's
+will, and records what it was asked."""
+
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from api_clients import client
+from lab.model.ec2_errors import Ec2Error
+from lab.model.ids import ACCOUNT_ID
+from lab.model.loader import load_topology
+from lab.model.policy import parse_policy
+from lab.plan.compile import compile_plan
+from lab.plan.ec2_describe import actions, describe
+from lab.services.access import RequestLog
+from lab.services.config import Ingress
+from lab.services.control import SOCKET_NAME
+from lab.services.ec2_front import Ec2Front
+from lab.services.process import JsonLines
+from signing import call, signed_environ
+
+REPO = Path(__file__).resolve().parents[2]
+REGION = "ap-northeast-2"
+VPCE, VPC = "vpce-0a1b2c3d4e5f60718", "vpc-0a1b2c3d4e5f60718"
+INTERNET = Ingress("internet", 1, 2)
+URL = f"https://ec2.{REGION}.amazonaws.com/"
+FORM = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+
+
+class Controller(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """Answers Describe calls from a shipped topology, as the lab's controller does; records each request."""
+
+    daemon_threads = True
+
+    def __init__(self, path: Path, topology: str):
+        self.topology = load_topology(REPO / "topologies" / topology)
+        self.plan = compile_plan(self.topology)
+        self.asked: list[dict] = []
+        super().__init__(str(path), Handler)
+
+
+class Handler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        request = json.loads(self.rfile.readline())
+        server: Controller = self.server  # type: ignore[assignment]
+        server.asked.append(request)
+        try:
+            if request["action"] not in actions():
+                raise Ec2Error("UnsupportedOperation", f"vpclab does not emulate {request['action']}")
+            answer = {
+                "result": describe(
+                    server.topology, server.plan, request["action"], request["params"], request["region"], request["account"]
+                )
+            }
+        except Ec2Error as error:
+            answer = error.as_answer()
+        self.wfile.write(json.dumps(answer).encode() + b"\n")
+
+
+@pytest.fixture
+def controller(tmp_path):
+    server = Controller(tmp_path / SOCKET_NAME, "gateway-endpoint.yaml")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def front(tmp_path, ingress: Ingress = INTERNET, region: str = REGION):
+    return RequestLog(Ec2Front(tmp_path / SOCKET_NAME, ingress, region), "ec2", ingress, JsonLines(tmp_path / "requests.jsonl"))
+
+
+def ec2(tmp_path, ingress: Ingress = INTERNET, **credentials):
+    return client(front(tmp_path, ingress), "ec2", REGION, credentials or None)
+
+
+def endpoint(*statements: dict) -> Ingress:
+    document = {"Version": "2012-10-17", "Statement": [{"Principal": "*", "Resource": "*", **s} for s in statements]}
+    return Ingress(VPCE, 3, 4, VPC, parse_policy(document, "endpoint policy"))
+
+
+def error_of(caught) -> tuple[str, int]:
+    response = caught.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_describe_vpcs_by_name_tag_through_the_controller(tmp_path, controller):
+    found = ec2(tmp_path).describe_vpcs(Filters=[{"Name": "tag:Name", "Values": ["app"]}])["Vpcs"]
+    assert [v["VpcId"] for v in found] == [controller.plan.vpc_id("app")]
+    (asked,) = controller.asked
+    assert asked == {
+        "action": "DescribeVpcs",
+        "params": {"Filters": [{"Name": "tag:Name", "Values": ["app"]}]},
+        "region": REGION,
+        "account": ACCOUNT_ID,
+        "source": {"ip": "203.0.113.9", "vpce": None},
+    }
+    logged = json.loads((tmp_path / "requests.jsonl").read_text())
+    assert (logged["service"], logged["status"], logged["action"], logged["decision"]) == (
+        "ec2",
+        200,
+        "ec2:DescribeVpcs",
+        "allow",
+    )
+
+
+def test_route_tables_and_endpoints_read_back_by_boto3(tmp_path, controller):
+    plan = controller.plan
+    tables = ec2(tmp_path).describe_route_tables(RouteTableIds=[plan.route_table("app", "private").aws_id])["RouteTables"]
+    assert {r.get("GatewayId") for r in tables[0]["Routes"]} >= {"local", plan.vpce_id("app", "s3-gw")}
+    endpoints = ec2(tmp_path).describe_vpc_endpoints()["VpcEndpoints"]
+    assert {e["VpcEndpointId"] for e in endpoints} == {plan.vpce_id("app", "s3-gw"), plan.vpce_id("app", "ddb-gw")}
+
+
+def test_the_controllers_errors_are_ec2s(tmp_path, controller):
+    with pytest.raises(ClientError) as caught:
+        ec2(tmp_path).describe_route_tables(RouteTableIds=["rtb-0123456789abcdef0"])
+    assert error_of(caught) == ("InvalidRouteTableID.NotFound", 400)
+    assert "rtb-0123456789abcdef0" in caught.value.response["Error"]["Message"]
+
+
+def test_no_controller_is_unavailable_and_says_so(tmp_path):
+    with pytest.raises(ClientError) as caught:
+        client_without_retries(tmp_path).describe_vpcs()
+    assert error_of(caught) == ("Unavailable", 503)
+    assert "controller" in caught.value.response["Error"]["Message"]
+
+
+def client_without_retries(tmp_path):
+    made = ec2(tmp_path)
+    made.meta.events.unregister("needs-retry.ec2", unique_id="retry-config-ec2")
+    return made
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "not-the-lab-secret"},
+        {"aws_access_key_id": "AKIAI44QH8DHBEXAMPLE", "aws_secret_access_key": "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY"},
+    ],
+    ids=["wrong-secret", "unknown-key"],
+)
+def test_a_signature_ec2_cannot_verify_is_auth_failure(tmp_path, controller, credentials):
+    with pytest.raises(ClientError) as caught:
+        ec2(tmp_path, **credentials).describe_vpcs()
+    assert error_of(caught) == ("AuthFailure", 401)
+    assert caught.value.response["Error"]["Message"] == "AWS was not able to validate the provided access credentials"
+    assert controller.asked == []
+
+
+def raw(tmp_path, body: bytes, how: str | None = "header", ingress: Ingress = INTERNET, url: str = URL):
+    env = signed_environ("POST", url, body, FORM, service="ec2", how=how)
+    return call(front(tmp_path, ingress), env)
+
+
+@pytest.mark.parametrize(
+    ("body", "how", "code", "status"),
+    [
+        (b"Action=DescribeVpcs&Version=2016-11-15", None, "MissingParameter", 400),
+        (b"Action=DescribeVpcz&Version=2016-11-15", "header", "InvalidAction", 400),
+        (b"Version=2016-11-15", "header", "MissingAction", 400),
+        (b"Action=DescribeVpcs&Version=2016-11-15&Vpcs.1=vpc-1", "header", "UnknownParameter", 400),
+        (b"Action=DescribeVpcs&Version=2016-11-15&VpcId.1=a&VpcId.1=b", "header", "InvalidParameterValue", 400),
+        (b"Action=DescribeVpcs&Version=2014-01-01", "header", "InvalidParameterValue", 400),
+        (
+            b"Action=CreateVpcEndpoint&Version=2016-11-15&ServiceName=com.amazonaws.ap-northeast-2.s3",
+            "header",
+            "MissingParameter",
+            400,
+        ),
+        (b"Action=DescribeVpcs&Version=2016-11-15&DryRun=true", "header", "DryRunOperation", 412),
+    ],
+)
+def test_requests_ec2_refuses_in_its_own_words(tmp_path, controller, body, how, code, status):
+    answer = raw(tmp_path, body, how)
+    assert answer.status_code == status
+    text = answer.get_data(as_text=True)
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>') and f"<Code>{code}</Code>" in text
+    assert controller.asked == []
+
+
+def test_a_call_the_controller_does_not_emulate_is_its_answer(tmp_path, controller):
+    answer = raw(tmp_path, b"Action=DescribeInstances&Version=2016-11-15")
+    assert answer.status_code == 400 and "<Code>UnsupportedOperation</Code>" in answer.get_data(as_text=True)
+
+
+def test_an_endpoint_policy_decides_ec2_calls(tmp_path, controller):
+    allowed = endpoint({"Effect": "Allow", "Action": "ec2:Describe*"})
+    assert ec2(tmp_path, allowed).describe_vpcs()["Vpcs"]
+    assert controller.asked[-1]["source"] == {"ip": "203.0.113.9", "vpce": VPCE}
+    with pytest.raises(ClientError) as caught:
+        ec2(tmp_path, allowed).create_route(
+            RouteTableId="rtb-0123456789abcdef0", DestinationCidrBlock="0.0.0.0/0", GatewayId="igw-1"
+        )
+    assert error_of(caught) == ("UnauthorizedOperation", 403)
+    denied = endpoint({"Effect": "Allow", "Action": "*"}, {"Effect": "Deny", "Action": "ec2:DescribeRouteTables"})
+    with pytest.raises(ClientError) as caught:
+        ec2(tmp_path, denied).describe_route_tables()
+    assert error_of(caught) == ("UnauthorizedOperation", 403)
+    assert [a["action"] for a in controller.asked] == ["DescribeVpcs"]
+
+
+def test_a_policy_on_one_route_table_arn(tmp_path, controller):
+    rtb = controller.plan.route_table("app", "private").aws_id
+    arn = f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:route-table/{rtb}"
+    policy = endpoint({"Effect": "Allow", "Action": "ec2:CreateRoute", "Resource": arn})
+    with pytest.raises(ClientError) as caught:  # allowed by the policy: the controller answers
+        ec2(tmp_path, policy).create_route(RouteTableId=rtb, DestinationCidrBlock="0.0.0.0/0", GatewayId="igw-1")
+    assert error_of(caught) == ("UnsupportedOperation", 400)
+    with pytest.raises(ClientError) as caught:
+        ec2(tmp_path, policy).create_route(
+            RouteTableId="rtb-0fedcba9876543210", DestinationCidrBlock="0.0.0.0/0", GatewayId="igw-1"
+        )
+    assert error_of(caught) == ("UnauthorizedOperation", 403)
