@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 from lab.cli.common import TOPOLOGY, load_warned, planned
+from lab.cli.demo import add_demo
 from lab.cli.output import add_path_arguments, port, print_json
-from lab.errors import BadArgument, ExpectationFailed, TopologyError
+from lab.errors import BadArgument, TopologyError
 from lab.report.render import FORMATS
-from lab.signals import terminated_cleanly
 
 
 def add_validate(verbs) -> None:
@@ -118,62 +118,4 @@ def graph_format(output: str | None) -> str:
     return {"gv": "dot"}.get(suffix, suffix) if suffix in FORMATS + ("gv",) else "svg"
 
 
-VERBS = [add_validate, add_plan, add_explain, add_graph]
-
-
-def add_demo(verbs) -> None:
-    p = verbs.add_parser(
-        "demo",
-        help="the chapter's figures in real packets: public/private/isolated subnets, "
-        "then S3 without and with a gateway endpoint (root)",
-    )
-    p.add_argument(
-        "--keep",
-        metavar="DIR",
-        default=DEMO_RUN_DIR,
-        help=f"where the captures and logs stay (default {DEMO_RUN_DIR}; a previous demo's "
-        "runs there are replaced, nothing else is touched)",
-    )
-    p.set_defaults(run=run_demo)
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    """The demo's acts are scenarios shipped in the package (lab/data/demo), run by the one
-    scenario runner, each in a run directory of its own under --keep; each step is shown as it
-    finishes (lab.cli.live), then the summary across the acts."""
-    from lab.cli.live import LiveRun, is_terminal, palette_for
-    from lab.realize.guard import require_root
-    from lab.report.text import demo_heading, demo_step, public_ip_owners, run_summary
-    from lab.scenario.runner import run_scenario
-
-    require_root()
-    print(
-        "vpclab demo: the chapter's figures, built from Linux namespaces. Every request is a real HTTPS\n"
-        "request to S3; every path shown is the one the captured packets took, next to what AWS's rules predict.\n"
-    )
-    paint, owners = palette_for(sys.stdout), {}
-
-    def heading(scenario, plan) -> str:
-        owners.update(public_ip_owners(plan))  # the act's plan names where S3 saw each request from
-        return demo_heading(scenario, paint)
-
-    results = []
-    with (
-        terminated_cleanly(),
-        LiveRun(sys.stdout, heading, lambda r: demo_step(owners, r, paint), is_terminal(sys.stdout), paint) as live,
-    ):
-        for number, act in enumerate(DEMO_ACTS, start=1):
-            results.append(run_scenario(act, Path(args.keep) / f"act{number}", live))
-    print(run_summary(results, paint))
-    print(
-        f"captures: {args.keep}/act*/captures (one pcap per node, Wireshark reads them); "
-        f"every flow: vpclab inspect {args.keep}/act1"
-    )
-    if not all(r.passed for r in results):
-        raise ExpectationFailed("the demo's captured paths disagree with AWS's rules or its scenarios (shown above)")
-    return 0
-
-
-DEMO_RUN_DIR = "/tmp/vpclab-demo"
-DEMO_ACTS = sorted((Path(__file__).resolve().parents[1] / "data" / "demo").glob("act*.yaml"))
-VERBS.append(add_demo)
+VERBS = [add_validate, add_plan, add_explain, add_graph, add_demo]  # add_demo: lab.cli.demo

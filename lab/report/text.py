@@ -8,7 +8,7 @@ from lab.analysis.explain import Explanation
 from lab.analysis.inspect import Inspection, clock
 from lab.plan.types import Plan
 from lab.report.style import PLAIN, Palette
-from lab.results import CommandResult, Hop, Outcome, StopReason
+from lab.results import CommandResult, Hop, StopReason
 
 if TYPE_CHECKING:  # named only: importing the scenario runner would load the realizer for `explain`
     from lab.scenario.loader import Scenario
@@ -200,55 +200,6 @@ def hop_line(path: list[Hop]) -> str:
         trans = "; ".join(map(str, hop.translations))
         parts.append(hop.node + (f" [{trans}]" if trans else ""))
     return " -> ".join(parts)
-
-
-def demo_heading(scenario: Scenario, paint: Palette = PLAIN) -> str:
-    """An act of the demo (a scenario) is titled by its name; demo_step shows each of its steps."""
-    return paint.title(f"== {scenario.name}") + "\n"
-
-
-def public_ip_owners(plan: Plan | None) -> dict[str, str]:
-    """Public IP -> "web1's public IP", "nat-a's Elastic IP": how the demo names where S3 saw a request from."""
-    return {
-        str(p.address): f"{p.owner}'s {'Elastic IP' if p.elastic else 'public IP'}" for p in (plan.public_ips if plan else ())
-    }
-
-
-def demo_step(owners: dict[str, str], step: StepResult, paint: Palette = PLAIN) -> str:
-    """A step of an act: its caption, the path, what S3 answered, and the prediction's verdict."""
-    t = step.observed
-    if isinstance(t, CommandResult):  # a change of the lab, not traffic
-        return f"   >> {step.step.name}\n"
-    lines = [
-        f"   {paint.title(step.step.name)}",
-        f"     path:    {hop_line(t.observed.path if t.observed else [])}",
-        f"     result:  {demo_result(owners, t)}",
-    ]
-    why = t.predicted.explanation.message if t.predicted.explanation else None
-    if why and t.outcome not in (Outcome.OK, Outcome.DENIED):
-        lines.append(f"     why:     {why}")
-    verdict = paint.good("agrees") if t.agrees else paint.bad("DISAGREES (a vpclab bug): " + "; ".join(t.disagreements))
-    lines += [f"     predicted by AWS's rules (vpclab explain): {verdict}"]
-    lines += [f"     {paint.bad('FAILED:')}  {failure}" for failure in step.failures if not failure.startswith("vpclab bug")]
-    return "\n".join(lines) + "\n"
-
-
-def demo_result(owners: dict[str, str], t: Trace) -> str:
-    """What S3 answered, and from where it saw the request (`owners`: public IP -> "web1's public
-    IP"); or why nothing answered."""
-    saw = t.observed.service_saw if t.observed else None
-    if t.outcome == Outcome.OK:
-        source = saw.source_ip if saw else None
-        owner = f" ({owners[source]})" if source in owners else ""
-        return (
-            f"HTTP {t.probe.get('http_status')} from S3, which saw the request come from {source}{owner} "
-            f"via {saw.vpce_id if saw and saw.vpce_id else 'the internet'}"
-        )
-    if t.outcome == Outcome.DENIED:
-        why = t.predicted.explanation.message if t.predicted.explanation else ""
-        return f"HTTP {t.probe.get('http_status')}: {why.removeprefix('S3 answers ')}"
-    x = t.observed.explanation if t.observed else None
-    return f"{t.outcome}: {x.because() if x else ''}"
 
 
 def scenario_heading(scenario: Scenario, paint: Palette = PLAIN) -> str:

@@ -75,6 +75,10 @@ FLOW_LOG_KEYS = ("action", "traffic_path", "eni")
 FLOW_LOG_ACTIONS = ("ACCEPT", "REJECT")
 TRAFFIC_PATHS = range(1, 9)  # flow-log-records.html, traffic-path
 ADDRESS_KINDS = ("public-ip", "elastic-ip", "private-ip")
+# The languages a name may be written in (`name: {en: ..., ko: ...}`): lab.cli.language's, which
+# nothing below the CLI imports (tests/unit/test_demo_acts.py keeps the two equal).
+NAME_LANGUAGES = ("ko", "en")
+Captions = tuple[tuple[str, str], ...]  # (language, text) pairs of a name written in several
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,11 @@ class Step:
     port: int | None
     expect: dict
     line: int
+    captions: Captions = ()  # the name in each language, when written so (the demo's captions)
+
+    def caption(self, language: str) -> str:
+        """The name in `language`, else the one name (lab.cli.demo shows a step by it)."""
+        return dict(self.captions).get(language, self.name)
 
     @property
     def node(self) -> str:
@@ -101,6 +110,11 @@ class Scenario:
     name: str
     topology: Topology
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    captions: Captions = ()  # the name in each language, when written so (the demo's figure titles)
+
+    def caption(self, language: str) -> str:
+        """The name in `language`, else the one name."""
+        return dict(self.captions).get(language, self.name)
 
 
 def load_scenario(path: Path | str) -> Scenario:
@@ -121,7 +135,23 @@ def load_scenario(path: Path | str) -> Scenario:
                 "InvalidParameterValue",
             )
     check_changes(doc.file, topology, steps)
-    return Scenario(doc.file, doc.text("name") or Path(doc.file).stem, topology, steps)
+    name, captions = read_name(doc, Path(doc.file).stem)
+    return Scenario(doc.file, name, topology, steps, captions)
+
+
+def read_name(sec: Section, default: str) -> tuple[str, Captions]:
+    """`name: TEXT`, or the name in each language, `name: {en: TEXT, ko: TEXT}` (the demo's
+    captions): then the reports of `vpclab run` use the English one, else the first written."""
+    value = sec.raw("name")
+    if not isinstance(value, dict):
+        return sec.text("name") or default, ()
+    texts = sec.mapping("name", value, f"the name of {sec.what}")
+    texts.allow(*NAME_LANGUAGES)
+    captions = tuple((language, texts.required_text(language)) for language in texts.data)
+    blank = next((language for language, text in captions if not text.strip()), None)
+    if not captions or blank:
+        raise sec.error("name", f"{sec.what}: 'name' lists no text{f' in {blank}' if blank else ''}", MISSING)
+    return dict(captions).get("en", captions[0][1]), captions
 
 
 def check_changes(file: str, topology: Topology, steps: tuple[Step, ...]) -> None:
@@ -189,7 +219,8 @@ def parse_step(sec: Section, number: int, plan: Plan, topology: Topology) -> Ste
     if port is not None and action != "trace":
         raise sec.error("port", f"step {number}: port applies to trace only (an http step's port is in its URL)")
     checks = parse_expect(sec.section("expect", f"expectations of step {number}"), number, action, plan, topology)
-    return Step(sec.text("name") or f"step {number}", sec.required_text("from"), action, argument, port, checks, sec.line)
+    name, captions = read_name(sec, f"step {number}")
+    return Step(name, sec.required_text("from"), action, argument, port, checks, sec.line, captions)
 
 
 def parse_change(sec: Section, number: int, action: str, argument: str, topology: Topology) -> Step:
@@ -211,13 +242,13 @@ def parse_change(sec: Section, number: int, action: str, argument: str, topology
         except LabError as e:
             code = "InvalidGroup.NotFound" if isinstance(e, UnknownName) else BAD_VALUE
             raise sec.error(action, f"step {number}: {e}", code) from None
-        return Step(sec.text("name") or f"step {number}", None, action, argument, None, {}, sec.line)
+        return change_step(sec, number, action, argument)
     if action in CONNECTION_CHANGES:
         try:
             find_connection(topology, argument.strip())
         except LabError as e:
             raise sec.error(action, f"step {number}: {e}", "InvalidVpcEndpointId.NotFound") from None
-        return Step(sec.text("name") or f"step {number}", None, action, argument.strip(), None, {}, sec.line)
+        return change_step(sec, number, action, argument.strip())
     words = argument.split()
     if len(words) != 2:
         raise sec.error(action, f"step {number}: {action} takes 'ENDPOINT ROUTE_TABLE', not '{argument}'")
@@ -232,7 +263,12 @@ def parse_change(sec: Section, number: int, action: str, argument: str, topology
             f"step {number}: route table {words[1]}: not in vpc {vpc} ({', '.join(topology.vpcs[vpc].route_tables)})",
             "InvalidRouteTableID.NotFound",
         )
-    return Step(sec.text("name") or f"step {number}", None, action, argument, None, {}, sec.line)
+    return change_step(sec, number, action, argument)
+
+
+def change_step(sec: Section, number: int, action: str, argument: str) -> Step:
+    name, captions = read_name(sec, f"step {number}")
+    return Step(name, None, action, argument, None, {}, sec.line, captions)
 
 
 class HttpUrl(NamedTuple):

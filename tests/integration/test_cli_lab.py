@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.cli.commands import DEMO_ACTS
+from lab.cli.demo import DEMO_ACTS
 from lab.cli.main import main
 from lab.realize import kernel
 from lab.scenario.loader import load_scenario
@@ -67,16 +67,26 @@ def test_inspect_reads_a_kept_run(capsys, tmp_path):
     assert f"frame {frame}: node app1, interface app1:eth0, sent at " in capsys.readouterr().out
 
 
+@pytest.mark.timeout(300)  # nine labs, one after the other (about 50 s on an idle machine)
 def test_demo_shows_the_chapters_figures_and_they_agree(capsys, tmp_path):
-    assert main(["demo", "--keep", str(tmp_path / "demo")]) == 0
+    """Every act passes in a real run: each traced step's packets agree with the prediction and with
+    the act's expectations, the new figures included (DynamoDB, same Region only, one VPC only)."""
+    assert main(["demo", "--lang", "en", "--keep", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
-    traced = sum(step.action == "trace" for act in DEMO_ACTS for step in load_scenario(act).steps)
-    assert traced >= 14 and out.count("predicted by AWS's rules (vpclab explain): agrees") == traced
+    acts = [load_scenario(act) for act in DEMO_ACTS]
+    traced = sum(step.action == "trace" for act in acts for step in act.steps)
+    assert traced >= 22 and out.count("predicted by AWS's rules (vpclab explain): agrees") == traced
+    assert f"9 scenarios: 9 passed, 0 failed; {sum(len(a.steps) for a in acts)} steps: " in out
+    assert [line for line in out.splitlines() if line.startswith("== ")] == [f"== {a.name}" for a in acts]
     assert "HTTP 403: AccessDenied: endpoint policy of vpce-" in out
     assert "(web1's public IP) via the internet" in out and "(nat-a's Elastic IP) via the internet" in out
     assert "NO_ROUTE_TO_DESTINATION" in out
-    assert "which saw the request come from 10.0.2.4 via vpce-" in out  # with the endpoint: the private IP
+    assert "from S3, which saw the request come from 10.0.2.4 via vpce-" in out  # with the endpoint: the private IP
+    assert "from DynamoDB, which saw the request come from 10.0.2.4 via vpce-" in out  # its own gateway endpoint
+    assert "from S3 (us-east-1), which saw the request come from 13.124.153.222 (nat-a's Elastic IP) via the internet" in out
+    assert "drop counters there: PEERING_NOT_TRANSITIVE" in out  # the peered VPC and the hub's endpoint
     assert (tmp_path / "demo" / "act2" / "captures" / "app-s3-gw.pcap").exists()
+    assert (tmp_path / "demo" / "act3" / "captures" / "app-ddb-gw.pcap").exists()
 
 
 def test_trace_of_an_unknown_source_is_one_clear_line(capsys):

@@ -10,8 +10,9 @@ import time
 import pytest
 
 from lab.cli.live import ERASE, LiveRun, palette_for
+from lab.report.demo import DemoText
 from lab.report.style import COLOUR, PLAIN
-from lab.report.text import demo_heading, demo_step, public_ip_owners, run_summary, scenario_end, scenario_heading, step_text
+from lab.report.text import run_summary, scenario_end, scenario_heading, step_text
 from run_results import FAILURE, scenario_result
 
 ESC = "\x1b["
@@ -101,9 +102,21 @@ def test_on_a_terminal_a_slow_step_shows_progress_which_its_result_then_erases()
 
 def test_the_demo_shows_each_step_in_its_own_words():
     result = scenario_result()
-    owners = public_ip_owners(result.plan)
-    assert demo_heading(result.scenario) == "== public, private and isolated subnets\n"
-    nat = demo_step(owners, result.steps[1])
-    assert "which saw the request come from 13.124.153.222 (nat-a's Elastic IP) via the internet" in nat
+    text = DemoText("en")
+    text.learn(result.plan)
+    assert text.heading(result.scenario) == "== public, private and isolated subnets\n"
+    nat = text.step(result.steps[1])
+    assert "HTTP 200 from S3, which saw the request come from 13.124.153.222 (nat-a's Elastic IP) via the internet" in nat
     assert "predicted by AWS's rules (vpclab explain): agrees" in nat
-    assert demo_step(owners, result.steps[4]) == f"   >> {result.steps[4].step.name}\n"  # a command: its caption
+    assert text.step(result.steps[4]) == f"   >> {result.steps[4].step.name}\n"  # a command: its caption
+
+
+def test_the_demo_speaks_korean_and_keeps_what_a_machine_made():
+    """Captions fall back to the one name when a step has no Korean one; ids, addresses and codes stay."""
+    result = scenario_result()
+    text = DemoText("ko")
+    text.learn(result.plan)
+    nat, isolated = text.step(result.steps[1]), text.step(result.steps[2])
+    assert "HTTP 200, S3의 응답입니다. S3에서 본 출발지는 13.124.153.222 (nat-a의 탄력적 IP), 들어온 곳은 인터넷입니다" in nat
+    assert "AWS 규칙에 따른 예측(vpclab explain): 일치합니다" in nat
+    assert "시간 초과(timeout): " in isolated and "원인: 라우팅 테이블 rtb-" in isolated

@@ -167,13 +167,13 @@ def test_a_change_step_names_an_endpoint_and_a_route_table_and_no_node(tmp_path)
         _ = scenario.steps[0].node
 
 
-ACTS = ["act1.yaml", "act2.yaml", "act3.yaml", "act4.yaml", "act5.yaml", "act6.yaml"]
+ACTS = [f"act{n}.yaml" for n in range(1, 10)]
 
 
 @pytest.mark.parametrize("name", ACTS)
 def test_the_demo_acts_ship_in_the_package_and_load_from_any_directory(name, tmp_path, monkeypatch):
     """`vpclab demo` runs them wherever it is started: their topologies are found next to them."""
-    from lab.cli.commands import DEMO_ACTS
+    from lab.cli.demo import DEMO_ACTS
 
     monkeypatch.chdir(tmp_path)
     assert [p.name for p in DEMO_ACTS] == ACTS
