@@ -127,7 +127,47 @@ def serve(app, port: int, tls: ssl.SSLContext | None) -> None:
     threading.Thread(target=server.serve_forever, name=f"port-{port}", daemon=True).start()
 
 
-def start(config: FrontConfig) -> None:
+class Switch:
+    """A WSGI app whose target a live change replaces; a request meets the old one or the new one."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+class Listeners:
+    """The front's servers by their ingress's port pair, each serving that ingress's checks as last
+    configured. A live change (SIGHUP: an endpoint created, deleted, its policy or a bucket's
+    changed) swaps the checks of every ingress, opens the ports of a new one and loads the new
+    certificate (naming a new endpoint's DNS names), without dropping a connection or moto's state."""
+
+    def __init__(self, app, tls: ssl.SSLContext, requests: JsonLines):
+        self.app, self.tls, self.requests = app, tls, requests
+        self.switches: dict[tuple[int, int], Switch] = {}
+
+    def apply(self, config: FrontConfig) -> str:
+        for ingress in config.ingresses:
+            logged = RequestLog(checked_app(config, ingress, self.app), config.service, ingress, self.requests)
+            if (ports := (ingress.http, ingress.https)) in self.switches:
+                self.switches[ports].app = logged
+                continue
+            self.switches[ports] = switch = Switch(logged)
+            serve(switch, ingress.http, None)
+            serve(switch, ingress.https, self.tls)
+            log.info("%s: http on %d, https on %d", ingress.name, ingress.http, ingress.https)
+        return f"{len(config.ingresses)} ingresses"
+
+    def reload(self, config: FrontConfig) -> str:
+        try:
+            self.tls.load_cert_chain(config.cert, config.key)  # for the handshakes from now on
+        except (OSError, ssl.SSLError) as e:
+            raise ServiceError(f"cannot load certificate {config.cert} with key {config.key}: {e}") from None
+        return self.apply(config)
+
+
+def start(config: FrontConfig) -> Listeners:
     app = None
     if config.control is None:  # every front but EC2's has moto behind it
         app = service_app(config.service)
@@ -138,24 +178,27 @@ def start(config: FrontConfig) -> None:
     except OSError as e:
         raise ServiceError(f"cannot open the request log: {e}") from None
     process.block_stop_signals()
-    for ingress in config.ingresses:
-        logged = RequestLog(checked_app(config, ingress, app), config.service, ingress, requests)
-        serve(logged, ingress.http, None)
-        serve(logged, ingress.https, tls)
-        log.info("%s: http on %d, https on %d", ingress.name, ingress.http, ingress.https)
+    listeners = Listeners(app, tls, requests)
+    listeners.apply(config)
+    return listeners
 
 
 def run(config_path: Path, ready) -> int:
     """Serve until SIGTERM; `ready` (from `process.claim_stdout`) hears READY once it listens."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the request log says it better
 
+    serving: list[Listeners] = []
+
     def begin() -> str:
         began = time.monotonic()
         config = load_front_config(config_path)
-        start(config)
+        serving.append(start(config))
         return f"{config.service} {config.region}: seeded and listening {time.monotonic() - began:.2f} s after imports"
 
-    return process.serve(ready, begin)
+    def reload() -> str:
+        return serving[0].reload(load_front_config(config_path))
+
+    return process.serve(ready, begin, reload, config_path)
 
 
 def main(argv: list[str] | None = None) -> int:
