@@ -104,7 +104,9 @@ class ServiceSaw:
 
     @property
     def via(self) -> str:
-        return f"endpoint {self.vpce_id}" if self.vpce_id else "the internet"
+        if self.vpce_id:
+            return f"endpoint {self.vpce_id}"
+        return "the internet" if self.ingress == "internet" else self.ingress  # e.g. 'load balancer shop'
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
+from lab.analysis.explain_load_balancer import to_load_balancer
 from lab.analysis.explain_privatelink import connection_of, through_endpoint_service
 from lab.analysis.explain_routes import lookup
 from lab.analysis.explain_security import EGRESS, INGRESS, NAT_GATEWAY_PORTS, Filters, Packet
@@ -357,6 +358,8 @@ class Walker:
         self.leave_eni(vpc.name)
         allowed = self.reach_eni(vpc.name, node.name)
         self.route_back(vpc, dst)
+        if node.kind == "load-balancer":
+            return to_load_balancer(self, node, src, result, allowed)
         if node.kind == "interface-endpoint" and connection_of(self.plan, node.name):  # to an endpoint service
             return through_endpoint_service(self, node, src, result, allowed)
         if node.kind == "interface-endpoint" and self.port not in SERVICE_PORTS:

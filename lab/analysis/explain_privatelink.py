@@ -17,10 +17,10 @@ from typing import Protocol
 from lab.analysis.explain_security import EPHEMERAL_PORTS, Filters, Packet, sg_denial
 from lab.analysis.explanation import Explanation, Stop
 from lab.model.endpoint_connections import AVAILABLE, DROP_CODES
-from lab.model.topology import Topology
+from lab.model.topology import Instance, Topology
 from lab.plan.endpoint_service_types import EndpointConnection, EndpointServicePlan
 from lab.plan.load_balancer_types import LoadBalancerPlan
-from lab.plan.security_types import EGRESS, INGRESS
+from lab.plan.security_types import EGRESS, INGRESS, Flow
 from lab.plan.types import Node, Plan
 from lab.results import Hop, Outcome, ServiceSaw, StopReason, Translation
 
@@ -36,6 +36,7 @@ class Walker(Protocol):
     path: list[Hop]
     packet: Packet
     source_eni: str | None
+    inst: Instance | None
 
     def node_hop(self, name: str, detail: str = "", translations: tuple[Translation, ...] = ()) -> Hop: ...
     def router_hop(self, vpc: str, detail: str, kind: str = "vpc-router") -> Hop: ...
@@ -126,17 +127,41 @@ def nlb_inbound(walker: Walker, lb: LoadBalancerPlan, node: str, src: Addr) -> s
     return f"{security.eni}: allowed inbound by {rule.text()}; "
 
 
-def at_target(walker: Walker, provider: str, nlb_node: str, nlb_subnet: str, node: str | None, result: Explanation) -> None:
-    """From the NLB node to the target in the provider VPC (`walker.packet` is the NLB's): the
-    provider's network ACLs, the NLB's security groups if it has any, the target's groups."""
+def at_target(
+    walker: Walker,
+    provider: str,
+    nlb_node: str,
+    nlb_subnet: str,
+    node: str | None,
+    result: Explanation,
+    sender: str | None = "",
+    kept_by: Addr | None = None,
+) -> None:
+    """From the NLB node to the target in the provider VPC: the provider's network ACLs, the
+    outbound rules the router judges the packet by (`sender`'s: the NLB node's by default; the
+    client's when the NLB kept its IP, as the router keys them by source; None: nobody's), the
+    target's groups. `kept_by`: the NLB node's address when the client's IP is kept, so that a
+    target's rule naming the NLB's group admits it (lab.plan.security_nft, `sg_ingress_via_nlb`)."""
     vpc, dst, at_nlb = walker.t.vpcs[provider], walker.packet.destination, len(walker.path) - 1
     entered = walker.plan.subnet_acl_at(vpc.name, dst)
     if entered is None or entered.subnet != nlb_subnet:  # within a subnet the router only bridges
         walker.path.append(walker.router_hop(vpc.name, "local"))
     walker.cross(vpc.name, nlb_subnet, entered.subnet if entered else None)
-    walker.note(at_nlb, walker.screened(vpc.name, *walker.filters.eni(nlb_node, EGRESS, walker.packet)))
+    if sender is not None:
+        walker.note(at_nlb, walker.screened(vpc.name, *walker.filters.eni(sender or nlb_node, EGRESS, walker.packet)))
     if node is None:
         raise Stop(Outcome.TIMEOUT, "NO_SUCH_ADDRESS", walker.vpc_id(vpc.name), f"no network interface has {dst}")
-    allowed = walker.reach_eni(vpc.name, node)
+    allowed = via_nlb_group(walker.plan, node, kept_by, walker.packet) or walker.reach_eni(vpc.name, node)
     walker.path.append(walker.node_hop(node, allowed))
     walker.arrive(result)
+
+
+def via_nlb_group(plan: Plan, node: str, kept_by: Addr | None, packet: Packet) -> str:
+    """Words for a target that admits a kept client IP only by a rule naming the NLB's group; ''
+    when that is not the case (its own rules decide)."""
+    security = plan.eni_security(node)
+    if kept_by is None or security is None or security.allowing(INGRESS, packet.flow()) is not None:
+        return ""
+    flow = Flow(packet.flow().protocol, kept_by, packet.destination, packet.port)
+    rule = next((r for r in security.ingress if r.by_group and r.matches(flow)), None)
+    return f"{security.eni}: allowed inbound by {rule.text()}, the NLB's group (the client's IP kept)" if rule else ""

@@ -18,7 +18,7 @@ from lab.model import regions
 from lab.model.topology import Endpoint, Topology, Vpc, private_dns_only_for_inbound_resolver
 from lab.plan import names
 from lab.plan.addressing import RESOLVER_LINK_LOCAL
-from lab.plan.allocation import Allocation, EndpointKey, PublicIp
+from lab.plan.allocation import Allocation, EndpointKey, LoadBalancerKey, PublicIp
 from lab.plan.endpoint_services import dns_service_label
 from lab.plan.types import DnsRecord, Resolver
 
@@ -126,8 +126,25 @@ def vpc_records(t: Topology, vpc: Vpc, allocation: Allocation) -> list[DnsRecord
                 svc = regions.region(ep.region).services[ep.service]
                 for name in private_dns_names(svc):
                     records.append(DnsRecord(name, tuple(enis.values()), "private-dns"))
+    records += load_balancer_records(t, allocation)
     records += public_records(public_ips, ips, t.region, {b.name: b.region for b in t.buckets.values()})
     return records
+
+
+def load_balancer_records(t: Topology, allocation: Allocation) -> list[DnsRecord]:
+    """Each internal NLB's DNS name, with its nodes' private IPs: a public record, so every VPC's
+    resolver answers it ("The DNS name of an internal load balancer is publicly resolvable to the
+    private IP addresses of the nodes",
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/network/network-load-balancers.html#load-balancer-scheme)."""
+    return [
+        DnsRecord(
+            names.load_balancer_dns_name(vpc.name, lb.name, t.region),
+            tuple(allocation.load_balancer_ips[LoadBalancerKey(vpc.name, lb.name)][vpc.subnets[s].az] for s in lb.subnets),
+            "elb",
+        )
+        for vpc in t.vpcs.values()
+        for lb in vpc.load_balancers.values()
+    ]
 
 
 def answers_private_dns(vpc: Vpc, ep: Endpoint) -> bool:

@@ -167,6 +167,16 @@ def filters(node: NlbNode) -> list[str]:
         "  type route hook output priority mangle; policy accept;",
         "  ct direction reply ct mark != 0 meta mark set ct mark",
         "}",
+        # to the node itself: only what a listener redirected to its proxy, and the answers to its
+        # own connections (health checks, the proxy's); a port without a listener is dropped, not
+        # reset: nothing of the NLB answers there
+        "chain input {",
+        "  type filter hook input priority filter; policy accept;",
+        '  iifname "lo" accept',
+        "  ct state established,related accept",
+        "  ct status dnat accept",
+        '  counter drop comment "NLB_NO_LISTENER"',
+        "}",
         "chain forward {",
         "  type filter hook forward priority filter; policy drop;",
         "  ct state established,related accept",

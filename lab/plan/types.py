@@ -120,7 +120,7 @@ class Link:
 class DnsRecord:
     name: str  # may start with '*.'
     addresses: tuple[Addr, ...]
-    origin: str = ""  # 'public', 'ec2-private', 'ec2-public', 'vpce', 'private-dns'
+    origin: str = ""  # 'public', 'ec2-private', 'ec2-public', 'vpce', 'private-dns', 'elb'
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,12 @@ import time
 
 import pytest
 
+from lab.analysis.explain import explain
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
 from lab.realize.lab import Lab
+from lab.results import Outcome
+from lab.scenario.observe import trace
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(600)]
 
@@ -250,6 +253,28 @@ def test_the_nlb_node_is_no_router(lab):
     assert out.strip().endswith("rc=28")
     assert counted(lab, "provider-shop-a", "NLB_NO_LISTENER") > before
     assert json.loads(client.cmd("curl -s -m 3 http://10.1.2.10:8080/"))["node"] == "web-c"  # directly: fine
+
+
+@pytest.mark.parametrize(
+    ("port", "outcome"),
+    [(82, Outcome.OK), (80, Outcome.OK), (84, Outcome.TIMEOUT)],
+)
+def test_explain_predicts_a_client_of_the_vpc_through_the_nlb_as_trace_observes(lab, port, outcome):
+    """To the node of zone c, whose groups have one target there (web-c, 10.1.2.10): 82, instance
+    targets, the client's IP kept; 80, IP targets, the node's IP; 84, no listener: dropped in the
+    node, not reset (NLB_NO_LISTENER)."""
+    assert wait_for(lambda: healthy_all(lab))
+    topology, address = load_topology(lab.plan.source), nlb_ip(lab, "ap-northeast-2c")
+    predicted = explain(topology, lab.plan, "client", address, port)
+    assert predicted.outcome == outcome, predicted.explanation
+    observed = trace(lab, predicted, "client", address, port)
+    assert observed.outcome == outcome and observed.agrees, observed.disagreements
+    if outcome == Outcome.OK:
+        kept = str(lab.plan.eni_address("client")) if port == 82 else address
+        assert observed.observed.service_saw.source_ip == predicted.service_saw.source_ip == kept
+        assert observed.observed.path[-1].node == "web-c"
+    else:
+        assert observed.observed.explanation.code == predicted.explanation.code == "NLB_NO_LISTENER"
 
 
 def test_an_idle_connection_is_forgotten_and_reset(lab, tmp_path):

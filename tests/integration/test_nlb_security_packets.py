@@ -122,3 +122,28 @@ def test_privatelink_traffic_from_another_address_is_dropped_in_the_nlbs_node_as
     assert observed.outcome == Outcome.TIMEOUT and observed.agrees, observed.disagreements
     assert observed.observed.explanation.code == "ENI_SG_RULES_MISMATCH"
     assert dropped(lab, node, nlb_rule(lab)) > before
+
+
+# -- explain and trace agree for clients of the NLB's own VPC ----------------------------------------
+def test_a_client_of_the_vpc_by_the_nlbs_dns_name_trace_agrees(lab):
+    lb = lab.plan.load_balancer("provider", "shop")
+    predicted = explain(lab.topology, lab.plan, "client1", lb.dns_name, 80)
+    assert predicted.outcome == Outcome.OK
+    assert lab.node("client1").cmd(f"dig +short {lb.dns_name}").split() == [nlb_ip(lab)]
+    observed = trace(lab, predicted, "client1", lb.dns_name, 80)
+    assert observed.outcome == Outcome.OK and observed.agrees, observed.disagreements
+    assert [h.kind for h in observed.observed.path] == ["instance", "vpc-router", "load-balancer", "vpc-router", "instance"]
+    assert observed.observed.service_saw.source_ip == str(lab.plan.eni_address("client1"))  # kept, from the capture
+
+
+@pytest.mark.parametrize(
+    ("source", "port", "code"),
+    [("stranger", 80, "ENI_SG_RULES_MISMATCH"), ("blocked1", 80, "SUBNET_ACL_RESTRICTION"), ("client1", 81, None)],
+)
+def test_drops_on_the_way_to_the_nlb_are_predicted_as_observed(lab, source, port, code):
+    """81: the NLB's group does not admit it either; the drop is the router's, as predicted."""
+    predicted = explain(lab.topology, lab.plan, source, nlb_ip(lab), port)
+    assert predicted.outcome == Outcome.TIMEOUT and predicted.explanation.code == (code or "ENI_SG_RULES_MISMATCH")
+    observed = trace(lab, predicted, source, nlb_ip(lab), port)
+    assert observed.outcome == Outcome.TIMEOUT and observed.agrees, observed.disagreements
+    assert observed.observed.explanation.code == predicted.explanation.code

@@ -107,3 +107,49 @@ def test_explain_judges_the_nlbs_outbound_rules_toward_the_target(tmp_path):
     denied = explain(topology, compile_plan(topology), "app1", ENDPOINT, 80)
     assert denied.explanation.code == "ENI_SG_RULES_MISMATCH" and denied.explanation.direction == "egress"
     assert denied.path[-1].kind == "vpc-router" and "10.0.2.4" in denied.explanation.message
+
+
+# -- explain: a client of the NLB's VPC -------------------------------------------------------------
+def test_explain_a_client_of_the_vpc_through_the_nlb_with_its_ip_kept(lab):
+    topology, plan = lab
+    lb = plan.load_balancer("provider", "shop")
+    found = explain(topology, plan, "client1", lb.dns_name, 80)  # the NLB's DNS name, from the VPC's resolver
+    assert found.outcome == Outcome.OK, found.explanation
+    assert found.dns is not None and found.dns.answer == (str(lb.nodes[0].address),) and found.dns.origin == "elb"
+    assert [h.kind for h in found.path] == ["instance", "vpc-router", "load-balancer", "vpc-router", "instance"]
+    nlb_hop = found.path[2]
+    assert [t.side for t in nlb_hop.translations] == ["destination"]  # the client's IP kept
+    assert "the NLB's group (the client's IP kept)" in found.path[-1].detail
+    assert found.service_saw.source_ip == str(plan.eni_address("client1"))
+    assert [h.node for h in found.return_path] == ["web1", "provider-router", lb.nodes[0].node, "provider-router", "client1"]
+
+
+def test_explain_a_client_of_the_vpc_without_client_ip_preservation(tmp_path):
+    topology = load(tmp_path, "        app: provider-app\n", "        app: provider-app\n        preserve_client_ip: false\n")
+    plan = compile_plan(topology)
+    node = plan.load_balancer("provider", "shop").nodes[0]
+    found = explain(topology, plan, "client1", str(node.address), 80)
+    assert found.outcome == Outcome.OK and found.service_saw.source_ip == str(node.address)
+    assert [t.side for t in found.path[2].translations] == ["source", "destination"]
+    assert "allowed inbound by sg-" in found.path[-1].detail and "client's IP kept" not in found.path[-1].detail
+
+
+def test_explain_the_nlbs_group_and_its_subnets_acl_for_clients_of_the_vpc(lab):
+    topology, plan = lab
+    node = plan.load_balancer("provider", "shop").nodes[0]
+    stranger = explain(topology, plan, "stranger", str(node.address), 80)
+    assert stranger.explanation.code == "ENI_SG_RULES_MISMATCH" and stranger.explanation.direction == "ingress"
+    assert stranger.explanation.rule == sg_drop_rule(plan.eni_security(node.node), "ingress")
+    blocked = explain(topology, plan, "blocked1", str(node.address), 80)
+    assert blocked.explanation.code == "SUBNET_ACL_RESTRICTION"
+    assert blocked.explanation.rule == f"{plan.subnet_acl('provider', 'lb-a').acl_id} ingress rule 50"
+
+
+def test_explain_a_port_without_a_listener(tmp_path):
+    topology = load(tmp_path, "        security_groups: [nlb]\n", "")
+    plan = compile_plan(topology)
+    node = plan.load_balancer("provider", "shop").nodes[0]
+    found = explain(topology, plan, "client1", str(node.address), 81)
+    assert found.outcome == Outcome.TIMEOUT and found.explanation.code == "NLB_NO_LISTENER"
+    assert found.path[-1].node == node.node
+    assert 'counter drop comment "NLB_NO_LISTENER"' in plan.node(node.node).nftables.split("chain input")[1]
