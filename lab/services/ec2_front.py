@@ -66,7 +66,13 @@ RESOURCE_TYPES = {
     "NetworkAclId": "network-acl",
     "VpcEndpointId": "vpc-endpoint",
     "VpcEndpointIds": "vpc-endpoint",
+    "ServiceId": "vpc-endpoint-service",
 }
+# Calls that may name a security group by name, which EC2 takes for a default VPC only (a lab has none):
+# refused as EC2 refuses them, so no call reaches a group the endpoint policy was not asked about.
+BY_GROUP_NAME = frozenset(
+    {"AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress", "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"}
+)
 STATUS_WORDS = {
     400: "Bad Request",
     401: "Unauthorized",
@@ -91,6 +97,8 @@ class Ec2Front:
             operation, pairs = self.read(environ)
             self.verify(environ)  # before the parameters: a stranger learns nothing of the API
             params = ec2_query.parse(operation, pairs)
+            if operation in BY_GROUP_NAME and "GroupName" in params:
+                raise ApiError("VPCIdNotSpecified", "No default VPC for this user. Specify the security group by its GroupId.")
             for resource in self.resources(params):
                 self.authorize(environ, f"ec2:{operation}", resource)
             if params.get("DryRun") is True:

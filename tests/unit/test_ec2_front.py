@@ -179,6 +179,8 @@ def raw(tmp_path, body: bytes, how: str | None = "header", ingress: Ingress = IN
             400,
         ),
         (b"Action=DescribeVpcs&Version=2016-11-15&DryRun=true", "header", "DryRunOperation", 412),
+        (b"Action=DescribeVpcs&Version=2016-11-15&action=CreateRoute", "header", "UnknownParameter", 400),
+        (b"Action=AuthorizeSecurityGroupIngress&Version=2016-11-15&GroupName=web", "header", "VPCIdNotSpecified", 400),
     ],
 )
 def test_requests_ec2_refuses_in_its_own_words(tmp_path, controller, body, how, code, status):
@@ -222,3 +224,18 @@ def test_a_policy_on_one_route_table_arn(tmp_path, controller):
             RouteTableId="rtb-0fedcba9876543210", DestinationCidrBlock="0.0.0.0/0", GatewayId="igw-1"
         )
     assert error_of(caught) == ("UnauthorizedOperation", 403)
+
+
+def test_parameters_in_the_query_and_the_body_are_refused(tmp_path, controller):
+    """One place for the parameters: the query's Action must not name another call than the body's."""
+    answer = raw(tmp_path, b"Action=DescribeVpcs&Version=2016-11-15", url=URL + "?Action=CreateRoute&RouteTableId=rtb-1")
+    assert answer.status_code == 400 and "<Code>MalformedQueryString</Code>" in answer.get_data(as_text=True)
+    assert controller.asked == []
+
+
+def test_a_signature_for_another_service_or_region_is_auth_failure(tmp_path, controller):
+    for signing in ({"service": "s3"}, {"region": "us-east-1"}):
+        env = signed_environ("POST", URL, b"Action=DescribeVpcs&Version=2016-11-15", FORM, **{"service": "ec2", **signing})
+        answer = call(front(tmp_path), env)
+        assert answer.status_code == 401 and "<Code>AuthFailure</Code>" in answer.get_data(as_text=True), signing
+    assert controller.asked == []

@@ -1,0 +1,169 @@
+"""The EC2 API inside a real lab, used with the real AWS CLI from lab instances: app1 reaches
+ec2.ap-northeast-2.amazonaws.com over its NAT gateway and the internet; iso1, in an isolated subnet
+of another VPC, through an interface endpoint to com.amazonaws.ap-northeast-2.ec2 (private DNS)
+whose policy allows only the Describe calls. Every answer's ids are the plan's; the front's log
+says which way each call came; a signature EC2 cannot verify is EC2's AuthFailure.
+(tests/data/ec2-api/lab.yaml)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socketserver
+import threading
+from pathlib import Path
+
+import pytest
+
+from lab.model.ec2_errors import Ec2Error
+from lab.model.loader import load_topology
+from lab.plan import names
+from lab.plan.compile import compile_plan
+from lab.plan.ec2_describe import actions, describe
+from lab.realize.lab import Lab
+from lab.services.control import SOCKET_NAME
+
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(300)]
+
+TOPOLOGY = Path(__file__).resolve().parents[1] / "data" / "ec2-api" / "lab.yaml"
+REGION = "ap-northeast-2"
+
+
+class Controller(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """The lab's control socket, answering the Describe calls from the running lab's model and plan."""
+
+    daemon_threads = True
+
+    def __init__(self, lab: Lab, topology):
+        self.lab, self.topology, self.asked = lab, topology, []
+        super().__init__(str(lab.run_dir / SOCKET_NAME), Handler)
+
+
+class Handler(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        request = json.loads(self.rfile.readline())
+        server: Controller = self.server  # type: ignore[assignment]
+        server.asked.append(request)
+        try:
+            if request["action"] not in actions():
+                raise Ec2Error("UnsupportedOperation", f"not answered here: {request['action']}")
+            result = describe(
+                server.topology, server.lab.plan, request["action"], request["params"], request["region"], request["account"]
+            )
+            answer = {"result": result}
+        except Ec2Error as error:
+            answer = error.as_answer()
+        self.wfile.write(json.dumps(answer).encode() + b"\n")
+
+
+@pytest.fixture(scope="module")
+def topology():
+    return load_topology(str(TOPOLOGY))
+
+
+@pytest.fixture(scope="module")
+def lab(topology, tmp_path_factory):
+    with Lab(compile_plan(topology), tmp_path_factory.mktemp("ec2-api") / "run") as running:
+        server = Controller(running, topology)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        try:
+            yield running
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+def aws(lab, node: str, *words: str, env: str = "") -> tuple[int, str]:
+    """The AWS CLI at `node` (its JSON answer, or its error line), and its exit status."""
+    line = f'{env} aws --output json {" ".join(shlex.quote(w) for w in words)} 2>&1; echo "exit=$?"'
+    out = lab.node(node).cmd(line).strip()
+    text, _, status = out.rpartition("exit=")
+    return int(status), text.strip()
+
+
+def logged(lab) -> list[dict]:
+    path = lab.run_dir / "services" / f"ec2-{REGION}-requests.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def ec2(lab, node: str, *words: str) -> dict:
+    status, out = aws(lab, node, "ec2", *words)
+    assert status == 0, out
+    return json.loads(out)
+
+
+@pytest.mark.parametrize("node", ["app1", "iso1"])
+def test_describe_vpcs_by_name_tag(lab, node):
+    found = ec2(lab, node, "describe-vpcs", "--filters", "Name=tag:Name,Values=iso")["Vpcs"]
+    assert [(v["VpcId"], v["CidrBlock"]) for v in found] == [(lab.plan.vpc_id("iso"), "10.2.0.0/16")]
+
+
+def test_over_nat_the_front_sees_the_nat_gateways_public_ip(lab):
+    before = len(logged(lab))
+    tables = ec2(
+        lab,
+        "app1",
+        "describe-route-tables",
+        "--filters",
+        f"Name=association.subnet-id,Values={names.subnet_id('web', 'private-a')}",
+    )
+    (table,) = tables["RouteTables"]
+    assert table["RouteTableId"] == lab.plan.route_table("web", "private").aws_id
+    assert {r.get("NatGatewayId") for r in table["Routes"]} == {None, lab.plan.nat_gateway("web", "nat-a").aws_id}
+    (seen,) = logged(lab)[before:]
+    nat = next(p for p in lab.plan.public_ips if p.vpc == "web" and p.owner == "nat-a")
+    assert (seen["ingress"], seen["source_ip"], seen["action"], seen["status"]) == (
+        "internet",
+        str(nat.address),
+        "ec2:DescribeRouteTables",
+        200,
+    )
+
+
+def test_through_the_interface_endpoint(lab):
+    before = len(logged(lab))
+    endpoints = ec2(lab, "iso1", "describe-vpc-endpoints", "--filters", "Name=vpc-endpoint-type,Values=Interface")["VpcEndpoints"]
+    vpce = lab.plan.vpce_id("iso", "ec2-if")
+    assert [(e["VpcEndpointId"], e["ServiceName"]) for e in endpoints] == [(vpce, f"com.amazonaws.{REGION}.ec2")]
+    (seen,) = logged(lab)[before:]
+    assert (seen["ingress"], seen["vpce_id"], seen["action"], seen["status"]) == (vpce, vpce, "ec2:DescribeVpcEndpoints", 200)
+
+
+def test_the_endpoint_policy_allows_only_describe_calls(lab):
+    rtb = lab.plan.route_table("iso", "isolated").aws_id
+    status, out = aws(
+        lab,
+        "iso1",
+        "ec2",
+        "create-route",
+        "--route-table-id",
+        rtb,
+        "--destination-cidr-block",
+        "0.0.0.0/0",
+        "--gateway-id",
+        "igw-0123456789abcdef0",
+    )
+    assert status != 0 and "(UnauthorizedOperation)" in out, out
+    status, out = aws(
+        lab,
+        "app1",
+        "ec2",
+        "create-route",
+        "--route-table-id",
+        rtb,
+        "--destination-cidr-block",
+        "0.0.0.0/0",
+        "--gateway-id",
+        "igw-0123456789abcdef0",
+    )
+    assert status != 0 and "(UnauthorizedOperation)" not in out, out  # no endpoint on app1's way: the controller answers
+
+
+@pytest.mark.parametrize("node", ["app1", "iso1"])
+def test_a_signature_ec2_cannot_verify_is_auth_failure(lab, node):
+    status, out = aws(lab, node, "ec2", "describe-vpcs", env="AWS_SECRET_ACCESS_KEY=not-the-lab-secret")
+    assert status != 0
+    expected = "An error occurred (AuthFailure) when calling the DescribeVpcs operation: "
+    assert expected + "AWS was not able to validate the provided access credentials" in out
