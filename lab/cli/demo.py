@@ -16,7 +16,7 @@ from lab.cli.language import LANGUAGES, choose_language
 from lab.cli.live import LiveRun, is_terminal, palette_for
 from lab.errors import BadArgument, ExpectationFailed
 from lab.report.demo import DemoText
-from lab.scenario.loader import Scenario
+from lab.scenario.loader import Scenario, Step
 from lab.signals import terminated_cleanly
 
 DEMO_RUN_DIR = "/tmp/vpclab-demo"
@@ -50,30 +50,34 @@ def add_demo(verbs) -> None:
 
 
 class DemoRun(LiveRun):
-    """LiveRun in the demo's words; with `pause_in`, it waits after each figure but the last, before
-    the runner removes its lab."""
+    """LiveRun in the demo's words, its progress line too; with `pause_in`, it waits after each
+    figure but the last, before the runner removes its lab."""
 
-    def __init__(self, text: DemoText, keep: str, pause_in: TextIO | None):
-        super().__init__(sys.stdout, lambda s, _: text.heading(s), text.step, is_terminal(sys.stdout), text.paint)
-        self.text, self.keep, self.pause_in, self.shown_acts = text, keep, pause_in, 0
+    def __init__(self, text: DemoText, keep: str, pause_in: TextIO | None, stream: TextIO = sys.stdout, acts: int = 0):
+        super().__init__(stream, lambda s, _: text.heading(s), text.step, is_terminal(stream), text.paint)
+        self.text, self.keep, self.pause_in = text, keep, pause_in
+        self.acts, self.shown_acts = acts or len(DEMO_ACTS), 0
 
     def building(self, scenario: Scenario, plan) -> None:
         self.text.learn(plan)  # its public IPs' owners and its services, by which the steps name them
         self.shown_acts += 1
-        super().building(scenario, plan)
+        self.write(self.text.heading(scenario), self.text.word("building", name=scenario.caption(self.text.language)))
+
+    def step_started(self, step: Step) -> None:
+        self.write(None, step.caption(self.text.language))
 
     def tearing_down(self, scenario: Scenario) -> None:
-        if self.pause_in is not None and self.shown_acts < len(DEMO_ACTS):
+        if self.pause_in is not None and self.shown_acts < self.acts:
             self.pause()
-        super().tearing_down(scenario)
+        self.write(None, self.text.word("removing"))
 
     def pause(self) -> None:
         """Wait for a line: empty (Enter) goes on; q, quit or the end of the input stops."""
         assert self.pause_in is not None
         self.write(None)
-        print(self.text.word("pause", keep=self.keep), end="", flush=True)
+        print(self.text.word("pause", keep=self.keep), end="", file=self.stream, flush=True)
         answer = self.pause_in.readline()
-        print()
+        print(file=self.stream)
         if not answer or answer.strip().lower() in ("q", "quit"):
             raise Stopped
 

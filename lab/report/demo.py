@@ -47,6 +47,8 @@ WORDS = {
         "internet": "the internet",
         "public-ip": "{owner}'s public IP",
         "elastic-ip": "{owner}'s Elastic IP",
+        "building": "building the lab of {name}",
+        "removing": "removing the lab",
         "pause": "   -- Enter: next figure, q: stop (this figure's lab is removed, the captures stay in {keep}). "
         "Meanwhile the lab is up: vpclab ls, vpclab exec LAB NODE CMD in another terminal. ",
         "stopped": "stopped after figure {number} of {total}: its lab is removed, nothing else is up; "
@@ -70,6 +72,8 @@ WORDS = {
         "internet": "인터넷",
         "public-ip": "{owner}의 퍼블릭 IP",
         "elastic-ip": "{owner}의 탄력적 IP",
+        "building": "랩을 만드는 중: {name}",
+        "removing": "랩을 정리하는 중",
         "pause": "   -- Enter: 다음 그림, q: 중지(이 그림의 랩을 정리하며, 캡처는 {keep}에 남습니다). "
         "기다리는 동안 랩은 켜져 있습니다: 다른 터미널에서 vpclab ls, vpclab exec LAB NODE CMD. ",
         "stopped": "그림 {number}/{total}에서 중지했습니다. 그 랩은 정리했고 켜져 있는 것은 없습니다. "

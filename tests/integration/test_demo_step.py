@@ -45,6 +45,10 @@ def test_step_waits_for_enter_and_q_stops_cleanly(tmp_path):
         child.expect_exact(PAUSE, timeout=120)
         second = lab_up(state)
         assert "S3에서 본 출발지는 10.0.2.4, 들어온 곳은 vpce-" in child.before
+        # as the pause says: meanwhile the lab is up, and another terminal reaches its nodes
+        argv = [sys.executable, *VPCLAB, "exec", second.tag, "app1", "ip", "-4", "-o", "addr", "show", "eth0"]
+        done = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "10.0.2.4/24" in done.stdout, done.stderr
         child.sendline("q")
         child.expect_exact(
             f"그림 2/9에서 중지했습니다. 그 랩은 정리했고 켜져 있는 것은 없습니다. 실행 디렉터리는 남겨 두었습니다: {keep}"

@@ -119,3 +119,30 @@ def test_lang_takes_ko_or_en(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["demo", "--lang", "fr"])
     assert stop.value.code == 2 and "invalid choice: 'fr'" in capsys.readouterr().err
+
+
+def test_a_pause_goes_on_at_enter_and_stops_at_q_with_the_lab_still_to_remove():
+    """DemoRun waits after each figure but the last, before the runner removes the lab: Enter goes
+    on, q raises Stopped (the runner's `with Lab` then removes the lab), and so does the input's end."""
+    from io import StringIO
+
+    from lab.cli.demo import DemoRun, Stopped
+    from lab.report.demo import DemoText
+
+    plan = compile_plan(ACTS[0].topology)
+    out = StringIO()
+    live = DemoRun(DemoText("ko"), "/tmp/vpclab-demo", StringIO("\nq\n"), out, acts=3)
+    live.building(ACTS[0], plan)
+    live.tearing_down(ACTS[0])  # Enter
+    live.building(ACTS[1], plan)
+    with pytest.raises(Stopped):
+        live.tearing_down(ACTS[1])  # q
+    assert out.getvalue().count("Enter: 다음 그림, q: 중지(이 그림의 랩을 정리하며, 캡처는 /tmp/vpclab-demo에 남습니다)") == 2
+    assert "== 그림 1: " in out.getvalue() and "== 그림 2: " in out.getvalue()
+    last = DemoRun(DemoText("en"), "/tmp/d", StringIO(""), StringIO(), acts=1)
+    last.building(ACTS[0], plan)
+    last.tearing_down(ACTS[0])  # the last figure: no pause, nothing read
+    ended = DemoRun(DemoText("en"), "/tmp/d", StringIO(""), StringIO(), acts=2)
+    ended.building(ACTS[0], plan)
+    with pytest.raises(Stopped):
+        ended.tearing_down(ACTS[0])  # Ctrl-D: the input ended
