@@ -119,7 +119,8 @@ def destinations(predicted) -> set[str]:
 
 def model_holds(spec: dict, topology, plan) -> tuple[bool, str]:
     """`associated: {endpoint: VPC/NAME, route_table: TABLE}`, `connection: {endpoint: VPC/NAME,
-    state: STATE}` or `ingress: {group: VPC/GROUP, port: N}` in the live model."""
+    state: STATE}` or `ingress: {group: VPC/GROUP, port: N, cidr: CIDR}` (a rule letting TCP N in
+    from all of CIDR) in the live model."""
     if "associated" in spec:
         vpc, _, name = spec["associated"]["endpoint"].partition("/")
         table = spec["associated"]["route_table"]
@@ -133,15 +134,18 @@ def model_holds(spec: dict, topology, plan) -> tuple[bool, str]:
         return state == spec["connection"]["state"], f"{vpc}/{name} ({vpce}): {state}"
     if "ingress" in spec:
         vpc, _, name = spec["ingress"]["group"].partition("/")
-        port = int(spec["ingress"]["port"])
+        port, cidr = int(spec["ingress"]["port"]), ipaddress.ip_network(spec["ingress"]["cidr"])
         group = topology.vpcs[vpc].security_groups[name]
-        allowed = [r for r in group.ingress if covers(r, port)]
-        return bool(allowed), f"security group {name}: {len(allowed)} inbound rule(s) allow TCP {port}"
+        allowed = [r for r in group.ingress if covers(r, port, cidr)]
+        return bool(allowed), f"security group {name}: {len(allowed)} inbound rule(s) allow TCP {port} from {cidr}"
     raise KeyError(f"unknown model condition {sorted(spec)}")
 
 
-def covers(rule, port: int) -> bool:
-    """A TCP inbound rule that lets `port` in (any protocol, or tcp with the port in its range)."""
+def covers(rule, port: int, cidr) -> bool:
+    """An inbound rule that lets TCP `port` in from every address of `cidr` (a CIDR peer holding
+    it; a prefix list or a group peer does not count: the exercise asks for the VPC's CIDR)."""
+    if not isinstance(rule.peer, ipaddress.IPv4Network) or not cidr.subnet_of(rule.peer):
+        return False
     if rule.protocol == "-1":
         return True
     return rule.protocol == "tcp" and (rule.from_port is None or rule.from_port <= port <= (rule.to_port or rule.from_port))
