@@ -126,6 +126,30 @@ CALLS: dict[str, Call] = {
 }
 
 
+# The filters each call takes (besides tag:<key> and tag-key), as its API reference lists them;
+# every resource's facets are these (tests/unit/test_ec2_describe.py checks it).
+FILTERS: dict[str, frozenset[str]] = {
+    action: frozenset(names.split())
+    for action, names in {
+        "DescribeVpcs": "vpc-id owner-id cidr cidr-block-association.cidr-block state is-default",
+        "DescribeSubnets": "vpc-id owner-id subnet-id cidr-block availability-zone state default-for-az",
+        "DescribeRouteTables": "vpc-id owner-id route-table-id association.main association.subnet-id "
+        "association.route-table-association-id route.destination-cidr-block route.destination-prefix-list-id "
+        "route.gateway-id route.nat-gateway-id route.vpc-peering-connection-id route.state route.origin",
+        "DescribeInternetGateways": "internet-gateway-id attachment.vpc-id attachment.state owner-id",
+        "DescribeNatGateways": "vpc-id nat-gateway-id subnet-id state",
+        "DescribeSecurityGroups": "vpc-id owner-id group-id group-name description ip-permission.protocol "
+        "ip-permission.cidr ip-permission.group-id ip-permission.prefix-list-id egress.ip-permission.cidr",
+        "DescribeNetworkAcls": "vpc-id owner-id network-acl-id default association.subnet-id "
+        "association.association-id entry.rule-number entry.cidr entry.rule-action entry.egress",
+        "DescribeVpcEndpoints": "vpc-id vpc-endpoint-id service-name vpc-endpoint-type vpc-endpoint-state ip-address-type",
+        "DescribePrefixLists": "prefix-list-id prefix-list-name",
+        "DescribeVpcEndpointConnections": "service-id vpc-endpoint-id vpc-endpoint-owner vpc-endpoint-state",
+        "DescribeVpcEndpointServices": "service-name service-type owner supported-ip-address-types",
+    }.items()
+}
+
+
 def actions() -> frozenset[str]:
     """The Describe calls answered here."""
     return frozenset(CALLS) | {"DescribeVpcEndpointServices"}
@@ -134,6 +158,7 @@ def actions() -> frozenset[str]:
 def describe(topology: Topology, plan: Plan, action: str, params: dict, region: str, account: str) -> dict:
     """The output of `action` (a Describe call of `actions()`) with input `params`."""
     view = View(topology, plan, region, account)
+    check_filters(params.get("Filter" if action == "DescribeNatGateways" else "Filters") or [], action)
     if action == "DescribeVpcEndpointServices":
         return ec2_endpoints.endpoint_services(view, params, matching)
     if action == "DescribeSecurityGroups" and params.get("GroupNames"):
@@ -172,18 +197,24 @@ def not_found_message(call: Call, given: str) -> str:
 
 
 def matching(resource: Resource, filters: list[dict], action: str) -> bool:
-    """Every filter matches (one of its values, wildcards allowed); an unknown filter is refused."""
+    """Every filter matches (one of its values, wildcards allowed)."""
     for given in filters:
         name, values = given.get("Name", ""), given.get("Values", [])
         if name.startswith("tag:"):
             have = [t["Value"] for t in resource.data.get("Tags", []) if t["Key"] == name[4:]]
         elif name == "tag-key":
             have = [t["Key"] for t in resource.data.get("Tags", [])]
-        elif name in resource.facets:
-            have = resource.facets[name]
         else:
-            known = ", ".join(sorted(resource.facets) + ["tag:<key>", "tag-key"])
-            raise Ec2Error("InvalidParameterValue", f"The filter '{name}' is invalid for {action} (filters: {known})")
+            have = resource.facets.get(name, [])
         if not any(Wildcard(v).fullmatch(h) for v in values for h in have):
             return False
     return True
+
+
+def check_filters(filters: list[dict], action: str) -> None:
+    """A filter the call does not take is refused, whatever there is to list."""
+    for given in filters:
+        name = given.get("Name", "")
+        if not (name.startswith("tag:") or name == "tag-key" or name in FILTERS[action]):
+            known = ", ".join(sorted(FILTERS[action]) + ["tag:<key>", "tag-key"])
+            raise Ec2Error("InvalidParameterValue", f"The filter '{name}' is invalid for {action} (filters: {known})")

@@ -13,13 +13,15 @@ from botocore.parsers import create_parser
 from lab.model.ec2_errors import Ec2Error
 from lab.model.ids import ACCOUNT_ID
 from lab.model.loader import load_topology
-from lab.plan import names
+from lab.plan import ec2_endpoints, names
 from lab.plan.compile import compile_plan
-from lab.plan.ec2_describe import actions, describe
+from lab.plan.ec2_describe import CALLS, FILTERS, actions, describe
+from lab.plan.ec2_view import View
 from lab.services.ec2_query import model
 from lab.services.ec2_xml import response
 
 REPO = Path(__file__).resolve().parents[2]
+REGION = "ap-northeast-2"
 SHIPPED = sorted(p.name for p in (REPO / "topologies").glob("*.yaml"))
 
 
@@ -52,6 +54,16 @@ def test_every_answer_of_every_shipped_topology_is_what_botocore_reads_back(topo
         )
         parsed.pop("ResponseMetadata")
         assert parsed == output, action
+
+
+@pytest.mark.parametrize("topology", SHIPPED)
+def test_every_resource_answers_exactly_its_calls_filters(topology):
+    view = View(*lab(topology), REGION, ACCOUNT_ID)
+    for action, call in CALLS.items():
+        for resource in call.resources(view):
+            assert set(resource.facets) == FILTERS[action], action
+    for detail in ec2_endpoints.endpoint_services(view, {}, lambda *_: True)["ServiceDetails"]:
+        assert set(ec2_endpoints.service_facets(detail)) == FILTERS["DescribeVpcEndpointServices"]
 
 
 def test_vpcs_by_name_tag_with_the_plans_id(gateway):
@@ -105,10 +117,13 @@ def test_id_lists_name_exactly_their_resources_and_an_unknown_id_is_ec2s_not_fou
         assert (caught.value.code, caught.value.status) == (code, 400) and given in caught.value.message
 
 
-def test_an_unknown_filter_is_refused(gateway):
-    with pytest.raises(Ec2Error) as caught:
-        ask(gateway, "DescribeVpcs", by_name("vpc-name", ["app"]))
-    assert caught.value.code == "InvalidParameterValue" and "vpc-name" in caught.value.message
+def test_an_unknown_filter_is_refused_even_with_nothing_to_list(gateway):
+    for region in ("ap-northeast-2", "us-east-1"):
+        with pytest.raises(Ec2Error) as caught:
+            ask(gateway, "DescribeVpcs", by_name("vpc-name", ["app"]), region=region)
+        assert caught.value.code == "InvalidParameterValue" and "vpc-name" in caught.value.message
+    with pytest.raises(Ec2Error):
+        ask(gateway, "DescribeNatGateways", {"Filter": [{"Name": "owner-id", "Values": [ACCOUNT_ID]}]})
 
 
 def test_another_region_or_account_sees_no_vpc_but_its_regions_services(gateway):
