@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from lab.analysis.explain import explain
 from lab.model.ec2_errors import Ec2Error
 from lab.model.loader import load_topology
 from lab.plan import names
 from lab.plan.compile import compile_plan
 from lab.plan.ec2_describe import actions, describe
 from lab.realize.lab import Lab
+from lab.scenario.observe import trace
 from lab.services.control import SOCKET_NAME
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(300)]
@@ -92,6 +94,21 @@ def ec2(lab, node: str, *words: str) -> dict:
     status, out = aws(lab, node, "ec2", *words)
     assert status == 0, out
     return json.loads(out)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "ingress"),
+    [
+        ("iso1", "ec2.ap-northeast-2.amazonaws.com", "vpce"),  # the interface endpoint, by private DNS
+        ("app1", "ec2.ap-northeast-2.amazonaws.com", "internet"),  # the NAT gateway
+        ("app1", "ec2.us-east-1.amazonaws.com", "internet"),  # another region's EC2 API
+    ],
+)
+def test_trace_agrees_with_explain(topology, lab, source, target, ingress):
+    result = trace(lab, explain(topology, lab.plan, source, target), source, target, 443)
+    assert result.agrees, result.disagreements
+    expected = lab.plan.vpce_id("iso", "ec2-if") if ingress == "vpce" else ingress
+    assert result.outcome == "ok" and result.observed.service_saw.ingress == expected, result.probe
 
 
 @pytest.mark.parametrize("node", ["app1", "iso1"])
