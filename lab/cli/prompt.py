@@ -19,9 +19,12 @@ from lab.cli.prompt_nodes import node_addresses, strip_comment, substitute, sugg
 from lab.cli.prompt_shell import run_at_prompt, save_env
 from lab.errors import LabError
 from lab.model.endpoint_connections import find_connection
+from lab.plan.changes import associate, decide_connection
 from lab.plan.security_changes import ACTIONS as SECURITY_CHANGES
+from lab.plan.security_changes import change_permission
+from lab.realize.controller import Controller
 from lab.report.text import explanation_text, trace_text
-from lab.scenario.observe import change_connection, change_lab, change_security, trace
+from lab.scenario.observe import trace
 
 INTRO = """vpclab: lab {tag} is up ({nodes} nodes); captures in {run_dir}/captures.
   NODE COMMAND        run a command in a node, e.g.  {example} aws s3 ls s3://{bucket}
@@ -41,7 +44,8 @@ class LabPrompt(MininetCommands, cmd.Cmd):
 
     def __init__(self, topology, plan, lab):
         super().__init__()
-        self.topology, self.plan, self.lab = topology, plan, lab
+        self.lab = lab
+        self.controller = Controller(lab, topology)  # the live model; its socket is served while the prompt runs
         self.reported: set[str] = set()  # services already reported dead
         bucket = next(iter(topology.buckets), "lab-bucket")
         self.intro = INTRO.format(
@@ -49,9 +53,23 @@ class LabPrompt(MininetCommands, cmd.Cmd):
         )
         save_env(lab, next(iter(plan.nodes)))  # for `vpclab exec`
 
+    @property
+    def topology(self):
+        """The live model: what the prompt's changes and `aws ec2 ...` calls in the lab made of it."""
+        return self.controller.topology
+
+    @property
+    def plan(self):
+        return self.lab.plan
+
     def cmdloop(self, intro=None) -> None:
         """Mininet's habit: Ctrl-C at the prompt or in a command says "Interrupt" and the prompt
-        goes on; only exit or Ctrl-D end the lab."""
+        goes on; only exit or Ctrl-D end the lab. Meanwhile the lab's controller answers the EC2
+        calls made inside the lab (lab.realize.controller)."""
+        with self.controller:
+            self.loop(intro)
+
+    def loop(self, intro) -> None:
         while True:
             try:
                 super().cmdloop(intro)
@@ -144,7 +162,7 @@ class LabPrompt(MininetCommands, cmd.Cmd):
             print(f"usage: {'associate' if on else 'disassociate'} ENDPOINT ROUTE_TABLE")
             return False
         try:
-            self.topology, self.plan = change_lab(self.lab, self.topology, words[0], words[1], on)
+            self.controller.change(lambda t: associate(t, words[0], words[1], on))
         except LabError as exc:
             print(f"vpclab: {exc}")
             return False
@@ -160,7 +178,7 @@ class LabPrompt(MininetCommands, cmd.Cmd):
         """authorize-ingress GROUP --protocol P [--port N] (--cidr C | --source-group G), and the
         other three (lab.plan.security_changes): the router's security tables are swapped live."""
         try:
-            self.topology, self.plan = change_security(self.lab, self.topology, action, arg)
+            self.controller.change(lambda t: change_permission(t, action, arg))
         except LabError as exc:
             print(f"vpclab: {exc}")
             return False
@@ -180,7 +198,7 @@ class LabPrompt(MininetCommands, cmd.Cmd):
             print(f"usage: {action} VPC/ENDPOINT   (an endpoint to an endpoint service)")
             return False
         try:
-            self.topology, self.plan = change_connection(self.lab, self.topology, action, arg.strip())
+            self.controller.change(lambda t: decide_connection(t, action, arg.strip()))
         except LabError as exc:
             code = getattr(exc, "code", None)  # IncorrectState: AWS's code for the impossible decision
             print(f"vpclab: {exc}" + (f" ({code})" if code else ""))

@@ -13,13 +13,16 @@ from pathlib import Path
 from lab.analysis.explain import explain
 from lab.analysis.flowlogs import save_flow_logs
 from lab.errors import BadInput
+from lab.plan.changes import associate, decide_connection
 from lab.plan.compile import compile_plan
+from lab.plan.security_changes import change_permission
 from lab.plan.types import Plan
+from lab.realize.controller import Controller
 from lab.realize.lab import Lab
 from lab.results import RESULT_SCHEMA_VERSION, CommandResult, Outcome
 from lab.scenario.expect import as_observed, check, with_flow_log
 from lab.scenario.loader import CHANGES, CONNECTION_CHANGES, SECURITY_CHANGES, Scenario, Step, http_url, load_scenario
-from lab.scenario.observe import Trace, change_connection, change_lab, change_security, trace
+from lab.scenario.observe import Trace, trace
 
 COMMAND_TIMEOUT = 30
 
@@ -108,40 +111,43 @@ def run_scenario(
         scenario = load_scenario(scenario)
     plan = compile_plan(scenario.topology)
     observer.building(scenario, plan)
-    with Lab(plan, keep) as lab:  # without keep, a temporary run directory that goes with the lab
-        results = run_steps(scenario, plan, lab, observer)
+    with Lab(plan, keep) as lab, Controller(lab, scenario.topology) as controller:  # without keep, a temporary run directory
+        results = run_steps(scenario, controller, observer)
         observer.tearing_down(scenario)
     if keep:
         save_flow_logs(lab.run_dir)  # the captures and drop counters are complete once the lab is down
     return ScenarioResult(scenario, results, str(keep) if keep else None, plan, time.monotonic() - started)
 
 
-def run_steps(scenario: Scenario, plan: Plan, lab: Lab, observer: RunObserver | None = None) -> list[StepResult]:
+def run_steps(scenario: Scenario, controller: Controller, observer: RunObserver | None = None) -> list[StepResult]:
     """Every step in order; a change step (associate, disassociate; a security-group rule; accept or
-    reject an endpoint connection) changes the running lab, and the steps after it are predicted
-    and run against the changed topology and plan."""
+    reject an endpoint connection), or an `aws ec2 ...` a `run` step makes inside the lab, changes
+    the running lab, and the steps after it are predicted and run against the live model and plan."""
     results, observer = [], observer or RunObserver()
     for step in scenario.steps:
         observer.step_started(step)
         started = time.monotonic()
-        if step.action in SECURITY_CHANGES:
-            topology, plan = change_security(lab, scenario.topology, step.action, step.argument)
-            scenario = replace(scenario, topology=topology)
-            result = StepResult(step, CommandResult(Outcome.OK, 0, ""))
-        elif step.action in CONNECTION_CHANGES:
-            topology, plan = change_connection(lab, scenario.topology, step.action, step.argument)
-            scenario = replace(scenario, topology=topology)
-            result = StepResult(step, CommandResult(Outcome.OK, 0, ""))
-        elif step.action in CHANGES:
-            endpoint, table = step.argument.split()
-            topology, plan = change_lab(lab, scenario.topology, endpoint, table, on=step.action == "associate")
-            scenario = replace(scenario, topology=topology)
+        scenario = replace(scenario, topology=controller.topology)  # as the calls so far left it
+        if (how := model_change(step)) is not None:
+            controller.change(how)
             result = StepResult(step, CommandResult(Outcome.OK, 0, ""))
         else:
-            result = run_step(scenario, plan, lab, step)
+            result = run_step(scenario, controller.plan, controller.lab, step)
         results.append(replace(result, seconds=time.monotonic() - started))
         observer.step_finished(results[-1])
     return results
+
+
+def model_change(step: Step):
+    """What a change step does to the model (a function of it), or None for a step of traffic."""
+    if step.action in SECURITY_CHANGES:
+        return lambda t: change_permission(t, step.action, step.argument)
+    if step.action in CONNECTION_CHANGES:
+        return lambda t: decide_connection(t, step.action, step.argument)
+    if step.action in CHANGES:
+        endpoint, table = step.argument.split()
+        return lambda t: associate(t, endpoint, table, on=step.action == "associate")
+    return None
 
 
 def run_step(scenario: Scenario, plan, lab, step: Step) -> StepResult:

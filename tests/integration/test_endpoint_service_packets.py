@@ -20,10 +20,12 @@ import pytest
 
 from lab.analysis.explain import explain
 from lab.model.loader import load_topology
+from lab.plan.changes import decide_connection
 from lab.plan.compile import compile_plan
+from lab.realize.controller import Controller
 from lab.realize.lab import Lab
 from lab.results import Outcome
-from lab.scenario.observe import change_connection, trace
+from lab.scenario.observe import trace
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(600)]
@@ -157,7 +159,7 @@ def test_a_rejected_endpoint_carries_nothing_not_even_a_connection_opened_before
     held = lab.node("app1").popen(["python3", "-c", HELD, address], stdin=-1, stdout=-1, stderr=-2, text=True)
     lab.own(held.pid, "held connection in app1")
     assert held.stdout.readline().startswith("CONNECTED")
-    lab.topology, _ = change_connection(lab, lab.topology, "reject", "consumer/web")
+    lab.topology, _ = Controller(lab, lab.topology).change(lambda t: decide_connection(t, "reject", "consumer/web"))
     out, _ = held.communicate("go\n", timeout=20)
     assert out.startswith("FAILED"), out
     before = dropped(lab, "consumer-web-a", "ENDPOINT_CONNECTION_REJECTED")

@@ -14,9 +14,11 @@ from labsafety import hold_connection, use_held
 
 from lab.analysis.explain import explain
 from lab.model.loader import load_topology
+from lab.plan.changes import associate
 from lab.plan.compile import compile_plan
+from lab.realize.controller import Controller
 from lab.realize.lab import Lab
-from lab.scenario.observe import change_lab, trace
+from lab.scenario.observe import trace
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
@@ -31,12 +33,13 @@ def test_associating_the_endpoint_flips_the_path_and_cuts_open_connections(tmp_p
     monkeypatch.chdir(REPO)
     topology = load_topology("topologies/gateway-endpoint.yaml")
     with Lab(compile_plan(topology), tmp_path / "run") as lab:
-        topology, plan = change_lab(lab, topology, "s3-gw", "private", on=False)
+        live = Controller(lab, topology)
+        topology, plan = live.change(lambda t: associate(t, "s3-gw", "private", on=False))
         before = trace(lab, explain(topology, plan, "app1", TARGET), "app1", TARGET, 443)
         assert before.agrees and "nat-gateway" in kinds(before) and "gateway-endpoint" not in kinds(before)
 
         held = hold_connection(lab, "app1", TARGET)
-        topology, plan = change_lab(lab, topology, "s3-gw", "private", on=True)
+        topology, plan = live.change(lambda t: associate(t, "s3-gw", "private", on=True))
         out = use_held(held)
         # The old connection did not survive the route change: its request went the new way, where
         # S3 has no such connection, so no answer came (a reset, or an end of stream, or silence).
@@ -56,7 +59,9 @@ def test_a_change_that_aws_would_refuse_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     topology = load_topology("topologies/gateway-endpoint.yaml")
     with Lab(compile_plan(topology), tmp_path / "run") as lab:
+        live = Controller(lab, topology)
         with pytest.raises(LabError, match="already associated"):
-            change_lab(lab, topology, "s3-gw", "private", on=True)
+            live.change(lambda t: associate(t, "s3-gw", "private", on=True))
         with pytest.raises(LabError, match="no such endpoint"):
-            change_lab(lab, topology, "nope", "private", on=True)
+            live.change(lambda t: associate(t, "nope", "private", on=True))
+        assert live.topology is topology and lab.plan is live.plan  # a refused change leaves the lab as it was

@@ -159,13 +159,21 @@ def test_a_run_directory_of_someone_elses_is_refused(tmp_path):
 
 
 # -- the prompt -------------------------------------------------------------------------------------------
-def test_the_prompt_reports_a_dead_service_once_before_the_next_prompt(monkeypatch):
+def test_the_prompt_reports_a_dead_service_once_before_the_next_prompt(monkeypatch, tmp_path):
     topology = load_topology(str(REPO / "topologies/public-private.yaml"))
     deaths: list[str] = []
-    lab = SimpleNamespace(tag="vl1", run_dir="/tmp/run", nodes={"app1": None}, stopped_services=lambda: list(deaths))
+    plan = compile_plan(topology)
+    lab = SimpleNamespace(
+        tag="vl1",
+        run_dir=tmp_path,
+        plan=plan,
+        nodes={"app1": None},
+        stopped_services=lambda: list(deaths),
+        node_env=lambda node: {},
+    )
     out = io.StringIO()
     monkeypatch.setattr(sys, "stdout", out)
-    prompt = LabPrompt(topology, compile_plan(topology), lab)
+    prompt = LabPrompt(topology, plan, lab)
     prompt.use_rawinput, prompt.intro = False, ""
 
     def die(arg):

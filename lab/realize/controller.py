@@ -1,0 +1,117 @@
+"""The running lab's one owner of its live model: every change, from the prompt, a scenario step or
+an `aws ec2 ...` call made inside the lab, goes through here, one at a time.
+
+    with Controller(lab, topology) as controller:     # serves the lab's control socket
+        controller.change(lambda t: associate(t, "s3-gw", "private", True))
+        controller.topology, controller.plan           # the live model and plan
+
+The EC2 front, a process inside the lab, reaches it over the run directory's Unix socket
+(lab.services.control); each request is answered by lab.plan.ec2_api against the live model, and
+a changed model is applied to the kernel as a difference (lab.realize.changes) before the answer
+goes back, so the caller's next packet already takes the new path, as after AWS's API returns.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable
+
+from lab.errors import LabError
+from lab.model.ec2_errors import Ec2Error
+from lab.model.topology import Topology
+from lab.plan import ec2_api
+from lab.plan.compile import compile_plan
+from lab.plan.kept import Kept
+from lab.plan.types import Plan
+from lab.services.control import SOCKET_NAME, read_line
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    def __init__(self, lab, topology: Topology):
+        self.lab, self.topology = lab, topology
+        self.lock = threading.RLock()
+        self.path = lab.run_dir / SOCKET_NAME
+        self.server: socket.socket | None = None
+
+    @property
+    def plan(self) -> Plan:
+        return self.lab.plan
+
+    # -- changes ----------------------------------------------------------------------------------
+    def change(self, how: Callable[[Topology], Topology]) -> tuple[Topology, Plan]:
+        """Apply `how` to the live model and run the result: compiled keeping what exists, applied
+        as a difference. A refused change (LabError) leaves the lab as it was."""
+        with self.lock:
+            changed = how(self.topology)
+            self.lab.apply(compile_plan(changed, self.lab.plan.settings, Kept.of(self.lab.plan)))
+            self.topology = changed
+            return changed, self.lab.plan
+
+    def answer(self, request: dict) -> dict:
+        """One EC2 call (lab.services.control's request) against the live lab."""
+        try:
+            action, params = str(request["action"]), dict(request.get("params") or {})
+            region, account = str(request["region"]), str(request["account"])
+        except (KeyError, TypeError, ValueError):
+            return Ec2Error("InvalidRequest", "the front's request to the controller is malformed").as_answer()
+        with self.lock:
+            try:
+                changed, result = ec2_api.handle(self.topology, self.plan, action, params, region, account)
+                if changed is not None:
+                    self.change(lambda _: changed)
+            except Ec2Error as exc:
+                return exc.as_answer()
+            except LabError as exc:  # the lab could not apply it: the kernel refused, a service did not reload
+                log.exception("controller: %s failed", action)
+                return Ec2Error("InternalError", f"vpclab could not apply {action}: {exc}", 500).as_answer()
+        return {"result": result}
+
+    # -- the control socket -------------------------------------------------------------------------
+    def __enter__(self) -> Controller:
+        self.path.unlink(missing_ok=True)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(str(self.path))
+        self.path.chmod(0o600)
+        server.listen(16)
+        self.server = server
+        threading.Thread(target=self.serve, name="controller", daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """No new call is taken; one being applied finishes before the lab may stop."""
+        if self.server is not None:
+            try:
+                self.server.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread (Linux)
+            except OSError:
+                pass
+            self.server.close()
+            self.server = None
+        self.path.unlink(missing_ok=True)
+        with self.lock:
+            pass
+
+    def serve(self) -> None:
+        server = self.server
+        while server is not None:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed: the lab is stopping
+                return
+            threading.Thread(target=self.reply, args=(conn,), name="controller-call", daemon=True).start()
+
+    def reply(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.settimeout(30)
+                request = json.loads(read_line(conn))
+                if not isinstance(request, dict):
+                    raise ValueError("a request is a JSON object")
+                answer = self.answer(request)
+                conn.sendall(json.dumps(answer).encode() + b"\n")
+            except (OSError, ValueError) as exc:
+                log.warning("controller: a call that could not be read or answered: %s", exc)

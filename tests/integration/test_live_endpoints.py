@@ -1,0 +1,91 @@
+"""Endpoints created and deleted while the lab runs (lab.realize.changes through the controller):
+the new endpoint's nodes, links, routes, DNS records, front ingress and certificate come up without
+touching what was there, the next packet takes the new path (from the captures), and deleting the
+endpoint gives the old path back. What already existed keeps its names and addresses throughout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from lab.analysis.explain import explain
+from lab.model.loader import load_topology
+from lab.model.topology import Topology
+from lab.plan.compile import compile_plan
+from lab.realize.controller import Controller
+from lab.realize.lab import Lab
+from lab.scenario.observe import trace
+
+REPO = Path(__file__).resolve().parents[2]
+BUCKET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(240)]
+
+
+def without(t: Topology, vpc: str, endpoint: str) -> Topology:
+    v = t.vpcs[vpc]
+    endpoints = {k: e for k, e in v.endpoints.items() if k != endpoint}
+    return dataclasses.replace(t, vpcs=dict(t.vpcs) | {vpc: dataclasses.replace(v, endpoints=endpoints)})
+
+
+def with_endpoint(t: Topology, vpc: str, endpoint) -> Topology:
+    v = t.vpcs[vpc]
+    return dataclasses.replace(
+        t, vpcs=dict(t.vpcs) | {vpc: dataclasses.replace(v, endpoints=dict(v.endpoints) | {endpoint.name: endpoint})}
+    )
+
+
+def path_of(live: Controller, source: str, target: str):
+    result = trace(live.lab, explain(live.topology, live.plan, source, target, 443), source, target, 443)
+    assert result.agrees, result.disagreements
+    return [h["kind"] for h in result.to_dict(None)["path"]], result
+
+
+def interfaces(plan) -> dict:
+    return {(n.name, i.name): i.addresses for n in plan.nodes.values() for i in n.interfaces}
+
+
+def test_a_gateway_endpoint_created_live_takes_the_next_packet_and_its_deletion_gives_nat_back(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    full = load_topology("topologies/gateway-endpoint.yaml")
+    endpoint = full.vpcs["app"].endpoints["s3-gw"]
+    start = without(full, "app", "s3-gw")
+    with Lab(compile_plan(start), tmp_path / "run") as lab, Controller(lab, start) as live:
+        kinds, _ = path_of(live, "app1", BUCKET)
+        assert "nat-gateway" in kinds
+        before = interfaces(live.plan)
+
+        live.change(lambda t: with_endpoint(t, "app", endpoint))
+        kinds, result = path_of(live, "app1", BUCKET)
+        assert kinds == ["instance", "vpc-router", "gateway-endpoint", "service"]
+        saw = result.observed.service_saw
+        assert saw.source_ip == str(live.plan.node("app1").addresses()[0])
+        assert saw.ingress == live.plan.vpce_id("app", "s3-gw")  # the front took the new ingress live
+        assert {k: interfaces(live.plan)[k] for k in before} == before  # nothing that was there moved
+
+        live.change(lambda t: without(t, "app", "s3-gw"))
+        kinds, _ = path_of(live, "app1", BUCKET)
+        assert "nat-gateway" in kinds and "gateway-endpoint" not in kinds
+        assert interfaces(live.plan) == before
+        assert not any(n.startswith("app-s3-gw") for n in lab.nodes)  # its node is gone, namespace and all
+    assert (tmp_path / "run" / "captures" / "app-s3-gw.pcap").exists()  # its capture stays, evidence
+
+
+def test_an_interface_endpoint_created_live_answers_its_private_dns_and_its_names_verify(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    full = load_topology("topologies/interface-endpoint.yaml")
+    endpoint = full.vpcs["app"].endpoints["s3-if"]
+    start = without(full, "app", "s3-if")
+    with Lab(compile_plan(start), tmp_path / "run") as lab, Controller(lab, start) as live:
+        live.change(lambda t: with_endpoint(t, "app", endpoint))
+        enis = {str(a) for key, ips in live.plan.allocation.endpoint_ips.items() if key.name == "s3-if" for a in ips.values()}
+        vpce = live.plan.vpce_id("app", "s3-if")
+        records = live.plan.resolvers["app"].records
+        name = next(r.name for r in records if r.origin == "vpce" and vpce in r.name and "*" not in r.name)
+        url = f"https://bucket.{name}/lab-bucket/hello.txt"
+        out = lab.node("app1").cmd(f"dig +short {name}; curl -s -o /dev/null -w '%{{http_code}}' {url}")
+        assert out.split()[0] in enis, out  # the resolver took the new records live
+        assert out.split()[-1] in ("200", "403"), out  # TLS verified the new endpoint's name; S3 answered
