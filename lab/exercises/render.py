@@ -28,8 +28,8 @@ WORDS = {
             "reset (처음 상태의 랩으로 다시 시작), exit (종료)"
         ),
         "elsewhere": (
-            "실습 {n}의 랩({lab})이 실행 중입니다. 확인은 그 랩의 vpclab> 프롬프트에서 check 명령을 "
-            "입력하십시오 (확인에는 랩 안의 실제 패킷이 필요합니다)."
+            "실습 {n}의 랩({lab})이 실행 중입니다. check와 reset은 그 랩의 vpclab> 프롬프트에서 "
+            "입력하십시오 (확인에는 랩 안의 실제 패킷과 현재 상태가 필요합니다)."
         ),
         "none_running": "실행 중인 실습이 없습니다. vpclab exercise start N 으로 시작하십시오.",
         "reset": "실습 {n}의 랩을 처음 상태로 다시 만듭니다.",
@@ -52,8 +52,8 @@ WORDS = {
         "todo": "    ",
         "tools": "At the prompt: check, hint [N], goal (the goal and steps again), reset (back to the starting lab), exit",
         "elsewhere": (
-            "Exercise {n}'s lab ({lab}) is running. Type check at that lab's vpclab> prompt "
-            "(a check needs real packets in the lab)."
+            "Exercise {n}'s lab ({lab}) is running. Type check and reset at that lab's vpclab> prompt "
+            "(a check needs the lab's real packets and live model)."
         ),
         "none_running": "No exercise is running: start one with vpclab exercise start N.",
         "reset": "Rebuilding exercise {n}'s lab as it started.",

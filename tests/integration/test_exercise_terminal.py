@@ -54,7 +54,7 @@ def test_start_check_hint_reset_and_another_terminal(tmp_path):
         assert "Not passed yet. For the hint that helps, type: hint 1" in run(child, "check")
 
         other = vpclab(env, "exercise", "check")  # Korean: the default, from another terminal
-        assert other.returncode == 0 and "vpclab> 프롬프트에서 check" in other.stdout
+        assert other.returncode == 0 and "check와 reset은 그 랩의 vpclab> 프롬프트에서" in other.stdout
         hint = vpclab(env, "exercise", "hint", "--lang", "en")
         assert "Hint 2/2" in hint.stdout and plan.vpce_id("app", "s3-gw") in hint.stdout
 

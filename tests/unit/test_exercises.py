@@ -157,7 +157,8 @@ def test_list_and_hint_from_the_cli(tmp_path, monkeypatch, capsys, exercises):
     assert exercises[2].hints[0]["en"].split(":")[0] in capsys.readouterr().out
     assert json.loads((tmp_path / "progress.json").read_text())["hints"] == {"3": 1}
     assert main(["exercise", "check", "--lang", "en"]) == 0
-    assert "vl0000" in capsys.readouterr().out and "check at that lab's vpclab> prompt" in WORDS["en"]["elsewhere"]
+    out = capsys.readouterr().out
+    assert "vl0000" in out and "check and reset at that lab's vpclab> prompt" in out
     assert main(["exercise", "start", "11"]) == 2
 
 
