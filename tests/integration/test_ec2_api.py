@@ -2,7 +2,8 @@
 ec2.ap-northeast-2.amazonaws.com over its NAT gateway and the internet; iso1, in an isolated subnet
 of another VPC, through an interface endpoint to com.amazonaws.ap-northeast-2.ec2 (private DNS)
 whose policy allows only the Describe calls. Every answer's ids are the plan's; the front's log
-says which way each call came; a signature EC2 cannot verify is EC2's AuthFailure.
+says which way each call came; a signature EC2 cannot verify is EC2's AuthFailure. The lab's own
+controller (lab.realize.controller) answers on the run directory's socket.
 (tests/data/ec2-api/lab.yaml)
 """
 
@@ -11,53 +12,22 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socketserver
-import threading
 from pathlib import Path
 
 import pytest
 
 from lab.analysis.explain import explain
-from lab.model.ec2_errors import Ec2Error
 from lab.model.loader import load_topology
 from lab.plan import names
 from lab.plan.compile import compile_plan
-from lab.plan.ec2_describe import actions, describe
+from lab.realize.controller import Controller
 from lab.realize.lab import Lab
 from lab.scenario.observe import trace
-from lab.services.control import SOCKET_NAME
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="builds real labs: run as root"), pytest.mark.timeout(300)]
 
 TOPOLOGY = Path(__file__).resolve().parents[1] / "data" / "ec2-api" / "lab.yaml"
 REGION = "ap-northeast-2"
-
-
-class Controller(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    """The lab's control socket, answering the Describe calls from the running lab's model and plan."""
-
-    daemon_threads = True
-
-    def __init__(self, lab: Lab, topology):
-        self.lab, self.topology, self.asked = lab, topology, []
-        super().__init__(str(lab.run_dir / SOCKET_NAME), Handler)
-
-
-class Handler(socketserver.StreamRequestHandler):
-    def handle(self) -> None:
-        request = json.loads(self.rfile.readline())
-        server: Controller = self.server  # type: ignore[assignment]
-        server.asked.append(request)
-        try:
-            if request["action"] not in actions():
-                raise Ec2Error("UnsupportedOperation", f"not answered here: {request['action']}")
-            result = describe(
-                server.topology, server.lab.plan, request["action"], request["params"], request["region"], request["account"]
-            )
-            answer = {"result": result}
-        except Ec2Error as error:
-            answer = error.as_answer()
-        self.wfile.write(json.dumps(answer).encode() + b"\n")
 
 
 @pytest.fixture(scope="module")
@@ -67,14 +37,8 @@ def topology():
 
 @pytest.fixture(scope="module")
 def lab(topology, tmp_path_factory):
-    with Lab(compile_plan(topology), tmp_path_factory.mktemp("ec2-api") / "run") as running:
-        server = Controller(running, topology)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        try:
-            yield running
-        finally:
-            server.shutdown()
-            server.server_close()
+    with Lab(compile_plan(topology), tmp_path_factory.mktemp("ec2-api") / "run") as running, Controller(running, topology):
+        yield running
 
 
 def aws(lab, node: str, *words: str, env: str = "") -> tuple[int, str]:
