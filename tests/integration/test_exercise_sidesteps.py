@@ -1,5 +1,5 @@
 """Trying to pass an exercise without doing it, against real labs: each attempt must leave the
-check failed, with the condition that caught it. (The honest path is tests/integration/test_exercises.py.)"""
+check failed, with the condition that caught it. (The honest path is tests/integration/test_exercises_lab.py.)"""
 
 from __future__ import annotations
 
