@@ -65,10 +65,11 @@ def permission(vpc: Vpc, rule: SecurityGroupRule) -> dict:
 
 def network_acls(view: View) -> Iterator[Resource]:
     for vpc in view.vpcs():
+        default = vpc.network_acls.get(names.DEFAULT_NETWORK_ACL)  # declared once the EC2 API changed it
         acls: list[tuple[str, tuple[NetworkAclEntry, ...] | None, tuple[NetworkAclEntry, ...] | None]] = [
-            (names.DEFAULT_NETWORK_ACL, None, None)
+            (names.DEFAULT_NETWORK_ACL, default.ingress if default else None, default.egress if default else None)
         ]
-        acls += [(a.name, a.ingress, a.egress) for a in vpc.network_acls.values()]
+        acls += [(a.name, a.ingress, a.egress) for a in vpc.network_acls.values() if a is not default]
         for name, ingress, egress in acls:
             yield network_acl(view, vpc, name, ingress, egress)
 

@@ -156,7 +156,7 @@ def subnet_acls(vpc: Vpc, bridges: dict[str, str]) -> dict[str, SubnetAcl]:
     result = {}
     for subnet in vpc.subnets.values():
         name = subnet.network_acl or names.DEFAULT_NETWORK_ACL
-        acl = vpc.network_acls.get(subnet.network_acl) if subnet.network_acl else None
+        acl = vpc.network_acls.get(name)  # the default ACL is declared once its entries are changed (EC2 API)
         ingress, egress = (acl_entries(acl.ingress), acl_entries(acl.egress)) if acl else (DEFAULT_ENTRIES, DEFAULT_ENTRIES)
         sid = names.subnet_id(vpc.name, subnet.name)
         acl_id = names.network_acl_id(vpc.name, name)
