@@ -91,8 +91,10 @@ def s3_fronts(
     bucket_policies: dict[str, PolicyDocument] | None = None,
     endpoint_policy: PolicyDocument | None = None,
     elsewhere: dict[str, str] | None = None,
+    control: Path | None = None,
 ) -> Fronts:
-    """S3 fronts over a freshly seeded moto; by default the topology's policies."""
+    """S3 fronts over a freshly seeded moto; by default the topology's policies; `control`: the lab
+    controller's socket, where bucket policies put and deleted go (none: they are NotImplemented)."""
     reset_moto("s3")
     app = service_app("s3")
     seed(app, "s3", REGION, tuple(Bucket(name, REGION, None, keys) for name, keys in objects.items()), ())
@@ -102,7 +104,9 @@ def s3_fronts(
         Ingress(S3_VPCE, 10081, 10444, VPC_ID, endpoint_policy or policy("lab-bucket-only")),
     )
     log = JsonLines(tmp_path / "s3-requests.jsonl")
-    internet, endpoint = (RequestLog(S3Front(app, REGION, i, policies, elsewhere or {}), "s3", i, log) for i in ingresses)
+    internet, endpoint = (
+        RequestLog(S3Front(app, REGION, i, policies, elsewhere or {}, control), "s3", i, log) for i in ingresses
+    )
     return Fronts(internet, endpoint, tmp_path / "s3-requests.jsonl")
 
 

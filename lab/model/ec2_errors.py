@@ -5,16 +5,8 @@ and the controller's changes) and worded by the EC2 front as EC2's XML error
 
 from __future__ import annotations
 
-from lab.errors import BadInput
+from lab.model.api_errors import ApiCallError
 
 
-class Ec2Error(BadInput):
+class Ec2Error(ApiCallError):
     """`code` as EC2 answers it, its message, and the HTTP status (400 for a client's error)."""
-
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(f"{message} ({code})")
-        self.code, self.message, self.status = code, message, status
-
-    def as_answer(self) -> dict:
-        """The controller's answer for this error (lab.services.control)."""
-        return {"error": {"code": self.code, "message": self.message, "status": self.status}}

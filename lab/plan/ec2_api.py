@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lab.model.ec2_errors import Ec2Error
 from lab.model.topology import Topology
-from lab.plan import ec2_describe
+from lab.plan import ec2_changes, ec2_describe
 from lab.plan.types import Plan
 
 
@@ -18,5 +18,7 @@ def handle(topology: Topology, plan: Plan, action: str, params: dict, region: st
     """(the changed model, or None when nothing changes; the answer)."""
     if action in ec2_describe.actions():
         return None, ec2_describe.describe(topology, plan, action, params, region, account)
-    answered = ", ".join(sorted(ec2_describe.actions()))
+    if action in ec2_changes.actions():
+        return ec2_changes.change(topology, plan, action, params, region, account)
+    answered = ", ".join(sorted(ec2_describe.actions() | ec2_changes.actions()))
     raise Ec2Error("UnsupportedOperation", f"vpclab's EC2 does not emulate {action}; it answers {answered}")

@@ -20,15 +20,17 @@ import threading
 from collections.abc import Callable
 
 from lab.errors import LabError
+from lab.model.api_errors import ApiCallError
 from lab.model.ec2_errors import Ec2Error
 from lab.model.topology import Topology
-from lab.plan import ec2_api
+from lab.plan import bucket_policy_changes, ec2_api
 from lab.plan.compile import compile_plan
 from lab.plan.kept import Kept
 from lab.plan.types import Plan
 from lab.services.control import SOCKET_NAME, read_line
 
 log = logging.getLogger(__name__)
+HANDLERS = {"ec2": ec2_api.handle, "s3": bucket_policy_changes.handle}  # a front's service -> its calls
 
 
 class Controller:
@@ -53,18 +55,20 @@ class Controller:
             return changed, self.lab.plan
 
     def answer(self, request: dict) -> dict:
-        """One EC2 call (lab.services.control's request) against the live lab."""
+        """One call of a service's API (lab.services.control's request: EC2's by default, S3's bucket
+        policy calls) against the live lab."""
         try:
             action, params = str(request["action"]), dict(request.get("params") or {})
             region, account = str(request["region"]), str(request["account"])
+            handle = HANDLERS[str(request.get("service", "ec2"))]
         except (KeyError, TypeError, ValueError):
             return Ec2Error("InvalidRequest", "the front's request to the controller is malformed").as_answer()
         with self.lock:
             try:
-                changed, result = ec2_api.handle(self.topology, self.plan, action, params, region, account)
+                changed, result = handle(self.topology, self.plan, action, params, region, account)
                 if changed is not None:
                     self.change(lambda _: changed)
-            except Ec2Error as exc:
+            except ApiCallError as exc:
                 return exc.as_answer()
             except LabError as exc:  # the lab could not apply it: the kernel refused, a service did not reload
                 log.exception("controller: %s failed", action)

@@ -11,7 +11,6 @@ lab.model.policy; actions, resources and condition keys: lab.model.s3_requests.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import parse_qsl
 
@@ -23,9 +22,8 @@ from lab.services.body import buffered_body
 from lab.services.config import Ingress
 from lab.services.s3_backend import first_values
 from lab.services.s3_xml import document_tags, header_tags
-from lab.services.s3errors import error_xml
 
-__all__ = ["ROOT", "S3Policies", "context", "bucket_policy_answer", "is_bucket_policy_action", "answer"]
+__all__ = ["ROOT", "S3Policies", "context", "is_bucket_policy_action", "answer"]
 
 ACCESS_DENIED = S3Refusal(403, "AccessDenied", "Access Denied")
 
@@ -135,33 +133,6 @@ class S3Policies:
                 return ACCESS_DENIED
         environ[VERDICT_KEY] = Verdict(needs[0][0], "allow", None)
         return None
-
-
-def bucket_policy_answer(start_response: Callable, action: str, bucket: str, policy: PolicyDocument | None) -> Iterable[bytes]:
-    """The front answers for bucket policies itself: moto never holds them (it would enforce them
-    with its conditions taken as matched). GetBucketPolicy returns the topology's document, or S3's
-    NoSuchBucketPolicy. Put and Delete are refused: the lab's static explanation and every
-    prediction read the topology's policies, so a policy changed behind their back would make the
-    lab contradict itself. Set it in the topology (services.s3.buckets.<name>.policy) instead."""
-    if action == "s3:GetBucketPolicy" and policy is not None:
-        return answer(start_response, "200 OK", "application/json", json.dumps(policy.document).encode())
-    if action == "s3:GetBucketPolicy":
-        return answer(
-            start_response,
-            "404 Not Found",
-            "application/xml",
-            error_xml("NoSuchBucketPolicy", "The bucket policy does not exist", BucketName=bucket),
-        )
-    return answer(
-        start_response,
-        "501 Not Implemented",
-        "application/xml",
-        error_xml(
-            "NotImplemented",
-            f"vpclab takes bucket policies from the topology only (services.s3.buckets.{bucket}.policy); "
-            "change it there and start the lab again",
-        ),
-    )
 
 
 def answer(start_response: Callable, status: str, content_type: str, body: bytes) -> Iterable[bytes]:

@@ -62,7 +62,8 @@ class FrontConfig:
     bucket_policies: dict[str, PolicyDocument] = field(default_factory=dict)
     # S3 only: the buckets of other regions (name -> region), answered with S3's redirect.
     elsewhere: dict[str, str] = field(default_factory=dict)
-    # EC2 only: the lab controller's socket (lab.services.control), which answers every EC2 call.
+    # The lab controller's socket (lab.services.control): EC2's, which answers every EC2 call, and
+    # S3's, which takes a bucket policy put or deleted.
     control: Path | None = None
 
 
@@ -168,6 +169,11 @@ def _items(d: dict, key: str, where: str, parse) -> tuple:
     return tuple(parse(x, f"{where}{key}[{n}]") for n, x in enumerate(_list(d.get(key, []), f"{where}{key}")))
 
 
+# What a front's config may hold beyond its ingresses: S3's buckets (and the other regions' names,
+# and the controller's socket for PutBucketPolicy/DeleteBucketPolicy), DynamoDB's tables, EC2's socket.
+HOLDS = {"s3": ("buckets", "elsewhere", "control"), "dynamodb": ("tables",), "ec2": ("control",)}
+
+
 def load_front_config(path: Path) -> FrontConfig:
     at = f"{path}: "
     d = _fields(
@@ -179,14 +185,10 @@ def load_front_config(path: Path) -> FrontConfig:
     service = _typed(d["service"], str, f"{at}service")
     if service not in regions.emulated_services():
         raise ServiceError(f"{at}service: {service!r} is not one of {', '.join(regions.emulated_services())}")
-    holds = {"s3": "buckets", "dynamodb": "tables", "ec2": "control"}.get(service)
-    stray = [
-        k
-        for k in ("buckets", "tables", "elsewhere", "control")
-        if k in d and k != holds and not (k == "elsewhere" and service == "s3")
-    ]
+    holds = HOLDS.get(service, ())
+    stray = [k for k in ("buckets", "tables", "elsewhere", "control") if k in d and k not in holds]
     if stray:
-        raise ServiceError(f"{at}{stray[0]}: a {service} front holds {holds or 'nothing declared'}, not {stray[0]}")
+        raise ServiceError(f"{at}{stray[0]}: a {service} front holds {holds[0] if holds else 'nothing declared'}, not {stray[0]}")
     ingresses = _items(d, "ingresses", at, _ingress)
     _check_unique_ingresses(ingresses, f"{at}ingresses")
     cert, key, request_log = (Path(_typed(d[k], str, at + k)) for k in ("cert", "key", "request_log"))

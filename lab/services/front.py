@@ -11,7 +11,8 @@ signature verified, every action authorized, and moto gets only the canonical fo
 allowed; only the service's own moto app is mounted. Every request is logged (`lab.services.access`).
 
 FRONT.json (`buckets` only for s3, `tables` only for dynamodb; both optional; `control`, the lab
-controller's socket, only and always for ec2, whose front has no moto: lab.services.ec2_front). An endpoint ingress
+controller's socket, always for ec2, whose front has no moto (lab.services.ec2_front), and for s3,
+which sends it the bucket policies put and deleted). An endpoint ingress
 names its VPC and carries its policy (null: AWS's default, full access); a bucket may carry its policy:
 
     {"service": "s3", "region": "ap-northeast-2",
@@ -88,10 +89,11 @@ def checked_app(config: FrontConfig, ingress: Ingress, app):
     """The front of one ingress: what AWS checks, then moto (lab.services.s3front, .dynamodb_front,
     and .api_front for the services of lab.services.catalog)."""
     if config.service == "s3":
-        return S3Front(app, config.region, ingress, config.bucket_policies, config.elsewhere)
+        return S3Front(app, config.region, ingress, config.bucket_policies, config.elsewhere, config.control)
     if config.service == "dynamodb":
         return DynamoDbFront(app, ingress, config.region)
-    if config.control is not None:  # EC2: the lab's controller answers, not moto
+    if config.service == "ec2":  # the lab's controller answers, not moto
+        assert config.control is not None  # load_front_config requires it
         return Ec2Front(config.control, ingress, config.region)
     return ApiFront(app, SERVICES[config.service], ingress, config.region)
 
@@ -169,7 +171,7 @@ class Listeners:
 
 def start(config: FrontConfig) -> Listeners:
     app = None
-    if config.control is None:  # every front but EC2's has moto behind it
+    if config.service != "ec2":  # every front but EC2's has moto behind it
         app = service_app(config.service)
         seed(app, config.service, config.region, config.buckets + listed_only(config), config.tables)
     tls = tls_context(config)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from lab.model.policy import PolicyDocument
@@ -23,9 +24,10 @@ from lab.model.s3_operations import ACL_HEADERS, COPY, WRITES_OBJECT
 from lab.model.s3_requests import S3Refusal, S3Target, checked, decode_path, operation, parse_target
 from lab.services import s3_backend, s3_chunked, sigv4
 from lab.services.access import TARGET_KEY
-from lab.services.authorize import S3Policies, bucket_policy_answer, is_bucket_policy_action
+from lab.services.authorize import S3Policies, is_bucket_policy_action
 from lab.services.body import MAX_BODY, BodyTooLarge
 from lab.services.config import Ingress
+from lab.services.s3_bucket_policy import bucket_policy_answer
 from lab.services.s3_call import S3Call
 from lab.services.s3_cors import preflight
 from lab.services.s3_delete import delete_objects
@@ -114,8 +116,10 @@ class S3Front:
         ingress: Ingress,
         bucket_policies: Mapping[str, PolicyDocument],
         elsewhere: Mapping[str, str],
+        control: Path | None = None,
     ):
-        self.backend, self.region, self.elsewhere = backend, region, elsewhere
+        """`control`: the lab controller's socket, which takes the bucket policies put and deleted."""
+        self.backend, self.region, self.elsewhere, self.control = backend, region, elsewhere, control
         s3_backend.opaque_bodies(backend)
         self.policies = S3Policies(
             ingress, region, bucket_policies, lambda bucket, key, version: object_tags(backend, region, bucket, key, version)
@@ -158,7 +162,13 @@ class S3Front:
             return s3_error(environ, start_response, refused)
         if call.op.action is not None and call.target.bucket is not None and is_bucket_policy_action(call.op.action):
             return bucket_policy_answer(
-                start_response, call.op.action, call.target.bucket, self.policies.bucket_policy(call.target.bucket)
+                environ,
+                start_response,
+                call.op.action,
+                call.target.bucket,
+                self.policies.bucket_policy(call.target.bucket),
+                self.control,
+                self.region,
             )
         if "uploadId" in call.op.needs:
             check_upload(self.backend, self.region, call.target, s3_backend.first_values(call.pairs)["uploadId"])

@@ -8,6 +8,8 @@ Operations -> actions: https://docs.aws.amazon.com/AmazonS3/latest/userguide/usi
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -16,6 +18,7 @@ from moto.s3.models import s3_backends
 from fronts import OBJECTS, S3_VPCE, s3_fronts, stored_objects
 from lab.model.policy import DEFAULT_ENDPOINT_POLICY, parse_policy
 from lab.model.s3_requests import s3_action
+from lab.services.control import read_line
 from signing import call, environ, signed_environ
 
 HOST = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
@@ -180,7 +183,8 @@ def test_condition_keys_follow_the_ingress(tmp_path, through_endpoint, key, stat
 
 def test_the_front_answers_for_bucket_policies_and_moto_never_holds_one(tmp_path):
     """GetBucketPolicy returns the topology's document (moto never receives it: it would enforce it
-    with every condition taken as matched); Put and Delete are refused with a reason."""
+    with every condition taken as matched); without a lab controller to take them, Put and Delete
+    are refused with a reason."""
     fronts = s3_fronts(tmp_path, bucket_policies={"lab-bucket": policy(ONLY_LAB_BUCKET)})
     got = call(fronts.internet, signed_environ("GET", f"https://{HOST}/?policy"))
     assert (got.status_code, got.content_type, json.loads(got.data)) == (200, "application/json", ONLY_LAB_BUCKET)
@@ -192,11 +196,58 @@ def test_the_front_answers_for_bucket_policies_and_moto_never_holds_one(tmp_path
         refused = call(fronts.internet, signed_environ(method, f"https://{HOST}/?policy", body))
         error = ET.fromstring(refused.data)
         assert (refused.status_code, error.findtext("Code")) == (501, "NotImplemented")
-        assert "services.s3.buckets.lab-bucket.policy" in error.findtext("Message")
+        assert "no controller" in error.findtext("Message")
     assert all(
         b.policy is None for account in s3_backends.values() for backend in account.values() for b in backend.buckets.values()
     )  # moto never got one
     assert call(fronts.internet, signed_environ("GET", f"https://{HOST}/hello.txt")).status_code == 200
+
+
+class FakeController:
+    """A lab controller's socket that records each request and gives one answer to all."""
+
+    def __init__(self, path, answer: dict):
+        self.path, self.answer, self.requests = path, answer, []
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(str(path))
+        self.server.listen(4)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with conn:
+                self.requests.append(json.loads(read_line(conn)))
+                conn.sendall(json.dumps(self.answer).encode() + b"\n")
+
+
+def test_a_put_or_deleted_bucket_policy_goes_to_the_labs_controller_after_authorization(tmp_path):
+    controller = FakeController(tmp_path / "control.sock", {"result": {}})
+    fronts = s3_fronts(tmp_path, control=controller.path)
+    body = json.dumps(ONLY_VIA_VPCE).encode()
+    put = call(fronts.internet, signed_environ("PUT", f"https://{HOST}/?policy", body))
+    assert (put.status_code, put.data) == (204, b"")
+    deleted = call(fronts.internet, signed_environ("DELETE", f"https://{HOST}/?policy"))
+    assert deleted.status_code == 204
+    sent = [(r["service"], r["action"], r["params"]) for r in controller.requests]
+    assert sent == [
+        ("s3", "PutBucketPolicy", {"Bucket": "lab-bucket", "Policy": body.decode()}),
+        ("s3", "DeleteBucketPolicy", {"Bucket": "lab-bucket"}),
+    ]
+    controller.server.close()
+
+
+def test_the_controllers_refusal_is_worded_as_s3_words_it(tmp_path):
+    refusal = {"error": {"code": "MalformedPolicy", "message": "Policy has invalid resource", "status": 400}}
+    controller = FakeController(tmp_path / "control.sock", refusal)
+    refused = call(s3_fronts(tmp_path, control=controller.path).internet, signed_environ("PUT", f"https://{HOST}/?policy", b"{}"))
+    error = ET.fromstring(refused.data)
+    assert (refused.status_code, error.findtext("Code"), error.findtext("BucketName")) == (400, "MalformedPolicy", "lab-bucket")
+    assert error.findtext("Message") == "Policy has invalid resource"
+    controller.server.close()
 
 
 def test_a_policy_change_denied_by_the_endpoint_policy_is_access_denied(tmp_path):

@@ -66,14 +66,18 @@ def test_endpoint_and_bucket_policies_are_parsed_once_at_start(tmp_path):
     assert list(config.bucket_policies) == ["lab-bucket"]
 
 
-def test_the_ec2_front_holds_the_controllers_socket_and_only_it_does(tmp_path):
+def test_the_ec2_and_s3_fronts_hold_the_controllers_socket_and_only_they_do(tmp_path):
     data = {k: v for k, v in FRONT.items() if k != "buckets"}
     config = load_front_config(write(tmp_path, {**data, "service": "ec2", "control": "/run/lab/control.sock"}))
     assert config.control == Path("/run/lab/control.sock")
     with pytest.raises(ServiceError, match="control: the ec2 front needs the lab controller's socket"):
         load_front_config(write(tmp_path, {**data, "service": "ec2"}))
-    with pytest.raises(ServiceError, match="control: a s3 front holds buckets, not control"):
-        load_front_config(write(tmp_path, {**FRONT, "control": "/run/lab/control.sock"}))
+    assert load_front_config(write(tmp_path, {**FRONT, "control": "/run/lab/control.sock"})).control == Path(
+        "/run/lab/control.sock"
+    )
+    assert load_front_config(write(tmp_path, FRONT)).control is None  # S3 on its own: bucket policies NotImplemented
+    with pytest.raises(ServiceError, match="control: a dynamodb front holds tables, not control"):
+        load_front_config(write(tmp_path, {**data, "service": "dynamodb", "control": "/run/lab/control.sock"}))
 
 
 def test_dynamodb_front_holds_tables(tmp_path):
