@@ -183,6 +183,11 @@ class Services:
     def front_config(self, front) -> dict:
         endpoint_names = certificate_names(self.plan.allocation, front.service, front.region, [i.label for i in front.ingresses])
         cert, key = self.ca.issue_for(regions.region(front.region).services[front.service], endpoint_names)
+        return {**self.front_settings(front), "cert": str(cert), "key": str(key)}
+
+    def front_settings(self, front) -> dict:
+        """A front's config but its certificate: what a live change compares (the documents
+        themselves, not only the names of policies) before reloading a front."""
         config = {
             "service": front.service,
             "region": front.region,
@@ -190,8 +195,6 @@ class Services:
                 {"name": i.label, "http": i.http_port, "https": i.https_port, "vpc_id": i.vpc_id, "policy": document(i.policy)}
                 for i in front.ingresses
             ],
-            "cert": str(cert),
-            "key": str(key),
             "request_log": str(self.dir / f"{front.node}-requests.jsonl"),
         }
         if front.service == "s3":
@@ -203,7 +206,7 @@ class Services:
             }
         elif front.service == "dynamodb":
             config["tables"] = [{"name": t.name, "region": t.region, "partition_key": t.partition_key} for t in front.tables]
-        elif front.service in regions.CONTROLLER_SERVICES:
+        if front.service in regions.CONTROLLER_SERVICES or front.service == "s3":  # EC2's calls; S3's bucket policies
             config["control"] = str(self.lab.run_dir / control.SOCKET_NAME)
         return config
 
@@ -251,8 +254,10 @@ class Services:
         change is done when every one of them says it runs the new file."""
         old, self.plan = self.plan, plan
         self.prepare(list(added))
-        before = {f.node: f for f in old.services}
-        waits = [self.reload(f.node, self.front_config(f)) for f in plan.services if before.get(f.node) != f]
+        serving = {f.node: self.front_settings(f) for f in old.services}
+        waits = [
+            self.reload(f.node, self.front_config(f)) for f in plan.services if serving.get(f.node) != self.front_settings(f)
+        ]
         waits += [
             self.reload(f"{vpc}-resolver", self.resolver_config(vpc, r))
             for vpc, r in plan.resolvers.items()
