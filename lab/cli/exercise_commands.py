@@ -55,8 +55,20 @@ def run_exercise(args: argparse.Namespace) -> int:
         plan = planned(str(exercise.topology))[1]  # ids derive from names: live changes keep them
         print(hint_text(exercise, index, plan, lang))
         return 0
-    print(word(lang, "elsewhere", n=current, lab=progress.current.get("lab", "?")))  # check, reset: at the prompt
+    tag = progress.current.get("lab", "?")
+    print(word(lang, "elsewhere" if lab_running(tag) else "none_running", n=current, lab=tag))  # check, reset: at the prompt
     return 0
+
+
+def lab_running(tag: str) -> bool:
+    """Whether the lab the progress file names still runs (a vpclab killed with SIGKILL leaves the
+    file naming it); when the labs' state directory cannot be read, it is taken as running."""
+    from lab.realize.state import scan
+
+    try:
+        return any(s.tag == tag and s.owner.alive() for s in scan()[0])
+    except PermissionError:
+        return True
 
 
 def start(exercise, lang: str, prompt: type | None) -> int:

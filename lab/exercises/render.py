@@ -31,7 +31,7 @@ WORDS = {
             "실습 {n}의 랩({lab})이 실행 중입니다. check와 reset은 그 랩의 vpclab> 프롬프트에서 "
             "입력하십시오 (확인에는 랩 안의 실제 패킷과 현재 상태가 필요합니다)."
         ),
-        "none_running": "실행 중인 실습이 없습니다. vpclab exercise start N 으로 시작하십시오.",
+        "none_running": "실행 중인 실습이 없습니다. vpclab exercise start N 명령으로 시작하십시오.",
         "reset": "실습 {n}의 랩을 처음 상태로 다시 만듭니다.",
         "start": "실습 {n}의 랩을 만드는 중입니다...",
     },

@@ -16,6 +16,7 @@ from lab.errors import TopologyError
 from lab.exercises.catalog import LANGUAGES, TEMPLATE, fill, load_all, load_exercise, texts
 from lab.exercises.progress import Progress, load_progress, save_progress
 from lab.exercises.render import WORDS, goal_text, hint_text, listing
+from lab.realize.state import LabState
 
 HANGUL = range(0xAC00, 0xD7A4)
 # The chapter's terms as AWS's Korean console writes them (/work/shared/reference/chapter.md)
@@ -156,9 +157,15 @@ def test_list_and_hint_from_the_cli(tmp_path, monkeypatch, capsys, exercises):
     assert main(["exercise", "hint", "--lang", "en"]) == 0
     assert exercises[2].hints[0]["en"].split(":")[0] in capsys.readouterr().out
     assert json.loads((tmp_path / "progress.json").read_text())["hints"] == {"3": 1}
+    monkeypatch.setenv("VPCLAB_STATE_DIR", str(tmp_path / "labs"))
+    state = LabState("vl0000", str(tmp_path / "run"))  # owned by this process: a running lab
+    state.save()
     assert main(["exercise", "check", "--lang", "en"]) == 0
     out = capsys.readouterr().out
     assert "vl0000" in out and "check and reset at that lab's vpclab> prompt" in out
+    state.remove()  # its vpclab was killed: the progress file still names it
+    assert main(["exercise", "reset", "--lang", "en"]) == 0
+    assert "No exercise is running" in capsys.readouterr().out
     assert main(["exercise", "start", "11"]) == 2
 
 
