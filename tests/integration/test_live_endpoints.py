@@ -89,3 +89,29 @@ def test_an_interface_endpoint_created_live_answers_its_private_dns_and_its_name
         out = lab.node("app1").cmd(f"dig +short {name}; curl -s -o /dev/null -w '%{{http_code}}' {url}")
         assert out.split()[0] in enis, out  # the resolver took the new records live
         assert out.split()[-1] in ("200", "403"), out  # TLS verified the new endpoint's name; S3 answered
+
+
+DENY_OUTSIDE_VPCE = """{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*",
+ "Action": "s3:GetObject", "Resource": "arn:aws:s3:::lab-bucket/*",
+ "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}}}]}"""
+
+
+def test_a_bucket_policy_put_with_the_aws_cli_is_enforced_and_predicted_then_deleted(tmp_path, monkeypatch):
+    """s3api put-bucket-policy from an instance: the next GET is denied by S3 (403, from the request
+    log's decision) and explain predicts the same; delete-bucket-policy lets it through again."""
+    monkeypatch.chdir(REPO)
+    topology = load_topology("topologies/public-private.yaml")
+    with Lab(compile_plan(topology), tmp_path / "run") as lab, Controller(lab, topology) as live:
+        node = lab.node("app1")
+        put = node.cmd(f"aws s3api put-bucket-policy --bucket lab-bucket --policy '{DENY_OUTSIDE_VPCE}'; echo rc=$?")
+        assert put.strip().endswith("rc=0"), put
+        assert live.topology.buckets["lab-bucket"].policy is not None
+        predicted = explain(live.topology, live.plan, "app1", BUCKET, 443, "/hello.txt")
+        assert predicted.outcome.value == "denied"
+        got = node.cmd("aws s3 cp s3://lab-bucket/hello.txt - 2>&1; echo rc=$?")
+        assert "(403)" in got and got.strip().endswith("rc=1"), got  # HeadObject: S3 sends no body with a 403
+        bad = node.cmd("aws s3api put-bucket-policy --bucket lab-bucket --policy '{\"Statement\": []}' 2>&1")
+        assert "MalformedPolicy" in bad, bad
+        node.cmd("aws s3api delete-bucket-policy --bucket lab-bucket")
+        assert live.topology.buckets["lab-bucket"].policy is None
+        assert "hello from S3" in node.cmd("aws s3 cp s3://lab-bucket/hello.txt -")
