@@ -4,7 +4,7 @@ runs the `dot` program.
 
 The boxes nest as in AWS's architecture diagrams (AWS Architecture Icons, "Groups"): the region,
 in it each VPC, in a VPC its Availability Zones, in an AZ its subnets (public ones green, private
-ones teal), in a subnet its instances, NAT gateways and interface endpoint ENIs. The internet
+ones teal), in a subnet its instances, NAT gateways, interface endpoint ENIs and NLB nodes. The internet
 gateway, the gateway endpoints and the VPC's implicit router sit in the VPC outside the AZs; the
 AWS services sit in their region outside every VPC, the internet outside the region. Peering
 connections are edges between routers, labelled with their pcx id. Every name and id comes from
@@ -140,12 +140,17 @@ def subnet_box(graph: graphviz.Digraph, topology: Topology, plan: Plan, vpc: Vpc
 
 
 def members(topology: Topology, plan: Plan, vpc: Vpc, subnet: str) -> Iterator[str]:
-    """The nodes with a network interface in the subnet: instances, NAT gateways, interface endpoint ENIs."""
+    """The nodes with a network interface in the subnet: instances, NAT gateways, interface endpoint
+    ENIs, and the nodes of Network Load Balancers (one per enabled subnet, each an ENI there)."""
     yield from (i.name for i in topology.instances.values() if (i.vpc, i.subnet) == (vpc.name, subnet))
     yield from (plan.nat_gateway(vpc.name, n.name).name for n in vpc.nat_gateways.values() if n.subnet == subnet)
+    az = vpc.subnets[subnet].az
     for ep in vpc.endpoints.values():
         if ep.type == "interface" and subnet in ep.subnets:
-            yield names.endpoint_eni_node(vpc.name, ep.name, vpc.subnets[subnet].az)
+            yield names.endpoint_eni_node(vpc.name, ep.name, az)
+    for lb in vpc.load_balancers.values():
+        if subnet in lb.subnets and (found := plan.load_balancer_node(vpc.name, lb.name, az)) is not None:
+            yield found.node
 
 
 def is_public(vpc: Vpc, subnet: str) -> bool:

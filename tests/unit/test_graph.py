@@ -214,3 +214,32 @@ def test_bad_graph_arguments_are_one_clear_line(capsys, monkeypatch, argv, error
         assert code == 2
     err = capsys.readouterr().err
     assert error in err and "Traceback" not in err
+
+
+def test_an_nlbs_nodes_sit_in_their_subnets_in_the_providers_vpc():
+    """Each node of an NLB is an ENI of its subnet: drawn in that subnet's box, in its zone, in the
+    provider's VPC, not loose in the region; the SVG keeps it inside the VPC's cluster too."""
+    _, plan, _, dot = drawn("topologies/endpoint-service.yaml")
+    nodes, _ = read_dot(dot)
+    vpc = plan.vpc_id("provider")
+    for node in plan.load_balancer("provider", "web-nlb").nodes:
+        assert nodes[node.node] == [
+            f"cluster_region_{plan.region}",
+            f"cluster_vpc_{vpc}",
+            f"cluster_az_{vpc}_{node.az}",
+            f"cluster_subnet_{names.subnet_id('provider', node.subnet)}",
+        ]
+    svg = ET.fromstring(render(dot, "svg"))
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    boxes = {g.findtext("svg:title", namespaces=ns): g for g in svg.iter(f"{{{ns['svg']}}}g") if g.get("class") == "cluster"}
+    nlb = next(g for g in svg.iter(f"{{{ns['svg']}}}g") if g.findtext("svg:title", namespaces=ns) == "provider-web-nlb-a")
+
+    def extent(group) -> tuple[float, float, float, float]:
+        shape = group.find("svg:polygon", ns) if group.find("svg:polygon", ns) is not None else group.find("svg:path", ns)
+        numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", shape.get("points") or shape.get("d"))]
+        xs, ys = numbers[0::2], numbers[1::2]
+        return min(xs), min(ys), max(xs), max(ys)
+
+    x0, y0, x1, y1 = extent(boxes[f"cluster_subnet_{names.subnet_id('provider', 'web-a')}"])
+    nx0, ny0, nx1, ny1 = extent(nlb)
+    assert x0 <= nx0 and nx1 <= x1 and y0 <= ny0 and ny1 <= y1  # drawn inside its subnet's box
