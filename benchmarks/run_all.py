@@ -22,6 +22,8 @@ BENCHMARKS = [  # (script, needs root, time limit in s)
     ("bench_throughput.py", True, 300),
     ("bench_interface_endpoint.py", True, 300),
     ("bench_security_groups.py", True, 600),
+    ("bench_load_balancer.py", True, 300),
+    ("bench_live_changes.py", True, 300),
     ("bench_analysis.py", False, 120),
 ]
 
