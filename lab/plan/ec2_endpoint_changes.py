@@ -67,7 +67,8 @@ def create(view: View, params: dict) -> tuple[Topology, dict]:
     )
     changed = with_part(dataclasses.replace(view.topology, created=serial), vpc, "endpoints", endpoint.name, endpoint)
     seen = replanned(view, changed)
-    return changed, {"VpcEndpoint": vpc_endpoint(seen, seen.topology.vpcs[vpc.name], endpoint).data}
+    answer = {"VpcEndpoint": vpc_endpoint(seen, seen.topology.vpcs[vpc.name], endpoint).data}
+    return changed, answer | ({"ClientToken": params["ClientToken"]} if params.get("ClientToken") else {})
 
 
 def service_of(view: View, given: object) -> tuple[str, str, str | None]:
