@@ -54,7 +54,7 @@ def vpc_endpoint(view: View, vpc: Vpc, ep: Endpoint) -> Resource:
         "DnsEntries": [{"DnsName": n} for n, _ in endpoint_names(vpce, dns_service_label(view.topology, ep), view.region, azs)]
         if interface
         else [],
-        "Tags": tags(ep.name),
+        "Tags": [] if ep.name == vpce else tags(ep.name),  # created live with no Name tag: none, as AWS shows it
         "OwnerId": vpc.account,
         "IpAddressType": "ipv4",
     }

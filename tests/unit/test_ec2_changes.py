@@ -66,6 +66,7 @@ def test_a_gateway_endpoint_created_adds_its_prefix_list_route_and_describe_show
         [lab.rtb("app", "private")],
     )
     assert vpce == names.created_vpce_id("app", 1) and lab.topology.created == 1
+    assert endpoint["Tags"] == []  # no Name tag given: none shown, as AWS shows it
     s3_ranges = {str(c) for c in lab.plan.prefix_lists["pl-78a54011"]}
     assert routes_to(lab.plan, "app", "private", f"-> {vpce}") == s3_ranges
     assert routes_to(lab.plan, "app", "private", "nat-") == nat_routes  # the default route stays
@@ -100,8 +101,9 @@ def test_the_name_tag_names_the_endpoint_in_the_model(public_private):
     lab = public_private
     tags = [{"ResourceType": "vpc-endpoint", "Tags": [{"Key": "Name", "Value": "s3-gw"}]}]
     params = {"VpcId": lab.plan.vpc_id("app"), "ServiceName": S3, "RouteTableIds": [lab.rtb("app", "private")]}
-    lab.call("CreateVpcEndpoint", params | {"TagSpecifications": tags})
+    answer = lab.call("CreateVpcEndpoint", params | {"TagSpecifications": tags})
     assert list(lab.topology.vpcs["app"].endpoints) == ["s3-gw"]
+    assert answer["VpcEndpoint"]["Tags"] == [{"Key": "Name", "Value": "s3-gw"}]
     assert lab.plan.gateway_endpoint("app", "s3-gw").kind == "gateway-endpoint"
 
 
