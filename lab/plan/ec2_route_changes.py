@@ -16,7 +16,8 @@ EC2's texts for the other refusals, as AWS and moto give them: `The route identi
 already exists.` (RouteAlreadyExists), `no route with destination-cidr-block <dest> in route table
 <rtb>` (InvalidRoute.NotFound), `There is no route defined for '<dest>' in the route table. Use
 CreateRoute instead.` (ReplaceRoute, InvalidParameterValue), `cannot remove local route <cidr> in
-route table <rtb>` (DeleteRoute of the local route, InvalidParameterValue).
+route table <rtb>` (DeleteRoute of the local route, InvalidParameterValue: the text
+hashicorp/terraform-provider-aws matches in internal/service/ec2/vpc_route.go).
 """
 
 from __future__ import annotations

@@ -135,19 +135,24 @@ def security_group_change(direction: str, authorize: bool):
                 try:
                     changed = with_rule(changed, Permission(vpc.name, group, direction, rule), authorize)
                 except PermissionConflict as exc:
-                    raise conflict(exc, rule, direction) from None
+                    raise conflict(exc, vpc, rule) from None
         return changed, {"Return": True}
 
     return handler
 
 
-def conflict(exc: PermissionConflict, rule: SecurityGroupRule, direction: str) -> Ec2Error:
-    """EC2's texts: the rule named as AWS names it in InvalidPermission.Duplicate."""
+def conflict(exc: PermissionConflict, vpc: Vpc, rule: SecurityGroupRule) -> Ec2Error:
+    """EC2's texts: InvalidPermission.NotFound's, and the rule as InvalidPermission.Duplicate names it
+    (`the specified rule "peer: 10.0.0.0/16, TCP, from port: 443, to port: 443, ALLOW" already
+    exists`, `"peer: 0.0.0.0/0, ALL, ALLOW"`, as quoted by many third-party logs; a group peer by its
+    sg- id)."""
     if exc.code == "InvalidPermission.NotFound":
         return Ec2Error(exc.code, "The specified rule does not exist in this security group.")
-    ports = "" if rule.protocol == "-1" else f", from port: {rule.from_port}, to port: {rule.to_port}"
+    peer = names.security_group_id(vpc.name, rule.peer) if isinstance(rule.peer, str) else str(rule.peer)
+    low, high = (-1 if p is None else p for p in (rule.from_port, rule.to_port))
+    ports = "" if rule.protocol == "-1" else f", from port: {low}, to port: {high}"
     protocol = "ALL" if rule.protocol == "-1" else rule.protocol.upper()
-    return Ec2Error(exc.code, f'the specified rule "peer: {rule.peer}, {protocol}{ports}, ALLOW" already exists')
+    return Ec2Error(exc.code, f'the specified rule "peer: {peer}, {protocol}{ports}, ALLOW" already exists')
 
 
 def acl_of(view: View, params: dict) -> tuple[Vpc, NetworkAcl]:

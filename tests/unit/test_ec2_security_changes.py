@@ -140,6 +140,12 @@ def test_a_call_is_all_or_nothing(shop):
     )
     error = lab.refused("AuthorizeSecurityGroupIngress", {"GroupId": group, "IpPermissions": [HTTPS_FROM_VPC, existing]})
     assert error.message == 'the specified rule "peer: 10.0.2.0/24, TCP, from port: 5432, to port: 5432, ALLOW" already exists'
+    web = names.security_group_id("shop", "web")
+    from_web = {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "UserIdGroupPairs": [{"GroupId": web}]}
+    error = lab.refused(
+        "AuthorizeSecurityGroupIngress", {"GroupId": names.security_group_id("shop", "app"), "IpPermissions": [from_web]}
+    )
+    assert error.message == f'the specified rule "peer: {web}, TCP, from port: 8080, to port: 8080, ALLOW" already exists'
 
 
 def acl(lab: Lab, subnet: str, direction: str) -> list[tuple]:
