@@ -51,7 +51,7 @@ def create(view: View, params: dict) -> tuple[Topology, dict]:
     serial = view.topology.created + 1
     vpce = names.created_vpce_id(vpc.name, serial)
     endpoint = Endpoint(
-        name_of(params, vpce, vpc),
+        name_of(view, params, vpce, vpc),
         kind.lower(),
         region,
         service,
@@ -112,12 +112,18 @@ def configured_ips(view: View, vpc: Vpc, configurations: list) -> dict[str, ipad
     return found
 
 
-def name_of(params: dict, vpce: str, vpc: Vpc) -> str:
-    """The endpoint's `Name` tag if it is a valid name no route target of the VPC has, else its id."""
+def name_of(view: View, params: dict, vpce: str, vpc: Vpc) -> str:
+    """The endpoint's `Name` tag if it is a valid topology name that no route target of the VPC has
+    and whose nodes no node of the lab could be mistaken for (`app-router` for a tag `router`), else
+    its id: AWS takes any Name, the lab must still name nodes apart."""
     tags = [t for spec in params.get("TagSpecifications") or [] for t in spec.get("Tags") or []]
     name = next((t.get("Value") for t in tags if t.get("Key") == "Name"), None)
-    taken = {"igw", *vpc.endpoints, *vpc.nat_gateways, *vpc.peerings}
-    return name if isinstance(name, str) and NAME.match(name) and name not in taken else vpce
+    if not isinstance(name, str) or not NAME.match(name):
+        return vpce
+    taken = {"igw", *vpc.endpoints, *vpc.nat_gateways, *vpc.peerings, *(p.name for p in view.topology.peerings_of(vpc.name))}
+    node = names.gateway_endpoint_node(vpc.name, name)
+    clash = any(n == node or n.startswith(node + "-") for n in view.plan.nodes) or node in view.topology.instances
+    return vpce if name in taken or clash else name
 
 
 def policy_of(text: object) -> Policy | None:

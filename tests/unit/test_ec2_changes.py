@@ -107,6 +107,15 @@ def test_the_name_tag_names_the_endpoint_in_the_model(public_private):
     assert lab.plan.gateway_endpoint("app", "s3-gw").kind == "gateway-endpoint"
 
 
+@pytest.mark.parametrize("tag", ["router", "igw", "nat-a", "nat", "not a name"])
+def test_a_name_tag_that_would_clash_leaves_the_endpoint_named_by_its_id(public_private, tag):
+    lab = public_private
+    tags = [{"ResourceType": "vpc-endpoint", "Tags": [{"Key": "Name", "Value": tag}]}]
+    params = {"VpcId": lab.plan.vpc_id("app"), "ServiceName": S3, "TagSpecifications": tags}
+    vpce = lab.call("CreateVpcEndpoint", params)["VpcEndpoint"]["VpcEndpointId"]
+    assert list(lab.topology.vpcs["app"].endpoints) == [vpce]
+
+
 def test_an_interface_endpoint_gets_an_eni_in_its_subnet_with_its_groups_and_private_dns(public_private):
     lab = public_private
     answer = lab.call(
