@@ -61,6 +61,15 @@ def test_one_permission_with_several_peers_is_several_rules_and_the_old_members_
     assert (rule.protocol, rule.from_port, rule.to_port, rule.peer) == ("udp", 53, 53, ipaddress.IPv4Network("10.0.0.0/16"))
 
 
+def test_revoke_egress_takes_the_prefix_list_rule_off_the_eni(shop):
+    lab, group = shop, names.security_group_id("shop", "db")
+    assert "pl-78a54011" in {peer for peer, _ in rules(lab, "db1", "egress")}
+    to_s3 = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": "pl-78a54011"}]}
+    lab.call("RevokeSecurityGroupEgress", {"GroupId": group, "IpPermissions": [to_s3]})
+    assert rules(lab, "db1", "egress") == set()
+    assert lab.topology.vpcs["shop"].security_groups["db"].egress == ()
+
+
 def test_the_default_group_is_changed_like_any_other(shop):
     lab, group = shop, names.security_group_id("shop", "default")
     lab.call("AuthorizeSecurityGroupIngress", {"GroupId": group, "IpPermissions": [HTTPS_FROM_VPC]})
