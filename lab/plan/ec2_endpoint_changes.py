@@ -184,9 +184,9 @@ def exists(t: Topology, ref: str) -> bool:
 
 
 def modify(view: View, params: dict) -> tuple[Topology, dict]:
-    found = ec2_ids.endpoint(view, params.get("VpcEndpointId"))
+    given = ec2_ids.pick(params.get("VpcEndpointId"), "vpce-", "InvalidVpcEndpointId.Malformed", "id")
+    found = ec2_ids.endpoint(view, given)
     if found is None:
-        given = params.get("VpcEndpointId")
         raise Ec2Error("InvalidVpcEndpointId.NotFound", f"The VpcEndpoint Id '{given}' does not exist")
     vpc, ep = found[0], found[0].endpoints[found[1]]
     if params.get("IpAddressType") not in (None, "ipv4"):

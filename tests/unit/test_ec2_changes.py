@@ -387,3 +387,9 @@ def test_a_consumer_endpoint_to_an_endpoint_service_created_and_deleted():
     )
     lab.call("DeleteVpcEndpoints", {"VpcEndpointIds": [answer["VpcEndpointId"]]})
     assert all("vpce-" not in ref for ref in lab.topology.vpcs["provider"].endpoint_services["web-svc"].accepted)
+
+
+def test_modify_an_unknown_or_malformed_endpoint_id(public_private):
+    lab = public_private
+    assert lab.refused("ModifyVpcEndpoint", {"VpcEndpointId": "vpce-0000000000000000a"}).code == "InvalidVpcEndpointId.NotFound"
+    assert lab.refused("ModifyVpcEndpoint", {"VpcEndpointId": "sg-0000000000000000a"}).code == "InvalidVpcEndpointId.Malformed"
