@@ -112,6 +112,23 @@ def test_through_the_interface_endpoint(lab):
     assert (seen["ingress"], seen["vpce_id"], seen["action"], seen["status"]) == (vpce, vpce, "ec2:DescribeVpcEndpoints", 200)
 
 
+def test_another_regions_ec2_api_has_none_of_the_labs_vpcs_but_its_own_prefix_lists(lab):
+    assert ec2(lab, "app1", "describe-vpcs", "--region", "us-east-1") == {"Vpcs": []}
+    lists = ec2(lab, "app1", "describe-prefix-lists", "--region", "us-east-1")["PrefixLists"]
+    assert {p["PrefixListName"] for p in lists} == {"com.amazonaws.us-east-1.s3", "com.amazonaws.us-east-1.dynamodb"}
+    status, out = aws(lab, "app1", "ec2", "describe-vpcs", "--region", "us-east-1", "--vpc-ids", lab.plan.vpc_id("web"))
+    assert status != 0 and "(InvalidVpcID.NotFound)" in out, out
+
+
+def test_security_groups_and_acls_by_filter_through_the_endpoint(lab):
+    (group,) = ec2(lab, "iso1", "describe-security-groups", "--filters", "Name=vpc-id,Values=" + lab.plan.vpc_id("iso"))[
+        "SecurityGroups"
+    ]
+    assert (group["GroupName"], group["GroupId"]) == ("default", names.security_group_id("iso", names.DEFAULT_SECURITY_GROUP))
+    acls = ec2(lab, "iso1", "describe-network-acls", "--filters", "Name=default,Values=true")["NetworkAcls"]
+    assert {a["VpcId"] for a in acls} == {lab.plan.vpc_id("web"), lab.plan.vpc_id("iso")}
+
+
 def test_the_endpoint_policy_allows_only_describe_calls(lab):
     rtb = lab.plan.route_table("iso", "isolated").aws_id
     status, out = aws(
