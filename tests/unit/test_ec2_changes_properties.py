@@ -167,12 +167,12 @@ CIDRS = st.sampled_from(["0.0.0.0/0", "10.0.0.0/16", "10.0.2.0/24", "10.9.0.0/16
 PORTS = st.sampled_from([-1, 0, 22, 443, 1024, 65535])
 
 
-@st.composite
-def well_formed_calls(draw):
-    """Calls whose every id is one of the lab's, each member of the kind the call needs: what a
-    learner typing the book's commands sends, in any combination."""
-    made = lab(draw(st.sampled_from(TOPOLOGIES)))
+def well_formed_call(made: Lab):
+    """(action, params) of a call whose every id is one of the lab's (or of an endpoint the lab's
+    first calls create), each member of the kind the call needs: what a learner typing the book's
+    commands sends, in any combination."""
     ids = {p: ids_of(made, p) for p in ("vpc-", "rtb-", "subnet-", "sg-", "acl-", "vpce-", "nat-", "igw-", "pcx-")}
+    ids["vpce-"] += [names.created_vpce_id(v, n) for v in made.topology.vpcs for n in (1, 2, 3)]
     pick = {p: st.sampled_from(v) for p, v in ids.items()}
     target = st.one_of(
         st.fixed_dictionaries({"GatewayId": pick["igw-"] | pick["vpce-"]}),
@@ -232,20 +232,53 @@ def well_formed_calls(draw):
             "PrivateDnsEnabled": st.booleans(),
         },
     )
-    action, params = draw(
-        st.one_of(
-            st.tuples(st.sampled_from(["CreateRoute", "ReplaceRoute", "DeleteRoute"]), route),
-            st.tuples(st.sampled_from(sorted(a for a in actions() if "SecurityGroup" in a)), group_call),
-            st.tuples(st.sampled_from(sorted(a for a in actions() if "NetworkAclEntry" in a)), entry),
-            st.tuples(st.just("CreateVpcEndpoint"), endpoint),
-            st.tuples(st.just("ModifyVpcEndpoint"), modify),
-        )
+    return st.one_of(
+        st.tuples(st.sampled_from(["CreateRoute", "ReplaceRoute", "DeleteRoute"]), route),
+        st.tuples(st.sampled_from(sorted(a for a in actions() if "SecurityGroup" in a)), group_call),
+        st.tuples(st.sampled_from(sorted(a for a in actions() if "NetworkAclEntry" in a)), entry),
+        st.tuples(st.just("CreateVpcEndpoint"), endpoint),
+        st.tuples(st.just("ModifyVpcEndpoint"), modify),
+        st.tuples(st.just("DeleteVpcEndpoints"), st.fixed_dictionaries({"VpcEndpointIds": st.lists(pick["vpce-"], max_size=2)})),
     )
-    accounts = sorted({ACCOUNT_ID, *(v.account for v in made.topology.vpcs.values())})
-    return made, action, params, draw(st.sampled_from(accounts))
+
+
+def accounts_of(made: Lab) -> list[str]:
+    return sorted({ACCOUNT_ID, *(v.account for v in made.topology.vpcs.values())})
+
+
+@st.composite
+def well_formed_calls(draw):
+    made = lab(draw(st.sampled_from(TOPOLOGIES)))
+    action, params = draw(well_formed_call(made))
+    return made, action, params, draw(st.sampled_from(accounts_of(made)))
 
 
 @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(well_formed_calls())
 def test_any_well_formed_call_is_a_change_that_compiles_or_an_ec2_error(call):
     test_any_input_is_a_change_that_compiles_or_an_ec2_error.hypothesis.inner_test(call)
+
+
+@st.composite
+def call_sequences(draw):
+    name = draw(st.sampled_from(TOPOLOGIES))
+    made = lab(name)
+    calls = st.tuples(well_formed_call(made), st.sampled_from(accounts_of(made)))
+    return name, draw(st.lists(calls, min_size=2, max_size=6))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(call_sequences())
+def test_any_sequence_of_calls_keeps_the_lab_compilable(sequence):
+    """Calls applied one after the other, as the controller applies them: each refused one leaves
+    the lab as it was, each accepted one gives a model that validates and compiles, keeping what
+    the running plan holds, and an answer botocore reads back."""
+    name, calls = sequence
+    running = Lab(name)
+    for (action, params), account in calls:
+        try:
+            running.call(action, params, account)
+        except Ec2Error:
+            event(f"{action}: refused")
+            continue
+        event(f"{action}: changed")
