@@ -165,3 +165,15 @@ def test_a_signature_ec2_cannot_verify_is_auth_failure(lab, node):
     assert status != 0
     expected = "An error occurred (AuthFailure) when calling the DescribeVpcs operation: "
     assert expected + "AWS was not able to validate the provided access credentials" in out
+
+
+def test_the_fronts_own_ports_are_closed_to_a_client(lab):
+    """Only 80 and 443, redirected by the network, reach the EC2 front: a client that dials an
+    ingress's local port (to pass as the endpoint, say) is reset, and nothing reaches the controller."""
+    front = lab.plan.service_front("ec2", REGION)
+    before = len(logged(lab))
+    for ingress in front.ingresses:
+        for port in (ingress.http_port, ingress.https_port):
+            out = lab.node("app1").cmd(f"curl -sS -m 5 -o /dev/null https://ec2.{REGION}.amazonaws.com:{port}/; echo exit=$?")
+            assert out.strip().endswith("exit=7"), (port, out)  # connection refused: a reset
+    assert logged(lab)[before:] == []
