@@ -41,7 +41,7 @@ def subnets(view: View) -> Iterator[Resource]:
             subnet_id, cidr = names.subnet_id(vpc.name, subnet.name), str(subnet.cidr)
             data = {
                 "AvailabilityZone": subnet.az,
-                "AvailableIpAddressCount": subnet.cidr.num_addresses - 5,  # AWS reserves five per subnet
+                "AvailableIpAddressCount": subnet.cidr.num_addresses - 5 - enis_in(view, vpc, subnet.cidr),
                 "CidrBlock": cidr,
                 "DefaultForAz": False,
                 "MapPublicIpOnLaunch": False,
@@ -60,6 +60,19 @@ def subnets(view: View) -> Iterator[Resource]:
                 "default-for-az": flag(False),
             }
             yield Resource(data, facets)
+
+
+def enis_in(view: View, vpc: Vpc, cidr) -> int:
+    """The network interfaces holding an address of the subnet (instances, NAT gateways, endpoints,
+    NLBs): with the five addresses AWS reserves in every subnet, what is not available
+    (https://docs.aws.amazon.com/vpc/latest/userguide/subnet-sizing.html)."""
+    return sum(
+        1
+        for node in view.plan.nodes.values()
+        if node.vpc == vpc.name
+        for i in node.interfaces
+        if i.eni and any(a.ip in cidr for a in i.addresses)
+    )
 
 
 def route_tables(view: View) -> Iterator[Resource]:

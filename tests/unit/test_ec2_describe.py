@@ -142,6 +142,12 @@ def test_endpoints_filters_and_policy(gateway):
     assert ask(gateway, "DescribeVpcEndpoints", by_name("vpc-endpoint-type", ["Interface"]))["VpcEndpoints"] == []
 
 
+def test_a_subnets_available_addresses_leave_out_aws_five_and_every_eni():
+    made = lab("interface-endpoint.yaml")
+    (subnet,) = ask(made, "DescribeSubnets", by_name("cidr-block", ["10.0.3.0/24"]))["Subnets"]
+    assert subnet["AvailableIpAddressCount"] == 256 - 5 - 4  # app1 and three endpoints' ENIs
+
+
 def test_interface_endpoints_enis_groups_and_dns_names():
     made = lab("interface-endpoint.yaml")
     topology, plan = made
