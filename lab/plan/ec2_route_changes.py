@@ -33,6 +33,12 @@ from lab.plan.ec2_change_common import with_part
 from lab.plan.ec2_view import View
 
 Destination = ipaddress.IPv4Network | PrefixListRef
+# AWS reserves it for its own services (IMDS 169.254.169.254, the Amazon DNS server 169.254.169.253,
+# Time Sync 169.254.169.123): "You can't add routes to IPv4 addresses that are an exact match or a
+# subset of the following range: 169.254.168.0/22" (a wider route that includes it is allowed, and
+# does not carry those addresses): https://docs.aws.amazon.com/vpc/latest/userguide/subnet-route-tables.html,
+# "Rules and considerations". EC2's code for it is not documented: InvalidParameterValue (uncertain).
+RESERVED = ipaddress.IPv4Network("169.254.168.0/22")
 TARGETS = ("GatewayId", "NatGatewayId", "VpcPeeringConnectionId")
 UNMODELLED_TARGETS = (
     "InstanceId",
@@ -79,6 +85,16 @@ def destination_of(view: View, params: dict) -> Destination:
             "InvalidParameterValue",
             f"Value ({cidr}) for parameter destinationCidrBlock is invalid. This is not a valid CIDR block.",
         ) from None
+
+
+def not_reserved(destination: Destination) -> None:
+    """A route into AWS's reserved link-local range (RESERVED) is refused, as AWS refuses it."""
+    if isinstance(destination, ipaddress.IPv4Network) and destination.subnet_of(RESERVED):
+        raise Ec2Error(
+            "InvalidParameterValue",
+            f"The destination {destination} is in {RESERVED}, which AWS reserves for its own services "
+            "(instance metadata, the Amazon DNS server): no route may go there",
+        )
 
 
 def target_of(view: View, vpc: Vpc, params: dict) -> str:
@@ -143,6 +159,7 @@ def with_routes(t: Topology, vpc: Vpc, table: RouteTable, routes: tuple[Route, .
 def create(view: View, params: dict) -> tuple[Topology, dict]:
     vpc, table = table_of(view, params)
     destination, target = destination_of(view, params), target_of(view, vpc, params)
+    not_reserved(destination)
     if destination == vpc.cidr or any(r.destination == destination for r in effective_routes(vpc, table)):
         raise Ec2Error("RouteAlreadyExists", f"The route identified by {describe(destination)[1]} already exists.")
     return with_routes(view.topology, vpc, table, table.routes + (Route(destination, target),)), {"Return": True}
@@ -151,6 +168,7 @@ def create(view: View, params: dict) -> tuple[Topology, dict]:
 def replace(view: View, params: dict) -> tuple[Topology, dict]:
     vpc, table = table_of(view, params)
     destination = destination_of(view, params)
+    not_reserved(destination)
     if params.get("LocalTarget"):
         raise Ec2Error("vpclab.RouteTargetNotEmulated", "LocalTarget (a route to the VPC's local CIDR) is not emulated by vpclab")
     owned_by_endpoint(view, vpc, table, destination)

@@ -9,13 +9,22 @@ The EC2 front, a process inside the lab, reaches it over the run directory's Uni
 (lab.services.control); each request is answered by lab.plan.ec2_api against the live model, and
 a changed model is applied to the kernel as a difference (lab.realize.changes) before the answer
 goes back, so the caller's next packet already takes the new path, as after AWS's API returns.
+
+Only the lab's own fronts may ask, each for its own service and region: a node shares the host's
+files, so any process in the lab (`python3 -c ...` at the prompt) can reach the socket, and a
+request it wrote itself would skip the front's SigV4 and the endpoint's policy (an instance whose
+`ec2` endpoint allows only Describe calls could create routes). The controller reads the caller's
+pid from the socket (SO_PEERCRED) and answers the services' launcher's children that run a front
+(lab.realize.services), and its own process (the prompt, a test), no one else.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
+import struct
 import threading
 from collections.abc import Callable
 
@@ -112,10 +121,31 @@ class Controller:
         with conn:
             try:
                 conn.settimeout(30)
+                may_ask = self.caller(conn)
                 request = json.loads(read_line(conn))
                 if not isinstance(request, dict):
                     raise ValueError("a request is a JSON object")
-                answer = self.answer(request)
+                answer = self.answer(request) if may_ask(request) else not_a_front(request)
                 conn.sendall(json.dumps(answer).encode() + b"\n")
             except (OSError, ValueError) as exc:
                 log.warning("controller: a call that could not be read or answered: %s", exc)
+
+    def caller(self, conn: socket.socket) -> Callable[[dict], bool]:
+        """Which requests the process at the other end may make: the controller's own process any;
+        a front of the lab those of its own service and region; anyone else none."""
+        pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
+        if pid == os.getpid():
+            return lambda _: True
+        services = getattr(self.lab, "services", None)
+        name = services.children.get(pid) if services is not None else None
+        fronts = {(f.service, f.region) for f in self.plan.services if name is not None and f.node == name}
+        return lambda request: (str(request.get("service", "ec2")), str(request.get("region"))) in fronts
+
+
+def not_a_front(request: dict) -> dict:
+    return Ec2Error(
+        "AuthFailure",
+        f"vpclab's controller answers the lab's own service fronts only; send {request.get('action')} to "
+        "the service's endpoint (ec2.<region>.amazonaws.com), signed, as AWS requires",
+        403,
+    ).as_answer()
