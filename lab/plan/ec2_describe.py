@@ -3,8 +3,9 @@
 model shapes it and returns its output (botocore's output shape), ready for the EC2 front's XML.
 
 Pure: the resources are written by lab.plan.ec2_network (VPCs, subnets, route tables, gateways),
-lab.plan.ec2_security (security groups, network ACLs) and lab.plan.ec2_endpoints (endpoints,
-prefix lists, endpoint services and their connections), with every id from the plan or
+lab.plan.ec2_security (security groups, network ACLs), lab.plan.ec2_instances (instances, network
+interfaces) and lab.plan.ec2_endpoints (endpoints, prefix lists, endpoint services and their
+connections), with every id from the plan or
 lab.plan.names. Here: what every Describe call shares, as EC2 documents it
 (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/Query-Requests-EC2.html#query-filtering):
 - an id list (`VpcIds`, ...) returns exactly those resources; an id that does not exist is the
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from lab.model.ec2_errors import Ec2Error
 from lab.model.topology import Topology
 from lab.model.wildcard import Wildcard
-from lab.plan import ec2_endpoints, ec2_network, ec2_security
+from lab.plan import ec2_endpoints, ec2_instances, ec2_network, ec2_security
 from lab.plan.ec2_view import Resource, View
 from lab.plan.types import Plan
 
@@ -120,6 +121,26 @@ CALLS: dict[str, Call] = {
         "prefix list ID",
         "pl-",
     ),
+    "DescribeInstances": Call(
+        ec2_instances.instances,
+        "InstanceIds",
+        "Filters",
+        "Reservations",
+        "InstanceId",
+        "InvalidInstanceID.NotFound",
+        "instance ID",
+        "i-",
+    ),
+    "DescribeNetworkInterfaces": Call(
+        ec2_instances.network_interfaces,
+        "NetworkInterfaceIds",
+        "Filters",
+        "NetworkInterfaces",
+        "NetworkInterfaceId",
+        "InvalidNetworkInterfaceID.NotFound",
+        "network interface ID",
+        "eni-",
+    ),
     "DescribeVpcEndpointConnections": Call(
         ec2_endpoints.endpoint_connections, None, "Filters", "VpcEndpointConnections", "VpcEndpointId", "", "", "vpce-"
     ),
@@ -144,6 +165,11 @@ FILTERS: dict[str, frozenset[str]] = {
         "association.association-id entry.rule-number entry.cidr entry.rule-action entry.egress",
         "DescribeVpcEndpoints": "vpc-id vpc-endpoint-id service-name vpc-endpoint-type vpc-endpoint-state ip-address-type",
         "DescribePrefixLists": "prefix-list-id prefix-list-name",
+        "DescribeInstances": "instance-id vpc-id subnet-id availability-zone private-ip-address ip-address "
+        "private-dns-name instance-state-name instance.group-id instance.group-name "
+        "network-interface.network-interface-id owner-id",
+        "DescribeNetworkInterfaces": "network-interface-id vpc-id subnet-id availability-zone interface-type description "
+        "private-ip-address addresses.private-ip-address group-id requester-managed status owner-id association.public-ip",
         "DescribeVpcEndpointConnections": "service-id vpc-endpoint-id vpc-endpoint-owner vpc-endpoint-state",
         "DescribeVpcEndpointServices": "service-name service-type owner supported-ip-address-types",
     }.items()
@@ -171,6 +197,8 @@ def describe(topology: Topology, plan: Plan, action: str, params: dict, region: 
     wanted = params.get(call.ids or "") or []
     if wanted:
         found = by_ids(found, wanted, call)
+    if action == "DescribeInstances":  # each instance in its reservation
+        return {call.output: [{**(r.parent or {}), "Instances": [r.data]} for r in found]}
     return {call.output: [r.data for r in found]}
 
 

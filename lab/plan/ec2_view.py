@@ -15,6 +15,7 @@ class Resource:
 
     data: dict
     facets: dict[str, list[str]] = field(default_factory=dict)
+    parent: dict | None = None  # what holds it in the output: an instance's reservation
 
 
 @dataclass(frozen=True)

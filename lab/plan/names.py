@@ -111,6 +111,11 @@ def instance_id(instance: str) -> str:
     return aws_id("i", instance)
 
 
+def reservation_id(instance: str) -> str:
+    """The r- id of the reservation an instance was launched in (one instance each, as if launched one by one)."""
+    return aws_id("r", instance)
+
+
 def instance_eni_id(instance: str) -> str:
     """An instance's primary network interface: its own id, as flow logs and security groups name it."""
     return aws_id("eni", instance)

@@ -201,3 +201,35 @@ def test_endpoint_services_aws_and_the_topologys():
     assert caught.value.code == "InvalidServiceName"
     connections = ask(made, "DescribeVpcEndpointConnections", account=plan.endpoint_services[0].owner)["VpcEndpointConnections"]
     assert {c["VpcEndpointId"] for c in connections} == {c.vpce for c in plan.endpoint_services[0].connections}
+
+
+def test_instances_each_in_its_reservation_with_the_plans_addresses():
+    made = lab("public-private.yaml")
+    topology, plan = made
+    (reservation,) = ask(made, "DescribeInstances", by_name("tag:Name", ["web1"]))["Reservations"]
+    (web1,) = reservation["Instances"]
+    assert (web1["InstanceId"], web1["PrivateIpAddress"]) == (plan.node("web1").aws_id, str(plan.eni_address("web1")))
+    assert web1["PublicIpAddress"] == str(plan.public_ip_of(plan.eni_address("web1"), "app").address)
+    assert web1["NetworkInterfaces"][0]["NetworkInterfaceId"] == plan.eni_id("web1")
+    assert reservation["ReservationId"] == names.reservation_id("web1")
+    every = ask(made, "DescribeInstances")["Reservations"]
+    assert sorted(r["Instances"][0]["Tags"][0]["Value"] for r in every) == sorted(topology.instances)
+    with pytest.raises(Ec2Error) as caught:
+        ask(made, "DescribeInstances", {"InstanceIds": ["i-0123456789abcdef0"]})
+    assert caught.value.code == "InvalidInstanceID.NotFound"
+
+
+def test_network_interfaces_of_every_kind_as_aws_describes_the_ones_it_manages():
+    made = lab("interface-endpoint.yaml")
+    topology, plan = made
+    found = ask(made, "DescribeNetworkInterfaces", by_name("interface-type", ["vpc_endpoint"]))["NetworkInterfaces"]
+    vpce = plan.vpce_id("app", "s3-if")
+    mine = [e for e in found if e["Description"] == f"VPC Endpoint Interface {vpce}"]
+    assert len(mine) == 2 and all(e["RequesterManaged"] for e in mine)
+    assert {e["PrivateIpAddress"] for e in mine} >= {"10.0.3.50"}
+    nlb = lab("endpoint-service.yaml")
+    provider = "444455556666"  # the NLB's VPC is the provider account's: the consumer's account sees none of it
+    wanted = by_name("interface-type", ["network_load_balancer"])
+    assert ask(nlb, "DescribeNetworkInterfaces", wanted)["NetworkInterfaces"] == []
+    balancers = ask(nlb, "DescribeNetworkInterfaces", wanted, account=provider)["NetworkInterfaces"]
+    assert len(balancers) == 2 and all(e["Description"].startswith("ELB net/web-nlb/") for e in balancers)

@@ -177,7 +177,7 @@ def test_requests_ec2_refuses_in_its_own_words(tmp_path, controller, body, how, 
 
 
 def test_a_call_the_controller_does_not_emulate_is_its_answer(tmp_path, controller):
-    answer = raw(tmp_path, b"Action=DescribeInstances&Version=2016-11-15")
+    answer = raw(tmp_path, b"Action=DescribeImages&Version=2016-11-15")
     assert answer.status_code == 400 and "<Code>UnsupportedOperation</Code>" in answer.get_data(as_text=True)
 
 
