@@ -62,7 +62,9 @@ def judge(condition: Condition, lab, topology, plan) -> Verdict:
         status = t.probe.get("http_status")
         outcome = Outcome.DENIED if status == 403 else t.outcome
         passed, evidence = path_meets(spec.get("expect", {}), outcome, t.observed, plan, spec["from"])
-        return Verdict(condition, passed, evidence + (f"; HTTP {status}" if status else ""))
+        evidence += f"; HTTP {status}" if status else ""
+        evidence += "" if t.agrees else f"; vpclab's prediction disagrees, please report it: {'; '.join(t.disagreements)}"
+        return Verdict(condition, passed, evidence)
     return learner_traffic(condition, lab, topology, plan, port)
 
 
