@@ -112,6 +112,18 @@ def test_through_the_interface_endpoint(lab):
     assert (seen["ingress"], seen["vpce_id"], seen["action"], seen["status"]) == (vpce, vpce, "ec2:DescribeVpcEndpoints", 200)
 
 
+def test_an_instance_finds_itself_and_the_endpoints_eni(lab):
+    (reservation,) = ec2(lab, "iso1", "describe-instances", "--filters", "Name=tag:Name,Values=iso1")["Reservations"]
+    (me,) = reservation["Instances"]
+    address = lab.node("iso1").cmd("ip -4 -o addr show dev eth0").split()[3].split("/")[0]
+    assert (me["InstanceId"], me["PrivateIpAddress"]) == (lab.plan.node("iso1").aws_id, address)
+    enis = ec2(lab, "iso1", "describe-network-interfaces", "--filters", "Name=interface-type,Values=vpc_endpoint")
+    (eni,) = enis["NetworkInterfaces"]
+    resolved = lab.node("iso1").cmd(f"getent hosts ec2.{REGION}.amazonaws.com").split()[0]
+    assert eni["PrivateIpAddress"] == resolved  # private DNS answers the ENI's address
+    assert eni["Description"] == f"VPC Endpoint Interface {lab.plan.vpce_id('iso', 'ec2-if')}"
+
+
 def test_another_regions_ec2_api_has_none_of_the_labs_vpcs_but_its_own_prefix_lists(lab):
     assert ec2(lab, "app1", "describe-vpcs", "--region", "us-east-1") == {"Vpcs": []}
     lists = ec2(lab, "app1", "describe-prefix-lists", "--region", "us-east-1")["PrefixLists"]
