@@ -28,7 +28,7 @@ def security_groups(view: View) -> Iterator[Resource]:
                 "OwnerId": vpc.account,
                 "GroupId": group_id,
                 "IpPermissionsEgress": [permission(vpc, r) for r in group.egress],
-                "Tags": tags(name),
+                "Tags": [] if name == names.DEFAULT_SECURITY_GROUP else tags(name),  # EC2 names its own by GroupName only
                 "VpcId": view.plan.vpc_id(vpc.name),
                 "SecurityGroupArn": f"arn:aws:ec2:{view.region}:{vpc.account}:security-group/{group_id}",
             }
