@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from botocore.exceptions import ClientError
+from botocore.serialize import create_serializer
+from hypothesis import HealthCheck, assume, given, settings
+from test_ec2_protocol import calls
 
 from api_clients import client
 from lab.model.ids import ACCOUNT_ID
@@ -20,7 +24,8 @@ from lab.realize.controller import Controller
 from lab.services.access import RequestLog
 from lab.services.config import Ingress
 from lab.services.control import SOCKET_NAME
-from lab.services.ec2_front import Ec2Front
+from lab.services.ec2_front import BY_GROUP_NAME, Ec2Front, jsonable
+from lab.services.ec2_query import model
 from lab.services.process import JsonLines
 from signing import call, signed_environ
 
@@ -38,8 +43,8 @@ class HeldLab:
     def __init__(self, plan, run_dir: Path):
         self.plan, self.run_dir = plan, run_dir
 
-    def apply(self, plan):
-        raise AssertionError("these tests change nothing")
+    def apply(self, plan):  # a change the controller makes is taken as made (no kernel here)
+        self.plan = plan
 
 
 class Recording(Controller):
@@ -224,3 +229,24 @@ def test_a_signature_for_another_service_or_region_is_auth_failure(tmp_path, con
         answer = call(front(tmp_path), env)
         assert answer.status_code == 401 and "<Code>AuthFailure</Code>" in answer.get_data(as_text=True), signing
     assert controller.asked == []
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
+)
+@given(calls("input"))
+def test_the_controller_gets_exactly_the_call_the_client_signed(tmp_path, controller, call_):
+    """Whatever botocore sends for any EC2 operation, the front hands the controller that call:
+    the operation and its input as botocore's model shapes it (timestamps and blobs in their wire
+    forms), nothing more and nothing less."""
+    operation, params = call_
+    assume(params.get("DryRun") is not True and not (operation in BY_GROUP_NAME and "GroupName" in params))
+    body = create_serializer("ec2", include_validation=False).serialize_to_request(params, model().operation_model(operation))[
+        "body"
+    ]
+    before = len(controller.asked)
+    call(front(tmp_path), signed_environ("POST", URL, urlencode(body).encode(), FORM, service="ec2"))
+    assert controller.asked[before:] and controller.asked[-1]["action"] == operation
+    assert controller.asked[-1]["params"] == jsonable(params)
