@@ -15,11 +15,11 @@ from lab.model.topology import Topology
 from lab.plan import gateways
 from lab.plan.allocation import allocate
 from lab.plan.context import Build
-from lab.plan.dns import resolvers
+from lab.plan.dns import public_resolver, resolvers
 from lab.plan.endpoint_services import service_plans
 from lab.plan.endpoints import build_endpoints
 from lab.plan.fronts import Fronts
-from lab.plan.internet import build_internet
+from lab.plan.internet import CLIENT_NET, build_internet
 from lab.plan.kept import Kept
 from lab.plan.load_balancers import LoadBalancers
 from lab.plan.security import eni_security, subnet_acls
@@ -72,5 +72,6 @@ def compile_plan(topology: Topology, settings: Settings | None = None, kept: Kep
         settings,
         nlbs,
         service_plans(topology, a),
+        public_resolver(topology, a, CLIENT_NET.ip),
         MappingProxyType(build.pairs.given),
     )

@@ -103,6 +103,22 @@ def resolvers(t: Topology, allocation: Allocation) -> dict[str, Resolver]:
     }
 
 
+def public_resolver(t: Topology, allocation: Allocation, address: Addr) -> Resolver:
+    """The internet's resolver, as a learner's own computer has one (a home router's, an ISP's): it
+    answers what anyone can resolve (`public_records`: AWS's service names, instances' public
+    hostnames), so `internet-client aws ec2 ...` reaches ec2.<region>.amazonaws.com as a laptop
+    running the AWS CLI does. It runs in the `internet` node, at the address internet-client routes by."""
+    return Resolver(names.INTERNET, names.INTERNET, (address,), tuple(world_records(t, allocation)))
+
+
+def world_records(t: Topology, allocation: Allocation) -> list[DnsRecord]:
+    """What every resolver answers, in a VPC or on the internet: NLBs' names, then `public_records`."""
+    buckets = {b.name: b.region for b in t.buckets.values()}
+    return load_balancer_records(t, allocation) + public_records(
+        allocation.public_ips, allocation.instance_ips, t.region, buckets
+    )
+
+
 def vpc_records(t: Topology, vpc: Vpc, allocation: Allocation) -> list[DnsRecord]:
     """The answers of `vpc`'s resolver, most specific and most private first."""
     ips, public_ips = allocation.instance_ips, allocation.public_ips
@@ -126,9 +142,7 @@ def vpc_records(t: Topology, vpc: Vpc, allocation: Allocation) -> list[DnsRecord
                 svc = regions.region(ep.region).services[ep.service]
                 for name in private_dns_names(svc):
                     records.append(DnsRecord(name, tuple(enis.values()), "private-dns"))
-    records += load_balancer_records(t, allocation)
-    records += public_records(public_ips, ips, t.region, {b.name: b.region for b in t.buckets.values()})
-    return records
+    return records + world_records(t, allocation)
 
 
 def load_balancer_records(t: Topology, allocation: Allocation) -> list[DnsRecord]:

@@ -179,6 +179,8 @@ class Plan:
     load_balancers: tuple[LoadBalancerPlan, ...] = field(default=(), metadata={"internal": True})
     # The endpoint services and their consumers' connections (lab.plan.endpoint_services).
     endpoint_services: tuple[EndpointServicePlan, ...] = field(default=(), metadata={"internal": True})
+    # The internet's resolver, internet-client's (lab.plan.dns.public_resolver).
+    public_resolver: Resolver | None = field(default=None, metadata={"internal": True})
     # Each transit link's pair by its key, for a live change to keep (lab.plan.kept).
     transit: Mapping[str, tuple[IfAddr, IfAddr]] = field(default_factory=dict, metadata={"internal": True})
 
@@ -186,6 +188,19 @@ class Plan:
         return self.nodes[name]
 
     # -- look-ups for the layers above: they never rebuild a name or an id ----------------------
+    def every_resolver(self) -> dict[str, Resolver]:
+        """Every resolver the lab runs by where it answers: each VPC's, and the internet's."""
+        extra = {self.public_resolver.vpc: self.public_resolver} if self.public_resolver else {}
+        return dict(self.resolvers) | extra
+
+    def resolver_of(self, node: str) -> Resolver | None:
+        """The resolver a node's /etc/resolv.conf names: its VPC's (none if the VPC has no DNS
+        support), the internet's for internet-client, none for the lab's other nodes."""
+        if node == names.INTERNET_CLIENT:
+            return self.public_resolver
+        vpc = self.nodes[node].vpc
+        return self.resolvers.get(vpc) if vpc else None
+
     def router(self, vpc: str) -> Node:
         """The VPC's router; its aws_id is the VPC's id, and its resolver answers in it."""
         return self.nodes[names.router_node(vpc)]

@@ -93,8 +93,10 @@ class Services:
         """Ask for every service and prepare every node; `wait_ready` waits for the services."""
         self.ca = make_lab_ca(self.dir / "ca")
         requests = [self.request(front.node, "front", self.front_config(front)) for front in self.plan.services]
-        for vpc, resolver in self.plan.resolvers.items():
-            requests.append(self.request(resolver.node, "resolver", self.resolver_config(vpc, resolver), name=f"{vpc}-resolver"))
+        for where, resolver in self.plan.every_resolver().items():
+            requests.append(
+                self.request(resolver.node, "resolver", self.resolver_config(where, resolver), name=f"{where}-resolver")
+            )
         requests += self.load_balancer_requests()
         try:
             stdin = self.pipes()[0]
@@ -240,10 +242,9 @@ class Services:
         `mounts.bind_all`; the root's files are never touched."""
         check_own_mount_namespace(name, self.lab.node(name).pid)
         binds = [mounts.Bind(str(self.ca.bundle_path), "/etc/ssl/certs/ca-certificates.crt")]
-        vpc = self.plan.node(name).vpc
-        if vpc in self.plan.resolvers:
-            conf = self.dir / f"{vpc}-resolv.conf"
-            conf.write_text(f"nameserver {self.plan.resolvers[vpc].addresses[0]}\noptions timeout:1 attempts:2\n")
+        if (resolver := self.plan.resolver_of(name)) is not None:
+            conf = self.dir / f"{resolver.vpc}-resolv.conf"
+            conf.write_text(f"nameserver {resolver.addresses[0]}\noptions timeout:1 attempts:2\n")
             binds.append(mounts.Bind(str(conf), "/etc/resolv.conf"))
         return binds + [mounts.Bind(str(state.state_dir()), str(state.state_dir()), read_only=True)]
 
@@ -259,9 +260,9 @@ class Services:
             self.reload(f.node, self.front_config(f)) for f in plan.services if serving.get(f.node) != self.front_settings(f)
         ]
         waits += [
-            self.reload(f"{vpc}-resolver", self.resolver_config(vpc, r))
-            for vpc, r in plan.resolvers.items()
-            if old.resolvers.get(vpc) != r
+            self.reload(f"{where}-resolver", self.resolver_config(where, r))
+            for where, r in plan.every_resolver().items()
+            if old.every_resolver().get(where) != r
         ]
         for name, marker, digest in waits:
             self.wait_loaded(name, marker, digest)

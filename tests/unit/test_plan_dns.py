@@ -192,3 +192,17 @@ def test_without_dns_support_the_vpc_has_no_resolver():
     assert sorted(plan.resolvers) == ["other"]
     assert plan.node("app-router").loopback == ()
     assert plan.node("other-router").loopback != ()
+
+
+def test_the_internet_has_a_resolver_for_public_names_only(monkeypatch):
+    """internet-client resolves what anyone can (AWS's service names, public hostnames, NLB names),
+    never a VPC's private names or an interface endpoint's private DNS."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    plan = compile_plan(load_topology("topologies/interface-endpoint.yaml"))
+    public = plan.resolver_of("internet-client")
+    assert public is plan.public_resolver and public.node == "internet" and str(public.addresses[0]) == "203.0.113.1"
+    assert plan.every_resolver()["internet"] is public and set(plan.resolvers) < set(plan.every_resolver())
+    assert {r.origin for r in public.records} <= {"public", "ec2-public", "elb"}
+    assert resolve(public.records, "ec2.ap-northeast-2.amazonaws.com").addresses
+    assert resolve(public.records, "sqs.ap-northeast-2.amazonaws.com").origin == "public"  # not the VPC's private DNS
+    assert plan.resolver_of("app1") is plan.resolvers["app"] and plan.resolver_of("internet") is None
