@@ -19,7 +19,7 @@ from lab.cli.prompt_nodes import node_addresses, strip_comment, substitute, sugg
 from lab.cli.prompt_shell import run_at_prompt, save_env
 from lab.errors import LabError
 from lab.model.endpoint_connections import find_connection
-from lab.plan.changes import associate, decide_connection
+from lab.plan.changes import TARGET_CHANGES, associate, change_targets, decide_connection
 from lab.plan.security_changes import ACTIONS as SECURITY_CHANGES
 from lab.plan.security_changes import change_permission
 from lab.realize.controller import Controller
@@ -34,6 +34,7 @@ INTRO = """vpclab: lab {tag} is up ({nodes} nodes); captures in {run_dir}/captur
   authorize-ingress | revoke-ingress GROUP --protocol tcp --port 443 --cidr 10.0.0.0/16
                              (and -egress; or --source-group G): a security-group rule, live
   accept | reject VPC/ENDPOINT  the provider's decision on an endpoint connection, live
+  register-targets | deregister-targets TARGET_GROUP TARGET   an NLB's target, live (it drains)
   nodes | net | links | dump | routes VPC [TABLE] | pingall   what is in the lab, live
   shell NODE                 an interactive shell in a node;  help  for every command
   Ctrl-C interrupts a command or clears the line;  exit (or Ctrl-D) tears it all down"""
@@ -83,7 +84,7 @@ class LabPrompt(MininetCommands, cmd.Cmd):
                         node.waitOutput()
 
     def extra_commands(self) -> list[str]:
-        return list(SECURITY_CHANGES)
+        return list(SECURITY_CHANGES) + list(TARGET_CHANGES)
 
     def emptyline(self) -> bool:
         return False
@@ -109,6 +110,8 @@ class LabPrompt(MininetCommands, cmd.Cmd):
         name, _, command = line.partition(" ")
         if name in SECURITY_CHANGES:  # cmd.Cmd cannot dispatch a name with a hyphen to a do_ method
             return self.change_security(name, command)
+        if name in TARGET_CHANGES:
+            return self.change_targets(name, command)
         if name not in self.lab.nodes:
             hint = suggest(name, self.commands() + list(self.lab.nodes))
             print(f"no node or command '{name}'{hint} (nodes lists the nodes; help the commands)")
@@ -183,6 +186,26 @@ class LabPrompt(MininetCommands, cmd.Cmd):
             print(f"vpclab: {exc}")
             return False
         print(f"{action}: done. Connections already open stay open (security groups track them); new ones meet the changed rules")
+        return False
+
+    def change_targets(self, action: str, arg: str) -> bool:
+        """register-targets | deregister-targets TARGET_GROUP TARGET (lab.plan.changes): the NLB
+        nodes take the target in (checked first) or drain it for the group's deregistration delay."""
+        try:
+            self.controller.change(lambda t: change_targets(t, action, arg))
+        except LabError as exc:
+            print(f"vpclab: {exc}")
+            return False
+        group, target = arg.split()
+        if action == "register-targets":
+            print(f"registered: {target} in {group} is initial; in rotation once its health checks pass")
+            return False
+        tg = next(v.target_groups[group] for v in self.topology.vpcs.values() if group in v.target_groups)
+        closes = "then closed" if tg.connection_termination else "then left open (connection_termination is off)"
+        print(
+            f"deregistered: {target} in {group} is draining: new connections go to the other targets at once; "
+            f"its open connections go on for the deregistration delay ({tg.deregistration_delay} s), {closes}"
+        )
         return False
 
     def do_accept(self, arg: str) -> bool:

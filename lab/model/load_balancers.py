@@ -5,7 +5,7 @@ listeners forwarding to target groups of instances or IP addresses, active TCP h
 Values and defaults are AWS's:
 - health checks: https://docs.aws.amazon.com/elasticloadbalancing/latest/network/target-group-health-checks.html
   (TCP, port `traffic-port`, interval 30 s, timeout 10 s, healthy threshold 5, unhealthy 2);
-- attributes (cross-zone off, client IP preservation, proxy protocol v2):
+- attributes (cross-zone off, client IP preservation, proxy protocol v2, deregistration delay):
   https://docs.aws.amazon.com/elasticloadbalancing/latest/network/edit-target-group-attributes.html
   and https://docs.aws.amazon.com/elasticloadbalancing/latest/network/network-load-balancers.html;
 - security groups on an NLB (optional, since August 2023):
@@ -58,6 +58,12 @@ class TargetGroup:
     proxy_protocol_v2: bool = False  # attribute proxy_protocol_v2.enabled
     preserve_client_ip: bool | None = None  # attribute preserve_client_ip.enabled; None: AWS's default
     app: str | None = None  # a lab application the targets run (e.g. 'provider-app'), lab.services
+    # attribute deregistration_delay.timeout_seconds (0-3600, default 300): how long a deregistered
+    # target drains, its open connections going on while new ones go elsewhere
+    deregistration_delay: int = 300
+    # attribute deregistration_delay.connection_termination.enabled (default false): whether the
+    # connections still open when the delay ends are closed
+    connection_termination: bool = False
     line: int = field(default=0, compare=False)
 
     @property

@@ -75,6 +75,8 @@ def parse_target_group(name: str, sec: Section, vpc: str, region: str) -> Target
         "health_check",
         "proxy_protocol_v2",
         "preserve_client_ip",
+        "deregistration_delay",
+        "connection_termination",
         "app",
         "description",
     )
@@ -96,6 +98,8 @@ def parse_target_group(name: str, sec: Section, vpc: str, region: str) -> Target
         sec.flag("proxy_protocol_v2", False),
         sec.flag("preserve_client_ip", False) if sec.has("preserve_client_ip") else None,
         sec.text("app"),
+        bounded(sec, "deregistration_delay", 0, 3600) if sec.has("deregistration_delay") else 300,
+        sec.flag("connection_termination", False),
         line=sec.line,
     )
 

@@ -71,7 +71,7 @@ def load_balancer_node(lb: LoadBalancerPlan, node: NlbNode, eni: str, inbound: E
             + privatelink_inbound(node, inbound)
             + prerouting(lb, node)
             + postrouting(lb, node, eni)
-            + filters(node)
+            + filters(node, any(g.connection_termination for g in lb.target_groups))
         )
         + "\n}\n"
     )
@@ -153,10 +153,39 @@ def postrouting(lb: LoadBalancerPlan, node: NlbNode, eni: str) -> list[str]:
     return ["chain postrouting {", "  type nat hook postrouting priority srcnat; policy accept;", *(f"  {b}" for b in body), "}"]
 
 
-def filters(node: NlbNode) -> list[str]:
+DEREGISTERED = "deregistered"  # the set of drained targets whose connections are closed
+
+
+def deregistered_update(address: str, port: int, listeners: Sequence[int], add: bool) -> str:
+    """The health checker's `nft -f` text when a drained target's connections through its group's
+    `listeners` (ports) are to be closed (`add`), or the target is registered again: keyed by the
+    listener too, so the same instance and port in another group keeps its connections."""
+    elements = ", ".join(f"{address} . {port} . {listener}" for listener in listeners)
+    return f"{'add' if add else 'delete'} element ip {TABLE} {DEREGISTERED} {{ {elements} }}\n"
+
+
+def filters(node: NlbNode, terminating: bool = False) -> list[str]:
     """Replies of PrivateLink connections are routed back by their conntrack mark; the node
-    forwards only what a listener translated, and counts the rest."""
-    return [
+    forwards only what a listener translated, and counts the rest. `terminating`: some group
+    closes its deregistered targets' connections when their delay ends (connection_termination):
+    a packet of such a connection, either way, is answered with a reset, which closes it."""
+    closing = (
+        [
+            f"set {DEREGISTERED} {{ type ipv4_addr . inet_service . inet_service; }}",
+        ]
+        if terminating
+        else []
+    )
+    close = (
+        [
+            f"  meta l4proto tcp ct reply ip saddr . ct reply proto-src . ct original proto-dst @{DEREGISTERED}"
+            " counter reject with tcp reset"
+            ' comment "NLB_TARGET_DEREGISTERED"'
+        ]
+        if terminating
+        else []
+    )
+    return closing + [
         "chain mark_replies {",
         "  type filter hook prerouting priority mangle; policy accept;",
         "  ct direction reply ct mark != 0 meta mark set ct mark",  # the client's own packets go on by main
@@ -179,6 +208,7 @@ def filters(node: NlbNode) -> list[str]:
         "}",
         "chain forward {",
         "  type filter hook forward priority filter; policy drop;",
+        *close,
         "  ct state established,related accept",
         # a TCP segment that opens nothing: its connection idled out (or never was) here
         '  ct state new tcp flags & (syn | ack) != syn counter reject with tcp reset comment "NLB_IDLE_TIMEOUT"',

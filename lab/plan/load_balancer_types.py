@@ -38,6 +38,8 @@ class NlbTargetGroup:
     health_check: HealthCheck
     targets: tuple[NlbTarget, ...]
     app: str | None  # a lab application the target nodes run (e.g. 'provider-app')
+    deregistration_delay: int = 300  # seconds a deregistered target drains
+    connection_termination: bool = False  # its connections closed when the delay ends
 
     def health_port(self, target: NlbTarget) -> int:
         """`traffic-port` unless the health check names a port."""

@@ -137,6 +137,8 @@ def target_group(t: Topology, vpc: Vpc, tg: TargetGroup, build: Build | None) ->
         tg.health_check,
         tuple(targets),
         tg.app,
+        tg.deregistration_delay,
+        tg.connection_termination,
     )
 
 

@@ -251,7 +251,8 @@ class Services:
     # -- a live change (lab.realize.changes) ------------------------------------------------------
     def follow(self, plan: Plan, added: tuple[str, ...]) -> None:
         """Serve `plan`: new nodes are prepared; each front whose ingresses, policies or buckets
-        changed and each resolver whose records changed reload their config (SIGHUP), and the
+        changed, each resolver whose records changed and each NLB node whose target groups changed
+        reload their config (SIGHUP), and the
         change is done when every one of them says it runs the new file."""
         old, self.plan = self.plan, plan
         self.prepare(list(added))
@@ -263,6 +264,13 @@ class Services:
             self.reload(f"{where}-resolver", self.resolver_config(where, r))
             for where, r in plan.every_resolver().items()
             if old.every_resolver().get(where) != r
+        ]
+        running = {n.node: nlb_config(lb, n, self.dir) for lb in old.load_balancers for n in lb.nodes}
+        waits += [  # an NLB node whose targets changed (register-targets, deregister-targets)
+            self.reload(n.node, config)
+            for lb in plan.load_balancers
+            for n in lb.nodes
+            if n.node in running and (config := nlb_config(lb, n, self.dir)) != running[n.node]
         ]
         for name, marker, digest in waits:
             self.wait_loaded(name, marker, digest)

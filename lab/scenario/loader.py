@@ -31,7 +31,7 @@ from lab.model.loader import load_topology, parse_topology
 from lab.model.source import BAD_VALUE, MISSING, Section, fail, is_int, read_yaml
 from lab.model.topology import Topology
 from lab.model.validate import validate
-from lab.plan.changes import associate, decide_connection, find_endpoint
+from lab.plan.changes import TARGET_CHANGES, associate, change_targets, decide_connection, find_endpoint, target_of
 from lab.plan.compile import compile_plan
 from lab.plan.names import INTERNET_CLIENT
 from lab.plan.security_changes import ACTIONS as SECURITY_CHANGES
@@ -42,7 +42,7 @@ from lab.scenario.expect import resolve_address
 
 # change the running lab, as the prompt's verbs (and `aws ec2 authorize-security-group-...`) do; no node
 CONNECTION_CHANGES = ("accept", "reject")  # a provider's decision on an endpoint connection
-CHANGES = ("associate", "disassociate", *SECURITY_CHANGES, *CONNECTION_CHANGES)
+CHANGES = ("associate", "disassociate", *SECURITY_CHANGES, *CONNECTION_CHANGES, *TARGET_CHANGES)
 ACTIONS = ("trace", "http", "s3", "dns", "run", *CHANGES)
 OUTCOMES = tuple(Outcome)  # the one vocabulary (lab.results), in its order
 S3_OPS = ("ls", "get", "put")
@@ -163,12 +163,25 @@ def check_changes(file: str, topology: Topology, steps: tuple[Step, ...]) -> Non
                 topology = change_permission(topology, step.action, step.argument)
             elif step.action in CONNECTION_CHANGES:
                 topology = decide_connection(topology, step.action, step.argument)
+            elif step.action in TARGET_CHANGES:
+                topology = targets_changed(file, step, topology)
             else:
                 endpoint, table = step.argument.split()
                 topology = associate(topology, endpoint, table, on=step.action == "associate")
         except StateConflict as e:
             code = e.code if isinstance(e, PermissionConflict) else "IncorrectState"
             raise fail(file, step.line, f"step '{step.name}': {e}", code) from None
+
+
+def targets_changed(file: str, step: Step, topology: Topology) -> Topology:
+    """A register or deregister step against the group as the steps before it left it."""
+    try:
+        return change_targets(topology, step.action, step.argument)
+    except StateConflict:
+        raise
+    except LabError as e:
+        code = "InvalidTarget" if "InvalidTarget" in str(e) else "ValidationError"
+        raise fail(file, step.line, f"step '{step.name}': {e}", code) from None
 
 
 def scenario_topology(doc: Section) -> Topology:
@@ -243,6 +256,19 @@ def parse_change(sec: Section, number: int, action: str, argument: str, topology
             code = "InvalidGroup.NotFound" if isinstance(e, UnknownName) else BAD_VALUE
             raise sec.error(action, f"step {number}: {e}", code) from None
         return change_step(sec, number, action, argument)
+    if action in TARGET_CHANGES:  # the group, the target's form; whether it is registered: while the steps run
+        try:
+            group, ref = argument.split()
+            owner = next((v for v in topology.vpcs.values() if group in v.target_groups), None)
+            if owner is None:
+                raise UnknownName(f"target group {group}: no such target group")
+            target_of(owner.target_groups[group], ref)
+        except ValueError:
+            raise sec.error(action, f"step {number}: {action} takes 'TARGET_GROUP TARGET', not '{argument}'") from None
+        except LabError as e:
+            code = "TargetGroupNotFound" if isinstance(e, UnknownName) else "ValidationError"
+            raise sec.error(action, f"step {number}: {e}", code) from None
+        return change_step(sec, number, action, " ".join(argument.split()))
     if action in CONNECTION_CHANGES:
         try:
             find_connection(topology, argument.strip())

@@ -13,7 +13,7 @@ from pathlib import Path
 from lab.analysis.explain import explain
 from lab.analysis.flowlogs import save_flow_logs
 from lab.errors import BadInput
-from lab.plan.changes import associate, decide_connection
+from lab.plan.changes import associate, change_targets, decide_connection
 from lab.plan.compile import compile_plan
 from lab.plan.security_changes import change_permission
 from lab.plan.types import Plan
@@ -21,7 +21,16 @@ from lab.realize.controller import Controller
 from lab.realize.lab import Lab
 from lab.results import RESULT_SCHEMA_VERSION, CommandResult, Outcome
 from lab.scenario.expect import as_observed, check, with_flow_log
-from lab.scenario.loader import CHANGES, CONNECTION_CHANGES, SECURITY_CHANGES, Scenario, Step, http_url, load_scenario
+from lab.scenario.loader import (
+    CHANGES,
+    CONNECTION_CHANGES,
+    SECURITY_CHANGES,
+    TARGET_CHANGES,
+    Scenario,
+    Step,
+    http_url,
+    load_scenario,
+)
 from lab.scenario.observe import Trace, trace
 
 COMMAND_TIMEOUT = 30
@@ -121,7 +130,8 @@ def run_scenario(
 
 def run_steps(scenario: Scenario, controller: Controller, observer: RunObserver | None = None) -> list[StepResult]:
     """Every step in order; a change step (associate, disassociate; a security-group rule; accept or
-    reject an endpoint connection), or an `aws ec2 ...` a `run` step makes inside the lab, changes
+    reject an endpoint connection; register or deregister an NLB's target), or an `aws ec2 ...` a
+    `run` step makes inside the lab, changes
     the running lab, and the steps after it are predicted and run against the live model and plan."""
     results, observer = [], observer or RunObserver()
     for step in scenario.steps:
@@ -144,6 +154,8 @@ def model_change(step: Step):
         return lambda t: change_permission(t, step.action, step.argument)
     if step.action in CONNECTION_CHANGES:
         return lambda t: decide_connection(t, step.action, step.argument)
+    if step.action in TARGET_CHANGES:
+        return lambda t: change_targets(t, step.action, step.argument)
     if step.action in CHANGES:
         endpoint, table = step.argument.split()
         return lambda t: associate(t, endpoint, table, on=step.action == "associate")

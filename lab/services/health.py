@@ -6,7 +6,8 @@ default) every `interval` seconds and fails if it is not established within `tim
 becomes `healthy` after `healthy_threshold` consecutive successes and `unhealthy` after
 `unhealthy_threshold` consecutive failures; a newly registered target is `initial` until it is
 decided; a target in an Availability Zone the NLB does not enable is `unused`
-(Target.NotInUse). With PROXY protocol v2 on, health checks carry a v2 LOCAL header. Each node routes new
+(Target.NotInUse), a deregistered one `draining` for the group's deregistration delay
+(Target.DeregistrationInProgress). With PROXY protocol v2 on, health checks carry a v2 LOCAL header. Each node routes new
 connections to the healthy targets of its AZ (all enabled AZs with cross-zone); "If all targets
 fail health checks at the same time in all enabled Availability Zones, the load balancer fails
 open", as it does with no healthy target at all: every target is then used.
@@ -25,8 +26,13 @@ from lab.services import ppv2
 log = logging.getLogger(__name__)
 
 INITIAL, HEALTHY, UNHEALTHY, UNUSED = "initial", "healthy", "unhealthy", "unused"
-# describe-target-health's reason for a target in an Availability Zone the NLB does not enable
+# a deregistered target for its group's deregistration delay: out of rotation, its connections go on
+# (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-target-groups.html#deregistration-delay)
+DRAINING = "draining"
+# describe-target-health's reasons: a target in an Availability Zone the NLB does not enable; one
+# being deregistered
 NOT_IN_USE = "Target.NotInUse"
+DEREGISTRATION = "Target.DeregistrationInProgress"
 
 
 @dataclass
@@ -41,8 +47,8 @@ class TargetHealth:
     reason: str = "Elb.RegistrationInProgress"
 
     def record(self, ok: bool, why: str = "") -> bool:
-        """One check's result; True when the state changed. An unused target stays unused."""
-        if self.state == UNUSED:
+        """One check's result; True when the state changed. An unused or draining target stays so."""
+        if self.state in (UNUSED, DRAINING):
             return False
         self.successes, self.failures = (self.successes + 1, 0) if ok else (0, self.failures + 1)
         before = self.state
@@ -58,9 +64,16 @@ def unused() -> TargetHealth:
     return TargetHealth(0, 0, UNUSED, reason=NOT_IN_USE)
 
 
+def draining() -> TargetHealth:
+    """A deregistered target until its group's deregistration delay ends: never checked, never chosen."""
+    return TargetHealth(0, 0, DRAINING, reason=DEREGISTRATION)
+
+
 def in_rotation(candidates: list[str], health: dict[str, TargetHealth]) -> tuple[list[str], bool]:
     """The targets a node sends new connections to, of its `candidates` (keys of `health`, which
-    holds every target of the group; unused ones are never healthy), and whether the group failed open."""
+    holds every target of the group; unused ones are never healthy), and whether the group failed
+    open. A draining target is never chosen, not even failing open: it is no longer registered."""
+    candidates = [c for c in candidates if health[c].state != DRAINING]
     if not any(h.state == HEALTHY for h in health.values()):
         return list(candidates), True
     return [c for c in candidates if health[c].state == HEALTHY], False

@@ -25,6 +25,8 @@ def nlb_config(lb: LoadBalancerPlan, node: NlbNode, directory: Path) -> dict:
             "timeout": g.health_check.timeout,
             "healthy_threshold": g.health_check.healthy_threshold,
             "unhealthy_threshold": g.health_check.unhealthy_threshold,
+            "deregistration_delay": g.deregistration_delay,
+            "connection_termination": g.connection_termination,
             "targets": [
                 {
                     "id": t.target_id,
@@ -44,7 +46,10 @@ def nlb_config(lb: LoadBalancerPlan, node: NlbNode, directory: Path) -> dict:
         "load_balancer": lb.arn,
         "address": str(node.address),
         "groups": groups,
-        "listeners": [{"port": li.port, "group": li.target_group, "proxy_port": li.proxy_port} for li in lb.listeners],
+        "listeners": [
+            {"port": li.port, "group": li.target_group, "proxy_port": li.proxy_port, "idle_timeout": li.idle_timeout}
+            for li in lb.listeners
+        ],
         "ingresses": [{"address": str(i.address.ip), "label": i.label} for i in node.ingresses],
         "health_file": str(directory / f"{node.node}-target-health.json"),
         "connection_log": str(directory / f"{node.node}-connections.jsonl"),

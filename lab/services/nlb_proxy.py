@@ -12,6 +12,11 @@ protocol v2 proxy (config: lab.services.nlb_config).
   a target by flow hash among those in rotation, connects from the node's IP, writes the v2
   header (lab.services.ppv2.build_header: the client as the node saw it, the address it
   connected to, AWS's TLV with the vpce id) and relays bytes both ways.
+- Registration changes live (register-targets, deregister-targets at the prompt or in a scenario):
+  on SIGHUP the new config's targets are compared with the running ones; a deregistered target
+  leaves rotation at once and drains for its group's deregistration delay, then is gone, its
+  connections closed if the group says connection_termination (AWS:
+  https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-target-groups.html#deregistration-delay).
 
     python -m lab.services.nlb_proxy --config FILE.json
 """
@@ -30,7 +35,7 @@ import time
 import zlib
 from pathlib import Path
 
-from lab.plan.load_balancer_nft import map_update
+from lab.plan.load_balancer_nft import deregistered_update, map_update
 from lab.services import health, ppv2, process
 from lab.services.event_loop import start_in_thread
 
@@ -68,8 +73,13 @@ class Node:
         self.config = config
         self.groups = {g["name"]: Group(g) for g in config["groups"]}
         self.log = process.JsonLines(Path(config["connection_log"]))
-        self.tasks: list[asyncio.Task] = []  # the health checks (the loop keeps weak references only)
+        # (group, target) -> its health check, its drain (the loop keeps weak references only)
+        self.checks: dict[tuple[str, str], asyncio.Task] = {}
+        self.drains: dict[tuple[str, str], asyncio.Task] = {}
+        self.open: dict[tuple[str, str], set[asyncio.StreamWriter]] = {}  # the proxy's connections, both sides
+        self.closed: set[tuple[str, str]] = set()  # drained targets in the kernel's `deregistered` set
         self.written: dict[str, dict] = {}  # group -> its states as of the last map update applied
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     async def check_loop(self, group: Group, target_id: str) -> None:
         target, cfg = group.targets[target_id], group.config
@@ -98,10 +108,7 @@ class Node:
             # the states the map was made from: a check that changes state meanwhile applies (and
             # writes) its own update next, so the file never claims a target the map lacks
             snapshot = self.states()
-            nft = await asyncio.create_subprocess_exec("nft", "-f", "-", stdin=asyncio.subprocess.PIPE)
-            await nft.communicate(update.encode())
-            if nft.returncode:
-                log.error("nft could not update map %s", group.config["map"])
+            await nft(update)
             self.written = {**self.written, group.config["name"]: snapshot[group.config["name"]]}
             self.write_health()
 
@@ -124,18 +131,21 @@ class Node:
         path.with_suffix(".tmp").replace(path)
 
     async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self.write_health()
         for group in self.groups.values():
             for target_id in (i for i, t in group.targets.items() if t["enabled"]):
-                self.tasks.append(asyncio.create_task(self.check_loop(group, target_id)))
+                self.checks[(group.config["name"], target_id)] = asyncio.create_task(self.check_loop(group, target_id))
         ways = [(self.config["address"], None)] + [(i["address"], i["label"]) for i in self.config["ingresses"]]
         for listener in (li for li in self.config["listeners"] if li["proxy_port"] is not None):
             for address, label in ways:
                 group = self.groups[listener["group"]]
-                handler = functools.partial(self.proxy, group=group, label=label)
+                handler = functools.partial(self.proxy, group=group, label=label, idle=listener["idle_timeout"])
                 await asyncio.start_server(handler, address, listener["proxy_port"], reuse_address=True)
 
-    async def proxy(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, group: Group, label: str | None) -> None:
+    async def proxy(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, group: Group, label: str | None, idle: float
+    ) -> None:
         client, dst = writer.get_extra_info("peername"), original_destination(writer.get_extra_info("socket"))
         rotation = group.rotation()
         record = {
@@ -159,6 +169,8 @@ class Node:
             self.log.write({**record, "target": target["id"], "drop": "NLB_TARGET_REFUSED", "error": str(e)})
             writer.close()
             return
+        key, both = (group.config["name"], target["id"]), {writer, up_writer}
+        self.open.setdefault(key, set()).update(both)
         source = up_writer.get_extra_info("sockname")
         up_writer.write(
             ppv2.build_header((ipaddress.IPv4Address(client[0]), client[1]), (ipaddress.IPv4Address(dst[0]), dst[1]), label)
@@ -172,7 +184,100 @@ class Node:
                 "proxy_protocol_v2": True,
             }
         )
-        await asyncio.gather(relay(reader, up_writer), relay(up_reader, writer))
+        activity = [time.monotonic()]  # the last byte either way
+        guard = asyncio.create_task(self.idle_guard(idle, activity, both, record))
+        try:
+            await asyncio.gather(relay(reader, up_writer, activity), relay(up_reader, writer, activity))
+        finally:
+            guard.cancel()
+            self.open.get(key, set()).difference_update(both)
+
+    async def idle_guard(self, idle: float, activity: list[float], both: set[asyncio.StreamWriter], record: dict) -> None:
+        """The listener's idle timeout on a proxied connection (AWS: tcp.idle_timeout.seconds, 350 s
+        by default, https://docs.aws.amazon.com/elasticloadbalancing/latest/network/update-idle-timeout.html):
+        no byte either way for that long, and both sides are reset, as the kernel path resets what
+        comes after its conntrack entry expired (NLB_IDLE_TIMEOUT)."""
+        while (left := activity[0] + idle - time.monotonic()) > 0:
+            await asyncio.sleep(left)
+        self.log.write({**record, "time": time.time(), "event": "closed", "reason": "NLB_IDLE_TIMEOUT", "idle": idle})
+        for writer in both:
+            reset(writer)
+
+    # -- registration, live (a changed config, lab.realize.services.follow) ------------------------
+    async def update(self, config: dict) -> str:
+        """Apply a new config's targets: a target gone from its group drains, one new (or back while
+        draining) is registered; the rest go on as they are."""
+        changed = []
+        for new in config["groups"]:
+            group, targets = self.groups[new["name"]], {t["id"]: t for t in new["targets"]}
+            group.config = {**group.config, **{k: v for k, v in new.items() if k != "targets"}}
+            for target_id in [i for i, h in group.health.items() if i not in targets and h.state != health.DRAINING]:
+                await self.deregister(group, target_id)
+                changed.append(f"{target_id} draining")
+            for target_id, target in targets.items():
+                if target_id not in group.targets or group.health[target_id].state == health.DRAINING:
+                    await self.register(group, target)
+                    changed.append(f"{target_id} registered")
+        self.config = config
+        return ", ".join(changed) or "no target changed"
+
+    async def deregister(self, group: Group, target_id: str) -> None:
+        """Out of rotation at once (new connections go to the others); its connections go on for
+        the group's deregistration delay (the kernel's conntrack keeps them on it)."""
+        key = (group.config["name"], target_id)
+        if check := self.checks.pop(key, None):
+            check.cancel()
+        group.health[target_id] = health.draining()
+        await self.apply(group)
+        delay = group.config["deregistration_delay"]
+        self.log.write({"time": time.time(), "event": "deregistered", "group": key[0], "target": target_id, "delay": delay})
+        self.drains[key] = asyncio.create_task(self.drain(group, target_id, delay))
+
+    async def drain(self, group: Group, target_id: str, delay: float) -> None:
+        """The delay over: the target is gone; with connection_termination its connections close,
+        the kernel's at their next packet (a reset, NLB_TARGET_DEREGISTERED), the proxy's now."""
+        await asyncio.sleep(delay)
+        key, target = (group.config["name"], target_id), group.targets.pop(target_id)
+        group.health.pop(target_id)
+        self.drains.pop(key, None)
+        closing = group.config["connection_termination"]
+        if closing:
+            await nft(deregistered_update(target["address"], target["port"], self.listener_ports(group), True))
+            self.closed.add(key)
+            for writer in self.open.pop(key, set()):
+                reset(writer)
+        await self.apply(group)
+        self.log.write({"time": time.time(), "event": "drained", "group": key[0], "target": target_id, "closed": closing})
+
+    def listener_ports(self, group: Group) -> list[int]:
+        return [li["port"] for li in self.config["listeners"] if li["group"] == group.config["name"]]
+
+    async def register(self, group: Group, target: dict) -> None:
+        """A new target (or one back while draining or drained) starts `initial` and is checked."""
+        key = (group.config["name"], target["id"])
+        if drain := self.drains.pop(key, None):
+            drain.cancel()
+        if key in self.closed:
+            self.closed.discard(key)
+            await nft(deregistered_update(target["address"], target["port"], self.listener_ports(group), False))
+        group.targets[target["id"]] = target
+        enabled = target["enabled"]
+        group.health[target["id"]] = (
+            health.TargetHealth(group.config["healthy_threshold"], group.config["unhealthy_threshold"])
+            if enabled
+            else health.unused()
+        )
+        await self.apply(group)
+        if enabled:
+            self.checks[key] = asyncio.create_task(self.check_loop(group, target["id"]))
+        self.log.write({"time": time.time(), "event": "registered", "group": key[0], "target": target["id"]})
+
+
+async def nft(text: str) -> None:
+    process_ = await asyncio.create_subprocess_exec("nft", "-f", "-", stdin=asyncio.subprocess.PIPE)
+    await process_.communicate(text.encode())
+    if process_.returncode:
+        log.error("nft refused: %s", text.strip())
 
 
 def original_destination(sock: socket.socket) -> tuple[str, int]:
@@ -186,10 +291,23 @@ def flow_hash(client: tuple[str, int], dst: tuple[str, int]) -> int:
     return zlib.crc32(f"{client[0]}:{client[1]}>{dst[0]}:{dst[1]}".encode())
 
 
-async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Bytes from one side to the other until end of stream, then half-close."""
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Close a connection with a reset (SO_LINGER 0), not a FIN: the peer's next read or write fails."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    writer.transport.abort()
+
+
+async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, activity: list[float]) -> None:
+    """Bytes from one side to the other until end of stream, then half-close; `activity[0]` is
+    the time of the last byte relayed (either way: both relays share it)."""
     try:
         while chunk := await reader.read(CHUNK):
+            activity[0] = time.monotonic()
             writer.write(chunk)
             await writer.drain()
         if writer.can_write_eof():
@@ -201,12 +319,22 @@ async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
 def run(config_path: Path, ready) -> int:
     """Serve until SIGTERM; the event loop runs in a daemon thread (lab.services.process)."""
 
+    nodes: list[Node] = []
+
     def begin() -> str:
         config = json.loads(config_path.read_text())
-        start_in_thread(Node(config).start)
+        nodes.append(Node(config))
+        process.block_stop_signals()  # SIGHUP too: for `wait_for_stop`, not its default action (exit)
+        start_in_thread(nodes[0].start)
         return f"NLB node {config['node']} ({config['load_balancer']}): {len(config['groups'])} target groups"
 
-    return process.serve(ready, begin)
+    def reload() -> str:
+        """A live change (register-targets, deregister-targets): applied in the node's loop."""
+        node, config = nodes[0], json.loads(config_path.read_text())
+        assert node.loop is not None, "reloads come after the start"
+        return asyncio.run_coroutine_threadsafe(node.update(config), node.loop).result(30)
+
+    return process.serve(ready, begin, reload, config_path)
 
 
 def main(argv: list[str] | None = None) -> int:

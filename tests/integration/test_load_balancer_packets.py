@@ -54,6 +54,7 @@ vpcs:
           - {port: 81, target_group: web-pp}
           - {port: 82, target_group: web-instances}
           - {port: 83, target_group: web, idle_timeout: 60}
+          - {port: 84, target_group: web-pp, idle_timeout: 60}
     target_groups:
       web:
         target_type: ip
@@ -88,17 +89,17 @@ for _ in range(n):
     d.request("GET", "/"); fresh.append(json.loads(d.getresponse().read())); d.close()
 print(json.dumps({"same": same, "fresh": fresh}))
 """
-# One request, `sys.argv[2]` seconds of silence, then another on the same connection.
+# One request to port `sys.argv[3]`, `sys.argv[2]` seconds of silence, then another on the same connection.
 IDLE = """
 import socket, sys, time
-s = socket.create_connection((sys.argv[1], 83), timeout=5)
+s = socket.create_connection((sys.argv[1], int(sys.argv[3])), timeout=5)
 s.sendall(b"GET / HTTP/1.1\\r\\nHost: nlb\\r\\n\\r\\n"); first = s.recv(4096)
 while not first.endswith(b"}\\n"):  # the whole answer (its JSON body ends the response)
     first += s.recv(4096)
 time.sleep(float(sys.argv[2]))
 try:
     s.sendall(b"GET / HTTP/1.1\\r\\nHost: nlb\\r\\n\\r\\n"); print("answered" if s.recv(4096) else "closed")
-except ConnectionResetError:
+except (ConnectionResetError, BrokenPipeError):
     print("reset")
 """
 STOP = (  # the application stops answering on 8080: the kernel resets connections to it
@@ -257,11 +258,11 @@ def test_the_nlb_node_is_no_router(lab):
 
 @pytest.mark.parametrize(
     ("port", "outcome"),
-    [(82, Outcome.OK), (80, Outcome.OK), (84, Outcome.TIMEOUT)],
+    [(82, Outcome.OK), (80, Outcome.OK), (85, Outcome.TIMEOUT)],
 )
 def test_explain_predicts_a_client_of_the_vpc_through_the_nlb_as_trace_observes(lab, port, outcome):
     """To the node of zone c, whose groups have one target there (web-c, 10.1.2.10): 82, instance
-    targets, the client's IP kept; 80, IP targets, the node's IP; 84, no listener: dropped in the
+    targets, the client's IP kept; 80, IP targets, the node's IP; 85, no listener: dropped in the
     node, not reset (NLB_NO_LISTENER)."""
     assert wait_for(lambda: healthy_all(lab))
     topology, address = load_topology(lab.plan.source), nlb_ip(lab, "ap-northeast-2c")
@@ -279,13 +280,26 @@ def test_explain_predicts_a_client_of_the_vpc_through_the_nlb_as_trace_observes(
 
 def test_an_idle_connection_is_forgotten_and_reset(lab, tmp_path):
     """The listener's idle timeout (60 s here, AWS's least; 350 s by default): the NLB forgets the
-    connection, and the client's next segment is answered with a reset, counted NLB_IDLE_TIMEOUT."""
+    connection, and the client's next segment is answered with a reset, counted NLB_IDLE_TIMEOUT.
+    On the PPv2 listener (84) the node's proxy holds the connection: it resets both sides when
+    the timeout passes, and its connection log says so. Both wait at once."""
     (tmp_path / "idle.py").write_text(IDLE)
     before = counted(lab, "provider-shop-a", "NLB_IDLE_TIMEOUT")
     client = lab.node("client")
-    assert client.cmd(f"python3 {tmp_path / 'idle.py'} {nlb_ip(lab)} 5").strip().endswith("answered")
-    assert client.cmd(f"python3 {tmp_path / 'idle.py'} {nlb_ip(lab)} 65").strip().endswith("reset")
-    assert counted(lab, "provider-shop-a", "NLB_IDLE_TIMEOUT") > before
+    for port in (83, 84):
+        assert client.cmd(f"python3 {tmp_path / 'idle.py'} {nlb_ip(lab)} 5 {port}").strip().endswith("answered")
+    waiting = [
+        client.popen(["python3", str(tmp_path / "idle.py"), nlb_ip(lab), "65", str(port)], stdout=-1, stderr=-2, text=True)
+        for port in (83, 84)
+    ]
+    for proc in waiting:
+        lab.own(proc.pid, "idle client")
+    kernel, proxied = (proc.communicate(timeout=90)[0].strip() for proc in waiting)
+    assert kernel.endswith("reset") and counted(lab, "provider-shop-a", "NLB_IDLE_TIMEOUT") > before
+    assert proxied.endswith("reset"), proxied
+    log = (lab.run_dir / "services" / "provider-shop-a-connections.jsonl").read_text().splitlines()
+    closed = [json.loads(line) for line in log if '"NLB_IDLE_TIMEOUT"' in line]
+    assert closed and closed[-1]["event"] == "closed" and closed[-1]["idle"] == 60 and closed[-1]["listener"].endswith(":84")
 
 
 def test_all_unhealthy_fails_open(lab):

@@ -207,7 +207,12 @@ def test_the_node_and_app_configs(tmp_path):
         ("10.1.1.10", True),
         ("10.1.2.9", False),
     ]
-    assert config["listeners"][1] == {"port": 81, "group": "web-pp", "proxy_port": lb.listeners[1].proxy_port}
+    assert config["listeners"][1] == {
+        "port": 81,
+        "group": "web-pp",
+        "proxy_port": lb.listeners[1].proxy_port,
+        "idle_timeout": 350,
+    }
     apps = provider_app_configs(plan, tmp_path)
     assert sorted(apps) == ["web-a", "web-a2", "web-c"] and apps["web-a"]["ports"] == [8080]
 
