@@ -25,6 +25,7 @@ from lab.model.policy import MalformedPolicy, parse_policy
 from lab.model.policy_text import PolicyTextError, read_policy
 from lab.model.topology import Endpoint, Policy, Topology, Vpc
 from lab.plan import ec2_ids, names
+from lab.plan.allocation import EndpointKey
 from lab.plan.ec2_change_common import ids, replanned, unsuccessful, with_part
 from lab.plan.ec2_endpoints import vpc_endpoint
 from lab.plan.ec2_view import View
@@ -100,8 +101,9 @@ def table_of(view: View, vpc: Vpc, given: object) -> str:
     return table
 
 
-def configured_ips(view: View, vpc: Vpc, configurations: list) -> dict[str, ipaddress.IPv4Address]:
-    """SubnetConfigurations: subnet -> the ENI address asked for (Ipv4)."""
+def configured_ips(view: View, vpc: Vpc, configurations: list, own: str | None = None) -> dict[str, ipaddress.IPv4Address]:
+    """SubnetConfigurations: subnet -> the ENI address asked for (Ipv4), which no one else of the
+    VPC may hold (`own`: the endpoint being modified, whose own ENIs' addresses are its own)."""
     found: dict[str, ipaddress.IPv4Address] = {}
     for item in configurations:
         subnet = ec2_ids.subnet(view, vpc, item.get("SubnetId"))
@@ -109,7 +111,20 @@ def configured_ips(view: View, vpc: Vpc, configurations: list) -> dict[str, ipad
             found[subnet] = ipaddress.IPv4Address(item.get("Ipv4") or "")
         except ValueError:
             raise Ec2Error("InvalidParameterValue", f"Value ({item.get('Ipv4')}) for parameter Ipv4 is invalid") from None
+        not_in_use(view, vpc, found[subnet], own)
     return found
+
+
+def not_in_use(view: View, vpc: Vpc, address: ipaddress.IPv4Address, own: str | None) -> None:
+    """An address an instance, a NAT gateway or another ENI of the VPC already has is refused, as EC2
+    refuses an address in use (InvalidIPAddress.InUse, "Address ... is in use": EC2's code for it,
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html; for this call
+    uncertain). Without it the running lab renumbered the instance (a change the kernel cannot make)
+    or gave a NAT gateway's address to the ENI as well (two hosts with one address on the subnet)."""
+    mine = set(view.plan.allocation.endpoint_ips.get(EndpointKey(vpc.name, own), {}).values()) if own else set()
+    holders = (n for n in view.plan.nodes.values() if n.vpc == vpc.name and n.kind != "vpc-router")
+    if address not in mine and any(address in n.addresses() for n in holders):
+        raise Ec2Error("InvalidIPAddress.InUse", f"Address {address} is in use.")
 
 
 def name_of(view: View, params: dict, vpce: str, vpc: Vpc) -> str:
@@ -195,7 +210,7 @@ def modify(view: View, params: dict) -> tuple[Topology, dict]:
     removed_tables = [table_of(view, vpc, r) for r in ids(params, "RemoveRouteTableIds")]
     if ep.type == "interface" and (added_tables or removed_tables):
         raise Ec2Error("InvalidParameter", ROUTE_TABLES_GATEWAY_ONLY)
-    subnet_ips = {**ep.subnet_ips, **configured_ips(view, vpc, params.get("SubnetConfigurations") or [])}
+    subnet_ips = {**ep.subnet_ips, **configured_ips(view, vpc, params.get("SubnetConfigurations") or [], ep.name)}
     added = [ec2_ids.subnet(view, vpc, s) for s in ids(params, "AddSubnetIds")] + list(subnet_ips)
     removed = [ec2_ids.subnet(view, vpc, s) for s in ids(params, "RemoveSubnetIds")]
     groups_in = [ec2_ids.group_in(view, vpc, g) for g in ids(params, "AddSecurityGroupIds")]

@@ -79,7 +79,9 @@ class Controller:
                     self.change(lambda _: changed)
             except ApiCallError as exc:
                 return exc.as_answer()
-            except LabError as exc:  # the lab could not apply it: the kernel refused, a service did not reload
+            except (LabError, ValueError) as exc:  # the lab could not apply it: the kernel refused, a service
+                # did not reload, or (ValueError) the plans cannot be diffed, a vpclab bug found before any kernel step:
+                # the caller gets EC2's InternalError, not a silence the front would call "no controller"
                 log.exception("controller: %s failed", action)
                 return Ec2Error("InternalError", f"vpclab could not apply {action}: {exc}", 500).as_answer()
         return {"result": result}

@@ -262,3 +262,50 @@ def test_a_front_asks_for_its_own_service_and_region_only(controller):
 
 def test_the_controllers_own_process_asks_for_anything(controller):
     assert "result" in ask(controller.path, create_route(controller))
+
+
+# -- an interface endpoint's address: no one else's ----------------------------------------------------
+
+
+def interface(lab: Lab, ip: str) -> dict:
+    return {
+        "VpcId": lab.plan.vpc_id("app"),
+        "ServiceName": f"com.amazonaws.{REGION}.sqs",
+        "VpcEndpointType": "Interface",
+        "SubnetConfigurations": [{"SubnetId": names.subnet_id("app", "public-a"), "Ipv4": ip}],
+        "PrivateDnsEnabled": False,
+    }
+
+
+@pytest.mark.parametrize("holder", ["web1", "app-nat-a"])
+def test_an_endpoint_address_an_instance_or_a_nat_gateway_has_is_in_use(lab, holder):
+    """Before the fix, web1's address renumbered web1 in the running plan (lab.plan.difference then
+    raised, and the controller answered nothing) and the NAT gateway's was given to the ENI too."""
+    (address,) = lab.plan.node(holder).addresses()
+    before = lab.topology
+    error = lab.refused("CreateVpcEndpoint", interface(lab, str(address)))
+    assert (error.code, error.message) == ("InvalidIPAddress.InUse", f"Address {address} is in use.")
+    assert lab.topology is before
+
+
+def test_an_endpoint_keeps_its_own_address_when_modified_and_takes_a_free_one(lab):
+    created = lab.call("CreateVpcEndpoint", interface(lab, "10.0.1.40"))["VpcEndpoint"]["VpcEndpointId"]
+    same = {"VpcEndpointId": created, "SubnetConfigurations": interface(lab, "10.0.1.40")["SubnetConfigurations"]}
+    assert lab.call("ModifyVpcEndpoint", same) == {"Return": True}
+    taken = same | {"SubnetConfigurations": interface(lab, "10.0.1.4")["SubnetConfigurations"]}  # web1's
+    assert lab.refused("ModifyVpcEndpoint", taken).code == "InvalidIPAddress.InUse"
+
+
+class BrokenLab(FrontsLab):
+    def apply(self, plan):
+        raise ValueError("node web1: interfaces eth0 would change in place (a vpclab bug: lab.plan.kept)")
+
+
+def test_a_change_the_plans_cannot_be_diffed_for_is_internal_error_not_silence(tmp_path, monkeypatch):
+    """Silence made the front answer 503 "no controller running", which was not true."""
+    monkeypatch.chdir(REPO)
+    topology = load_topology("topologies/public-private.yaml")
+    with Controller(BrokenLab(compile_plan(topology), tmp_path), topology) as live:
+        answer = ask(live.path, create_route(live))
+        assert answer["error"]["code"] == "InternalError" and answer["error"]["status"] == 500, answer
+        assert live.topology is topology
