@@ -140,7 +140,10 @@ class Controller:
             return lambda _: True
         services = getattr(self.lab, "services", None)
         name = services.children.get(pid) if services is not None else None
-        fronts = {(f.service, f.region) for f in self.plan.services if name is not None and f.node == name}
+        # the very process the launcher started (pid and start time, as the lab recorded it), not one
+        # that got its pid after it died
+        started = any(o.pid == pid and o.alive() for o in self.lab.state.processes) if name is not None else False
+        fronts = {(f.service, f.region) for f in self.plan.services if started and f.node == name}
         return lambda request: (str(request.get("service", "ec2")), str(request.get("region"))) in fronts
 
 

@@ -6,10 +6,12 @@ endpoint's policy). The same attempts against a real lab: tests/integration/test
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from ec2_changes_lab import REGION, Lab
@@ -19,6 +21,7 @@ from lab.model.loader import load_topology
 from lab.plan import names
 from lab.plan.compile import compile_plan
 from lab.realize.controller import Controller
+from lab.realize.state import owned
 from lab.services.control import ask
 
 REPO = Path(__file__).resolve().parents[2]
@@ -188,7 +191,8 @@ class FrontsLab:
 
     def __init__(self, plan, run_dir: Path):
         self.plan, self.run_dir, self.applied = plan, run_dir, []
-        self.services = type("Services", (), {"children": {}})()
+        self.services = SimpleNamespace(children={})
+        self.state = SimpleNamespace(processes=[])  # as lab.realize.state records the services
 
     def apply(self, plan):
         self.applied.append(plan)
@@ -215,6 +219,7 @@ def asked_by_another_process(live: Controller, message: dict, as_front: str | No
     )
     if as_front is not None:
         live.lab.services.children[child.pid] = as_front
+        live.lab.state.processes.append(owned(child.pid, f"front {as_front}"))
     out, _ = child.communicate("go\n", timeout=60)
     return json.loads(out)
 
@@ -258,6 +263,23 @@ def test_a_front_asks_for_its_own_service_and_region_only(controller):
     assert controller.lab.applied == []
     assert asked_by_another_process(controller, create_route(controller), "ec2-ap-northeast-2") == {"result": {"Return": True}}
     assert len(controller.lab.applied) == 1
+
+
+def test_a_process_with_a_dead_fronts_pid_is_not_that_front(controller):
+    """The launcher's record names the pid; the lab's record (pid and start time) says whether the
+    process is still the one it started: a process that got a dead front's pid is not the front."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", ASKER, str(controller.path), json.dumps(create_route(controller))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=REPO,
+        text=True,
+    )
+    controller.lab.services.children[child.pid] = "ec2-ap-northeast-2"
+    dead = owned(child.pid, "front ec2-ap-northeast-2")
+    controller.lab.state.processes.append(dataclasses.replace(dead, start=(dead.start or 0) - 1))
+    out, _ = child.communicate("go\n", timeout=60)
+    assert json.loads(out)["error"]["code"] == "AuthFailure" and controller.lab.applied == []
 
 
 def test_the_controllers_own_process_asks_for_anything(controller):
