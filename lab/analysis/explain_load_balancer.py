@@ -57,6 +57,10 @@ def to_load_balancer(walker: Walker, node: Node, src: Addr, result: Explanation,
         )
     )
     walker.packet = Packet(source, target.address, target.port, walker.packet.source_ports if kept else EPHEMERAL_PORTS)
+    # the outbound rules the router judges the forwarded packet by: the NLB's (by its node's mark, when
+    # it has groups); a kept client IP of an NLB without groups is judged by the client's own
+    # (lab.plan.security_nft; AWS would judge nothing there)
     client = walker.inst.name if walker.inst is not None and walker.inst.vpc == lb.vpc else None
-    at_target(walker, lb.vpc, node.name, nlb.subnet, target.node, result, client if kept else "", nlb.address if kept else None)
+    sender = client if kept and walker.plan.eni_security(node.name) is None else ""
+    at_target(walker, lb.vpc, node.name, nlb.subnet, target.node, result, sender, nlb.address if kept else None)
     result.service_saw = ServiceSaw(str(source), f"load balancer {lb.name}", None)

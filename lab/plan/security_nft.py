@@ -173,11 +173,34 @@ def _eni_map(direction: str, enis: list[EniSecurity]) -> list[str]:
     return [f"map sg_{direction}_eni {{", "    type ipv4_addr : verdict;", *_elements(jumps), "  }"]
 
 
+def _nlb_egress(enis: list[EniSecurity]) -> list[str]:
+    """The outbound rules of an NLB's groups on what a node forwards with the client's IP kept: the
+    router knows it by the node's conntrack mark, not by its source (the client's), so each node
+    gets a chain of its own, reached by mark (AWS: the NLB's outbound rules govern its traffic to
+    targets, https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-security-groups.html)."""
+    nodes = [e for e in enis if e.nlb_mark is not None]
+    jumps = [f"{e.nlb_mark:#x} : jump sg_egress_nlb_{i}" for i, e in enumerate(nodes)]
+    body = ["map sg_egress_nlb {", "    type mark : verdict;", *_elements(jumps), "  }"]
+    for i, e in enumerate(nodes):
+        allowed = [
+            " ".join(p for p in ("" if net.prefixlen == 0 else f"ip daddr {net}", match_expr(rule.match), "return") if p)
+            for rule in e.egress
+            for net in rule.peers
+        ]
+        body += [
+            f"chain sg_egress_nlb_{i} {{",
+            *(f"    {a}" for a in allowed),
+            f'    counter drop comment "{SG_CODE} {sg_drop_rule(e, EGRESS)}"',
+            "  }",
+        ]
+    return body
+
+
 def vpc_filters(enis: list[EniSecurity], acls: list[SubnetAcl], interfaces: list[str]) -> str:
     """The `ip vpc_filters` table of a VPC router: its ENIs' security groups and its subnets'
     network ACLs. `interfaces`: every L3 interface of the router (bridges, edges, the no-route stub)."""
     nlb_marks = {e.address: e.nlb_mark for e in enis if e.nlb_mark is not None}
-    body: list[str] = _via_nlb_set(enis, nlb_marks) if nlb_marks else []
+    body: list[str] = _via_nlb_set(enis, nlb_marks) + _nlb_egress(enis) if nlb_marks else []
     for direction in (EGRESS, INGRESS):
         body += _sg_sets(direction, enis) + _eni_map(direction, enis) + _acl_map(direction, acls, interfaces)
         for index, eni in enumerate(enis):
@@ -190,7 +213,14 @@ def vpc_filters(enis: list[EniSecurity], acls: list[SubnetAcl], interfaces: list
         "    iifname . oifname vmap @acl_egress",  # leaving the source's subnet
         "    iifname . oifname vmap @acl_ingress",  # entering the destination's subnet
         "    ct state established,related accept",  # security groups are stateful, ACLs are not
-        "    ip saddr vmap @sg_egress_eni",
+        *(
+            [  # what an NLB node forwards with the client's IP kept: its outbound rules, not the client's
+                "    ct mark vmap @sg_egress_nlb",
+                f"    ct mark != {{ {', '.join(f'{m:#x}' for m in nlb_marks.values())} }} ip saddr vmap @sg_egress_eni",
+            ]
+            if nlb_marks
+            else ["    ip saddr vmap @sg_egress_eni"]
+        ),
         "    ip daddr vmap @sg_ingress_eni",
         "  }",
     ]

@@ -83,12 +83,23 @@ def test_a_member_of_the_nlbs_allowed_group_reaches_the_target_which_sees_its_ip
     assert seen is not None and seen["peer"].split(":")[0] == str(lab.plan.eni_address("client1"))
 
 
-def test_the_target_refuses_the_same_client_coming_straight(lab):
+def test_the_target_refuses_a_client_coming_straight(lab):
     web1 = lab.plan.eni_security("web1")
     rule = f"ENI_SG_RULES_MISMATCH {sg_drop_rule(web1, 'ingress')}"
     before = dropped(lab, "provider-router", rule)
-    assert get(lab, "client1", str(web1.address), 8080, timeout=2) is None
+    assert get(lab, "stranger", str(web1.address), 8080, timeout=2) is None
     assert dropped(lab, "provider-router", rule) > before
+
+
+def test_what_the_nlb_forwards_meets_its_outbound_rules_not_the_clients(lab):
+    """client1's group lets it reach the NLB only; the packet the node forwards to web1 with
+    client1's address is judged by the NLB's outbound rules (8080 to web-a), so it passes, and the
+    same packet sent by client1 itself is dropped by client1's."""
+    assert get(lab, "client1", nlb_ip(lab)) is not None
+    own = f"ENI_SG_RULES_MISMATCH {sg_drop_rule(lab.plan.eni_security('client1'), 'egress')}"
+    before = dropped(lab, "provider-router", own)
+    assert get(lab, "client1", str(lab.plan.eni_address("web1")), 8080, timeout=2) is None
+    assert dropped(lab, "provider-router", own) > before
 
 
 def test_the_nlbs_inbound_rules_drop_a_client_of_the_vpc_outside_its_group(lab):

@@ -101,12 +101,22 @@ def test_explain_predicts_the_nlbs_groups_on_privatelink_traffic(lab):
 
 
 def test_explain_judges_the_nlbs_outbound_rules_toward_the_target(tmp_path):
-    """The NLB's groups' outbound rules apply to what it sends to targets (and to health checks)."""
-    header = "        description: the NLB's listener, for the clients group and consumer app1\n"
-    topology = load(tmp_path, header, header + "        egress: [{protocol: tcp, port: 9090, cidr: 0.0.0.0/0}]\n")
-    denied = explain(topology, compile_plan(topology), "app1", ENDPOINT, 80)
-    assert denied.explanation.code == "ENI_SG_RULES_MISMATCH" and denied.explanation.direction == "egress"
-    assert denied.path[-1].kind == "vpc-router" and "10.0.2.4" in denied.explanation.message
+    """The NLB's groups' outbound rules apply to what it sends to targets (and to health checks),
+    through PrivateLink and for a client whose IP it keeps alike; the client's own outbound rules,
+    which allow the NLB only, do not judge the forwarded packet."""
+    topology, plan = load_topology(LAB), compile_plan(load_topology(LAB))
+    kept = explain(topology, plan, "client1", str(plan.load_balancer("provider", "shop").nodes[0].address), 80)
+    assert kept.outcome == Outcome.OK and "allowed outbound by sg-" in kept.path[2].detail
+    assert "(nlb) egress rule 1: tcp 8080 to 10.0.2.0/24" in kept.path[2].detail
+    narrow = load(tmp_path, "port: 8080, cidr: 10.0.2.0/24", "port: 9090, cidr: 10.0.2.0/24")
+    narrow_plan = compile_plan(narrow)
+    for source, target in (("app1", ENDPOINT), ("client1", str(narrow_plan.load_balancer("provider", "shop").nodes[0].address))):
+        denied = explain(narrow, narrow_plan, source, target, 80)
+        assert denied.explanation.code == "ENI_SG_RULES_MISMATCH" and denied.explanation.direction == "egress"
+        assert denied.explanation.rule == sg_drop_rule(narrow_plan.eni_security("provider-shop-a"), "egress")
+    router = narrow_plan.router("provider").nftables
+    assert "ct mark vmap @sg_egress_nlb" in router and "ct mark != { 0x4e00 } ip saddr vmap @sg_egress_eni" in router
+    assert "ip daddr 10.0.2.0/24 meta l4proto 6 th dport 9090 return" in router
 
 
 # -- explain: a client of the NLB's VPC -------------------------------------------------------------
@@ -149,7 +159,7 @@ def test_explain_a_port_without_a_listener(tmp_path):
     topology = load(tmp_path, "        security_groups: [nlb]\n", "")
     plan = compile_plan(topology)
     node = plan.load_balancer("provider", "shop").nodes[0]
-    found = explain(topology, plan, "client1", str(node.address), 81)
+    found = explain(topology, plan, "stranger", str(node.address), 81)
     assert found.outcome == Outcome.TIMEOUT and found.explanation.code == "NLB_NO_LISTENER"
     assert found.path[-1].node == node.node
     assert 'counter drop comment "NLB_NO_LISTENER"' in plan.node(node.node).nftables.split("chain input")[1]
