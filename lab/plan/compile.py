@@ -11,6 +11,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from lab.model import regions
+from lab.model.ids import ACCOUNT_ID
 from lab.model.topology import Topology
 from lab.plan import gateways
 from lab.plan.allocation import allocate
@@ -72,6 +73,7 @@ def compile_plan(topology: Topology, settings: Settings | None = None, kept: Kep
         settings,
         nlbs,
         service_plans(topology, a),
+        tuple(sorted({v.account for v in topology.vpcs.values()} | {ACCOUNT_ID})),
         public_resolver(topology, a, CLIENT_NET.ip),
         MappingProxyType(build.pairs.given),
     )

@@ -179,6 +179,8 @@ class Plan:
     load_balancers: tuple[LoadBalancerPlan, ...] = field(default=(), metadata={"internal": True})
     # The endpoint services and their consumers' connections (lab.plan.endpoint_services).
     endpoint_services: tuple[EndpointServicePlan, ...] = field(default=(), metadata={"internal": True})
+    # Every AWS account of the lab (the lab's own and those the topology's VPCs name), sorted.
+    accounts: tuple[str, ...] = field(default=(), metadata={"internal": True})
     # The internet's resolver, internet-client's (lab.plan.dns.public_resolver).
     public_resolver: Resolver | None = field(default=None, metadata={"internal": True})
     # Each transit link's pair by its key, for a live change to keep (lab.plan.kept).

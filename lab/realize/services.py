@@ -34,6 +34,7 @@ from lab.services.ca import make_lab_ca
 from lab.services.nlb_config import PROVIDER_APP, nlb_config, provider_app_configs
 
 READY_TIMEOUT = 20.0
+CREDENTIALS_FILE = "aws-credentials"  # in the services directory: every account's profile
 LAUNCHER = ["-m", "lab.services.launcher"]  # run by this Python
 # The lab account's credentials, which the service fronts verify signatures against.
 AWS_ENV = {
@@ -87,11 +88,13 @@ class Services:
             "AWS_DEFAULT_REGION": self.plan.region,
             "SSLKEYLOGFILE": str(keylog_path(self.lab.run_dir / "captures")),  # Wireshark decrypts the run's TLS
             **AWS_ENV,
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.dir / CREDENTIALS_FILE),
         }
 
     def start(self) -> None:
         """Ask for every service and prepare every node; `wait_ready` waits for the services."""
         self.ca = make_lab_ca(self.dir / "ca")
+        (self.dir / CREDENTIALS_FILE).write_text(credentials_text(self.plan.accounts))
         requests = [self.request(front.node, "front", self.front_config(front)) for front in self.plan.services]
         for where, resolver in self.plan.every_resolver().items():
             requests.append(
@@ -313,6 +316,18 @@ class Services:
         stdout.close()
         processes.stop([o for o in self.lab.state.processes if o.pid in self.children], timeout=1.0)
         self.launcher = None
+
+
+def credentials_text(accounts: tuple[str, ...]) -> str:
+    """The lab's AWS credentials file: the lab account as `default` (also in every node's
+    environment), each other account of the topology as a profile named by its number, so a
+    provider's call reads `aws --profile 444455556666 ec2 accept-vpc-endpoint-connections ...`."""
+    sections = []
+    for account in sorted(set(accounts) | {ids.ACCOUNT_ID}):
+        key, secret = ids.credentials(account)
+        name = "default" if account == ids.ACCOUNT_ID else account
+        sections.append(f"[{name}]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n")
+    return "\n".join(sections)
 
 
 def document(policy) -> dict | None:

@@ -28,11 +28,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from lab.model.ids import ACCOUNT_ID
+from lab.model import ids
+from lab.model.accounts import root_arn
 from lab.model.policy import Request, decide
 from lab.services import control, ec2_query, ec2_xml, sigv4
 from lab.services.access import ACCESS_KEY, VERDICT_KEY, Verdict
-from lab.services.authorize import ROOT, context
+from lab.services.authorize import context
 from lab.services.body import BODY_KEY, BodyTooLarge, buffered_body
 from lab.services.catalog import ApiError
 from lab.services.config import Ingress
@@ -41,6 +42,7 @@ from lab.services.s3front import raw_path
 log = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
+ACCOUNT_KEY = "vpclab.account"  # environ: the account whose key signed the call
 CREDENTIALS = "AWS was not able to validate the provided access credentials"
 SIGNATURE_ERRORS = {  # SignatureProblem kind -> (code, status, message)
     "skewed": ("RequestExpired", 400, "Request has expired."),
@@ -88,8 +90,8 @@ STATUS_WORDS = {
 class Ec2Front:
     """WSGI app for one ingress of the EC2 front of `region`; `controller`: the control socket."""
 
-    def __init__(self, controller: Path, ingress: Ingress, region: str, account: str = ACCOUNT_ID):
-        self.controller, self.ingress, self.region, self.account = controller, ingress, region, account
+    def __init__(self, controller: Path, ingress: Ingress, region: str):
+        self.controller, self.ingress, self.region = controller, ingress, region
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         request_id = str(uuid.uuid4())
@@ -99,7 +101,7 @@ class Ec2Front:
             params = ec2_query.parse(operation, pairs)
             if operation in BY_GROUP_NAME and "GroupName" in params:
                 raise ApiError("VPCIdNotSpecified", "No default VPC for this user. Specify the security group by its GroupId.")
-            for resource in self.resources(params):
+            for resource in self.resources(params, environ[ACCOUNT_KEY]):
                 self.authorize(environ, f"ec2:{operation}", resource)
             if params.get("DryRun") is True:
                 raise ApiError("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", 412)
@@ -145,7 +147,10 @@ class Ec2Front:
             if signed is None:
                 raise ApiError("MissingParameter", "The request must contain the parameter AWSAccessKeyId")
             payload = hashlib.sha256(environ.get(BODY_KEY, b"")).hexdigest()
-            sigv4.verify(environ, signed, raw_path(environ), payload, service="ec2", region=self.region, s3=False)
+            sigv4.verify(
+                environ, signed, raw_path(environ), payload, service="ec2", region=self.region, s3=False, every_account=True
+            )
+            environ[ACCOUNT_KEY] = ids.account_of(signed.access_key)  # the caller: whose resources it sees and changes
         except sigv4.SignatureProblem as problem:
             if problem.kind in SIGNATURE_ERRORS:
                 code, status, message = SIGNATURE_ERRORS[problem.kind]
@@ -154,13 +159,13 @@ class Ec2Front:
                 raise ApiError("IncompleteSignature", problem.detail or "The request signature is not SigV4") from None
             raise ApiError("AuthFailure", CREDENTIALS, 401) from None  # unknown key, mismatch, wrong scope
 
-    def resources(self, params: dict) -> list[str]:
-        """The ARNs of the resources the call names, or `*`."""
+    def resources(self, params: dict, account: str) -> list[str]:
+        """The ARNs of the resources the call names (as the caller's account's), or `*`."""
         found = []
         for member, kind in RESOURCE_TYPES.items():
             value = params.get(member)
             for given in value if isinstance(value, list) else [value] if isinstance(value, str) else []:
-                found.append(f"arn:aws:ec2:{self.region}:{self.account}:{kind}/{given}")
+                found.append(f"arn:aws:ec2:{self.region}:{account}:{kind}/{given}")
         return list(dict.fromkeys(found)) or ["*"]
 
     def authorize(self, environ: dict, action: str, resource: str) -> None:
@@ -168,7 +173,8 @@ class Ec2Front:
         if scope is None:
             environ[VERDICT_KEY] = Verdict(action, "allow", None)
             return
-        request = Request(ROOT, action, resource, context(environ[ACCESS_KEY], self.ingress, True, self.region))
+        caller = root_arn(environ[ACCOUNT_KEY])  # the endpoint policy's principal: the calling account's root
+        request = Request(caller, action, resource, context(environ[ACCESS_KEY], self.ingress, True, self.region))
         denied_by = decide(request, scope, None)
         environ[VERDICT_KEY] = Verdict(action, "deny" if denied_by else "allow", denied_by)
         if denied_by:
@@ -182,7 +188,7 @@ class Ec2Front:
             "action": operation,
             "params": params,
             "region": self.region,
-            "account": self.account,
+            "account": environ[ACCOUNT_KEY],
             "source": {"ip": access.source_ip, "vpce": self.ingress.vpce_id},
         }
         try:

@@ -25,7 +25,18 @@ from urllib.parse import quote, unquote
 from lab.model import ids
 
 ALGORITHM = "AWS4-HMAC-SHA256"
-KEYS = {ids.ACCESS_KEY_ID: ids.SECRET_ACCESS_KEY}
+KEYS = {ids.ACCESS_KEY_ID: ids.SECRET_ACCESS_KEY}  # the lab account's: what every front but EC2's takes
+
+
+def secret_of(access_key: str, every_account: bool) -> str | None:
+    """The secret of `access_key`: the lab account's, or with `every_account` (the EC2 front: a
+    provider accepts its connections with its own account's key) any account's of the lab."""
+    if access_key in KEYS:
+        return KEYS[access_key]
+    account = ids.account_of(access_key) if every_account else None
+    return None if account is None else ids.credentials(account)[1]
+
+
 MAX_SKEW = timedelta(minutes=15)  # "within 15 minutes of the AWS system time"
 MAX_PRESIGNED_EXPIRY = 604800  # seven days
 HEADER = re.compile(r"AWS4-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})")
@@ -214,10 +225,19 @@ def unsigned_amz_headers(environ: dict, signed: Signed) -> list[str]:
     return sorted(h for h in sent if h not in signed.signed_headers)
 
 
-def check_claims(environ: dict, signed: Signed, *, service: str, region: str, s3: bool, now: datetime | None = None) -> None:
+def check_claims(
+    environ: dict,
+    signed: Signed,
+    *,
+    service: str,
+    region: str,
+    s3: bool,
+    now: datetime | None = None,
+    every_account: bool = False,
+) -> None:
     """Everything about a signature that can be checked before the body is read: the key, its scope,
     the time and, for S3, that every x-amz-* header is signed."""
-    if signed.access_key not in KEYS:
+    if secret_of(signed.access_key, every_account) is None:
         raise SignatureProblem("unknown-key", signed.access_key)
     if signed.service != service:
         raise SignatureProblem("wrong-service", signed.service, signed.presigned, Expected=service)
@@ -241,10 +261,11 @@ def verify(
     region: str,
     s3: bool,
     now: datetime | None = None,
+    every_account: bool = False,
 ) -> None:
     """Accept the signature or raise the SignatureProblem AWS would answer with."""
-    check_claims(environ, signed, service=service, region=region, s3=s3, now=now)
-    key = signing_key(KEYS[signed.access_key], signed)
+    check_claims(environ, signed, service=service, region=region, s3=s3, now=now, every_account=every_account)
+    key = signing_key(str(secret_of(signed.access_key, every_account)), signed)
     canonicals = [canonical_request(environ, signed, uri, payload_hash) for uri in canonical_uris(raw_path, s3)]
     if not any(
         hmac.compare_digest(hmac.new(key, string_to_sign(signed, c).encode(), hashlib.sha256).hexdigest(), signed.signature)
