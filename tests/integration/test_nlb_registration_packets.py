@@ -144,3 +144,20 @@ def test_a_deregistered_target_drains_then_its_connections_close_or_not(lab, tmp
     assert states(lab, group)[target] == "initial"
     assert wait_for(lambda: rotation(lab, group) == {"web1", "web2"})
     assert wait_for(lambda: answered_by(lab, port, 16) == {"web1", "web2"}, 20)
+
+
+def test_at_the_prompt_deregister_and_register_targets(lab, capsys):
+    """The prompt's verbs, through the lab's controller: the same drain, said in words."""
+    from lab.cli.prompt import LabPrompt
+
+    prompt = LabPrompt(lab.topology, lab.plan, lab)
+    prompt.onecmd("deregister-targets keep web2")
+    out = capsys.readouterr().out
+    assert "deregistered: web2 in keep is draining" in out and "deregistration delay (3 s), then left open" in out
+    assert states(lab, "keep")["web2"] == "draining" and answered_by(lab, 81) == {"web1"}
+    prompt.onecmd("deregister-targets keep web2")  # twice: AWS's code, nothing changes
+    assert "not registered in target group keep (InvalidTarget)" in capsys.readouterr().out
+    prompt.onecmd("register-targets keep web2")
+    assert "registered: web2 in keep is initial" in capsys.readouterr().out
+    assert wait_for(lambda: rotation(lab, "keep") == {"web1", "web2"})
+    lab.topology = prompt.topology
