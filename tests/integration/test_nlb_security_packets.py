@@ -158,3 +158,39 @@ def test_drops_on_the_way_to_the_nlb_are_predicted_as_observed(lab, source, port
     observed = trace(lab, predicted, source, nlb_ip(lab), port)
     assert observed.outcome == Outcome.TIMEOUT and observed.agrees, observed.disagreements
     assert observed.observed.explanation.code == predicted.explanation.code
+
+
+def test_the_targets_subnet_acl_sees_the_nlbs_address_or_the_kept_client(tmp_path):
+    """The provider's network ACLs judge the NLB's own address: web-a's ACL denies 8080 from the NLB's
+    IP. PrivateLink traffic (source: the NLB's IP) is dropped there, as predicted; a client of the
+    VPC whose IP the NLB keeps passes the same ACL (it judges the client's address)."""
+    text = LAB.read_text().replace(
+        "      web-a: {cidr: 10.0.2.0/24, az: a}\n", "      web-a: {cidr: 10.0.2.0/24, az: a, network_acl: web}\n"
+    )
+    text = text.replace(
+        "    network_acls:\n",
+        "    network_acls:\n"
+        "      web:\n"
+        "        ingress:\n"
+        "          - {rule: 10, action: deny, protocol: tcp, port: 8080, cidr: 10.0.1.254/32}\n"
+        "          - {rule: 100, action: allow, protocol: -1, cidr: 0.0.0.0/0}\n"
+        "        egress:\n"
+        "          - {rule: 100, action: allow, protocol: -1, cidr: 0.0.0.0/0}\n",
+    )
+    (tmp_path / "lab.yaml").write_text(text)
+    topology = load_topology(tmp_path / "lab.yaml")
+    with Lab(compile_plan(topology), tmp_path / "run") as acl_lab:
+        acl_lab.topology = topology
+        assert nlb_ip(acl_lab) == "10.0.1.254"  # the address the ACL names
+        # kept client IP: the ACL lets it in (the health checks, from the NLB's IP, are denied too, so
+        # web1 never turns healthy and the NLB fails open to it, as AWS does)
+        wait_answer(acl_lab, "client1", nlb_ip(acl_lab))
+        predicted = explain(topology, acl_lab.plan, "app1", endpoint_ip(acl_lab), 80)
+        web = acl_lab.plan.subnet_acl("provider", "web-a")
+        assert (
+            predicted.explanation.code == "SUBNET_ACL_RESTRICTION"
+            and predicted.explanation.rule == f"{web.acl_id} ingress rule 10"
+        )
+        observed = trace(acl_lab, predicted, "app1", endpoint_ip(acl_lab), 80)
+        assert observed.outcome == Outcome.TIMEOUT and observed.agrees, observed.disagreements
+        assert observed.observed.explanation.code == "SUBNET_ACL_RESTRICTION"
