@@ -6,6 +6,7 @@ the CLI's list and hint, without a lab."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -97,7 +98,7 @@ def test_every_step_that_changes_the_lab_has_its_aws_cli_line(exercises):
     for e in exercises:
         for s in e.steps:
             if s.prompt.split()[0] in changes:
-                assert s.aws and " aws ec2 " in s.aws, (e.file, s.prompt)
+                assert s.aws and re.search(r" aws (--profile [0-9]{12} )?ec2 ", s.aws), (e.file, s.prompt)
 
 
 def test_check_conditions_name_what_the_lab_has(exercises, plans):
