@@ -42,6 +42,7 @@ def create(view: View, params: dict) -> tuple[Topology, dict]:
     region, service, reference = service_of(view, params.get("ServiceName"))
     if params.get("IpAddressType") not in (None, "ipv4"):
         raise Ec2Error("InvalidParameter", f"IpAddressType {params['IpAddressType']}: vpclab emulates IPv4 endpoints only")
+    within_quota(view, vpc, kind)
     tables = [table_of(view, vpc, r) for r in ids(params, "RouteTableIds")]
     if kind == "Interface" and tables:
         raise Ec2Error("InvalidParameter", ROUTE_TABLES_GATEWAY_ONLY)
@@ -70,6 +71,23 @@ def create(view: View, params: dict) -> tuple[Topology, dict]:
     seen = replanned(view, changed)
     answer = {"VpcEndpoint": vpc_endpoint(seen, seen.topology.vpcs[vpc.name], endpoint).data}
     return changed, answer | ({"ClientToken": params["ClientToken"]} if params.get("ClientToken") else {})
+
+
+def within_quota(view: View, vpc: Vpc, kind: str) -> None:
+    """AWS's default quotas: 20 gateway endpoints per Region, 50 interface endpoints per VPC
+    (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-limits-endpoints.html); past them EC2
+    answers VpcEndpointLimitExceeded (errors-overview.html). Each endpoint is nodes, shells and
+    captures on the lab's machine too, so a loop of create calls stops where AWS stops it."""
+    if kind == "Gateway":
+        count, limit, scope = sum(e.type == "gateway" for v in view.vpcs() for e in v.endpoints.values()), 20, "Region"
+    else:
+        count, limit, scope = sum(e.type == "interface" for e in vpc.endpoints.values()), 50, "VPC"
+    if count >= limit:
+        raise Ec2Error(
+            "VpcEndpointLimitExceeded",
+            f"You've reached the limit on the number of VPC endpoints that you can create: {limit} {kind.lower()} "
+            f"endpoints per {scope} (AWS's default quota)",
+        )
 
 
 def service_of(view: View, given: object) -> tuple[str, str, str | None]:

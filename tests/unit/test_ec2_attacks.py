@@ -331,3 +331,19 @@ def test_a_change_the_plans_cannot_be_diffed_for_is_internal_error_not_silence(t
         answer = ask(live.path, create_route(live))
         assert answer["error"]["code"] == "InternalError" and answer["error"]["status"] == 500, answer
         assert live.topology is topology
+
+
+@pytest.mark.parametrize(("kind", "limit"), [("Gateway", 20), ("Interface", 50)])
+def test_a_loop_of_create_calls_stops_at_awss_endpoint_quota(lab, kind, limit):
+    """Each endpoint is nodes and processes on the lab's machine: without a quota a loop made 60."""
+    params = {"VpcId": lab.plan.vpc_id("app"), "ServiceName": S3}
+    if kind == "Interface":
+        params = interface(lab, "10.0.1.40") | {"SubnetConfigurations": [], "SubnetIds": [names.subnet_id("app", "private-a")]}
+    for _ in range(limit):
+        lab.call("CreateVpcEndpoint", params)
+    before = lab.topology
+    assert lab.refused("CreateVpcEndpoint", params).code == "VpcEndpointLimitExceeded"
+    assert lab.topology is before
+    deleted = next(iter(before.vpcs["app"].endpoints.values())).vpce_id
+    lab.call("DeleteVpcEndpoints", {"VpcEndpointIds": [deleted]})
+    lab.call("CreateVpcEndpoint", params)  # one freed, one more
