@@ -19,6 +19,7 @@ import pytest
 from labsafety import LabRecord, hold_connection, residue, use_held
 
 from lab.analysis.explain import explain
+from lab.model.ids import ACCOUNT_ID
 from lab.model.loader import load_topology
 from lab.plan import names
 from lab.plan.compile import compile_plan
@@ -104,7 +105,7 @@ def test_a_process_in_a_node_cannot_forge_a_change_past_the_front(live):
         "GatewayId": names.igw_id("web"),
     }
     for node in ("iso1", "app1"):
-        message = {"action": "CreateRoute", "params": params, "region": REGION, "account": "111122223333"}
+        message = {"action": "CreateRoute", "params": params, "region": REGION, "account": ACCOUNT_ID}
         said = forge(live, node, message)
         assert '"AuthFailure"' in said, said
         said = forge(live, node, message | {"service": "s3", "action": "DeleteBucketPolicy", "params": {"Bucket": "lab-bucket"}})
@@ -219,6 +220,29 @@ def test_what_aws_refuses_is_refused_through_the_cli(live):
         status, out = aws(live.lab, "app1", *words)
         assert status != 0 and f"({code})" in out, (words, out)
     assert live.topology is before
+
+
+def test_an_internet_gateway_route_for_a_subnet_without_public_addresses_goes_nowhere(live):
+    """replace-route sends the private subnet's default route to the internet gateway: AWS takes it,
+    but the gateway translates only addresses that have a public IPv4 address, so app1 (none) reaches
+    nothing, not even the EC2 API to undo it; the lab must not carry it anyway. Predicted and
+    observed agree; the prompt (the controller's own process) puts the NAT gateway back."""
+    table = rtb(live, "web", "private")
+    status, out = aws(
+        live.lab, "app1", "ec2", "replace-route", "--route-table-id", table, "--destination-cidr-block", "0.0.0.0/0",
+        "--gateway-id", names.igw_id("web"),
+    )  # fmt: skip
+    assert status == 0, out
+    try:
+        result = trace(live.lab, explain(live.topology, live.plan, "app1", BUCKET, 443), "app1", BUCKET, 443)
+        assert result.agrees, result.disagreements
+        assert result.outcome != "ok" and result.observed.service_saw is None, result.to_dict(None)
+        status, out = aws(live.lab, "app1", "--cli-connect-timeout", "3", "ec2", "describe-vpcs", env="AWS_MAX_ATTEMPTS=1")
+        assert status != 0, out
+    finally:
+        back = {"RouteTableId": table, "DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": names.nat_id("web", "nat-a")}
+        assert "result" in live.answer({"action": "ReplaceRoute", "params": back, "region": REGION, "account": ACCOUNT_ID})
+    assert "nat-gateway" in kinds(live, "app1")
 
 
 def test_two_endpoints_created_at_once_from_two_instances_both_land(live):
@@ -342,7 +366,7 @@ def test_a_change_whose_kernel_step_fails_leaves_the_model_and_a_changeable_lab(
             "action": "CreateVpcEndpoint",
             "params": {"VpcId": plan.vpc_id("web"), "ServiceName": S3, "RouteTableIds": [rtb(live, "web", "private")]},
             "region": REGION,
-            "account": "111122223333",
+            "account": ACCOUNT_ID,
         }
         lab.fail_next = True
         failed = live.answer(request)
