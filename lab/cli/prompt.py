@@ -138,7 +138,7 @@ class LabPrompt(MininetCommands, cmd.Cmd):
             try:
                 print(explanation_text(explain(self.topology, self.plan, *parsed)))
             except LabError as exc:
-                print(f"vpclab: {exc}")
+                print(refusal(exc))
         return False
 
     def do_path(self, arg: str) -> bool:
@@ -148,7 +148,7 @@ class LabPrompt(MininetCommands, cmd.Cmd):
                 predicted = explain(self.topology, self.plan, *parsed)
                 print(trace_text(trace(self.lab, predicted, *parsed), str(self.lab.run_dir)))
             except LabError as exc:
-                print(f"vpclab: {exc}")
+                print(refusal(exc))
         return False
 
     def do_associate(self, arg: str) -> bool:
@@ -167,7 +167,7 @@ class LabPrompt(MininetCommands, cmd.Cmd):
         try:
             self.controller.change(lambda t: associate(t, words[0], words[1], on))
         except LabError as exc:
-            print(f"vpclab: {exc}")
+            print(refusal(exc))
             return False
         print(
             f"{'associated' if on else 'disassociated'}: route table {words[1]} "
@@ -183,7 +183,7 @@ class LabPrompt(MininetCommands, cmd.Cmd):
         try:
             self.controller.change(lambda t: change_permission(t, action, arg))
         except LabError as exc:
-            print(f"vpclab: {exc}")
+            print(refusal(exc))
             return False
         print(f"{action}: done. Connections already open stay open (security groups track them); new ones meet the changed rules")
         return False
@@ -194,7 +194,7 @@ class LabPrompt(MininetCommands, cmd.Cmd):
         try:
             self.controller.change(lambda t: change_targets(t, action, arg))
         except LabError as exc:
-            print(f"vpclab: {exc}")
+            print(refusal(exc))
             return False
         group, target = arg.split()
         if action == "register-targets":
@@ -223,8 +223,7 @@ class LabPrompt(MininetCommands, cmd.Cmd):
         try:
             self.controller.change(lambda t: decide_connection(t, action, arg.strip()))
         except LabError as exc:
-            code = getattr(exc, "code", None)  # IncorrectState: AWS's code for the impossible decision
-            print(f"vpclab: {exc}" + (f" ({code})" if code else ""))
+            print(refusal(exc))
             return False
         vpc, name = find_connection(self.topology, arg.strip())[1].split("/")
         vpce = self.plan.vpce_id(vpc, name)
@@ -245,3 +244,10 @@ class LabPrompt(MininetCommands, cmd.Cmd):
         return self.do_exit(arg)
 
     do_quit = do_exit
+
+
+def refusal(exc: LabError) -> str:
+    """One line for a refused command, with AWS's code where the error has one
+    (InvalidPermission.Duplicate, IncorrectState, ...) and its message does not say it already."""
+    text, code = str(exc), getattr(exc, "code", None)
+    return f"vpclab: {text}" + (f" ({code})" if code and f"({code})" not in text else "")

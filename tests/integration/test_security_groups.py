@@ -231,7 +231,7 @@ def test_the_prompt_authorizes_and_revokes_a_rule_live(lab, capsys):
         assert "authorize-ingress: done" in capsys.readouterr().out
         assert send(lab, "web1", "10.0.2.10", 443).outcome == "refused"
         prompt.onecmd(f"authorize-ingress {rule}")  # twice: AWS's error, the lab unchanged
-        assert "already has this ingress rule" in capsys.readouterr().out
+        assert "already has this ingress rule (InvalidPermission.Duplicate)" in capsys.readouterr().out
     finally:
         prompt.onecmd(f"revoke-ingress {rule}")
     assert "revoke-ingress: done" in capsys.readouterr().out
