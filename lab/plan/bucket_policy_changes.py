@@ -28,6 +28,11 @@ def handle(topology: Topology, plan: Plan, action: str, params: dict, region: st
     (S3 answers 204 No Content)."""
     if action not in ACTIONS:
         raise ApiCallError("NotImplemented", f"the lab's controller changes bucket policies only, not {action}", 501)
+    bucket = topology.buckets.get(str(params.get("Bucket", "")))
+    if bucket is not None and bucket.region != region:  # the front redirects first; asked anyway, as S3 answers it
+        raise ApiCallError(
+            "PermanentRedirect", f"The bucket is in {bucket.region}: send the request to that region's endpoint", 301
+        )
     return change(topology, action, params), {}
 
 

@@ -347,3 +347,18 @@ def test_a_loop_of_create_calls_stops_at_awss_endpoint_quota(lab, kind, limit):
     deleted = next(iter(before.vpcs["app"].endpoints.values())).vpce_id
     lab.call("DeleteVpcEndpoints", {"VpcEndpointIds": [deleted]})
     lab.call("CreateVpcEndpoint", params)  # one freed, one more
+
+
+def test_a_bucket_policy_asked_for_from_another_regions_front_is_a_redirect(monkeypatch):
+    """Each front may ask for its own region only (the controller's caller check); the bucket's
+    region is checked too, as S3 answers a request sent to the wrong region (301 PermanentRedirect)."""
+    from lab.model.api_errors import ApiCallError
+    from lab.plan import bucket_policy_changes
+
+    monkeypatch.chdir(REPO)
+    topology = load_topology("topologies/public-private.yaml")
+    with pytest.raises(ApiCallError) as caught:
+        bucket_policy_changes.handle(
+            topology, compile_plan(topology), "DeleteBucketPolicy", {"Bucket": "lab-bucket"}, "us-east-1", ACCOUNT_ID
+        )
+    assert (caught.value.code, caught.value.status) == ("PermanentRedirect", 301)
