@@ -18,7 +18,7 @@ from lab.plan.difference import Difference, NodeChange, difference
 from lab.plan.serialize import plan_to_dict
 from lab.plan.types import Plan
 from lab.realize import kernel, processes
-from lab.realize.capture import Capture, wait_ready, write_interfaces
+from lab.realize.capture import wait_ready, write_interfaces
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_namespace, netns_inode
 
@@ -76,7 +76,8 @@ def add_nodes(lab, new: Plan, diff: Difference) -> None:
         if new.node(name).nftables:
             files[name]["nft"] = new.node(name).nftables
     lab.in_every_shell("configuration of", files)
-    start_captures(lab, diff.added)
+    if diff.added:
+        wait_ready(lab.start_captures(list(diff.added)))
 
 
 def change_nodes(lab, changed: dict[str, NodeChange]) -> None:
@@ -96,20 +97,6 @@ def ip_lines(change: NodeChange) -> list[str]:
     out += kernel.interface_lines(change.interfaces)
     out += [kernel.route_line(r) for r in change.routes_added]
     return out + [kernel.rule_line(r) for r in change.rules_added]
-
-
-def start_captures(lab, names: tuple[str, ...]) -> None:
-    captures = [Capture(lab.nodes[name], lab.run_dir / "captures") for name in names]
-    for capture in captures:
-        capture.node.sendCmd(capture.command())
-    answers = [capture.node.waitOutput() for capture in captures]
-    try:
-        for capture, out in zip(captures, answers):
-            lab.state.processes.append(capture.started(out))
-            lab.captures.append(capture)
-    finally:
-        lab.state.save()
-    wait_ready(captures)
 
 
 def record_interfaces(lab, names: set[str], timeout: float = 5.0) -> None:

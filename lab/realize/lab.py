@@ -279,10 +279,11 @@ class Lab:
                     time.sleep(0.01)
         write_interfaces(self.run_dir / "captures", indexes)
 
-    def start_captures(self) -> None:
-        """One tcpdump per node, started by every node's shell at once and recorded in one save (each
-        is a child of its recorded shell meanwhile, and in the lab's cgroup where there is one)."""
-        captures = [Capture(node, self.run_dir / "captures") for node in self.nodes.values()]
+    def start_captures(self, names: list[str] | None = None) -> list[Capture]:
+        """One tcpdump per node (of `names`, else every node), started by every node's shell at once
+        and recorded in one save (each is a child of its recorded shell meanwhile, and in the lab's
+        cgroup where there is one); the captures started."""
+        captures = [Capture(self.nodes[name], self.run_dir / "captures") for name in names or list(self.nodes)]
         for capture in captures:
             capture.node.sendCmd(capture.command())
         answers = [capture.node.waitOutput() for capture in captures]
@@ -292,6 +293,7 @@ class Lab:
                 self.captures.append(capture)
         finally:
             self.state.save()
+        return captures
 
     def wait_captures(self) -> None:
         wait_ready(self.captures)
