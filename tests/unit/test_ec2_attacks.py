@@ -362,3 +362,17 @@ def test_a_bucket_policy_asked_for_from_another_regions_front_is_a_redirect(monk
             topology, compile_plan(topology), "DeleteBucketPolicy", {"Bucket": "lab-bucket"}, "us-east-1", ACCOUNT_ID
         )
     assert (caught.value.code, caught.value.status) == ("PermanentRedirect", 301)
+
+
+def test_only_the_services_owner_decides_on_its_connections(monkeypatch):
+    """Consumers (the consumer's account, an account not allowed) name the provider's real service id:
+    it is not theirs to accept or reject (InvalidVpcEndpointServiceId.NotFound); the owner's is taken."""
+    monkeypatch.chdir(REPO)
+    lab = Lab("endpoint-service.yaml")
+    (svc,) = lab.topology.endpoint_services()
+    vpces = [c.vpce for c in lab.plan.endpoint_service(svc.vpc, svc.name).connections]
+    params = {"ServiceId": svc.service_id, "VpcEndpointIds": vpces}
+    for account in {v.account for v in lab.topology.vpcs.values()} - {svc.account}:
+        for action in ("AcceptVpcEndpointConnections", "RejectVpcEndpointConnections"):
+            assert lab.refused(action, params, account=account).code == "InvalidVpcEndpointServiceId.NotFound"
+    assert lab.call("RejectVpcEndpointConnections", params, account=svc.account) == {"Unsuccessful": []}
