@@ -40,7 +40,13 @@ def to_load_balancer(walker: Walker, node: Node, src: Addr, result: Explanation,
     if not targets:
         walker.path.append(walker.node_hop(node.name, allowed))
         raise Stop(Outcome.TIMEOUT, "NLB_NO_HEALTHY_TARGET", lb.arn, f"the NLB {lb.name} has no target in {nlb.az}")
-    target, kept = targets[0], listener.proxy_port is None and group.client_ip_preserved
+    kept = listener.proxy_port is None and group.client_ip_preserved
+    client = walker.inst.name if walker.inst is not None and walker.inst.vpc == lb.vpc else None
+    # a target that is the client itself, its IP kept, gets a packet from its own address: AWS does
+    # not support that loopback (the connection times out), so another target is the way when any
+    # (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-troubleshooting.html#loopback-timeout)
+    others = [t for t in targets if not (kept and client is not None and t.node == client)]
+    target = (others or targets)[0]
     source = src if kept else nlb.address
     moved = Translation("destination", f"{walker.packet.destination}:{walker.port}", f"{target.address}:{target.port}")
     how = (
@@ -48,6 +54,7 @@ def to_load_balancer(walker: Walker, node: Node, src: Addr, result: Explanation,
         + (" (PROXY protocol v2)" if group.proxy_protocol_v2 else "")
         + f"; one of {', '.join(t.target_id for t in targets)} by flow hash"
         + ("; the client's IP kept" if kept else "; source translated to the node's IP")
+        + ("; a connection hashed to the client itself times out (NAT loopback)" if others and len(others) < len(targets) else "")
     )
     walker.path.append(
         walker.node_hop(
@@ -60,7 +67,15 @@ def to_load_balancer(walker: Walker, node: Node, src: Addr, result: Explanation,
     # the outbound rules the router judges the forwarded packet by: the NLB's (by its node's mark, when
     # it has groups); a kept client IP of an NLB without groups is judged by the client's own
     # (lab.plan.security_nft; AWS would judge nothing there)
-    client = walker.inst.name if walker.inst is not None and walker.inst.vpc == lb.vpc else None
     sender = client if kept and walker.plan.eni_security(node.name) is None else ""
     at_target(walker, lb.vpc, node.name, nlb.subnet, target.node, result, sender, nlb.address if kept else None)
+    if not others:
+        raise Stop(
+            Outcome.TIMEOUT,
+            "NLB_LOOPBACK_NOT_SUPPORTED",
+            lb.arn,
+            f"{client} is the only target of {group.name} in {nlb.az}: the NLB keeps the client's IP, so the packet "
+            "reaches it from its own address and it never answers (NAT loopback is not supported with client IP "
+            "preservation; turn preserve_client_ip off, or use IP targets)",
+        )
     result.service_saw = ServiceSaw(str(source), f"load balancer {lb.name}", None)

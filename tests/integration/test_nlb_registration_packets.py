@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from lab.analysis.explain import explain
 from lab.model.loader import load_topology
 from lab.plan.changes import change_targets
 from lab.plan.compile import compile_plan
 from lab.plan.kept import Kept
 from lab.realize.lab import Lab
+from lab.results import Outcome
+from lab.scenario.observe import trace
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "tests/data/nlb/nlb-registration.yaml"
@@ -161,3 +164,19 @@ def test_at_the_prompt_deregister_and_register_targets(lab, capsys):
     assert "registered: web2 in keep is initial" in capsys.readouterr().out
     assert wait_for(lambda: rotation(lab, "keep") == {"web1", "web2"})
     lab.topology = prompt.topology
+
+
+def test_with_itself_the_only_target_an_instance_cannot_reach_the_nlb_as_predicted(lab):
+    """web2 deregistered, web1 is web's only target: web1's own connection through the NLB keeps its
+    IP and comes back to it from its own address, which it never answers (AWS: NAT loopback is not
+    supported with client IP preservation). explain predicts the timeout and trace sees it."""
+    change(lab, "deregister-targets", "web web2")
+    try:
+        address = str(lab.plan.load_balancer("provider", "shop").nodes[0].address)
+        predicted = explain(lab.topology, lab.plan, "web1", address, 80)
+        assert predicted.explanation.code == "NLB_LOOPBACK_NOT_SUPPORTED"
+        observed = trace(lab, predicted, "web1", address, 80)
+        assert observed.outcome == Outcome.TIMEOUT and observed.agrees, observed.disagreements
+        assert answered_by(lab, 80) == {"web1"}  # from the client: fine
+    finally:
+        change(lab, "register-targets", "web web2")

@@ -163,3 +163,21 @@ def test_explain_a_port_without_a_listener(tmp_path):
     assert found.outcome == Outcome.TIMEOUT and found.explanation.code == "NLB_NO_LISTENER"
     assert found.path[-1].node == node.node
     assert 'counter drop comment "NLB_NO_LISTENER"' in plan.node(node.node).nftables.split("chain input")[1]
+
+
+def test_explain_knows_an_instance_cannot_reach_itself_through_the_nlb_with_its_ip_kept(tmp_path):
+    """NAT loopback: a target that is also the client, its IP kept, never answers itself (AWS's
+    troubleshooting, "loopback-timeout"); with another target in the zone, that one is the way."""
+    reg = REPO / "tests/data/nlb/nlb-registration.yaml"
+    two = load_topology(reg)
+    plan = compile_plan(two)
+    nlb = str(plan.load_balancer("provider", "shop").nodes[0].address)
+    found = explain(two, plan, "web1", nlb, 80)
+    assert found.outcome == Outcome.OK and found.path[-1].node == "web2" and "NAT loopback" in found.path[-2].detail
+    (tmp_path / "one.yaml").write_text(
+        reg.read_text().replace("targets: [{instance: web1}, {instance: web2}]", "targets: [{instance: web1}]")
+    )
+    one = load_topology(tmp_path / "one.yaml")
+    alone = explain(one, compile_plan(one), "web1", nlb, 80)
+    assert alone.outcome == Outcome.TIMEOUT and alone.explanation.code == "NLB_LOOPBACK_NOT_SUPPORTED"
+    assert [h.node for h in alone.path] == ["web1", "provider-shop-a", "web1"]  # what the captures show
