@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 TOPOLOGY = REPO / "tests" / "data" / "ec2-api" / "attacks.yaml"
 REGION = "ap-northeast-2"
 BUCKET = "lab-bucket.s3.ap-northeast-2.amazonaws.com"
+EC2_HOST = f"ec2.{REGION}.amazonaws.com"
 S3 = f"com.amazonaws.{REGION}.s3"
 
 # A request written by hand to the controller's socket, as any process in a node can (nodes share
@@ -309,6 +310,29 @@ def test_an_endpoint_deleted_under_an_open_connection_cuts_it_and_leaves_no_node
     assert "nat-gateway" in kinds(live, "app1")
     status, out = aws(live.lab, "app1", "ec2", "delete-vpc-endpoints", "--vpc-endpoint-ids", endpoint.vpce_id)
     assert status == 0 and json.loads(out)["Unsuccessful"][0]["Error"]["Code"] == "InvalidVpcEndpoint.NotFound", out
+
+
+def test_a_revoked_security_group_rule_keeps_a_tracked_connection_and_stops_new_ones(live):
+    """From app1, the iso VPC's default group loses the rule that lets its members in: iso1's open
+    connection to the `ec2` endpoint still gets its answer ("existing flows of traffic that are
+    tracked may not be interrupted when you remove the security group rule that enables that flow":
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/security-group-connection-tracking.html),
+    a new one does not get in; authorized again, it does."""
+    group = names.security_group_id("iso", names.DEFAULT_SECURITY_GROUP)
+    rule = ["--group-id", group, "--ip-permissions", f"IpProtocol=-1,UserIdGroupPairs=[{{GroupId={group}}}]"]
+    held = hold_connection(live.lab, "iso1", EC2_HOST)
+    status, out = aws(live.lab, "app1", "ec2", "revoke-security-group-ingress", *rule)
+    assert status == 0, out
+    try:
+        said = use_held(held)
+        assert said.startswith("ANSWER") and "HTTP/1.1" in said, said
+        status, out = aws(live.lab, "iso1", "--cli-connect-timeout", "3", "ec2", "describe-vpcs", env="AWS_MAX_ATTEMPTS=1")
+        assert status != 0 and "timeout" in out.lower(), out
+    finally:
+        status, out = aws(live.lab, "app1", "ec2", "authorize-security-group-ingress", *rule)
+        assert status == 0, out
+    status, out = aws(live.lab, "iso1", "ec2", "describe-vpcs")
+    assert status == 0, out
 
 
 @pytest.mark.xfail(
