@@ -27,13 +27,21 @@ class ControllerUnavailable(Exception):
     """Nobody holds the lab (the socket is gone or refuses): the EC2 front answers 503."""
 
 
+class MessageTooLarge(ValueError):
+    """A request over LIMIT, which the controller would drop unanswered: never sent, so the front
+    says the request is too large instead of that no controller runs."""
+
+
 def ask(path: Path, message: dict, timeout: float = 30.0) -> dict:
     """Send one request to the controller at `path` and return its answer."""
+    data = json.dumps(message).encode() + b"\n"
+    if len(data) > LIMIT:
+        raise MessageTooLarge(f"a request of {len(data)} bytes; the lab's controller takes at most {LIMIT}")
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(str(path))
-            sock.sendall(json.dumps(message).encode() + b"\n")
+            sock.sendall(data)
             return json.loads(read_line(sock))
     except (OSError, ValueError) as exc:
         raise ControllerUnavailable(f"the lab's controller at {path} does not answer: {exc}") from exc

@@ -193,6 +193,8 @@ class Ec2Front:
         }
         try:
             answer = control.ask(self.controller, jsonable(message))
+        except control.MessageTooLarge as e:
+            raise ApiError("RequestEntityTooLarge", f"Request is too large for the lab's EC2 API ({e})", 413) from None
         except control.ControllerUnavailable as e:
             raise ApiError(
                 "Unavailable", f"The lab's EC2 API needs the lab's controller, which is not running ({e})", 503

@@ -16,7 +16,7 @@ from lab.model.ids import ACCOUNT_ID
 from lab.model.policy import PolicyDocument
 from lab.services.authorize import answer
 from lab.services.body import buffered_body
-from lab.services.control import ControllerUnavailable, ask
+from lab.services.control import ControllerUnavailable, MessageTooLarge, ask
 from lab.services.s3errors import error_xml
 
 STATUS = {200: "200 OK", 204: "204 No Content", 400: "400 Bad Request", 404: "404 Not Found", 501: "501 Not Implemented"}
@@ -45,6 +45,9 @@ def bucket_policy_answer(
         params["Policy"] = buffered_body(environ).decode("utf-8", "replace")
     try:
         said = ask(control, {"service": "s3", "action": call, "params": params, "region": region, "account": ACCOUNT_ID})
+    except MessageTooLarge:  # far over S3's 20 KB for a bucket policy (lab.plan.bucket_policy_changes)
+        body = error_xml("PolicyTooLarge", "Policy exceeds the maximum allowed document size", BucketName=bucket)
+        return answer(start_response, "400 Bad Request", "application/xml", body)
     except ControllerUnavailable as exc:
         return answer(start_response, "503 Service Unavailable", "application/xml", error_xml("ServiceUnavailable", str(exc)))
     if "error" in said:

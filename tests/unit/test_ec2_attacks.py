@@ -376,3 +376,45 @@ def test_only_the_services_owner_decides_on_its_connections(monkeypatch):
         for action in ("AcceptVpcEndpointConnections", "RejectVpcEndpointConnections"):
             assert lab.refused(action, params, account=account).code == "InvalidVpcEndpointServiceId.NotFound"
     assert lab.call("RejectVpcEndpointConnections", params, account=svc.account) == {"Unsuccessful": []}
+
+
+def test_a_request_too_big_for_the_controller_is_too_large_not_no_controller(tmp_path, monkeypatch):
+    """A signed DescribeVpcs with 1.4 MB of filter values: the front takes bodies up to 256 MiB, the
+    controller messages up to 1 MiB. It was dropped unanswered, and the front said the controller
+    was not running (Unavailable, 503); it is too large (413), and the controller keeps serving."""
+    from botocore.exceptions import ClientError
+    from test_ec2_front import Recording, client_without_retries, error_of
+
+    monkeypatch.chdir(REPO)
+    topology = load_topology("topologies/gateway-endpoint.yaml")
+    with Recording(FrontsLab(compile_plan(topology), tmp_path), topology):
+        made = client_without_retries(tmp_path)
+        with pytest.raises(ClientError) as caught:
+            made.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [f"v{i:06d}" for i in range(100_000)]}])
+        assert error_of(caught) == ("RequestEntityTooLarge", 413)
+        assert made.describe_vpcs()["Vpcs"]
+
+
+def test_a_bucket_policy_too_big_for_the_controller_is_policy_too_large(tmp_path):
+    """A 2 MB PutBucketPolicy body (S3 allows 20 KB) reached the controller's 1 MiB limit and was
+    answered ServiceUnavailable; S3's own answer is PolicyTooLarge."""
+    import io
+
+    from lab.services.body import BODY_KEY
+    from lab.services.s3_bucket_policy import bucket_policy_answer
+
+    body = b'{"Version": "2012-10-17", "Statement": []' + b" " * (2 << 20) + b"}"
+    environ = {"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body)), BODY_KEY: body}
+    said: list[str] = []
+    out = b"".join(
+        bucket_policy_answer(
+            environ,
+            lambda status, headers: said.append(status),
+            "s3:PutBucketPolicy",
+            "lab-bucket",
+            None,
+            tmp_path / "control.sock",
+            REGION,
+        )
+    )
+    assert said == ["400 Bad Request"] and b"<Code>PolicyTooLarge</Code>" in out, (said, out[:300])
