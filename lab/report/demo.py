@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # named only: importing the scenario runner would load the re
 SERVICE_NAMES = {"s3": "S3", "dynamodb": "DynamoDB", "sqs": "SQS", "sts": "STS", "kms": "KMS", "ec2": "EC2"}
 OUTCOMES_KO = {
     Outcome.OK: "성공",
-    Outcome.DENIED: "거부",
+    Outcome.DENIED: "접근 거부",
     Outcome.REFUSED: "연결 거부",
     Outcome.TIMEOUT: "시간 초과",
     Outcome.NO_ROUTE: "도달 불가",
@@ -75,13 +75,13 @@ WORDS = {
         "building": "랩을 만드는 중: {name}",
         "removing": "랩을 정리하는 중",
         "pause": "   -- Enter: 다음 그림, q: 중지(이 그림의 랩을 정리하며, 캡처는 {keep}에 남습니다). "
-        "기다리는 동안 랩은 켜져 있습니다: 다른 터미널에서 vpclab ls, vpclab exec LAB NODE CMD. ",
-        "stopped": "그림 {number}/{total}에서 중지했습니다. 그 랩은 정리했고 켜져 있는 것은 없습니다. "
+        "기다리는 동안에도 랩은 실행 중이므로 다른 터미널에서 vpclab ls, vpclab exec LAB NODE CMD 명령을 쓸 수 있습니다. ",
+        "stopped": "그림 {number}/{total}에서 중지했습니다. 이 그림의 랩을 정리했으며 실행 중인 랩은 없습니다. "
         "실행 디렉터리는 남겨 두었습니다: {keep} (act1 .. act{number})",
-        "captures": "캡처: {keep}/act*/captures (노드마다 pcap 하나, Wireshark로 열 수 있습니다). "
+        "captures": "캡처: {keep}/act*/captures (노드마다 pcap 파일 하나, Wireshark로 열 수 있습니다). "
         "모든 흐름 보기: vpclab inspect {keep}/act1",
         "summary": "그림 {acts}개: 통과 {passed}, 실패 {failed} / "
-        "단계 {steps}개: 통과 {steps_passed}, 실패 {steps_failed} / {seconds:.1f} s",
+        "단계 {steps}개: 통과 {steps_passed}, 실패 {steps_failed} / {seconds:.1f}초",
     },
 }
 
@@ -90,18 +90,19 @@ def because_ko(x: StopReason) -> str | None:
     """Why AWS's rules stop the traffic, in Korean, for the codes the demo's figures show (the
     English message otherwise); None when there is no Korean sentence for the code."""
     direction = DIRECTIONS_KO.get(x.direction or "", "")
+    direction += " " if direction else ""  # "인바운드 규칙", or just "규칙" when the direction is unknown
     policy = x.component.removeprefix("endpoint policy of ")
     sentences = {
         "NO_ROUTE_TO_DESTINATION": f"라우팅 테이블 {x.component}에 이 목적지로 가는 경로가 없습니다",
-        "PEERING_NOT_TRANSITIVE": f"피어링 연결 {x.component}로 들어온 트래픽은 상대 VPC의 게이트웨이 엔드포인트, "
-        "NAT 게이트웨이, 인터넷 게이트웨이를 쓸 수 없습니다(VPC 피어링은 전이되지 않습니다)",
-        "ENI_SG_RULES_MISMATCH": f"보안 그룹 {x.component}에 이 트래픽을 허용하는 {direction} 규칙이 없습니다. "
+        "PEERING_NOT_TRANSITIVE": f"피어링 연결({x.component})로 들어온 트래픽은 상대 VPC의 게이트웨이 엔드포인트, "
+        "NAT 게이트웨이, 인터넷 게이트웨이를 쓸 수 없습니다(전이적 피어링은 지원되지 않습니다)",
+        "ENI_SG_RULES_MISMATCH": f"보안 그룹 {x.component}에 이 트래픽을 허용하는 {direction}규칙이 없습니다. "
         "보안 그룹에는 허용 규칙만 있으므로, 어떤 규칙도 허용하지 않은 트래픽은 버려집니다",
-        "SUBNET_ACL_RESTRICTION": f"네트워크 ACL {x.component}의 {direction} 규칙이 이 패킷을 거부합니다. 네트워크 ACL은 "
-        "상태를 저장하지 않으므로(stateless), 응답 패킷에도 클라이언트의 임시 포트를 허용하는 규칙이 있어야 합니다",
+        "SUBNET_ACL_RESTRICTION": f"네트워크 ACL {x.component}의 {direction}규칙이 이 패킷을 거부합니다. 네트워크 ACL은 "
+        "상태 비저장(stateless)이므로 응답 패킷에도 클라이언트의 임시 포트를 허용하는 규칙이 있어야 합니다",
         "ENDPOINT_CONNECTION_PENDING_ACCEPTANCE": f"엔드포인트 {x.component}의 연결이 아직 수락 대기(pendingAcceptance) "
         "상태입니다. 서비스 공급자가 수락하기 전에는 ENI가 아무것도 전달하지 않습니다",
-        "ACCESS_DENIED": f"{policy}의 엔드포인트 정책에 이 요청을 허용하는 문(Statement)이 없습니다(AccessDenied)"
+        "ACCESS_DENIED": f"{policy}의 엔드포인트 정책에 이 요청을 허용하는 정책 문(Statement)이 없습니다(AccessDenied)"
         if policy != x.component
         else None,
     }

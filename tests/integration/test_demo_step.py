@@ -51,7 +51,8 @@ def test_step_waits_for_enter_and_q_stops_cleanly(tmp_path):
         assert done.returncode == 0 and "10.0.2.4/24" in done.stdout, done.stderr
         child.sendline("q")
         child.expect_exact(
-            f"그림 2/9에서 중지했습니다. 그 랩은 정리했고 켜져 있는 것은 없습니다. 실행 디렉터리는 남겨 두었습니다: {keep}"
+            "그림 2/9에서 중지했습니다. 이 그림의 랩을 정리했으며 실행 중인 랩은 없습니다. "
+            f"실행 디렉터리는 남겨 두었습니다: {keep}"
         )
         child.expect(pexpect.EOF, timeout=60)
         child.close()
