@@ -101,9 +101,7 @@ def allocate(t: Topology, kept: Allocation | None = None) -> Allocation:
                     }
                 )
         lb_ips |= load_balancer_addresses(vpc, pools, held)
-    vpce_ids = {
-        EndpointKey(v.name, n): e.vpce_id or names.vpce_id(v.name, n) for v in t.vpcs.values() for n, e in v.endpoints.items()
-    }
+    vpce_ids = endpoint_ids(t)
     pcx_ids = {p.name: names.pcx_id(p.name) for p in t.peerings()}
     return Allocation(
         MappingProxyType(instance_ips),
@@ -114,6 +112,16 @@ def allocate(t: Topology, kept: Allocation | None = None) -> Allocation:
         MappingProxyType(pcx_ids),
         MappingProxyType(lb_ips),
     )
+
+
+def endpoint_ids(t: Topology) -> dict[EndpointKey, str]:
+    """Each endpoint's vpce id: the one the EC2 API gave it when it was created live, else made
+    from its name (lab.plan.names)."""
+    return {
+        EndpointKey(v.name, n): e.vpce_id or names.vpce_id(v.name, n)  # nothing else builds an endpoint's id
+        for v in t.vpcs.values()
+        for n, e in v.endpoints.items()
+    }
 
 
 def load_balancer_addresses(vpc: Vpc, pools: dict[str, SubnetAllocator], held: dict) -> dict[LoadBalancerKey, Mapping[str, Addr]]:

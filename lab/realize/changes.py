@@ -1,20 +1,24 @@
 """A running lab changed to a new plan by applying only the difference (lab.plan.difference): the
 way `aws ec2 create-vpc-endpoint` or `delete-route` changes the lab while it runs.
 
-In order: the nodes that went are stopped (their capture kept in the run directory, their shell and
-anything started in their namespace ended, their namespace gone with its veths); new nodes get a
-shell, their links, their configuration and a capture; each remaining node that changed gets its
-new interfaces, the routes and rules that differ and its changed nftables tables, all nodes at once;
-last, the services whose configuration changed (a front's ingresses, a resolver's records) reload
-it. The plan then becomes the lab's, and plan.json says so.
+In order: new nodes get a shell, their links, their configuration and a capture; each remaining
+node that changed gets its new interfaces, the routes and rules that differ and its changed
+nftables tables, all nodes at once; then the nodes that went are stopped (their capture kept in the
+run directory, their shell and anything started in their namespace ended, their namespace gone with
+its veths); last, the services whose configuration changed (a front's ingresses, a resolver's
+records) reload it. The plan then becomes the lab's, and plan.json says so. A step the kernel
+refuses before the nodes go is undone (`undo`), so a refused change leaves the lab as it ran, and
+the same change can be tried again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import time
 
-from lab.plan.difference import Difference, NodeChange, difference
+from lab.plan.difference import Difference, NodeChange, difference, tables
 from lab.plan.serialize import plan_to_dict
 from lab.plan.types import Plan
 from lab.realize import kernel, processes
@@ -22,14 +26,22 @@ from lab.realize.capture import wait_ready, write_interfaces
 from lab.realize.errors import RealizeError
 from lab.realize.guard import check_own_namespace, netns_inode
 
+log = logging.getLogger(__name__)
+
 
 def apply_plan(lab, new: Plan) -> Difference:
     """Make `lab` run `new`; returns what changed. A step the kernel refuses raises RealizeError
-    naming it; the lab then keeps what was applied (its plan stays the old one)."""
+    naming it, after what was applied of the change is undone (the lab's plan stays the old one)."""
     diff = difference(lab.plan, new)
+    began_changes = False
+    try:
+        add_nodes(lab, new, diff)
+        began_changes = True
+        change_nodes(lab, diff.changed)
+    except BaseException:
+        undo(lab, new, diff if began_changes else dataclasses.replace(diff, changed={}))
+        raise
     remove_nodes(lab, diff.removed)
-    add_nodes(lab, new, diff)
-    change_nodes(lab, diff.changed)
     lab.plan = new
     if lab.services is not None:
         lab.services.follow(new, diff.added)
@@ -47,8 +59,9 @@ def remove_nodes(lab, names: tuple[str, ...]) -> None:
             capture.stop()
             lab.captures.remove(capture)
             lab.state.processes = [p for p in lab.state.processes if p != capture.proc]
-        shell = lab.state.nodes.pop(name)
-        processes.kill_strays(processes.strays([shell], [lab.state.netns.pop(name)]), [shell])
+        shell, inode = lab.state.nodes.pop(name), lab.state.netns.pop(name, None)
+        if inode is not None:
+            processes.kill_strays(processes.strays([shell], [inode]), [shell])
         lab.nodes.pop(name).terminate()
     if names:
         lab.state.save()
@@ -97,6 +110,37 @@ def ip_lines(change: NodeChange) -> list[str]:
     out += kernel.interface_lines(change.interfaces)
     out += [kernel.route_line(r) for r in change.routes_added]
     return out + [kernel.rule_line(r) for r in change.rules_added]
+
+
+def undo(lab, new: Plan, diff: Difference) -> None:
+    """Back to the running plan after a step of `diff` failed, as far as it got: the new nodes go
+    (their veths, and the routes over them, with them), each changed node's rules and routes are put
+    back (`ip -force -batch`: a line that was never applied is skipped) and each of its tables that
+    differs is the running plan's again (`add table` first, so deleting one that was never replaced
+    works). Best effort: what cannot be undone is logged, and the first error is what the caller sees."""
+    remove_nodes(lab, tuple(n for n in diff.added if n in lab.state.nodes))
+    ip = {n: {"undo": lines(undo_lines(c))} for n, c in diff.changed.items() if undo_lines(c)}
+    nft = {n: {"nft": restore_tables(lab.plan.node(n).nftables, new.node(n).nftables)} for n, c in diff.changed.items() if c.nft}
+    for step, files in (("undoing the routes of", ip), ("undoing the tables of", nft)):
+        try:
+            lab.in_every_shell(step, files)
+        except RealizeError as exc:
+            log.error("a live change could not be undone in full: %s", exc)
+
+
+def undo_lines(change: NodeChange) -> list[str]:
+    out = [kernel.rule_line(r).replace("rule add", "rule del", 1) for r in change.rules_added]
+    out += [kernel.route_line(r).replace("route add", "route del", 1) for r in change.routes_added]
+    out += [kernel.route_line(r) for r in change.routes_gone]
+    return out + [kernel.rule_line(r) for r in change.rules_gone]
+
+
+def restore_tables(running: str, new: str) -> str:
+    """An `nft -f` text that makes every table that differs between `running` and `new` the running
+    one again, whichever of the two the node has now."""
+    before, after = tables(running), tables(new)
+    keys = [k for k in dict.fromkeys(list(before) + list(after)) if before.get(k) != after.get(k)]
+    return "".join(f"add table {k}\ndelete table {k}\n" for k in keys) + "".join(before[k] for k in keys if k in before)
 
 
 def record_interfaces(lab, names: set[str], timeout: float = 5.0) -> None:

@@ -26,6 +26,7 @@ import os
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 
 from lab.errors import LabError
@@ -33,6 +34,7 @@ from lab.model.api_errors import ApiCallError
 from lab.model.ec2_errors import Ec2Error
 from lab.model.topology import Topology
 from lab.plan import bucket_policy_changes, ec2_api
+from lab.plan.allocation import endpoint_ids
 from lab.plan.compile import compile_plan
 from lab.plan.kept import Kept
 from lab.plan.types import Plan
@@ -40,6 +42,12 @@ from lab.services.control import SOCKET_NAME, read_line
 
 log = logging.getLogger(__name__)
 HANDLERS = {"ec2": ec2_api.handle, "s3": bucket_policy_changes.handle}  # a front's service -> its calls
+ANSWER_GRACE = 0.5  # s: what a front needs to send its answer back over an endpoint about to go
+
+
+def removes(changed: Topology, vpce: str | None) -> bool:
+    """Whether `changed` no longer has the endpoint `vpce` (a call's own way in)."""
+    return bool(vpce) and vpce not in endpoint_ids(changed).values()
 
 
 class Controller:
@@ -75,7 +83,9 @@ class Controller:
         with self.lock:
             try:
                 changed, result = handle(self.topology, self.plan, action, params, region, account)
-                if changed is not None:
+                if changed is not None and removes(changed, (request.get("source") or {}).get("vpce")):
+                    threading.Thread(target=self.apply_after_answer, args=(changed,), name="controller-later").start()
+                elif changed is not None:
                     self.change(lambda _: changed)
             except ApiCallError as exc:
                 return exc.as_answer()
@@ -85,6 +95,19 @@ class Controller:
                 log.exception("controller: %s failed", action)
                 return Ec2Error("InternalError", f"vpclab could not apply {action}: {exc}", 500).as_answer()
         return {"result": result}
+
+    def apply_after_answer(self, changed: Topology) -> None:
+        """A call that deletes the very endpoint it came through (iso1 deleting its `ec2` endpoint):
+        applied only once its answer is on its way back, which needs that endpoint's path, as AWS
+        answers DeleteVpcEndpoints and then deletes (the endpoint is `deleting` meanwhile). The lock
+        is taken as soon as the call that asked returns, and held through the wait, so no other
+        change comes between."""
+        with self.lock:
+            time.sleep(ANSWER_GRACE)
+            try:
+                self.change(lambda _: changed)
+            except LabError:
+                log.exception("controller: a change applied after its answer failed; the lab runs as it was")
 
     # -- the control socket -------------------------------------------------------------------------
     def __enter__(self) -> Controller:

@@ -162,7 +162,8 @@ def rule_line(rule: RoutingRule) -> str:
     return f"rule add{match} table {rule.table} priority {rule.priority}"
 
 
-APPLY = {"links": "ip -batch", "ip": "ip -batch", "nft": "nft -f", "security": "nft -f"}  # a node file's kind -> its tool
+# a node file's kind -> its tool; "undo" goes on past a line the kernel refuses (lab.realize.changes.undo)
+APPLY = {"links": "ip -batch", "ip": "ip -batch", "undo": "ip -force -batch", "nft": "nft -f", "security": "nft -f"}
 
 
 def apply_command(name: str, files: dict[str, str], directory: Path) -> str:
