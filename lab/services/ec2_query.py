@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -23,6 +24,10 @@ from lab.services.catalog import ApiError
 
 API_VERSION = "2016-11-15"
 LEAF = ""  # the key of a node's own value in the parsed tree (wire names are never empty)
+
+
+# What XML 1.0 cannot hold (its Char production): C0 controls but tab, LF and CR; surrogates; U+FFFE/F.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 @cache
@@ -63,6 +68,10 @@ def tree(pairs: list[tuple[str, str]]) -> dict:
 
 def parse(operation: str, pairs: list[tuple[str, str]]) -> dict:
     """The input of `operation` from the request's parameters (Action and Version removed)."""
+    for key, text in pairs:  # an answer echoes ids given (Unsuccessful items): XML 1.0 cannot carry these
+        if NOT_XML.search(key) or NOT_XML.search(text):
+            where = NOT_XML.sub("?", key)
+            raise ApiError("InvalidParameterValue", f"The parameter {where} contains a character that is not allowed")
     shape = model().operation_model(operation).input_shape
     if shape is None:
         found = tree(pairs)

@@ -418,3 +418,16 @@ def test_a_bucket_policy_too_big_for_the_controller_is_policy_too_large(tmp_path
         )
     )
     assert said == ["400 Bad Request"] and b"<Code>PolicyTooLarge</Code>" in out, (said, out[:300])
+
+
+@pytest.mark.parametrize("text", ["vpce-\x1f0123", "vpce-\x00", "\ufffe", "vpce-\ud800"])
+def test_a_parameter_xml_cannot_carry_is_refused_before_it_could_be_echoed(text):
+    """DeleteVpcEndpoints echoes an unknown id in its Unsuccessful items: a control character there
+    would make the answer XML no parser reads, so it is refused up front."""
+    from lab.services.catalog import ApiError
+    from lab.services.ec2_query import parse
+
+    with pytest.raises(ApiError) as refused:
+        parse("DeleteVpcEndpoints", [("VpcEndpointId.1", text)])
+    assert refused.value.code == "InvalidParameterValue"
+    assert parse("DeleteVpcEndpoints", [("VpcEndpointId.1", "vpce-0123\tx")]) == {"VpcEndpointIds": ["vpce-0123\tx"]}
