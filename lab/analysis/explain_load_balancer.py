@@ -64,10 +64,9 @@ def to_load_balancer(walker: Walker, node: Node, src: Addr, result: Explanation,
         )
     )
     walker.packet = Packet(source, target.address, target.port, walker.packet.source_ports if kept else EPHEMERAL_PORTS)
-    # the outbound rules the router judges the forwarded packet by: the NLB's (by its node's mark, when
-    # it has groups); a kept client IP of an NLB without groups is judged by the client's own
-    # (lab.plan.security_nft; AWS would judge nothing there)
-    sender = client if kept and walker.plan.eni_security(node.name) is None else ""
+    # the outbound rules the forwarded packet meets: the NLB's, if it has groups (in the router by the
+    # node's mark when the client's IP is kept: lab.plan.security_nft); never the client's
+    sender = None if walker.plan.eni_security(node.name) is None else ""
     at_target(walker, lb.vpc, node.name, nlb.subnet, target.node, result, sender, nlb.address if kept else None)
     if not others:
         raise Stop(

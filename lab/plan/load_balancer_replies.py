@@ -24,33 +24,16 @@ import ipaddress
 from dataclasses import replace
 
 from lab.model.topology import Vpc
-from lab.plan import names
 from lab.plan.addressing import mac_for
 from lab.plan.context import Build
+from lab.plan.load_balancer_marks import MARK_BASE, preserved_marks
 from lab.plan.load_balancer_types import LoadBalancerPlan, NlbNode
 from lab.plan.types import KernelRoute, RoutingRule
 from lab.plan.vpc_router import VpcWiring
 
 DEFAULT = ipaddress.IPv4Network("0.0.0.0/0")
-MARK_BASE = 0x4E00  # node k of the VPC: mark 0x4e00 + k (nothing else in the router marks packets)
 TABLE_BASE = 3000  # its routing table 3000 + k (the router's own tables are 999 and 1000 up)
 RULE_BASE = 500  # its rule 500 + k, before the subnets' `iif` rules (1000 up)
-
-
-def preserved_marks(vpc: Vpc) -> dict[str, int]:
-    """NLB node -> the router's conntrack mark of the connections it forwards with the client's IP,
-    for the nodes of the VPC's NLBs of which some kernel-path listener keeps the client's IP (the
-    PPv2 proxy never does). The security filters (lab.plan.security_nft) read the same marks: a
-    target's rule that names the NLB's security group admits such a connection."""
-    kept = [
-        lb
-        for lb in vpc.load_balancers.values()
-        if any(
-            not g.proxy_protocol_v2 and g.client_ip_preserved for g in (vpc.target_groups[li.target_group] for li in lb.listeners)
-        )
-    ]
-    nodes = [names.load_balancer_node(vpc.name, lb.name, vpc.subnets[s].az) for lb in kept for s in lb.subnets]
-    return {node: MARK_BASE + k for k, node in enumerate(nodes)}
 
 
 def steer_replies(build: Build, wiring: VpcWiring, lbs: list[LoadBalancerPlan]) -> None:

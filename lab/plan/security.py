@@ -19,7 +19,7 @@ from lab.model import regions
 from lab.model.topology import NetworkAclEntry, PrefixListRef, SecurityGroup, SecurityGroupRule, Topology, Vpc
 from lab.plan import names
 from lab.plan.allocation import Allocation, EndpointKey, LoadBalancerKey
-from lab.plan.load_balancer_replies import preserved_marks
+from lab.plan.load_balancer_marks import preserved_marks
 from lab.plan.security_types import (
     EGRESS,
     INGRESS,
@@ -47,7 +47,7 @@ class Member:
     address: Addr
     groups: tuple[str, ...]
     checked: bool = True  # the source/destination check; an NLB node forwards preserved client IPs
-    nlb_mark: int | None = None  # lab.plan.load_balancer_replies.preserved_marks
+    nlb_mark: int | None = None  # lab.plan.load_balancer_marks.preserved_marks
 
 
 def default_group() -> SecurityGroup:

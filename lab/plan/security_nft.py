@@ -26,7 +26,7 @@ with no route is counted as NO_ROUTE_TO_DESTINATION, not as an ACL drop.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from lab.plan.security_types import EGRESS, INGRESS, AclEntry, EniSecurity, Match, SubnetAcl
 
@@ -196,10 +196,13 @@ def _nlb_egress(enis: list[EniSecurity]) -> list[str]:
     return body
 
 
-def vpc_filters(enis: list[EniSecurity], acls: list[SubnetAcl], interfaces: list[str]) -> str:
+def vpc_filters(enis: list[EniSecurity], acls: list[SubnetAcl], interfaces: list[str], kept: Sequence[int] = ()) -> str:
     """The `ip vpc_filters` table of a VPC router: its ENIs' security groups and its subnets'
-    network ACLs. `interfaces`: every L3 interface of the router (bridges, edges, the no-route stub)."""
+    network ACLs. `interfaces`: every L3 interface of the router (bridges, edges, the no-route stub);
+    `kept`: the marks of every NLB node that forwards with client IPs kept (lab.plan.load_balancer_marks),
+    whose forwarded packets the client's outbound rules never judge (the NLB's do, if it has groups)."""
     nlb_marks = {e.address: e.nlb_mark for e in enis if e.nlb_mark is not None}
+    forwarders = ", ".join(f"{m:#x}" for m in sorted({*kept, *nlb_marks.values()}))
     body: list[str] = _via_nlb_set(enis, nlb_marks) + _nlb_egress(enis) if nlb_marks else []
     for direction in (EGRESS, INGRESS):
         body += _sg_sets(direction, enis) + _eni_map(direction, enis) + _acl_map(direction, acls, interfaces)
@@ -213,14 +216,9 @@ def vpc_filters(enis: list[EniSecurity], acls: list[SubnetAcl], interfaces: list
         "    iifname . oifname vmap @acl_egress",  # leaving the source's subnet
         "    iifname . oifname vmap @acl_ingress",  # entering the destination's subnet
         "    ct state established,related accept",  # security groups are stateful, ACLs are not
-        *(
-            [  # what an NLB node forwards with the client's IP kept: its outbound rules, not the client's
-                "    ct mark vmap @sg_egress_nlb",
-                f"    ct mark != {{ {', '.join(f'{m:#x}' for m in nlb_marks.values())} }} ip saddr vmap @sg_egress_eni",
-            ]
-            if nlb_marks
-            else ["    ip saddr vmap @sg_egress_eni"]
-        ),
+        # what an NLB node forwards with the client's IP kept: its outbound rules, not the client's
+        *(["    ct mark vmap @sg_egress_nlb"] if nlb_marks else []),
+        (f"    ct mark != {{ {forwarders} }} ip saddr vmap @sg_egress_eni" if forwarders else "    ip saddr vmap @sg_egress_eni"),
         "    ip daddr vmap @sg_ingress_eni",
         "  }",
     ]

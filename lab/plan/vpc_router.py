@@ -16,6 +16,7 @@ from lab.plan import names, nftables, security_nft
 from lab.plan.addressing import RESOLVER_LINK_LOCAL
 from lab.plan.context import Build
 from lab.plan.kept import first_free
+from lab.plan.load_balancer_marks import preserved_marks
 from lab.plan.routing import NO_ROUTE_DEV, NextHop, vpc_router_tables
 from lab.plan.security_types import EniSecurity, SubnetAcl
 from lab.plan.types import Interface, Node
@@ -123,6 +124,7 @@ def build_router(build: Build, wiring: VpcWiring, security: dict[str, EniSecurit
                 list(security.values()),
                 list(acls.values()),
                 [b.name for b in bridge_ifs] + [e.iface.name for e in wiring.edges] + [NO_ROUTE_DEV],
+                tuple(preserved_marks(vpc).values()),
             )
             + security_nft.eni_check({wiring.port_of[node]: eni for node, eni in security.items()}),
             description=f"the implicit router of vpc {vpc.name} {vpc.cidr}, and its DNS resolver",

@@ -194,3 +194,24 @@ def test_the_targets_subnet_acl_sees_the_nlbs_address_or_the_kept_client(tmp_pat
         observed = trace(acl_lab, predicted, "app1", endpoint_ip(acl_lab), 80)
         assert observed.outcome == Outcome.TIMEOUT and observed.agrees, observed.disagreements
         assert observed.observed.explanation.code == "SUBNET_ACL_RESTRICTION"
+
+
+def test_an_nlb_without_groups_forwards_a_kept_client_ip_past_the_clients_outbound_rules(tmp_path):
+    """Without security groups the NLB filters nothing, either way (AWS); what its node forwards with
+    client1's address is not judged by client1's outbound rules (which allow the NLB only), so it
+    reaches web1, whose group admits the VPC."""
+    text = LAB.read_text().replace("        security_groups: [nlb]\n", "")
+    text = text.replace(
+        "          - {protocol: tcp, port: 8080, security_group: nlb}\n",
+        "          - {protocol: tcp, port: 8080, cidr: 10.0.0.0/16}\n",
+    )
+    (tmp_path / "lab.yaml").write_text(text)
+    topology = load_topology(tmp_path / "lab.yaml")
+    with Lab(compile_plan(topology), tmp_path / "run") as open_lab:
+        assert open_lab.plan.eni_security(open_lab.plan.load_balancer("provider", "shop").nodes[0].node) is None
+        seen = wait_answer(open_lab, "client1", nlb_ip(open_lab))
+        assert seen["peer"].split(":")[0] == str(open_lab.plan.eni_address("client1"))  # its IP kept
+        predicted = explain(topology, open_lab.plan, "client1", nlb_ip(open_lab), 80)
+        assert predicted.outcome == Outcome.OK
+        observed = trace(open_lab, predicted, "client1", nlb_ip(open_lab), 80)
+        assert observed.outcome == Outcome.OK and observed.agrees, observed.disagreements

@@ -16,7 +16,7 @@ from lab.analysis.explain import explain
 from lab.errors import TopologyError
 from lab.model.loader import load_topology
 from lab.plan.compile import compile_plan
-from lab.plan.load_balancer_replies import MARK_BASE
+from lab.plan.load_balancer_marks import MARK_BASE
 from lab.plan.security_nft import sg_drop_rule
 from lab.results import Outcome
 
