@@ -14,6 +14,7 @@ from lab.model.topology import Policy, Topology
 from lab.plan import names, nftables
 from lab.plan.allocation import EndpointKey
 from lab.plan.context import Build
+from lab.plan.kept import free_number
 from lab.plan.settings import Settings
 from lab.plan.types import Ingress, Interface, KernelRoute, Node, RoutingRule, ServiceFront
 
@@ -57,8 +58,7 @@ class Fronts:
     def free_index(build: Build, front: str, ways: list[FrontLink]) -> int:
         """The first endpoint ingress index (from 1; the internet's is 0) that neither this plan nor
         the running one holds on `front`."""
-        taken = {w.index for w in ways} | {k for (node, _), k in build.kept.ingresses.items() if node == front}
-        return next(k for k in range(1, len(taken) + 2) if k not in taken)
+        return free_number({w.index for w in ways} | {k for (node, _), k in build.kept.ingresses.items() if node == front})
 
     def from_internet(self, service: str, region: str, address: IfAddr) -> None:
         self.ways[service, region].insert(0, FrontLink(names.FRONT_FROM_INTERNET, address, INTERNET_LABEL, 0))

@@ -37,6 +37,8 @@ class Kept:
     edges: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     ingresses: Mapping[tuple[str, str], int] = field(default_factory=lambda: MappingProxyType({}))
     allocation: Allocation | None = None
+    # (NLB node, vpce id) -> the mark of that endpoint's way into the node (PrivateLink)
+    nlb_ingresses: Mapping[tuple[str, str], int] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def of(cls, plan: Plan) -> Kept:
@@ -47,12 +49,14 @@ class Kept:
             if link.b[1] == names.TO_VPC and plan.nodes[link.b[0]].kind == "gateway-endpoint"
         }
         ingresses = {(f.node, i.label): i.mark - 1 for f in plan.services for i in f.ingresses}
+        nlb = {(n.node, i.label): i.mark for lb in plan.load_balancers for n in lb.nodes for i in n.ingresses}
         return cls(
             MappingProxyType(dict(plan.transit)),
             MappingProxyType(ports),
             MappingProxyType(edges),
             MappingProxyType(ingresses),
             plan.allocation,
+            MappingProxyType(nlb),
         )
 
 
@@ -69,6 +73,11 @@ class TransitPairs:
         pair = self.kept.get(key) or next(p for p in self.fresh if p not in self.held)
         self.given[key] = pair
         return pair
+
+
+def free_number(taken: set[int]) -> int:
+    """The smallest number from 1 that is not taken."""
+    return next(k for k in range(1, len(taken) + 2) if k not in taken)
 
 
 def first_free(taken: Iterable[str], name_of, start: int = 0) -> int:

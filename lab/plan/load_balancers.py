@@ -19,6 +19,7 @@ from lab.plan import names
 from lab.plan.allocation import LoadBalancerKey
 from lab.plan.context import Build
 from lab.plan.gateways import eni, host_route
+from lab.plan.kept import free_number
 from lab.plan.load_balancer_nft import load_balancer_node
 from lab.plan.load_balancer_replies import steer_replies
 from lab.plan.load_balancer_types import LoadBalancerPlan, NlbIngress, NlbListener, NlbNode, NlbTarget, NlbTargetGroup
@@ -51,8 +52,10 @@ class LoadBalancers:
         node's interface (`svc`) and the NLB node's address on the link, its next hop."""
         node = names.load_balancer_node(vpc, lb, az)
         (e_side, n_side), ways = build.transit_pair(f"privatelink {from_node}"), self.ways.setdefault(node, [])
-        dev = names.front_ingress(len(ways))
-        ways.append(NlbIngress(dev, vpce, len(ways) + 1, n_side, e_side.ip))
+        kept = {k for (n, _), k in build.kept.nlb_ingresses.items() if n == node}
+        mark = build.kept.nlb_ingresses.get((node, vpce)) or free_number({w.mark for w in ways} | kept)  # as the running plan's
+        dev = names.front_ingress(mark - 1)
+        ways.append(NlbIngress(dev, vpce, mark, n_side, e_side.ip))
         build.link((from_node, names.TO_SERVICE), (node, dev), "privatelink", f"{vpce} to {node}")
         return Interface(names.TO_SERVICE, (e_side,)), n_side.ip
 

@@ -136,7 +136,11 @@ class Node:
         for group in self.groups.values():
             for target_id in (i for i, t in group.targets.items() if t["enabled"]):
                 self.checks[(group.config["name"], target_id)] = asyncio.create_task(self.check_loop(group, target_id))
-        ways = [(self.config["address"], None)] + [(i["address"], i["label"]) for i in self.config["ingresses"]]
+        await self.listen([(self.config["address"], None)] + [(i["address"], i["label"]) for i in self.config["ingresses"]])
+
+    async def listen(self, ways: list[tuple[str, str | None]]) -> None:
+        """The PPv2 listeners' servers on each way in: the node's own address (clients in its VPC,
+        label None) and each endpoint ENI's link (label: its vpce id, for the AWS TLV)."""
         for listener in (li for li in self.config["listeners"] if li["proxy_port"] is not None):
             for address, label in ways:
                 group = self.groups[listener["group"]]
@@ -206,8 +210,10 @@ class Node:
     # -- registration, live (a changed config, lab.realize.services.follow) ------------------------
     async def update(self, config: dict) -> str:
         """Apply a new config's targets: a target gone from its group drains, one new (or back while
-        draining) is registered; the rest go on as they are."""
-        changed = []
+        draining) is registered; the rest go on as they are. An endpoint created live gets its way
+        in (an ingress gone needs nothing: its link went with its ENI's node)."""
+        fresh = [(i["address"], i["label"]) for i in config["ingresses"] if i not in self.config["ingresses"]]
+        changed = [f"way in from {label}" for _, label in fresh]
         for new in config["groups"]:
             group, targets = self.groups[new["name"]], {t["id"]: t for t in new["targets"]}
             group.config = {**group.config, **{k: v for k, v in new.items() if k != "targets"}}
@@ -219,6 +225,7 @@ class Node:
                     await self.register(group, target)
                     changed.append(f"{target_id} registered")
         self.config = config
+        await self.listen(fresh)
         return ", ".join(changed) or "no target changed"
 
     async def deregister(self, group: Group, target_id: str) -> None:

@@ -38,8 +38,8 @@ def with_endpoint(t: Topology, vpc: str, endpoint) -> Topology:
     )
 
 
-def path_of(live: Controller, source: str, target: str):
-    result = trace(live.lab, explain(live.topology, live.plan, source, target, 443), source, target, 443)
+def path_of(live: Controller, source: str, target: str, port: int = 443):
+    result = trace(live.lab, explain(live.topology, live.plan, source, target, port), source, target, port)
     assert result.agrees, result.disagreements
     return [h["kind"] for h in result.to_dict(None)["path"]], result
 
@@ -115,3 +115,26 @@ def test_a_bucket_policy_put_with_the_aws_cli_is_enforced_and_predicted_then_del
         node.cmd("aws s3api delete-bucket-policy --bucket lab-bucket")
         assert live.topology.buckets["lab-bucket"].policy is None
         assert "hello from S3" in node.cmd("aws s3 cp s3://lab-bucket/hello.txt -")
+
+
+def test_an_endpoint_to_an_endpoint_service_created_live_reaches_the_target_once_accepted(tmp_path, monkeypatch):
+    """A consumer endpoint to the provider's service made while the lab runs: its ENI joins the NLB
+    node's ways in (a PrivateLink link of its own, the others untouched); pending, it carries
+    nothing; accepted, the trace crosses the NLB to a target, predicted and observed alike."""
+    from lab.plan.changes import decide_connection
+
+    monkeypatch.chdir(REPO)
+    full = load_topology("topologies/endpoint-service.yaml")
+    endpoint = full.vpcs["staging"].endpoints["web"]
+    start = without(full, "staging", "web")
+    with Lab(compile_plan(start), tmp_path / "run") as lab, Controller(lab, start) as live:
+        before = interfaces(live.plan)
+        live.change(lambda t: with_endpoint(t, "staging", endpoint))
+        assert {k: interfaces(live.plan)[k] for k in before} == before
+        eni = next(n for n in live.plan.nodes if n.startswith("staging-web-"))
+        address = str(live.plan.node(eni).addresses()[0])
+        kinds, _ = path_of(live, "stage1", address, 80)
+        assert "load-balancer" not in kinds  # pendingAcceptance: nowhere
+        live.change(lambda t: decide_connection(t, "accept", "staging/web"))
+        kinds, _ = path_of(live, "stage1", address, 80)
+        assert kinds == ["instance", "interface-endpoint", "load-balancer", "instance"]
