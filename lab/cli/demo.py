@@ -53,7 +53,8 @@ class DemoRun(LiveRun):
     """LiveRun in the demo's words, its progress line too; with `pause_in`, it waits after each
     figure but the last, before the runner removes its lab."""
 
-    def __init__(self, text: DemoText, keep: str, pause_in: TextIO | None, stream: TextIO = sys.stdout, acts: int = 0):
+    def __init__(self, text: DemoText, keep: str, pause_in: TextIO | None, stream: TextIO | None = None, acts: int = 0):
+        stream = stream or sys.stdout  # the caller's at this moment, not the one there was at import
         super().__init__(stream, lambda s, _: text.heading(s), text.step, is_terminal(stream), text.paint)
         self.text, self.keep, self.pause_in = text, keep, pause_in
         self.acts, self.shown_acts = acts or len(DEMO_ACTS), 0

@@ -174,7 +174,7 @@ def test_a_capture_that_does_not_start_fails_the_start_with_its_words(lab_sandbo
 def test_a_100_vpc_lab_carries_a_request_through_its_endpoint_and_leaves_nothing(lab_sandbox):
     topology = load_topology("many-vpcs.yaml", many_vpcs(100))
     plan = compile_plan(topology)
-    assert len(plan.nodes) == 703 + 11  # and the fronts of every other service and region (issue 10)
+    assert len(plan.nodes) == 703 + 13  # and the fronts of every other service and region (issues 10, 13: EC2)
     before = root_snapshot(plan_addresses(plan))
     with Lab(plan, lab_sandbox.tmp / "run") as lab:
         result = trace(lab, explain(topology, plan, "db100", TARGET), "db100", TARGET, 443)

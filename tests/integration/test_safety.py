@@ -182,7 +182,7 @@ def test_a_killed_vpclab_leaves_a_visible_lab_that_vpclab_clean_removes(lab_sand
     assert vpclab.stray in {p.pid for p in record.alive_members()}
     services = [p for p in state.processes if p not in captures]
     fronts = {f"front {f.node}" for f in plan_of(PUBLIC_PRIVATE).services}  # every service in every region
-    assert {p.what for p in services} == {"service launcher", "resolver app-resolver"} | fronts
+    assert {p.what for p in services} == {"service launcher", "resolver app-resolver", "resolver internet-resolver"} | fronts
     assert processes.wait_gone(services, timeout=10) == []
 
     done = subprocess.run(

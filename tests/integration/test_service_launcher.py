@@ -45,7 +45,7 @@ def test_services_are_processes_of_their_own(lab_sandbox):
         ours = services_of(lab)
         fronts = {f"front {f.node}" for f in lab.plan.services}  # every service in every region
         assert "front s3-ap-northeast-2" in fronts and "front sqs-us-east-1" in fronts
-        assert {p.what for p in ours} == {"service launcher", "resolver app-resolver"} | fronts
+        assert {p.what for p in ours} == {"service launcher", "resolver app-resolver", "resolver internet-resolver"} | fronts
         # Ctrl-C goes to the terminal's foreground process group: vpclab's. The services have a session of their own.
         assert all(os.getsid(p.pid) != os.getsid(0) for p in ours)
         os.kill(next(p.pid for p in ours if p.what == "service launcher"), signal.SIGINT)  # even if it came
