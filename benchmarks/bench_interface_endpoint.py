@@ -26,7 +26,6 @@ Each path with the lab's captures on (a tcpdump on every node, as a user runs it
 
 from __future__ import annotations
 
-import argparse
 import sys
 import textwrap
 from pathlib import Path
@@ -43,10 +42,10 @@ from common import (  # noqa: E402
     median,
     nft,
     open_front_port,
-    require_root,
     scratch_dir,
     table,
     terminated_cleanly,
+    throughput_arguments,
 )
 from lab.model.loader import load_topology  # noqa: E402
 from lab.plan.compile import compile_plan  # noqa: E402
@@ -136,11 +135,7 @@ def report(results: list, chains: dict[str, IperfResult]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, choices=range(1, 11), metavar="N (1-10)")
-    parser.add_argument("--seconds", type=int, default=3, choices=range(1, 31), metavar="S (1-30)")
-    args = parser.parse_args()
-    require_root()
+    args = throughput_arguments(__doc__)
     print(f"bench_interface_endpoint: {machine()}; iperf3 TCP, 1 stream, {args.runs} x {args.seconds} s", flush=True)
     pids: list[Owned] = []
     tags: list[str] = []

@@ -26,7 +26,6 @@ bench_interface_endpoint.py's `off` rows).
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -44,11 +43,11 @@ from common import (  # noqa: E402
     leftovers,
     machine,
     median,
-    require_root,
     scratch_dir,
     stop_process,
     table,
     terminated_cleanly,
+    throughput_arguments,
 )
 from lab.model.loader import load_topology  # noqa: E402
 from lab.plan.compile import compile_plan  # noqa: E402
@@ -173,11 +172,7 @@ def wait_healthy(path: Path, timeout: float = 60.0) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, choices=range(1, 11), metavar="N (1-10)")
-    parser.add_argument("--seconds", type=int, default=3, choices=range(1, 31), metavar="S (1-30)")
-    args = parser.parse_args()
-    require_root()
+    args = throughput_arguments(__doc__)
     print(f"bench_load_balancer: {machine()}; 1 stream, {args.runs} x {args.seconds} s", flush=True)
     pids: list[Owned] = []
     tags: list[str] = []

@@ -26,7 +26,6 @@ everywhere (TSO/GSO, measurements.md Trap 8), as in a lab.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -44,10 +43,10 @@ from common import (  # noqa: E402
     open_front_port,
     owned,
     plan_of,
-    require_root,
     scratch_dir,
     table,
     terminated_cleanly,
+    throughput_arguments,
 )
 from lab.realize.lab import Lab  # noqa: E402
 
@@ -226,11 +225,7 @@ def fmt(values: list[float]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, choices=range(1, 11), metavar="N (1-10)")
-    parser.add_argument("--seconds", type=int, default=3, choices=range(1, 31), metavar="S (1-30)")
-    args = parser.parse_args()
-    require_root()
+    args = throughput_arguments(__doc__)
     print(f"bench_throughput: {machine()}; iperf3 TCP, 1 stream, {args.runs} x {args.seconds} s", flush=True)
     pids, tags, results = [], [], []
     with terminated_cleanly(), scratch_dir("vpclab-bench-") as scratch:

@@ -11,6 +11,7 @@ runs `fixLimits()`, which raises sysctls such as net.core.rmem_max in the root n
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -51,6 +52,16 @@ def require_root() -> None:
             "this benchmark builds network namespaces: run it as root (sudo /opt/vpclab/venv/bin/python benchmarks/<name>.py)"
         )
     setLogLevel("warning")
+
+
+def throughput_arguments(doc: str) -> argparse.Namespace:
+    """The throughput benchmarks' options (--runs, --seconds), parsed; root is required."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, choices=range(1, 11), metavar="N (1-10)")
+    parser.add_argument("--seconds", type=int, default=3, choices=range(1, 31), metavar="S (1-30)")
+    args = parser.parse_args()
+    require_root()
+    return args
 
 
 def machine() -> str:
